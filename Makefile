@@ -1,0 +1,67 @@
+# gigavector — PGXS build.
+#
+#   make && make install          build and install into the server found by pg_config
+#   make installcheck             pg_regress tests against a running server
+#   make SIMD=no                  build without the AVX2/AVX-512 intrinsics tiers
+#   make WERROR=yes               turn warnings into errors (CI does this)
+#   make ASSERTS=yes              compile our Assert()s in, even against a
+#                                 server built without --enable-cassert
+#
+# The SIMD tiers are picked at load time by cpuid, so the default build is
+# portable across x86-64 CPUs; SIMD=no is for compilers without the
+# intrinsics or for checking the portable kernels alone.
+
+EXTENSION = gigavector
+EXTVERSION = 0.1.0
+
+MODULE_big = gigavector
+OBJS = \
+	src/gigavector.o \
+	src/gvector.o \
+	src/distance.o \
+	src/gvpage.o \
+	gpu/gv_gpu.o
+
+# The install script is generated: sql/install/*.sql in name order, one
+# file per part (00_gvector.sql first, then one per access method).
+INSTALL_PARTS = $(sort $(wildcard $(srcdir)/sql/install/*.sql))
+DATA_built = sql/gigavector--$(EXTVERSION).sql
+
+# Explicit, so the install scripts in sql/ never run as tests.
+REGRESS = gvector cast distance arithmetic btree aggregate copy
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+PG_CONFIG ?= pg_config
+
+SIMD ?= yes
+WERROR ?= no
+ASSERTS ?= no
+OPTFLAGS ?=
+
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/gpu
+# -Wextra, minus the noise PostgreSQL's own headers and fmgr macros make.
+PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers $(OPTFLAGS)
+ifeq ($(SIMD),no)
+PG_CFLAGS += -DGV_NO_SIMD
+endif
+ifeq ($(ASSERTS),yes)
+PG_CFLAGS += -DUSE_ASSERT_CHECKING
+endif
+ifeq ($(WERROR),yes)
+PG_CFLAGS += -Werror
+endif
+
+# LLVM bitcode only lets the JIT inline our functions; building it would
+# make clang a requirement of every install, so we skip it.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/gigavector--$(EXTVERSION).sql: $(INSTALL_PARTS)
+	cat $^ > $@
+
+.PHONY: kernel-check
+kernel-check:
+	$(MAKE) -C test/kernels check

@@ -1,0 +1,110 @@
+"""The gvector value and its two wire formats.
+
+Text: ``[1,2,3]``.  Binary (what the server's ``gvector_send`` writes and
+``gvector_recv`` reads): big-endian int16 dimensions, int16 reserved (0),
+then one big-endian float4 per dimension.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any, Iterable, Sequence
+
+try:  # numpy is optional: lists work without it
+    import numpy as _np
+except ImportError:  # pragma: no cover - exercised only without numpy
+    _np = None
+
+MAX_DIM = 16000
+_HEADER = struct.Struct(">hh")
+
+
+class Vector:
+    """An immutable vector of float32 values, as stored in a gvector column."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Iterable[float] | Any):
+        if _np is not None and isinstance(values, _np.ndarray):
+            if values.ndim != 1:
+                raise ValueError("expected a one-dimensional array")
+            values = values.astype(">f4").astype("f4").tolist()
+        floats = [float(v) for v in values]
+        if not 1 <= len(floats) <= MAX_DIM:
+            raise ValueError(f"a gvector has 1 to {MAX_DIM} dimensions, not {len(floats)}")
+        for v in floats:
+            if not math.isfinite(v):
+                raise ValueError("NaN and infinite values are not allowed in a gvector")
+        # Round through float32 so equality matches what the server stores.
+        packed = struct.pack(f">{len(floats)}f", *floats)
+        self._values = struct.unpack(f">{len(floats)}f", packed)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __getitem__(self, i: int) -> float:
+        return self._values[i]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vector) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(self._values)
+
+    def __repr__(self) -> str:
+        return f"Vector({list(self._values)!r})"
+
+    def to_list(self) -> list[float]:
+        return list(self._values)
+
+    def to_numpy(self):
+        if _np is None:
+            raise RuntimeError("numpy is not installed")
+        return _np.array(self._values, dtype=_np.float32)
+
+    # text format
+    def to_text(self) -> str:
+        return "[" + ",".join(_shortest(v) for v in self._values) + "]"
+
+    @classmethod
+    def from_text(cls, text: str) -> "Vector":
+        body = text.strip()
+        if not (body.startswith("[") and body.endswith("]")):
+            raise ValueError(f"invalid gvector literal: {text!r}")
+        return cls(float(x) for x in body[1:-1].split(","))
+
+    # binary format
+    def to_binary(self) -> bytes:
+        n = len(self._values)
+        return _HEADER.pack(n, 0) + struct.pack(f">{n}f", *self._values)
+
+    @classmethod
+    def from_binary(cls, data: bytes | bytearray | memoryview) -> "Vector":
+        data = bytes(data)
+        if len(data) < _HEADER.size:
+            raise ValueError("truncated gvector header")
+        dim, reserved = _HEADER.unpack_from(data)
+        if reserved != 0 or len(data) != _HEADER.size + 4 * dim:
+            raise ValueError("malformed binary gvector")
+        return cls(struct.unpack_from(f">{dim}f", data, _HEADER.size))
+
+
+def _shortest(v: float) -> str:
+    """The shortest decimal that reads back as the same float32."""
+    for digits in range(1, 10):
+        s = f"{v:.{digits}g}"
+        try:
+            if struct.unpack(">f", struct.pack(">f", float(s)))[0] == v:
+                return s
+        except OverflowError:  # rounded past FLT_MAX: needs more digits
+            continue
+    return repr(v)
+
+
+def as_vector(value: Vector | Sequence[float] | Any) -> Vector:
+    """Accept a Vector, a sequence of numbers or a numpy array."""
+    return value if isinstance(value, Vector) else Vector(value)

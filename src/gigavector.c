@@ -1,0 +1,24 @@
+/*
+ * gigavector.c
+ *	  Module entry point.  _PG_init only hands over to each part's Init
+ *	  function, in dependency order: the type (and its distance kernels)
+ *	  first, then each access method and worker as they arrive.
+ */
+#include "compat.h"
+
+#include "fmgr.h"
+#include "gvector.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	GvectorInit();
+
+	/* Settings of every part are registered above; no one else may use ours. */
+	MarkGUCPrefixReserved("gigavector");
+}

@@ -1,0 +1,986 @@
+/*
+ * gvector.c
+ *	  The gvector type: text and binary I/O, typmod, casts, distance
+ *	  functions, element-wise arithmetic, btree/hash support and the
+ *	  avg/sum aggregates.
+ *
+ * The type is stricter than a plain float4[]: every element must be finite,
+ * so no NaN can ever reach a distance or an ORDER BY.  Anything a user can
+ * get wrong is reported with ereport() and the SQLSTATE a client can act on:
+ * 22P02 for malformed text, 22P03 for malformed binary data, 22000 for a
+ * dimension that does not fit, 22003 for values out of float4 range, 54000
+ * for more dimensions than the type stores.
+ *
+ * Distances use the shared kernels in distance.c, which accumulate in float.
+ * A float sum can overflow even when the true distance fits in a double
+ * (elements near 1e20 square to 1e40); when a kernel result is not finite
+ * we recompute in double, so the SQL functions never return a wrong
+ * Infinity or a NaN.
+ */
+#include "compat.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "common/shortest_dec.h"
+#include "distance.h"
+#include "gvector.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "parser/scansup.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+
+/* Initial capacity of the element buffer while parsing text. */
+#define GVECTOR_PARSE_INITIAL 64
+
+/*
+ * Allocate a zeroed gvector of the given dimensions.
+ */
+Gvector
+InitGvector(int dim)
+{
+	Size		size = GVECTOR_SIZE(dim);
+	Gvector		result = (Gvector) palloc0(size);
+
+	SET_VARSIZE(result, size);
+	result->dim = dim;
+	return result;
+}
+
+/*
+ * Reject a dimension count the type cannot hold.
+ */
+void
+GvectorCheckDim(int dim)
+{
+	if (dim < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("gvector must have at least 1 dimension")));
+	if (dim > GVECTOR_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("gvector cannot have more than %d dimensions",
+						GVECTOR_MAX_DIM)));
+}
+
+/*
+ * Reject NaN and infinities: they have no place in a distance.
+ */
+void
+GvectorCheckElement(float value)
+{
+	if (isnan(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("NaN not allowed in gvector")));
+	if (isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("infinite value not allowed in gvector")));
+}
+
+/*
+ * Both operands of a binary operation must have the same dimensions.
+ */
+void
+GvectorCheckSameDims(Gvector a, Gvector b)
+{
+	if (a->dim != b->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different gvector dimensions %d and %d",
+						a->dim, b->dim)));
+}
+
+/*
+ * Enforce a column's typmod (its declared dimensions), if it has one.
+ */
+static void
+CheckTypmod(int typmod, int dim)
+{
+	if (typmod != -1 && typmod != dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", typmod, dim)));
+}
+
+/*
+ * Result of an arithmetic operation, checked the way float4 arithmetic is:
+ * overflow to infinity and underflow of a non-zero result to zero are errors.
+ */
+static inline float
+CheckArithmetic(float result, bool may_be_zero)
+{
+	if (unlikely(isinf(result)))
+		float_overflow_error();
+	if (unlikely(result == 0.0f && !may_be_zero))
+		float_underflow_error();
+	return result;
+}
+
+/* ---------------------------------------------------------------------------
+ * Text I/O
+ * ---------------------------------------------------------------------------
+ */
+
+/*
+ * Report a malformed literal, with a detail saying what was wrong.
+ */
+static void
+pg_attribute_noreturn()
+ReportBadLiteral(const char *lit, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type gvector: \"%s\"", lit),
+			 errdetail_internal("%s", detail)));
+}
+
+/*
+ * Parse one element at *pos; leave *pos after it.
+ */
+static float
+ParseElement(const char *lit, char **pos)
+{
+	char	   *start = *pos;
+	char	   *end;
+	float		value;
+
+	while (scanner_isspace(*start))
+		start++;
+
+	errno = 0;
+	value = strtof(start, &end);
+	if (end == start)
+		ReportBadLiteral(lit, "Expected a number.");
+
+	/* As float4in: overflow, or underflow all the way to zero, is an error */
+	if (errno == ERANGE && (isinf(value) || value == 0.0f))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("\"%.*s\" is out of range for type gvector",
+						(int) (end - start), start)));
+	GvectorCheckElement(value);
+
+	*pos = end;
+	return value;
+}
+
+PG_FUNCTION_INFO_V1(gvector_in);
+Datum
+gvector_in(PG_FUNCTION_ARGS)
+{
+	char	   *lit = PG_GETARG_CSTRING(0);
+	int32		typmod = PG_GETARG_INT32(2);
+	int			capacity = GVECTOR_PARSE_INITIAL;
+	float	   *values = palloc(sizeof(float) * capacity);
+	int			dim = 0;
+	char	   *pos = lit;
+	Gvector		result;
+
+	while (scanner_isspace(*pos))
+		pos++;
+	if (*pos != '[')
+		ReportBadLiteral(lit, "Gvector contents must start with \"[\".");
+	pos++;
+
+	while (scanner_isspace(*pos))
+		pos++;
+	if (*pos == ']')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("gvector must have at least 1 dimension")));
+
+	for (;;)
+	{
+		if (dim == GVECTOR_MAX_DIM)
+			GvectorCheckDim(dim + 1);
+		if (dim == capacity)
+		{
+			capacity *= 2;
+			values = repalloc(values, sizeof(float) * capacity);
+		}
+		values[dim++] = ParseElement(lit, &pos);
+
+		while (scanner_isspace(*pos))
+			pos++;
+		if (*pos == ',')
+			pos++;
+		else if (*pos == ']')
+			break;
+		else if (*pos == '\0')
+			ReportBadLiteral(lit, "Unexpected end of input.");
+		else
+			ReportBadLiteral(lit, "Expected \",\" or \"]\" after a number.");
+	}
+	pos++;
+
+	while (scanner_isspace(*pos))
+		pos++;
+	if (*pos != '\0')
+		ReportBadLiteral(lit, "Junk after closing right bracket.");
+
+	CheckTypmod(typmod, dim);
+	result = InitGvector(dim);
+	memcpy(result->x, values, sizeof(float) * dim);
+	pfree(values);
+	PG_RETURN_GVECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(gvector_out);
+Datum
+gvector_out(PG_FUNCTION_ARGS)
+{
+	Gvector		v = PG_GETARG_GVECTOR_P(0);
+	/* "[", then per element up to FLOAT_SHORTEST_DECIMAL_LEN - 1 chars + "," */
+	char	   *buf = palloc(2 + (Size) v->dim * FLOAT_SHORTEST_DECIMAL_LEN);
+	char	   *p = buf;
+
+	*p++ = '[';
+	for (int i = 0; i < v->dim; i++)
+	{
+		if (i > 0)
+			*p++ = ',';
+		p += float_to_shortest_decimal_bufn(v->x[i], p);
+	}
+	*p++ = ']';
+	*p = '\0';
+
+	PG_FREE_IF_COPY(v, 0);
+	PG_RETURN_CSTRING(buf);
+}
+
+/* ---------------------------------------------------------------------------
+ * Typmod
+ * ---------------------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(gvector_typmod_in);
+Datum
+gvector_typmod_in(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
+	int32	   *tl;
+	int			n;
+
+	tl = ArrayGetIntegerTypmods(ta, &n);
+	if (n != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid type modifier"),
+				 errhint("Write gvector(n) with a single number of dimensions.")));
+	if (*tl < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type gvector must be at least 1")));
+	if (*tl > GVECTOR_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type gvector cannot exceed %d",
+						GVECTOR_MAX_DIM)));
+	PG_RETURN_INT32(*tl);
+}
+
+/*
+ * Length coercion: gvector -> gvector(n), for inserts and casts.
+ */
+PG_FUNCTION_INFO_V1(gvector_coerce);
+Datum
+gvector_coerce(PG_FUNCTION_ARGS)
+{
+	Gvector		v = PG_GETARG_GVECTOR_P(0);
+
+	CheckTypmod(PG_GETARG_INT32(1), v->dim);
+	PG_RETURN_GVECTOR_P(v);
+}
+
+/* ---------------------------------------------------------------------------
+ * Binary I/O: int16 dim, int16 unused (0), dim x float4, network order
+ * ---------------------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(gvector_recv);
+Datum
+gvector_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int32		typmod = PG_GETARG_INT32(2);
+	int			dim;
+	int			unused;
+	Gvector		result;
+
+	if (buf->len - buf->cursor < 4)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("insufficient data for a gvector header")));
+	dim = (int16) pq_getmsgint(buf, sizeof(int16));
+	unused = (int16) pq_getmsgint(buf, sizeof(int16));
+	if (unused != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid gvector header: reserved field is %d, not 0",
+						unused)));
+	GvectorCheckDim(dim);
+	if (buf->len - buf->cursor < (int) sizeof(float) * dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg_plural("insufficient data for a gvector of %d dimension",
+							   "insufficient data for a gvector of %d dimensions",
+							   dim, dim)));
+	CheckTypmod(typmod, dim);
+
+	result = InitGvector(dim);
+	for (int i = 0; i < dim; i++)
+	{
+		result->x[i] = pq_getmsgfloat4(buf);
+		GvectorCheckElement(result->x[i]);
+	}
+	PG_RETURN_GVECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(gvector_send);
+Datum
+gvector_send(PG_FUNCTION_ARGS)
+{
+	Gvector		v = PG_GETARG_GVECTOR_P(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint16(&buf, v->dim);
+	pq_sendint16(&buf, 0);
+	for (int i = 0; i < v->dim; i++)
+		pq_sendfloat4(&buf, v->x[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* ---------------------------------------------------------------------------
+ * Casts between arrays and gvector
+ * ---------------------------------------------------------------------------
+ */
+
+/*
+ * Convert one array element to float4 with PostgreSQL's own range checks.
+ */
+static float
+ArrayElementToFloat(Datum d, Oid elemtype)
+{
+	switch (elemtype)
+	{
+		case INT4OID:
+			return (float) DatumGetInt32(d);
+		case FLOAT4OID:
+			return DatumGetFloat4(d);
+		case FLOAT8OID:
+			return DatumGetFloat4(DirectFunctionCall1(dtof, d));
+		case NUMERICOID:
+			return DatumGetFloat4(DirectFunctionCall1(numeric_float4, d));
+		default:
+			elog(ERROR, "unsupported array element type %u", elemtype);
+			return 0.0f;		/* keep compiler quiet */
+	}
+}
+
+PG_FUNCTION_INFO_V1(array_to_gvector);
+Datum
+array_to_gvector(PG_FUNCTION_ARGS)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+	Oid			elemtype = ARR_ELEMTYPE(array);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	Gvector		result;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("array must be one-dimensional")));
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
+					  &elems, &nulls, &n);
+	GvectorCheckDim(n);
+	CheckTypmod(typmod, n);
+
+	result = InitGvector(n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("array must not contain nulls")));
+		result->x[i] = ArrayElementToFloat(elems[i], elemtype);
+		GvectorCheckElement(result->x[i]);
+	}
+	PG_RETURN_GVECTOR_P(result);
+}
+
+/*
+ * Build an array of the given element type from a gvector, converting each
+ * element with convert (a float4 -> elemtype function) or as-is if NULL.
+ */
+static ArrayType *
+GvectorToArray(Gvector v, Oid elemtype, PGFunction convert)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * v->dim);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	for (int i = 0; i < v->dim; i++)
+	{
+		Datum		d = Float4GetDatum(v->x[i]);
+
+		elems[i] = convert ? DirectFunctionCall1(convert, d) : d;
+	}
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return construct_array(elems, v->dim, elemtype, typlen, typbyval, typalign);
+}
+
+PG_FUNCTION_INFO_V1(gvector_to_float4);
+Datum
+gvector_to_float4(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_ARRAYTYPE_P(GvectorToArray(PG_GETARG_GVECTOR_P(0),
+										 FLOAT4OID, NULL));
+}
+
+PG_FUNCTION_INFO_V1(gvector_to_float8);
+Datum
+gvector_to_float8(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_ARRAYTYPE_P(GvectorToArray(PG_GETARG_GVECTOR_P(0),
+										 FLOAT8OID, ftod));
+}
+
+PG_FUNCTION_INFO_V1(gvector_to_numeric);
+Datum
+gvector_to_numeric(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_ARRAYTYPE_P(GvectorToArray(PG_GETARG_GVECTOR_P(0),
+										 NUMERICOID, float4_numeric));
+}
+
+/* Rounds to nearest, and errors out of int4 range, as real::integer does. */
+PG_FUNCTION_INFO_V1(gvector_to_int4);
+Datum
+gvector_to_int4(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_ARRAYTYPE_P(GvectorToArray(PG_GETARG_GVECTOR_P(0),
+										 INT4OID, ftoi4));
+}
+
+/* ---------------------------------------------------------------------------
+ * Distances
+ * ---------------------------------------------------------------------------
+ */
+
+/* Double-precision fallbacks, used only when a float result overflowed. */
+static double
+L2SquaredDouble(const float *a, const float *b, int dim)
+{
+	double		sum = 0.0;
+
+	for (int i = 0; i < dim; i++)
+	{
+		double		d = (double) a[i] - (double) b[i];
+
+		sum += d * d;
+	}
+	return sum;
+}
+
+static double
+InnerProductDouble(const float *a, const float *b, int dim)
+{
+	double		sum = 0.0;
+
+	for (int i = 0; i < dim; i++)
+		sum += (double) a[i] * (double) b[i];
+	return sum;
+}
+
+static double
+L1Double(const float *a, const float *b, int dim)
+{
+	double		sum = 0.0;
+
+	for (int i = 0; i < dim; i++)
+		sum += fabs((double) a[i] - (double) b[i]);
+	return sum;
+}
+
+/* Squared L2 distance, exact to float accumulation, never overflowing. */
+static double
+L2Squared(Gvector a, Gvector b)
+{
+	float		r;
+
+	GvectorCheckSameDims(a, b);
+	r = GvL2SquaredDistance(a->x, b->x, a->dim);
+	return isfinite(r) ? r : L2SquaredDouble(a->x, b->x, a->dim);
+}
+
+static double
+InnerProduct(Gvector a, Gvector b)
+{
+	float		r;
+
+	GvectorCheckSameDims(a, b);
+	r = GvInnerProduct(a->x, b->x, a->dim);
+	return isfinite(r) ? r : InnerProductDouble(a->x, b->x, a->dim);
+}
+
+/*
+ * Cosine distance, 1 - cos(a, b), in [0, 2].
+ *
+ * A zero vector has no direction.  pgvector returns NaN here, which sorts
+ * after every number and silently reorders results; we define the distance
+ * as 1, the value for orthogonal vectors (what scikit-learn's
+ * cosine_distances gives), so a zero vector is "unrelated" to everything.
+ */
+static double
+CosineDistance(Gvector a, Gvector b)
+{
+	float		ab,
+				aa,
+				bb;
+	double		dab,
+				daa,
+				dbb;
+	double		similarity;
+
+	GvectorCheckSameDims(a, b);
+	GvCosineParts(a->x, b->x, a->dim, &ab, &aa, &bb);
+	if (isfinite(ab) && isfinite(aa) && isfinite(bb))
+	{
+		dab = ab;
+		daa = aa;
+		dbb = bb;
+	}
+	else
+	{
+		dab = InnerProductDouble(a->x, b->x, a->dim);
+		daa = InnerProductDouble(a->x, a->x, a->dim);
+		dbb = InnerProductDouble(b->x, b->x, b->dim);
+	}
+
+	if (daa == 0.0 || dbb == 0.0)
+		return 1.0;
+	similarity = dab / sqrt(daa * dbb);
+	/* rounding can push |similarity| a hair past 1 */
+	if (similarity > 1.0)
+		similarity = 1.0;
+	else if (similarity < -1.0)
+		similarity = -1.0;
+	return 1.0 - similarity;
+}
+
+PG_FUNCTION_INFO_V1(gvector_l2_distance);
+Datum
+gvector_l2_distance(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(sqrt(L2Squared(PG_GETARG_GVECTOR_P(0),
+									PG_GETARG_GVECTOR_P(1))));
+}
+
+PG_FUNCTION_INFO_V1(gvector_l2_squared_distance);
+Datum
+gvector_l2_squared_distance(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(L2Squared(PG_GETARG_GVECTOR_P(0),
+							   PG_GETARG_GVECTOR_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(gvector_inner_product);
+Datum
+gvector_inner_product(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(InnerProduct(PG_GETARG_GVECTOR_P(0),
+								  PG_GETARG_GVECTOR_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(gvector_negative_inner_product);
+Datum
+gvector_negative_inner_product(PG_FUNCTION_ARGS)
+{
+	/* 0.0 - x, not -x: a zero product should print as 0, not -0 */
+	PG_RETURN_FLOAT8(0.0 - InnerProduct(PG_GETARG_GVECTOR_P(0),
+								   PG_GETARG_GVECTOR_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(gvector_cosine_distance);
+Datum
+gvector_cosine_distance(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(CosineDistance(PG_GETARG_GVECTOR_P(0),
+									PG_GETARG_GVECTOR_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(gvector_l1_distance);
+Datum
+gvector_l1_distance(PG_FUNCTION_ARGS)
+{
+	Gvector		a = PG_GETARG_GVECTOR_P(0);
+	Gvector		b = PG_GETARG_GVECTOR_P(1);
+	float		r;
+
+	GvectorCheckSameDims(a, b);
+	r = GvL1Distance(a->x, b->x, a->dim);
+	PG_RETURN_FLOAT8(isfinite(r) ? r : L1Double(a->x, b->x, a->dim));
+}
+
+/* ---------------------------------------------------------------------------
+ * Other functions
+ * ---------------------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(gvector_dims);
+Datum
+gvector_dims(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(PG_GETARG_GVECTOR_P(0)->dim);
+}
+
+PG_FUNCTION_INFO_V1(gvector_norm);
+Datum
+gvector_norm(PG_FUNCTION_ARGS)
+{
+	Gvector		v = PG_GETARG_GVECTOR_P(0);
+
+	PG_RETURN_FLOAT8(sqrt(InnerProduct(v, v)));
+}
+
+/* Unit vector in the same direction; a zero vector stays zero. */
+PG_FUNCTION_INFO_V1(gvector_l2_normalize);
+Datum
+gvector_l2_normalize(PG_FUNCTION_ARGS)
+{
+	Gvector		v = PG_GETARG_GVECTOR_P(0);
+	Gvector		result = InitGvector(v->dim);
+	double		norm = sqrt(InnerProductDouble(v->x, v->x, v->dim));
+
+	if (norm > 0.0)
+	{
+		for (int i = 0; i < v->dim; i++)
+			result->x[i] = (float) (v->x[i] / norm);
+	}
+	PG_RETURN_GVECTOR_P(result);
+}
+
+/*
+ * subvector(v, start, count): count elements from 1-based position start,
+ * clipped to the vector like substring() clips to a string.
+ */
+PG_FUNCTION_INFO_V1(gvector_subvector);
+Datum
+gvector_subvector(PG_FUNCTION_ARGS)
+{
+	Gvector		v = PG_GETARG_GVECTOR_P(0);
+	int64		start = PG_GETARG_INT32(1);
+	int64		count = PG_GETARG_INT32(2);
+	int64		end = start + count;	/* exclusive, 1-based */
+	Gvector		result;
+
+	if (count < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_SUBSTRING_ERROR),
+				 errmsg("negative subvector length not allowed")));
+	if (start < 1)
+		start = 1;
+	if (end > v->dim + 1)
+		end = v->dim + 1;
+	if (end <= start)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("gvector must have at least 1 dimension"),
+				 errdetail("The requested range lies outside the vector's %d dimensions.",
+						   v->dim)));
+
+	result = InitGvector((int) (end - start));
+	memcpy(result->x, v->x + (start - 1), sizeof(float) * result->dim);
+	PG_RETURN_GVECTOR_P(result);
+}
+
+/* Element-wise arithmetic, with float4's overflow and underflow errors. */
+PG_FUNCTION_INFO_V1(gvector_add);
+Datum
+gvector_add(PG_FUNCTION_ARGS)
+{
+	Gvector		a = PG_GETARG_GVECTOR_P(0);
+	Gvector		b = PG_GETARG_GVECTOR_P(1);
+	Gvector		result;
+
+	GvectorCheckSameDims(a, b);
+	result = InitGvector(a->dim);
+	for (int i = 0; i < a->dim; i++)
+		result->x[i] = CheckArithmetic(a->x[i] + b->x[i], true);
+	PG_RETURN_GVECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(gvector_sub);
+Datum
+gvector_sub(PG_FUNCTION_ARGS)
+{
+	Gvector		a = PG_GETARG_GVECTOR_P(0);
+	Gvector		b = PG_GETARG_GVECTOR_P(1);
+	Gvector		result;
+
+	GvectorCheckSameDims(a, b);
+	result = InitGvector(a->dim);
+	for (int i = 0; i < a->dim; i++)
+		result->x[i] = CheckArithmetic(a->x[i] - b->x[i], true);
+	PG_RETURN_GVECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(gvector_mul);
+Datum
+gvector_mul(PG_FUNCTION_ARGS)
+{
+	Gvector		a = PG_GETARG_GVECTOR_P(0);
+	Gvector		b = PG_GETARG_GVECTOR_P(1);
+	Gvector		result;
+
+	GvectorCheckSameDims(a, b);
+	result = InitGvector(a->dim);
+	for (int i = 0; i < a->dim; i++)
+		result->x[i] = CheckArithmetic(a->x[i] * b->x[i],
+									   a->x[i] == 0.0f || b->x[i] == 0.0f);
+	PG_RETURN_GVECTOR_P(result);
+}
+
+/* ---------------------------------------------------------------------------
+ * btree and hash support
+ * ---------------------------------------------------------------------------
+ */
+
+/*
+ * Total order: element by element, then the shorter vector first.  -0 and 0
+ * compare equal, as they do for float4.
+ */
+static int
+GvectorCompare(Gvector a, Gvector b)
+{
+	int			n = Min(a->dim, b->dim);
+
+	for (int i = 0; i < n; i++)
+	{
+		if (a->x[i] < b->x[i])
+			return -1;
+		if (a->x[i] > b->x[i])
+			return 1;
+	}
+	return (a->dim > b->dim) - (a->dim < b->dim);
+}
+
+#define GVECTOR_CMP_FUNC(name, expr) \
+PG_FUNCTION_INFO_V1(name); \
+Datum \
+name(PG_FUNCTION_ARGS) \
+{ \
+	int			c = GvectorCompare(PG_GETARG_GVECTOR_P(0), PG_GETARG_GVECTOR_P(1)); \
+	PG_RETURN_BOOL(expr); \
+}
+
+GVECTOR_CMP_FUNC(gvector_lt, c < 0)
+GVECTOR_CMP_FUNC(gvector_le, c <= 0)
+GVECTOR_CMP_FUNC(gvector_eq, c == 0)
+GVECTOR_CMP_FUNC(gvector_ne, c != 0)
+GVECTOR_CMP_FUNC(gvector_ge, c >= 0)
+GVECTOR_CMP_FUNC(gvector_gt, c > 0)
+
+PG_FUNCTION_INFO_V1(gvector_cmp);
+Datum
+gvector_cmp(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(GvectorCompare(PG_GETARG_GVECTOR_P(0),
+								   PG_GETARG_GVECTOR_P(1)));
+}
+
+/* Hash consistent with equality: -0 hashes like 0. */
+PG_FUNCTION_INFO_V1(gvector_hash);
+Datum
+gvector_hash(PG_FUNCTION_ARGS)
+{
+	Gvector		v = PG_GETARG_GVECTOR_P(0);
+	uint32		h = hash_bytes_uint32((uint32) v->dim);
+
+	for (int i = 0; i < v->dim; i++)
+	{
+		float		x = v->x[i] == 0.0f ? 0.0f : v->x[i];
+		uint32		bits;
+
+		memcpy(&bits, &x, sizeof(bits));
+		h = hash_combine(h, hash_bytes_uint32(bits));
+	}
+	PG_RETURN_UINT32(h);
+}
+
+/* ---------------------------------------------------------------------------
+ * Aggregates: the state is float8[] {count, sum_1, ..., sum_dim}
+ * ---------------------------------------------------------------------------
+ */
+
+/*
+ * Validate a transition state array and return its elements and length.
+ */
+static float8 *
+CheckAggState(ArrayType *state, int *nelems)
+{
+	if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) ||
+		ARR_ELEMTYPE(state) != FLOAT8OID || ARR_DIMS(state)[0] < 1)
+		elog(ERROR, "gvector aggregate: malformed transition state");
+	*nelems = ARR_DIMS(state)[0];
+	return (float8 *) ARR_DATA_PTR(state);
+}
+
+static ArrayType *
+NewAggState(int dim)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (dim + 1));
+
+	for (int i = 0; i <= dim; i++)
+		elems[i] = Float8GetDatum(0.0);
+	return construct_array(elems, dim + 1, FLOAT8OID, sizeof(float8),
+						   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * Add one vector to the state.  Inside an aggregate we may update the state
+ * in place (as float8_accum does); the first row replaces the '{0}' initial
+ * state with one sized for the vectors.  Called directly, we must not
+ * scribble on our argument, so we work on a copy.
+ */
+PG_FUNCTION_INFO_V1(gvector_accum);
+Datum
+gvector_accum(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+	Gvector		v = PG_GETARG_GVECTOR_P(1);
+	int			n;
+	float8	   *sums = CheckAggState(state, &n);
+
+	if (sums[0] == 0.0)
+		state = NewAggState(v->dim);
+	else if (n != v->dim + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different gvector dimensions %d and %d",
+						n - 1, v->dim)));
+	else if (!AggCheckCallContext(fcinfo, NULL))
+		state = DatumGetArrayTypePCopy(PG_GETARG_DATUM(0));
+
+	sums = (float8 *) ARR_DATA_PTR(state);
+	sums[0] += 1.0;
+	for (int i = 0; i < v->dim; i++)
+		sums[i + 1] += v->x[i];
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+/* Merge two partial states (parallel aggregation). */
+PG_FUNCTION_INFO_V1(gvector_combine);
+Datum
+gvector_combine(PG_FUNCTION_ARGS)
+{
+	ArrayType  *s1 = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *s2 = PG_GETARG_ARRAYTYPE_P(1);
+	int			n1,
+				n2;
+	float8	   *sums1 = CheckAggState(s1, &n1);
+	float8	   *sums2 = CheckAggState(s2, &n2);
+	ArrayType  *result;
+	float8	   *rsums;
+
+	if (sums2[0] == 0.0)
+		PG_RETURN_ARRAYTYPE_P(s1);
+	if (sums1[0] == 0.0)
+		PG_RETURN_ARRAYTYPE_P(s2);
+	if (n1 != n2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different gvector dimensions %d and %d",
+						n1 - 1, n2 - 1)));
+
+	result = AggCheckCallContext(fcinfo, NULL) ? s1 : NewAggState(n1 - 1);
+	rsums = (float8 *) ARR_DATA_PTR(result);
+	for (int i = 0; i < n1; i++)
+		rsums[i] = sums1[i] + sums2[i];
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/*
+ * Final step shared by avg and sum: divide by divisor and check the result
+ * fits in float4.
+ */
+static Gvector
+AggStateToGvector(float8 *sums, int n, double divisor)
+{
+	Gvector		result = InitGvector(n - 1);
+
+	for (int i = 1; i < n; i++)
+	{
+		double		x = sums[i] / divisor;
+
+		if (fabs(x) > FLT_MAX)
+			float_overflow_error();
+		result->x[i - 1] = (float) x;
+	}
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(gvector_avg);
+Datum
+gvector_avg(PG_FUNCTION_ARGS)
+{
+	int			n;
+	float8	   *sums = CheckAggState(PG_GETARG_ARRAYTYPE_P(0), &n);
+
+	if (sums[0] == 0.0)
+		PG_RETURN_NULL();
+	PG_RETURN_GVECTOR_P(AggStateToGvector(sums, n, sums[0]));
+}
+
+PG_FUNCTION_INFO_V1(gvector_sum);
+Datum
+gvector_sum(PG_FUNCTION_ARGS)
+{
+	int			n;
+	float8	   *sums = CheckAggState(PG_GETARG_ARRAYTYPE_P(0), &n);
+
+	if (sums[0] == 0.0)
+		PG_RETURN_NULL();
+	PG_RETURN_GVECTOR_P(AggStateToGvector(sums, n, 1.0));
+}
+
+/* ---------------------------------------------------------------------------
+ * Introspection
+ * ---------------------------------------------------------------------------
+ */
+
+/* The SIMD tier the distance kernels use in this backend. */
+PG_FUNCTION_INFO_V1(gvector_distance_kernel);
+Datum
+gvector_distance_kernel(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(GvDistanceKernelName()));
+}
+
+/*
+ * Called once from _PG_init.
+ */
+void
+GvectorInit(void)
+{
+	GvDistanceInit();
+}

@@ -1,0 +1,96 @@
+/*
+ * gvpage.h
+ *	  The core every gigavector index access method shares: self-describing
+ *	  pages (a metapage with magic and format version at block 0, a page
+ *	  opaque area ending in a page id), GenericXLog helpers, and the metric
+ *	  an operator class stands for.
+ *
+ * Each access method keeps its own metapage struct, whose first member is
+ * a GvMetaHeaderData, and its own page kinds in GvPageOpaqueData.flags.
+ */
+#ifndef GVPAGE_H
+#define GVPAGE_H
+
+#include "access/generic_xlog.h"
+#include "access/genam.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
+#include "utils/rel.h"
+
+#include "gvector.h"
+
+#define GV_METAPAGE_BLKNO	0
+
+/*
+ * Page ids, stored last in every page's opaque area, so that tools such as
+ * pageinspect (and our own verify functions) can tell whose page it is.
+ * Values are chosen not to collide with core's (0xFF80-0xFF8x).
+ */
+#define GV_PAGE_ID_HNSW		0xFF91
+#define GV_PAGE_ID_IVFPQ	0xFF92
+#define GV_PAGE_ID_KDTREE	0xFF93
+#define GV_PAGE_ID_BM25		0xFF94
+
+typedef struct GvPageOpaqueData
+{
+	BlockNumber nextblkno;		/* next page of a chain, or InvalidBlockNumber */
+	uint16		flags;			/* page kind and state; meaning is per AM */
+	uint16		page_id;		/* GV_PAGE_ID_* */
+} GvPageOpaqueData;
+
+typedef GvPageOpaqueData *GvPageOpaque;
+
+#define GvPageGetOpaque(page) ((GvPageOpaque) PageGetSpecialPointer(page))
+
+/* The common head of every access method's metapage. */
+typedef struct GvMetaHeaderData
+{
+	uint32		magic;			/* per access method */
+	uint32		version;		/* on-disk format version */
+	uint32		dimensions;		/* of the indexed vectors */
+} GvMetaHeaderData;
+
+typedef GvMetaHeaderData *GvMetaHeader;
+
+/*
+ * The metric an operator class orders by.  Support function 1 of every
+ * gigavector vector operator class returns one of these (see
+ * GvIndexGetMetric), so the access methods call the SIMD kernels directly
+ * instead of going through fmgr for every distance.
+ */
+typedef enum GvMetricKind
+{
+	GV_METRIC_L2,				/* order by <->; distance computed as L2^2 */
+	GV_METRIC_COSINE,			/* order by <=>; vectors normalised, 1 - dot */
+	GV_METRIC_IP				/* order by <#>; -dot */
+} GvMetricKind;
+
+typedef struct GvMetricData
+{
+	GvMetricKind kind;
+	const char *name;			/* "l2", "cosine", "ip" */
+} GvMetricData;
+
+typedef const GvMetricData *GvMetric;
+
+/* page helpers */
+extern void GvInitPage(Page page, uint16 page_id, uint16 flags);
+extern Buffer GvNewBuffer(Relation index, ForkNumber fork);
+extern void GvCheckMetaHeader(Relation index, GvMetaHeader header,
+							  uint32 magic, uint32 version);
+extern void GvCheckPage(Relation index, Page page, BlockNumber blkno,
+						uint16 page_id);
+
+/* WAL helpers */
+extern Page GvXLogRegisterNew(GenericXLogState *state, Buffer buffer,
+							  uint16 page_id, uint16 flags);
+extern void GvLogBuiltIndex(Relation index);
+
+/* metrics */
+extern GvMetric GvIndexGetMetric(Relation index, AttrNumber attno);
+extern float GvMetricDistance(GvMetric metric, const float *a,
+							  const float *b, int dim);
+extern bool GvMetricPrepareVector(GvMetric metric, float *x, int dim);
+extern double GvMetricToSqlDistance(GvMetric metric, float distance);
+
+#endif							/* GVPAGE_H */

@@ -1,0 +1,690 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_distance.c
+ *	  Standalone unit test of the distance kernels in src/distance.c.
+ *
+ * Every tier compiled in and supported by this CPU is compared, kernel by
+ * kernel, with a double-precision reference computed here, over classes of
+ * input: random vectors of every length 1..2000, long vectors, values near
+ * the float overflow limit, values whose products are subnormal, sums that
+ * cancel, all zeros and identical vectors.  Tiers the CPU cannot run are
+ * reported as skipped.
+ *
+ * The tolerance is the error bound of float summation: a sum of n rounded
+ * terms is within about n * FLT_EPSILON / 2 of the exact sum, relative to
+ * the sum of the magnitudes of the terms (not to the result, which may
+ * cancel to nearly nothing).  We allow
+ *
+ *		|got - ref| <= 2 * dim * FLT_EPSILON * sum|terms| + dim * FLT_TRUE_MIN
+ *
+ * where the factor 2 covers rounding the difference and the product of each
+ * term as well as the order of summation, and the last term covers products
+ * that round to a subnormal, whose error is absolute, not relative.  Since
+ * a comparison that cannot fail proves nothing, self-checks make sure this
+ * one rejects a deliberately wrong kernel.
+ *
+ * Every vector a kernel reads is copied so that it ends right before a
+ * PROT_NONE page (for the second operand, at half the dims only): a kernel
+ * that reads even one float past the end crashes the test.  This also makes
+ * the start addresses vary in alignment with dim, together and apart.
+ *
+ * Output is TAP; the exit status is nonzero if any test fails.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "distance.h"
+
+#define MAX_DIM			16000
+#define RANDOM_MAX_DIM	2000
+#define TOL_FACTOR		2.0
+
+/* Input classes; each (tier, kernel, class) is one TAP test. */
+typedef enum InputClass
+{
+	INPUT_RANDOM,				/* uniform in [-1, 1], every dim 1..2000 */
+	INPUT_LONG,					/* random, dim 4096 and 16000 */
+	INPUT_LARGE,				/* magnitudes up to 1e18, sums near FLT_MAX */
+	INPUT_TINY,					/* ~1e-20: products are subnormal */
+	INPUT_CANCEL,				/* alternating signs, sums cancel */
+	INPUT_ZERO,					/* all zeros: results exactly 0 */
+	INPUT_IDENTICAL,			/* a == b: l2 and l1 exactly 0 */
+	NUM_INPUT_CLASSES
+} InputClass;
+
+static const char *const InputClassNames[NUM_INPUT_CLASSES] = {
+	"random, every dim 1..2000",
+	"random, dim 4096 and 16000",
+	"large values (up to 1e18)",
+	"tiny values (subnormal products)",
+	"alternating signs with cancellation",
+	"all zeros",
+	"identical vectors",
+};
+
+typedef enum KernelKind
+{
+	KERNEL_L2,
+	KERNEL_IP,
+	KERNEL_L1,
+	KERNEL_COSINE,
+	NUM_KERNELS
+} KernelKind;
+
+static const char *const KernelNames[NUM_KERNELS] = {
+	"l2_squared", "inner_product", "l1", "cosine_parts"
+};
+
+/* A reference value and the sum of the magnitudes of its terms. */
+typedef struct RefData
+{
+	double		value;
+	double		magnitude;
+} RefData;
+
+/* A vector that ends right before an inaccessible page. */
+typedef struct GuardBufData
+{
+	float	   *end;			/* first float of the PROT_NONE page */
+} GuardBufData;
+
+static int	TestNumber = 0;
+static int	Failures = 0;
+static uint64_t RandomState = 0x9E3779B97F4A7C15ULL;
+
+static GuardBufData GuardA;
+static GuardBufData GuardB;
+static float SrcA[MAX_DIM];
+static float SrcB[MAX_DIM];
+
+
+/* ----------------------------------------------------------------
+ *		TAP output
+ * ----------------------------------------------------------------
+ */
+
+/* Report one test result. */
+static void
+Ok(bool passed, const char *desc)
+{
+	TestNumber++;
+	if (!passed)
+		Failures++;
+	printf("%sok %d - %s\n", passed ? "" : "not ", TestNumber, desc);
+	fflush(stdout);
+}
+
+/* Report one skipped test. */
+static void
+Skip(const char *why)
+{
+	TestNumber++;
+	printf("ok %d # skip %s\n", TestNumber, why);
+}
+
+
+/* ----------------------------------------------------------------
+ *		inputs
+ * ----------------------------------------------------------------
+ */
+
+/* xorshift64*: deterministic, so a failure can be reproduced. */
+static uint64_t
+NextRandom(void)
+{
+	RandomState ^= RandomState >> 12;
+	RandomState ^= RandomState << 25;
+	RandomState ^= RandomState >> 27;
+	return RandomState * 0x2545F4914F6CDD1DULL;
+}
+
+/* Uniform in [-1, 1). */
+static float
+RandomUnit(void)
+{
+	return (float) ((double) (NextRandom() >> 11) / 4503599627370496.0 - 1.0);
+}
+
+/* Uniform in [0.5, 1) with a random sign: no term is accidentally tiny. */
+static float
+RandomSignedHalfToOne(void)
+{
+	float		u = 0.5f + 0.5f * fabsf(RandomUnit());
+
+	return (NextRandom() & 1) ? u : -u;
+}
+
+/* Map MAX_DIM floats followed by one PROT_NONE page. */
+static void
+GuardBufInit(GuardBufData *buf)
+{
+	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
+	size_t		data = ((MAX_DIM * sizeof(float) + page - 1) / page) * page;
+	char	   *base;
+
+	base = mmap(NULL, data + page, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED || mprotect(base + data, page, PROT_NONE) != 0)
+	{
+		perror("mmap");
+		exit(2);
+	}
+	buf->end = (float *) (base + data);
+}
+
+/*
+ * Copy dim floats so that they end slack floats before the guard page;
+ * return the copy.
+ */
+static const float *
+GuardBufPlace(GuardBufData *buf, const float *src, int dim, int slack)
+{
+	float	   *dst = buf->end - slack - dim;
+
+	memcpy(dst, src, sizeof(float) * dim);
+	return dst;
+}
+
+/*
+ * Fill SrcA and SrcB with dim floats of the given class.  The magnitudes of
+ * INPUT_LARGE depend on dim so that every sum, and every partial sum, stays
+ * below FLT_MAX / 4: the true float result must be finite for the
+ * comparison to mean anything.
+ */
+static void
+FillInput(InputClass cls, int dim)
+{
+	double		scale;
+	int			i;
+
+	switch (cls)
+	{
+		case INPUT_RANDOM:
+		case INPUT_LONG:
+			for (i = 0; i < dim; i++)
+			{
+				SrcA[i] = RandomUnit();
+				SrcB[i] = RandomUnit();
+			}
+			break;
+		case INPUT_LARGE:
+			/* (2 * scale)^2 * dim <= FLT_MAX / 4 */
+			scale = fmin(1e18, 0.25 * sqrt((double) FLT_MAX / dim));
+			for (i = 0; i < dim; i++)
+			{
+				SrcA[i] = (float) (scale * RandomSignedHalfToOne());
+				SrcB[i] = (float) (scale * RandomSignedHalfToOne());
+			}
+			break;
+		case INPUT_TINY:
+			for (i = 0; i < dim; i++)
+			{
+				SrcA[i] = 1e-20f * RandomSignedHalfToOne();
+				SrcB[i] = 1e-20f * RandomSignedHalfToOne();
+			}
+			break;
+		case INPUT_CANCEL:
+
+			/*
+			 * Pairs (x, x) against (y, -y): the inner product cancels to
+			 * (almost) nothing, while b is a times (1 + tiny) on even
+			 * indexes, so a - b cancels there too.
+			 */
+			for (i = 0; i < dim; i++)
+			{
+				float		x = 1000.0f * RandomSignedHalfToOne();
+
+				SrcA[i] = x;
+				SrcB[i] = x * (1.0f + 1e-4f * RandomUnit());
+				if (i + 1 < dim)
+				{
+					SrcA[i + 1] = x;
+					SrcB[i + 1] = -SrcB[i];
+					i++;
+				}
+			}
+			break;
+		case INPUT_ZERO:
+			memset(SrcA, 0, sizeof(float) * dim);
+			memset(SrcB, 0, sizeof(float) * dim);
+			break;
+		case INPUT_IDENTICAL:
+			for (i = 0; i < dim; i++)
+			{
+				SrcA[i] = 100.0f * RandomUnit();
+				SrcB[i] = SrcA[i];
+			}
+			break;
+		default:
+			abort();
+	}
+}
+
+/* The dims each class is tested at, terminated by 0. */
+static const int *
+ClassDims(InputClass cls)
+{
+	static int	every[RANDOM_MAX_DIM + 1];
+	static const int some[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33,
+		63, 64, 65, 100, 127, 128, 129, 255, 256, 257, 300, 784, 1000, 1536,
+	4096, 16000, 0};
+	static const int longs[] = {4096, 16000, 0};
+	int			i;
+
+	switch (cls)
+	{
+		case INPUT_RANDOM:
+			for (i = 0; i < RANDOM_MAX_DIM; i++)
+				every[i] = i + 1;
+			every[RANDOM_MAX_DIM] = 0;
+			return every;
+		case INPUT_LONG:
+			return longs;
+		default:
+			return some;
+	}
+}
+
+
+/* ----------------------------------------------------------------
+ *		reference and comparison
+ * ----------------------------------------------------------------
+ */
+
+/* The exact-enough results, in double, with their term magnitudes. */
+static void
+Reference(const float *a, const float *b, int dim,
+		  RefData *l2, RefData *ip, RefData *l1,
+		  RefData *ab, RefData *aa, RefData *bb)
+{
+	int			i;
+
+	memset(l2, 0, sizeof(RefData));
+	memset(ip, 0, sizeof(RefData));
+	memset(l1, 0, sizeof(RefData));
+	memset(aa, 0, sizeof(RefData));
+	memset(bb, 0, sizeof(RefData));
+	for (i = 0; i < dim; i++)
+	{
+		double		x = a[i];
+		double		y = b[i];
+		double		d = x - y;
+
+		l2->value += d * d;
+		ip->value += x * y;
+		ip->magnitude += fabs(x * y);
+		l1->value += fabs(d);
+		aa->value += x * x;
+		bb->value += y * y;
+	}
+	l2->magnitude = l2->value;
+	l1->magnitude = l1->value;
+	aa->magnitude = aa->value;
+	bb->magnitude = bb->value;
+	*ab = *ip;
+}
+
+/* Is got within the float summation bound of ref? */
+static bool
+WithinBound(float got, const RefData *ref, int dim)
+{
+	double		tol = TOL_FACTOR * dim * FLT_EPSILON * ref->magnitude +
+		dim * (double) FLT_TRUE_MIN;
+
+	/* written so that NaN fails */
+	return fabs((double) got - ref->value) <= tol;
+}
+
+/* Print a diagnostic for a failed comparison. */
+static void
+Diag(const char *what, int dim, float got, const RefData *ref)
+{
+	printf("#   %s, dim %d: got %.9g, expected %.9g (terms %.3g)\n",
+		   what, dim, (double) got, ref->value, ref->magnitude);
+}
+
+/*
+ * Run one kernel of one tier over every dim of one input class; true if
+ * every result is within bound (and exact where exactness is required).
+ */
+static bool
+CheckKernel(GvKernelSet set, KernelKind kind, InputClass cls)
+{
+	const int  *dims = ClassDims(cls);
+	bool		passed = true;
+	int			k;
+
+	for (k = 0; dims[k] != 0 && passed; k++)
+	{
+		int			dim = dims[k];
+		const float *a;
+		const float *b;
+		RefData		l2,
+					ip,
+					l1,
+					rab,
+					raa,
+					rbb;
+		float		got,
+					ab,
+					aa,
+					bb;
+		bool		exact_zero = (cls == INPUT_ZERO);
+
+		FillInput(cls, dim);
+
+		/*
+		 * a always ends at the guard page.  b does too for even dims; for
+		 * odd dims it ends 0..15 floats earlier, so that a and b also meet
+		 * the kernels at different alignments.
+		 */
+		a = GuardBufPlace(&GuardA, SrcA, dim, 0);
+		b = GuardBufPlace(&GuardB, SrcB, dim, (dim % 2) ? (dim / 2) % 16 : 0);
+		Reference(a, b, dim, &l2, &ip, &l1, &rab, &raa, &rbb);
+
+		switch (kind)
+		{
+			case KERNEL_L2:
+				got = set->l2_squared(a, b, dim);
+				passed = WithinBound(got, &l2, dim) &&
+					(!(exact_zero || cls == INPUT_IDENTICAL) || got == 0.0f);
+				if (!passed)
+					Diag("l2_squared", dim, got, &l2);
+				break;
+			case KERNEL_IP:
+				got = set->inner_product(a, b, dim);
+				passed = WithinBound(got, &ip, dim) &&
+					(!exact_zero || got == 0.0f);
+				if (!passed)
+					Diag("inner_product", dim, got, &ip);
+				break;
+			case KERNEL_L1:
+				got = set->l1(a, b, dim);
+				passed = WithinBound(got, &l1, dim) &&
+					(!(exact_zero || cls == INPUT_IDENTICAL) || got == 0.0f);
+				if (!passed)
+					Diag("l1", dim, got, &l1);
+				break;
+			case KERNEL_COSINE:
+				ab = aa = bb = NAN;
+				set->cosine_parts(a, b, dim, &ab, &aa, &bb);
+				if (!WithinBound(ab, &rab, dim))
+				{
+					Diag("cosine a.b", dim, ab, &rab);
+					passed = false;
+				}
+				if (!WithinBound(aa, &raa, dim))
+				{
+					Diag("cosine a.a", dim, aa, &raa);
+					passed = false;
+				}
+				if (!WithinBound(bb, &rbb, dim))
+				{
+					Diag("cosine b.b", dim, bb, &rbb);
+					passed = false;
+				}
+				if (exact_zero && (ab != 0.0f || aa != 0.0f || bb != 0.0f))
+				{
+					printf("#   cosine, dim %d: zeros gave %g %g %g\n",
+						   dim, (double) ab, (double) aa, (double) bb);
+					passed = false;
+				}
+
+				/*
+				 * With a == b the three sums are the same operations on the
+				 * same numbers in every tier, so they must agree bit for bit.
+				 */
+				if (cls == INPUT_IDENTICAL && !(ab == aa && aa == bb))
+				{
+					printf("#   cosine, dim %d: a == b gave %.9g %.9g %.9g\n",
+						   dim, (double) ab, (double) aa, (double) bb);
+					passed = false;
+				}
+				break;
+			default:
+				abort();
+		}
+	}
+	return passed;
+}
+
+
+/* ----------------------------------------------------------------
+ *		self-checks: the comparison must be able to fail
+ * ----------------------------------------------------------------
+ */
+
+static GvPairKernel SabotagedBase;
+
+/* A broken kernel: forgets the last element, as a bad tail loop would. */
+static float
+DropLastElement(const float *a, const float *b, int dim)
+{
+	return dim > 1 ? SabotagedBase(a, b, dim - 1) : 0.0f;
+}
+
+/* The comparison rejects wrong values, and a kernel with a tail bug. */
+static void
+SelfChecks(GvKernelSet scalar)
+{
+	RefData		l2,
+				ip,
+				l1,
+				ab,
+				aa,
+				bb;
+	const float *a;
+	const float *b;
+	bool		detected;
+	int			dim;
+
+	/* a result off by one part in a thousand, at dim 100 */
+	FillInput(INPUT_RANDOM, 100);
+	a = GuardBufPlace(&GuardA, SrcA, 100, 0);
+	b = GuardBufPlace(&GuardB, SrcB, 100, 0);
+	Reference(a, b, 100, &l2, &ip, &l1, &ab, &aa, &bb);
+	Ok(WithinBound((float) l2.value, &l2, 100) &&
+	   !WithinBound((float) (l2.value * 1.001), &l2, 100) &&
+	   !WithinBound(NAN, &l2, 100),
+	   "self-check: comparison accepts the reference, rejects 0.1% error and NaN");
+
+	/* flushing subnormal products to zero */
+	FillInput(INPUT_TINY, 100);
+	a = GuardBufPlace(&GuardA, SrcA, 100, 0);
+	b = GuardBufPlace(&GuardB, SrcB, 100, 0);
+	Reference(a, b, 100, &l2, &ip, &l1, &ab, &aa, &bb);
+	Ok(l2.value > 0.0 && !WithinBound(0.0f, &l2, 100),
+	   "self-check: comparison detects subnormal products flushed to zero");
+
+	/* a kernel that drops the last element, at every dim 1..2000 */
+	SabotagedBase = scalar->l2_squared;
+	detected = true;
+	for (dim = 1; dim <= RANDOM_MAX_DIM && detected; dim++)
+	{
+		FillInput(INPUT_RANDOM, dim);
+		SrcA[dim - 1] = 100.0f;
+		SrcB[dim - 1] = -100.0f;
+		a = GuardBufPlace(&GuardA, SrcA, dim, 0);
+		b = GuardBufPlace(&GuardB, SrcB, dim, 0);
+		Reference(a, b, dim, &l2, &ip, &l1, &ab, &aa, &bb);
+		if (WithinBound(DropLastElement(a, b, dim), &l2, dim))
+		{
+			printf("#   dropped last element not detected at dim %d\n", dim);
+			detected = false;
+		}
+	}
+	Ok(detected,
+	   "self-check: comparison detects a kernel that drops the last element, dims 1..2000");
+}
+
+
+/* ----------------------------------------------------------------
+ *		tier selection
+ * ----------------------------------------------------------------
+ */
+
+/* Do the public function pointers point at this tier? */
+static bool
+PointersAre(GvKernelSet set)
+{
+	return GvL2SquaredDistance == set->l2_squared &&
+		GvInnerProduct == set->inner_product &&
+		GvL1Distance == set->l1 &&
+		GvCosineParts == set->cosine_parts &&
+		strcmp(GvDistanceKernelName(), set->name) == 0;
+}
+
+/*
+ * In a child process, set GIGAVECTOR_KERNEL, call GvDistanceInit() and
+ * check that it chose the tier named expect; true if it did.  A child,
+ * because GvDistanceInit() only chooses once per process.
+ */
+static bool
+InitInChild(const char *env, GvKernelSet expect)
+{
+	pid_t		pid;
+	int			status;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+	{
+		perror("fork");
+		return false;
+	}
+	if (pid == 0)
+	{
+		setenv("GIGAVECTOR_KERNEL", env, 1);
+		GvDistanceInit();
+		_exit(PointersAre(expect) ? 0 : 1);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Tests of GvDistanceKernelSets, GvDistanceInit and GvDistanceUseKernelSet. */
+static void
+SelectionChecks(GvKernelSet sets, int nsets)
+{
+	GvKernelSet best = &sets[0];
+	char		desc[200];
+	bool		unsupported_refused = true;
+	int			i;
+
+	/* must come first: nothing has chosen a tier yet */
+	Ok(PointersAre(&sets[0]),
+	   "before GvDistanceInit the kernels are the scalar tier");
+
+#ifdef GV_NO_SIMD
+	Ok(nsets == 1 && strcmp(sets[0].name, "scalar") == 0,
+	   "portable build (GV_NO_SIMD) has only the scalar tier");
+#else
+	Ok(nsets >= 1 && strcmp(sets[0].name, "scalar") == 0 &&
+	   sets[0].supported(),
+	   "first tier is scalar and always supported");
+#endif
+
+	for (i = 0; i < nsets; i++)
+	{
+		if (sets[i].supported())
+			best = &sets[i];
+		else if (GvDistanceUseKernelSet(sets[i].name))
+			unsupported_refused = false;
+	}
+	Ok(unsupported_refused && PointersAre(&sets[0]),
+	   "GvDistanceUseKernelSet refuses tiers the CPU cannot run");
+
+	Ok(InitInChild("scalar", &sets[0]),
+	   "GIGAVECTOR_KERNEL=scalar makes GvDistanceInit choose scalar");
+	snprintf(desc, sizeof(desc),
+			 "GIGAVECTOR_KERNEL=bogus is ignored, GvDistanceInit chooses %s",
+			 best->name);
+	Ok(InitInChild("bogus", best), desc);
+
+	/* the environment of whoever runs the test must not decide the result */
+	unsetenv("GIGAVECTOR_KERNEL");
+	GvDistanceInit();
+	snprintf(desc, sizeof(desc),
+			 "GvDistanceInit chooses the best supported tier (%s)",
+			 best->name);
+	Ok(best->supported() && PointersAre(best), desc);
+
+	Ok(GvDistanceUseKernelSet("scalar") && PointersAre(&sets[0]) &&
+	   (GvDistanceInit(), PointersAre(&sets[0])),
+	   "GvDistanceUseKernelSet(\"scalar\") switches tier; GvDistanceInit is idempotent");
+
+	Ok(!GvDistanceUseKernelSet("no-such-tier") && PointersAre(&sets[0]),
+	   "GvDistanceUseKernelSet rejects an unknown name and changes nothing");
+
+	Ok(GvDistanceUseKernelSet(best->name) && PointersAre(best),
+	   "GvDistanceUseKernelSet switches back to the best tier");
+}
+
+#define NUM_SELECTION_TESTS 9
+#define NUM_SELF_CHECKS 3
+
+
+int
+main(void)
+{
+	int			nsets;
+	GvKernelSet sets = GvDistanceKernelSets(&nsets);
+	int			t;
+	int			kind;
+	int			cls;
+	int			planned;
+
+	GuardBufInit(&GuardA);
+	GuardBufInit(&GuardB);
+
+	planned = NUM_SELECTION_TESTS + NUM_SELF_CHECKS +
+		nsets * NUM_KERNELS * NUM_INPUT_CLASSES;
+	printf("1..%d\n", planned);
+
+	SelectionChecks(sets, nsets);
+	SelfChecks(&sets[0]);
+
+	for (t = 0; t < nsets; t++)
+	{
+		bool		supported = sets[t].supported();
+		char		desc[200];
+
+		for (kind = 0; kind < NUM_KERNELS; kind++)
+		{
+			for (cls = 0; cls < NUM_INPUT_CLASSES; cls++)
+			{
+				if (!supported)
+				{
+					snprintf(desc, sizeof(desc),
+							 "%s not supported by this CPU", sets[t].name);
+					Skip(desc);
+					continue;
+				}
+				snprintf(desc, sizeof(desc), "%s %s: %s",
+						 sets[t].name, KernelNames[kind],
+						 InputClassNames[cls]);
+				Ok(CheckKernel(&sets[t], (KernelKind) kind, (InputClass) cls),
+				   desc);
+			}
+		}
+	}
+
+	if (TestNumber != planned)
+	{
+		printf("# ran %d tests, planned %d\n", TestNumber, planned);
+		return 1;
+	}
+	if (Failures > 0)
+		printf("# %d of %d tests failed\n", Failures, planned);
+	return Failures > 0 ? 1 : 0;
+}

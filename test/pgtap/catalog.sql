@@ -1,0 +1,87 @@
+-- The catalog contract: the objects other code and tests rely on exist, with
+-- the volatility, strictness and parallel safety they promise.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION gigavector;
+
+SELECT plan(43);
+
+-- schema and type
+SELECT has_schema('gigavector', 'management schema gigavector exists');
+SELECT has_type('gvector', 'type gvector exists');
+SELECT is((SELECT typstorage FROM pg_type WHERE typname = 'gvector'), 'e',
+		  'gvector is stored out of line uncompressed (vectors do not compress)');
+SELECT is(format_type('gvector'::regtype, 768), 'gvector(768)', 'typmod prints as gvector(n)');
+
+-- operators
+SELECT has_operator('gvector', '<->', 'gvector', 'double precision', 'L2 distance operator');
+SELECT has_operator('gvector', '<=>', 'gvector', 'double precision', 'cosine distance operator');
+SELECT has_operator('gvector', '<#>', 'gvector', 'double precision', 'negative inner product operator');
+SELECT has_operator('gvector', '+', 'gvector', 'gvector', 'element-wise +');
+SELECT has_operator('gvector', '-', 'gvector', 'gvector', 'element-wise -');
+SELECT has_operator('gvector', '*', 'gvector', 'gvector', 'element-wise *');
+SELECT has_operator('gvector', op, 'gvector', 'boolean', 'comparison ' || op)
+	FROM unnest(ARRAY['<', '<=', '=', '<>', '>=', '>']) op;
+
+-- operator classes
+SELECT has_opclass('gvector_ops', 'btree/hash operator class gvector_ops');
+SELECT is((SELECT count(*)::int FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+		   WHERE c.opcname = 'gvector_ops' AND c.opcdefault AND a.amname IN ('btree', 'hash')),
+		  2, 'gvector_ops is the default for btree and hash');
+
+-- functions a user calls
+SELECT has_function('l2_distance', ARRAY['gvector', 'gvector']);
+SELECT has_function('cosine_distance', ARRAY['gvector', 'gvector']);
+SELECT has_function('inner_product', ARRAY['gvector', 'gvector']);
+SELECT has_function('l1_distance', ARRAY['gvector', 'gvector']);
+SELECT has_function('vector_dims', ARRAY['gvector']);
+SELECT has_function('vector_norm', ARRAY['gvector']);
+SELECT has_function('l2_normalize', ARRAY['gvector']);
+SELECT has_function('subvector', ARRAY['gvector', 'integer', 'integer']);
+SELECT function_returns('l2_distance', ARRAY['gvector', 'gvector'], 'double precision');
+SELECT function_returns('subvector', ARRAY['gvector', 'integer', 'integer'], 'gvector');
+SELECT has_function('gigavector', 'distance_kernel', ARRAY[]::name[]);
+SELECT ok(gigavector.distance_kernel() IN ('scalar', 'avx2', 'avx512'),
+		  'distance_kernel() names a known tier');
+
+-- every gvector function is IMMUTABLE STRICT PARALLEL SAFE, bar the two
+-- management functions, which are STABLE (they describe the build)
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text
+	FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'gigavector'
+	WHERE p.prokind = 'f' AND p.pronamespace <> 'gigavector'::regnamespace
+	  AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')
+$$, 'type functions are immutable, strict and parallel safe');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text
+	FROM pg_proc p WHERE p.pronamespace = 'gigavector'::regnamespace
+	  AND (p.provolatile <> 's' OR p.proparallel <> 's')
+$$, 'management functions are stable and parallel safe');
+
+-- aggregates
+SELECT has_function('avg', ARRAY['gvector']);
+SELECT has_function('sum', ARRAY['gvector']);
+SELECT is((SELECT count(*)::int FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+		   WHERE p.proname IN ('avg', 'sum') AND p.proargtypes[0] = 'gvector'::regtype
+			 AND a.aggcombinefn <> 0 AND p.proparallel = 's'),
+		  2, 'avg and sum are parallel safe with combine functions');
+
+-- casts
+SELECT has_cast('integer[]', 'gvector', 'cast integer[] -> gvector');
+SELECT has_cast('real[]', 'gvector', 'cast real[] -> gvector');
+SELECT has_cast('double precision[]', 'gvector', 'cast double precision[] -> gvector');
+SELECT has_cast('numeric[]', 'gvector', 'cast numeric[] -> gvector');
+SELECT has_cast('gvector', 'real[]', 'cast gvector -> real[]');
+SELECT has_cast('gvector', 'double precision[]', 'cast gvector -> double precision[]');
+SELECT has_cast('gvector', 'numeric[]', 'cast gvector -> numeric[]');
+SELECT has_cast('gvector', 'integer[]', 'cast gvector -> integer[]');
+
+SELECT * FROM finish();
+ROLLBACK;

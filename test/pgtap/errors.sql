@@ -1,0 +1,63 @@
+-- Bad input gets the right SQLSTATE and the exact message, on every path
+-- in: text, casts, typmods, arithmetic and distances.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION gigavector;
+
+SELECT plan(36);
+
+-- malformed literals: 22P02 invalid_text_representation
+SELECT throws_ok($$SELECT '[1,2'::gvector$$, '22P02', 'invalid input syntax for type gvector: "[1,2"', 'unterminated literal');
+SELECT throws_ok($$SELECT '[1,,2]'::gvector$$, '22P02', 'invalid input syntax for type gvector: "[1,,2]"', 'empty element');
+SELECT throws_ok($$SELECT '[a]'::gvector$$, '22P02', 'invalid input syntax for type gvector: "[a]"', 'not a number');
+SELECT throws_ok($$SELECT '[1,2]x'::gvector$$, '22P02', 'invalid input syntax for type gvector: "[1,2]x"', 'trailing junk');
+SELECT throws_ok($$SELECT '[1 2]'::gvector$$, '22P02', 'invalid input syntax for type gvector: "[1 2]"', 'missing comma');
+SELECT throws_ok($$SELECT '1,2'::gvector$$, '22P02', 'invalid input syntax for type gvector: "1,2"', 'missing bracket');
+SELECT throws_ok($$SELECT '[]'::gvector$$, '22P02', 'gvector must have at least 1 dimension', 'empty vector');
+
+-- non-finite values: 22000 data_exception; out of float4 range: 22003
+SELECT throws_ok($$SELECT '[NaN]'::gvector$$, '22000', 'NaN not allowed in gvector', 'NaN in text');
+SELECT throws_ok($$SELECT '[Infinity]'::gvector$$, '22000', 'infinite value not allowed in gvector', 'Infinity in text');
+SELECT throws_ok($$SELECT '[-Infinity]'::gvector$$, '22000', 'infinite value not allowed in gvector', '-Infinity in text');
+SELECT throws_ok($$SELECT '[1e39]'::gvector$$, '22003', '"1e39" is out of range for type gvector', 'overflow in text');
+SELECT throws_ok($$SELECT '[1e-50]'::gvector$$, '22003', '"1e-50" is out of range for type gvector', 'underflow in text');
+SELECT throws_ok($$SELECT ARRAY['NaN']::real[]::gvector$$, '22000', 'NaN not allowed in gvector', 'NaN in real[] cast');
+SELECT throws_ok($$SELECT ARRAY['-Infinity']::float8[]::gvector$$, '22000', 'infinite value not allowed in gvector', 'Infinity in float8[] cast');
+SELECT throws_ok($$SELECT ARRAY['NaN']::numeric[]::gvector$$, '22000', 'NaN not allowed in gvector', 'NaN in numeric[] cast');
+SELECT throws_ok($$SELECT ARRAY[1e39]::float8[]::gvector$$, '22003', 'value out of range: overflow', 'float8 overflow in cast');
+
+-- dimensions: 54000 over the limit, 22000 for mismatches, 22023 for typmods
+SELECT throws_ok($$SELECT array_fill(1, ARRAY[16001])::gvector$$, '54000', 'gvector cannot have more than 16000 dimensions', 'too many dimensions');
+SELECT throws_ok($$SELECT '{}'::real[]::gvector$$, '22000', 'gvector must have at least 1 dimension', 'empty array');
+SELECT throws_ok($$SELECT ARRAY[[1,2],[3,4]]::gvector$$, '22000', 'array must be one-dimensional', '2-D array');
+SELECT throws_ok($$SELECT ARRAY[1,NULL]::gvector$$, '22004', 'array must not contain nulls', 'NULL element');
+SELECT throws_ok($$SELECT '[1,2]'::gvector(3)$$, '22000', 'expected 3 dimensions, not 2', 'typmod mismatch');
+SELECT throws_ok($$SELECT '[1]'::gvector(0)$$, '22023', 'dimensions for type gvector must be at least 1', 'typmod 0');
+SELECT throws_ok($$SELECT '[1]'::gvector(16001)$$, '22023', 'dimensions for type gvector cannot exceed 16000', 'typmod too large');
+SELECT throws_ok($$SELECT '[1,2]'::gvector <-> '[1,2,3]'$$, '22000', 'different gvector dimensions 2 and 3', 'L2 dimension mismatch');
+SELECT throws_ok($$SELECT '[1,2]'::gvector <=> '[1,2,3]'$$, '22000', 'different gvector dimensions 2 and 3', 'cosine dimension mismatch');
+SELECT throws_ok($$SELECT '[1,2]'::gvector <#> '[1,2,3]'$$, '22000', 'different gvector dimensions 2 and 3', 'inner product dimension mismatch');
+SELECT throws_ok($$SELECT '[1,2]'::gvector + '[1,2,3]'$$, '22000', 'different gvector dimensions 2 and 3', 'addition dimension mismatch');
+SELECT throws_ok($$SELECT avg(v) FROM (VALUES ('[1,2]'::gvector), ('[1]')) t(v)$$, '22000', 'different gvector dimensions 2 and 1', 'avg dimension mismatch');
+
+-- arithmetic overflow: 22003
+SELECT throws_ok($$SELECT '[3e38]'::gvector + '[3e38]'$$, '22003', 'value out of range: overflow', 'addition overflow');
+SELECT throws_ok($$SELECT '[1e-30]'::gvector * '[1e-30]'$$, '22003', 'value out of range: underflow', 'multiplication underflow');
+SELECT throws_ok($$SELECT sum(v) FROM (VALUES ('[3e38]'::gvector), ('[3e38]')) t(v)$$, '22003', 'value out of range: overflow', 'sum overflow');
+SELECT throws_ok($$SELECT subvector('[1,2]', 1, -1)$$, '22011', 'negative subvector length not allowed', 'negative subvector length');
+
+-- documented results instead of errors
+SELECT is('[0,0]'::gvector <=> '[1,1]', 1::float8, 'cosine distance with a zero vector is 1');
+SELECT is('[0,0]'::gvector <=> '[0,0]', 1::float8, 'cosine distance between zero vectors is 1');
+SELECT is(l2_normalize('[0,0]'), '[0,0]'::gvector, 'normalising a zero vector gives a zero vector');
+SELECT is('[1e20]'::gvector <-> '[-1e20]', 2.0000000400817547e+20::float8,
+		  'L2 distance whose float sum overflows is still finite and right');
+
+SELECT * FROM finish();
+ROLLBACK;
