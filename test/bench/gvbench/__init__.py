@@ -1,0 +1,25 @@
+"""gvbench — data sets, ground truth and recall/speed sweeps for gigavector.
+
+The package is shared by test/bench/bench.py (side-by-side benchmarks against
+whatever peers are installed) and test/bench/demo.py.  Everything in it is
+generic over the vector type's name: the same code drives pgvector's
+`vector` and gigavector's `gvector`, which share the text form '[1,2,3]',
+the binary wire format and the operators <->, <=>, <#>.
+
+Modules:
+    dataset      read Fashion-MNIST from its idx files; COPY it into a table
+    groundtruth  exact k-NN ids with numpy, cached on disk; tie-aware recall
+    sweep        run a query set under a list of SET configurations and
+                 measure queries/s, recall@k and rows returned
+    plot         recall/QPS plots (matplotlib, Agg backend)
+    progress     a tqdm-like progress bar on stderr (tqdm when importable)
+"""
+
+METRICS = {
+    # metric name: (operator, operator-class suffix)
+    "l2": ("<->", "l2_ops"),
+    "cosine": ("<=>", "cosine_ops"),
+    "ip": ("<#>", "ip_ops"),
+}
+
+__all__ = ["METRICS"]
