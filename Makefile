@@ -20,7 +20,9 @@ OBJS = \
 	src/gvector.o \
 	src/distance.o \
 	src/gvpage.o \
-	gpu/gv_gpu.o
+	gpu/gv_gpu.o \
+	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswinsert.o src/hnsw/hnswscan.o \
+	src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o src/hnsw/hnswvalidate.o
 
 # The install script is generated: sql/install/*.sql in name order, one
 # file per part (00_gvector.sql first, then one per access method).
@@ -28,7 +30,7 @@ INSTALL_PARTS = $(sort $(wildcard $(srcdir)/sql/install/*.sql))
 DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
-REGRESS = gvector cast distance arithmetic btree aggregate copy
+REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -38,7 +40,7 @@ WERROR ?= no
 ASSERTS ?= no
 OPTFLAGS ?=
 
-PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/gpu
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/gpu -I$(srcdir)/src/hnsw
 # -Wextra, minus the noise PostgreSQL's own headers and fmgr macros make.
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers $(OPTFLAGS)

@@ -8,6 +8,7 @@
 
 #include "fmgr.h"
 #include "gvector.h"
+#include "hnsw.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -18,6 +19,7 @@ void
 _PG_init(void)
 {
 	GvectorInit();
+	GvHnswInit();
 
 	/* Settings of every part are registered above; no one else may use ours. */
 	MarkGUCPrefixReserved("gigavector");

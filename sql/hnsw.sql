@@ -1,0 +1,142 @@
+-- gv_hnsw: build, scans, planner choices, maintenance and errors.
+-- Small tables and a large ef_search, so that results are exact and stable.
+SET gigavector.hnsw_ef_search = 100;
+
+-- l2
+CREATE TABLE hnsw_t (id int, v gvector(3));
+INSERT INTO hnsw_t SELECT i, ARRAY[i % 10, i / 100, (i * 7) % 13]::real[]::gvector(3)
+	FROM generate_series(1, 3000) i;
+INSERT INTO hnsw_t VALUES (0, NULL);
+CREATE INDEX hnsw_t_l2 ON hnsw_t USING gv_hnsw (v gvector_l2_ops) WITH (m = 8, ef_construction = 32);
+ANALYZE hnsw_t;
+RESET gigavector.hnsw_ef_search;
+EXPLAIN (COSTS OFF) SELECT id FROM hnsw_t ORDER BY v <-> '[3,3,3]' LIMIT 5;
+-- no LIMIT, or descending order: not the index
+EXPLAIN (COSTS OFF) SELECT id FROM hnsw_t ORDER BY v <-> '[3,3,3]';
+EXPLAIN (COSTS OFF) SELECT id FROM hnsw_t ORDER BY v <-> '[3,3,3]' DESC LIMIT 5;
+-- another operator than the class's: not the index
+EXPLAIN (COSTS OFF) SELECT id FROM hnsw_t ORDER BY v <=> '[3,3,3]' LIMIT 5;
+-- a filter that keeps almost nothing: an exact plan
+CREATE INDEX ON hnsw_t (id);
+EXPLAIN (COSTS OFF) SELECT id FROM hnsw_t WHERE id < 10 ORDER BY v <-> '[3,3,3]' LIMIT 5;
+SET gigavector.hnsw_ef_search = 100;
+-- the index returns the exact nearest distances here
+CREATE FUNCTION hnsw_knn(q gvector, k int, f int) RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(round(d::numeric, 4)::text, ',') FROM
+		(SELECT v <-> q AS d FROM hnsw_t WHERE id % f = 0 ORDER BY v <-> q LIMIT k) s $$;
+-- the same, never through the index
+CREATE FUNCTION hnsw_exact(q gvector, k int, f int) RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(round(d::numeric, 4)::text, ',') FROM
+		(SELECT (v <-> q) + 0 AS d FROM hnsw_t WHERE id % f = 0 ORDER BY 1 LIMIT k) s $$;
+SET enable_seqscan = off;
+SET enable_sort = off;
+SELECT hnsw_knn('[3,3,3]', 8, 1);
+SELECT hnsw_knn('[9,29,0]', 8, 1);
+-- the NULL row is not indexed; every other row comes back
+SELECT count(*) FROM (SELECT id FROM hnsw_t ORDER BY v <-> '[0,0,0]' LIMIT 5000) s;
+-- filtered: k rows even when the filter rejects most of the first batch
+SET gigavector.hnsw_ef_search = 10;
+SELECT count(*) FROM (SELECT id FROM hnsw_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3]' LIMIT 10) s;
+SELECT count(*) FROM (SELECT id FROM hnsw_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3]' LIMIT 60) s;
+SET gigavector.hnsw_ef_search = 100;
+RESET enable_seqscan;
+RESET enable_sort;
+SELECT hnsw_knn('[3,3,3]', 8, 7) = hnsw_exact('[3,3,3]', 8, 7) AS filtered_exact;
+SELECT elements, tombstones FROM gigavector.hnsw_verify('hnsw_t_l2');
+
+-- inserts, deletes and vacuum
+INSERT INTO hnsw_t SELECT i, ARRAY[i % 10, i / 100, (i * 7) % 13]::real[]::gvector(3)
+	FROM generate_series(3001, 4000) i;
+DELETE FROM hnsw_t WHERE id % 3 = 0;
+VACUUM hnsw_t;
+SELECT elements, tombstones, links_to_tombstones FROM gigavector.hnsw_verify('hnsw_t_l2');
+INSERT INTO hnsw_t SELECT i, ARRAY[i % 10, i / 100, (i * 7) % 13]::real[]::gvector(3)
+	FROM generate_series(4001, 5000) i;
+SELECT elements FROM gigavector.hnsw_verify('hnsw_t_l2');
+SET enable_seqscan = off;
+SET enable_sort = off;
+SELECT hnsw_knn('[3,3,3]', 8, 1) = hnsw_exact('[3,3,3]', 8, 1) AS exact_after_churn;
+SELECT hnsw_knn('[5,40,6]', 8, 1) = hnsw_exact('[5,40,6]', 8, 1) AS exact_after_churn;
+RESET enable_seqscan;
+RESET enable_sort;
+REINDEX INDEX hnsw_t_l2;
+SELECT elements, tombstones FROM gigavector.hnsw_verify('hnsw_t_l2');
+DROP TABLE hnsw_t CASCADE;
+
+-- cosine (zero vectors are not indexed) and inner product
+CREATE TABLE hnsw_c (id int, v gvector(2));
+INSERT INTO hnsw_c VALUES (1, '[1,0]'), (2, '[0,1]'), (3, '[1,1]'), (4, '[0,0]'), (5, '[-1,0]');
+CREATE INDEX ON hnsw_c USING gv_hnsw (v gvector_cosine_ops);
+CREATE INDEX ON hnsw_c USING gv_hnsw (v gvector_ip_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM hnsw_c ORDER BY v <=> '[2,1]' LIMIT 3;
+SELECT id FROM hnsw_c ORDER BY v <=> '[2,1]' LIMIT 3;
+EXPLAIN (COSTS OFF) SELECT id FROM hnsw_c ORDER BY v <#> '[2,1]' LIMIT 3;
+SELECT id FROM hnsw_c ORDER BY v <#> '[2,1]' LIMIT 3;
+RESET enable_seqscan;
+DROP TABLE hnsw_c;
+
+-- a build that outgrows maintenance_work_mem goes on through the on-disk
+-- path (its NOTICE gives a row count that depends on random levels)
+CREATE TABLE hnsw_m (id int, v gvector(64));
+INSERT INTO hnsw_m SELECT i, (SELECT array_agg(sin(i * 100 + j)::real) FROM generate_series(1, 64) j)
+	FROM generate_series(1, 3000) i;
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = warning;
+CREATE INDEX hnsw_m_idx ON hnsw_m USING gv_hnsw (v) WITH (m = 8, ef_construction = 32);
+RESET client_min_messages;
+RESET maintenance_work_mem;
+SELECT elements FROM gigavector.hnsw_verify('hnsw_m_idx');
+SET enable_seqscan = off;
+SELECT id FROM hnsw_m ORDER BY v <-> (SELECT v FROM hnsw_m WHERE id = 2999) LIMIT 1;
+RESET enable_seqscan;
+DROP TABLE hnsw_m;
+
+-- empty table, then inserts; unlogged table
+CREATE TABLE hnsw_e (id int, v gvector(2));
+CREATE INDEX hnsw_e_idx ON hnsw_e USING gv_hnsw (v);
+SET enable_seqscan = off;
+SELECT id FROM hnsw_e ORDER BY v <-> '[1,1]' LIMIT 3;
+INSERT INTO hnsw_e VALUES (1, '[1,1]'), (2, '[2,2]'), (3, NULL);
+SELECT id FROM hnsw_e ORDER BY v <-> '[1,1]' LIMIT 3;
+RESET enable_seqscan;
+SELECT elements FROM gigavector.hnsw_verify('hnsw_e_idx');
+DROP TABLE hnsw_e;
+CREATE UNLOGGED TABLE hnsw_u (id int, v gvector(2));
+INSERT INTO hnsw_u VALUES (1, '[1,1]'), (2, '[5,5]');
+CREATE INDEX ON hnsw_u USING gv_hnsw (v gvector_l2_ops);
+SET enable_seqscan = off;
+SELECT id FROM hnsw_u ORDER BY v <-> '[4,4]' LIMIT 1;
+RESET enable_seqscan;
+DROP TABLE hnsw_u;
+
+-- errors
+CREATE TABLE hnsw_x (id int, v gvector(3), w gvector);
+INSERT INTO hnsw_x VALUES (1, '[1,2,3]', '[1,2]');
+CREATE INDEX ON hnsw_x USING gv_hnsw (v) WITH (m = 1);
+CREATE INDEX ON hnsw_x USING gv_hnsw (v) WITH (m = 101);
+CREATE INDEX ON hnsw_x USING gv_hnsw (v) WITH (ef_construction = 3);
+CREATE INDEX ON hnsw_x USING gv_hnsw (v) WITH (ef_construction = 1001);
+CREATE INDEX ON hnsw_x USING gv_hnsw (v) WITH (m = 40, ef_construction = 64);
+CREATE INDEX ON hnsw_x USING gv_hnsw (v gvector_cosine_ops, v gvector_l2_ops);
+CREATE INDEX ON hnsw_x USING gv_hnsw (v) WITH (lists = 3);
+CREATE INDEX ON hnsw_x USING gv_hnsw (w);
+CREATE INDEX ON hnsw_x USING gv_hnsw (v gvector_ops);
+CREATE INDEX ON hnsw_x USING gv_hnsw (id);
+SET gigavector.hnsw_ef_search = 0;
+SET gigavector.hnsw_max_scan_tuples = 0;
+CREATE TABLE hnsw_big (v gvector(2000));
+CREATE INDEX ON hnsw_big USING gv_hnsw (v);
+DROP TABLE hnsw_big;
+CREATE INDEX hnsw_x_idx ON hnsw_x USING gv_hnsw (v);
+SET enable_seqscan = off;
+SELECT id FROM hnsw_x ORDER BY v <-> '[1,2]' LIMIT 1;
+-- a NULL query is folded away by the planner: no index scan, no error
+SELECT id FROM hnsw_x ORDER BY v <-> NULL LIMIT 1;
+SELECT id FROM hnsw_x ORDER BY v <-> '[1,NaN,3]' LIMIT 1;
+RESET enable_seqscan;
+INSERT INTO hnsw_x VALUES (2, '[1,2]');
+SELECT * FROM gigavector.hnsw_verify('hnsw_x');
+SELECT elements FROM gigavector.hnsw_verify('hnsw_x_idx');
+DROP TABLE hnsw_x;
+RESET gigavector.hnsw_ef_search;

@@ -1,0 +1,30 @@
+------------------------------------------------------------------------------
+-- gv_hnsw: HNSW graph index (src/hnsw)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION gv_hnsw_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE ACCESS METHOD gv_hnsw TYPE INDEX HANDLER gv_hnsw_handler;
+COMMENT ON ACCESS METHOD gv_hnsw IS 'gigavector HNSW graph index for approximate nearest-neighbour search';
+
+CREATE OPERATOR CLASS gvector_l2_ops
+	DEFAULT FOR TYPE gvector USING gv_hnsw AS
+	OPERATOR 1 <-> (gvector, gvector) FOR ORDER BY float_ops,
+	FUNCTION 1 gvector_l2_metric(internal);
+
+CREATE OPERATOR CLASS gvector_cosine_ops
+	FOR TYPE gvector USING gv_hnsw AS
+	OPERATOR 1 <=> (gvector, gvector) FOR ORDER BY float_ops,
+	FUNCTION 1 gvector_cosine_metric(internal);
+
+CREATE OPERATOR CLASS gvector_ip_ops
+	FOR TYPE gvector USING gv_hnsw AS
+	OPERATOR 1 <#> (gvector, gvector) FOR ORDER BY float_ops,
+	FUNCTION 1 gvector_ip_metric(internal);
+
+CREATE FUNCTION gigavector.hnsw_verify(index regclass,
+	OUT elements bigint, OUT tombstones bigint, OUT links bigint,
+	OUT links_to_tombstones bigint, OUT unreachable bigint)
+	AS 'MODULE_PATHNAME', 'gv_hnsw_verify' LANGUAGE C STRICT;
+COMMENT ON FUNCTION gigavector.hnsw_verify(regclass) IS 'check the structure of a gv_hnsw index; raises an error on corruption, returns counts';

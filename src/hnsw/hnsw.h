@@ -1,0 +1,234 @@
+/*
+ * hnsw.h
+ *	  The gv_hnsw access method: a hierarchical navigable small world graph
+ *	  (Malkov & Yashunin, 2016) stored in Postgres pages.
+ *
+ * Every element of the graph is one fixed-layout index tuple holding its
+ * heap TID, its vector (in the metric's index space) and its neighbour
+ * lists for every level, each neighbour with its distance to the element.
+ * See README in this directory for the page layout, locking and WAL.
+ */
+#ifndef HNSW_H
+#define HNSW_H
+
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/reloptions.h"
+#include "nodes/execnodes.h"
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
+
+#include "gvpage.h"
+
+#define HNSW_MAGIC			0x47564853	/* "GVHS" */
+#define HNSW_VERSION		1
+
+/* Reloptions: default, min, max */
+#define HNSW_DEFAULT_M				16
+#define HNSW_MIN_M					2
+#define HNSW_MAX_M					100
+#define HNSW_DEFAULT_EF_CONSTRUCTION	64
+#define HNSW_MIN_EF_CONSTRUCTION	4
+#define HNSW_MAX_EF_CONSTRUCTION	1000
+
+/* Settings: default, min, max */
+#define HNSW_DEFAULT_EF_SEARCH		40
+#define HNSW_MIN_EF_SEARCH			1
+#define HNSW_MAX_EF_SEARCH			1000
+#define HNSW_DEFAULT_MAX_SCAN_TUPLES	20000
+#define HNSW_MIN_MAX_SCAN_TUPLES	1
+#define HNSW_MAX_MAX_SCAN_TUPLES	INT_MAX
+
+/* Levels are capped so that an element tuple always fits on a page. */
+#define HNSW_MAX_LEVEL			15
+
+/* Page flags (GvPageOpaqueData.flags) */
+#define HNSW_PAGE_META			1
+#define HNSW_PAGE_ELEMENT		2
+
+/* Element flags */
+#define HNSW_ELEMENT_DELETED	1	/* tombstone: routes, never returned */
+
+/* Build phases for pg_stat_progress_create_index */
+#define PROGRESS_HNSW_PHASE_LOAD	2
+#define PROGRESS_HNSW_PHASE_WRITE	3
+
+typedef struct GvHnswOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int			m;
+	int			efConstruction;
+} GvHnswOptions;
+
+/* Block 0. */
+typedef struct GvHnswMetaPageData
+{
+	GvMetaHeaderData header;
+	uint16		m;
+	uint16		efConstruction;
+	uint16		maxLevel;		/* highest level an element tuple can hold */
+	uint16		entryLevel;		/* level of the entry point, if valid */
+	ItemPointerData entry;		/* entry point, or invalid when empty */
+	BlockNumber insertPage;		/* last page, where appends go */
+} GvHnswMetaPageData;
+
+typedef GvHnswMetaPageData *GvHnswMetaPage;
+
+#define GvHnswPageGetMeta(page) ((GvHnswMetaPage) PageGetContents(page))
+
+/*
+ * An element tuple.  The layout after the fixed head depends only on the
+ * index's m and dimensions and on capLevel (the level the tuple has room
+ * for), so a tombstone's slot can be reused by a new element of a level up
+ * to capLevel by overwriting it in place:
+ *
+ *	 float		vec[dim]
+ *	 float		dist[GvHnswSlots(m, capLevel)]
+ *	 ItemPointerData nbr[GvHnswSlots(m, capLevel)]
+ *
+ * Level 0 owns slots [0, 2m), level l >= 1 owns [2m + (l-1)m, 2m + l*m).
+ * An unused slot holds an invalid ItemPointer.
+ */
+typedef struct GvHnswElementTupleData
+{
+	uint8		flags;
+	uint8		level;
+	uint8		capLevel;
+	uint8		unused;
+	ItemPointerData heaptid;
+	uint16		unused2;
+	float		vec[FLEXIBLE_ARRAY_MEMBER];
+} GvHnswElementTupleData;
+
+typedef GvHnswElementTupleData *GvHnswElementTuple;
+
+#define GvHnswSlots(m, level)		(2 * (m) + (level) * (m))
+#define GvHnswLevelStart(m, l)	((l) == 0 ? 0 : 2 * (m) + ((l) - 1) * (m))
+#define GvHnswLevelSlots(m, l)	((l) == 0 ? 2 * (m) : (m))
+#define GvHnswTupleSize(dim, m, capLevel) \
+	MAXALIGN(offsetof(GvHnswElementTupleData, vec) + sizeof(float) * (dim) + \
+			 (sizeof(float) + sizeof(ItemPointerData)) * GvHnswSlots(m, capLevel))
+#define GvHnswTupleDists(tup, dim) ((tup)->vec + (dim))
+#define GvHnswTupleNbrs(tup, dim, m) \
+	((ItemPointer) (GvHnswTupleDists(tup, dim) + GvHnswSlots(m, (tup)->capLevel)))
+
+/* Largest tuple a page holds (one item per page). */
+#define HNSW_MAX_TUPLE_SIZE \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData + sizeof(ItemIdData)) - \
+	 MAXALIGN(sizeof(GvPageOpaqueData)))
+
+/* What the access method needs to know about an index, cached. */
+typedef struct GvHnswInfoData
+{
+	int			dim;
+	int			m;
+	int			efConstruction;
+	int			maxLevel;
+	GvMetric	metric;
+} GvHnswInfoData;
+
+typedef GvHnswInfoData *GvHnswInfo;
+
+/*
+ * A growing set of item pointers (visited sets on disk), open addressing.
+ */
+typedef struct GvHnswTidSetData
+{
+	uint64	   *keys;			/* 0 = empty */
+	uint32		mask;
+	uint32		count;
+} GvHnswTidSetData;
+
+typedef GvHnswTidSetData *GvHnswTidSet;
+
+/* A (distance, tid) pair and binary heaps of them. */
+typedef struct GvHnswCandidate
+{
+	float		dist;
+	ItemPointerData tid;
+	ItemPointerData heaptid;	/* valid for returnable elements */
+} GvHnswCandidate;
+
+typedef struct GvHnswHeapData
+{
+	GvHnswCandidate *items;
+	int			count;
+	int			size;
+	bool		max;			/* max-heap (else min-heap) */
+} GvHnswHeapData;
+
+typedef GvHnswHeapData *GvHnswHeap;
+
+/* Settings */
+extern int	gv_hnsw_ef_search;
+extern int	gv_hnsw_max_scan_tuples;
+
+/* hnsw.c */
+extern void GvHnswInit(void);
+extern int	GvHnswGetM(Relation index);
+extern int	GvHnswGetEfConstruction(Relation index);
+
+/* hnswutils.c */
+extern GvHnswInfo GvHnswGetInfo(Relation index);
+extern void GvHnswReadMeta(Relation index, GvHnswMetaPageData *meta);
+extern int	GvHnswMaxLevelFor(int dim, int m);
+extern int	GvHnswRandomLevel(int m, int maxLevel);
+extern void GvHnswInitMetaPage(Page page, int dim, int m, int efConstruction,
+							 int maxLevel);
+extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
+							   bool *ok);
+extern GvHnswElementTuple GvHnswPageGetElement(Page page, OffsetNumber off);
+extern bool GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
+							   GvHnswElementTuple dst);
+extern void GvHnswTidSetInit(GvHnswTidSet set, int capacity);
+extern bool GvHnswTidSetAdd(GvHnswTidSet set, ItemPointer tid);
+extern bool GvHnswTidSetContains(GvHnswTidSet set, ItemPointer tid);
+extern void GvHnswTidSetFree(GvHnswTidSet set);
+extern void GvHnswHeapInit(GvHnswHeap heap, int size, bool max);
+extern void GvHnswHeapPush(GvHnswHeap heap, GvHnswCandidate *c);
+extern GvHnswCandidate GvHnswHeapPop(GvHnswHeap heap);
+#define GvHnswHeapTop(h) (&(h)->items[0])
+extern void GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
+								GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
+								GvHnswTidSet visited, int ef, int level,
+								bool returnable, int64 *visitedCount,
+								int64 maxVisited);
+extern void GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
+						  GvHnswMetaPageData *meta, int toLevel,
+						  GvHnswCandidate *ep);
+extern int	GvHnswSelectNeighbors(Relation index, GvHnswInfo info,
+								GvHnswCandidate *cands, int ncands, int lm,
+								ItemPointer self, GvHnswCandidate *out);
+
+/* gvhnswbuild.c */
+extern IndexBuildResult *gvhnswbuild(Relation heap, Relation index,
+								   IndexInfo *indexInfo);
+extern void gvhnswbuildempty(Relation index);
+
+/* gvhnswinsert.c */
+extern bool gvhnswinsert(Relation index, Datum *values, bool *isnull,
+					   ItemPointer heap_tid, Relation heap,
+					   IndexUniqueCheck checkUnique, bool indexUnchanged,
+					   IndexInfo *indexInfo);
+extern void GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec,
+							 ItemPointer heaptid);
+
+/* hnswscan.c */
+extern IndexScanDesc gvhnswbeginscan(Relation index, int nkeys, int norderbys);
+extern void gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+					   ScanKey orderbys, int norderbys);
+extern bool gvhnswgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void gvhnswendscan(IndexScanDesc scan);
+
+/* hnswvacuum.c */
+extern IndexBulkDeleteResult *gvhnswbulkdelete(IndexVacuumInfo *info,
+											 IndexBulkDeleteResult *stats,
+											 IndexBulkDeleteCallback callback,
+											 void *callback_state);
+extern IndexBulkDeleteResult *gvhnswvacuumcleanup(IndexVacuumInfo *info,
+												IndexBulkDeleteResult *stats);
+
+/* gvhnswvalidate.c */
+extern bool gvhnswvalidate(Oid opclassoid);
+
+#endif							/* HNSW_H */

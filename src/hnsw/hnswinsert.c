@@ -1,0 +1,391 @@
+/*
+ * gvhnswinsert.c
+ *	  Insert one vector into a gv_hnsw graph on disk (Algorithm 1 of the
+ *	  paper): draw a level, descend greedily from the entry point, search
+ *	  each level from the new element's down to 0 with ef_construction
+ *	  candidates, pick neighbours with the heuristic, write the element, then
+ *	  add the back-links.
+ *
+ * Locking (see README): a heavyweight lock on the metapage's block number
+ * (HNSW_UPDATE_LOCK) is taken in share mode by every insert and in
+ * exclusive mode by an insert that will move the entry point (and by
+ * vacuum when it moves it), so the entry point never changes under a
+ * search that started from it.  Buffer locks: at most the metapage and then
+ * one element page at a time, in that order.
+ *
+ * WAL: every page change is one GenericXLog record of at most two buffers
+ * (the metapage and the page that receives the element).
+ */
+#include "compat.h"
+
+#include "hnsw.h"
+#include "miscadmin.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+
+#define HNSW_UPDATE_LOCK	GV_METAPAGE_BLKNO
+
+/* Pages with tombstones an insert looks at before it appends. */
+#define HNSW_FREE_SLOT_TRIES	4
+
+/*
+ * Fill a freshly built element tuple (in local memory).
+ */
+static void
+FillElement(GvHnswElementTuple tup, GvHnswInfo info, int level, int capLevel,
+			const float *vec, ItemPointer heaptid)
+{
+	int			nslots = GvHnswSlots(info->m, capLevel);
+	float	   *dists;
+	ItemPointer nbrs;
+
+	MemSet(tup, 0, GvHnswTupleSize(info->dim, info->m, capLevel));
+	tup->level = level;
+	tup->capLevel = capLevel;
+	tup->heaptid = *heaptid;
+	memcpy(tup->vec, vec, sizeof(float) * info->dim);
+	dists = GvHnswTupleDists(tup, info->dim);
+	nbrs = GvHnswTupleNbrs(tup, info->dim, info->m);
+	for (int i = 0; i < nslots; i++)
+	{
+		dists[i] = 0;
+		ItemPointerSetInvalid(&nbrs[i]);
+	}
+}
+
+/*
+ * Put an element into a tombstone's slot that vacuum has released (pages
+ * with such slots are kept in the free space map).  Returns false if none
+ * could be found.
+ */
+static bool
+PlaceInFreeSlot(Relation index, GvHnswInfo info, GvHnswElementTuple tup,
+				ItemPointer result)
+{
+	BlockNumber skipped[HNSW_FREE_SLOT_TRIES];
+	int			nskipped = 0;
+	bool		placed = false;
+
+	/*
+	 * A page whose tombstones are all too small for this element goes back
+	 * into the map afterwards (re-recording it at once would hand it to us
+	 * again).
+	 */
+	for (int tries = 0; tries < HNSW_FREE_SLOT_TRIES && !placed; tries++)
+	{
+		BlockNumber blkno = GetFreeIndexPage(index);
+		Buffer		buf;
+		Page		page;
+		int			remaining = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (blkno == InvalidBlockNumber)
+			break;
+		if (blkno >= RelationGetNumberOfBlocks(index) || blkno == GV_METAPAGE_BLKNO)
+			continue;
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		if (PageIsNew(page) || GvPageGetOpaque(page)->page_id != GV_PAGE_ID_HNSW ||
+			!(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			GvHnswElementTuple old = GvHnswPageGetElement(page, off);
+
+			if (!(old->flags & HNSW_ELEMENT_DELETED))
+				continue;
+			if (!placed && old->capLevel >= tup->level)
+			{
+				GenericXLogState *state = GenericXLogStart(index);
+				Page		wpage = GenericXLogRegisterBuffer(state, buf, 0);
+				GvHnswElementTuple dst = GvHnswPageGetElement(wpage, off);
+				int			cap = old->capLevel;
+
+				FillElement(dst, info, tup->level, cap, tup->vec, &tup->heaptid);
+				/* copy the neighbours chosen for the levels we have */
+				for (int l = 0; l <= tup->level; l++)
+				{
+					int			start = GvHnswLevelStart(info->m, l);
+					int			n = GvHnswLevelSlots(info->m, l);
+
+					memcpy(GvHnswTupleDists(dst, info->dim) + start,
+						   GvHnswTupleDists(tup, info->dim) + start, sizeof(float) * n);
+					memcpy(GvHnswTupleNbrs(dst, info->dim, info->m) + start,
+						   GvHnswTupleNbrs(tup, info->dim, info->m) + start,
+						   sizeof(ItemPointerData) * n);
+				}
+				GenericXLogFinish(state);
+				ItemPointerSet(result, blkno, off);
+				placed = true;
+			}
+			else
+				remaining++;
+		}
+		UnlockReleaseBuffer(buf);
+		if (placed && remaining > 0)
+			RecordFreeIndexPage(index, blkno);
+		else if (!placed && remaining > 0)
+			skipped[nskipped++] = blkno;
+	}
+	for (int i = 0; i < nskipped; i++)
+		RecordFreeIndexPage(index, skipped[i]);
+	return placed;
+}
+
+/*
+ * Append an element to the last page, or to a new one.  Lock order:
+ * metapage, then the data page.
+ */
+static void
+AppendElement(Relation index, GvHnswElementTuple tup, Size size, ItemPointer result)
+{
+	Buffer		metabuf = ReadBuffer(index, GV_METAPAGE_BLKNO);
+	Buffer		buf = InvalidBuffer;
+	GenericXLogState *state;
+	GvHnswMetaPage meta;
+	Page		page;
+	OffsetNumber off;
+
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	meta = GvHnswPageGetMeta(BufferGetPage(metabuf));
+	state = GenericXLogStart(index);
+	if (meta->insertPage != InvalidBlockNumber)
+	{
+		buf = ReadBuffer(index, meta->insertPage);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		if (PageGetFreeSpace(page) < size)
+		{
+			GenericXLogAbort(state);
+			UnlockReleaseBuffer(buf);
+			buf = InvalidBuffer;
+			state = GenericXLogStart(index);
+		}
+	}
+	if (!BufferIsValid(buf))
+	{
+		Page		wmeta;
+
+		buf = GvNewBuffer(index, MAIN_FORKNUM);
+		page = GvXLogRegisterNew(state, buf, GV_PAGE_ID_HNSW, HNSW_PAGE_ELEMENT);
+		wmeta = GenericXLogRegisterBuffer(state, metabuf, 0);
+		GvHnswPageGetMeta(wmeta)->insertPage = BufferGetBlockNumber(buf);
+	}
+	off = PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false, false);
+	if (off == InvalidOffsetNumber)
+		elog(ERROR, "failed to add element to index \"%s\"",
+			 RelationGetRelationName(index));
+	GenericXLogFinish(state);
+	ItemPointerSet(result, BufferGetBlockNumber(buf), off);
+	UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/*
+ * Add a back-link from element nbr to the new element at level l, whose
+ * distance to nbr is dist: into a free slot, or in place of nbr's farthest
+ * neighbour if the new element is nearer.
+ */
+static void
+AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
+			ItemPointer newtid, float dist)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(nbr));
+	GenericXLogState *state;
+	Page		page;
+	GvHnswElementTuple tup;
+	float	   *dists;
+	ItemPointer nbrs;
+	int			start = GvHnswLevelStart(info->m, level);
+	int			n = GvHnswLevelSlots(info->m, level);
+	int			slot = -1;
+	OffsetNumber off = ItemPointerGetOffsetNumber(nbr);
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (off > PageGetMaxOffsetNumber(page))
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	tup = GvHnswPageGetElement(page, off);
+	if ((tup->flags & HNSW_ELEMENT_DELETED) || tup->level < level)
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	dists = GvHnswTupleDists(tup, info->dim) + start;
+	nbrs = GvHnswTupleNbrs(tup, info->dim, info->m) + start;
+	for (int i = 0; i < n; i++)
+	{
+		if (!ItemPointerIsValid(&nbrs[i]))
+		{
+			slot = i;
+			break;
+		}
+		if (ItemPointerEquals(&nbrs[i], newtid))
+		{
+			UnlockReleaseBuffer(buf);
+			return;
+		}
+		if (dists[i] > dist && (slot < 0 || dists[i] > dists[slot]))
+			slot = i;
+	}
+	if (slot < 0)
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	tup = GvHnswPageGetElement(page, off);
+	GvHnswTupleDists(tup, info->dim)[start + slot] = dist;
+	GvHnswTupleNbrs(tup, info->dim, info->m)[start + slot] = *newtid;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Insert vec (already in the metric's space) for heap row heaptid.
+ */
+void
+GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, ItemPointer heaptid)
+{
+	int			m = info->m;
+	int			level = GvHnswRandomLevel(m, info->maxLevel);
+	LOCKMODE	lockmode = ShareLock;
+	GvHnswMetaPageData meta;
+	GvHnswElementTuple tup;
+	Size		size = GvHnswTupleSize(info->dim, m, level);
+	ItemPointerData newtid;
+	GvHnswCandidate **chosen;
+	int		   *nchosen;
+	int			top;
+
+	LockPage(index, HNSW_UPDATE_LOCK, lockmode);
+	GvHnswReadMeta(index, &meta);
+	if (!ItemPointerIsValid(&meta.entry) || level > meta.entryLevel)
+	{
+		UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
+		lockmode = ExclusiveLock;
+		LockPage(index, HNSW_UPDATE_LOCK, lockmode);
+		GvHnswReadMeta(index, &meta);
+	}
+
+	tup = palloc(size);
+	FillElement(tup, info, level, level, vec, heaptid);
+
+	top = ItemPointerIsValid(&meta.entry) ? Min(level, meta.entryLevel) : -1;
+	chosen = palloc0(sizeof(GvHnswCandidate *) * (level + 1));
+	nchosen = palloc0(sizeof(int) * (level + 1));
+	if (top >= 0)
+	{
+		GvHnswCandidate ep;
+		GvHnswHeapData cand;
+		GvHnswHeapData result;
+		GvHnswCandidate *eps;
+		int			neps = 1;
+
+		GvHnswFindEntry(index, info, vec, &meta, top, &ep);
+		eps = palloc(sizeof(GvHnswCandidate));
+		eps[0] = ep;
+		for (int l = top; l >= 0; l--)
+		{
+			GvHnswTidSetData visited;
+			int64		count = 0;
+			GvHnswCandidate *w;
+			int			nw = 0;
+			int			lm = GvHnswLevelSlots(m, l);
+
+			GvHnswHeapInit(&cand, info->efConstruction * 4, false);
+			GvHnswHeapInit(&result, info->efConstruction + 1, true);
+			GvHnswTidSetInit(&visited, info->efConstruction * m * 2);
+			for (int i = 0; i < neps; i++)
+			{
+				GvHnswTidSetAdd(&visited, &eps[i].tid);
+				GvHnswHeapPush(&cand, &eps[i]);
+				GvHnswHeapPush(&result, &eps[i]);
+			}
+			GvHnswSearchLayerDisk(index, info, vec, &cand, &result, NULL, &visited,
+								info->efConstruction, l, false, &count, PG_INT64_MAX);
+			w = palloc(sizeof(GvHnswCandidate) * Max(result.count, 1));
+			while (result.count > 0)
+				w[nw++] = GvHnswHeapPop(&result);
+			chosen[l] = palloc(sizeof(GvHnswCandidate) * lm);
+			nchosen[l] = GvHnswSelectNeighbors(index, info, w, nw, lm, NULL, chosen[l]);
+			for (int i = 0; i < nchosen[l]; i++)
+			{
+				GvHnswTupleDists(tup, info->dim)[GvHnswLevelStart(m, l) + i] = chosen[l][i].dist;
+				GvHnswTupleNbrs(tup, info->dim, m)[GvHnswLevelStart(m, l) + i] = chosen[l][i].tid;
+			}
+			/* w is sorted nearest first: the entry points of the next level */
+			pfree(eps);
+			eps = w;
+			neps = nw;
+			pfree(cand.items);
+			pfree(result.items);
+			GvHnswTidSetFree(&visited);
+		}
+		pfree(eps);
+	}
+
+	if (!PlaceInFreeSlot(index, info, tup, &newtid))
+		AppendElement(index, tup, size, &newtid);
+
+	/* Back-links, one page at a time. */
+	for (int l = top; l >= 0; l--)
+		for (int i = 0; i < nchosen[l]; i++)
+			AddBackLink(index, info, &chosen[l][i].tid, l, &newtid, chosen[l][i].dist);
+
+	/* A higher level than the entry point's (or the first element). */
+	if (!ItemPointerIsValid(&meta.entry) || level > meta.entryLevel)
+	{
+		Buffer		metabuf = ReadBuffer(index, GV_METAPAGE_BLKNO);
+		GenericXLogState *state;
+		Page		page;
+
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, metabuf, 0);
+		GvHnswPageGetMeta(page)->entry = newtid;
+		GvHnswPageGetMeta(page)->entryLevel = level;
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(metabuf);
+	}
+	UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
+}
+
+/*
+ * aminsert: index one row.  NULLs, and zero vectors under cosine, are not
+ * indexed.
+ */
+bool
+gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+		   IndexInfo *indexInfo)
+{
+	MemoryContext tmp;
+	MemoryContext old;
+	GvHnswInfo	info;
+	float	   *vec;
+	bool		ok;
+
+	if (isnull[0])
+		return false;
+	info = GvHnswGetInfo(index);
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw insert",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(tmp);
+	vec = GvHnswPrepareDatum(index, info, values[0], &ok);
+	if (ok)
+		GvHnswInsertVector(index, info, vec, heap_tid);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+	return false;
+}

@@ -1,0 +1,192 @@
+/*
+ * hnswscan.c
+ *	  gv_hnsw index scans: ORDER BY vector <op> query, returned nearest
+ *	  first, for as long as the executor asks.
+ *
+ * The first batch is the classic search: descend from the entry point,
+ * then search level 0 with gigavector.hnsw_ef_search candidates and
+ * return them in distance order.  Every element discovered on the way is
+ * kept (the unexpanded ones in a candidate heap, the ones that did not make
+ * the batch in a discard heap), so when the executor wants more rows -- a
+ * WHERE clause rejected most of the first batch -- the search resumes from
+ * where it stopped: the next batch is seeded with the nearest discarded
+ * elements and expands the graph further, each batch twice the size of the
+ * one before.  The scan ends when the graph is exhausted or after
+ * gigavector.hnsw_max_scan_tuples elements were visited; the elements
+ * already discovered are still returned then.
+ *
+ * Each batch is in distance order; a later batch can hold a row nearer than
+ * the last row of an earlier one (the search is approximate), as with
+ * pgvector's hnsw.iterative_scan = relaxed_order.
+ */
+#include "compat.h"
+
+#include "access/relscan.h"
+#include "hnsw.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/memutils.h"
+
+typedef struct GvHnswScanOpaqueData
+{
+	GvHnswInfo	info;
+	MemoryContext ctx;
+	bool		started;
+	bool		done;
+	float	   *query;
+	GvHnswHeapData cand;
+	GvHnswHeapData result;
+	GvHnswHeapData discard;
+	GvHnswTidSetData visited;
+	int64		visitedCount;
+	int			batchSize;
+	GvHnswCandidate *out;
+	int			nout;
+	int			pos;
+} GvHnswScanOpaqueData;
+
+typedef GvHnswScanOpaqueData *GvHnswScanOpaque;
+
+IndexScanDesc
+gvhnswbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	GvHnswScanOpaque so = palloc0(sizeof(GvHnswScanOpaqueData));
+
+	so->info = GvHnswGetInfo(index);
+	so->ctx = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw scan",
+									ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	return scan;
+}
+
+void
+gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
+		   int norderbys)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+	MemoryContextReset(so->ctx);
+	so->started = false;
+	so->done = false;
+}
+
+/*
+ * Start the search: prepare the query and descend to level 0.
+ */
+static void
+StartScan(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	GvHnswInfo	info = so->info;
+	GvHnswMetaPageData meta;
+	GvHnswCandidate ep;
+	bool		ok;
+
+	if (scan->numberOfOrderBys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("gv_hnsw index scans need an ORDER BY distance"),
+				 errhint("Use the index with ORDER BY column <-> value LIMIT k.")));
+	if (scan->orderByData[0].sk_flags & SK_ISNULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cannot order by distance to a null vector"),
+				 errhint("Give the query a non-null vector.")));
+
+	so->query = GvHnswPrepareDatum(scan->indexRelation, info,
+								 scan->orderByData[0].sk_argument, &ok);
+	/* a zero query under cosine is at distance 1 from everything: any order */
+
+	GvHnswHeapInit(&so->cand, 1024, false);
+	GvHnswHeapInit(&so->result, gv_hnsw_ef_search + 1, true);
+	GvHnswHeapInit(&so->discard, 256, false);
+	GvHnswTidSetInit(&so->visited, gv_hnsw_ef_search * so->info->m * 4);
+	so->visitedCount = 0;
+	so->batchSize = gv_hnsw_ef_search;
+	so->nout = so->pos = 0;
+
+	GvHnswReadMeta(scan->indexRelation, &meta);
+	if (!ItemPointerIsValid(&meta.entry))
+	{
+		so->done = true;
+		return;
+	}
+	GvHnswFindEntry(scan->indexRelation, info, so->query, &meta, 0, &ep);
+	GvHnswTidSetAdd(&so->visited, &ep.tid);
+	so->visitedCount++;
+	GvHnswHeapPush(&so->cand, &ep);
+	if (ItemPointerIsValid(&ep.heaptid))
+		GvHnswHeapPush(&so->discard, &ep);
+}
+
+/*
+ * Produce the next batch in so->out, nearest first.
+ */
+static void
+NextBatch(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	int			ef = so->batchSize;
+
+	so->result.count = 0;
+	while (so->discard.count > 0 && so->result.count < ef)
+	{
+		GvHnswCandidate c = GvHnswHeapPop(&so->discard);
+
+		GvHnswHeapPush(&so->result, &c);
+	}
+	GvHnswSearchLayerDisk(scan->indexRelation, so->info, so->query, &so->cand,
+						&so->result, &so->discard, &so->visited, ef, 0, true,
+						&so->visitedCount, gv_hnsw_max_scan_tuples);
+
+	so->nout = so->result.count;
+	so->pos = 0;
+	if (so->out)
+		pfree(so->out);
+	so->out = palloc(sizeof(GvHnswCandidate) * Max(so->nout, 1));
+	for (int i = so->nout - 1; i >= 0; i--)
+		so->out[i] = GvHnswHeapPop(&so->result);
+	if (so->nout == 0)
+		so->done = true;
+	so->batchSize = Min(so->batchSize * 2, 10000);
+}
+
+bool
+gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	MemoryContext old = MemoryContextSwitchTo(so->ctx);
+
+	if (!so->started)
+	{
+		so->out = NULL;
+		StartScan(scan);
+		so->started = true;
+		pgstat_count_index_scan(scan->indexRelation);
+	}
+	while (so->pos >= so->nout && !so->done)
+		NextBatch(scan);
+	MemoryContextSwitchTo(old);
+
+	if (so->pos >= so->nout)
+		return false;
+	scan->xs_heaptid = so->out[so->pos++].heaptid;
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = false;
+	return true;
+}
+
+void
+gvhnswendscan(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->ctx);
+	pfree(so);
+	scan->opaque = NULL;
+}

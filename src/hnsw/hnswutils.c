@@ -1,0 +1,559 @@
+/*
+ * hnswutils.c
+ *	  Helpers shared by gv_hnsw's build, insert, scan and vacuum: the cached
+ *	  index description, the metapage, element access, visited sets and
+ *	  candidate heaps, and the on-disk layer search and neighbour selection.
+ *
+ * Searches read one page at a time under a share lock and compute each
+ * distance directly on the vector in the shared buffer, through the SIMD
+ * kernels (GvMetricDistance): no fmgr call and no allocation per distance.
+ */
+#include "compat.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/relscan.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "hnsw.h"
+#include "miscadmin.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+
+/*
+ * The description of an index, read from its metapage once and kept in
+ * rd_amcache (rebuilt after any relcache invalidation).
+ */
+GvHnswInfo
+GvHnswGetInfo(Relation index)
+{
+	if (index->rd_amcache == NULL)
+	{
+		GvHnswMetaPageData meta;
+		GvHnswInfo	info;
+
+		GvHnswReadMeta(index, &meta);
+		info = MemoryContextAllocZero(index->rd_indexcxt, sizeof(GvHnswInfoData));
+		info->dim = meta.header.dimensions;
+		info->m = meta.m;
+		info->efConstruction = meta.efConstruction;
+		info->maxLevel = meta.maxLevel;
+		info->metric = GvIndexGetMetric(index, 1);
+		index->rd_amcache = info;
+	}
+	return (GvHnswInfo) index->rd_amcache;
+}
+
+/*
+ * Copy the metapage out, checking its magic and version.
+ */
+void
+GvHnswReadMeta(Relation index, GvHnswMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, GV_METAPAGE_BLKNO);
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	GvCheckPage(index, page, GV_METAPAGE_BLKNO, GV_PAGE_ID_HNSW);
+	memcpy(meta, GvHnswPageGetMeta(page), sizeof(GvHnswMetaPageData));
+	UnlockReleaseBuffer(buf);
+	GvCheckMetaHeader(index, &meta->header, HNSW_MAGIC, HNSW_VERSION);
+}
+
+/*
+ * Highest level whose element tuple still fits on a page, or -1 if not even
+ * a level-0 element does.
+ */
+int
+GvHnswMaxLevelFor(int dim, int m)
+{
+	int			level;
+
+	for (level = HNSW_MAX_LEVEL; level >= 0; level--)
+		if (GvHnswTupleSize(dim, m, level) <= HNSW_MAX_TUPLE_SIZE)
+			return level;
+	return -1;
+}
+
+/*
+ * Draw an element's level: floor(-ln(U) * mL) with mL = 1 / ln(m), capped.
+ */
+int
+GvHnswRandomLevel(int m, int maxLevel)
+{
+	double		u = pg_prng_double(&pg_global_prng_state);
+	int			level;
+
+	if (u <= 0.0)
+		u = DBL_MIN;
+	level = (int) floor(-log(u) / log((double) m));
+	return Min(level, maxLevel);
+}
+
+void
+GvHnswInitMetaPage(Page page, int dim, int m, int efConstruction, int maxLevel)
+{
+	GvHnswMetaPage meta;
+
+	GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_META);
+	meta = GvHnswPageGetMeta(page);
+	MemSet(meta, 0, sizeof(GvHnswMetaPageData));
+	meta->header.magic = HNSW_MAGIC;
+	meta->header.version = HNSW_VERSION;
+	meta->header.dimensions = dim;
+	meta->m = m;
+	meta->efConstruction = efConstruction;
+	meta->maxLevel = maxLevel;
+	meta->entryLevel = 0;
+	ItemPointerSetInvalid(&meta->entry);
+	meta->insertPage = InvalidBlockNumber;
+	((PageHeader) page)->pd_lower =
+		((char *) meta + sizeof(GvHnswMetaPageData)) - (char *) page;
+}
+
+/*
+ * Detoast an indexed value, check its dimensions against the index and
+ * bring it into the metric's space.  Returns a palloc'd copy; *ok is false
+ * for a vector the metric cannot place (zero vector under cosine).
+ */
+float *
+GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value, bool *ok)
+{
+	Gvector		v = DatumGetGvector(value);
+	float	   *x;
+
+	if (v->dim != info->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", info->dim, v->dim),
+				 errhint("Index \"%s\" holds vectors of %d dimensions.",
+						 RelationGetRelationName(index), info->dim)));
+	x = palloc(sizeof(float) * info->dim);
+	memcpy(x, v->x, sizeof(float) * info->dim);
+	*ok = GvMetricPrepareVector(info->metric, x, info->dim);
+	return x;
+}
+
+GvHnswElementTuple
+GvHnswPageGetElement(Page page, OffsetNumber off)
+{
+	return (GvHnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+}
+
+/*
+ * Check that tid names an element tuple of this index.  Pointers come from
+ * our own pages, so a bad one means corruption.
+ */
+static GvHnswElementTuple
+GetElementLocked(Relation index, Page page, ItemPointer tid)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page) ||
+		!ItemIdIsNormal(PageGetItemId(page, off)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a neighbour pointer to a missing element (%u,%u)",
+						RelationGetRelationName(index),
+						ItemPointerGetBlockNumber(tid), off),
+				 errhint("Rebuild the index with REINDEX.")));
+	return GvHnswPageGetElement(page, off);
+}
+
+/*
+ * Copy the element at tid into dst (room for a tuple of the index's
+ * largest size).  Returns false if the slot holds a tombstone.
+ */
+bool
+GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
+				   GvHnswElementTuple dst)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	GvHnswElementTuple tup;
+	bool		live;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = GetElementLocked(index, BufferGetPage(buf), tid);
+	memcpy(dst, tup, GvHnswTupleSize(info->dim, info->m, tup->capLevel));
+	live = !(tup->flags & HNSW_ELEMENT_DELETED);
+	UnlockReleaseBuffer(buf);
+	return live;
+}
+
+/* ---------------------------------------------------------------------------
+ * Visited sets
+ * ---------------------------------------------------------------------------
+ */
+
+static inline uint64
+TidKey(ItemPointer tid)
+{
+	return (((uint64) ItemPointerGetBlockNumber(tid)) << 16 |
+			ItemPointerGetOffsetNumber(tid)) + 1;
+}
+
+static inline uint32
+KeyHash(uint64 k)
+{
+	k ^= k >> 33;
+	k *= UINT64CONST(0xff51afd7ed558ccd);
+	k ^= k >> 33;
+	return (uint32) k;
+}
+
+void
+GvHnswTidSetInit(GvHnswTidSet set, int capacity)
+{
+	uint32		size = 64;
+
+	while (size < (uint32) capacity * 2)
+		size <<= 1;
+	set->keys = palloc0(sizeof(uint64) * size);
+	set->mask = size - 1;
+	set->count = 0;
+}
+
+void
+GvHnswTidSetFree(GvHnswTidSet set)
+{
+	pfree(set->keys);
+}
+
+static void
+TidSetGrow(GvHnswTidSet set)
+{
+	uint64	   *old = set->keys;
+	uint32		oldsize = set->mask + 1;
+
+	set->keys = palloc0(sizeof(uint64) * oldsize * 2);
+	set->mask = oldsize * 2 - 1;
+	for (uint32 i = 0; i < oldsize; i++)
+	{
+		if (old[i] != 0)
+		{
+			uint32		h = KeyHash(old[i]) & set->mask;
+
+			while (set->keys[h] != 0)
+				h = (h + 1) & set->mask;
+			set->keys[h] = old[i];
+		}
+	}
+	pfree(old);
+}
+
+/* Add tid; returns false if it was already there. */
+bool
+GvHnswTidSetAdd(GvHnswTidSet set, ItemPointer tid)
+{
+	uint64		k = TidKey(tid);
+	uint32		h;
+
+	if ((set->count + 1) * 2 > set->mask + 1)
+		TidSetGrow(set);
+	h = KeyHash(k) & set->mask;
+	while (set->keys[h] != 0)
+	{
+		if (set->keys[h] == k)
+			return false;
+		h = (h + 1) & set->mask;
+	}
+	set->keys[h] = k;
+	set->count++;
+	return true;
+}
+
+bool
+GvHnswTidSetContains(GvHnswTidSet set, ItemPointer tid)
+{
+	uint64		k = TidKey(tid);
+	uint32		h = KeyHash(k) & set->mask;
+
+	while (set->keys[h] != 0)
+	{
+		if (set->keys[h] == k)
+			return true;
+		h = (h + 1) & set->mask;
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------------------------
+ * Binary heaps of candidates
+ * ---------------------------------------------------------------------------
+ */
+
+void
+GvHnswHeapInit(GvHnswHeap heap, int size, bool max)
+{
+	heap->size = Max(size, 16);
+	heap->items = palloc(sizeof(GvHnswCandidate) * heap->size);
+	heap->count = 0;
+	heap->max = max;
+}
+
+static inline bool
+Before(GvHnswHeap heap, GvHnswCandidate *a, GvHnswCandidate *b)
+{
+	return heap->max ? a->dist > b->dist : a->dist < b->dist;
+}
+
+void
+GvHnswHeapPush(GvHnswHeap heap, GvHnswCandidate *c)
+{
+	int			i;
+
+	if (heap->count == heap->size)
+	{
+		heap->size *= 2;
+		heap->items = repalloc_huge(heap->items, sizeof(GvHnswCandidate) * heap->size);
+	}
+	i = heap->count++;
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (!Before(heap, c, &heap->items[parent]))
+			break;
+		heap->items[i] = heap->items[parent];
+		i = parent;
+	}
+	heap->items[i] = *c;
+}
+
+GvHnswCandidate
+GvHnswHeapPop(GvHnswHeap heap)
+{
+	GvHnswCandidate top = heap->items[0];
+	GvHnswCandidate last;
+	int			i = 0;
+
+	Assert(heap->count > 0);
+	last = heap->items[--heap->count];
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= heap->count)
+			break;
+		if (child + 1 < heap->count &&
+			Before(heap, &heap->items[child + 1], &heap->items[child]))
+			child++;
+		if (!Before(heap, &heap->items[child], &last))
+			break;
+		heap->items[i] = heap->items[child];
+		i = child;
+	}
+	if (heap->count > 0)
+		heap->items[i] = last;
+	return top;
+}
+
+/* ---------------------------------------------------------------------------
+ * On-disk search
+ * ---------------------------------------------------------------------------
+ */
+
+/*
+ * Search one layer (Algorithm 2 of the paper), resumable.
+ *
+ * cand is the min-heap of discovered, unexpanded elements; result the
+ * max-heap of the ef nearest returnable elements found (tombstones are
+ * expanded but never enter it).  With a discard heap, every discovered
+ * element is kept: ones pushed out of result go to discard and all stay
+ * in cand, so a scan can resume the search for more rows later.  Stops
+ * when the nearest unexpanded element is farther than the ef-th result,
+ * or after maxVisited elements (*visitedCount counts them).
+ */
+void
+GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
+					GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
+					GvHnswTidSet visited, int ef, int level, bool returnable,
+					int64 *visitedCount, int64 maxVisited)
+{
+	int			dim = info->dim;
+	int			m = info->m;
+	int			nslots = GvHnswLevelSlots(m, level);
+	ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * nslots);
+
+	while (cand->count > 0)
+	{
+		GvHnswCandidate c;
+		Buffer		buf;
+		GvHnswElementTuple tup;
+		int			n = 0;
+		BlockNumber curblk = InvalidBlockNumber;
+
+		CHECK_FOR_INTERRUPTS();
+
+		if (result->count >= ef && GvHnswHeapTop(cand)->dist > GvHnswHeapTop(result)->dist)
+			break;
+		if (*visitedCount >= maxVisited)
+			break;
+		c = GvHnswHeapPop(cand);
+
+		/* Copy the neighbour list at this level. */
+		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&c.tid));
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		tup = GetElementLocked(index, BufferGetPage(buf), &c.tid);
+		if (tup->level >= level)
+		{
+			ItemPointer src = GvHnswTupleNbrs(tup, dim, m) + GvHnswLevelStart(m, level);
+
+			for (int i = 0; i < nslots; i++)
+				if (ItemPointerIsValid(&src[i]))
+					nbrs[n++] = src[i];
+		}
+		UnlockReleaseBuffer(buf);
+
+		/* Visit the neighbours, keeping a page locked while they share it. */
+		buf = InvalidBuffer;
+		for (int i = 0; i < n; i++)
+		{
+			BlockNumber blk = ItemPointerGetBlockNumber(&nbrs[i]);
+			GvHnswCandidate e;
+			bool		live;
+
+			if (!GvHnswTidSetAdd(visited, &nbrs[i]))
+				continue;
+			(*visitedCount)++;
+			if (blk != curblk)
+			{
+				if (BufferIsValid(buf))
+					UnlockReleaseBuffer(buf);
+				buf = ReadBuffer(index, blk);
+				LockBuffer(buf, BUFFER_LOCK_SHARE);
+				curblk = blk;
+			}
+			tup = GetElementLocked(index, BufferGetPage(buf), &nbrs[i]);
+			e.dist = GvMetricDistance(info->metric, q, tup->vec, dim);
+			e.tid = nbrs[i];
+			e.heaptid = tup->heaptid;
+			live = !(tup->flags & HNSW_ELEMENT_DELETED);
+
+			if (result->count < ef || e.dist < GvHnswHeapTop(result)->dist)
+			{
+				GvHnswHeapPush(cand, &e);
+				if (live)
+				{
+					GvHnswHeapPush(result, &e);
+					if (result->count > ef)
+					{
+						GvHnswCandidate out = GvHnswHeapPop(result);
+
+						if (discard)
+							GvHnswHeapPush(discard, &out);
+					}
+				}
+			}
+			else if (discard)
+			{
+				GvHnswHeapPush(cand, &e);
+				if (live)
+					GvHnswHeapPush(discard, &e);
+			}
+		}
+		if (BufferIsValid(buf))
+			UnlockReleaseBuffer(buf);
+	}
+	pfree(nbrs);
+}
+
+/*
+ * Greedy descent from the entry point through the levels above toLevel.
+ * ep gets the nearest element found at level toLevel + 1 (or the entry
+ * point itself).  The entry point may be a tombstone: it still routes.
+ */
+void
+GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
+			  GvHnswMetaPageData *meta, int toLevel, GvHnswCandidate *ep)
+{
+	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dim, info->m, info->maxLevel));
+
+	ep->tid = meta->entry;
+	GvHnswGetElementCopy(index, info, &ep->tid, tup);
+	ep->dist = GvMetricDistance(info->metric, q, tup->vec, info->dim);
+	ep->heaptid = tup->heaptid;
+	pfree(tup);
+
+	for (int level = meta->entryLevel; level > toLevel; level--)
+	{
+		GvHnswHeapData cand;
+		GvHnswHeapData result;
+		GvHnswTidSetData visited;
+		int64		count = 0;
+
+		GvHnswHeapInit(&cand, 64, false);
+		GvHnswHeapInit(&result, 4, true);
+		GvHnswTidSetInit(&visited, 256);
+		GvHnswTidSetAdd(&visited, &ep->tid);
+		GvHnswHeapPush(&cand, ep);
+		GvHnswHeapPush(&result, ep);
+		GvHnswSearchLayerDisk(index, info, q, &cand, &result, NULL, &visited,
+							1, level, false, &count, PG_INT64_MAX);
+		/* result may have dropped a tombstone entry point; keep the best */
+		while (result.count > 0)
+		{
+			GvHnswCandidate c = GvHnswHeapPop(&result);
+
+			if (c.dist <= ep->dist)
+				*ep = c;
+		}
+		pfree(cand.items);
+		pfree(result.items);
+		GvHnswTidSetFree(&visited);
+	}
+}
+
+static int
+CompareCandidates(const void *a, const void *b)
+{
+	float		da = ((const GvHnswCandidate *) a)->dist;
+	float		db = ((const GvHnswCandidate *) b)->dist;
+
+	return da < db ? -1 : da > db ? 1 : 0;
+}
+
+/*
+ * The neighbour selection heuristic (Algorithm 4 of the paper, without
+ * extending candidates): going from nearest to farthest, keep a candidate
+ * only if it is nearer to the base element than to every neighbour kept so
+ * far, which keeps links spread in all directions.  cands hold distances to
+ * the base element; their vectors are read from the index.  The element
+ * self, if valid, is skipped.  Returns the number written to out (<= lm).
+ */
+int
+GvHnswSelectNeighbors(Relation index, GvHnswInfo info, GvHnswCandidate *cands,
+					int ncands, int lm, ItemPointer self, GvHnswCandidate *out)
+{
+	int			dim = info->dim;
+	int			nout = 0;
+	float	  **vecs = palloc(sizeof(float *) * lm);
+	GvHnswElementTuple tup = palloc(GvHnswTupleSize(dim, info->m, info->maxLevel));
+
+	qsort(cands, ncands, sizeof(GvHnswCandidate), CompareCandidates);
+	for (int i = 0; i < ncands && nout < lm; i++)
+	{
+		bool		good = true;
+
+		if (self && ItemPointerEquals(&cands[i].tid, self))
+			continue;
+		if (!GvHnswGetElementCopy(index, info, &cands[i].tid, tup))
+			continue;			/* tombstone */
+		for (int j = 0; j < nout && good; j++)
+			if (GvMetricDistance(info->metric, tup->vec, vecs[j], dim) < cands[i].dist)
+				good = false;
+		if (good)
+		{
+			vecs[nout] = palloc(sizeof(float) * dim);
+			memcpy(vecs[nout], tup->vec, sizeof(float) * dim);
+			out[nout++] = cands[i];
+		}
+	}
+	for (int j = 0; j < nout; j++)
+		pfree(vecs[j]);
+	pfree(vecs);
+	pfree(tup);
+	return nout;
+}

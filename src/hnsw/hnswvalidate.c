@@ -1,0 +1,308 @@
+/*
+ * gvhnswvalidate.c
+ *	  Checking gv_hnsw: its operator classes (amvalidate) and, for tests and
+ *	  for users who suspect corruption, the structure of an index's graph
+ *	  (gigavector.hnsw_verify).
+ */
+#include "compat.h"
+
+#include "access/amvalidate.h"
+#include "access/htup_details.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "funcapi.h"
+#include "hnsw.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+/*
+ * amvalidate: one ORDER BY operator (strategy 1) returning float8, and
+ * support function 1 taking internal (the metric descriptor).
+ */
+bool
+gvhnswvalidate(Oid opclassoid)
+{
+	bool		result = true;
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	Oid			opfamilyoid;
+	CatCList   *oprlist;
+	CatCList   *proclist;
+	char	   *opclassname;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	opfamilyoid = classform->opcfamily;
+	opclassname = NameStr(classform->opcname);
+
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
+
+	for (int i = 0; i < oprlist->n_members; i++)
+	{
+		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+
+		if (op->amopstrategy != 1 || op->amoppurpose != AMOP_ORDER ||
+			!check_amop_signature(op->amopopr, FLOAT8OID, op->amoplefttype,
+								  op->amoprighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("gv_hnsw operator class \"%s\" contains invalid operator %s",
+							opclassname, format_operator(op->amopopr))));
+			result = false;
+		}
+	}
+	for (int i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+
+		if (proc->amprocnum != 1 ||
+			!check_amproc_signature(proc->amproc, INTERNALOID, true, 1, 1, INTERNALOID))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("gv_hnsw operator class \"%s\" contains invalid support function %s",
+							opclassname, format_procedure(proc->amproc))));
+			result = false;
+		}
+	}
+	if (proclist->n_members != 1 || oprlist->n_members != 1)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("gv_hnsw operator class \"%s\" needs exactly one operator and one support function",
+						opclassname)));
+		result = false;
+	}
+
+	ReleaseCatCacheList(proclist);
+	ReleaseCatCacheList(oprlist);
+	ReleaseSysCache(classtup);
+	return result;
+}
+
+static void
+Corrupt(Relation index, const char *what, BlockNumber blkno, OffsetNumber off)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("index \"%s\" is corrupt: %s at (%u,%u)",
+					RelationGetRelationName(index), what, blkno, off),
+			 errhint("Rebuild the index with REINDEX.")));
+}
+
+/*
+ * gigavector.hnsw_verify(index regclass): check the graph's structural
+ * invariants and raise an error at the first violation:
+ *	 - the metapage's magic, version, and every page's page id;
+ *	 - every element's level within its tuple's capacity and the index's
+ *	   limit, and no live element above the entry point's level;
+ *	 - every neighbour pointer names an element tuple of the index, no
+ *	   element links to itself, no list names an element twice;
+ *	 - the entry point is a live element of the recorded level (or the
+ *	   index has no live element and no entry point).
+ * Returns counts: live elements, tombstones, links, links to tombstones,
+ * and live elements not reachable from the entry point at level 0 (a
+ * quality measure, not an error: vacuum repairs most of them).
+ */
+PG_FUNCTION_INFO_V1(gv_hnsw_verify);
+Datum
+gv_hnsw_verify(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	Relation	index;
+	GvHnswInfo	info;
+	GvHnswMetaPageData meta;
+	BlockNumber nblocks;
+	int64		live = 0,
+				tombstones = 0,
+				links = 0,
+				deadLinks = 0,
+				unreachable = 0;
+	OffsetNumber *maxoffs;
+	GvHnswTidSetData reached;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {0};
+	Size		maxsize;
+	GvHnswElementTuple tup;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_rel->relam != get_index_am_oid("gv_hnsw", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a gv_hnsw index", RelationGetRelationName(index)),
+				 errhint("Pass the name of an index created USING gv_hnsw.")));
+	info = GvHnswGetInfo(index);
+	GvHnswReadMeta(index, &meta);
+	maxsize = GvHnswTupleSize(info->dim, info->m, info->maxLevel);
+	tup = palloc(maxsize);
+
+	nblocks = RelationGetNumberOfBlocks(index);
+	maxoffs = palloc0(sizeof(OffsetNumber) * Max(nblocks, 1));
+
+	/* Pages and elements. */
+	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		GvCheckPage(index, page, blkno, GV_PAGE_ID_HNSW);
+		if (!(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
+			Corrupt(index, "page is not an element page", blkno, 0);
+		maxoffs[blkno] = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoffs[blkno]; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			GvHnswElementTuple e;
+
+			if (!ItemIdIsNormal(iid))
+				Corrupt(index, "unused line pointer", blkno, off);
+			e = (GvHnswElementTuple) PageGetItem(page, iid);
+			if (ItemIdGetLength(iid) != GvHnswTupleSize(info->dim, info->m, e->capLevel))
+				Corrupt(index, "element tuple of the wrong size", blkno, off);
+			if (e->level > e->capLevel || e->capLevel > info->maxLevel)
+				Corrupt(index, "element level beyond its capacity", blkno, off);
+			if (e->flags & HNSW_ELEMENT_DELETED)
+			{
+				if (ItemPointerIsValid(&e->heaptid))
+					Corrupt(index, "tombstone with a heap pointer", blkno, off);
+				tombstones++;
+			}
+			else
+			{
+				if (!ItemPointerIsValid(&e->heaptid))
+					Corrupt(index, "live element without a heap pointer", blkno, off);
+				if (!ItemPointerIsValid(&meta.entry) || e->level > meta.entryLevel)
+					Corrupt(index, "live element above the entry point's level", blkno, off);
+				live++;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	/* Links. */
+	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoffs[blkno]; off++)
+		{
+			ItemPointerData tid;
+			ItemPointer nbrs;
+
+			CHECK_FOR_INTERRUPTS();
+			ItemPointerSet(&tid, blkno, off);
+			GvHnswGetElementCopy(index, info, &tid, tup);
+			nbrs = GvHnswTupleNbrs(tup, info->dim, info->m);
+			for (int l = 0; l <= tup->level; l++)
+			{
+				int			start = GvHnswLevelStart(info->m, l);
+				int			n = GvHnswLevelSlots(info->m, l);
+
+				for (int i = 0; i < n; i++)
+				{
+					ItemPointer t = &nbrs[start + i];
+					BlockNumber tb;
+					OffsetNumber to;
+
+					if (!ItemPointerIsValid(t))
+						continue;
+					tb = ItemPointerGetBlockNumber(t);
+					to = ItemPointerGetOffsetNumber(t);
+					if (tb <= GV_METAPAGE_BLKNO || tb >= nblocks ||
+						to < FirstOffsetNumber || to > maxoffs[tb])
+						Corrupt(index, "neighbour pointer to no element", blkno, off);
+					if (ItemPointerEquals(t, &tid))
+						Corrupt(index, "element links to itself", blkno, off);
+					for (int j = 0; j < i; j++)
+						if (ItemPointerEquals(t, &nbrs[start + j]))
+							Corrupt(index, "neighbour listed twice", blkno, off);
+					links++;
+				}
+			}
+		}
+	}
+
+	/* Entry point, and reachability at level 0. */
+	if (ItemPointerIsValid(&meta.entry))
+	{
+		ItemPointerData *queue;
+		int64		head = 0,
+					tail = 0;
+
+		if (ItemPointerGetBlockNumber(&meta.entry) >= nblocks ||
+			ItemPointerGetOffsetNumber(&meta.entry) > maxoffs[ItemPointerGetBlockNumber(&meta.entry)])
+			Corrupt(index, "entry point names no element", 0, 0);
+		if (!GvHnswGetElementCopy(index, info, &meta.entry, tup))
+			Corrupt(index, "entry point is a tombstone", 0, 0);
+		if (tup->level != meta.entryLevel)
+			Corrupt(index, "entry point's level differs from the metapage's", 0, 0);
+
+		queue = palloc(sizeof(ItemPointerData) * (live + tombstones + 1));
+		GvHnswTidSetInit(&reached, live + tombstones + 1);
+		GvHnswTidSetAdd(&reached, &meta.entry);
+		queue[tail++] = meta.entry;
+		while (head < tail)
+		{
+			ItemPointerData cur = queue[head++];
+			ItemPointer nbrs;
+			bool		isLive;
+
+			CHECK_FOR_INTERRUPTS();
+			isLive = GvHnswGetElementCopy(index, info, &cur, tup);
+			if (isLive)
+				unreachable--;
+			nbrs = GvHnswTupleNbrs(tup, info->dim, info->m);
+			for (int i = 0; i < 2 * info->m; i++)
+				if (ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetAdd(&reached, &nbrs[i]))
+					queue[tail++] = nbrs[i];
+		}
+		unreachable += live;
+	}
+	else if (live > 0)
+		Corrupt(index, "live elements but no entry point", 0, 0);
+
+	/* Links to tombstones. */
+	if (tombstones > 0)
+	{
+		for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoffs[blkno]; off++)
+			{
+				ItemPointerData tid;
+				ItemPointer nbrs;
+				GvHnswElementTuple other = palloc(maxsize);
+
+				ItemPointerSet(&tid, blkno, off);
+				if (!GvHnswGetElementCopy(index, info, &tid, tup))
+					continue;
+				nbrs = GvHnswTupleNbrs(tup, info->dim, info->m);
+				for (int i = 0; i < GvHnswSlots(info->m, tup->level); i++)
+					if (ItemPointerIsValid(&nbrs[i]) &&
+						!GvHnswGetElementCopy(index, info, &nbrs[i], other))
+						deadLinks++;
+				pfree(other);
+			}
+	}
+
+	index_close(index, AccessShareLock);
+
+	values[0] = Int64GetDatum(live);
+	values[1] = Int64GetDatum(tombstones);
+	values[2] = Int64GetDatum(links);
+	values[3] = Int64GetDatum(deadLinks);
+	values[4] = Int64GetDatum(unreachable);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}

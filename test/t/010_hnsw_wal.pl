@@ -1,0 +1,84 @@
+# gv_hnsw and WAL: every page change replays on a streaming standby, which
+# answers index scans with the same rows as the primary; the primary runs
+# with wal_consistency_checking = 'generic', so each GenericXLog record is
+# checked against the page it was made from.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib 'test/perl';
+use GvTest;
+
+my $primary = gv_new_node('primary', allows_streaming => 1,
+	conf => "wal_consistency_checking = 'generic'");
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+
+my $vec = random_vector_sql(32, 'i');
+$primary->safe_psql('postgres', qq{
+	CREATE TABLE items (id int, emb gvector(32));
+	INSERT INTO items SELECT i, $vec FROM generate_series(1, 1000) i;
+	CREATE INDEX items_l2 ON items USING gv_hnsw (emb) WITH (m = 8, ef_construction = 32);
+	CREATE INDEX items_cos ON items USING gv_hnsw (emb gvector_cosine_ops) WITH (m = 8, ef_construction = 32);
+});
+
+my @queries = map {
+	"SET enable_seqscan = off; SET gigavector.hnsw_ef_search = 20;
+	 SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY emb $_->[0] "
+	  . random_vector_sql(32, $_->[1]) . " LIMIT 10) s"
+} (['<->', 5001], ['<->', 5002], ['<=>', 5003], ['<=>', 5004]);
+
+sub check
+{
+	my ($what) = @_;
+	$primary->wait_for_catchup($standby);
+	for my $i (0 .. $#queries)
+	{
+		my $p = $primary->safe_psql('postgres', $queries[$i]);
+		is($standby->safe_psql('postgres', $queries[$i]), $p,
+			"$what: standby answers query $i like the primary");
+	}
+	is($standby->safe_psql('postgres',
+			q{SELECT elements FROM gigavector.hnsw_verify('items_l2')}),
+		$primary->safe_psql('postgres',
+			q{SELECT elements FROM gigavector.hnsw_verify('items_l2')}),
+		"$what: standby's graph has the primary's elements");
+}
+
+check('after build');
+
+# Inserts (new pages, back-links, entry point moves), deletes + vacuum
+# (tombstones, repairs), then inserts that reuse tombstones' slots.
+$primary->safe_psql('postgres', qq{
+	INSERT INTO items SELECT i, $vec FROM generate_series(1001, 1500) i;
+});
+check('after inserts');
+$primary->safe_psql('postgres', 'DELETE FROM items WHERE id % 4 = 0');
+$primary->safe_psql('postgres', 'VACUUM items');
+$primary->safe_psql('postgres', qq{
+	INSERT INTO items SELECT i, $vec FROM generate_series(2001, 2300) i;
+});
+check('after vacuum and reuse');
+
+# Unlogged table: the init fork comes back empty after a crash.
+$primary->safe_psql('postgres', qq{
+	CREATE UNLOGGED TABLE scratch (id int, emb gvector(32));
+	CREATE INDEX ON scratch USING gv_hnsw (emb);
+	INSERT INTO scratch SELECT i, $vec FROM generate_series(1, 100) i;
+});
+$primary->stop('immediate');
+$primary->start;
+$primary->safe_psql('postgres', qq{
+	INSERT INTO scratch SELECT i, $vec FROM generate_series(1, 10) i;
+});
+is($primary->safe_psql('postgres', qq{SET enable_seqscan = off;
+	SELECT count(*) FROM (SELECT id FROM scratch ORDER BY emb <-> } . random_vector_sql(32, 7) . ' LIMIT 50) s'),
+	10, 'unlogged index is empty after a crash and takes new rows');
+check('after crash recovery');
+
+$standby->stop;
+$primary->stop;
+done_testing();

@@ -1,0 +1,61 @@
+# gv_hnsw crash safety: kill -9 the server while sessions insert into an
+# indexed table; after recovery the graph is structurally sound and an index
+# scan that reads the whole graph finds every live heap row.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use lib 'test/perl';
+use GvTest;
+
+my $node = gv_new_node('crash');
+my $vec = random_vector_sql(16, 'i');
+$node->safe_psql('postgres', qq{
+	CREATE TABLE items (id int, emb gvector(16));
+	INSERT INTO items SELECT i, $vec FROM generate_series(1, 500) i;
+	CREATE INDEX items_emb ON items USING gv_hnsw (emb) WITH (m = 8, ef_construction = 32);
+	CREATE SEQUENCE ids START 100000;
+});
+
+# Two sessions insert in small committed transactions until the crash.
+my @bg;
+for my $s (1 .. 2)
+{
+	my $bg = $node->background_psql('postgres', on_error_stop => 0);
+	$bg->query_until(qr/go/, q{\echo go
+		DO $$ BEGIN FOR k IN 1..100000 LOOP
+			INSERT INTO items SELECT i, (SELECT array_agg(sin(i * 1000 + j)::real ORDER BY j)
+				FROM generate_series(1, 16) j)::gvector(16)
+				FROM (SELECT nextval('ids') AS i FROM generate_series(1, 5)) s;
+			COMMIT;
+		END LOOP; END $$;
+});
+	push @bg, $bg;
+}
+usleep(3_000_000);
+$node->stop('immediate');
+eval { $_->quit } for @bg;
+$node->start;
+
+my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM items');
+cmp_ok($rows, '>', 500, "inserts committed before the crash ($rows rows)");
+my ($elements, $unreachable) = split /\|/, $node->safe_psql('postgres',
+	q{SELECT elements, unreachable FROM gigavector.hnsw_verify('items_emb')});
+cmp_ok($elements, '>=', $rows, 'hnsw_verify passes; an element for every row');
+is($unreachable, 0, 'every element is reachable from the entry point');
+is($node->safe_psql('postgres', q{
+	SET enable_seqscan = off; SET gigavector.hnsw_max_scan_tuples = 1000000;
+	SELECT count(*) FROM items WHERE id NOT IN (
+		SELECT id FROM (SELECT id FROM items ORDER BY emb <-> (SELECT emb FROM items LIMIT 1) LIMIT 1000000) s)}),
+	0, 'an index scan over the whole graph finds every live heap row');
+
+# The index keeps working after recovery.
+$node->safe_psql('postgres', "INSERT INTO items SELECT i, $vec FROM generate_series(200001, 200100) i");
+$node->safe_psql('postgres', 'VACUUM items');
+is($node->safe_psql('postgres', q{SELECT links_to_tombstones FROM gigavector.hnsw_verify('items_emb')}),
+	0, 'vacuum after recovery repairs the graph');
+
+$node->stop;
+done_testing();

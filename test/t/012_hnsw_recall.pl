@@ -1,0 +1,98 @@
+# gv_hnsw recall on real data (a Fashion-MNIST subset) against exact ground
+# truth from a sequential scan: plain and filtered queries, and after churn
+# (delete 30%, VACUUM, insert new rows) compared with a fresh build.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib 'test/perl';
+use GvTest;
+
+my $node = gv_new_node('recall', conf => "maintenance_work_mem = '256MB'\nshared_buffers = '256MB'");
+use Cwd qw(abs_path);
+my $dir = abs_path(PostgreSQL::Test::Utils::tempdir);
+chmod 0755, $dir;
+gv_fmnist_copy_file("$dir/base.tsv", 0, 10000);
+gv_fmnist_copy_file("$dir/more.tsv", 10000, 3000);
+gv_fmnist_copy_file("$dir/queries.tsv", 0, 100, set => 't10k');
+chmod 0644, glob("$dir/*.tsv");
+
+$node->safe_psql('postgres', qq{
+	CREATE TABLE items (id int PRIMARY KEY, label int, emb gvector(784));
+	ALTER TABLE items ALTER COLUMN emb SET STORAGE PLAIN;
+	COPY items FROM '$dir/base.tsv';
+	CREATE TABLE queries (id int, label int, emb gvector(784));
+	COPY queries FROM '$dir/queries.tsv';
+	ANALYZE;
+});
+
+# Ground truth through a sequential scan ((d + 0) hides the order from the index).
+sub ground_truth
+{
+	$node->safe_psql('postgres', q{
+		DROP TABLE IF EXISTS gt, gt3;
+		CREATE TABLE gt AS SELECT q.id AS qid, x.id FROM queries q,
+			LATERAL (SELECT id FROM items ORDER BY (emb <-> q.emb) + 0 LIMIT 10) x;
+		CREATE TABLE gt3 AS SELECT q.id AS qid, x.id FROM queries q,
+			LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY (emb <-> q.emb) + 0 LIMIT 10) x;
+	});
+}
+
+my $recall_sql = q{
+	SET gigavector.hnsw_ef_search = 40;
+	SELECT round(count(*) / (10.0 * (SELECT count(*) FROM queries)), 4) FROM queries q,
+		LATERAL (SELECT id FROM items ORDER BY emb <-> q.emb LIMIT 10) x
+		WHERE x.id IN (SELECT id FROM gt WHERE gt.qid = q.id)};
+
+sub recall { return $node->safe_psql('postgres', $recall_sql); }
+
+ground_truth();
+my $t0 = time;
+$node->safe_psql('postgres', 'CREATE INDEX items_emb ON items USING gv_hnsw (emb) WITH (m = 16, ef_construction = 64)');
+note 'build took ' . (time - $t0) . ' s';
+
+like($node->safe_psql('postgres', q{EXPLAIN (COSTS OFF) SELECT id FROM items
+	ORDER BY emb <-> (SELECT emb FROM queries LIMIT 1) LIMIT 10}),
+	qr/Index Scan using items_emb/, 'ORDER BY ... LIMIT uses the index');
+like($node->safe_psql('postgres', q{EXPLAIN (COSTS OFF) SELECT id FROM items WHERE label = 3
+	ORDER BY emb <-> (SELECT emb FROM queries LIMIT 1) LIMIT 10}),
+	qr/Index Scan using items_emb/, 'filtered ORDER BY ... LIMIT uses the index');
+
+my $recall = recall();
+note "recall\@10 at ef_search 40: $recall";
+cmp_ok($recall, '>=', 0.95, 'recall@10 >= 0.95 at ef_search 40');
+
+# Filtered: 10% of the rows match; most queries are of another class.
+my ($rows, $frecall) = split /\|/, $node->safe_psql('postgres', q{
+	SET gigavector.hnsw_ef_search = 40;
+	SET enable_seqscan = off;
+	SELECT min(n), round(sum(hits) / (10.0 * count(*)), 4) FROM (
+		SELECT q.id, count(*) AS n,
+			count(*) FILTER (WHERE x.id IN (SELECT id FROM gt3 WHERE gt3.qid = q.id)) AS hits
+		FROM queries q,
+			LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY emb <-> q.emb LIMIT 10) x
+		GROUP BY q.id) s});
+note "filtered recall\@10: $frecall";
+is($rows, 10, 'every filtered query returns k = 10 rows');
+cmp_ok($frecall, '>=', 0.95, 'filtered recall@10 >= 0.95');
+
+my ($elements, $unreachable) = split /\|/, $node->safe_psql('postgres',
+	q{SELECT elements, unreachable FROM gigavector.hnsw_verify('items_emb')});
+is($elements, 10000, 'hnsw_verify: every row is an element');
+
+# Churn: delete 30%, vacuum, insert new rows; then a fresh build of the same rows.
+$node->safe_psql('postgres', 'DELETE FROM items WHERE id % 10 < 3');
+$node->safe_psql('postgres', 'VACUUM items');
+is($node->safe_psql('postgres', q{SELECT links_to_tombstones FROM gigavector.hnsw_verify('items_emb')}),
+	0, 'vacuum repaired every neighbour list');
+$node->safe_psql('postgres', qq{COPY items FROM '$dir/more.tsv'});
+ground_truth();
+my $churned = recall();
+$node->safe_psql('postgres', 'REINDEX INDEX items_emb');
+my $fresh = recall();
+note "recall after churn $churned, fresh build $fresh";
+cmp_ok($churned, '>=', $fresh - 0.01, 'recall after delete + vacuum + insert within 0.01 of a fresh build');
+
+$node->stop;
+done_testing();
