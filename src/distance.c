@@ -430,10 +430,13 @@ CosinePartsAvx2(const float *a, const float *b, int dim,
 /* ----------------------------------------------------------------
  *		avx512 tier
  *
- * The same shape with sixteen floats per register, plus a masked head that
- * aligns the loads from b (see Avx512HeadCount); head and tail are single
- * zero-masked loads, which like the AVX2 masked load never touch the
- * masked-off lanes.  Only AVX-512F instructions are used (no DQ/BW/VL), so
+ * The same shape with sixteen floats per register; the tail is a single
+ * zero-masked load, which like the AVX2 masked load never touches the
+ * masked-off lanes.  There is deliberately no head peel to align the loads:
+ * it would make which element lands in which lane, and so the rounding of
+ * the sum, depend on where the vector happens to sit in memory, and the
+ * same distance must come out bit for bit the same every time (an index
+ * build, a scan and a standby must agree).  Only AVX-512F instructions are used (no DQ/BW/VL), so
  * every AVX-512 CPU can run it.
  * ----------------------------------------------------------------
  */
@@ -449,23 +452,6 @@ Avx512Supported(void)
 /* Mask selecting the first n (1..15) of sixteen lanes. */
 #define AVX512_TAIL_MASK(n) ((__mmask16) ((1u << (n)) - 1))
 
-/*
- * How many leading floats to take with one masked load so that every later
- * load from b is 64-byte aligned (at most dim).  A 64-byte load that
- * crosses a cache line costs two; streaming 784-float vectors from memory
- * at an offset of 16 bytes, this peel raised the AVX-512 kernels from 20 to
- * 31 GB/s on the EPYC build machine (the AVX2 kernels showed no such loss).
- * Only b can be aligned this way, so callers that scan stored vectors should
- * pass the stored vector as b and the query, which stays in cache, as a.
- */
-static inline int
-Avx512HeadCount(const float *b, int dim)
-{
-	int			head = (int) ((64 - ((uintptr_t) b & 63)) & 63) / (int) sizeof(float);
-
-	return head < dim ? head : dim;
-}
-
 /* Sum of (a[i] - b[i])^2 with AVX-512F. */
 __attribute__((target("avx512f")))
 static float
@@ -479,16 +465,8 @@ L2SquaredAvx512(const float *a, const float *b, int dim)
 	__m512		d1;
 	__m512		d2;
 	__m512		d3;
-	int			i = Avx512HeadCount(b, dim);
+	int			i = 0;
 
-	if (i > 0)
-	{
-		__mmask16	mask = AVX512_TAIL_MASK(i);
-
-		d1 = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, a),
-						   _mm512_maskz_loadu_ps(mask, b));
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-	}
 	for (; i + 64 <= dim; i += 64)
 	{
 		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
@@ -526,15 +504,8 @@ InnerProductAvx512(const float *a, const float *b, int dim)
 	__m512		s1 = _mm512_setzero_ps();
 	__m512		s2 = _mm512_setzero_ps();
 	__m512		s3 = _mm512_setzero_ps();
-	int			i = Avx512HeadCount(b, dim);
+	int			i = 0;
 
-	if (i > 0)
-	{
-		__mmask16	mask = AVX512_TAIL_MASK(i);
-
-		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a),
-							 _mm512_maskz_loadu_ps(mask, b), s1);
-	}
 	for (; i + 64 <= dim; i += 64)
 	{
 		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
@@ -571,16 +542,8 @@ L1Avx512(const float *a, const float *b, int dim)
 	__m512		d1;
 	__m512		d2;
 	__m512		d3;
-	int			i = Avx512HeadCount(b, dim);
+	int			i = 0;
 
-	if (i > 0)
-	{
-		__mmask16	mask = AVX512_TAIL_MASK(i);
-
-		d1 = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, a),
-						   _mm512_maskz_loadu_ps(mask, b));
-		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
-	}
 	for (; i + 64 <= dim; i += 64)
 	{
 		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
@@ -625,18 +588,8 @@ CosinePartsAvx512(const float *a, const float *b, int dim,
 	__m512		vb;
 	__m512		wa;
 	__m512		wb;
-	int			i = Avx512HeadCount(b, dim);
+	int			i = 0;
 
-	if (i > 0)
-	{
-		__mmask16	mask = AVX512_TAIL_MASK(i);
-
-		wa = _mm512_maskz_loadu_ps(mask, a);
-		wb = _mm512_maskz_loadu_ps(mask, b);
-		ab1 = _mm512_fmadd_ps(wa, wb, ab1);
-		aa1 = _mm512_fmadd_ps(wa, wa, aa1);
-		bb1 = _mm512_fmadd_ps(wb, wb, bb1);
-	}
 	for (; i + 32 <= dim; i += 32)
 	{
 		va = _mm512_loadu_ps(a + i);
@@ -683,17 +636,24 @@ CosinePartsAvx512(const float *a, const float *b, int dim,
  */
 
 /*
- * Every tier compiled in, worst first, so the best supported is the last.
- * An array of the structs themselves, as GvDistanceKernelSets() hands out.
+ * An array of the structs themselves, as GvDistanceKernelSets() hands out:
+ * the tiers in order of preference, the default choice last.  AVX2 comes
+ * after AVX-512 on purpose: on the EPYC build machines the AVX-512 kernels
+ * are 1.2x faster on vectors in cache but 1.7x slower on vectors streamed
+ * from memory (make -C test/kernels bench: 20 vs 35 GB/s), because without
+ * an alignment peel (which would make results depend on addresses) most of
+ * their 64-byte loads straddle cache lines.  Index searches and scans are
+ * memory-bound, so AVX2 is the better default; GIGAVECTOR_KERNEL=avx512
+ * selects AVX-512 where the CPU has it.
  */
 static const GvKernelSetData KernelSets[] = {
 	{"scalar", ScalarSupported, L2SquaredScalar, InnerProductScalar,
 	L1Scalar, CosinePartsScalar},
 #ifdef GV_HAVE_X86_SIMD
-	{"avx2", Avx2Supported, L2SquaredAvx2, InnerProductAvx2,
-	L1Avx2, CosinePartsAvx2},
 	{"avx512", Avx512Supported, L2SquaredAvx512, InnerProductAvx512,
 	L1Avx512, CosinePartsAvx512},
+	{"avx2", Avx2Supported, L2SquaredAvx2, InnerProductAvx2,
+	L1Avx2, CosinePartsAvx2},
 #endif
 };
 
@@ -738,11 +698,11 @@ FindSupportedKernelSet(const char *name)
 }
 
 /*
- * Choose the best tier this CPU supports, once per process (for the
+ * Choose the preferred tier this CPU supports, once per process (for the
  * extension, from _PG_init).  GIGAVECTOR_KERNEL may name a supported tier to
  * use instead, e.g. "scalar" to run the portable path through SQL; an
  * unknown or unsupported name is ignored, since this file cannot report
- * errors and the best tier is always a correct answer.
+ * errors and the default tier is always a correct answer.
  */
 void
 GvDistanceInit(void)

@@ -10,7 +10,7 @@
  *
  * Each kernel family exists in several tiers: a portable loop the compiler
  * may auto-vectorize, AVX2+FMA intrinsics, and AVX-512F intrinsics.  The
- * best tier the CPU supports is chosen once, by GvDistanceInit(), and kept
+ * preferred tier the CPU supports is chosen once, by GvDistanceInit(), and kept
  * in the function pointers below.
  */
 #ifndef GV_DISTANCE_H
@@ -19,9 +19,9 @@
 #include <stdbool.h>
 
 /*
- * Kernel signatures: a and b hold dim floats; dim >= 1.  The AVX-512 tier
- * aligns its loads of b, so pass the stored (streamed) vector as b and the
- * query, which stays in cache, as a.
+ * Kernel signatures: a and b hold dim floats; dim >= 1.  A kernel's result
+ * depends only on the values, never on where they sit in memory: the same
+ * pair gives the same bits every time, in every backend.
  */
 typedef float (*GvPairKernel) (const float *a, const float *b, int dim);
 typedef void (*GvCosineKernel) (const float *a, const float *b, int dim,
@@ -46,14 +46,15 @@ extern GvPairKernel GvInnerProduct;
 extern GvPairKernel GvL1Distance;
 extern GvCosineKernel GvCosineParts;
 
-/* Pick the best tier this CPU supports; idempotent. */
+/* Pick the preferred tier this CPU supports; idempotent. */
 extern void GvDistanceInit(void);
 
 /* Name of the tier in use ("scalar", "avx2", "avx512"). */
 extern const char *GvDistanceKernelName(void);
 
 /*
- * Every tier compiled into this build, best last, whether or not the CPU
+ * Every tier compiled into this build, in order of preference (the default
+ * choice, among those the CPU supports, last), whether or not the CPU
  * supports it (check ->supported()); for tests and benchmarks.
  */
 extern GvKernelSet GvDistanceKernelSets(int *count);
