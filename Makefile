@@ -22,7 +22,12 @@ OBJS = \
 	src/gvpage.o \
 	gpu/gv_gpu.o \
 	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswinsert.o src/hnsw/hnswscan.o \
-	src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o src/hnsw/hnswvalidate.o
+	src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o src/hnsw/hnswvalidate.o \
+	src/kdtree/kdtree.o src/kdtree/kdtreebuild.o src/kdtree/kdtreeinsert.o src/kdtree/kdtreescan.o \
+	src/kdtree/kdtreeutils.o src/kdtree/kdtreevacuum.o src/kdtree/kdtreevalidate.o \
+	src/ivfpq/ivfpq.o src/ivfpq/ivfpqbuild.o src/ivfpq/ivfpqkmeans.o src/ivfpq/ivfpqcodebook.o \
+	src/ivfpq/ivfpqinsert.o src/ivfpq/ivfpqscan.o src/ivfpq/ivfpqvacuum.o src/ivfpq/ivfpqutils.o \
+	src/ivfpq/ivfpqvalidate.o
 
 # The install script is generated: sql/install/*.sql in name order, one
 # file per part (00_gvector.sql first, then one per access method).
@@ -30,7 +35,7 @@ INSTALL_PARTS = $(sort $(wildcard $(srcdir)/sql/install/*.sql))
 DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
-REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw
+REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw kdtree ivfpq
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

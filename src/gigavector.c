@@ -9,6 +9,8 @@
 #include "fmgr.h"
 #include "gvector.h"
 #include "hnsw.h"
+#include "ivfpq/ivfpq.h"
+#include "kdtree/kdtree.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -20,6 +22,8 @@ _PG_init(void)
 {
 	GvectorInit();
 	GvHnswInit();
+	KdtreeInit();
+	IvfpqInit();
 
 	/* Settings of every part are registered above; no one else may use ours. */
 	MarkGUCPrefixReserved("gigavector");

@@ -1,0 +1,115 @@
+-- gv_ivfpq: build, options, scans, filters, maintenance and errors.
+-- Small tables and a re-rank depth covering them, so results are exact.
+SET gigavector.ivfpq_rerank = 5000;
+SET gigavector.ivfpq_probes = 1;
+
+-- l2
+CREATE TABLE ivfpq_t (id int, v gvector(4));
+INSERT INTO ivfpq_t SELECT i, ARRAY[i % 10, i / 100, (i * 7) % 13, i % 3]::real[]::gvector(4)
+	FROM generate_series(1, 3000) i;
+INSERT INTO ivfpq_t VALUES (0, NULL);
+CREATE INDEX ivfpq_t_l2 ON ivfpq_t USING gv_ivfpq (v gvector_l2_ops)
+	WITH (lists = 20, subquantizers = 2, bits = 6);
+SELECT trained, lists, subquantizers, bits, entries FROM gigavector.ivfpq_info('ivfpq_t_l2');
+ANALYZE ivfpq_t;
+RESET gigavector.ivfpq_rerank;
+RESET gigavector.ivfpq_probes;
+EXPLAIN (COSTS OFF) SELECT id FROM ivfpq_t ORDER BY v <-> '[3,3,3,1]' LIMIT 5;
+-- no LIMIT, or another operator than the class's: not the index
+EXPLAIN (COSTS OFF) SELECT id FROM ivfpq_t ORDER BY v <-> '[3,3,3,1]';
+EXPLAIN (COSTS OFF) SELECT id FROM ivfpq_t ORDER BY v <=> '[3,3,3,1]' LIMIT 5;
+-- a filter that keeps almost nothing: an exact plan
+CREATE INDEX ON ivfpq_t (id);
+EXPLAIN (COSTS OFF) SELECT id FROM ivfpq_t WHERE id < 10 ORDER BY v <-> '[3,3,3,1]' LIMIT 5;
+SET gigavector.ivfpq_rerank = 5000;
+SET gigavector.ivfpq_probes = 1;
+CREATE FUNCTION ivfpq_knn(q gvector, k int, f int) RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(round(d::numeric, 4)::text, ',') FROM
+		(SELECT v <-> q AS d FROM ivfpq_t WHERE id % f = 0 ORDER BY v <-> q LIMIT k) s $$;
+CREATE FUNCTION ivfpq_exact(q gvector, k int, f int) RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(round(d::numeric, 4)::text, ',') FROM
+		(SELECT (v <-> q) + 0 AS d FROM ivfpq_t WHERE id % f = 0 ORDER BY 1 LIMIT k) s $$;
+SET enable_seqscan = off;
+SET enable_sort = off;
+-- one list probed, its rows re-ranked: exact order within
+SELECT ivfpq_knn('[3,3,3,1]', 5, 1);
+-- all lists probed: the exact answer
+SET gigavector.ivfpq_probes = 20;
+SELECT ivfpq_knn('[3,3,3,1]', 8, 1) = ivfpq_exact('[3,3,3,1]', 8, 1) AS exact;
+SELECT ivfpq_knn('[9,29,0,2]', 8, 1) = ivfpq_exact('[9,29,0,2]', 8, 1) AS exact;
+-- the NULL row is not indexed; every other row comes back
+SELECT count(*) FROM (SELECT id FROM ivfpq_t ORDER BY v <-> '[0,0,0,0]' LIMIT 5000) s;
+-- filtered: k rows although the filter rejects most of a batch
+SET gigavector.ivfpq_probes = 1;
+SET gigavector.ivfpq_rerank = 10;
+SELECT count(*) FROM (SELECT id FROM ivfpq_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3,1]' LIMIT 10) s;
+SELECT count(*) FROM (SELECT id FROM ivfpq_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3,1]' LIMIT 60) s;
+-- ... bounded by ivfpq_max_probes
+SET gigavector.ivfpq_max_probes = 1;
+SELECT count(*) <= 60 FROM (SELECT id FROM ivfpq_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3,1]' LIMIT 60) s;
+RESET gigavector.ivfpq_max_probes;
+SET gigavector.ivfpq_rerank = 5000;
+SET gigavector.ivfpq_probes = 20;
+RESET enable_sort;
+
+-- inserts, deletes and vacuum
+INSERT INTO ivfpq_t SELECT i, ARRAY[i % 10, i / 100, (i * 7) % 13, i % 3]::real[]::gvector(4)
+	FROM generate_series(3001, 4000) i;
+DELETE FROM ivfpq_t WHERE id % 3 = 0;
+VACUUM ivfpq_t;
+SELECT entries FROM gigavector.ivfpq_info('ivfpq_t_l2');
+SELECT ivfpq_knn('[5,35,6,1]', 8, 1) = ivfpq_exact('[5,35,6,1]', 8, 1) AS exact_after_churn;
+RESET enable_seqscan;
+
+-- defaults derived from the data
+CREATE INDEX ivfpq_t_default ON ivfpq_t USING gv_ivfpq (v);
+SELECT trained, lists, subquantizers, bits FROM gigavector.ivfpq_info('ivfpq_t_default');
+DROP INDEX ivfpq_t_default;
+
+-- cosine and inner product
+CREATE TABLE ivfpq_c (id int, v gvector(4));
+INSERT INTO ivfpq_c SELECT i, ARRAY[1 + i % 10, i / 100, (i * 7) % 13, 1]::real[]::gvector(4)
+	FROM generate_series(1, 2000) i;
+CREATE INDEX ON ivfpq_c USING gv_ivfpq (v gvector_cosine_ops) WITH (lists = 10);
+CREATE INDEX ON ivfpq_c USING gv_ivfpq (v gvector_ip_ops) WITH (lists = 10);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM ivfpq_c ORDER BY v <=> '[1,2,3,4]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM ivfpq_c ORDER BY v <#> '[1,2,3,4]' LIMIT 5;
+CREATE TEMP TABLE ivfpq_r AS SELECT 'cos' AS m, array_agg(round((v <=> '[1,2,3,4]')::numeric, 5)) a
+	FROM (SELECT v FROM ivfpq_c ORDER BY v <=> '[1,2,3,4]' LIMIT 6) s;
+INSERT INTO ivfpq_r SELECT 'ip', array_agg(round((v <#> '[1,2,3,4]')::numeric, 3))
+	FROM (SELECT v FROM ivfpq_c ORDER BY v <#> '[1,2,3,4]' LIMIT 6) s;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT m, a = (CASE m
+	WHEN 'cos' THEN (SELECT array_agg(round(d::numeric, 5)) FROM (SELECT v <=> '[1,2,3,4]' d FROM ivfpq_c ORDER BY 1 LIMIT 6) s)
+	ELSE (SELECT array_agg(round(d::numeric, 3)) FROM (SELECT v <#> '[1,2,3,4]' d FROM ivfpq_c ORDER BY 1 LIMIT 6) s) END) AS exact
+	FROM ivfpq_r ORDER BY m;
+RESET enable_indexscan;
+
+-- an empty table: an untrained index, with a notice, that works after inserts
+CREATE TABLE ivfpq_e (id int, v gvector(3));
+CREATE INDEX ivfpq_e_idx ON ivfpq_e USING gv_ivfpq (v);
+INSERT INTO ivfpq_e SELECT i, ARRAY[i, i % 7, 1]::real[]::gvector(3) FROM generate_series(1, 100) i;
+SELECT trained, lists, entries FROM gigavector.ivfpq_info('ivfpq_e_idx');
+SET enable_seqscan = off;
+SELECT id FROM ivfpq_e ORDER BY v <-> '[50,1,1]' LIMIT 3;
+RESET enable_seqscan;
+REINDEX INDEX ivfpq_e_idx;
+SELECT trained, entries FROM gigavector.ivfpq_info('ivfpq_e_idx');
+
+-- errors
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (lists = 40000);
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (bits = 9);
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (subquantizers = 3);
+CREATE INDEX ON ivfpq_e USING gv_ivfpq (v) WITH (lists = 500);
+CREATE INDEX ON ivfpq_e USING gv_ivfpq (v) WITH (bits = 8);
+CREATE INDEX ON ivfpq_e USING gv_ivfpq ((v::text::gvector(3)));
+INSERT INTO ivfpq_e VALUES (1000, '[1,2]');
+CREATE TABLE ivfpq_nodim (v gvector);
+INSERT INTO ivfpq_nodim VALUES ('[1,2,3]'), ('[1,2]');
+CREATE INDEX ON ivfpq_nodim USING gv_ivfpq (v);
+SET gigavector.ivfpq_probes = 0;
+
+DROP TABLE ivfpq_t, ivfpq_c, ivfpq_e, ivfpq_nodim;
+DROP FUNCTION ivfpq_knn, ivfpq_exact;

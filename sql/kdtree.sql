@@ -1,0 +1,126 @@
+-- gv_kdtree: exact k-NN index
+SET client_min_messages = warning;
+
+-- kd_exact(table, operator, query, k): the index scan returns k distinct rows
+-- whose distances equal, position by position, those of a sequential scan.
+-- Equal up to 1e-6 (relative for L2, absolute for cosine): the AVX-512
+-- kernels round differently with the alignment of the stored vector, so even
+-- a sequential scan's values move in the last bits with where a tuple sits.
+CREATE FUNCTION kd_exact(tbl regclass, op text, q gvector, k int) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	sql text := format('SELECT array_agg(id ORDER BY n), array_agg(d ORDER BY n) FROM '
+		'(SELECT id, emb %s %L::gvector AS d, row_number() OVER () AS n FROM '
+		'(SELECT id, emb FROM %s ORDER BY emb %s %L::gvector LIMIT %s) s) t',
+		op, q, tbl, op, q, k);
+	iid int[]; idist float8[]; sid int[]; sdist float8[];
+	used boolean := false;
+	line text;
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	PERFORM set_config('enable_indexscan', 'on', true);
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) SELECT id FROM ' || tbl || ' ORDER BY emb ' || op || ' ' || quote_literal(q) || '::gvector LIMIT ' || k LOOP
+		used := used OR line LIKE '%Index Scan%';
+	END LOOP;
+	EXECUTE sql INTO iid, idist;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'off', true);
+	EXECUTE sql INTO sid, sdist;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	IF NOT used THEN
+		RAISE NOTICE 'index not used';
+		RETURN false;
+	END IF;
+	IF cardinality(iid) IS DISTINCT FROM cardinality(sid)
+		OR (SELECT count(DISTINCT x) FROM unnest(iid) x) <> cardinality(iid)
+		OR EXISTS (SELECT FROM unnest(idist, sdist) u(a, b)
+				   WHERE abs(a - b) > CASE op WHEN '<=>' THEN 1e-6 ELSE 1e-6 * abs(b) + 1e-30 END) THEN
+		RAISE NOTICE 'index % vs seqscan %', idist, sdist;
+		RETURN false;
+	END IF;
+	RETURN true;
+END $$;
+
+-- L2 on small 2-D data, built then grown by inserts (leaf splits)
+CREATE TABLE kd (id int, emb gvector(2));
+INSERT INTO kd SELECT i, ARRAY[(i * 7919) % 101, (i * 104729) % 97]::gvector
+	FROM generate_series(1, 2000) i;
+INSERT INTO kd VALUES (0, NULL);
+CREATE INDEX kd_idx ON kd USING gv_kdtree (emb);
+EXPLAIN (COSTS OFF) SELECT id FROM kd ORDER BY emb <-> '[3,4]' LIMIT 5;
+SELECT id, emb, emb <-> '[3,4]' AS d FROM kd ORDER BY emb <-> '[3,4]', id LIMIT 5;
+SELECT kd_exact('kd', '<->', '[3,4]', 50), kd_exact('kd', '<->', '[-10,200]', 2000),
+	kd_exact('kd', '<->', '[50.5,48.5]', 7);
+INSERT INTO kd SELECT i, ARRAY[(i * 31) % 113 - 5, (i * 17) % 89 + 0.5]::gvector
+	FROM generate_series(2001, 6000) i;
+SELECT kd_exact('kd', '<->', '[3,4]', 100), kd_exact('kd', '<->', '[60,-3]', 6000);
+-- a WHERE filter stays exact: the scan goes on as long as rows are asked for
+SELECT count(*) FROM (SELECT id FROM kd WHERE id % 1000 = 0 ORDER BY emb <-> '[3,4]' LIMIT 10) s;
+-- NULL vectors are skipped
+SELECT count(*) FROM (SELECT id FROM kd ORDER BY emb <-> '[0,0]' LIMIT 10000) s;
+-- deletes through VACUUM
+DELETE FROM kd WHERE id % 2 = 0;
+VACUUM kd;
+SELECT count(*), kd_exact('kd', '<->', '[3,4]', 100) FROM (SELECT id FROM kd ORDER BY emb <-> '[0,0]' LIMIT 10000) s;
+-- query of the wrong dimensions
+SELECT id FROM kd ORDER BY emb <-> '[1,2,3]' LIMIT 1;
+
+-- adversarial: all points equal, duplicates, a line
+CREATE TABLE kd_adv (id int, emb gvector(3));
+INSERT INTO kd_adv SELECT i, '[1,1,1]' FROM generate_series(1, 1500) i;
+CREATE INDEX kd_adv_idx ON kd_adv USING gv_kdtree (emb);
+INSERT INTO kd_adv SELECT i, ARRAY[i % 3, i % 3, 0]::gvector FROM generate_series(1501, 3000) i;
+INSERT INTO kd_adv SELECT i, ARRAY[i, 2 * i, -i]::gvector FROM generate_series(3001, 4000) i;
+SELECT kd_exact('kd_adv', '<->', '[1,1,1]', 1600), kd_exact('kd_adv', '<->', '[3500,7000,-3500]', 20),
+	kd_exact('kd_adv', '<->', '[0,0,0]', 4000);
+
+-- huge and tiny coordinates: float sums overflow or underflow
+CREATE TABLE kd_ext (id int, emb gvector(2));
+INSERT INTO kd_ext SELECT i, ARRAY[i * 1e36, -i * 1e36]::gvector FROM generate_series(1, 300) i;
+INSERT INTO kd_ext SELECT i, ARRAY[i * 1e-40, i * 1e-41]::gvector FROM generate_series(301, 600) i;
+INSERT INTO kd_ext SELECT i, ARRAY[i, i]::gvector FROM generate_series(601, 900) i;
+CREATE INDEX ON kd_ext USING gv_kdtree (emb);
+SELECT kd_exact('kd_ext', '<->', '[0,0]', 900), kd_exact('kd_ext', '<->', '[3e38,-3e38]', 900),
+	kd_exact('kd_ext', '<->', '[1e-39,0]', 400);
+
+-- cosine, with zero and near-zero vectors
+CREATE TABLE kd_cos (id int, emb gvector(3));
+INSERT INTO kd_cos SELECT i, ARRAY[sin(i), cos(i), sin(2 * i)]::gvector FROM generate_series(1, 3000) i;
+INSERT INTO kd_cos VALUES (3001, '[0,0,0]'), (3002, '[0,0,0]');
+CREATE INDEX kd_cos_idx ON kd_cos USING gv_kdtree (emb gvector_cosine_ops);
+EXPLAIN (COSTS OFF) SELECT id FROM kd_cos ORDER BY emb <=> '[1,2,3]' LIMIT 5;
+SELECT kd_exact('kd_cos', '<=>', '[1,2,3]', 10), kd_exact('kd_cos', '<=>', '[-1,0,0]', 3002),
+	kd_exact('kd_cos', '<=>', '[0,0,0]', 3002);
+INSERT INTO kd_cos VALUES (3003, '[1e-20,2e-20,0]');
+SELECT kd_exact('kd_cos', '<=>', '[1,2,3]', 10), kd_exact('kd_cos', '<=>', '[1e30,1e30,1e30]', 3003);
+
+-- empty table, then inserts into it
+CREATE TABLE kd_empty (id int, emb gvector(4));
+CREATE INDEX ON kd_empty USING gv_kdtree (emb) WITH (fillfactor = 50);
+SELECT id FROM kd_empty ORDER BY emb <-> '[1,2,3,4]' LIMIT 3;
+INSERT INTO kd_empty SELECT i, ARRAY[i, -i, i % 7, 1]::gvector FROM generate_series(1, 500) i;
+SELECT kd_exact('kd_empty', '<->', '[10,-10,3,1]', 20);
+
+-- typmod-less column: one dimension per index
+CREATE TABLE kd_any (id int, emb gvector);
+INSERT INTO kd_any VALUES (1, '[1,2]'), (2, '[1,2,3]');
+CREATE INDEX ON kd_any USING gv_kdtree (emb);
+DELETE FROM kd_any WHERE id = 2;
+CREATE INDEX kd_any_idx ON kd_any USING gv_kdtree (emb);
+INSERT INTO kd_any VALUES (3, '[1,2,3]');
+INSERT INTO kd_any VALUES (4, '[5,6]');
+SELECT id FROM kd_any ORDER BY emb <-> '[5,5]' LIMIT 2;
+
+-- errors
+CREATE INDEX ON kd USING gv_kdtree (emb gvector_ip_ops);
+CREATE TABLE kd_wide (emb gvector(129));
+CREATE INDEX ON kd_wide USING gv_kdtree (emb);
+SET client_min_messages = notice;
+CREATE TABLE kd_high (emb gvector(40));
+CREATE INDEX ON kd_high USING gv_kdtree (emb);
+CREATE INDEX ON kd USING gv_kdtree (emb) WITH (fillfactor = 5);
+-- without ORDER BY the index is not used
+EXPLAIN (COSTS OFF) SELECT id FROM kd WHERE id = 3;
+
+DROP TABLE kd, kd_adv, kd_ext, kd_cos, kd_empty, kd_any, kd_wide, kd_high;
+DROP FUNCTION kd_exact;

@@ -1,0 +1,236 @@
+/*
+ * ivfpq.c
+ *	  The gv_ivfpq access method handler: its callbacks, reloptions
+ *	  (lists, subquantizers, bits), settings (gigavector.ivfpq_probes,
+ *	  gigavector.ivfpq_rerank, gigavector.ivfpq_max_probes) and cost
+ *	  estimate.
+ */
+#include "compat.h"
+
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+
+#include "access/amapi.h"
+#include "access/reloptions.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "ivfpq.h"
+#include "optimizer/optimizer.h"
+#include "utils/float.h"
+#include "utils/guc.h"
+#include "utils/selfuncs.h"
+#include "utils/spccache.h"
+
+int			gv_ivfpq_probes = IVFPQ_DEFAULT_PROBES;
+int			gv_ivfpq_rerank = IVFPQ_DEFAULT_RERANK;
+int			gv_ivfpq_max_probes = IVFPQ_DEFAULT_MAX_PROBES;
+
+static relopt_kind ivfpq_relopt_kind;
+
+/*
+ * Register the reloptions and settings; called once from _PG_init.
+ */
+void
+IvfpqInit(void)
+{
+	ivfpq_relopt_kind = add_reloption_kind();
+	add_int_reloption(ivfpq_relopt_kind, "lists",
+					  "Number of inverted lists (0: the square root of the row count)",
+					  IVFPQ_DEFAULT_LISTS, IVFPQ_MIN_LISTS, IVFPQ_MAX_LISTS,
+					  AccessExclusiveLock);
+	add_int_reloption(ivfpq_relopt_kind, "subquantizers",
+					  "Number of subquantizers, bytes of code per row; must divide the dimensions (0: about dimensions / 16)",
+					  IVFPQ_DEFAULT_SUBQUANTIZERS, IVFPQ_MIN_SUBQUANTIZERS,
+					  IVFPQ_MAX_SUBQUANTIZERS, AccessExclusiveLock);
+	add_int_reloption(ivfpq_relopt_kind, "bits",
+					  "Bits per subquantizer code (0: 8, fewer for tiny tables)",
+					  IVFPQ_DEFAULT_BITS, IVFPQ_MIN_BITS, IVFPQ_MAX_BITS,
+					  AccessExclusiveLock);
+
+	DefineCustomIntVariable("gigavector.ivfpq_probes",
+							"Number of lists a gv_ivfpq index scan probes.",
+							"Larger values raise recall and cost speed.",
+							&gv_ivfpq_probes, IVFPQ_DEFAULT_PROBES,
+							IVFPQ_MIN_PROBES, IVFPQ_MAX_PROBES,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("gigavector.ivfpq_rerank",
+							"Number of candidates a gv_ivfpq index scan re-ranks with exact distances.",
+							"Candidates are the best by their compressed (PQ) distance; "
+							"larger values raise recall and cost one table row fetch each.",
+							&gv_ivfpq_rerank, IVFPQ_DEFAULT_RERANK,
+							IVFPQ_MIN_RERANK, IVFPQ_MAX_RERANK,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("gigavector.ivfpq_max_probes",
+							"Most lists a gv_ivfpq index scan probes when a filter rejects rows.",
+							"A scan probes more lists, gigavector.ivfpq_probes at a time, "
+							"until the query's LIMIT is met or this many lists were probed.",
+							&gv_ivfpq_max_probes, IVFPQ_DEFAULT_MAX_PROBES,
+							IVFPQ_MIN_MAX_PROBES, IVFPQ_MAX_MAX_PROBES,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/*
+ * Parse and validate reloptions.
+ */
+static bytea *
+ivfpqoptions(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"lists", RELOPT_TYPE_INT, offsetof(IvfpqOptions, lists)},
+		{"subquantizers", RELOPT_TYPE_INT, offsetof(IvfpqOptions, subquantizers)},
+		{"bits", RELOPT_TYPE_INT, offsetof(IvfpqOptions, bits)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, ivfpq_relopt_kind,
+									  sizeof(IvfpqOptions), tab, lengthof(tab));
+}
+
+IvfpqOptions *
+IvfpqGetOptions(Relation index)
+{
+	return (IvfpqOptions *) index->rd_options;
+}
+
+/*
+ * Cost estimate.  A scan's startup cost is the ADC distances of the rows
+ * in the first ivfpq_probes lists plus ivfpq_rerank table row fetches;
+ * nothing comes out before that.  Its total cost is modelled as probing
+ * ivfpq_max_probes lists, so that the planner's LIMIT interpolation
+ * charges a filtered query for the extra lists it may need, and a filter
+ * so selective that even those lists are unlikely to hold the rows makes
+ * the index unattractive (an exact plan is chosen).
+ */
+static void
+ivfpqcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+				  Cost *indexStartupCost, Cost *indexTotalCost,
+				  Selectivity *indexSelectivity, double *indexCorrelation,
+				  double *indexPages)
+{
+	GenericCosts costs;
+	IndexOptInfo *index = path->indexinfo;
+	double		tuples = Max(index->tuples, 1.0);
+	double		lists;
+	double		perRow;
+	double		perFetch;
+	double		firstRows;
+	double		maxRows;
+	double		selectivity;
+	double		spc_random_page_cost;
+
+	if (path->indexorderbys == NIL)
+	{
+		*indexStartupCost = get_float8_infinity();
+		*indexTotalCost = get_float8_infinity();
+		*indexSelectivity = 0;
+		*indexCorrelation = 0;
+		*indexPages = 0;
+		return;
+	}
+
+	MemSet(&costs, 0, sizeof(costs));
+	genericcostestimate(root, path, loop_count, &costs);
+	get_tablespace_page_costs(index->reltablespace, &spc_random_page_cost, NULL);
+
+	/* About sqrt(rows) lists unless set; the planner only needs a scale. */
+	lists = Max(rint(sqrt(tuples)), 1.0);
+	{
+		Relation	rel = index_open(index->indexoid, NoLock);
+		IvfpqOptions *opts = IvfpqGetOptions(rel);
+
+		if (opts && opts->lists > 0)
+			lists = opts->lists;
+		index_close(rel, NoLock);
+	}
+
+	perRow = cpu_index_tuple_cost + cpu_operator_cost;
+	perFetch = cpu_tuple_cost + cpu_operator_cost * 10 + 0.1 * spc_random_page_cost;
+	firstRows = tuples * Min(1.0, gv_ivfpq_probes / lists);
+	maxRows = tuples * Min(1.0, Max(gv_ivfpq_probes, gv_ivfpq_max_probes) / lists);
+
+	*indexStartupCost = firstRows * perRow + Min((double) gv_ivfpq_rerank, tuples) * perFetch;
+	*indexTotalCost = *indexStartupCost + maxRows * perRow + maxRows * perFetch;
+
+	selectivity = index->rel->tuples > 0 ?
+		index->rel->rows / index->rel->tuples : 1.0;
+	if (selectivity < 1.0 && selectivity * maxRows < 2.0 * Min((double) gv_ivfpq_rerank, tuples))
+		*indexStartupCost = *indexTotalCost = *indexTotalCost * 1e4;
+
+	*indexSelectivity = 1.0;
+	*indexCorrelation = 0;
+	*indexPages = costs.numIndexPages;
+}
+
+static char *
+ivfpqbuildphasename(int64 phasenum)
+{
+	switch (phasenum)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case PROGRESS_IVFPQ_PHASE_SAMPLE:
+			return "sampling rows";
+		case PROGRESS_IVFPQ_PHASE_KMEANS:
+			return "training lists (k-means)";
+		case PROGRESS_IVFPQ_PHASE_CODEBOOK:
+			return "training codebooks";
+		case PROGRESS_IVFPQ_PHASE_ENCODE:
+			return "encoding rows";
+		case PROGRESS_IVFPQ_PHASE_WRITE:
+			return "writing pages";
+		default:
+			return NULL;
+	}
+}
+
+PG_FUNCTION_INFO_V1(gv_ivfpq_handler);
+Datum
+gv_ivfpq_handler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = 0;
+	amroutine->amsupport = 1;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = false;
+	amroutine->amcanorderbyop = true;
+	amroutine->amcanbackward = false;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = false;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = true;
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = ivfpqbuild;
+	amroutine->ambuildempty = ivfpqbuildempty;
+	amroutine->aminsert = ivfpqinsert;
+	amroutine->ambulkdelete = ivfpqbulkdelete;
+	amroutine->amvacuumcleanup = ivfpqvacuumcleanup;
+	amroutine->amcanreturn = NULL;
+	amroutine->amcostestimate = ivfpqcostestimate;
+	amroutine->amoptions = ivfpqoptions;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = ivfpqbuildphasename;
+	amroutine->amvalidate = ivfpqvalidate;
+	amroutine->amadjustmembers = NULL;
+	amroutine->ambeginscan = ivfpqbeginscan;
+	amroutine->amrescan = ivfpqrescan;
+	amroutine->amgettuple = ivfpqgettuple;
+	amroutine->amgetbitmap = NULL;
+	amroutine->amendscan = ivfpqendscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
+}

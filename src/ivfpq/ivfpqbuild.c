@@ -1,0 +1,577 @@
+/*
+ * ivfpqbuild.c
+ *	  Building a gv_ivfpq index: sample, train, encode, write.
+ *
+ * 1. Sample.  One pass over the table keeps a reservoir sample of the
+ *    vectors (in the metric's index space) and counts the rows; options
+ *    left at 0 are then derived from the row count and dimension: lists =
+ *    sqrt(rows), subquantizers = the divisor of the dimension nearest
+ *    below dim / 16, bits = 8 (fewer when there are fewer rows than 256).
+ * 2. Train.  k-means++ and Lloyd iterations on about 50 sample vectors per
+ *    list give the coarse centroids; the residuals of (at most 40 * 2^bits
+ *    of) the sample to their nearest centroid train one codebook per
+ *    subspace (ivfpqkmeans.c, ivfpqcodebook.c).  The seed is fixed, so a
+ *    build is deterministic.
+ * 3. Encode.  A second pass encodes every row, collecting the entries of
+ *    each list in memory (entries are small: the TID, a float and one byte
+ *    per subquantizer).
+ * 4. Write.  Metapage, centroid/codebook pages, directory pages, then each
+ *    list's pages in turn, without WAL; all pages are WAL-logged at the end
+ *    (GvLogBuiltIndex).
+ *
+ * A table without rows gives an untrained index (one list, no codes) that
+ * still accepts inserts and answers queries exactly; REINDEX trains it.
+ * Progress is reported through pg_stat_progress_create_index at every
+ * phase.
+ */
+#include "compat.h"
+
+#include <math.h>
+
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "commands/progress.h"
+#include "ivfpq.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+typedef struct IvfpqListBufferData
+{
+	char	   *data;
+	int			count;
+	int			capacity;
+} IvfpqListBufferData;
+
+typedef struct IvfpqBuildStateData
+{
+	Relation	index;
+	GvMetric	metric;
+	int			dim;			/* 0 until known */
+	double		rows;			/* non-NULL rows seen */
+	double		indtuples;
+
+	/* sampling */
+	float	   *sample;
+	int			sampleCap;
+	int			sampleCount;
+	pg_prng_state rng;
+
+	/* encoding */
+	IvfpqCache	cache;
+	IvfpqListBufferData *lists;
+	IvfpqEntry	entry;
+	Size		entrySize;
+	float	   *scratch;
+
+	MemoryContext tmpCtx;
+} IvfpqBuildStateData;
+
+typedef IvfpqBuildStateData *IvfpqBuildState;
+
+/*
+ * Detoast and prepare one value into dest, checking dimensions.
+ */
+static void
+CopyValue(IvfpqBuildState bs, Datum value, float *dest)
+{
+	Gvector		v = DatumGetGvector(value);
+
+	if (bs->dim == 0)
+		bs->dim = v->dim;
+	if (v->dim != bs->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", bs->dim, v->dim)));
+	memcpy(dest, v->x, sizeof(float) * v->dim);
+	(void) GvMetricPrepareVector(bs->metric, dest, v->dim);
+}
+
+/*
+ * Pass 1: count rows and keep a reservoir sample (Vitter's algorithm R).
+ */
+static void
+SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			   bool tupleIsAlive, void *state)
+{
+	IvfpqBuildState bs = (IvfpqBuildState) state;
+	MemoryContext oldCtx;
+	Gvector		v;
+	int			slot = -1;
+
+	if (isnull[0])
+		return;
+
+	oldCtx = MemoryContextSwitchTo(bs->tmpCtx);
+	v = DatumGetGvector(values[0]);
+	if (bs->dim == 0)
+	{
+		bs->dim = v->dim;
+		bs->sampleCap = Min(bs->sampleCap,
+							(int) Min((double) INT_MAX / 2,
+									  (double) maintenance_work_mem * 1024.0 / 2 /
+									  (sizeof(float) * bs->dim)));
+		bs->sampleCap = Max(bs->sampleCap, 1);
+		MemoryContextSwitchTo(oldCtx);
+		bs->sample = palloc_extended(sizeof(float) * (Size) bs->sampleCap * bs->dim,
+									 MCXT_ALLOC_HUGE);
+		MemoryContextSwitchTo(bs->tmpCtx);
+	}
+
+	bs->rows += 1;
+	if (bs->sampleCount < bs->sampleCap)
+		slot = bs->sampleCount++;
+	else
+	{
+		uint64		r = pg_prng_uint64_range(&bs->rng, 0, (uint64) bs->rows - 1);
+
+		if (r < (uint64) bs->sampleCap)
+			slot = (int) r;
+	}
+	if (slot >= 0)
+		CopyValue(bs, values[0], bs->sample + (Size) slot * bs->dim);
+	else if (v->dim != bs->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", bs->dim, v->dim)));
+
+	MemoryContextSwitchTo(oldCtx);
+	MemoryContextReset(bs->tmpCtx);
+}
+
+/*
+ * Pass 2: encode every row into its list's buffer.
+ */
+static void
+EncodeCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			   bool tupleIsAlive, void *state)
+{
+	IvfpqBuildState bs = (IvfpqBuildState) state;
+	MemoryContext oldCtx;
+	float	   *x;
+	int			list;
+	IvfpqListBufferData *lb;
+
+	if (isnull[0])
+		return;
+
+	oldCtx = MemoryContextSwitchTo(bs->tmpCtx);
+	x = palloc(sizeof(float) * bs->dim);
+	CopyValue(bs, values[0], x);
+	MemSet(bs->entry, 0, bs->entrySize);
+	bs->entry->heaptid = *tid;
+	IvfpqEncode(bs->cache, x, &list, bs->entry, bs->scratch);
+	MemoryContextSwitchTo(oldCtx);
+	MemoryContextReset(bs->tmpCtx);
+
+	lb = &bs->lists[list];
+	if (lb->count == lb->capacity)
+	{
+		lb->capacity = Max(16, lb->capacity * 2);
+		if (lb->data)
+			lb->data = repalloc_huge(lb->data, bs->entrySize * lb->capacity);
+		else
+			lb->data = palloc_extended(bs->entrySize * lb->capacity, MCXT_ALLOC_HUGE);
+	}
+	memcpy(lb->data + bs->entrySize * lb->count, bs->entry, bs->entrySize);
+	lb->count++;
+	bs->indtuples += 1;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
+}
+
+/*
+ * A new page at the end of the relation, initialised; returned locked.
+ */
+static Buffer
+NewPage(Relation index, ForkNumber fork, uint16 flags, Page *page)
+{
+	Buffer		buf = GvNewBuffer(index, fork);
+
+	*page = BufferGetPage(buf);
+	GvInitPage(*page, GV_PAGE_ID_IVFPQ, flags);
+	return buf;
+}
+
+/*
+ * Done with a page written during a build: dirty it, and for the init fork
+ * log it now (the main fork is logged all at once at the end).
+ */
+static void
+FinishPage(Buffer buf, ForkNumber fork)
+{
+	MarkBufferDirty(buf);
+	if (fork == INIT_FORKNUM)
+		log_newpage_buffer(buf, true);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Write all pages of an index.  lists == NULL writes an untrained index
+ * with one empty list.
+ */
+static void
+WritePages(Relation index, ForkNumber fork, IvfpqMetaPage meta,
+		   IvfpqCache cache, IvfpqListBufferData *lists, Size entrySize)
+{
+	Buffer		buf;
+	Page		page;
+	IvfpqListData *dir = palloc(sizeof(IvfpqListData) * meta->lists);
+	BlockNumber blkno;
+
+	/* metapage first, filled in at the end */
+	buf = NewPage(index, fork, IVFPQ_PAGE_META, &page);
+	Assert(BufferGetBlockNumber(buf) == GV_METAPAGE_BLKNO);
+	UnlockReleaseBuffer(buf);
+
+	/* centroids and codebooks as one stream */
+	meta->blobStart = GV_METAPAGE_BLKNO + 1;
+	meta->blobPages = 0;
+	if (meta->trained)
+	{
+		Size		csize = sizeof(float) * (Size) meta->lists * cache->dim;
+		Size		bsize = sizeof(float) * (Size) cache->ksub * cache->dim;
+		Size		total = csize + bsize;
+		Size		done = 0;
+
+		while (done < total)
+		{
+			Size		chunk = Min(total - done, IVFPQ_BLOB_PER_PAGE);
+			char	   *dest;
+			Size		pos = done;
+
+			CHECK_FOR_INTERRUPTS();
+			buf = NewPage(index, fork, IVFPQ_PAGE_BLOB, &page);
+			dest = PageGetContents(page);
+			/* the stream crosses from centroids to codebooks mid-page */
+			while (pos < done + chunk)
+			{
+				Size		n;
+
+				if (pos < csize)
+				{
+					n = Min(csize - pos, done + chunk - pos);
+					memcpy(dest, (char *) cache->centroids + pos, n);
+				}
+				else
+				{
+					n = done + chunk - pos;
+					memcpy(dest, (char *) cache->codebook + (pos - csize), n);
+				}
+				dest += n;
+				pos += n;
+			}
+			((PageHeader) page)->pd_lower = (char *) dest - (char *) page;
+			FinishPage(buf, fork);
+			meta->blobPages++;
+			done += chunk;
+		}
+	}
+
+	/* directory pages, filled in at the end */
+	meta->directoryStart = meta->blobStart + meta->blobPages;
+	meta->directoryPages = (meta->lists + IVFPQ_LISTS_PER_PAGE - 1) / IVFPQ_LISTS_PER_PAGE;
+	for (uint32 i = 0; i < meta->directoryPages; i++)
+	{
+		buf = NewPage(index, fork, IVFPQ_PAGE_DIRECTORY, &page);
+		UnlockReleaseBuffer(buf);
+	}
+
+	/* the lists */
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_WRITE);
+	for (uint32 l = 0; l < meta->lists; l++)
+	{
+		int			count = lists ? lists[l].count : 0;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = NewPage(index, fork, IVFPQ_PAGE_LIST, &page);
+		dir[l].startPage = BufferGetBlockNumber(buf);
+		for (int i = 0; i < count; i++)
+		{
+			Item		item = (Item) (lists[l].data + entrySize * i);
+
+			if (PageGetFreeSpace(page) < MAXALIGN(entrySize))
+			{
+				Buffer		next = NewPage(index, fork, IVFPQ_PAGE_LIST, &page);
+
+				GvPageGetOpaque(BufferGetPage(buf))->nextblkno = BufferGetBlockNumber(next);
+				FinishPage(buf, fork);
+				buf = next;
+			}
+			if (PageAddItem(page, item, entrySize, InvalidOffsetNumber,
+							false, false) == InvalidOffsetNumber)
+				elog(ERROR, "failed to add entry to \"%s\"",
+					 RelationGetRelationName(index));
+		}
+		dir[l].insertPage = BufferGetBlockNumber(buf);
+		FinishPage(buf, fork);
+	}
+
+	/* now the directory ... */
+	for (uint32 i = 0; i < meta->directoryPages; i++)
+	{
+		uint32		first = i * IVFPQ_LISTS_PER_PAGE;
+		uint32		n = Min(meta->lists - first, IVFPQ_LISTS_PER_PAGE);
+
+		blkno = meta->directoryStart + i;
+		buf = ReadBufferExtended(index, fork, blkno, RBM_NORMAL, NULL);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		memcpy(PageGetContents(page), dir + first, sizeof(IvfpqListData) * n);
+		((PageHeader) page)->pd_lower =
+			(PageGetContents(page) - (char *) page) + sizeof(IvfpqListData) * n;
+		FinishPage(buf, fork);
+	}
+
+	/* ... and the metapage */
+	buf = ReadBufferExtended(index, fork, GV_METAPAGE_BLKNO, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	memcpy(PageGetContents(page), meta, sizeof(IvfpqMetaPageData));
+	((PageHeader) page)->pd_lower =
+		(PageGetContents(page) - (char *) page) + sizeof(IvfpqMetaPageData);
+	FinishPage(buf, fork);
+
+	pfree(dir);
+}
+
+/*
+ * Metapage fields of an untrained index.
+ */
+static void
+InitUntrainedMeta(IvfpqMetaPage meta, int dim, GvMetric metric)
+{
+	MemSet(meta, 0, sizeof(IvfpqMetaPageData));
+	meta->header.magic = IVFPQ_MAGIC;
+	meta->header.version = IVFPQ_VERSION;
+	meta->header.dimensions = dim;
+	meta->metric = metric->kind;
+	meta->trained = false;
+	meta->lists = 1;
+	meta->buildTime = GetCurrentTimestamp();
+}
+
+/*
+ * The divisor of dim nearest below dim / IVFPQ_TARGET_SUBDIM (at least 1),
+ * capped so that an entry fits a page.
+ */
+static int
+DefaultSubquantizers(int dim)
+{
+	int			target = Min(Max(dim / IVFPQ_TARGET_SUBDIM, 1), IVFPQ_MAX_SUBQUANTIZERS);
+
+	for (int m = target; m > 1; m--)
+		if (dim % m == 0)
+			return m;
+	return 1;
+}
+
+/*
+ * ambuild
+ */
+IndexBuildResult *
+ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *result = palloc0(sizeof(IndexBuildResult));
+	IvfpqBuildStateData bs;
+	IvfpqOptions *opts = IvfpqGetOptions(index);
+	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	int			lists = opts ? opts->lists : 0;
+	int			m = opts ? opts->subquantizers : 0;
+	int			bits = opts ? opts->bits : 0;
+	int			ksub;
+	int			n;
+	IvfpqMetaPageData meta;
+	IvfpqCacheData cache;
+	float	   *residuals;
+	int			pqn;
+
+	IvfpqCheckIndex(index);
+
+	MemSet(&bs, 0, sizeof(bs));
+	bs.index = index;
+	bs.metric = GvIndexGetMetric(index, 1);
+	bs.dim = typmod > 0 ? typmod : 0;
+	pg_prng_seed(&bs.rng, IVFPQ_SEED);
+	bs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_ivfpq build tuple",
+									  ALLOCSET_DEFAULT_SIZES);
+
+	if (m > 0 && bs.dim > 0 && (bs.dim % m != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subquantizers (%d) must divide the dimensions (%d)", m, bs.dim),
+				 errhint("Choose a divisor of %d, or leave subquantizers out to derive it.", bs.dim)));
+
+	/*
+	 * Pass 1: the sample.  Its size is set for the largest number of lists
+	 * we might derive (or were given), capped by maintenance_work_mem.
+	 */
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_SAMPLE);
+	{
+		double		est = Max(heap->rd_rel->reltuples, 0.0);
+		int			maxLists = lists > 0 ? lists :
+			(int) Min(Max(sqrt(Max(est, 1e6)), 1.0), (double) IVFPQ_MAX_LISTS);
+
+		bs.sampleCap = Max(maxLists * IVFPQ_SAMPLES_PER_LIST,
+						   IVFPQ_SAMPLES_PER_CODE * (1 << IVFPQ_MAX_BITS));
+		if (bs.dim > 0)
+		{
+			bs.sampleCap = (int) Min((double) bs.sampleCap,
+									 (double) maintenance_work_mem * 1024.0 / 2 /
+									 (sizeof(float) * bs.dim));
+			bs.sampleCap = Max(bs.sampleCap, 1);
+			bs.sample = palloc_extended(sizeof(float) * (Size) bs.sampleCap * bs.dim,
+										MCXT_ALLOC_HUGE);
+		}
+	}
+	table_index_build_scan(heap, index, indexInfo, true, true,
+						   SampleCallback, &bs, NULL);
+
+	if (bs.rows == 0)
+	{
+		ereport(NOTICE,
+				(errmsg("gv_ivfpq index \"%s\" created on a table without rows: it is untrained",
+						RelationGetRelationName(index)),
+				 errhint("Until a REINDEX once the table has data, scans compute exact distances for every row.")));
+		InitUntrainedMeta(&meta, bs.dim, bs.metric);
+		WritePages(index, MAIN_FORKNUM, &meta, NULL, NULL, 0);
+		GvLogBuiltIndex(index);
+		result->heap_tuples = 0;
+		result->index_tuples = 0;
+		return result;
+	}
+
+	/* Options from the data */
+	n = bs.sampleCount;
+	if (m > 0 && bs.dim % m != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subquantizers (%d) must divide the dimensions (%d)", m, bs.dim),
+				 errhint("Choose a divisor of %d, or leave subquantizers out to derive it.", bs.dim)));
+	if (lists == 0)
+		lists = (int) Min(Max(rint(sqrt(bs.rows)), 1.0), (double) IVFPQ_MAX_LISTS);
+	if (lists > n)
+	{
+		if (opts && opts->lists > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("too few training vectors for %d lists: %d", lists, n),
+					 errhint("Create the index after loading more rows, lower lists, or raise maintenance_work_mem.")));
+		lists = n;
+	}
+	if (m == 0)
+		m = DefaultSubquantizers(bs.dim);
+	if (m > bs.dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subquantizers (%d) cannot exceed the dimensions (%d)", m, bs.dim)));
+	if (bits == 0)
+	{
+		bits = IVFPQ_MAX_BITS;
+		while (bits > 1 && (1 << bits) > n)
+			bits--;
+	}
+	else if ((1 << bits) > n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("too few training vectors for %d bits: %d, at least %d needed",
+						bits, n, 1 << bits),
+				 errhint("Create the index after loading more rows, or lower bits.")));
+	ksub = 1 << bits;
+
+	/* Shuffle the reservoir so that any prefix of it is a uniform sample. */
+	for (int i = n - 1; i > 0; i--)
+	{
+		int			j = (int) pg_prng_uint64_range(&bs.rng, 0, i);
+
+		if (i != j)
+		{
+			float	   *a = bs.sample + (Size) i * bs.dim;
+			float	   *b = bs.sample + (Size) j * bs.dim;
+
+			for (int d = 0; d < bs.dim; d++)
+			{
+				float		t = a[d];
+
+				a[d] = b[d];
+				b[d] = t;
+			}
+		}
+	}
+
+	/* Train: coarse centroids on up to 50 vectors per list */
+	MemSet(&meta, 0, sizeof(meta));
+	meta.header.magic = IVFPQ_MAGIC;
+	meta.header.version = IVFPQ_VERSION;
+	meta.header.dimensions = bs.dim;
+	meta.metric = bs.metric->kind;
+	meta.trained = true;
+	meta.lists = lists;
+	meta.subquantizers = m;
+	meta.bits = bits;
+	meta.buildTime = GetCurrentTimestamp();
+
+	MemSet(&cache, 0, sizeof(cache));
+	cache.meta = meta;
+	cache.dim = bs.dim;
+	cache.dsub = bs.dim / m;
+	cache.ksub = ksub;
+	cache.centroids = palloc_extended(sizeof(float) * (Size) lists * bs.dim, MCXT_ALLOC_HUGE);
+	cache.codebook = palloc_extended(sizeof(float) * (Size) ksub * bs.dim, MCXT_ALLOC_HUGE);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_KMEANS);
+	IvfpqKmeans(bs.sample, Min(n, lists * IVFPQ_SAMPLES_PER_LIST), bs.dim, lists,
+				IVFPQ_KMEANS_ITERATIONS, &bs.rng, cache.centroids);
+
+	/* Train: codebooks on the residuals of the sample */
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_CODEBOOK);
+	pqn = Min(n, IVFPQ_SAMPLES_PER_CODE * ksub);
+	residuals = bs.sample;		/* residuals overwrite the sample in place */
+	for (int i = 0; i < pqn; i++)
+	{
+		float	   *x = residuals + (Size) i * bs.dim;
+		const float *c = cache.centroids + (Size) IvfpqNearestList(&cache, x) * bs.dim;
+
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int d = 0; d < bs.dim; d++)
+			x[d] -= c[d];
+	}
+	IvfpqTrainCodebooks(residuals, pqn, bs.dim, m, ksub, &bs.rng, cache.codebook);
+	pfree(bs.sample);
+	bs.sample = NULL;
+	IvfpqFinishCache(&cache);
+
+	/* Pass 2: encode every row */
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_ENCODE);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.rows);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+	bs.cache = &cache;
+	bs.lists = palloc0(sizeof(IvfpqListBufferData) * lists);
+	bs.entrySize = IVFPQ_ENTRY_SIZE(m);
+	bs.entry = palloc0(bs.entrySize);
+	bs.scratch = palloc(sizeof(float) * (2 * bs.dim + ksub));
+	result->heap_tuples = table_index_build_scan(heap, index, indexInfo, true, true,
+												 EncodeCallback, &bs, NULL);
+	result->index_tuples = bs.indtuples;
+
+	/* Write */
+	WritePages(index, MAIN_FORKNUM, &meta, &cache, bs.lists, bs.entrySize);
+	GvLogBuiltIndex(index);
+
+	MemoryContextDelete(bs.tmpCtx);
+	return result;
+}
+
+/*
+ * ambuildempty: an untrained index in the init fork.
+ */
+void
+ivfpqbuildempty(Relation index)
+{
+	IvfpqMetaPageData meta;
+	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+
+	InitUntrainedMeta(&meta, typmod > 0 ? typmod : 0, GvIndexGetMetric(index, 1));
+	WritePages(index, INIT_FORKNUM, &meta, NULL, NULL, 0);
+}

@@ -1,0 +1,66 @@
+/*
+ * ivfpqinsert.c
+ *	  Inserting into a gv_ivfpq index: encode the vector with the trained
+ *	  centroids and codebooks and append the entry to its list's last page
+ *	  (IvfpqAppendEntry, which WAL-logs through GenericXLog).  An untrained
+ *	  index puts every entry, without codes, into its single list.
+ */
+#include "compat.h"
+
+#include "ivfpq.h"
+#include "utils/memutils.h"
+
+/*
+ * aminsert
+ */
+bool
+ivfpqinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+			Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+			IndexInfo *indexInfo)
+{
+	MemoryContext insertCtx;
+	MemoryContext oldCtx;
+	IvfpqCache	cache;
+	IvfpqEntry	entry;
+	Size		size;
+	int			list = 0;
+
+	/* NULLs are not indexed */
+	if (isnull[0])
+		return false;
+
+	insertCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_ivfpq insert",
+									  ALLOCSET_SMALL_SIZES);
+	oldCtx = MemoryContextSwitchTo(insertCtx);
+
+	cache = IvfpqGetCache(index);
+	if (cache->meta.trained)
+	{
+		int			dim;
+		float	   *x = IvfpqPrepareValue(GvIndexGetMetric(index, 1), values[0],
+										  cache->dim, &dim);
+		float	   *scratch = palloc(sizeof(float) * (2 * dim + cache->ksub));
+
+		size = IVFPQ_ENTRY_SIZE(cache->meta.subquantizers);
+		entry = palloc0(size);
+		IvfpqEncode(cache, x, &list, entry, scratch);
+	}
+	else
+	{
+		Gvector		v = DatumGetGvector(values[0]);
+
+		if (cache->dim > 0 && v->dim != cache->dim)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d dimensions, not %d", cache->dim, v->dim)));
+		size = IVFPQ_ENTRY_SIZE(0);
+		entry = palloc0(size);
+	}
+	entry->heaptid = *heap_tid;
+
+	IvfpqAppendEntry(index, &cache->meta, list, entry, size);
+
+	MemoryContextSwitchTo(oldCtx);
+	MemoryContextDelete(insertCtx);
+	return false;
+}

@@ -1,0 +1,157 @@
+/*
+ * ivfpqvalidate.c
+ *	  Checking gv_ivfpq: its operator classes (amvalidate), and
+ *	  gigavector.ivfpq_info, which reports an index's trained parameters
+ *	  and entry count after checking every page is one of ours.
+ */
+#include "compat.h"
+
+#include "access/amvalidate.h"
+#include "access/htup_details.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "funcapi.h"
+#include "ivfpq.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+/*
+ * amvalidate: exactly one ORDER BY operator (strategy 1) returning float8,
+ * and support function 1 taking and returning internal (the metric).
+ */
+bool
+ivfpqvalidate(Oid opclassoid)
+{
+	bool		result = true;
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	CatCList   *oprlist;
+	CatCList   *proclist;
+	char	   *opclassname;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	opclassname = NameStr(classform->opcname);
+
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(classform->opcfamily));
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(classform->opcfamily));
+
+	for (int i = 0; i < oprlist->n_members; i++)
+	{
+		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+
+		if (op->amopstrategy != 1 || op->amoppurpose != AMOP_ORDER ||
+			!check_amop_signature(op->amopopr, FLOAT8OID, op->amoplefttype,
+								  op->amoprighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("gv_ivfpq operator class \"%s\" contains invalid operator %s",
+							opclassname, format_operator(op->amopopr))));
+			result = false;
+		}
+	}
+	for (int i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+
+		if (proc->amprocnum != 1 ||
+			!check_amproc_signature(proc->amproc, INTERNALOID, true, 1, 1, INTERNALOID))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("gv_ivfpq operator class \"%s\" contains invalid support function %s",
+							opclassname, format_procedure(proc->amproc))));
+			result = false;
+		}
+	}
+	if (proclist->n_members != 1 || oprlist->n_members != 1)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("gv_ivfpq operator class \"%s\" needs exactly one operator and one support function",
+						opclassname)));
+		result = false;
+	}
+
+	ReleaseCatCacheList(proclist);
+	ReleaseCatCacheList(oprlist);
+	ReleaseSysCache(classtup);
+	return result;
+}
+
+/*
+ * gigavector.ivfpq_info(index regclass): trained, lists, subquantizers,
+ * bits, entries, pages.  Checks every page's id and every list chain's
+ * length along the way.
+ */
+PG_FUNCTION_INFO_V1(gv_ivfpq_info);
+Datum
+gv_ivfpq_info(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	Relation	index;
+	IvfpqMetaPageData meta;
+	TupleDesc	tupdesc;
+	Datum		values[6];
+	bool		nulls[6] = {0};
+	int64		entries = 0;
+	BlockNumber nblocks;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_rel->relam != get_index_am_oid("gv_ivfpq", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a gv_ivfpq index", RelationGetRelationName(index))));
+
+	IvfpqReadMeta(index, &meta);
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (uint32 l = 0; l < meta.lists; l++)
+	{
+		IvfpqListData dir;
+		BlockNumber blkno;
+		BlockNumber steps = 0;
+
+		IvfpqGetList(index, &meta, l, &dir);
+		blkno = dir.startPage;
+		while (BlockNumberIsValid(blkno))
+		{
+			Buffer		buf;
+			Page		page;
+
+			CHECK_FOR_INTERRUPTS();
+			if (blkno >= nblocks || ++steps > nblocks)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("index \"%s\" has a broken chain in list %u",
+								RelationGetRelationName(index), l),
+						 errhint("Rebuild the index with REINDEX.")));
+			buf = ReadBuffer(index, blkno);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			GvCheckPage(index, page, blkno, GV_PAGE_ID_IVFPQ);
+			entries += PageGetMaxOffsetNumber(page);
+			blkno = GvPageGetOpaque(page)->nextblkno;
+			UnlockReleaseBuffer(buf);
+		}
+	}
+	index_close(index, AccessShareLock);
+
+	values[0] = BoolGetDatum(meta.trained);
+	values[1] = Int32GetDatum(meta.lists);
+	values[2] = Int32GetDatum(meta.subquantizers);
+	values[3] = Int32GetDatum(meta.bits);
+	values[4] = Int64GetDatum(entries);
+	values[5] = Int64GetDatum(nblocks);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
