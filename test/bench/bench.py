@@ -13,7 +13,8 @@ measured side by side are what count).
 Sweeps (see SWEEPS below; add an index by appending an entry):
   * exact scan of each type (index scans disabled),
   * pgvector hnsw and ivfflat when the type `vector` exists,
-  * gigavector gv_hnsw, gv_ivfpq, gv_kdtree when their access methods exist.
+  * gigavector gv_hnsw and gv_ivfpq when their access methods exist
+    (gv_kdtree, limited to 128 dimensions, has test/bench/kdtree_bench.py).
 Entries of one "group" live on different tables, so they are built side by
 side and their runs are interleaved (with --repeat > 1, in rotating order).
 
@@ -95,15 +96,14 @@ SWEEPS: List[dict] = [
                            for ef in (40,)]),
     dict(name="gv_ivfpq", group="ivf", type="gvector", am="gv_ivfpq",
          **{"with": "lists = 245"},
-         configs=[(f"probes={p}", [f"SET gigavector.ivfpq_probes = {p}"])
-                  for p in (1, 2, 4, 8, 16)]),
+         configs=[(f"probes={p} rerank={r}", [f"SET gigavector.ivfpq_probes = {p}",
+                                               f"SET gigavector.ivfpq_rerank = {r}"])
+                  for p in (4, 8, 16) for r in (40, 100)]),
     dict(name="pgvector ivfflat", group="ivf", type="vector", am="ivfflat",
          **{"with": "lists = 245"},
          configs=[(f"probes={p}", [f"SET ivfflat.probes = {p}"]) for p in (1, 2, 4, 8, 16)],
          filtered_configs=[("probes=4 iter", ["SET ivfflat.probes = 4",
                                               "SET ivfflat.iterative_scan = relaxed_order"])]),
-    dict(name="gv_kdtree", group="tree", type="gvector", am="gv_kdtree", **{"with": None},
-         configs=[("default", [])]),
 ]
 
 SUMMARY_COLUMNS = [
