@@ -13,13 +13,21 @@
 
 #include <math.h>
 
+#include "access/amvalidate.h"
+#include "access/htup_details.h"
 #include "access/xloginsert.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
 #include "distance.h"
 #include "fmgr.h"
 #include "gvpage.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
 
 /*
  * Initialise a page with our opaque area.
@@ -223,4 +231,80 @@ GvMetricToSqlDistance(GvMetric metric, float distance)
 			return distance;
 	}
 	pg_unreachable();
+}
+
+/* ---------------------------------------------------------------------------
+ * Operator classes
+ * ---------------------------------------------------------------------------
+ */
+
+/*
+ * amvalidate shared by the vector access methods: every operator class has
+ * exactly one ORDER BY operator (strategy 1) returning float8, and support
+ * function 1 taking internal (the metric descriptor).  amname is used in
+ * the messages.
+ */
+bool
+GvValidateVectorOpclass(Oid opclassoid, const char *amname)
+{
+	bool		result = true;
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	Oid			opfamilyoid;
+	CatCList   *oprlist;
+	CatCList   *proclist;
+	char	   *opclassname;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	opfamilyoid = classform->opcfamily;
+	opclassname = NameStr(classform->opcname);
+
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
+
+	for (int i = 0; i < oprlist->n_members; i++)
+	{
+		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+
+		if (op->amopstrategy != 1 || op->amoppurpose != AMOP_ORDER ||
+			!check_amop_signature(op->amopopr, FLOAT8OID, op->amoplefttype,
+								  op->amoprighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("%s operator class \"%s\" contains invalid operator %s",
+							amname, opclassname, format_operator(op->amopopr))));
+			result = false;
+		}
+	}
+	for (int i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+
+		if (proc->amprocnum != 1 ||
+			!check_amproc_signature(proc->amproc, INTERNALOID, true, 1, 1, INTERNALOID))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("%s operator class \"%s\" contains invalid support function %s",
+							amname, opclassname, format_procedure(proc->amproc))));
+			result = false;
+		}
+	}
+	if (proclist->n_members != 1 || oprlist->n_members != 1)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("%s operator class \"%s\" needs exactly one operator and one support function",
+						amname, opclassname)));
+		result = false;
+	}
+
+	ReleaseCatCacheList(proclist);
+	ReleaseCatCacheList(oprlist);
+	ReleaseSysCache(classtup);
+	return result;
 }

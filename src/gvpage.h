@@ -86,7 +86,8 @@ extern Page GvXLogRegisterNew(GenericXLogState *state, Buffer buffer,
 							  uint16 page_id, uint16 flags);
 extern void GvLogBuiltIndex(Relation index);
 
-/* metrics */
+/* operator classes and metrics */
+extern bool GvValidateVectorOpclass(Oid opclassoid, const char *amname);
 extern GvMetric GvIndexGetMetric(Relation index, AttrNumber attno);
 extern float GvMetricDistance(GvMetric metric, const float *a,
 							  const float *b, int dim);

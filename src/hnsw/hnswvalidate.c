@@ -21,72 +21,12 @@
 #include "utils/syscache.h"
 
 /*
- * amvalidate: one ORDER BY operator (strategy 1) returning float8, and
- * support function 1 taking internal (the metric descriptor).
+ * amvalidate: see GvValidateVectorOpclass.
  */
 bool
 gvhnswvalidate(Oid opclassoid)
 {
-	bool		result = true;
-	HeapTuple	classtup;
-	Form_pg_opclass classform;
-	Oid			opfamilyoid;
-	CatCList   *oprlist;
-	CatCList   *proclist;
-	char	   *opclassname;
-
-	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
-	if (!HeapTupleIsValid(classtup))
-		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
-	classform = (Form_pg_opclass) GETSTRUCT(classtup);
-	opfamilyoid = classform->opcfamily;
-	opclassname = NameStr(classform->opcname);
-
-	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
-	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
-
-	for (int i = 0; i < oprlist->n_members; i++)
-	{
-		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
-
-		if (op->amopstrategy != 1 || op->amoppurpose != AMOP_ORDER ||
-			!check_amop_signature(op->amopopr, FLOAT8OID, op->amoplefttype,
-								  op->amoprighttype))
-		{
-			ereport(INFO,
-					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("gv_hnsw operator class \"%s\" contains invalid operator %s",
-							opclassname, format_operator(op->amopopr))));
-			result = false;
-		}
-	}
-	for (int i = 0; i < proclist->n_members; i++)
-	{
-		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
-
-		if (proc->amprocnum != 1 ||
-			!check_amproc_signature(proc->amproc, INTERNALOID, true, 1, 1, INTERNALOID))
-		{
-			ereport(INFO,
-					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("gv_hnsw operator class \"%s\" contains invalid support function %s",
-							opclassname, format_procedure(proc->amproc))));
-			result = false;
-		}
-	}
-	if (proclist->n_members != 1 || oprlist->n_members != 1)
-	{
-		ereport(INFO,
-				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("gv_hnsw operator class \"%s\" needs exactly one operator and one support function",
-						opclassname)));
-		result = false;
-	}
-
-	ReleaseCatCacheList(proclist);
-	ReleaseCatCacheList(oprlist);
-	ReleaseSysCache(classtup);
-	return result;
+	return GvValidateVectorOpclass(opclassoid, "gv_hnsw");
 }
 
 static void

@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(43);
+SELECT plan(46);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -34,6 +34,22 @@ SELECT has_opclass('gvector_ops', 'btree/hash operator class gvector_ops');
 SELECT is((SELECT count(*)::int FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 		   WHERE c.opcname = 'gvector_ops' AND c.opcdefault AND a.amname IN ('btree', 'hash')),
 		  2, 'gvector_ops is the default for btree and hash');
+
+-- access methods, each with the three vector operator classes, all of
+-- which pass the access method's own validation
+SELECT is((SELECT count(*)::int FROM pg_am WHERE amname IN ('gv_hnsw', 'gv_ivfpq', 'gv_kdtree') AND amtype = 'i'),
+		  3, 'access methods gv_hnsw, gv_ivfpq and gv_kdtree exist');
+SELECT is((SELECT array_agg(a.amname || ':' || c.opcname ORDER BY a.amname, c.opcname)
+		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+		   WHERE a.amname LIKE 'gv\_%'),
+		  ARRAY['gv_hnsw:gvector_cosine_ops', 'gv_hnsw:gvector_ip_ops', 'gv_hnsw:gvector_l2_ops',
+				'gv_ivfpq:gvector_cosine_ops', 'gv_ivfpq:gvector_ip_ops', 'gv_ivfpq:gvector_l2_ops',
+				'gv_kdtree:gvector_cosine_ops', 'gv_kdtree:gvector_ip_ops', 'gv_kdtree:gvector_l2_ops']::text[],
+		  'each access method has the l2, cosine and ip operator classes');
+SELECT is_empty($$
+	SELECT c.opcname FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+	WHERE a.amname LIKE 'gv\_%' AND NOT amvalidate(c.oid)
+$$, 'every gigavector operator class passes amvalidate');
 
 -- functions a user calls
 SELECT has_function('l2_distance', ARRAY['gvector', 'gvector']);
