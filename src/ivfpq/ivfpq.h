@@ -74,6 +74,7 @@ typedef struct IvfpqOptions
 	int			lists;
 	int			subquantizers;
 	int			bits;
+	int			trainingTable;	/* offset of the string, 0: the indexed table */
 } IvfpqOptions;
 
 /*
@@ -151,6 +152,9 @@ extern int	gv_ivfpq_rerank;
 extern int	gv_ivfpq_max_probes;
 extern void IvfpqInit(void);
 extern IvfpqOptions *IvfpqGetOptions(Relation index);
+extern const char *IvfpqGetTrainingTable(Relation index);
+extern void IvfpqParseTrainingTable(const char *value, List **names,
+									char **column);
 
 /* ivfpqbuild.c */
 extern IndexBuildResult *ivfpqbuild(Relation heap, Relation index,
