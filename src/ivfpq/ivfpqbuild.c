@@ -12,7 +12,7 @@
  *    derive from the larger of its rows and the indexed table's estimate,
  *    and too small a training table is an error, never a silent shrink.
  * 2. Train.  k-means++ and Lloyd iterations on about 50 sample vectors per
- *    list give the coarse centroids; the residuals of (at most 40 * 2^bits
+ *    list give the coarse centroids; the residuals of (at most 20 * 2^bits
  *    of) the sample to their nearest centroid train one codebook per
  *    subspace (ivfpqkmeans.c, ivfpqcodebook.c).  The seed is fixed, so a
  *    build is deterministic.
