@@ -111,5 +111,71 @@ INSERT INTO ivfpq_nodim VALUES ('[1,2,3]'), ('[1,2]');
 CREATE INDEX ON ivfpq_nodim USING gv_ivfpq (v);
 SET gigavector.ivfpq_probes = 0;
 
-DROP TABLE ivfpq_t, ivfpq_c, ivfpq_e, ivfpq_nodim;
+-- training_table: lists and codebooks trained on a chosen sample
+CREATE SCHEMA ivfpq_s;
+CREATE TABLE ivfpq_s.train (note text, v gvector(4));
+INSERT INTO ivfpq_s.train SELECT 'x', ARRAY[i % 10, i / 100, (i * 7) % 13, i % 3]::real[]::gvector(4)
+	FROM generate_series(1, 3000, 3) i;
+CREATE INDEX ivfpq_t_tt ON ivfpq_t USING gv_ivfpq (v)
+	WITH (lists = 10, subquantizers = 2, bits = 6, training_table = 'ivfpq_s.train');
+SELECT trained, lists, subquantizers, bits, entries FROM gigavector.ivfpq_info('ivfpq_t_tt');
+SET enable_seqscan = off;
+SELECT ivfpq_knn('[3,3,3,1]', 8, 1) = ivfpq_exact('[3,3,3,1]', 8, 1) AS exact;
+RESET enable_seqscan;
+-- a named column, quoted identifiers; REINDEX reads the table again
+CREATE TABLE ivfpq_s."Train2" (a gvector(4), "B" gvector(4));
+INSERT INTO ivfpq_s."Train2" SELECT v, v FROM ivfpq_s.train;
+ALTER INDEX ivfpq_t_tt SET (training_table = 'ivfpq_s."Train2"("B")');
+REINDEX INDEX ivfpq_t_tt;
+SELECT trained, lists, entries FROM gigavector.ivfpq_info('ivfpq_t_tt');
+DROP INDEX ivfpq_t_tt;
+-- an empty table with a training table: trained at once
+CREATE TABLE ivfpq_e2 (id int, v gvector(4));
+CREATE INDEX ivfpq_e2_idx ON ivfpq_e2 USING gv_ivfpq (v) WITH (lists = 4, bits = 4, training_table = 'ivfpq_s.train');
+INSERT INTO ivfpq_e2 SELECT i, ARRAY[i % 10, i / 100, (i * 7) % 13, i % 3]::real[]::gvector(4)
+	FROM generate_series(1, 300) i;
+SELECT trained, lists, entries FROM gigavector.ivfpq_info('ivfpq_e2_idx');
+-- errors
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'ivfpq_s.missing');
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'a.b.c.d');
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'ivfpq_s.train(v');
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'ivfpq_s.train(nope)');
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'ivfpq_s.train(note)');
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'ivfpq_s."Train2"');
+CREATE TABLE ivfpq_s.novec (id int);
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'ivfpq_s.novec');
+CREATE TABLE ivfpq_s.dim3 (v gvector(3));
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'ivfpq_s.dim3');
+CREATE TABLE ivfpq_s.anydim (v gvector);
+INSERT INTO ivfpq_s.anydim VALUES ('[1,2,3]');
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'ivfpq_s.anydim');
+TRUNCATE ivfpq_s.anydim;
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'ivfpq_s.anydim');
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (lists = 2000, training_table = 'ivfpq_s.train');
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (lists = 10, training_table = 'ivfpq_s.train(v)', subquantizers = 2);
+CREATE VIEW ivfpq_s.view AS SELECT v FROM ivfpq_s.train;
+CREATE INDEX ON ivfpq_t USING gv_ivfpq (v) WITH (training_table = 'ivfpq_s.view');
+DROP SCHEMA ivfpq_s CASCADE;
+
+-- above 2,000 dimensions (pgvector's ivfflat limit): 3,000
+CREATE TABLE ivfpq_big (id int, v gvector(3000));
+SELECT setseed(0.5);
+INSERT INTO ivfpq_big SELECT i, array_agg(random()::real)::gvector(3000)
+	FROM generate_series(1, 1500) i, generate_series(1, 3000) d GROUP BY i;
+CREATE INDEX ivfpq_big_idx ON ivfpq_big USING gv_ivfpq (v) WITH (lists = 8, bits = 4);
+SELECT trained, lists, subquantizers, bits, entries FROM gigavector.ivfpq_info('ivfpq_big_idx');
+SET enable_seqscan = off;
+SET gigavector.ivfpq_probes = 8;
+SET gigavector.ivfpq_rerank = 2000;
+SELECT array_agg(id) = (SELECT array_agg(id) FROM (SELECT b.id FROM ivfpq_big b, ivfpq_big q WHERE q.id = 7
+		ORDER BY (b.v <-> q.v) + 0 LIMIT 5) e) AS exact
+	FROM (SELECT b.id FROM ivfpq_big b ORDER BY b.v <-> (SELECT v FROM ivfpq_big WHERE id = 7) LIMIT 5) s;
+INSERT INTO ivfpq_big SELECT 2000, v FROM ivfpq_big WHERE id = 7;
+SELECT count(*) FROM (SELECT id FROM ivfpq_big ORDER BY v <-> (SELECT v FROM ivfpq_big WHERE id = 7) LIMIT 2000) s;
+RESET enable_seqscan;
+SET gigavector.ivfpq_probes = 20;
+SET gigavector.ivfpq_rerank = 5000;
+DROP TABLE ivfpq_big;
+
+DROP TABLE ivfpq_t, ivfpq_c, ivfpq_e, ivfpq_e2, ivfpq_nodim;
 DROP FUNCTION ivfpq_knn, ivfpq_exact;

@@ -1,7 +1,7 @@
 /*
  * ivfpq.c
  *	  The gv_ivfpq access method handler: its callbacks, reloptions
- *	  (lists, subquantizers, bits), settings (gigavector.ivfpq_probes,
+ *	  (lists, subquantizers, bits, training_table), settings (gigavector.ivfpq_probes,
  *	  gigavector.ivfpq_rerank, gigavector.ivfpq_max_probes) and cost
  *	  estimate.
  */
@@ -17,16 +17,88 @@
 #include "commands/vacuum.h"
 #include "ivfpq.h"
 #include "optimizer/optimizer.h"
+#include "parser/scansup.h"
 #include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/selfuncs.h"
 #include "utils/spccache.h"
+#include "utils/regproc.h"
 
 int			gv_ivfpq_probes = IVFPQ_DEFAULT_PROBES;
 int			gv_ivfpq_rerank = IVFPQ_DEFAULT_RERANK;
 int			gv_ivfpq_max_probes = IVFPQ_DEFAULT_MAX_PROBES;
 
 static relopt_kind ivfpq_relopt_kind;
+
+/*
+ * Split a training_table value, "[schema.]table" or "[schema.]table(column)",
+ * into the qualified table name and the column (NULL when not given).
+ * Identifiers follow SQL rules: unquoted ones are folded to lower case.
+ */
+void
+IvfpqParseTrainingTable(const char *value, List **names, char **column)
+{
+	char	   *copy = pstrdup(value);
+	char	   *open = NULL;
+	char	   *end;
+	bool		quoted = false;
+
+	*names = NIL;
+	*column = NULL;
+
+	/* the first '(' outside double quotes starts the column */
+	for (char *p = copy; *p; p++)
+	{
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '(' && !quoted)
+		{
+			open = p;
+			break;
+		}
+	}
+	if (open)
+	{
+		List	   *col;
+
+		end = copy + strlen(copy);
+		while (end > open && scanner_isspace(end[-1]))
+			end--;
+		if (end == open + 1 || end[-1] != ')')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for training_table: \"%s\"", value),
+					 errhint("Name a table, as in 'schema.table', or a table and its gvector column, as in 'schema.table(column)'.")));
+		end[-1] = '\0';
+		*open = '\0';
+		col = stringToQualifiedNameList(open + 1);
+		if (list_length(col) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid column name in training_table: \"%s\"", value)));
+		*column = strVal(linitial(col));
+	}
+	*names = stringToQualifiedNameList(copy);
+	if (list_length(*names) > 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for training_table: \"%s\"", value),
+				 errhint("Name a table of this database, as in 'schema.table' or 'schema.table(column)'.")));
+}
+
+/*
+ * Reloption validator: the syntax only; the table is looked up at build.
+ */
+static void
+ValidateTrainingTable(const char *value)
+{
+	List	   *names;
+	char	   *column;
+
+	if (value == NULL || value[0] == '\0')
+		return;
+	IvfpqParseTrainingTable(value, &names, &column);
+}
 
 /*
  * Register the reloptions and settings; called once from _PG_init.
@@ -47,6 +119,9 @@ IvfpqInit(void)
 					  "Bits per subquantizer code (0: 8, fewer for tiny tables)",
 					  IVFPQ_DEFAULT_BITS, IVFPQ_MIN_BITS, IVFPQ_MAX_BITS,
 					  AccessExclusiveLock);
+	add_string_reloption(ivfpq_relopt_kind, "training_table",
+						 "Table the lists and codebooks are trained on, as 'schema.table' or 'schema.table(column)' (default: the indexed table)",
+						 NULL, ValidateTrainingTable, AccessExclusiveLock);
 
 	DefineCustomIntVariable("gigavector.ivfpq_probes",
 							"Number of lists a gv_ivfpq index scan probes.",
@@ -80,6 +155,7 @@ ivfpqoptions(Datum reloptions, bool validate)
 		{"lists", RELOPT_TYPE_INT, offsetof(IvfpqOptions, lists)},
 		{"subquantizers", RELOPT_TYPE_INT, offsetof(IvfpqOptions, subquantizers)},
 		{"bits", RELOPT_TYPE_INT, offsetof(IvfpqOptions, bits)},
+		{"training_table", RELOPT_TYPE_STRING, offsetof(IvfpqOptions, trainingTable)},
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate, ivfpq_relopt_kind,
@@ -90,6 +166,21 @@ IvfpqOptions *
 IvfpqGetOptions(Relation index)
 {
 	return (IvfpqOptions *) index->rd_options;
+}
+
+/*
+ * The training_table option, or NULL when the index trains on its table.
+ */
+const char *
+IvfpqGetTrainingTable(Relation index)
+{
+	IvfpqOptions *opts = IvfpqGetOptions(index);
+
+	if (opts == NULL || opts->trainingTable == 0)
+		return NULL;
+	if (((char *) opts + opts->trainingTable)[0] == '\0')
+		return NULL;
+	return (char *) opts + opts->trainingTable;
 }
 
 /*

@@ -50,9 +50,12 @@
 
 /* Training */
 #define IVFPQ_SEED					42	/* fixed: builds are deterministic */
-#define IVFPQ_KMEANS_ITERATIONS		10
+#define IVFPQ_KMEANS_ITERATIONS		10	/* coarse lists */
+#define IVFPQ_PQ_ITERATIONS			6	/* codebooks: 4-dim to 32-dim subspaces
+										 * settle sooner, and exact re-ranking
+										 * absorbs what is left */
 #define IVFPQ_SAMPLES_PER_LIST		50	/* coarse training sample per list */
-#define IVFPQ_SAMPLES_PER_CODE		40	/* PQ training sample per codeword */
+#define IVFPQ_SAMPLES_PER_CODE		20	/* PQ training sample per codeword */
 #define IVFPQ_TARGET_SUBDIM			16	/* default dimensions per subquantizer */
 
 /* Page flags (GvPageOpaqueData.flags) */
@@ -74,6 +77,7 @@ typedef struct IvfpqOptions
 	int			lists;
 	int			subquantizers;
 	int			bits;
+	int			trainingTable;	/* offset of the string, 0: the indexed table */
 } IvfpqOptions;
 
 /*
@@ -151,6 +155,9 @@ extern int	gv_ivfpq_rerank;
 extern int	gv_ivfpq_max_probes;
 extern void IvfpqInit(void);
 extern IvfpqOptions *IvfpqGetOptions(Relation index);
+extern const char *IvfpqGetTrainingTable(Relation index);
+extern void IvfpqParseTrainingTable(const char *value, List **names,
+									char **column);
 
 /* ivfpqbuild.c */
 extern IndexBuildResult *ivfpqbuild(Relation heap, Relation index,

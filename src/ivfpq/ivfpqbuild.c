@@ -7,8 +7,12 @@
  *    left at 0 are then derived from the row count and dimension: lists =
  *    sqrt(rows), subquantizers = the divisor of the dimension nearest
  *    below dim / 16, bits = 8 (fewer when there are fewer rows than 256).
+ *    With training_table the pass reads that table instead (a chosen
+ *    sample: the SQL side of the seed's train_ivfpq(data)); lists then
+ *    derive from the larger of its rows and the indexed table's estimate,
+ *    and too small a training table is an error, never a silent shrink.
  * 2. Train.  k-means++ and Lloyd iterations on about 50 sample vectors per
- *    list give the coarse centroids; the residuals of (at most 40 * 2^bits
+ *    list give the coarse centroids; the residuals of (at most 20 * 2^bits
  *    of) the sample to their nearest centroid train one codebook per
  *    subspace (ivfpqkmeans.c, ivfpqcodebook.c).  The seed is fixed, so a
  *    build is deterministic.
@@ -28,13 +32,21 @@
 
 #include <math.h>
 
+#include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "executor/tuptable.h"
 #include "commands/progress.h"
 #include "ivfpq.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 typedef struct IvfpqListBufferData
@@ -138,6 +150,125 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 	MemoryContextSwitchTo(oldCtx);
 	MemoryContextReset(bs->tmpCtx);
+}
+
+/*
+ * Pass 1 with training_table: the reservoir sample comes from the named
+ * table's gvector column (the only one, or the one named), read under a
+ * fresh snapshot.  The column must have the indexed column's type and, when
+ * both declare them, the same dimensions; every row is checked as it is
+ * read.
+ */
+static void
+SampleTrainingTable(IvfpqBuildState bs, const char *value)
+{
+	Relation	index = bs->index;
+	Form_pg_attribute indexAttr = TupleDescAttr(RelationGetDescr(index), 0);
+	List	   *names;
+	char	   *column;
+	Oid			relid;
+	Relation	rel;
+	TupleDesc	desc;
+	AttrNumber	attnum = InvalidAttrNumber;
+	AclResult	aclresult;
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	int			typmod;
+
+	IvfpqParseTrainingTable(value, &names, &column);
+	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_MATVIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("training table \"%s\" is not a table or materialized view",
+						RelationGetRelationName(rel)),
+				 errhint("To train on a query, store its result with CREATE TABLE ... AS or CREATE MATERIALIZED VIEW.")));
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+
+	desc = RelationGetDescr(rel);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (column != NULL)
+		{
+			if (strcmp(NameStr(att->attname), column) == 0)
+			{
+				attnum = att->attnum;
+				break;
+			}
+			continue;
+		}
+		if (att->atttypid != indexAttr->atttypid)
+			continue;
+		if (attnum != InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+					 errmsg("training table \"%s\" has more than one %s column",
+							RelationGetRelationName(rel),
+							format_type_be(indexAttr->atttypid)),
+					 errhint("Name the column, as in training_table = '%s(%s)'.",
+							 value, quote_identifier(NameStr(att->attname)))));
+		attnum = att->attnum;
+	}
+	if (attnum == InvalidAttrNumber && column != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of training table \"%s\" does not exist",
+						column, RelationGetRelationName(rel))));
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("training table \"%s\" has no %s column",
+						RelationGetRelationName(rel),
+						format_type_be(indexAttr->atttypid))));
+	if (TupleDescAttr(desc, attnum - 1)->atttypid != indexAttr->atttypid)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of training table \"%s\" is of type %s, not %s",
+						NameStr(TupleDescAttr(desc, attnum - 1)->attname),
+						RelationGetRelationName(rel),
+						format_type_be(TupleDescAttr(desc, attnum - 1)->atttypid),
+						format_type_be(indexAttr->atttypid))));
+	typmod = TupleDescAttr(desc, attnum - 1)->atttypmod;
+	if (typmod > 0 && bs->dim > 0 && typmod != bs->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("training column \"%s\" has %d dimensions, the indexed column %d",
+						NameStr(TupleDescAttr(desc, attnum - 1)->attname), typmod, bs->dim)));
+	if (bs->dim == 0 && typmod > 0)
+		bs->dim = typmod;
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d;
+
+		CHECK_FOR_INTERRUPTS();
+		d = slot_getattr(slot, attnum, &isnull);
+		if (!isnull && bs->dim > 0 &&
+			DatumGetGvector(d)->dim != bs->dim)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("training table \"%s\" has a vector of %d dimensions, the index %d",
+							RelationGetRelationName(rel), DatumGetGvector(d)->dim, bs->dim)));
+		SampleCallback(index, NULL, &d, &isnull, true, bs);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
 }
 
 /*
@@ -379,6 +510,7 @@ ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	int			lists = opts ? opts->lists : 0;
 	int			m = opts ? opts->subquantizers : 0;
 	int			bits = opts ? opts->bits : 0;
+	const char *trainingTable = IvfpqGetTrainingTable(index);
 	int			ksub;
 	int			n;
 	IvfpqMetaPageData meta;
@@ -424,9 +556,17 @@ ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 										MCXT_ALLOC_HUGE);
 		}
 	}
-	table_index_build_scan(heap, index, indexInfo, true, true,
-						   SampleCallback, &bs, NULL);
+	if (trainingTable)
+		SampleTrainingTable(&bs, trainingTable);
+	else
+		table_index_build_scan(heap, index, indexInfo, true, true,
+							   SampleCallback, &bs, NULL);
 
+	if (bs.rows == 0 && trainingTable)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training table \"%s\" has no vectors", trainingTable),
+				 errhint("Load the training vectors first, or reset training_table to train on the indexed table.")));
 	if (bs.rows == 0)
 	{
 		ereport(NOTICE,
@@ -449,7 +589,23 @@ ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 				 errmsg("subquantizers (%d) must divide the dimensions (%d)", m, bs.dim),
 				 errhint("Choose a divisor of %d, or leave subquantizers out to derive it.", bs.dim)));
 	if (lists == 0)
-		lists = (int) Min(Max(rint(sqrt(bs.rows)), 1.0), (double) IVFPQ_MAX_LISTS);
+	{
+		double		rows = bs.rows;
+
+		if (trainingTable)
+			rows = Max(rows, heap->rd_rel->reltuples);
+		lists = (int) Min(Max(rint(sqrt(rows)), 1.0), (double) IVFPQ_MAX_LISTS);
+	}
+	if (trainingTable && (lists > n || (1 << (bits > 0 ? bits : IVFPQ_MAX_BITS)) > n))
+	{
+		int			need = Max(lists, 1 << (bits > 0 ? bits : IVFPQ_MAX_BITS));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("too few training vectors in \"%s\": %d, at least %d needed for %d lists and %d bits",
+						trainingTable, n, need, lists, bits > 0 ? bits : IVFPQ_MAX_BITS),
+				 errhint("The training table needs one vector per list and 2^bits vectors; add rows to it, lower lists or bits, or raise maintenance_work_mem.")));
+	}
 	if (lists > n)
 	{
 		if (opts && opts->lists > 0)

@@ -47,7 +47,7 @@ IvfpqTrainCodebooks(const float *residuals, int n, int dim, int m, int ksub,
 		for (int i = 0; i < n; i++)
 			memcpy(sub + (Size) i * dsub, residuals + (Size) i * dim + (Size) j * dsub,
 				   sizeof(float) * dsub);
-		IvfpqKmeans(sub, n, dsub, ksub, IVFPQ_KMEANS_ITERATIONS, rng,
+		IvfpqKmeans(sub, n, dsub, ksub, IVFPQ_PQ_ITERATIONS, rng,
 					codebook + (Size) j * ksub * dsub);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, j + 1);
 	}

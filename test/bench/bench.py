@@ -95,13 +95,13 @@ SWEEPS: List[dict] = [
                                                      "SET hnsw.iterative_scan = relaxed_order"])
                            for ef in (40,)]),
     dict(name="gv_ivfpq", group="ivf", type="gvector", am="gv_ivfpq",
-         **{"with": "lists = 245"},
+         **{"with": "lists = 245, subquantizers = 49, bits = 8"},
          configs=[(f"probes={p} rerank={r}", [f"SET gigavector.ivfpq_probes = {p}",
                                                f"SET gigavector.ivfpq_rerank = {r}"])
-                  for p in (4, 8, 16) for r in (40, 100)]),
+                  for p in (2, 4, 8, 16) for r in (20, 40, 100)]),
     dict(name="pgvector ivfflat", group="ivf", type="vector", am="ivfflat",
          **{"with": "lists = 245"},
-         configs=[(f"probes={p}", [f"SET ivfflat.probes = {p}"]) for p in (1, 2, 4, 8, 16)],
+         configs=[(f"probes={p}", [f"SET ivfflat.probes = {p}"]) for p in (1, 2, 4, 8, 16, 32)],
          filtered_configs=[("probes=4 iter", ["SET ivfflat.probes = 4",
                                               "SET ivfflat.iterative_scan = relaxed_order"])]),
 ]
