@@ -1,10 +1,24 @@
 """gigavector: GigaVector's Python API over PostgreSQL and the gigavector extension.
 
-This first version carries the wire-format layer every later part builds on:
-the driver-independent :class:`Vector` value and the psycopg adapters.
+``Database`` keeps the seed GigaVector API (``Database.open``, ``add_vector``,
+``search`` …) and runs it as SQL on a PostgreSQL server: one you name with a
+connection string, or a private embedded one the package starts itself.
+Underneath sit the driver-independent :class:`Vector` value and the psycopg
+adapters (``register_gvector``).
 """
 
 from .vector import Vector
 from .psycopg import register_gvector
+from .database import (IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, GigaVectorWarning,
+                       IndexType, SearchHit)
 
-__all__ = ["Vector", "register_gvector"]
+__all__ = [
+    "Database",
+    "DistanceType",
+    "GigaVectorWarning",
+    "IndexType",
+    "IVFPQ_MIN_TRAIN_ROWS",
+    "SearchHit",
+    "Vector",
+    "register_gvector",
+]

@@ -21,11 +21,26 @@ _HEADER = struct.Struct(">hh")
 
 
 class Vector:
-    """An immutable vector of float32 values, as stored in a gvector column."""
+    """An immutable vector of float32 values, as stored in a gvector column.
 
-    __slots__ = ("_values",)
+    It is also the seed's ``Vector`` record: ``data`` (the values as a list),
+    ``metadata`` (a dict, empty unless the vector came from a collection or
+    was given one) and ``id`` (the row id in its collection, else None).
+    Equality compares the values and the metadata; the hash uses the values.
+    """
 
-    def __init__(self, values: Iterable[float] | Any):
+    __slots__ = ("_values", "metadata", "id")
+
+    metadata: dict[str, Any]
+    id: int | None
+
+    def __init__(self, values: Iterable[float] | Any,
+                 metadata: dict[str, Any] | None = None, id: int | None = None):
+        self.metadata = dict(metadata) if metadata else {}
+        self.id = id
+        if isinstance(values, Vector):
+            self._values = values._values
+            return
         if _np is not None and isinstance(values, _np.ndarray):
             if values.ndim != 1:
                 raise ValueError("expected a one-dimensional array")
@@ -49,14 +64,39 @@ class Vector:
     def __getitem__(self, i: int) -> float:
         return self._values[i]
 
+    @classmethod
+    def _trusted(cls, values: tuple[float, ...], metadata: dict[str, Any] | None = None,
+                 id: int | None = None) -> "Vector":
+        """Wrap float32 values that came from the server (already checked)."""
+        v = cls.__new__(cls)
+        v._values = values
+        v.metadata = metadata if metadata is not None else {}
+        v.id = id
+        return v
+
+    @property
+    def data(self) -> list[float]:
+        """The values as a list of floats (the seed's ``Vector.data``)."""
+        return list(self._values)
+
+    @property
+    def dimension(self) -> int:
+        return len(self._values)
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vector) and self._values == other._values
+        return (isinstance(other, Vector) and self._values == other._values
+                and self.metadata == other.metadata)
 
     def __hash__(self) -> int:
         return hash(self._values)
 
     def __repr__(self) -> str:
-        return f"Vector({list(self._values)!r})"
+        extra = ""
+        if self.metadata:
+            extra += f", metadata={self.metadata!r}"
+        if self.id is not None:
+            extra += f", id={self.id!r}"
+        return f"Vector({list(self._values)!r}{extra})"
 
     def to_list(self) -> list[float]:
         return list(self._values)
@@ -90,7 +130,10 @@ class Vector:
         dim, reserved = _HEADER.unpack_from(data)
         if reserved != 0 or len(data) != _HEADER.size + 4 * dim:
             raise ValueError("malformed binary gvector")
-        return cls(struct.unpack_from(f">{dim}f", data, _HEADER.size))
+        values = struct.unpack_from(f">{dim}f", data, _HEADER.size)
+        if not 1 <= dim <= MAX_DIM or not all(map(math.isfinite, values)):
+            raise ValueError("malformed binary gvector")
+        return cls._trusted(values)
 
 
 def _shortest(v: float) -> str:
