@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import math
 import os
 import struct
 import sys
@@ -47,7 +48,6 @@ __all__ = ["Database", "IndexType", "DistanceType", "SearchHit", "GigaVectorWarn
 IVFPQ_MIN_TRAIN_ROWS = 256
 _PROGRESS_MIN = 10_000  # add_vectors shows a progress bar from this many vectors (tqdm)
 _COPY_CHUNK = 2_000
-_TRAINING_TABLE = "gigavector_ivfpq_training"
 _IVFPQ_SETTINGS = {"gigavector.ivfpq_probes": 16, "gigavector.ivfpq_rerank": 200}
 _PG_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE")
 
@@ -107,7 +107,6 @@ class _Resources:
         self.pool: ConnectionPool | None = None
         self.server: _embedded.EmbeddedServer | None = None
         self.drop_on_close: sql.Composable | None = None
-        self.collection_key: str | None = None
 
     def close(self) -> None:
         pool, self.pool = self.pool, None
@@ -116,9 +115,6 @@ class _Resources:
                 if self.drop_on_close is not None:
                     with pool.connection() as conn:
                         conn.execute(self.drop_on_close, ())
-                        if _has_table(conn, _TRAINING_TABLE):
-                            conn.execute(sql.SQL("DELETE FROM {} WHERE collection = %s").format(
-                                sql.Identifier(_TRAINING_TABLE)), (self.collection_key,))
             except psycopg.Error:
                 pass
             finally:
@@ -126,12 +122,6 @@ class _Resources:
         server, self.server = self.server, None
         if server is not None:
             _embedded.release(server)
-
-
-def _has_table(conn: psycopg.Connection, name: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
-                       (sql.Identifier(name).as_string(conn),)).fetchone()
-    return bool(row and row[0])
 
 
 def _runtime(e: psycopg.Error) -> RuntimeError:
@@ -272,9 +262,11 @@ class Database:
         self._t = _quoted(conn, schema, name)
         digest = hashlib.sha1(self._key.encode()).hexdigest()[:10]
         self._index_prefix = f"gv_{digest}_"
+        self._training_name = self._index_prefix + "training"
+        self._training = _quoted(conn, schema, self._training_name)
         if temporary:
-            self._res.drop_on_close = sql.SQL("DROP TABLE IF EXISTS {}").format(self._t)
-            self._res.collection_key = self._key
+            self._res.drop_on_close = sql.SQL("DROP TABLE IF EXISTS {}, {}").format(
+                self._t, self._training)
         with conn.transaction():
             # Serialise creation of this collection across processes.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._key,))
@@ -648,14 +640,16 @@ class Database:
     # ------------------------------------------------------------ maintenance
 
     def train_ivfpq(self, data: Sequence[Sequence[float]] | Any) -> None:
-        """Record a training sample and (re)build the IVFPQ index.
+        """Train the IVFPQ index on ``data`` now (the index option ``training_table``).
 
-        The gv_ivfpq access method trains itself (k-means and codebooks) on a
-        sample of the table when the index is built.  This call validates the
-        sample (same dimension; 256 vectors or more recommended), stores it
-        in the table ``gigavector_ivfpq_training`` for builds that can train
-        from it, and rebuilds the index now if the collection holds at least
-        256 vectors, else at the first search after it does.
+        The vectors are stored in the collection's training table
+        (``gv_<digest>_training``, next to the collection), the index is
+        pointed at it with ``ALTER INDEX ... SET (training_table = ...)`` and
+        rebuilt: lists and codebooks come from ``data``, every stored row is
+        encoded with them, and rows added later are encoded on insert.  An
+        empty collection may be trained.  ``lists`` is sqrt(max(training rows,
+        collection rows)), at most the training rows; ``bits`` is 8, fewer
+        for fewer than 256 training vectors (with a warning).
         """
         if self._index != IndexType.IVFPQ:
             raise RuntimeError("train_ivfpq applies to IndexType.IVFPQ databases only")
@@ -666,25 +660,34 @@ class Database:
         if n < IVFPQ_MIN_TRAIN_ROWS:
             warnings.warn(f"{n} training vectors: at least {IVFPQ_MIN_TRAIN_ROWS} are recommended",
                           GigaVectorWarning, stacklevel=2)
-        tab = _quoted(None, self._schema, _TRAINING_TABLE)
+        copy_sql = sql.SQL("COPY {} (embedding) FROM STDIN").format(self._training)
 
         def store(conn: psycopg.Connection) -> None:
             with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_TRAINING_TABLE,))
-                conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (collection text NOT NULL, "
-                                     "id bigint NOT NULL, embedding gvector NOT NULL, "
-                                     "PRIMARY KEY (collection, id))").format(tab), ())
-                conn.execute(sql.SQL("DELETE FROM {} WHERE collection = %s").format(tab), (self._key,))
-                with conn.cursor() as cur, cur.copy(sql.SQL(
-                        "COPY {} (collection, id, embedding) FROM STDIN").format(tab), ()) as copy:
+                conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (embedding gvector({}) NOT NULL)")
+                             .format(self._training, sql.Literal(self._dimension)), ())
+                conn.execute(sql.SQL("TRUNCATE {}").format(self._training), ())
+                with conn.cursor() as cur, cur.copy(copy_sql, ()) as copy:
                     for i in range(n):
                         vals = rows[i].tolist() if _np is not None else rows[i].data
-                        copy.write_row((self._key, i, Vector(vals).to_text()))
-        self._run(store)
+                        copy.write_row((Vector(vals).to_text(),))
+                if self._index_distance is not None:
+                    self._retrain(conn, n)
         with self._lock:
-            if self._index_distance is not None:
-                self._ivfpq_pending = True
-        self._train_if_due()
+            self._run(store)
+            self._ivfpq_pending = False
+
+    def _retrain(self, conn: psycopg.Connection, train_rows: int) -> None:
+        """Point the index at the training table with fitting lists/bits; REINDEX it."""
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t), ()).fetchone()[0]
+        lists = max(1, min(train_rows, round(math.sqrt(max(train_rows, count)))))
+        bits = min(8, train_rows.bit_length() - 1) or 1
+        option = conn.execute("SELECT format('%%I.%%I(embedding)', %s::text, %s::text)",
+                              (self._schema, self._training_name)).fetchone()[0]
+        index = _quoted(None, self._schema, self._index_name)
+        conn.execute(sql.SQL("ALTER INDEX {} SET (training_table = {}, lists = {}, bits = {})")
+                     .format(index, sql.Literal(option), sql.Literal(lists), sql.Literal(bits)), ())
+        conn.execute(sql.SQL("REINDEX INDEX {}").format(index), ())
 
     def _train_if_due(self) -> None:
         """Build a pending IVFPQ index once the collection has enough rows to train on."""

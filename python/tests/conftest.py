@@ -86,5 +86,6 @@ def make_db(request, dsn):
     for db in opened:
         if not db.closed:
             with db.connection() as c:
-                c.execute("DROP TABLE IF EXISTS {}".format(db.table.as_string(c)))
+                c.execute("DROP TABLE IF EXISTS {}, {}".format(
+                    db.table.as_string(c), db._training.as_string(c)))
             db.close()

@@ -150,6 +150,57 @@ def test_ivfpq_trains_once_rows_exist(make_db, mode):
     assert [h.id for h in db.search(data[17], k=3)][0] == 18
 
 
+def _ivfpq_index(c, db):
+    return c.execute("SELECT indexrelid::regclass::text FROM pg_index i JOIN pg_class c "
+                     "ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                     "WHERE indrelid = %s::regclass AND amname = 'gv_ivfpq'",
+                     (db.table.as_string(c),)).fetchone()[0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_train_ivfpq_is_the_training_table_option(make_db, mode):
+    """train_ivfpq(data) trains the index on data at once, even on an empty
+    collection, through the index option training_table; later rows are
+    encoded with those lists and codebooks."""
+    db = make_db(mode, 16, IndexType.IVFPQ)
+    rng = np.random.default_rng(11)
+    train = rng.random((400, 16), dtype=np.float32)
+    db.train_ivfpq(train)
+    with db.connection() as c:
+        idx = _ivfpq_index(c, db)
+        trained, lists, bits = c.execute(
+            "SELECT trained, lists, bits FROM gigavector.ivfpq_info(%s::regclass)", (idx,)).fetchone()
+        assert (trained, lists, bits) == (True, 20, 8)  # sqrt(400) lists, before any row exists
+        opts = c.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (idx,)).fetchone()[0]
+        assert f"training_table={db._schema}.{db._training_name}(embedding)" in opts
+        assert c.execute("SELECT count(*) FROM {}".format(db._training.as_string(c))).fetchone()[0] == 400
+    data = rng.random((1000, 16), dtype=np.float32)
+    ids = db.add_vectors(data)
+    exact = np.argsort(((data - data[7]) ** 2).sum(axis=1))[:10]
+    assert [h.id for h in db.search(data[7], k=10)] == [ids[i] for i in exact]
+    with db.connection() as c:  # not retrained from the rows: still the training sample's 20 lists
+        assert c.execute("SELECT lists FROM gigavector.ivfpq_info(%s::regclass)",
+                         (_ivfpq_index(c, db),)).fetchone()[0] == 20
+    # few training vectors: fewer bits (2^bits <= n) and lists <= n, with a warning
+    with pytest.warns(GigaVectorWarning, match="at least 256"):
+        db.train_ivfpq(train[:40])
+    with db.connection() as c:
+        assert c.execute("SELECT trained, lists, bits FROM gigavector.ivfpq_info(%s::regclass)",
+                         (_ivfpq_index(c, db),)).fetchone() == (True, 32, 5)
+    assert [h.id for h in db.search(data[7], k=10)] == [ids[i] for i in exact]
+
+
+def test_train_ivfpq_temporary_collection_drops_its_training_table(dsn):
+    db = Database.open(None, 4, IndexType.IVFPQ, dsn=dsn)
+    db.train_ivfpq(np.random.default_rng(2).random((300, 4), dtype=np.float32))
+    with db.connection() as c:
+        training = db._training.as_string(c)
+        assert c.execute("SELECT to_regclass(%s) IS NOT NULL", (training,)).fetchone()[0]
+    db.close()
+    with psycopg.connect(dsn) as c:
+        assert c.execute("SELECT to_regclass(%s) IS NULL", (training,)).fetchone()[0]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_search_batch_is_one_statement(make_db, mode, monkeypatch):
     db = make_db(mode, 4, IndexType.HNSW)
