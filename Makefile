@@ -19,6 +19,7 @@ OBJS = \
 	src/gigavector.o \
 	src/gvector.o \
 	src/distance.o \
+	src/quantize.o \
 	src/gvpage.o \
 	gpu/gv_gpu.o \
 	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswinsert.o src/hnsw/hnswscan.o \
@@ -35,7 +36,7 @@ INSTALL_PARTS = $(sort $(wildcard $(srcdir)/sql/install/*.sql))
 DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
-REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw kdtree ivfpq
+REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage kdtree ivfpq
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

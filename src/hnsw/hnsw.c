@@ -1,7 +1,7 @@
 /*
  * hnsw.c
  *	  The gv_hnsw access method handler: its callbacks, reloptions
- *	  (m, ef_construction), settings (gigavector.hnsw_ef_search,
+ *	  (m, ef_construction, storage), settings (gigavector.hnsw_ef_search,
  *	  gigavector.hnsw_max_scan_tuples) and cost estimate.
  */
 #include "compat.h"
@@ -26,6 +26,14 @@ int			gv_hnsw_max_scan_tuples = HNSW_DEFAULT_MAX_SCAN_TUPLES;
 
 static relopt_kind hnsw_relopt_kind;
 
+static relopt_enum_elt_def hnsw_storage_values[] = {
+	{"auto", HNSW_STORAGE_AUTO},
+	{"float32", HNSW_STORAGE_FLOAT},
+	{"float16", HNSW_STORAGE_HALF},
+	{"int8", HNSW_STORAGE_INT8},
+	{NULL}
+};
+
 /*
  * Register the reloptions and settings; called once from _PG_init.
  */
@@ -41,6 +49,11 @@ GvHnswInit(void)
 					  "Size of the candidate list while building the graph",
 					  HNSW_DEFAULT_EF_CONSTRUCTION, HNSW_MIN_EF_CONSTRUCTION,
 					  HNSW_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
+	add_enum_reloption(hnsw_relopt_kind, "storage",
+					   "How the graph stores vectors: auto, float32, float16 or int8",
+					   hnsw_storage_values, HNSW_STORAGE_AUTO,
+					   "Valid values are \"auto\", \"float32\", \"float16\" and \"int8\".",
+					   AccessExclusiveLock);
 
 	DefineCustomIntVariable("gigavector.hnsw_ef_search",
 							"Size of the candidate list of a gv_hnsw index scan.",
@@ -66,6 +79,7 @@ gvhnswoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 		{"m", RELOPT_TYPE_INT, offsetof(GvHnswOptions, m)},
 		{"ef_construction", RELOPT_TYPE_INT, offsetof(GvHnswOptions, efConstruction)},
+		{"storage", RELOPT_TYPE_ENUM, offsetof(GvHnswOptions, storage)},
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate, hnsw_relopt_kind,
@@ -86,6 +100,14 @@ GvHnswGetEfConstruction(Relation index)
 	GvHnswOptions *opts = (GvHnswOptions *) index->rd_options;
 
 	return opts ? opts->efConstruction : HNSW_DEFAULT_EF_CONSTRUCTION;
+}
+
+int
+GvHnswGetStorage(Relation index)
+{
+	GvHnswOptions *opts = (GvHnswOptions *) index->rd_options;
+
+	return opts ? opts->storage : HNSW_STORAGE_AUTO;
 }
 
 /*

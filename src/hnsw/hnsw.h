@@ -53,11 +53,25 @@
 #define PROGRESS_HNSW_PHASE_LOAD	2
 #define PROGRESS_HNSW_PHASE_WRITE	3
 
+/*
+ * How element tuples store vectors (reloption storage = float32, float16,
+ * int8 or auto).  FLOAT keeps them exact; HALF (IEEE half precision) and INT8 (one scale per vector) let vectors of more
+ * dimensions fit on a page, and a scan then re-ranks each batch with exact
+ * distances from the heap.  AUTO is only a reloption value: the build picks
+ * the first of FLOAT, HALF, INT8 whose element fits, and the metapage keeps
+ * the choice (0 = FLOAT in metapages written before storage existed).
+ */
+#define HNSW_STORAGE_FLOAT		0
+#define HNSW_STORAGE_HALF		1
+#define HNSW_STORAGE_INT8		2
+#define HNSW_STORAGE_AUTO		3
+
 typedef struct GvHnswOptions
 {
 	int32		vl_len_;		/* varlena header (do not touch directly!) */
 	int			m;
 	int			efConstruction;
+	int			storage;		/* HNSW_STORAGE_* */
 } GvHnswOptions;
 
 /* Block 0. */
@@ -70,6 +84,7 @@ typedef struct GvHnswMetaPageData
 	uint16		entryLevel;		/* level of the entry point, if valid */
 	ItemPointerData entry;		/* entry point, or invalid when empty */
 	BlockNumber insertPage;		/* last page, where appends go */
+	uint16		storage;		/* HNSW_STORAGE_FLOAT, _HALF or _INT8 */
 } GvHnswMetaPageData;
 
 typedef GvHnswMetaPageData *GvHnswMetaPage;
@@ -82,7 +97,9 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
  * for), so a tombstone's slot can be reused by a new element of a level up
  * to capLevel by overwriting it in place:
  *
- *	 float		vec[dim]
+ *	 char		data[vecBytes]	the vector, as the index's storage encodes it:
+ *								float[dim], half[dim] or {float scale;
+ *								int8[dim]}, padded to a multiple of 4
  *	 float		dist[GvHnswSlots(m, capLevel)]
  *	 ItemPointerData nbr[GvHnswSlots(m, capLevel)]
  *
@@ -97,7 +114,7 @@ typedef struct GvHnswElementTupleData
 	uint8		unused;
 	ItemPointerData heaptid;
 	uint16		unused2;
-	float		vec[FLEXIBLE_ARRAY_MEMBER];
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
 } GvHnswElementTupleData;
 
 typedef GvHnswElementTupleData *GvHnswElementTuple;
@@ -105,12 +122,12 @@ typedef GvHnswElementTupleData *GvHnswElementTuple;
 #define GvHnswSlots(m, level)		(2 * (m) + (level) * (m))
 #define GvHnswLevelStart(m, l)	((l) == 0 ? 0 : 2 * (m) + ((l) - 1) * (m))
 #define GvHnswLevelSlots(m, l)	((l) == 0 ? 2 * (m) : (m))
-#define GvHnswTupleSize(dim, m, capLevel) \
-	MAXALIGN(offsetof(GvHnswElementTupleData, vec) + sizeof(float) * (dim) + \
+#define GvHnswTupleSize(vecBytes, m, capLevel) \
+	MAXALIGN(offsetof(GvHnswElementTupleData, data) + (vecBytes) + \
 			 (sizeof(float) + sizeof(ItemPointerData)) * GvHnswSlots(m, capLevel))
-#define GvHnswTupleDists(tup, dim) ((tup)->vec + (dim))
-#define GvHnswTupleNbrs(tup, dim, m) \
-	((ItemPointer) (GvHnswTupleDists(tup, dim) + GvHnswSlots(m, (tup)->capLevel)))
+#define GvHnswTupleDists(tup, vecBytes) ((float *) ((tup)->data + (vecBytes)))
+#define GvHnswTupleNbrs(tup, vecBytes, m) \
+	((ItemPointer) (GvHnswTupleDists(tup, vecBytes) + GvHnswSlots(m, (tup)->capLevel)))
 
 /* Largest tuple a page holds (one item per page). */
 #define HNSW_MAX_TUPLE_SIZE \
@@ -124,6 +141,8 @@ typedef struct GvHnswInfoData
 	int			m;
 	int			efConstruction;
 	int			maxLevel;
+	int			storage;		/* HNSW_STORAGE_FLOAT, _HALF or _INT8 */
+	int			vecBytes;		/* size of an encoded vector in a tuple */
 	GvMetric	metric;
 } GvHnswInfoData;
 
@@ -167,14 +186,21 @@ extern int	gv_hnsw_max_scan_tuples;
 extern void GvHnswInit(void);
 extern int	GvHnswGetM(Relation index);
 extern int	GvHnswGetEfConstruction(Relation index);
+extern int	GvHnswGetStorage(Relation index);
 
 /* hnswutils.c */
 extern GvHnswInfo GvHnswGetInfo(Relation index);
 extern void GvHnswReadMeta(Relation index, GvHnswMetaPageData *meta);
-extern int	GvHnswMaxLevelFor(int dim, int m);
+extern int	GvHnswMaxLevelFor(int vecBytes, int m);
+extern int	GvHnswVectorBytes(int storage, int dim);
+extern int	GvHnswChooseStorage(Relation index, int requested, int dim, int m);
+extern const char *GvHnswStorageName(int storage);
+extern void GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec,
+							 char *dst);
+extern const float *GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup,
+									  float *buf);
 extern int	GvHnswRandomLevel(int m, int maxLevel);
-extern void GvHnswInitMetaPage(Page page, int dim, int m, int efConstruction,
-							 int maxLevel);
+extern void GvHnswInitMetaPage(Page page, GvHnswInfo info);
 extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
 							   bool *ok);
 extern GvHnswElementTuple GvHnswPageGetElement(Page page, OffsetNumber off);

@@ -389,7 +389,7 @@ WriteMetaPage(Relation index, ForkNumber fork, GvHnswInfo info,
 
 	Assert(BufferGetBlockNumber(buf) == GV_METAPAGE_BLKNO);
 	START_CRIT_SECTION();
-	GvHnswInitMetaPage(page, info->dim, info->m, info->efConstruction, info->maxLevel);
+	GvHnswInitMetaPage(page, info);
 	meta = GvHnswPageGetMeta(page);
 	if (entry)
 	{
@@ -429,7 +429,7 @@ WriteGraph(GvHnswBuildState *bs)
 	Page		page = palloc(BLCKSZ);
 	BlockNumber blkno = 1;
 	BlockNumber lastPage = InvalidBlockNumber;
-	GvHnswElementTuple tup = palloc0(GvHnswTupleSize(info->dim, m, info->maxLevel));
+	GvHnswElementTuple tup = palloc0(GvHnswTupleSize(info->vecBytes, m, info->maxLevel));
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_WRITE);
 
@@ -438,7 +438,7 @@ WriteGraph(GvHnswBuildState *bs)
 	for (int i = 0; i < bs->nelements; i++)
 	{
 		BuildElement *e = &bs->elements[i];
-		Size		size = GvHnswTupleSize(info->dim, m, e->level);
+		Size		size = GvHnswTupleSize(info->vecBytes, m, e->level);
 
 		if (PageGetFreeSpace(page) < size)
 		{
@@ -457,7 +457,7 @@ WriteGraph(GvHnswBuildState *bs)
 	for (int i = 0; i < bs->nelements; i++)
 	{
 		BuildElement *e = &bs->elements[i];
-		Size		size = GvHnswTupleSize(info->dim, m, e->level);
+		Size		size = GvHnswTupleSize(info->vecBytes, m, e->level);
 		float	   *dists;
 		ItemPointer nbrs;
 
@@ -471,9 +471,9 @@ WriteGraph(GvHnswBuildState *bs)
 		tup->level = e->level;
 		tup->capLevel = e->level;
 		tup->heaptid = e->heaptid;
-		memcpy(tup->vec, e->vec, sizeof(float) * info->dim);
-		dists = GvHnswTupleDists(tup, info->dim);
-		nbrs = GvHnswTupleNbrs(tup, info->dim, m);
+		GvHnswEncodeVector(index, info, e->vec, tup->data);
+		dists = GvHnswTupleDists(tup, info->vecBytes);
+		nbrs = GvHnswTupleNbrs(tup, info->vecBytes, m);
 		for (int l = 0; l <= e->level; l++)
 		{
 			int			start = GvHnswLevelStart(m, l);
@@ -604,14 +604,22 @@ InitInfo(Relation index, GvHnswInfo info)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ef_construction must be greater than or equal to 2 * m"),
 				 errhint("Raise ef_construction to at least %d or lower m.", 2 * info->m)));
-	info->maxLevel = GvHnswMaxLevelFor(info->dim, info->m);
-	if (info->maxLevel < 0)
+	info->storage = GvHnswChooseStorage(index, GvHnswGetStorage(index), info->dim, info->m);
+	if (info->storage != HNSW_STORAGE_FLOAT && index->rd_index->indkey.values[0] == 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("gv_hnsw cannot index vectors of %d dimensions with m = %d",
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("gv_hnsw with storage = %s cannot index an expression",
+						GvHnswStorageName(info->storage)),
+				 errhint("Scans re-rank with exact distances read from the table's column: index a column, or use storage = float32.")));
+	if (info->storage != HNSW_STORAGE_FLOAT && GvHnswGetStorage(index) == HNSW_STORAGE_AUTO)
+		ereport(NOTICE,
+				(errmsg("gv_hnsw index \"%s\" stores its vectors as %s: %d float32 dimensions do not fit on a page with m = %d",
+						RelationGetRelationName(index), GvHnswStorageName(info->storage),
 						info->dim, info->m),
-				 errhint("An element with its level-0 neighbours must fit in a %d-byte page; use fewer dimensions or a smaller m.",
-						 BLCKSZ)));
+				 errdetail("Scans re-rank each batch with exact distances from the table.")));
+	info->vecBytes = GvHnswVectorBytes(info->storage, info->dim);
+	info->maxLevel = GvHnswMaxLevelFor(info->vecBytes, info->m);
+	Assert(info->maxLevel >= 0);
 	info->metric = GvIndexGetMetric(index, 1);
 }
 

@@ -30,23 +30,24 @@
 #define HNSW_FREE_SLOT_TRIES	4
 
 /*
- * Fill a freshly built element tuple (in local memory).
+ * Fill a freshly built element tuple (in local memory); data is the
+ * encoded vector (GvHnswEncodeVector).
  */
 static void
 FillElement(GvHnswElementTuple tup, GvHnswInfo info, int level, int capLevel,
-			const float *vec, ItemPointer heaptid)
+			const char *data, ItemPointer heaptid)
 {
 	int			nslots = GvHnswSlots(info->m, capLevel);
 	float	   *dists;
 	ItemPointer nbrs;
 
-	MemSet(tup, 0, GvHnswTupleSize(info->dim, info->m, capLevel));
+	MemSet(tup, 0, GvHnswTupleSize(info->vecBytes, info->m, capLevel));
 	tup->level = level;
 	tup->capLevel = capLevel;
 	tup->heaptid = *heaptid;
-	memcpy(tup->vec, vec, sizeof(float) * info->dim);
-	dists = GvHnswTupleDists(tup, info->dim);
-	nbrs = GvHnswTupleNbrs(tup, info->dim, info->m);
+	memcpy(tup->data, data, info->vecBytes);
+	dists = GvHnswTupleDists(tup, info->vecBytes);
+	nbrs = GvHnswTupleNbrs(tup, info->vecBytes, info->m);
 	for (int i = 0; i < nslots; i++)
 	{
 		dists[i] = 0;
@@ -106,17 +107,17 @@ PlaceInFreeSlot(Relation index, GvHnswInfo info, GvHnswElementTuple tup,
 				GvHnswElementTuple dst = GvHnswPageGetElement(wpage, off);
 				int			cap = old->capLevel;
 
-				FillElement(dst, info, tup->level, cap, tup->vec, &tup->heaptid);
+				FillElement(dst, info, tup->level, cap, tup->data, &tup->heaptid);
 				/* copy the neighbours chosen for the levels we have */
 				for (int l = 0; l <= tup->level; l++)
 				{
 					int			start = GvHnswLevelStart(info->m, l);
 					int			n = GvHnswLevelSlots(info->m, l);
 
-					memcpy(GvHnswTupleDists(dst, info->dim) + start,
-						   GvHnswTupleDists(tup, info->dim) + start, sizeof(float) * n);
-					memcpy(GvHnswTupleNbrs(dst, info->dim, info->m) + start,
-						   GvHnswTupleNbrs(tup, info->dim, info->m) + start,
+					memcpy(GvHnswTupleDists(dst, info->vecBytes) + start,
+						   GvHnswTupleDists(tup, info->vecBytes) + start, sizeof(float) * n);
+					memcpy(GvHnswTupleNbrs(dst, info->vecBytes, info->m) + start,
+						   GvHnswTupleNbrs(tup, info->vecBytes, info->m) + start,
 						   sizeof(ItemPointerData) * n);
 				}
 				GenericXLogFinish(state);
@@ -219,8 +220,8 @@ AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 		UnlockReleaseBuffer(buf);
 		return;
 	}
-	dists = GvHnswTupleDists(tup, info->dim) + start;
-	nbrs = GvHnswTupleNbrs(tup, info->dim, info->m) + start;
+	dists = GvHnswTupleDists(tup, info->vecBytes) + start;
+	nbrs = GvHnswTupleNbrs(tup, info->vecBytes, info->m) + start;
 	for (int i = 0; i < n; i++)
 	{
 		if (!ItemPointerIsValid(&nbrs[i]))
@@ -245,8 +246,8 @@ AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
 	tup = GvHnswPageGetElement(page, off);
-	GvHnswTupleDists(tup, info->dim)[start + slot] = dist;
-	GvHnswTupleNbrs(tup, info->dim, info->m)[start + slot] = *newtid;
+	GvHnswTupleDists(tup, info->vecBytes)[start + slot] = dist;
+	GvHnswTupleNbrs(tup, info->vecBytes, info->m)[start + slot] = *newtid;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 }
@@ -262,12 +263,15 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, ItemPointer heap
 	LOCKMODE	lockmode = ShareLock;
 	GvHnswMetaPageData meta;
 	GvHnswElementTuple tup;
-	Size		size = GvHnswTupleSize(info->dim, m, level);
+	Size		size = GvHnswTupleSize(info->vecBytes, m, level);
 	ItemPointerData newtid;
 	GvHnswCandidate **chosen;
 	int		   *nchosen;
 	int			top;
+	char	   *data = palloc(info->vecBytes);
 
+	/* encode first: a value half precision cannot hold fails before any lock */
+	GvHnswEncodeVector(index, info, vec, data);
 	LockPage(index, HNSW_UPDATE_LOCK, lockmode);
 	GvHnswReadMeta(index, &meta);
 	if (!ItemPointerIsValid(&meta.entry) || level > meta.entryLevel)
@@ -279,7 +283,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, ItemPointer heap
 	}
 
 	tup = palloc(size);
-	FillElement(tup, info, level, level, vec, heaptid);
+	FillElement(tup, info, level, level, data, heaptid);
 
 	top = ItemPointerIsValid(&meta.entry) ? Min(level, meta.entryLevel) : -1;
 	chosen = palloc0(sizeof(GvHnswCandidate *) * (level + 1));
@@ -321,8 +325,8 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, ItemPointer heap
 			nchosen[l] = GvHnswSelectNeighbors(index, info, w, nw, lm, NULL, chosen[l]);
 			for (int i = 0; i < nchosen[l]; i++)
 			{
-				GvHnswTupleDists(tup, info->dim)[GvHnswLevelStart(m, l) + i] = chosen[l][i].dist;
-				GvHnswTupleNbrs(tup, info->dim, m)[GvHnswLevelStart(m, l) + i] = chosen[l][i].tid;
+				GvHnswTupleDists(tup, info->vecBytes)[GvHnswLevelStart(m, l) + i] = chosen[l][i].dist;
+				GvHnswTupleNbrs(tup, info->vecBytes, m)[GvHnswLevelStart(m, l) + i] = chosen[l][i].tid;
 			}
 			/* w is sorted nearest first: the entry points of the next level */
 			pfree(eps);

@@ -18,10 +18,17 @@
  * Each batch is in distance order; a later batch can hold a row nearer than
  * the last row of an earlier one (the search is approximate), as with
  * pgvector's hnsw.iterative_scan = relaxed_order.
+ *
+ * Under float16 or int8 storage the graph's distances are approximations, so
+ * each batch is re-ranked with exact distances computed from the heap rows
+ * (fetched with the scan's snapshot; a row it cannot see is dropped, as the
+ * executor would drop it) before it is returned.
  */
 #include "compat.h"
 
 #include "access/relscan.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -43,6 +50,9 @@ typedef struct GvHnswScanOpaqueData
 	GvHnswCandidate *out;
 	int			nout;
 	int			pos;
+	/* heap access for re-ranking (float16 and int8 storage) */
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
 } GvHnswScanOpaqueData;
 
 typedef GvHnswScanOpaqueData *GvHnswScanOpaque;
@@ -60,6 +70,18 @@ gvhnswbeginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
+static void
+EndHeapFetch(GvHnswScanOpaque so)
+{
+	if (so->fetch)
+	{
+		table_index_fetch_end(so->fetch);
+		ExecDropSingleTupleTableSlot(so->slot);
+		so->fetch = NULL;
+		so->slot = NULL;
+	}
+}
+
 void
 gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 		   int norderbys)
@@ -70,6 +92,7 @@ gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+	EndHeapFetch(so);
 	MemoryContextReset(so->ctx);
 	so->started = false;
 	so->done = false;
@@ -124,6 +147,60 @@ StartScan(IndexScanDesc scan)
 		GvHnswHeapPush(&so->discard, &ep);
 }
 
+static int
+CompareByDistance(const void *a, const void *b)
+{
+	const GvHnswCandidate *x = a;
+	const GvHnswCandidate *y = b;
+
+	if (x->dist != y->dist)
+		return x->dist < y->dist ? -1 : 1;
+	return ItemPointerCompare((ItemPointer) &x->heaptid, (ItemPointer) &y->heaptid);
+}
+
+/*
+ * Replace the approximate distances of so->out by exact ones from the heap
+ * rows and sort it; drop rows the scan's snapshot cannot see.
+ */
+static void
+RerankBatch(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	AttrNumber	attno = index->rd_index->indkey.values[0];
+	int			keep = 0;
+
+	if (so->fetch == NULL)
+	{
+		so->fetch = table_index_fetch_begin(scan->heapRelation);
+		so->slot = table_slot_create(scan->heapRelation, NULL);
+	}
+	for (int i = 0; i < so->nout; i++)
+	{
+		bool		callAgain = false;
+		bool		allDead = false;
+		bool		isnull;
+		bool		ok;
+		Datum		value;
+		float	   *x;
+
+		if (!table_index_fetch_tuple(so->fetch, &so->out[i].heaptid, scan->xs_snapshot,
+									 so->slot, &callAgain, &allDead))
+			continue;
+		value = slot_getattr(so->slot, attno, &isnull);
+		if (isnull)
+			continue;
+		x = GvHnswPrepareDatum(index, so->info, value, &ok);
+		so->out[keep] = so->out[i];
+		so->out[keep++].dist = GvMetricDistance(so->info->metric, so->query, x,
+												so->info->dim);
+		pfree(x);
+	}
+	ExecClearTuple(so->slot);
+	so->nout = keep;
+	qsort(so->out, keep, sizeof(GvHnswCandidate), CompareByDistance);
+}
+
 /*
  * Produce the next batch in so->out, nearest first.
  */
@@ -153,6 +230,8 @@ NextBatch(IndexScanDesc scan)
 		so->out[i] = GvHnswHeapPop(&so->result);
 	if (so->nout == 0)
 		so->done = true;
+	else if (so->info->storage != HNSW_STORAGE_FLOAT)
+		RerankBatch(scan);
 	so->batchSize = Min(so->batchSize * 2, 10000);
 }
 
@@ -186,6 +265,7 @@ gvhnswendscan(IndexScanDesc scan)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 
+	EndHeapFetch(so);
 	MemoryContextDelete(so->ctx);
 	pfree(so);
 	scan->opaque = NULL;

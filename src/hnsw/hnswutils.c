@@ -18,6 +18,7 @@
 #include "common/pg_prng.h"
 #include "hnsw.h"
 #include "miscadmin.h"
+#include "quantize.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 
@@ -39,6 +40,8 @@ GvHnswGetInfo(Relation index)
 		info->m = meta.m;
 		info->efConstruction = meta.efConstruction;
 		info->maxLevel = meta.maxLevel;
+		info->storage = meta.storage;
+		info->vecBytes = GvHnswVectorBytes(info->storage, info->dim);
 		info->metric = GvIndexGetMetric(index, 1);
 		index->rd_amcache = info;
 	}
@@ -67,14 +70,127 @@ GvHnswReadMeta(Relation index, GvHnswMetaPageData *meta)
  * a level-0 element does.
  */
 int
-GvHnswMaxLevelFor(int dim, int m)
+GvHnswMaxLevelFor(int vecBytes, int m)
 {
 	int			level;
 
 	for (level = HNSW_MAX_LEVEL; level >= 0; level--)
-		if (GvHnswTupleSize(dim, m, level) <= HNSW_MAX_TUPLE_SIZE)
+		if (GvHnswTupleSize(vecBytes, m, level) <= HNSW_MAX_TUPLE_SIZE)
 			return level;
 	return -1;
+}
+
+/* Bytes an encoded vector takes in an element tuple (a multiple of 4). */
+int
+GvHnswVectorBytes(int storage, int dim)
+{
+	switch (storage)
+	{
+		case HNSW_STORAGE_HALF:
+			return TYPEALIGN(4, sizeof(uint16) * dim);
+		case HNSW_STORAGE_INT8:
+			return TYPEALIGN(4, sizeof(float) + dim);
+		default:
+			return sizeof(float) * dim;
+	}
+}
+
+const char *
+GvHnswStorageName(int storage)
+{
+	switch (storage)
+	{
+		case HNSW_STORAGE_HALF:
+			return "float16";
+		case HNSW_STORAGE_INT8:
+			return "int8";
+		case HNSW_STORAGE_AUTO:
+			return "auto";
+		default:
+			return "float32";
+	}
+}
+
+/*
+ * The storage a build uses: the requested one, which must leave room on a
+ * page for an element with its level-0 links, or under "auto" the most
+ * exact one that does.
+ */
+int
+GvHnswChooseStorage(Relation index, int requested, int dim, int m)
+{
+	static const int order[] = {HNSW_STORAGE_FLOAT, HNSW_STORAGE_HALF, HNSW_STORAGE_INT8};
+
+	if (requested != HNSW_STORAGE_AUTO)
+	{
+		if (GvHnswMaxLevelFor(GvHnswVectorBytes(requested, dim), m) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("gv_hnsw cannot store %d dimensions as %s with m = %d: an element does not fit on a page",
+							dim, GvHnswStorageName(requested), m),
+					 requested == HNSW_STORAGE_INT8 ?
+					 errhint("Lower m, or index fewer dimensions (for example with subvector()).") :
+					 errhint("Use storage = %s, or leave storage out to choose automatically, or lower m.",
+							 requested == HNSW_STORAGE_HALF ? "int8" : "float16 or int8")));
+		return requested;
+	}
+	for (int i = 0; i < lengthof(order); i++)
+		if (GvHnswMaxLevelFor(GvHnswVectorBytes(order[i], dim), m) >= 0)
+			return order[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("gv_hnsw cannot index %d dimensions with m = %d: even an int8 element does not fit on a page",
+					dim, m),
+			 errhint("Lower m, or index fewer dimensions (for example with subvector()); gv_ivfpq indexes up to 16000 dimensions.")));
+	return HNSW_STORAGE_FLOAT;	/* keep the compiler quiet */
+}
+
+/*
+ * Encode vec (in the metric's space) into an element's data.  Half
+ * precision cannot hold magnitudes of 65520 and more: such a row is refused
+ * rather than stored as infinity.
+ */
+void
+GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec, char *dst)
+{
+	switch (info->storage)
+	{
+		case HNSW_STORAGE_HALF:
+			if (!GvHalfEncode(vec, (uint16_t *) dst, info->dim))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("value out of range for gv_hnsw storage = float16: a coordinate's magnitude is 65520 or more"),
+						 errhint("Index \"%s\" stores float16 vectors; rebuild it with storage = int8 or float32.",
+								 RelationGetRelationName(index))));
+			break;
+		case HNSW_STORAGE_INT8:
+			GvInt8Encode(vec, (int8_t *) (dst + sizeof(float)), (float *) dst, info->dim);
+			break;
+		default:
+			memcpy(dst, vec, sizeof(float) * info->dim);
+			break;
+	}
+}
+
+/*
+ * An element's vector as floats: the tuple's own data under FLOAT storage,
+ * else decoded into buf (info->dim floats).
+ */
+const float *
+GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup, float *buf)
+{
+	switch (info->storage)
+	{
+		case HNSW_STORAGE_HALF:
+			GvHalfDecode((const uint16_t *) tup->data, buf, info->dim);
+			return buf;
+		case HNSW_STORAGE_INT8:
+			GvInt8Decode((const int8_t *) (tup->data + sizeof(float)),
+						 *(const float *) tup->data, buf, info->dim);
+			return buf;
+		default:
+			return (const float *) tup->data;
+	}
 }
 
 /*
@@ -93,7 +209,7 @@ GvHnswRandomLevel(int m, int maxLevel)
 }
 
 void
-GvHnswInitMetaPage(Page page, int dim, int m, int efConstruction, int maxLevel)
+GvHnswInitMetaPage(Page page, GvHnswInfo info)
 {
 	GvHnswMetaPage meta;
 
@@ -102,10 +218,11 @@ GvHnswInitMetaPage(Page page, int dim, int m, int efConstruction, int maxLevel)
 	MemSet(meta, 0, sizeof(GvHnswMetaPageData));
 	meta->header.magic = HNSW_MAGIC;
 	meta->header.version = HNSW_VERSION;
-	meta->header.dimensions = dim;
-	meta->m = m;
-	meta->efConstruction = efConstruction;
-	meta->maxLevel = maxLevel;
+	meta->header.dimensions = info->dim;
+	meta->m = info->m;
+	meta->efConstruction = info->efConstruction;
+	meta->maxLevel = info->maxLevel;
+	meta->storage = info->storage;
 	meta->entryLevel = 0;
 	ItemPointerSetInvalid(&meta->entry);
 	meta->insertPage = InvalidBlockNumber;
@@ -176,7 +293,7 @@ GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = GetElementLocked(index, BufferGetPage(buf), tid);
-	memcpy(dst, tup, GvHnswTupleSize(info->dim, info->m, tup->capLevel));
+	memcpy(dst, tup, GvHnswTupleSize(info->vecBytes, info->m, tup->capLevel));
 	live = !(tup->flags & HNSW_ELEMENT_DELETED);
 	UnlockReleaseBuffer(buf);
 	return live;
@@ -376,6 +493,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 	int			m = info->m;
 	int			nslots = GvHnswLevelSlots(m, level);
 	ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * nslots);
+	float	   *decoded = palloc(sizeof(float) * dim);
 
 	while (cand->count > 0)
 	{
@@ -399,7 +517,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 		tup = GetElementLocked(index, BufferGetPage(buf), &c.tid);
 		if (tup->level >= level)
 		{
-			ItemPointer src = GvHnswTupleNbrs(tup, dim, m) + GvHnswLevelStart(m, level);
+			ItemPointer src = GvHnswTupleNbrs(tup, info->vecBytes, m) + GvHnswLevelStart(m, level);
 
 			for (int i = 0; i < nslots; i++)
 				if (ItemPointerIsValid(&src[i]))
@@ -427,7 +545,8 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 				curblk = blk;
 			}
 			tup = GetElementLocked(index, BufferGetPage(buf), &nbrs[i]);
-			e.dist = GvMetricDistance(info->metric, q, tup->vec, dim);
+			e.dist = GvMetricDistance(info->metric, q,
+									  GvHnswElementVector(info, tup, decoded), dim);
 			e.tid = nbrs[i];
 			e.heaptid = tup->heaptid;
 			live = !(tup->flags & HNSW_ELEMENT_DELETED);
@@ -458,6 +577,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 			UnlockReleaseBuffer(buf);
 	}
 	pfree(nbrs);
+	pfree(decoded);
 }
 
 /*
@@ -469,13 +589,16 @@ void
 GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 			  GvHnswMetaPageData *meta, int toLevel, GvHnswCandidate *ep)
 {
-	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dim, info->m, info->maxLevel));
+	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->vecBytes, info->m, info->maxLevel));
+	float	   *decoded = palloc(sizeof(float) * info->dim);
 
 	ep->tid = meta->entry;
 	GvHnswGetElementCopy(index, info, &ep->tid, tup);
-	ep->dist = GvMetricDistance(info->metric, q, tup->vec, info->dim);
+	ep->dist = GvMetricDistance(info->metric, q,
+								GvHnswElementVector(info, tup, decoded), info->dim);
 	ep->heaptid = tup->heaptid;
 	pfree(tup);
+	pfree(decoded);
 
 	for (int level = meta->entryLevel; level > toLevel; level--)
 	{
@@ -530,24 +653,27 @@ GvHnswSelectNeighbors(Relation index, GvHnswInfo info, GvHnswCandidate *cands,
 	int			dim = info->dim;
 	int			nout = 0;
 	float	  **vecs = palloc(sizeof(float *) * lm);
-	GvHnswElementTuple tup = palloc(GvHnswTupleSize(dim, info->m, info->maxLevel));
+	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->vecBytes, info->m, info->maxLevel));
+	float	   *decoded = palloc(sizeof(float) * dim);
 
 	qsort(cands, ncands, sizeof(GvHnswCandidate), CompareCandidates);
 	for (int i = 0; i < ncands && nout < lm; i++)
 	{
 		bool		good = true;
+		const float *vec;
 
 		if (self && ItemPointerEquals(&cands[i].tid, self))
 			continue;
 		if (!GvHnswGetElementCopy(index, info, &cands[i].tid, tup))
 			continue;			/* tombstone */
+		vec = GvHnswElementVector(info, tup, decoded);
 		for (int j = 0; j < nout && good; j++)
-			if (GvMetricDistance(info->metric, tup->vec, vecs[j], dim) < cands[i].dist)
+			if (GvMetricDistance(info->metric, vec, vecs[j], dim) < cands[i].dist)
 				good = false;
 		if (good)
 		{
 			vecs[nout] = palloc(sizeof(float) * dim);
-			memcpy(vecs[nout], tup->vec, sizeof(float) * dim);
+			memcpy(vecs[nout], vec, sizeof(float) * dim);
 			out[nout++] = cands[i];
 		}
 	}
@@ -555,5 +681,6 @@ GvHnswSelectNeighbors(Relation index, GvHnswInfo info, GvHnswCandidate *cands,
 		pfree(vecs[j]);
 	pfree(vecs);
 	pfree(tup);
+	pfree(decoded);
 	return nout;
 }

@@ -145,11 +145,14 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 	int			m = info->m;
 	int			lm = GvHnswLevelSlots(m, level);
 	int			start = GvHnswLevelStart(m, level);
-	ItemPointer nbrs = GvHnswTupleNbrs(tup, info->dim, m) + start;
+	ItemPointer nbrs = GvHnswTupleNbrs(tup, info->vecBytes, m) + start;
 	GvHnswTidSetData seen;
 	GvHnswCandidate *cands;
 	int			ncands = 0;
 	int			maxcands = lm * (lm + 1);
+	float	   *own = palloc(sizeof(float) * info->dim);
+	float	   *decoded = palloc(sizeof(float) * info->dim);
+	const float *vec;
 
 	cands = palloc(sizeof(GvHnswCandidate) * maxcands);
 	GvHnswTidSetInit(&seen, maxcands);
@@ -171,7 +174,7 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 			continue;
 		for (int j = 0; j < lm; j++)
 		{
-			ItemPointer t = &GvHnswTupleNbrs(scratch, info->dim, m)[start + j];
+			ItemPointer t = &GvHnswTupleNbrs(scratch, info->vecBytes, m)[start + j];
 
 			if (!ItemPointerIsValid(t) || GvHnswTidSetContains(dead, t) ||
 				!GvHnswTidSetAdd(&seen, t))
@@ -182,13 +185,16 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 	}
 
 	/* Distances to the element, then the heuristic over the nearest. */
+	vec = GvHnswElementVector(info, tup, own);
 	for (int i = 0; i < ncands; i++)
 	{
 		if (!GvHnswGetElementCopy(index, info, &cands[i].tid, scratch) ||
 			scratch->level < level)
 			cands[i].dist = get_float4_infinity();
 		else
-			cands[i].dist = GvMetricDistance(info->metric, tup->vec, scratch->vec, info->dim);
+			cands[i].dist = GvMetricDistance(info->metric, vec,
+											 GvHnswElementVector(info, scratch, decoded),
+											 info->dim);
 	}
 	{
 		int			keep = 0;
@@ -215,6 +221,8 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 		pfree(h.items);
 	}
 	GvHnswTidSetFree(&seen);
+	pfree(own);
+	pfree(decoded);
 	return GvHnswSelectNeighbors(index, info, cands, ncands, lm, tid, out);
 }
 
@@ -227,7 +235,7 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 	Relation	index = vinfo->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int			m = info->m;
-	Size		maxsize = GvHnswTupleSize(info->dim, m, info->maxLevel);
+	Size		maxsize = GvHnswTupleSize(info->vecBytes, m, info->maxLevel);
 	GvHnswElementTuple tup = palloc(maxsize);
 	GvHnswElementTuple scratch = palloc(maxsize);
 	GvHnswCandidate *chosen = palloc(sizeof(GvHnswCandidate) * 2 * m);
@@ -258,7 +266,7 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 			ItemPointerSet(&tid, blkno, off);
 			if (!GvHnswGetElementCopy(index, info, &tid, tup))
 				continue;
-			nbrs = GvHnswTupleNbrs(tup, info->dim, m);
+			nbrs = GvHnswTupleNbrs(tup, info->vecBytes, m);
 			nslots = GvHnswSlots(m, tup->level);
 			for (int i = 0; i < nslots && !needs; i++)
 				needs = ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetContains(dead, &nbrs[i]);
@@ -303,8 +311,8 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 				}
 				merged = palloc(sizeof(ItemPointerData) * lm);
 				mergedDists = palloc(sizeof(float) * lm);
-				curNbrs = GvHnswTupleNbrs(cur, info->dim, m) + start;
-				curDists = GvHnswTupleDists(cur, info->dim) + start;
+				curNbrs = GvHnswTupleNbrs(cur, info->vecBytes, m) + start;
+				curDists = GvHnswTupleDists(cur, info->vecBytes) + start;
 				for (int i = 0; i < lm; i++)
 				{
 					bool		known = false;
@@ -335,8 +343,8 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 
 				state = GenericXLogStart(index);
 				cur = GvHnswPageGetElement(GenericXLogRegisterBuffer(state, buf, 0), off);
-				curNbrs = GvHnswTupleNbrs(cur, info->dim, m) + start;
-				curDists = GvHnswTupleDists(cur, info->dim) + start;
+				curNbrs = GvHnswTupleNbrs(cur, info->vecBytes, m) + start;
+				curDists = GvHnswTupleDists(cur, info->vecBytes) + start;
 				for (int i = 0; i < lm; i++)
 				{
 					if (i < nmerged)

@@ -86,7 +86,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 				 errhint("Pass the name of an index created USING gv_hnsw.")));
 	info = GvHnswGetInfo(index);
 	GvHnswReadMeta(index, &meta);
-	maxsize = GvHnswTupleSize(info->dim, info->m, info->maxLevel);
+	maxsize = GvHnswTupleSize(info->vecBytes, info->m, info->maxLevel);
 	tup = palloc(maxsize);
 
 	nblocks = RelationGetNumberOfBlocks(index);
@@ -113,7 +113,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 			if (!ItemIdIsNormal(iid))
 				Corrupt(index, "unused line pointer", blkno, off);
 			e = (GvHnswElementTuple) PageGetItem(page, iid);
-			if (ItemIdGetLength(iid) != GvHnswTupleSize(info->dim, info->m, e->capLevel))
+			if (ItemIdGetLength(iid) != GvHnswTupleSize(info->vecBytes, info->m, e->capLevel))
 				Corrupt(index, "element tuple of the wrong size", blkno, off);
 			if (e->level > e->capLevel || e->capLevel > info->maxLevel)
 				Corrupt(index, "element level beyond its capacity", blkno, off);
@@ -146,7 +146,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 			CHECK_FOR_INTERRUPTS();
 			ItemPointerSet(&tid, blkno, off);
 			GvHnswGetElementCopy(index, info, &tid, tup);
-			nbrs = GvHnswTupleNbrs(tup, info->dim, info->m);
+			nbrs = GvHnswTupleNbrs(tup, info->vecBytes, info->m);
 			for (int l = 0; l <= tup->level; l++)
 			{
 				int			start = GvHnswLevelStart(info->m, l);
@@ -205,7 +205,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 			isLive = GvHnswGetElementCopy(index, info, &cur, tup);
 			if (isLive)
 				unreachable--;
-			nbrs = GvHnswTupleNbrs(tup, info->dim, info->m);
+			nbrs = GvHnswTupleNbrs(tup, info->vecBytes, info->m);
 			for (int i = 0; i < 2 * info->m; i++)
 				if (ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetAdd(&reached, &nbrs[i]))
 					queue[tail++] = nbrs[i];
@@ -228,7 +228,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 				ItemPointerSet(&tid, blkno, off);
 				if (!GvHnswGetElementCopy(index, info, &tid, tup))
 					continue;
-				nbrs = GvHnswTupleNbrs(tup, info->dim, info->m);
+				nbrs = GvHnswTupleNbrs(tup, info->vecBytes, info->m);
 				for (int i = 0; i < GvHnswSlots(info->m, tup->level); i++)
 					if (ItemPointerIsValid(&nbrs[i]) &&
 						!GvHnswGetElementCopy(index, info, &nbrs[i], other))

@@ -87,6 +87,13 @@ SWEEPS: List[dict] = [
          **{"with": "m = 16, ef_construction = 64"},
          configs=[(f"ef_search={ef}", [f"SET gigavector.hnsw_ef_search = {ef}"])
                   for ef in (10, 20, 40, 80, 160)]),
+    # the same graph with quantized storage (auto picks these above ~1,900
+    # dimensions; forced here to measure what they cost at 784)
+    *[dict(name=f"gv_hnsw {st}", group="storage", type="gvector", am="gv_hnsw",
+           **{"with": f"m = 16, ef_construction = 64, storage = {st}"},
+           configs=[(f"ef_search={ef}", [f"SET gigavector.hnsw_ef_search = {ef}"])
+                    for ef in (10, 20, 40, 80)])
+      for st in ("float16", "int8")],
     dict(name="pgvector hnsw", group="graph", type="vector", am="hnsw",
          **{"with": "m = 16, ef_construction = 64"},
          configs=[(f"ef_search={ef}", [f"SET hnsw.ef_search = {ef}"])
