@@ -36,7 +36,7 @@ INSTALL_PARTS = $(sort $(wildcard $(srcdir)/sql/install/*.sql))
 DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
-REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage kdtree ivfpq
+REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter kdtree ivfpq
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -73,3 +73,7 @@ sql/gigavector--$(EXTVERSION).sql: $(INSTALL_PARTS)
 .PHONY: kernel-check
 kernel-check:
 	$(MAKE) -C test/kernels check
+
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes (the access methods share structs through them).
+$(OBJS): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h $(srcdir)/gpu/*.h)

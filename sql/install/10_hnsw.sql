@@ -23,6 +23,16 @@ CREATE OPERATOR CLASS gvector_ip_ops
 	OPERATOR 1 <#> (gvector, gvector) FOR ORDER BY float_ops,
 	FUNCTION 1 gvector_ip_metric(internal);
 
+-- Filter columns after the vector: CREATE INDEX ... USING gv_hnsw (emb, category);
+-- WHERE category = value is then tested inside the graph search.
+CREATE OPERATOR CLASS int2_ops DEFAULT FOR TYPE int2 USING gv_hnsw AS OPERATOR 1 = (int2, int2);
+CREATE OPERATOR CLASS int4_ops DEFAULT FOR TYPE int4 USING gv_hnsw AS OPERATOR 1 = (int4, int4);
+CREATE OPERATOR CLASS int8_ops DEFAULT FOR TYPE int8 USING gv_hnsw AS OPERATOR 1 = (int8, int8);
+CREATE OPERATOR CLASS bool_ops DEFAULT FOR TYPE bool USING gv_hnsw AS OPERATOR 1 = (bool, bool);
+CREATE OPERATOR CLASS date_ops DEFAULT FOR TYPE date USING gv_hnsw AS OPERATOR 1 = (date, date);
+CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING gv_hnsw AS OPERATOR 1 = (text, text);
+CREATE OPERATOR CLASS uuid_ops DEFAULT FOR TYPE uuid USING gv_hnsw AS OPERATOR 1 = (uuid, uuid);
+
 CREATE FUNCTION gigavector.hnsw_verify(index regclass,
 	OUT elements bigint, OUT tombstones bigint, OUT links bigint,
 	OUT links_to_tombstones bigint, OUT unreachable bigint)

@@ -179,7 +179,8 @@ gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		selectivity < 1.0)
 		*indexStartupCost = *indexTotalCost = *indexTotalCost * 1e4;
 
-	*indexSelectivity = 1.0;
+	/* filter columns' conditions are applied in the graph: fewer heap visits */
+	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;
 	*indexPages = costs.numIndexPages;
 }
@@ -213,7 +214,7 @@ gv_hnsw_handler(PG_FUNCTION_ARGS)
 	amroutine->amcanorderbyop = true;
 	amroutine->amcanbackward = false;
 	amroutine->amcanunique = false;
-	amroutine->amcanmulticol = false;
+	amroutine->amcanmulticol = true;	/* the vector, then filter columns */
 	amroutine->amoptionalkey = true;
 	amroutine->amsearcharray = false;
 	amroutine->amsearchnulls = false;

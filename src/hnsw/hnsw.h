@@ -39,6 +39,9 @@
 #define HNSW_MIN_MAX_SCAN_TUPLES	1
 #define HNSW_MAX_MAX_SCAN_TUPLES	INT_MAX
 
+/* Filter columns after the vector: CREATE INDEX ... (emb, label, ...). */
+#define HNSW_MAX_KEYS			8
+
 /* Levels are capped so that an element tuple always fits on a page. */
 #define HNSW_MAX_LEVEL			15
 
@@ -97,6 +100,7 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
  * for), so a tombstone's slot can be reused by a new element of a level up
  * to capLevel by overwriting it in place:
  *
+ *	 uint64		keys[nkeys]		filter column values (or hashes), unaligned
  *	 char		data[vecBytes]	the vector, as the index's storage encodes it:
  *								float[dim], half[dim] or {float scale;
  *								int8[dim]}, padded to a multiple of 4
@@ -111,7 +115,7 @@ typedef struct GvHnswElementTupleData
 	uint8		flags;
 	uint8		level;
 	uint8		capLevel;
-	uint8		unused;
+	uint8		keyNulls;		/* bit k: filter column k is NULL */
 	ItemPointerData heaptid;
 	uint16		unused2;
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
@@ -122,12 +126,12 @@ typedef GvHnswElementTupleData *GvHnswElementTuple;
 #define GvHnswSlots(m, level)		(2 * (m) + (level) * (m))
 #define GvHnswLevelStart(m, l)	((l) == 0 ? 0 : 2 * (m) + ((l) - 1) * (m))
 #define GvHnswLevelSlots(m, l)	((l) == 0 ? 2 * (m) : (m))
-#define GvHnswTupleSize(vecBytes, m, capLevel) \
-	MAXALIGN(offsetof(GvHnswElementTupleData, data) + (vecBytes) + \
+#define GvHnswTupleSize(dataBytes, m, capLevel) \
+	MAXALIGN(offsetof(GvHnswElementTupleData, data) + (dataBytes) + \
 			 (sizeof(float) + sizeof(ItemPointerData)) * GvHnswSlots(m, capLevel))
-#define GvHnswTupleDists(tup, vecBytes) ((float *) ((tup)->data + (vecBytes)))
-#define GvHnswTupleNbrs(tup, vecBytes, m) \
-	((ItemPointer) (GvHnswTupleDists(tup, vecBytes) + GvHnswSlots(m, (tup)->capLevel)))
+#define GvHnswTupleDists(tup, dataBytes) ((float *) ((tup)->data + (dataBytes)))
+#define GvHnswTupleNbrs(tup, dataBytes, m) \
+	((ItemPointer) (GvHnswTupleDists(tup, dataBytes) + GvHnswSlots(m, (tup)->capLevel)))
 
 /* Largest tuple a page holds (one item per page). */
 #define HNSW_MAX_TUPLE_SIZE \
@@ -143,8 +147,26 @@ typedef struct GvHnswInfoData
 	int			maxLevel;
 	int			storage;		/* HNSW_STORAGE_FLOAT, _HALF or _INT8 */
 	int			vecBytes;		/* size of an encoded vector in a tuple */
+	int			nkeys;			/* filter columns after the vector */
+	bool		keyHashed[HNSW_MAX_KEYS];	/* stored as a hash: recheck */
+	int16		keyLen[HNSW_MAX_KEYS];	/* attlen of each filter column */
+	int			keyBytes;		/* 8 * nkeys */
+	int			dataBytes;		/* keyBytes + vecBytes: see the tuple layout */
 	GvMetric	metric;
 } GvHnswInfoData;
+
+/*
+ * Equality conditions on filter columns, as a scan tests them against
+ * element tuples (col = filter column number from 0, code as stored).
+ */
+typedef struct GvHnswKeyFilterData
+{
+	int			n;
+	int			col[INDEX_MAX_KEYS];
+	uint64		code[INDEX_MAX_KEYS];
+} GvHnswKeyFilterData;
+
+typedef GvHnswKeyFilterData *GvHnswKeyFilter;
 
 typedef GvHnswInfoData *GvHnswInfo;
 
@@ -191,9 +213,16 @@ extern int	GvHnswGetStorage(Relation index);
 /* hnswutils.c */
 extern GvHnswInfo GvHnswGetInfo(Relation index);
 extern void GvHnswReadMeta(Relation index, GvHnswMetaPageData *meta);
-extern int	GvHnswMaxLevelFor(int vecBytes, int m);
+extern int	GvHnswMaxLevelFor(int dataBytes, int m);
 extern int	GvHnswVectorBytes(int storage, int dim);
-extern int	GvHnswChooseStorage(Relation index, int requested, int dim, int m);
+extern int	GvHnswChooseStorage(Relation index, int requested, int dim, int m,
+								int keyBytes);
+extern void GvHnswInitKeys(Relation index, GvHnswInfo info);
+extern uint64 GvHnswKeyCode(GvHnswInfo info, int col, Datum value);
+extern void GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull,
+							 char *dst, uint8 *nulls);
+extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
+							GvHnswKeyFilter filter);
 extern const char *GvHnswStorageName(int storage);
 extern void GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec,
 							 char *dst);
@@ -217,8 +246,8 @@ extern GvHnswCandidate GvHnswHeapPop(GvHnswHeap heap);
 extern void GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 								GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
 								GvHnswTidSet visited, int ef, int level,
-								bool returnable, int64 *visitedCount,
-								int64 maxVisited);
+								bool returnable, GvHnswKeyFilter filter,
+								int64 *visitedCount, int64 maxVisited);
 extern void GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 						  GvHnswMetaPageData *meta, int toLevel,
 						  GvHnswCandidate *ep);
@@ -237,7 +266,7 @@ extern bool gvhnswinsert(Relation index, Datum *values, bool *isnull,
 					   IndexUniqueCheck checkUnique, bool indexUnchanged,
 					   IndexInfo *indexInfo);
 extern void GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec,
-							 ItemPointer heaptid);
+							 const char *keys, uint8 keyNulls, ItemPointer heaptid);
 
 /* hnswscan.c */
 extern IndexScanDesc gvhnswbeginscan(Relation index, int nkeys, int norderbys);

@@ -29,6 +29,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 typedef struct BuildElement
@@ -37,6 +38,8 @@ typedef struct BuildElement
 	ItemPointerData tid;		/* assigned when written */
 	int			level;
 	float	   *vec;
+	char	   *keys;			/* encoded filter columns, or NULL */
+	uint8		keyNulls;
 	int32	   *nbrs;			/* GvHnswSlots(m, level) slots */
 	float	   *dists;
 	uint8	   *counts;			/* per level */
@@ -369,7 +372,7 @@ ElementMemory(GvHnswBuildState *bs, int level)
 	int			slots = GvHnswSlots(bs->info.m, level);
 
 	return sizeof(BuildElement) + sizeof(uint32) +
-		MAXALIGN(sizeof(float) * bs->info.dim) +
+		MAXALIGN(sizeof(float) * bs->info.dim) + MAXALIGN(bs->info.keyBytes) +
 		MAXALIGN(slots * sizeof(int32)) + MAXALIGN(slots * sizeof(float)) +
 		MAXALIGN(level + 1) + 3 * 16;	/* allocation overhead */
 }
@@ -429,7 +432,7 @@ WriteGraph(GvHnswBuildState *bs)
 	Page		page = palloc(BLCKSZ);
 	BlockNumber blkno = 1;
 	BlockNumber lastPage = InvalidBlockNumber;
-	GvHnswElementTuple tup = palloc0(GvHnswTupleSize(info->vecBytes, m, info->maxLevel));
+	GvHnswElementTuple tup = palloc0(GvHnswTupleSize(info->dataBytes, m, info->maxLevel));
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_WRITE);
 
@@ -438,7 +441,7 @@ WriteGraph(GvHnswBuildState *bs)
 	for (int i = 0; i < bs->nelements; i++)
 	{
 		BuildElement *e = &bs->elements[i];
-		Size		size = GvHnswTupleSize(info->vecBytes, m, e->level);
+		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
 
 		if (PageGetFreeSpace(page) < size)
 		{
@@ -457,7 +460,7 @@ WriteGraph(GvHnswBuildState *bs)
 	for (int i = 0; i < bs->nelements; i++)
 	{
 		BuildElement *e = &bs->elements[i];
-		Size		size = GvHnswTupleSize(info->vecBytes, m, e->level);
+		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
 		float	   *dists;
 		ItemPointer nbrs;
 
@@ -471,9 +474,12 @@ WriteGraph(GvHnswBuildState *bs)
 		tup->level = e->level;
 		tup->capLevel = e->level;
 		tup->heaptid = e->heaptid;
-		GvHnswEncodeVector(index, info, e->vec, tup->data);
-		dists = GvHnswTupleDists(tup, info->vecBytes);
-		nbrs = GvHnswTupleNbrs(tup, info->vecBytes, m);
+		tup->keyNulls = e->keyNulls;
+		if (info->nkeys > 0)
+			memcpy(tup->data, e->keys, info->keyBytes);
+		GvHnswEncodeVector(index, info, e->vec, tup->data + info->keyBytes);
+		dists = GvHnswTupleDists(tup, info->dataBytes);
+		nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m);
 		for (int l = 0; l <= e->level; l++)
 		{
 			int			start = GvHnswLevelStart(m, l);
@@ -526,6 +532,8 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	GvHnswBuildState *bs = (GvHnswBuildState *) state;
 	MemoryContext old;
 	float	   *vec;
+	char	   *keys;
+	uint8		keyNulls;
 	bool		ok;
 
 	if (isnull[0])
@@ -533,6 +541,8 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 	old = MemoryContextSwitchTo(bs->tmpCtx);
 	vec = GvHnswPrepareDatum(index, &bs->info, values[0], &ok);
+	keys = palloc(Max(bs->info.keyBytes, 1));
+	GvHnswEncodeKeys(&bs->info, values, isnull, keys, &keyNulls);
 	if (!ok)
 	{
 		MemoryContextSwitchTo(old);
@@ -565,6 +575,13 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			e->level = level;
 			e->vec = palloc(sizeof(float) * bs->info.dim);
 			memcpy(e->vec, vec, sizeof(float) * bs->info.dim);
+			e->keys = NULL;
+			e->keyNulls = keyNulls;
+			if (bs->info.nkeys > 0)
+			{
+				e->keys = palloc(bs->info.keyBytes);
+				memcpy(e->keys, keys, bs->info.keyBytes);
+			}
 			e->nbrs = palloc(sizeof(int32) * slots);
 			e->dists = palloc(sizeof(float) * slots);
 			e->counts = palloc0(level + 1);
@@ -574,13 +591,49 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		}
 	}
 	if (bs->onDisk)
-		GvHnswInsertVector(index, GvHnswGetInfo(index), vec, tid);
+		GvHnswInsertVector(index, GvHnswGetInfo(index), vec, keys, keyNulls, tid);
 
 	bs->indtuples++;
 	if ((int64) bs->indtuples % 256 == 0)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmpCtx);
+}
+
+/*
+ * The first column is the vector (an operator class with the metric support
+ * function); the others are filter columns (equality operator classes).
+ * Filter columns stored as hashes need a deterministic collation, where
+ * equal means equal bytes.
+ */
+static void
+CheckColumns(Relation index)
+{
+	int			ncols = IndexRelationGetNumberOfKeyAttributes(index);
+
+	if (!OidIsValid(index_getprocid(index, 1, 1)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the first column of a gv_hnsw index must be the vector"),
+				 errhint("Write the vector column first: (embedding gvector_l2_ops, category).")));
+	if (ncols - 1 > HNSW_MAX_KEYS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("gv_hnsw indexes at most %d filter columns after the vector", HNSW_MAX_KEYS)));
+	for (int k = 2; k <= ncols; k++)
+	{
+		Oid			coll = index->rd_indcollation[k - 1];
+
+		if (OidIsValid(index_getprocid(index, k, 1)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a gv_hnsw index has one vector column, the first"),
+					 errhint("Create one index per vector column.")));
+		if (OidIsValid(coll) && !get_collation_isdeterministic(coll))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("gv_hnsw filter columns cannot use a nondeterministic collation")));
+	}
 }
 
 /*
@@ -591,6 +644,7 @@ InitInfo(Relation index, GvHnswInfo info)
 {
 	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 
+	CheckColumns(index);
 	if (typmod < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -604,7 +658,10 @@ InitInfo(Relation index, GvHnswInfo info)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ef_construction must be greater than or equal to 2 * m"),
 				 errhint("Raise ef_construction to at least %d or lower m.", 2 * info->m)));
-	info->storage = GvHnswChooseStorage(index, GvHnswGetStorage(index), info->dim, info->m);
+	info->vecBytes = 0;
+	GvHnswInitKeys(index, info);
+	info->storage = GvHnswChooseStorage(index, GvHnswGetStorage(index), info->dim, info->m,
+										info->keyBytes);
 	if (info->storage != HNSW_STORAGE_FLOAT && index->rd_index->indkey.values[0] == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -618,7 +675,8 @@ InitInfo(Relation index, GvHnswInfo info)
 						info->dim, info->m),
 				 errdetail("Scans re-rank each batch with exact distances from the table.")));
 	info->vecBytes = GvHnswVectorBytes(info->storage, info->dim);
-	info->maxLevel = GvHnswMaxLevelFor(info->vecBytes, info->m);
+	info->dataBytes = info->keyBytes + info->vecBytes;
+	info->maxLevel = GvHnswMaxLevelFor(info->dataBytes, info->m);
 	Assert(info->maxLevel >= 0);
 	info->metric = GvIndexGetMetric(index, 1);
 }

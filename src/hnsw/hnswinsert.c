@@ -31,23 +31,24 @@
 
 /*
  * Fill a freshly built element tuple (in local memory); data is the
- * encoded vector (GvHnswEncodeVector).
+ * encoded filter columns followed by the encoded vector.
  */
 static void
 FillElement(GvHnswElementTuple tup, GvHnswInfo info, int level, int capLevel,
-			const char *data, ItemPointer heaptid)
+			const char *data, uint8 keyNulls, ItemPointer heaptid)
 {
 	int			nslots = GvHnswSlots(info->m, capLevel);
 	float	   *dists;
 	ItemPointer nbrs;
 
-	MemSet(tup, 0, GvHnswTupleSize(info->vecBytes, info->m, capLevel));
+	MemSet(tup, 0, GvHnswTupleSize(info->dataBytes, info->m, capLevel));
 	tup->level = level;
 	tup->capLevel = capLevel;
+	tup->keyNulls = keyNulls;
 	tup->heaptid = *heaptid;
-	memcpy(tup->data, data, info->vecBytes);
-	dists = GvHnswTupleDists(tup, info->vecBytes);
-	nbrs = GvHnswTupleNbrs(tup, info->vecBytes, info->m);
+	memcpy(tup->data, data, info->dataBytes);
+	dists = GvHnswTupleDists(tup, info->dataBytes);
+	nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
 	for (int i = 0; i < nslots; i++)
 	{
 		dists[i] = 0;
@@ -107,17 +108,18 @@ PlaceInFreeSlot(Relation index, GvHnswInfo info, GvHnswElementTuple tup,
 				GvHnswElementTuple dst = GvHnswPageGetElement(wpage, off);
 				int			cap = old->capLevel;
 
-				FillElement(dst, info, tup->level, cap, tup->data, &tup->heaptid);
+				FillElement(dst, info, tup->level, cap, tup->data, tup->keyNulls,
+							&tup->heaptid);
 				/* copy the neighbours chosen for the levels we have */
 				for (int l = 0; l <= tup->level; l++)
 				{
 					int			start = GvHnswLevelStart(info->m, l);
 					int			n = GvHnswLevelSlots(info->m, l);
 
-					memcpy(GvHnswTupleDists(dst, info->vecBytes) + start,
-						   GvHnswTupleDists(tup, info->vecBytes) + start, sizeof(float) * n);
-					memcpy(GvHnswTupleNbrs(dst, info->vecBytes, info->m) + start,
-						   GvHnswTupleNbrs(tup, info->vecBytes, info->m) + start,
+					memcpy(GvHnswTupleDists(dst, info->dataBytes) + start,
+						   GvHnswTupleDists(tup, info->dataBytes) + start, sizeof(float) * n);
+					memcpy(GvHnswTupleNbrs(dst, info->dataBytes, info->m) + start,
+						   GvHnswTupleNbrs(tup, info->dataBytes, info->m) + start,
 						   sizeof(ItemPointerData) * n);
 				}
 				GenericXLogFinish(state);
@@ -220,8 +222,8 @@ AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 		UnlockReleaseBuffer(buf);
 		return;
 	}
-	dists = GvHnswTupleDists(tup, info->vecBytes) + start;
-	nbrs = GvHnswTupleNbrs(tup, info->vecBytes, info->m) + start;
+	dists = GvHnswTupleDists(tup, info->dataBytes) + start;
+	nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m) + start;
 	for (int i = 0; i < n; i++)
 	{
 		if (!ItemPointerIsValid(&nbrs[i]))
@@ -246,8 +248,8 @@ AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
 	tup = GvHnswPageGetElement(page, off);
-	GvHnswTupleDists(tup, info->vecBytes)[start + slot] = dist;
-	GvHnswTupleNbrs(tup, info->vecBytes, info->m)[start + slot] = *newtid;
+	GvHnswTupleDists(tup, info->dataBytes)[start + slot] = dist;
+	GvHnswTupleNbrs(tup, info->dataBytes, info->m)[start + slot] = *newtid;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 }
@@ -256,22 +258,25 @@ AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
  * Insert vec (already in the metric's space) for heap row heaptid.
  */
 void
-GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, ItemPointer heaptid)
+GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, const char *keys,
+				   uint8 keyNulls, ItemPointer heaptid)
 {
 	int			m = info->m;
 	int			level = GvHnswRandomLevel(m, info->maxLevel);
 	LOCKMODE	lockmode = ShareLock;
 	GvHnswMetaPageData meta;
 	GvHnswElementTuple tup;
-	Size		size = GvHnswTupleSize(info->vecBytes, m, level);
+	Size		size = GvHnswTupleSize(info->dataBytes, m, level);
 	ItemPointerData newtid;
 	GvHnswCandidate **chosen;
 	int		   *nchosen;
 	int			top;
-	char	   *data = palloc(info->vecBytes);
+	char	   *data = palloc(info->dataBytes);
 
 	/* encode first: a value half precision cannot hold fails before any lock */
-	GvHnswEncodeVector(index, info, vec, data);
+	if (info->nkeys > 0)
+		memcpy(data, keys, info->keyBytes);
+	GvHnswEncodeVector(index, info, vec, data + info->keyBytes);
 	LockPage(index, HNSW_UPDATE_LOCK, lockmode);
 	GvHnswReadMeta(index, &meta);
 	if (!ItemPointerIsValid(&meta.entry) || level > meta.entryLevel)
@@ -283,7 +288,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, ItemPointer heap
 	}
 
 	tup = palloc(size);
-	FillElement(tup, info, level, level, data, heaptid);
+	FillElement(tup, info, level, level, data, keyNulls, heaptid);
 
 	top = ItemPointerIsValid(&meta.entry) ? Min(level, meta.entryLevel) : -1;
 	chosen = palloc0(sizeof(GvHnswCandidate *) * (level + 1));
@@ -317,7 +322,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, ItemPointer heap
 				GvHnswHeapPush(&result, &eps[i]);
 			}
 			GvHnswSearchLayerDisk(index, info, vec, &cand, &result, NULL, &visited,
-								info->efConstruction, l, false, &count, PG_INT64_MAX);
+								info->efConstruction, l, false, NULL, &count, PG_INT64_MAX);
 			w = palloc(sizeof(GvHnswCandidate) * Max(result.count, 1));
 			while (result.count > 0)
 				w[nw++] = GvHnswHeapPop(&result);
@@ -325,8 +330,8 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, ItemPointer heap
 			nchosen[l] = GvHnswSelectNeighbors(index, info, w, nw, lm, NULL, chosen[l]);
 			for (int i = 0; i < nchosen[l]; i++)
 			{
-				GvHnswTupleDists(tup, info->vecBytes)[GvHnswLevelStart(m, l) + i] = chosen[l][i].dist;
-				GvHnswTupleNbrs(tup, info->vecBytes, m)[GvHnswLevelStart(m, l) + i] = chosen[l][i].tid;
+				GvHnswTupleDists(tup, info->dataBytes)[GvHnswLevelStart(m, l) + i] = chosen[l][i].dist;
+				GvHnswTupleNbrs(tup, info->dataBytes, m)[GvHnswLevelStart(m, l) + i] = chosen[l][i].tid;
 			}
 			/* w is sorted nearest first: the entry points of the next level */
 			pfree(eps);
@@ -388,7 +393,13 @@ gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	old = MemoryContextSwitchTo(tmp);
 	vec = GvHnswPrepareDatum(index, info, values[0], &ok);
 	if (ok)
-		GvHnswInsertVector(index, info, vec, heap_tid);
+	{
+		char	   *keys = palloc(Max(info->keyBytes, 1));
+		uint8		keyNulls;
+
+		GvHnswEncodeKeys(info, values, isnull, keys, &keyNulls);
+		GvHnswInsertVector(index, info, vec, keys, keyNulls, heap_tid);
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 	return false;

@@ -19,6 +19,11 @@
  * the last row of an earlier one (the search is approximate), as with
  * pgvector's hnsw.iterative_scan = relaxed_order.
  *
+ * Conditions filter_column = value on the index's filter columns arrive
+ * as scan keys and are tested on each element during the graph search:
+ * elements that fail them still route the search but are never results,
+ * so a selective filter costs graph steps, not heap visits.
+ *
  * Under float16 or int8 storage the graph's distances are approximations, so
  * each batch is re-ranked with exact distances computed from the heap rows
  * (fetched with the scan's snapshot; a row it cannot see is dropped, as the
@@ -50,6 +55,8 @@ typedef struct GvHnswScanOpaqueData
 	GvHnswCandidate *out;
 	int			nout;
 	int			pos;
+	GvHnswKeyFilterData filter; /* WHERE filter_column = value, tested in the graph */
+	bool		recheck;		/* a filter column is stored as a hash */
 	/* heap access for re-ranking (float16 and int8 storage) */
 	IndexFetchTableData *fetch;
 	TupleTableSlot *slot;
@@ -99,6 +106,47 @@ gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 }
 
 /*
+ * Turn the scan keys (filter_column = value) into codes to test against
+ * element tuples.  Returns false when no row can match (a NULL value).
+ */
+static bool
+PrepareFilter(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+
+	so->filter.n = 0;
+	so->recheck = false;
+	for (int i = 0; i < scan->numberOfKeys; i++)
+	{
+		ScanKey		key = &scan->keyData[i];
+		int			col = key->sk_attno - 2;
+
+		if (key->sk_flags & SK_ISNULL)
+			return false;
+		Assert(col >= 0 && col < so->info->nkeys);
+		so->filter.col[so->filter.n] = col;
+		so->filter.code[so->filter.n++] = GvHnswKeyCode(so->info, col, key->sk_argument);
+		so->recheck |= so->info->keyHashed[col];
+	}
+	return true;
+}
+
+/* Is the element at tid live and does it pass the filter? */
+static bool
+ElementMatches(IndexScanDesc scan, ItemPointer tid)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	GvHnswInfo	info = so->info;
+	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
+	bool		match;
+
+	match = GvHnswGetElementCopy(scan->indexRelation, info, tid, tup) &&
+		GvHnswKeysMatch(info, tup, &so->filter);
+	pfree(tup);
+	return match;
+}
+
+/*
  * Start the search: prepare the query and descend to level 0.
  */
 static void
@@ -123,6 +171,11 @@ StartScan(IndexScanDesc scan)
 
 	so->query = GvHnswPrepareDatum(scan->indexRelation, info,
 								 scan->orderByData[0].sk_argument, &ok);
+	if (!PrepareFilter(scan))
+	{
+		so->done = true;		/* a condition no row satisfies (= NULL) */
+		return;
+	}
 	/* a zero query under cosine is at distance 1 from everything: any order */
 
 	GvHnswHeapInit(&so->cand, 1024, false);
@@ -143,7 +196,8 @@ StartScan(IndexScanDesc scan)
 	GvHnswTidSetAdd(&so->visited, &ep.tid);
 	so->visitedCount++;
 	GvHnswHeapPush(&so->cand, &ep);
-	if (ItemPointerIsValid(&ep.heaptid))
+	if (ItemPointerIsValid(&ep.heaptid) &&
+		(so->filter.n == 0 || ElementMatches(scan, &ep.tid)))
 		GvHnswHeapPush(&so->discard, &ep);
 }
 
@@ -219,6 +273,7 @@ NextBatch(IndexScanDesc scan)
 	}
 	GvHnswSearchLayerDisk(scan->indexRelation, so->info, so->query, &so->cand,
 						&so->result, &so->discard, &so->visited, ef, 0, true,
+						so->filter.n > 0 ? &so->filter : NULL,
 						&so->visitedCount, gv_hnsw_max_scan_tuples);
 
 	so->nout = so->result.count;
@@ -255,7 +310,7 @@ gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	if (so->pos >= so->nout)
 		return false;
 	scan->xs_heaptid = so->out[so->pos++].heaptid;
-	scan->xs_recheck = false;
+	scan->xs_recheck = so->recheck;
 	scan->xs_recheckorderby = false;
 	return true;
 }

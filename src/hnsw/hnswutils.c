@@ -17,8 +17,10 @@
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "hnsw.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "quantize.h"
+#include "fmgr.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 
@@ -42,6 +44,7 @@ GvHnswGetInfo(Relation index)
 		info->maxLevel = meta.maxLevel;
 		info->storage = meta.storage;
 		info->vecBytes = GvHnswVectorBytes(info->storage, info->dim);
+		GvHnswInitKeys(index, info);
 		info->metric = GvIndexGetMetric(index, 1);
 		index->rd_amcache = info;
 	}
@@ -70,12 +73,12 @@ GvHnswReadMeta(Relation index, GvHnswMetaPageData *meta)
  * a level-0 element does.
  */
 int
-GvHnswMaxLevelFor(int vecBytes, int m)
+GvHnswMaxLevelFor(int dataBytes, int m)
 {
 	int			level;
 
 	for (level = HNSW_MAX_LEVEL; level >= 0; level--)
-		if (GvHnswTupleSize(vecBytes, m, level) <= HNSW_MAX_TUPLE_SIZE)
+		if (GvHnswTupleSize(dataBytes, m, level) <= HNSW_MAX_TUPLE_SIZE)
 			return level;
 	return -1;
 }
@@ -117,13 +120,13 @@ GvHnswStorageName(int storage)
  * exact one that does.
  */
 int
-GvHnswChooseStorage(Relation index, int requested, int dim, int m)
+GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 {
 	static const int order[] = {HNSW_STORAGE_FLOAT, HNSW_STORAGE_HALF, HNSW_STORAGE_INT8};
 
 	if (requested != HNSW_STORAGE_AUTO)
 	{
-		if (GvHnswMaxLevelFor(GvHnswVectorBytes(requested, dim), m) < 0)
+		if (GvHnswMaxLevelFor(keyBytes + GvHnswVectorBytes(requested, dim), m) < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("gv_hnsw cannot store %d dimensions as %s with m = %d: an element does not fit on a page",
@@ -135,7 +138,7 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m)
 		return requested;
 	}
 	for (int i = 0; i < lengthof(order); i++)
-		if (GvHnswMaxLevelFor(GvHnswVectorBytes(order[i], dim), m) >= 0)
+		if (GvHnswMaxLevelFor(keyBytes + GvHnswVectorBytes(order[i], dim), m) >= 0)
 			return order[i];
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -182,15 +185,98 @@ GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup, float *buf)
 	switch (info->storage)
 	{
 		case HNSW_STORAGE_HALF:
-			GvHalfDecode((const uint16_t *) tup->data, buf, info->dim);
+			GvHalfDecode((const uint16_t *) (tup->data + info->keyBytes), buf, info->dim);
 			return buf;
 		case HNSW_STORAGE_INT8:
-			GvInt8Decode((const int8_t *) (tup->data + sizeof(float)),
-						 *(const float *) tup->data, buf, info->dim);
+			GvInt8Decode((const int8_t *) (tup->data + info->keyBytes + sizeof(float)),
+						 *(const float *) (tup->data + info->keyBytes), buf, info->dim);
 			return buf;
 		default:
-			return (const float *) tup->data;
+			return (const float *) (tup->data + info->keyBytes);
 	}
+}
+
+/*
+ * The filter columns after the vector: how many, and whether each is kept
+ * exactly (pass-by-value types of up to 8 bytes: the Datum itself) or as a
+ * 64-bit hash of its bytes (anything else; scans then ask the executor to
+ * recheck).  A hash of the bytes is only an equality test under a
+ * deterministic collation: build refuses the others.
+ */
+void
+GvHnswInitKeys(Relation index, GvHnswInfo info)
+{
+	TupleDesc	desc = RelationGetDescr(index);
+
+	info->nkeys = IndexRelationGetNumberOfKeyAttributes(index) - 1;
+	Assert(info->nkeys <= HNSW_MAX_KEYS);
+	for (int k = 0; k < info->nkeys; k++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, k + 1);
+
+		info->keyHashed[k] = !(att->attbyval && att->attlen > 0 &&
+							   att->attlen <= (int) sizeof(Datum));
+		info->keyLen[k] = att->attlen;
+	}
+	info->keyBytes = (int) sizeof(uint64) * info->nkeys;
+	info->dataBytes = info->keyBytes + info->vecBytes;
+}
+
+/* A filter column value as stored: the Datum, or a hash of its bytes. */
+uint64
+GvHnswKeyCode(GvHnswInfo info, int col, Datum value)
+{
+	struct varlena *v;
+	uint64		code;
+
+	if (!info->keyHashed[col])
+		return (uint64) value;
+	if (info->keyLen[col] > 0)	/* fixed length, by reference (uuid) */
+		return DatumGetUInt64(hash_any_extended((const unsigned char *) DatumGetPointer(value),
+												info->keyLen[col], 0));
+	v = PG_DETOAST_DATUM_PACKED(value);
+	code = DatumGetUInt64(hash_any_extended((const unsigned char *) VARDATA_ANY(v),
+											VARSIZE_ANY_EXHDR(v), 0));
+	if ((Pointer) v != DatumGetPointer(value))
+		pfree(v);
+	return code;
+}
+
+/* Encode the filter columns values[1..nkeys] into dst and a NULL bitmap. */
+void
+GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull, char *dst, uint8 *nulls)
+{
+	*nulls = 0;
+	for (int k = 0; k < info->nkeys; k++)
+	{
+		uint64		code = 0;
+
+		if (isnull[k + 1])
+			*nulls |= (uint8) (1 << k);
+		else
+			code = GvHnswKeyCode(info, k, values[k + 1]);
+		memcpy(dst + k * sizeof(uint64), &code, sizeof(uint64));
+	}
+}
+
+/* Does an element satisfy every condition of filter (NULL: no filter)? */
+bool
+GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup, GvHnswKeyFilter filter)
+{
+	if (filter == NULL)
+		return true;
+	for (int i = 0; i < filter->n; i++)
+	{
+		int			k = filter->col[i];
+		uint64		code;
+
+		if (tup->keyNulls & (1 << k))
+			return false;
+		memcpy(&code, tup->data + k * sizeof(uint64), sizeof(uint64));
+		if (code != filter->code[i])
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -293,7 +379,7 @@ GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = GetElementLocked(index, BufferGetPage(buf), tid);
-	memcpy(dst, tup, GvHnswTupleSize(info->vecBytes, info->m, tup->capLevel));
+	memcpy(dst, tup, GvHnswTupleSize(info->dataBytes, info->m, tup->capLevel));
 	live = !(tup->flags & HNSW_ELEMENT_DELETED);
 	UnlockReleaseBuffer(buf);
 	return live;
@@ -487,7 +573,7 @@ void
 GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 					GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
 					GvHnswTidSet visited, int ef, int level, bool returnable,
-					int64 *visitedCount, int64 maxVisited)
+					GvHnswKeyFilter filter, int64 *visitedCount, int64 maxVisited)
 {
 	int			dim = info->dim;
 	int			m = info->m;
@@ -517,7 +603,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 		tup = GetElementLocked(index, BufferGetPage(buf), &c.tid);
 		if (tup->level >= level)
 		{
-			ItemPointer src = GvHnswTupleNbrs(tup, info->vecBytes, m) + GvHnswLevelStart(m, level);
+			ItemPointer src = GvHnswTupleNbrs(tup, info->dataBytes, m) + GvHnswLevelStart(m, level);
 
 			for (int i = 0; i < nslots; i++)
 				if (ItemPointerIsValid(&src[i]))
@@ -549,7 +635,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 									  GvHnswElementVector(info, tup, decoded), dim);
 			e.tid = nbrs[i];
 			e.heaptid = tup->heaptid;
-			live = !(tup->flags & HNSW_ELEMENT_DELETED);
+			live = !(tup->flags & HNSW_ELEMENT_DELETED) && GvHnswKeysMatch(info, tup, filter);
 
 			if (result->count < ef || e.dist < GvHnswHeapTop(result)->dist)
 			{
@@ -589,7 +675,7 @@ void
 GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 			  GvHnswMetaPageData *meta, int toLevel, GvHnswCandidate *ep)
 {
-	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->vecBytes, info->m, info->maxLevel));
+	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
 	float	   *decoded = palloc(sizeof(float) * info->dim);
 
 	ep->tid = meta->entry;
@@ -614,7 +700,7 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 		GvHnswHeapPush(&cand, ep);
 		GvHnswHeapPush(&result, ep);
 		GvHnswSearchLayerDisk(index, info, q, &cand, &result, NULL, &visited,
-							1, level, false, &count, PG_INT64_MAX);
+							1, level, false, NULL, &count, PG_INT64_MAX);
 		/* result may have dropped a tombstone entry point; keep the best */
 		while (result.count > 0)
 		{
@@ -653,7 +739,7 @@ GvHnswSelectNeighbors(Relation index, GvHnswInfo info, GvHnswCandidate *cands,
 	int			dim = info->dim;
 	int			nout = 0;
 	float	  **vecs = palloc(sizeof(float *) * lm);
-	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->vecBytes, info->m, info->maxLevel));
+	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
 	float	   *decoded = palloc(sizeof(float) * dim);
 
 	qsort(cands, ncands, sizeof(GvHnswCandidate), CompareCandidates);

@@ -145,7 +145,7 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 	int			m = info->m;
 	int			lm = GvHnswLevelSlots(m, level);
 	int			start = GvHnswLevelStart(m, level);
-	ItemPointer nbrs = GvHnswTupleNbrs(tup, info->vecBytes, m) + start;
+	ItemPointer nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m) + start;
 	GvHnswTidSetData seen;
 	GvHnswCandidate *cands;
 	int			ncands = 0;
@@ -174,7 +174,7 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 			continue;
 		for (int j = 0; j < lm; j++)
 		{
-			ItemPointer t = &GvHnswTupleNbrs(scratch, info->vecBytes, m)[start + j];
+			ItemPointer t = &GvHnswTupleNbrs(scratch, info->dataBytes, m)[start + j];
 
 			if (!ItemPointerIsValid(t) || GvHnswTidSetContains(dead, t) ||
 				!GvHnswTidSetAdd(&seen, t))
@@ -235,7 +235,7 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 	Relation	index = vinfo->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int			m = info->m;
-	Size		maxsize = GvHnswTupleSize(info->vecBytes, m, info->maxLevel);
+	Size		maxsize = GvHnswTupleSize(info->dataBytes, m, info->maxLevel);
 	GvHnswElementTuple tup = palloc(maxsize);
 	GvHnswElementTuple scratch = palloc(maxsize);
 	GvHnswCandidate *chosen = palloc(sizeof(GvHnswCandidate) * 2 * m);
@@ -266,7 +266,7 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 			ItemPointerSet(&tid, blkno, off);
 			if (!GvHnswGetElementCopy(index, info, &tid, tup))
 				continue;
-			nbrs = GvHnswTupleNbrs(tup, info->vecBytes, m);
+			nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m);
 			nslots = GvHnswSlots(m, tup->level);
 			for (int i = 0; i < nslots && !needs; i++)
 				needs = ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetContains(dead, &nbrs[i]);
@@ -311,8 +311,8 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 				}
 				merged = palloc(sizeof(ItemPointerData) * lm);
 				mergedDists = palloc(sizeof(float) * lm);
-				curNbrs = GvHnswTupleNbrs(cur, info->vecBytes, m) + start;
-				curDists = GvHnswTupleDists(cur, info->vecBytes) + start;
+				curNbrs = GvHnswTupleNbrs(cur, info->dataBytes, m) + start;
+				curDists = GvHnswTupleDists(cur, info->dataBytes) + start;
 				for (int i = 0; i < lm; i++)
 				{
 					bool		known = false;
@@ -343,8 +343,8 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 
 				state = GenericXLogStart(index);
 				cur = GvHnswPageGetElement(GenericXLogRegisterBuffer(state, buf, 0), off);
-				curNbrs = GvHnswTupleNbrs(cur, info->vecBytes, m) + start;
-				curDists = GvHnswTupleDists(cur, info->vecBytes) + start;
+				curNbrs = GvHnswTupleNbrs(cur, info->dataBytes, m) + start;
+				curDists = GvHnswTupleDists(cur, info->dataBytes) + start;
 				for (int i = 0; i < lm; i++)
 				{
 					if (i < nmerged)

@@ -21,12 +21,61 @@
 #include "utils/syscache.h"
 
 /*
- * amvalidate: see GvValidateVectorOpclass.
+ * A filter column's operator class: one operator, strategy 1, for search,
+ * boolean, both sides of the class's type (an equality), no support
+ * functions.
+ */
+static bool
+ValidateFilterOpclass(Form_pg_opclass classform, CatCList *oprlist, CatCList *proclist)
+{
+	bool		ok = oprlist->n_members == 1 && proclist->n_members == 0;
+
+	for (int i = 0; ok && i < oprlist->n_members; i++)
+	{
+		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+
+		ok = op->amopstrategy == 1 && op->amoppurpose == AMOP_SEARCH &&
+			op->amoplefttype == classform->opcintype &&
+			op->amoprighttype == classform->opcintype &&
+			check_amop_signature(op->amopopr, BOOLOID, op->amoplefttype,
+								 op->amoprighttype);
+	}
+	if (!ok)
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("gv_hnsw filter operator class \"%s\" needs exactly one operator, = of its type, as strategy 1 and no support function",
+						NameStr(classform->opcname))));
+	return ok;
+}
+
+/*
+ * amvalidate: vector operator classes (an ordering operator and the metric
+ * support function) go to GvValidateVectorOpclass; operator classes of
+ * filter columns have search operators only.
  */
 bool
 gvhnswvalidate(Oid opclassoid)
 {
-	return GvValidateVectorOpclass(opclassoid, "gv_hnsw");
+	HeapTuple	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	Form_pg_opclass classform;
+	CatCList   *oprlist;
+	CatCList   *proclist;
+	bool		filter;
+	bool		result = true;
+
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(classform->opcfamily));
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(classform->opcfamily));
+	filter = proclist->n_members == 0 && oprlist->n_members > 0 &&
+		((Form_pg_amop) GETSTRUCT(&oprlist->members[0]->tuple))->amoppurpose == AMOP_SEARCH;
+	if (filter)
+		result = ValidateFilterOpclass(classform, oprlist, proclist);
+	ReleaseCatCacheList(proclist);
+	ReleaseCatCacheList(oprlist);
+	ReleaseSysCache(classtup);
+	return filter ? result : GvValidateVectorOpclass(opclassoid, "gv_hnsw");
 }
 
 static void
@@ -86,7 +135,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 				 errhint("Pass the name of an index created USING gv_hnsw.")));
 	info = GvHnswGetInfo(index);
 	GvHnswReadMeta(index, &meta);
-	maxsize = GvHnswTupleSize(info->vecBytes, info->m, info->maxLevel);
+	maxsize = GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel);
 	tup = palloc(maxsize);
 
 	nblocks = RelationGetNumberOfBlocks(index);
@@ -113,7 +162,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 			if (!ItemIdIsNormal(iid))
 				Corrupt(index, "unused line pointer", blkno, off);
 			e = (GvHnswElementTuple) PageGetItem(page, iid);
-			if (ItemIdGetLength(iid) != GvHnswTupleSize(info->vecBytes, info->m, e->capLevel))
+			if (ItemIdGetLength(iid) != GvHnswTupleSize(info->dataBytes, info->m, e->capLevel))
 				Corrupt(index, "element tuple of the wrong size", blkno, off);
 			if (e->level > e->capLevel || e->capLevel > info->maxLevel)
 				Corrupt(index, "element level beyond its capacity", blkno, off);
@@ -146,7 +195,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 			CHECK_FOR_INTERRUPTS();
 			ItemPointerSet(&tid, blkno, off);
 			GvHnswGetElementCopy(index, info, &tid, tup);
-			nbrs = GvHnswTupleNbrs(tup, info->vecBytes, info->m);
+			nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
 			for (int l = 0; l <= tup->level; l++)
 			{
 				int			start = GvHnswLevelStart(info->m, l);
@@ -205,7 +254,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 			isLive = GvHnswGetElementCopy(index, info, &cur, tup);
 			if (isLive)
 				unreachable--;
-			nbrs = GvHnswTupleNbrs(tup, info->vecBytes, info->m);
+			nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
 			for (int i = 0; i < 2 * info->m; i++)
 				if (ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetAdd(&reached, &nbrs[i]))
 					queue[tail++] = nbrs[i];
@@ -228,7 +277,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 				ItemPointerSet(&tid, blkno, off);
 				if (!GvHnswGetElementCopy(index, info, &tid, tup))
 					continue;
-				nbrs = GvHnswTupleNbrs(tup, info->vecBytes, info->m);
+				nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
 				for (int i = 0; i < GvHnswSlots(info->m, tup->level); i++)
 					if (ItemPointerIsValid(&nbrs[i]) &&
 						!GvHnswGetElementCopy(index, info, &nbrs[i], other))

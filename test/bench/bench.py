@@ -74,6 +74,7 @@ EXACT_SETTINGS = [
 #   with      reloptions for CREATE INDEX ... WITH (...), or None
 #   configs   [(label, [SET statements])], run in this order
 #   filtered_configs  extra configurations used only with --filter-label
+#   filter_columns    columns indexed after the vector (gv_hnsw filter columns)
 #   exact     True: run with --exact-queries queries instead of --queries
 # The gv_* entries' options and settings are placeholders until those access
 # methods land: fix them here when they do (a failing CREATE INDEX is
@@ -94,6 +95,11 @@ SWEEPS: List[dict] = [
            configs=[(f"ef_search={ef}", [f"SET gigavector.hnsw_ef_search = {ef}"])
                     for ef in (10, 20, 40, 80)])
       for st in ("float16", "int8")],
+    # filter columns inside the graph: WHERE label = ... is tested during the search
+    dict(name="gv_hnsw +label", group="filter", type="gvector", am="gv_hnsw",
+         filter_columns=("label",), **{"with": "m = 16, ef_construction = 64"},
+         configs=[(f"ef_search={ef}", [f"SET gigavector.hnsw_ef_search = {ef}"])
+                  for ef in (20, 40, 80)]),
     dict(name="pgvector hnsw", group="graph", type="vector", am="hnsw",
          **{"with": "m = 16, ef_construction = 64"},
          configs=[(f"ef_search={ef}", [f"SET hnsw.ef_search = {ef}"])
@@ -199,9 +205,10 @@ def build_index(conn, args, entry: dict, metric: str) -> dict:
     info = dict(name=entry["name"], type=t, am=entry["am"], with_=entry.get("with") or "",
                 index=f"{args.schema}.{idx_name}")
     conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(args.schema, idx_name)))
-    stmt = sql.SQL("CREATE INDEX {} ON {} USING {} (emb {}){}").format(
+    stmt = sql.SQL("CREATE INDEX {} ON {} USING {} (emb {}{}){}").format(
         sql.Identifier(idx_name), dsmod.ident(table), sql.Identifier(entry["am"]),
         sql.Identifier(opclass),
+        sql.SQL("".join(f", {c}" for c in entry.get("filter_columns", ()))),
         sql.SQL(f" WITH ({entry['with']})") if entry.get("with") else sql.SQL(""))
     log(f"{entry['name']}: {stmt.as_string(conn)}")
     conn.execute(sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(args.maintenance_work_mem)))

@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(46);
+SELECT plan(47);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -41,11 +41,19 @@ SELECT is((SELECT count(*)::int FROM pg_am WHERE amname IN ('gv_hnsw', 'gv_ivfpq
 		  3, 'access methods gv_hnsw, gv_ivfpq and gv_kdtree exist');
 SELECT is((SELECT array_agg(a.amname || ':' || c.opcname ORDER BY a.amname, c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
-		   WHERE a.amname LIKE 'gv\_%'),
+		   WHERE a.amname LIKE 'gv\_%' AND c.opcintype = 'gvector'::regtype),
 		  ARRAY['gv_hnsw:gvector_cosine_ops', 'gv_hnsw:gvector_ip_ops', 'gv_hnsw:gvector_l2_ops',
 				'gv_ivfpq:gvector_cosine_ops', 'gv_ivfpq:gvector_ip_ops', 'gv_ivfpq:gvector_l2_ops',
 				'gv_kdtree:gvector_cosine_ops', 'gv_kdtree:gvector_ip_ops', 'gv_kdtree:gvector_l2_ops']::text[],
 		  'each access method has the l2, cosine and ip operator classes');
+SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname || ':' || c.opcdefault
+					 ORDER BY c.opcname)
+		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+		   WHERE a.amname = 'gv_hnsw' AND c.opcintype <> 'gvector'::regtype),
+		  ARRAY['boolean:bool_ops:true', 'date:date_ops:true', 'smallint:int2_ops:true',
+				'integer:int4_ops:true', 'bigint:int8_ops:true', 'text:text_ops:true',
+				'uuid:uuid_ops:true']::text[],
+		  'gv_hnsw has default equality operator classes for filter columns');
 SELECT is_empty($$
 	SELECT c.opcname FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 	WHERE a.amname LIKE 'gv\_%' AND NOT amvalidate(c.oid)

@@ -2,7 +2,8 @@
 # answers index scans with the same rows as the primary; the primary runs
 # with wal_consistency_checking = 'generic', so each GenericXLog record is
 # checked against the page it was made from.  (The indexes store float16
-# and int8 vectors; 011-013 cover float32.)
+# and int8 vectors, the cosine one with a filter column; 011-013 cover
+# float32.)
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -20,11 +21,11 @@ $standby->start;
 
 my $vec = random_vector_sql(32, 'i');
 $primary->safe_psql('postgres', qq{
-	CREATE TABLE items (id int, emb gvector(32));
+	CREATE TABLE items (id int, emb gvector(32), label int GENERATED ALWAYS AS (id % 5) STORED);
 	INSERT INTO items SELECT i, $vec FROM generate_series(1, 1000) i;
 	CREATE INDEX items_l2 ON items USING gv_hnsw (emb)
 		WITH (m = 8, ef_construction = 32, storage = float16);
-	CREATE INDEX items_cos ON items USING gv_hnsw (emb gvector_cosine_ops)
+	CREATE INDEX items_cos ON items USING gv_hnsw (emb gvector_cosine_ops, label)
 		WITH (m = 8, ef_construction = 32, storage = int8);
 });
 
@@ -33,6 +34,9 @@ my @queries = map {
 	 SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY emb $_->[0] "
 	  . random_vector_sql(32, $_->[1]) . " LIMIT 10) s"
 } (['<->', 5001], ['<->', 5002], ['<=>', 5003], ['<=>', 5004]);
+push @queries, "SET enable_seqscan = off;
+	SELECT string_agg(id::text, ',') FROM (SELECT id FROM items WHERE label = 2 ORDER BY emb <=> "
+  . random_vector_sql(32, 5005) . " LIMIT 10) s";
 
 sub check
 {

@@ -1,0 +1,64 @@
+-- gv_hnsw filter columns: CREATE INDEX ... (emb, label, ...) tests
+-- WHERE label = value inside the graph search.
+CREATE TABLE hf (id int PRIMARY KEY, label int, tag text, flag bool, day date, u uuid,
+                 emb gvector(4));
+INSERT INTO hf SELECT i, CASE WHEN i % 97 = 0 THEN NULL ELSE i % 10 END, 'tag' || (i % 3),
+       i % 2 = 0, date '2026-01-01' + i % 5, md5((i % 4)::text)::uuid,
+       ARRAY[sin(i), cos(i * 1.7), sin(i * 0.3), cos(i * 2.9)]::real[]::gvector
+FROM generate_series(1, 3000) i;
+-- a label only three rows carry
+UPDATE hf SET label = 42 WHERE id IN (5, 1500, 2999);
+CREATE INDEX hf_idx ON hf USING gv_hnsw (emb, label, tag, flag, day, u);
+ANALYZE hf;
+SELECT elements, unreachable FROM gigavector.hnsw_verify('hf_idx');
+-- filtered top 10 equals the exact answer, for 10 queries and 3 filters each
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM hf WHERE label = 3 ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
+CREATE FUNCTION hf_agree(cond text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	same int := 0;
+	total int := 0;
+	idx int[];
+	ex int[];
+	q gvector;
+BEGIN
+	FOR q IN SELECT emb FROM hf WHERE id % 300 = 1 LOOP
+		EXECUTE format('SELECT ARRAY(SELECT id FROM hf WHERE %s ORDER BY emb <-> $1 LIMIT 10)', cond)
+			INTO idx USING q;
+		EXECUTE format('SELECT ARRAY(SELECT id FROM hf WHERE %s ORDER BY l2_distance(emb, $1), id LIMIT 10)', cond)
+			INTO ex USING q;
+		total := total + 1;
+		IF idx = ex THEN same := same + 1; END IF;
+	END LOOP;
+	RETURN same || ' of ' || total;
+END $$;
+SELECT hf_agree('label = 3');
+SELECT hf_agree('label = 7 AND tag = ''tag1''');
+SELECT hf_agree('flag AND day = date ''2026-01-03'' AND u = md5(''2'')::uuid');
+-- k rows whenever k rows match: three rows carry label 42, all come back
+SELECT id FROM hf WHERE label = 42 ORDER BY emb <-> '[1,0,0,0]' LIMIT 10;
+-- nothing equals NULL; rows with a NULL label are found without the filter
+SELECT count(*) FROM (SELECT id FROM hf WHERE label = NULL ORDER BY emb <-> '[1,0,0,0]' LIMIT 10) s;
+SELECT count(*) FROM (SELECT id FROM hf WHERE label IS NULL ORDER BY emb <-> '[1,0,0,0]' LIMIT 40) s;
+-- a condition on a column the index does not hold is applied by the executor
+SELECT hf_agree('label = 4 AND id % 2 = 0');
+-- inserts after the build carry their filter values; deletes and VACUUM
+INSERT INTO hf SELECT 5000 + i, 77, 'new', true, date '2026-02-01', NULL,
+       ARRAY[i, 0, 0, 0]::real[]::gvector FROM generate_series(1, 30) i;
+SELECT id FROM hf WHERE label = 77 AND tag = 'new' ORDER BY emb <-> '[3.1,0,0,0]' LIMIT 3;
+DELETE FROM hf WHERE label = 3 AND id % 2 = 1;
+VACUUM hf;
+SELECT elements, tombstones, links_to_tombstones, unreachable FROM gigavector.hnsw_verify('hf_idx');
+SELECT hf_agree('label = 3');
+RESET enable_seqscan;
+
+-- errors
+CREATE INDEX ON hf USING gv_hnsw (label, emb);
+CREATE INDEX ON hf USING gv_hnsw (emb, emb gvector_cosine_ops);
+CREATE INDEX ON hf USING gv_hnsw (emb, id, label, tag, flag, day, u, id, label, tag);
+CREATE INDEX ON hf USING gv_hnsw (emb, (id::numeric));
+CREATE COLLATION hf_nd (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE INDEX ON hf USING gv_hnsw (emb, tag COLLATE hf_nd);
+DROP TABLE hf;
+DROP FUNCTION hf_agree(text);
+DROP COLLATION hf_nd;
