@@ -50,6 +50,23 @@ DELETE FROM hf WHERE label = 3 AND id % 2 = 1;
 VACUUM hf;
 SELECT elements, tombstones, links_to_tombstones, unreachable FROM gigavector.hnsw_verify('hf_idx');
 SELECT hf_agree('label = 3');
+-- past the graph bound (hnsw_max_scan_tuples) the scan goes exact, reading
+-- the index's pages: the same rows as an exact plan, HOT-updated rows
+-- (label 42) included ...
+SET gigavector.hnsw_max_scan_tuples = 30;
+SELECT id FROM hf WHERE label = 42 ORDER BY emb <-> '[1,0,0,0]' LIMIT 10;
+SELECT hf_agree('label = 3');
+SELECT hf_agree('label = 7 AND tag = ''tag1''');
+SELECT hf_agree('true');
+-- ... also for an expression index
+CREATE INDEX hf_expr ON hf USING gv_hnsw (((emb + emb)::gvector(4)), label);
+DROP INDEX hf_idx;
+SELECT count(*) FILTER (WHERE idx = ex) AS same, count(*) AS queries
+FROM (SELECT ARRAY(SELECT id FROM hf WHERE label = 5 ORDER BY (emb + emb)::gvector(4) <-> q.v LIMIT 10) AS idx,
+             ARRAY(SELECT id FROM hf WHERE label = 5 ORDER BY l2_distance((emb + emb)::gvector(4), q.v), id LIMIT 10) AS ex
+      FROM (SELECT (emb + emb)::gvector(4) AS v FROM hf WHERE id % 300 = 1) q) t;
+EXPLAIN (COSTS OFF) SELECT id FROM hf WHERE label = 5 ORDER BY (emb + emb)::gvector(4) <-> '[1,1,1,1]' LIMIT 10;
+RESET gigavector.hnsw_max_scan_tuples;
 RESET enable_seqscan;
 
 -- errors

@@ -11,9 +11,11 @@
  * WHERE clause rejected most of the first batch -- the search resumes from
  * where it stopped: the next batch is seeded with the nearest discarded
  * elements and expands the graph further, each batch twice the size of the
- * one before.  The scan ends when the graph is exhausted or after
+ * one before.  The graph search ends when the graph is exhausted or after
  * gigavector.hnsw_max_scan_tuples elements were visited; the elements
- * already discovered are still returned then.
+ * already discovered are still returned then, and if the executor wants
+ * more, the scan goes exact: it reads every element page and hands out the
+ * rest in exact distance order, a batch at a time (ExhaustiveBatch).
  *
  * Each batch is in distance order; a later batch can hold a row nearer than
  * the last row of an earlier one (the search is approximate), as with
@@ -37,6 +39,8 @@
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/float.h"
 #include "utils/memutils.h"
 
 typedef struct GvHnswScanOpaqueData
@@ -56,6 +60,10 @@ typedef struct GvHnswScanOpaqueData
 	int			nout;
 	int			pos;
 	GvHnswKeyFilterData filter; /* WHERE filter_column = value, tested in the graph */
+	GvHnswTidSetData returned;	/* heap TIDs handed out so far */
+	bool		exhaustive;		/* past the graph bound: reading every element */
+	float		lastDist;		/* exhaustive: (dist, heaptid) of the last */
+	ItemPointerData lastTid;	/* element handed out, in index space */
 	bool		recheck;		/* a filter column is stored as a hash */
 	/* heap access for re-ranking (float16 and int8 storage) */
 	IndexFetchTableData *fetch;
@@ -182,6 +190,8 @@ StartScan(IndexScanDesc scan)
 	GvHnswHeapInit(&so->result, gv_hnsw_ef_search + 1, true);
 	GvHnswHeapInit(&so->discard, 256, false);
 	GvHnswTidSetInit(&so->visited, gv_hnsw_ef_search * so->info->m * 4);
+	GvHnswTidSetInit(&so->returned, 64);
+	so->exhaustive = false;
 	so->visitedCount = 0;
 	so->batchSize = gv_hnsw_ef_search;
 	so->nout = so->pos = 0;
@@ -255,6 +265,178 @@ RerankBatch(IndexScanDesc scan)
 	qsort(so->out, keep, sizeof(GvHnswCandidate), CompareByDistance);
 }
 
+/* Order of the exhaustive pass: distance, then heap TID (a total order). */
+static int
+CompareDistTid(float da, ItemPointer ta, float db, ItemPointer tb)
+{
+	if (da != db)
+		return da < db ? -1 : 1;
+	return ItemPointerCompare(ta, tb);
+}
+
+static int
+CompareCandidatesDistTid(const void *a, const void *b)
+{
+	const GvHnswCandidate *x = a;
+	const GvHnswCandidate *y = b;
+
+	return CompareDistTid(x->dist, (ItemPointer) &x->heaptid, y->dist, (ItemPointer) &y->heaptid);
+}
+
+/* Keep the n best of cands (sorted); returns the new count. */
+static int
+KeepBest(GvHnswCandidate *cands, int count, int n)
+{
+	qsort(cands, count, sizeof(GvHnswCandidate), CompareCandidatesDistTid);
+	return Min(count, n);
+}
+
+/*
+ * Past the graph bound (gigavector.hnsw_max_scan_tuples) the scan falls
+ * back to something exact: each batch reads every element page and keeps
+ * the HNSW_EXHAUSTIVE_BATCH nearest elements that pass the filter, come after the
+ * last one handed out in (distance, heap TID) order, and were not handed
+ * out by the graph phase.  So a query whose filter matches
+ * rows far from the query still gets k rows, in exact order from here on.
+ */
+#define HNSW_EXHAUSTIVE_BATCH	1000
+
+/*
+ * Add c to the exhaustive batch being collected if it comes after the last
+ * element handed out and was not handed out by the graph phase.
+ */
+static void
+CollectCandidate(GvHnswScanOpaque so, GvHnswCandidate *c, GvHnswCandidate *cands,
+				 int *count, int cap)
+{
+	if (GvHnswTidSetContains(&so->returned, &c->heaptid))
+		return;
+	if (ItemPointerIsValid(&so->lastTid) &&
+		CompareDistTid(c->dist, &c->heaptid, so->lastDist, &so->lastTid) <= 0)
+		return;
+	if (*count == cap)
+		*count = KeepBest(cands, *count, HNSW_EXHAUSTIVE_BATCH);
+	cands[(*count)++] = *c;
+}
+
+/*
+ * The exact pass reads the index's own pages, not the table: index
+ * entries carry the TIDs the executor expects (HOT chain roots), cover
+ * exactly the rows a partial index holds, and hold the filter columns.
+ * Distances are in the index's storage (re-ranked afterwards when it is
+ * float16 or int8).
+ */
+static int
+CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	GvHnswInfo	info = so->info;
+	Relation	index = scan->indexRelation;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	float	   *decoded = palloc(sizeof(float) * info->dim);
+	int			count = 0;
+
+	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page) && (GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
+		{
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+			{
+				GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
+				GvHnswCandidate c;
+
+				if ((tup->flags & HNSW_ELEMENT_DELETED) ||
+					!GvHnswKeysMatch(info, tup, so->filter.n > 0 ? &so->filter : NULL))
+					continue;
+				c.dist = GvMetricDistance(info->metric, so->query,
+										  GvHnswElementVector(info, tup, decoded), info->dim);
+				c.heaptid = tup->heaptid;
+				ItemPointerSet(&c.tid, blkno, off);
+				CollectCandidate(so, &c, cands, &count, cap);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	pfree(decoded);
+	return count;
+}
+
+static void
+ExhaustiveBatch(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	int			cap = 2 * HNSW_EXHAUSTIVE_BATCH;
+	GvHnswCandidate *cands = palloc(sizeof(GvHnswCandidate) * cap);
+	int			count;
+
+	count = KeepBest(cands, CollectFromIndex(scan, cands, cap), HNSW_EXHAUSTIVE_BATCH);
+	if (so->out)
+		pfree(so->out);
+	so->out = cands;
+	so->nout = count;
+	so->pos = 0;
+	if (count < HNSW_EXHAUSTIVE_BATCH)
+		so->done = true;
+	if (count > 0)
+	{
+		so->lastDist = cands[count - 1].dist;
+		so->lastTid = cands[count - 1].heaptid;
+		if (so->info->storage != HNSW_STORAGE_FLOAT)
+			RerankBatch(scan);
+	}
+}
+
+static void
+StartExhaustive(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+
+	so->exhaustive = true;
+	so->lastDist = -get_float4_infinity();
+	ItemPointerSetInvalid(&so->lastTid);
+	ExhaustiveBatch(scan);
+}
+
+#define HNSW_SEARCH_STEP	2000
+
+/*
+ * Search the graph for a batch of ef (so->result); true if the batch
+ * cannot fill within gigavector.hnsw_max_scan_tuples visits.
+ */
+static bool
+SearchBatch(IndexScanDesc scan, int ef)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	int64		bound = gv_hnsw_max_scan_tuples;
+	int64		start = so->visitedCount;
+
+	for (;;)
+	{
+		int64		stepEnd = Min(so->visitedCount + HNSW_SEARCH_STEP, bound);
+		double		rate;
+
+		GvHnswSearchLayerDisk(scan->indexRelation, so->info, so->query, &so->cand,
+							  &so->result, &so->discard, &so->visited, ef, 0, true,
+							  so->filter.n > 0 ? &so->filter : NULL,
+							  &so->visitedCount, stepEnd);
+		if (so->visitedCount >= bound)
+			return true;
+		if (so->visitedCount < stepEnd || so->filter.n == 0)
+			return false;		/* the search finished, or nothing to project */
+		/* matches per visit so far in this batch, projected to a full batch */
+		rate = (so->result.count + 1.0) / (double) (so->visitedCount - start);
+		if (so->result.count < ef &&
+			so->visitedCount + (ef - so->result.count) / rate > (double) bound)
+			return true;
+	}
+}
+
 /*
  * Produce the next batch in so->out, nearest first.
  */
@@ -271,10 +453,21 @@ NextBatch(IndexScanDesc scan)
 
 		GvHnswHeapPush(&so->result, &c);
 	}
-	GvHnswSearchLayerDisk(scan->indexRelation, so->info, so->query, &so->cand,
-						&so->result, &so->discard, &so->visited, ef, 0, true,
-						so->filter.n > 0 ? &so->filter : NULL,
-						&so->visitedCount, gv_hnsw_max_scan_tuples);
+	/*
+	 * Search in steps: between them, a filter whose matches turn up so
+	 * rarely that the batch could not fill within the bound is given up on
+	 * early.  If the bound is reached (or would be) before a full batch was
+	 * found, the graph does not lead to enough matching elements near the
+	 * query (a filter that matches rows far from it): rather than hand out
+	 * a poor partial batch, go exact now; nothing found so far is lost, as
+	 * none of it was returned.
+	 */
+	if (SearchBatch(scan, ef) && so->result.count < ef)
+	{
+		so->result.count = 0;
+		StartExhaustive(scan);
+		return;
+	}
 
 	so->nout = so->result.count;
 	so->pos = 0;
@@ -284,7 +477,13 @@ NextBatch(IndexScanDesc scan)
 	for (int i = so->nout - 1; i >= 0; i--)
 		so->out[i] = GvHnswHeapPop(&so->result);
 	if (so->nout == 0)
-		so->done = true;
+	{
+		/* the graph is exhausted, or the bound was reached: go exact */
+		if (so->visitedCount >= gv_hnsw_max_scan_tuples)
+			StartExhaustive(scan);
+		else
+			so->done = true;
+	}
 	else if (so->info->storage != HNSW_STORAGE_FLOAT)
 		RerankBatch(scan);
 	so->batchSize = Min(so->batchSize * 2, 10000);
@@ -304,7 +503,14 @@ gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		pgstat_count_index_scan(scan->indexRelation);
 	}
 	while (so->pos >= so->nout && !so->done)
-		NextBatch(scan);
+	{
+		if (so->exhaustive)
+			ExhaustiveBatch(scan);
+		else
+			NextBatch(scan);
+	}
+	if (so->pos < so->nout && !so->exhaustive)
+		GvHnswTidSetAdd(&so->returned, &so->out[so->pos].heaptid);
 	MemoryContextSwitchTo(old);
 
 	if (so->pos >= so->nout)

@@ -3,8 +3,7 @@
 
     test/bench/demo.py --dsn "host=/tmp/x port=5432 user=postgres dbname=postgres"
 
-Steps (each a function taking the shared Demo state; later steps, such as
-building an index and searching through it, are added to STEPS):
+Steps (each a function taking the shared Demo state, listed in STEPS):
 
   1. extension  CREATE EXTENSION IF NOT EXISTS gigavector (falls back to
                 pgvector's `vector`, saying so, when gvector is not there)
@@ -13,10 +12,14 @@ building an index and searching through it, are added to STEPS):
   3. exact      exact k-NN for a handful of test images (ORDER BY emb <-> q
                 LIMIT k), unfiltered, filtered on the query's own label and on
                 another label; hits, timings, recall against numpy
-  4. summary    one table of timings and recall
+  4. hnsw       CREATE INDEX ... USING gv_hnsw (emb, label): the same searches
+                through the graph, the label filter tested inside it
+  5. ivfpq      CREATE INDEX ... USING gv_ivfpq (emb): the same searches over
+                product-quantized codes with exact re-ranking
+  6. summary    one table of timings and recall, per search and per step
 
-Runs in well under a minute once the tables are loaded (under two minutes
-with the load) on a 2-core machine.
+Runs in about a minute once the tables are loaded (two with the load and
+the index builds) on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -217,9 +220,62 @@ def step_exact(demo: Demo) -> None:
         search(demo, "exact, other label", qid, other)
 
 
+def build_index(demo: Demo, name: str, using: str) -> None:
+    """CREATE INDEX name ON the base table USING ...; print time and size."""
+    conn, table = demo.conn, dsmod.ident(demo.args.table)
+    conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
+    stmt = sql.SQL("CREATE INDEX {} ON {} USING " + using).format(sql.Identifier(name), table)
+    say("SQL: " + stmt.as_string(conn))
+    conn.execute("SET maintenance_work_mem = '512MB'")
+    t0 = time.perf_counter()
+    conn.execute(stmt)
+    secs = time.perf_counter() - t0
+    size = conn.execute("SELECT pg_size_pretty(pg_relation_size(%s::regclass))", [name]).fetchone()[0]
+    say(f"built in {secs:.1f} s, {size}")
+
+
+def index_searches(demo: Demo, step: str) -> None:
+    ds = demo.ds
+    for qid in demo.query_ids:
+        own = int(ds.query_labels[qid])
+        say()
+        search(demo, step, qid, None)
+        search(demo, step + ", own label", qid, own)
+        search(demo, step + ", other label", qid, (own + 5) % 10)
+
+
+def step_hnsw(demo: Demo) -> None:
+    """gv_hnsw with the label as a filter column: approximate, k rows always."""
+    heading("4. gv_hnsw index (graph), label as a filter column")
+    if demo.type_name != "gvector":
+        say("skipped: needs gigavector")
+        return
+    demo.query_ids = demo.query_ids or demo.args.query_ids or pick_queries(demo.ds, demo.args.queries)
+    build_index(demo, "fmnist_hnsw", "gv_hnsw (emb gvector_l2_ops, label) "
+                "WITH (m = 16, ef_construction = 64)")
+    demo.conn.execute("SET gigavector.hnsw_ef_search = 40")
+    index_searches(demo, "gv_hnsw")
+    demo.conn.execute("DROP INDEX fmnist_hnsw")
+
+
+def step_ivfpq(demo: Demo) -> None:
+    """gv_ivfpq: product-quantized codes, exact re-ranking from the table."""
+    heading("5. gv_ivfpq index (IVF + product quantization)")
+    if demo.type_name != "gvector":
+        say("skipped: needs gigavector")
+        return
+    demo.query_ids = demo.query_ids or demo.args.query_ids or pick_queries(demo.ds, demo.args.queries)
+    build_index(demo, "fmnist_ivfpq", "gv_ivfpq (emb gvector_l2_ops) "
+                "WITH (lists = 245, subquantizers = 49, bits = 8)")
+    demo.conn.execute("SET gigavector.ivfpq_probes = 8")
+    demo.conn.execute("SET gigavector.ivfpq_rerank = 100")
+    index_searches(demo, "gv_ivfpq")
+    demo.conn.execute("DROP INDEX fmnist_ivfpq")
+
+
 def step_summary(demo: Demo) -> None:
     """Timings and recall of every search, then per step."""
-    heading("4. summary")
+    heading("6. summary")
     cols = [("step", "step", ""), ("query", "query", "d"), ("where", "filter", ""),
             ("rows", "rows", "d"), ("ms", "ms", ".1f"), ("recall", "recall", ".2f"),
             ("max_dist_err", "max |d - numpy|", ".2g"), ("plan", "plan", "")]
@@ -234,13 +290,17 @@ def step_summary(demo: Demo) -> None:
     say(format_table(rows, [("step", "step", ""), ("n", "searches", "d"),
                             ("ms", "median ms", ".1f"), ("recall", f"mean recall@{demo.args.k}", ".3f")]))
     bad = [r for r in demo.results if r["step"].startswith("exact") and r["recall"] < 1.0]
+    short = [r for r in demo.results if r["rows"] < demo.args.k]
     say()
     say(f"type {demo.type_name}; exact searches: "
         + ("all returned the true nearest neighbours (recall 1.0)" if not bad
            else f"{len(bad)} with recall < 1.0 -- a bug"))
+    say("every search, filtered or not, with or without an index, returned "
+        + (f"{demo.args.k} rows" if not short else f"... {len(short)} searches returned fewer rows -- a bug"))
 
 
-STEPS: List[Callable[[Demo], None]] = [step_extension, step_load, step_exact, step_summary]
+STEPS: List[Callable[[Demo], None]] = [step_extension, step_load, step_exact, step_hnsw,
+                                       step_ivfpq, step_summary]
 
 
 def main(argv=None) -> int:
