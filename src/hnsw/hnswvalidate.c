@@ -150,6 +150,17 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
+
+		/*
+		 * An all-zero page is what a crash leaves when it came between
+		 * extending the file and logging the new page: nothing links to it,
+		 * and VACUUM hands it to the free space map.
+		 */
+		if (PageIsNew(page))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
 		GvCheckPage(index, page, blkno, GV_PAGE_ID_HNSW);
 		if (!(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
 			Corrupt(index, "page is not an element page", blkno, 0);
