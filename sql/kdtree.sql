@@ -65,6 +65,33 @@ SELECT count(*), kd_exact('kd', '<->', '[3,4]', 100) FROM (SELECT id FROM kd ORD
 -- query of the wrong dimensions
 SELECT id FROM kd ORDER BY emb <-> '[1,2,3]' LIMIT 1;
 
+-- L2 scans hand the executor the operator's own value (no recheck): the
+-- distances must come out in exactly a sequential sort's order, bit for bit,
+-- in 2-D (inlined distance) and 5-D (kernel), with coordinates that round
+CREATE TABLE kd_bits (id int, emb gvector(2), emb5 gvector(5));
+INSERT INTO kd_bits SELECT i, ARRAY[sin(i) * 97.3, cos(i * 1.7) * 0.013]::gvector,
+	ARRAY[sin(i) * 1e3, cos(i) * 1e-3, i % 17, 1.0 / i, sin(i * i)]::gvector
+	FROM generate_series(1, 4000) i;
+CREATE INDEX kd_bits_2 ON kd_bits USING gv_kdtree (emb);
+CREATE INDEX kd_bits_5 ON kd_bits USING gv_kdtree (emb5);
+CREATE FUNCTION kd_bitexact(q gvector, q5 gvector) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE a float8[]; b float8[]; a5 float8[]; b5 float8[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	SELECT array_agg(d ORDER BY n) INTO a FROM (SELECT emb <-> q AS d, row_number() OVER () n
+		FROM (SELECT emb FROM kd_bits ORDER BY emb <-> q LIMIT 4000) s) t;
+	SELECT array_agg(d ORDER BY n) INTO a5 FROM (SELECT emb5 <-> q5 AS d, row_number() OVER () n
+		FROM (SELECT emb5 FROM kd_bits ORDER BY emb5 <-> q5 LIMIT 4000) s) t;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	SELECT array_agg(emb <-> q ORDER BY emb <-> q) INTO b FROM kd_bits;
+	SELECT array_agg(emb5 <-> q5 ORDER BY emb5 <-> q5) INTO b5 FROM kd_bits;
+	RETURN a = b AND a5 = b5;
+END $$;
+SELECT kd_bitexact('[0.1,0.001]', '[1,0,3,0.5,0]'), kd_bitexact('[-97.3,0.013]', '[-1000,0.001,16,1,-1]'),
+	kd_bitexact('[33.3333,-0.0051]', '[0.5,0.5,0.5,0.5,0.5]');
+DROP TABLE kd_bits;
+DROP FUNCTION kd_bitexact;
+
 -- adversarial: all points equal, duplicates, a line
 CREATE TABLE kd_adv (id int, emb gvector(3));
 INSERT INTO kd_adv SELECT i, '[1,1,1]' FROM generate_series(1, 1500) i;
