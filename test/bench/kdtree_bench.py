@@ -57,21 +57,19 @@ def qps(conn, sql, params, rounds=1):
 
 
 def qps_pair(conn, sql_a, params_a, sql_b, params_b):
-    """q/s of two statements run alternately, query by query, so that a
-    machine shared with other work slows both sides alike."""
+    """q/s of two statements run alternately, query by query and in turn
+    first, so that a machine shared with other work slows both alike."""
     for pa, pb in zip(params_a[:5], params_b[:5]):  # warm the caches and plans
         conn.execute(sql_a, (pa,), prepare=True).fetchall()
         conn.execute(sql_b, (pb,), prepare=True).fetchall()
-    ta = tb = 0.0
-    for pa, pb in zip(params_a, params_b):
-        t0 = time.perf_counter()
-        conn.execute(sql_a, (pa,), prepare=True).fetchall()
-        t1 = time.perf_counter()
-        conn.execute(sql_b, (pb,), prepare=True).fetchall()
-        t2 = time.perf_counter()
-        ta += t1 - t0
-        tb += t2 - t1
-    return len(params_a) / ta, len(params_b) / tb
+    spent = [0.0, 0.0]
+    for i, pair in enumerate(zip(params_a, params_b)):
+        for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+            sql = (sql_a, sql_b)[side]
+            t = time.perf_counter()
+            conn.execute(sql, (pair[side],), prepare=True).fetchall()
+            spent[side] += time.perf_counter() - t
+    return len(params_a) / spent[0], len(params_b) / spent[1]
 
 
 def copy_rows(conn, table, rows):
