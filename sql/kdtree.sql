@@ -92,6 +92,35 @@ SELECT kd_bitexact('[0.1,0.001]', '[1,0,3,0.5,0]'), kd_bitexact('[-97.3,0.013]',
 DROP TABLE kd_bits;
 DROP FUNCTION kd_bitexact;
 
+-- a build larger than maintenance_work_mem goes in batches: the first is
+-- built, the others routed into its leaves, rebuilding full ones; sorted
+-- input (each batch lands on the tree's edge) and duplicates included
+CREATE TABLE kd_big (id int, emb gvector(8));
+INSERT INTO kd_big SELECT i, ARRAY[i, sin(i) * 100, i % 13, cos(i), 0, 1, (i * 7) % 101, i / 1000]::gvector
+	FROM generate_series(1, 40000) i;
+INSERT INTO kd_big SELECT i, ARRAY[5, 5, 5, 5, 5, 5, 5, 5]::gvector FROM generate_series(40001, 43000) i;
+INSERT INTO kd_big SELECT i, ARRAY[sin(i) * 4e4, cos(i) * 100, i % 7, 0, 0, 0, 0, 0]::gvector
+	FROM generate_series(43001, 60000) i;
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = debug1;
+CREATE INDEX kd_big_idx ON kd_big USING gv_kdtree (emb);
+SET client_min_messages = warning;
+CREATE INDEX kd_big_cos ON kd_big USING gv_kdtree (emb gvector_cosine_ops);
+RESET maintenance_work_mem;
+SELECT kd_exact('kd_big', '<->', '[5,5,5,5,5,5,5,5]', 3100), kd_exact('kd_big', '<->', '[40000,0,0,0,0,0,0,40]', 50),
+	kd_exact('kd_big', '<->', '[-30000,50,3,0,0,0,0,0]', 500), kd_exact('kd_big', '<->', '[20000,-100,6,1,0,1,50,20]', 10);
+SET enable_seqscan = off;
+SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM kd_big ORDER BY emb <-> '[0,0,0,0,0,0,0,0]') s;
+RESET enable_seqscan;
+SELECT kd_exact('kd_big', '<=>', '[5,5,5,5,5,5,5,5]', 3100), kd_exact('kd_big', '<=>', '[1,-1,0,0,0,0,0,2]', 100);
+-- and it takes deletes (VACUUM) and inserts like a tree built in one go
+DELETE FROM kd_big WHERE id % 3 = 0;
+VACUUM kd_big;
+INSERT INTO kd_big SELECT i, ARRAY[i % 50, -i, 1, 2, 3, 4, 5, i % 3]::gvector FROM generate_series(60001, 63000) i;
+SELECT kd_exact('kd_big', '<->', '[5,5,5,5,5,5,5,5]', 2100), kd_exact('kd_big', '<->', '[25,-61500,1,2,3,4,5,1]', 300),
+	kd_exact('kd_big', '<=>', '[1,-1,0,0,0,0,0,2]', 100);
+DROP TABLE kd_big;
+
 -- adversarial: all points equal, duplicates, a line
 CREATE TABLE kd_adv (id int, emb gvector(3));
 INSERT INTO kd_adv SELECT i, '[1,1,1]' FROM generate_series(1, 1500) i;
