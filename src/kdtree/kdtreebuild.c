@@ -62,6 +62,7 @@ typedef struct KdtreeBuildStateData
 	int64	   *order;			/* permutation of the points */
 	Buffer		nodebuf;		/* node page being filled, or invalid */
 	BlockNumber reuse;			/* leaf page the next leaf goes to, or invalid */
+	bool		even;			/* fill leaves evenly rather than fully */
 	KdtreeRef	root;
 	int64		written;
 	MemoryContext tmpctx;
@@ -76,14 +77,15 @@ static void FlushBatch(KdtreeBuildState bs);
 
 /*
  * Size the batches once the dimensions are known: a point costs its floats,
- * TID, flags, place in the permutation and routing slot.  A batch holds at
- * least a few leaves' worth, whatever maintenance_work_mem says.
+ * TID, flags, routing slot and places in two permutations (the batch's and
+ * a rebuilt leaf's).  A batch holds at least a few leaves' worth, whatever
+ * maintenance_work_mem says.
  */
 static void
 SetBatchSize(KdtreeBuildState bs)
 {
 	Size		perpoint = sizeof(float) * bs->dim + sizeof(ItemPointerData) +
-		sizeof(uint16) + sizeof(int64) + sizeof(BlockNumber);
+		sizeof(uint16) + 2 * sizeof(int64) + sizeof(BlockNumber);
 
 	bs->leafcap = KdtreeLeafCapacity(bs->dim, bs->fillfactor);
 	bs->pagecap = KdtreeLeafCapacity(bs->dim, 100);
@@ -336,9 +338,16 @@ BuildSubtree(KdtreeBuildState bs, int64 lo, int64 hi)
 		}
 	}
 
-	/* left part: half the leaves, rounded down, each full */
+	/*
+	 * Left part: half the leaves, rounded down, each full; or, rebuilding a
+	 * leaf, leaves filled evenly, so that they keep room for the points of
+	 * later batches (full leaves would split off a sliver each batch).
+	 */
 	nleaves = (n + bs->leafcap - 1) / bs->leafcap;
-	mid = lo + (nleaves / 2) * bs->leafcap;
+	if (bs->even)
+		mid = lo + n * (nleaves / 2) / nleaves;
+	else
+		mid = lo + (nleaves / 2) * bs->leafcap;
 	SelectKth(bs, lo, hi, mid, best);
 
 	node.dim = best;
@@ -498,7 +507,9 @@ AddToLeaf(KdtreeBuildState bs, BlockNumber leaf, int64 lo, int64 hi)
 	bs->reuse = leaf;
 	bs->order = grouporder;
 	bs->written -= nold;		/* WriteLeaf counts them again */
+	bs->even = true;
 	subtree = BuildSubtree(bs, 0, hi - lo + nold);
+	bs->even = false;
 	bs->order = batchorder;
 	Assert(bs->reuse == InvalidBlockNumber);
 	pfree(grouporder);
