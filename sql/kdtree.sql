@@ -54,6 +54,15 @@ SELECT kd_exact('kd', '<->', '[3,4]', 50), kd_exact('kd', '<->', '[-10,200]', 20
 INSERT INTO kd SELECT i, ARRAY[(i * 31) % 113 - 5, (i * 17) % 89 + 0.5]::gvector
 	FROM generate_series(2001, 6000) i;
 SELECT kd_exact('kd', '<->', '[3,4]', 100), kd_exact('kd', '<->', '[60,-3]', 6000);
+-- <-> rows need no recheck: LIMIT 10 fetches 10 heap tuples, not the 11th
+-- and more that the executor's reorder queue would need to release the 10th
+SET enable_seqscan = off;
+BEGIN;
+SELECT pg_stat_get_xact_tuples_fetched('kd_idx'::regclass) AS fetched_before \gset
+SELECT count(*) FROM (SELECT id FROM kd ORDER BY emb <-> '[3.5,4.25]' LIMIT 10) s;
+SELECT pg_stat_get_xact_tuples_fetched('kd_idx'::regclass) - :fetched_before AS heap_fetches;
+COMMIT;
+RESET enable_seqscan;
 -- a WHERE filter stays exact: the scan goes on as long as rows are asked for
 SELECT count(*) FROM (SELECT id FROM kd WHERE id % 1000 = 0 ORDER BY emb <-> '[3,4]' LIMIT 10) s;
 -- NULL vectors are skipped
