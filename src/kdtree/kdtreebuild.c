@@ -445,48 +445,22 @@ Relink(KdtreeBuildState bs, KdtreeRef parent, bool left, KdtreeRef subtree)
 }
 
 /*
- * Add the batch points order[lo..hi), all routed to one leaf, to it: they
- * are appended while the leaf has room at the fillfactor; otherwise the
- * leaf's points join them (in the arrays' spare room past the batch) and
- * the lot is built into a subtree in the leaf's place.
+ * Rebuild a leaf (locked in buf) that has no room for the batch points
+ * order[lo..hi): its old points join them in the arrays' spare room past
+ * the batch, its page starts over empty, and the lot is built into a
+ * subtree, filled evenly and written from that page on, that takes the
+ * leaf's place.
  */
 static void
-AddToLeaf(KdtreeBuildState bs, BlockNumber leaf, int64 lo, int64 hi)
+RebuildLeaf(KdtreeBuildState bs, Buffer buf, int64 lo, int64 hi,
+			KdtreeRef parent, bool left)
 {
-	Buffer		buf;
-	Page		page;
-	KdtreeRef	parent;
-	bool		left;
-	int64		nold;
+	Page		page = BufferGetPage(buf);
+	int64		nold = PageGetMaxOffsetNumber(page) - KDTREE_LEAF_HEADER_OFF;
 	int64	   *batchorder = bs->order;
-	int64	   *grouporder;
+	int64	   *grouporder = palloc(sizeof(int64) * (hi - lo + nold));
 	KdtreeRef	subtree;
 
-	RoutePoint(bs, PointX(bs, bs->order[lo]), &bs->tids[bs->order[lo]],
-			   &parent, &left);
-	buf = ReadBuffer(bs->index, leaf);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	page = BufferGetPage(buf);
-	GvCheckPage(bs->index, page, leaf, GV_PAGE_ID_KDTREE);
-	nold = PageGetMaxOffsetNumber(page) - KDTREE_LEAF_HEADER_OFF;
-	if (nold + (hi - lo) <= bs->leafcap)
-	{
-		for (int64 i = lo; i < hi; i++)
-		{
-			int64		p = bs->order[i];
-
-			KdtreeAddLeafTuple(bs->index, page, &bs->tids[p], PointX(bs, p),
-							   bs->flags[p], bs->dim);
-		}
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-		bs->written += hi - lo;
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->written);
-		return;
-	}
-
-	/* rebuild: the old points go past the batch, the page starts empty */
-	grouporder = palloc(sizeof(int64) * (hi - lo + nold));
 	memcpy(grouporder, &bs->order[lo], sizeof(int64) * (hi - lo));
 	for (int64 j = 0; j < nold; j++)
 	{
@@ -499,12 +473,12 @@ AddToLeaf(KdtreeBuildState bs, BlockNumber leaf, int64 lo, int64 hi)
 		bs->flags[p] = tup->flags;
 		grouporder[hi - lo + j] = p;
 	}
+	bs->reuse = BufferGetBlockNumber(buf);
 	GvInitPage(page, GV_PAGE_ID_KDTREE, KDTREE_LEAF);
 	KdtreeInitLeafPage(page, InvalidXLogRecPtr);
 	MarkBufferDirty(buf);
 	UnlockReleaseBuffer(buf);
 
-	bs->reuse = leaf;
 	bs->order = grouporder;
 	bs->written -= nold;		/* WriteLeaf counts them again */
 	bs->even = true;
@@ -514,6 +488,43 @@ AddToLeaf(KdtreeBuildState bs, BlockNumber leaf, int64 lo, int64 hi)
 	Assert(bs->reuse == InvalidBlockNumber);
 	pfree(grouporder);
 	Relink(bs, parent, left, subtree);
+}
+
+/*
+ * Add the batch points order[lo..hi), all routed to one leaf, to it:
+ * appended while the leaf has room at the fillfactor, else by rebuilding
+ * the leaf.
+ */
+static void
+AddToLeaf(KdtreeBuildState bs, BlockNumber leaf, int64 lo, int64 hi)
+{
+	Buffer		buf;
+	Page		page;
+	KdtreeRef	parent;
+	bool		left;
+
+	RoutePoint(bs, PointX(bs, bs->order[lo]), &bs->tids[bs->order[lo]],
+			   &parent, &left);
+	buf = ReadBuffer(bs->index, leaf);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	GvCheckPage(bs->index, page, leaf, GV_PAGE_ID_KDTREE);
+	if (PageGetMaxOffsetNumber(page) - KDTREE_LEAF_HEADER_OFF + (hi - lo) > bs->leafcap)
+	{
+		RebuildLeaf(bs, buf, lo, hi, parent, left);
+		return;
+	}
+	for (int64 i = lo; i < hi; i++)
+	{
+		int64		p = bs->order[i];
+
+		KdtreeAddLeafTuple(bs->index, page, &bs->tids[p], PointX(bs, p),
+						   bs->flags[p], bs->dim);
+	}
+	MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+	bs->written += hi - lo;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->written);
 }
 
 /* qsort_arg comparator: batch points by the leaf they reach, then index */
