@@ -341,20 +341,47 @@ PointKey(KdtreeScanOpaque so, KdtreeLeafTuple tup, bool *exact)
 }
 
 /*
- * Queue a run of points from the arena: those whose key is at most the
- * next subtree's (the only ones that can come out before another subtree
- * is expanded) go to the point heap; the rest stay in the arena, queued as
- * one run keyed by their smallest key.  A 2-D leaf holds ~370 points of
+ * Queue the points arena[start..start+count), whose smallest key is min, as
+ * one run, after passes splits.
+ */
+static void
+QueueRun(KdtreeScanOpaque so, int32 start, int32 count, double min,
+		 int32 passes)
+{
+	ScanNodeData item;
+
+	if (count == 0)
+		return;
+	item.key = min;
+	item.isrun = true;
+	item.runstart = start;
+	item.runcount = count;
+	item.runpasses = passes;
+	NodePush(so, &item);
+}
+
+/*
+ * The key up to which points go to the point heap rather than wait in the
+ * arena: the next subtree's or run's.  Only points below it can come out
+ * before another subtree is expanded.  A 2-D leaf holds ~370 points of
  * which a LIMIT 10 query needs a handful, and heap pushes of random keys
- * mispredict while a pass over the arena does not.  A run split
+ * mispredict while appends to the arena do not.
+ */
+static inline double
+PushLimit(KdtreeScanOpaque so)
+{
+	return so->nnodes > 0 ? so->nodes[0].key : HUGE_VAL;
+}
+
+/*
+ * Split a run popped from the queue the same way.  A run split
  * KDTREE_RUN_PASSES times is pushed whole, so that a scan reading on and
  * on looks at each point a bounded number of times.
  */
 static void
 SplitRun(KdtreeScanOpaque so, int32 start, int32 count, int32 passes)
 {
-	double		limit = (passes < KDTREE_RUN_PASSES && so->nnodes > 0) ?
-		so->nodes[0].key : HUGE_VAL;
+	double		limit = passes < KDTREE_RUN_PASSES ? PushLimit(so) : HUGE_VAL;
 	double		min = HUGE_VAL;
 	int32		keep = start;
 
@@ -370,25 +397,16 @@ SplitRun(KdtreeScanOpaque so, int32 start, int32 count, int32 passes)
 			min = Min(min, p->key);
 		}
 	}
-	if (keep > start)
-	{
-		ScanNodeData item;
-
-		item.key = min;
-		item.isrun = true;
-		item.runstart = start;
-		item.runcount = keep - start;
-		item.runpasses = passes + 1;
-		NodePush(so, &item);
-	}
+	QueueRun(so, start, keep - start, min, passes + 1);
 	/* the arena's tail is free again if this run was last */
 	if (start + count == so->nrun)
 		so->nrun = keep;
 }
 
 /*
- * Queue every point of a leaf page, and the leaf's right siblings when it
- * split after the page that pointed to it was read.
+ * Queue every point of a leaf page (to the point heap or the arena), and
+ * the leaf's right siblings when it split after the page that pointed to
+ * it was read.
  */
 static void
 ScanLeaf(IndexScanDesc scan, BlockNumber blkno, double b, int32 slot,
@@ -401,6 +419,8 @@ ScanLeaf(IndexScanDesc scan, BlockNumber blkno, double b, int32 slot,
 	OffsetNumber maxoff;
 	BlockNumber right;
 	int32		start = so->nrun;
+	double		limit;
+	double		min = HUGE_VAL;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
@@ -408,21 +428,6 @@ ScanLeaf(IndexScanDesc scan, BlockNumber blkno, double b, int32 slot,
 	if (!(GvPageGetOpaque(page)->flags & KDTREE_LEAF))
 		elog(ERROR, "gv_kdtree index \"%s\": block %u is not a leaf",
 			 RelationGetRelationName(index), blkno);
-
-	maxoff = PageGetMaxOffsetNumber(page);
-	if (so->nrun + maxoff > so->maxrun)
-	{
-		so->maxrun = Max(so->maxrun * 2, so->nrun + maxoff);
-		so->run = repalloc_huge(so->run, sizeof(ScanPointData) * so->maxrun);
-	}
-	for (OffsetNumber off = KDTREE_FIRST_TUPLE_OFF; off <= maxoff; off++)
-	{
-		KdtreeLeafTuple tup = (KdtreeLeafTuple) PageGetItem(page, PageGetItemId(page, off));
-		ScanPointData *p = &so->run[so->nrun++];
-
-		p->key = PointKey(so, tup, &p->exact);
-		p->tid = tup->heaptid;
-	}
 
 	right = GvPageGetOpaque(page)->nextblkno;
 	if (seen <= KdtreeGetLeafHeader(page)->nsn && right != InvalidBlockNumber)
@@ -441,10 +446,36 @@ ScanLeaf(IndexScanDesc scan, BlockNumber blkno, double b, int32 slot,
 		NodePush(so, &item);
 		slot = -1;
 	}
+
+	maxoff = PageGetMaxOffsetNumber(page);
+	if (so->nrun + maxoff > so->maxrun)
+	{
+		so->maxrun = Max(so->maxrun * 2, so->nrun + maxoff);
+		so->run = repalloc_huge(so->run, sizeof(ScanPointData) * so->maxrun);
+	}
+	limit = PushLimit(so);
+	for (OffsetNumber off = KDTREE_FIRST_TUPLE_OFF; off <= maxoff; off++)
+	{
+		KdtreeLeafTuple tup = (KdtreeLeafTuple) PageGetItem(page, PageGetItemId(page, off));
+		bool		exact;
+		double		key = PointKey(so, tup, &exact);
+
+		if (key <= limit)
+			PointPush(so, key, &tup->heaptid, exact);
+		else
+		{
+			ScanPointData *p = &so->run[so->nrun++];
+
+			p->key = key;
+			p->tid = tup->heaptid;
+			p->exact = exact;
+			min = Min(min, key);
+		}
+	}
 	UnlockReleaseBuffer(buf);
 	SlotFree(so, slot);
 	pgstat_count_index_tuples(index, 0);
-	SplitRun(so, start, so->nrun - start, 0);
+	QueueRun(so, start, so->nrun - start, min, 1);
 }
 
 /*
