@@ -130,6 +130,21 @@ SELECT kd_exact('kd_big', '<->', '[5,5,5,5,5,5,5,5]', 2100), kd_exact('kd_big', 
 	kd_exact('kd_big', '<=>', '[1,-1,0,0,0,0,0,2]', 100);
 DROP TABLE kd_big;
 
+-- L2 scans cache the root node in rd_amcache: TRUNCATE and REINDEX (new
+-- relfilenode, relcache flush) must not leave a scan on the old root
+CREATE TABLE kd_cache (id int, emb gvector(2));
+INSERT INTO kd_cache SELECT i, ARRAY[i % 97, i % 89]::gvector FROM generate_series(1, 3000) i;
+CREATE INDEX kd_cache_idx ON kd_cache USING gv_kdtree (emb);
+SELECT kd_exact('kd_cache', '<->', '[3,4]', 20);
+TRUNCATE kd_cache;
+INSERT INTO kd_cache VALUES (1, '[1,1]'), (2, '[2,2]'), (3, '[3,3]');
+SELECT kd_exact('kd_cache', '<->', '[3,4]', 3);
+INSERT INTO kd_cache SELECT i, ARRAY[i % 53, -i % 61]::gvector FROM generate_series(4, 3000) i;
+SELECT kd_exact('kd_cache', '<->', '[3,4]', 3000);
+REINDEX INDEX kd_cache_idx;
+SELECT kd_exact('kd_cache', '<->', '[30,-40]', 3000);
+DROP TABLE kd_cache;
+
 -- adversarial: all points equal, duplicates, a line
 CREATE TABLE kd_adv (id int, emb gvector(3));
 INSERT INTO kd_adv SELECT i, '[1,1,1]' FROM generate_series(1, 1500) i;

@@ -590,6 +590,50 @@ ResetQueues(KdtreeScanOpaque so)
 }
 
 /*
+ * What an L2 scan needs from the metapage, kept in rd_amcache once the
+ * root is an internal node.  From then on nothing changes it: the root
+ * node's item never moves (splits below it rewrite child references, and
+ * pages are never freed), the dimensions are fixed, and the metapage flags
+ * matter to cosine scans only.  A new relfilenode (REINDEX, TRUNCATE)
+ * comes with a relcache flush, which frees rd_amcache.
+ */
+typedef struct KdtreeScanCacheData
+{
+	KdtreeRef	root;
+	int			dim;
+} KdtreeScanCacheData;
+
+/*
+ * Read the metapage, or its cached part: the root (with the metapage LSN,
+ * which a root leaf needs for the split protocol), dimensions and flags.
+ */
+static void
+GetScanMeta(IndexScanDesc scan, KdtreeMetaPageData *meta, XLogRecPtr *metalsn)
+{
+	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	KdtreeScanCacheData *cache = (KdtreeScanCacheData *) index->rd_amcache;
+
+	if (cache != NULL && so->metric->kind == GV_METRIC_L2)
+	{
+		memset(meta, 0, sizeof(*meta));
+		meta->root = cache->root;
+		meta->header.dimensions = cache->dim;
+		*metalsn = InvalidXLogRecPtr;
+		return;
+	}
+	KdtreeReadMeta(index, meta, metalsn);
+	if (so->metric->kind == GV_METRIC_L2 &&
+		meta->root.blkno != InvalidBlockNumber && !KdtreeRefIsLeaf(meta->root))
+	{
+		cache = MemoryContextAlloc(index->rd_indexcxt, sizeof(KdtreeScanCacheData));
+		cache->root = meta->root;
+		cache->dim = meta->header.dimensions;
+		index->rd_amcache = cache;
+	}
+}
+
+/*
  * First call: read the metapage, prepare the query, queue the root.
  */
 static void
@@ -603,7 +647,7 @@ StartScan(IndexScanDesc scan)
 
 	so->started = true;
 	so->npoints = so->nnodes = 0;
-	KdtreeReadMeta(scan->indexRelation, &meta, &metalsn);
+	GetScanMeta(scan, &meta, &metalsn);
 	if (meta.root.blkno == InvalidBlockNumber)
 		return;
 	so->dim = n = meta.header.dimensions;
