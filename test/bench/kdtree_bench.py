@@ -56,18 +56,21 @@ def qps(conn, sql, params, rounds=1):
     return rounds * len(params) / (time.perf_counter() - t)
 
 
-def qps_pair(conn, sql_a, params_a, sql_b, params_b):
-    """q/s of two statements run alternately, query by query and in turn
-    first, so that a machine shared with other work slows both alike."""
+def qps_pair(conn, sql_a, params_a, sql_b, params_b, block=30):
+    """q/s of two statements run alternately in blocks of `block` queries,
+    each side first in turn, so that a machine shared with other work slows
+    both alike while each block runs with its own caches warm (query by
+    query alternation evicts each side's working set for the other)."""
     for pa, pb in zip(params_a[:5], params_b[:5]):  # warm the caches and plans
         conn.execute(sql_a, (pa,), prepare=True).fetchall()
         conn.execute(sql_b, (pb,), prepare=True).fetchall()
     spent = [0.0, 0.0]
-    for i, pair in enumerate(zip(params_a, params_b)):
-        for side in ((0, 1) if i % 2 == 0 else (1, 0)):
-            sql = (sql_a, sql_b)[side]
+    for n, lo in enumerate(range(0, len(params_a), block)):
+        for side in ((0, 1) if n % 2 == 0 else (1, 0)):
+            sql, params = ((sql_a, params_a), (sql_b, params_b))[side]
             t = time.perf_counter()
-            conn.execute(sql, (pair[side],), prepare=True).fetchall()
+            for p in params[lo:lo + block]:
+                conn.execute(sql, (p,), prepare=True).fetchall()
             spent[side] += time.perf_counter() - t
     return len(params_a) / spent[0], len(params_b) / spent[1]
 
@@ -85,8 +88,9 @@ def main():
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3,
-                    help="rounds of queries, alternating with the peer query by query; "
+                    help="rounds of queries, alternating with the peer in blocks of --block; "
                          "q/s over all rounds, ratio the median of the rounds'")
+    ap.add_argument("--block", type=int, default=30, help="queries per alternation block")
     ap.add_argument("--only", choices=("cube", "2d", "seq"), action="append",
                     help="run only these parts (repeatable); default all")
     ap.add_argument("--crossover-dims", default="2,4,8,16,24,32,48,64")
@@ -112,7 +116,7 @@ def main():
     def compare(sql_a, qa, sql_b, qb):
         ra, rb = [], []
         for _ in range(a.rounds):
-            x, y = qps_pair(conn, sql_a, qa, sql_b, qb)
+            x, y = qps_pair(conn, sql_a, qa, sql_b, qb, a.block)
             ra.append(x)
             rb.append(y)
         ratios = sorted(x / y for x, y in zip(ra, rb))
@@ -185,7 +189,7 @@ def compare_2d(conn, a, P, PQ, compare):
 
 def print_table(a, rows):
     print(f"\n{a.rows} Fashion-MNIST rows (PCA), {a.queries} queries, k={a.k}, one connection, prepared, "
-          f"{a.rounds} rounds alternating query by query with the peer\n")
+          f"{a.rounds} rounds alternating with the peer in blocks of {a.block} queries\n")
     print("| comparison | gv_kdtree q/s | peer q/s | q/s ratio (median round) | build s (kd / peer) | build ratio | size MB (kd / peer) | size ratio | note |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, a1, b1, r, a2, b2, a3, b3, note in rows:
