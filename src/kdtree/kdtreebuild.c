@@ -461,6 +461,7 @@ RebuildLeaf(KdtreeBuildState bs, Buffer buf, int64 lo, int64 hi,
 	int64	   *grouporder = palloc(sizeof(int64) * (hi - lo + nold));
 	KdtreeRef	subtree;
 
+	Assert(bs->npoints + nold <= bs->maxpoints);
 	memcpy(grouporder, &bs->order[lo], sizeof(int64) * (hi - lo));
 	for (int64 j = 0; j < nold; j++)
 	{
@@ -562,6 +563,8 @@ FlushBatch(KdtreeBuildState bs)
 		return;
 	}
 
+	/* room past the batch for a rebuilt leaf's old points */
+	EnsureCapacity(bs, bs->npoints + bs->pagecap);
 	for (int64 i = 0; i < bs->npoints; i++)
 	{
 		KdtreeRef	parent;
