@@ -54,6 +54,15 @@ SELECT kd_exact('kd', '<->', '[3,4]', 50), kd_exact('kd', '<->', '[-10,200]', 20
 INSERT INTO kd SELECT i, ARRAY[(i * 31) % 113 - 5, (i * 17) % 89 + 0.5]::gvector
 	FROM generate_series(2001, 6000) i;
 SELECT kd_exact('kd', '<->', '[3,4]', 100), kd_exact('kd', '<->', '[60,-3]', 6000);
+-- <-> rows need no recheck: LIMIT 10 fetches 10 heap tuples, not the 11th
+-- and more that the executor's reorder queue would need to release the 10th
+SET enable_seqscan = off;
+BEGIN;
+SELECT pg_stat_get_xact_tuples_fetched('kd_idx'::regclass) AS fetched_before \gset
+SELECT count(*) FROM (SELECT id FROM kd ORDER BY emb <-> '[3.5,4.25]' LIMIT 10) s;
+SELECT pg_stat_get_xact_tuples_fetched('kd_idx'::regclass) - :fetched_before AS heap_fetches;
+COMMIT;
+RESET enable_seqscan;
 -- a WHERE filter stays exact: the scan goes on as long as rows are asked for
 SELECT count(*) FROM (SELECT id FROM kd WHERE id % 1000 = 0 ORDER BY emb <-> '[3,4]' LIMIT 10) s;
 -- NULL vectors are skipped
@@ -64,6 +73,77 @@ VACUUM kd;
 SELECT count(*), kd_exact('kd', '<->', '[3,4]', 100) FROM (SELECT id FROM kd ORDER BY emb <-> '[0,0]' LIMIT 10000) s;
 -- query of the wrong dimensions
 SELECT id FROM kd ORDER BY emb <-> '[1,2,3]' LIMIT 1;
+
+-- L2 scans hand the executor the operator's own value (no recheck): the
+-- distances must come out in exactly a sequential sort's order, bit for bit,
+-- in 2-D (inlined distance) and 5-D (kernel), with coordinates that round
+CREATE TABLE kd_bits (id int, emb gvector(2), emb5 gvector(5));
+INSERT INTO kd_bits SELECT i, ARRAY[sin(i) * 97.3, cos(i * 1.7) * 0.013]::gvector,
+	ARRAY[sin(i) * 1e3, cos(i) * 1e-3, i % 17, 1.0 / i, sin(i * i)]::gvector
+	FROM generate_series(1, 4000) i;
+CREATE INDEX kd_bits_2 ON kd_bits USING gv_kdtree (emb);
+CREATE INDEX kd_bits_5 ON kd_bits USING gv_kdtree (emb5);
+CREATE FUNCTION kd_bitexact(q gvector, q5 gvector) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE a float8[]; b float8[]; a5 float8[]; b5 float8[];
+BEGIN
+	PERFORM set_config('enable_seqscan', 'off', true);
+	SELECT array_agg(d ORDER BY n) INTO a FROM (SELECT emb <-> q AS d, row_number() OVER () n
+		FROM (SELECT emb FROM kd_bits ORDER BY emb <-> q LIMIT 4000) s) t;
+	SELECT array_agg(d ORDER BY n) INTO a5 FROM (SELECT emb5 <-> q5 AS d, row_number() OVER () n
+		FROM (SELECT emb5 FROM kd_bits ORDER BY emb5 <-> q5 LIMIT 4000) s) t;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	SELECT array_agg(emb <-> q ORDER BY emb <-> q) INTO b FROM kd_bits;
+	SELECT array_agg(emb5 <-> q5 ORDER BY emb5 <-> q5) INTO b5 FROM kd_bits;
+	RETURN a = b AND a5 = b5;
+END $$;
+SELECT kd_bitexact('[0.1,0.001]', '[1,0,3,0.5,0]'), kd_bitexact('[-97.3,0.013]', '[-1000,0.001,16,1,-1]'),
+	kd_bitexact('[33.3333,-0.0051]', '[0.5,0.5,0.5,0.5,0.5]');
+DROP TABLE kd_bits;
+DROP FUNCTION kd_bitexact;
+
+-- a build larger than maintenance_work_mem goes in batches: the first is
+-- built, the others routed into its leaves, rebuilding full ones; sorted
+-- input (each batch lands on the tree's edge) and duplicates included
+CREATE TABLE kd_big (id int, emb gvector(8));
+INSERT INTO kd_big SELECT i, ARRAY[i, sin(i) * 100, i % 13, cos(i), 0, 1, (i * 7) % 101, i / 1000]::gvector
+	FROM generate_series(1, 40000) i;
+INSERT INTO kd_big SELECT i, ARRAY[5, 5, 5, 5, 5, 5, 5, 5]::gvector FROM generate_series(40001, 43000) i;
+INSERT INTO kd_big SELECT i, ARRAY[sin(i) * 4e4, cos(i) * 100, i % 7, 0, 0, 0, 0, 0]::gvector
+	FROM generate_series(43001, 60000) i;
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = debug1;
+CREATE INDEX kd_big_idx ON kd_big USING gv_kdtree (emb);
+SET client_min_messages = warning;
+CREATE INDEX kd_big_cos ON kd_big USING gv_kdtree (emb gvector_cosine_ops);
+RESET maintenance_work_mem;
+SELECT kd_exact('kd_big', '<->', '[5,5,5,5,5,5,5,5]', 3100), kd_exact('kd_big', '<->', '[40000,0,0,0,0,0,0,40]', 50),
+	kd_exact('kd_big', '<->', '[-30000,50,3,0,0,0,0,0]', 500), kd_exact('kd_big', '<->', '[20000,-100,6,1,0,1,50,20]', 10);
+SET enable_seqscan = off;
+SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM kd_big ORDER BY emb <-> '[0,0,0,0,0,0,0,0]') s;
+RESET enable_seqscan;
+SELECT kd_exact('kd_big', '<=>', '[5,5,5,5,5,5,5,5]', 3100), kd_exact('kd_big', '<=>', '[1,-1,0,0,0,0,0,2]', 100);
+-- and it takes deletes (VACUUM) and inserts like a tree built in one go
+DELETE FROM kd_big WHERE id % 3 = 0;
+VACUUM kd_big;
+INSERT INTO kd_big SELECT i, ARRAY[i % 50, -i, 1, 2, 3, 4, 5, i % 3]::gvector FROM generate_series(60001, 63000) i;
+SELECT kd_exact('kd_big', '<->', '[5,5,5,5,5,5,5,5]', 2100), kd_exact('kd_big', '<->', '[25,-61500,1,2,3,4,5,1]', 300),
+	kd_exact('kd_big', '<=>', '[1,-1,0,0,0,0,0,2]', 100);
+DROP TABLE kd_big;
+
+-- L2 scans cache the root node in rd_amcache: TRUNCATE and REINDEX (new
+-- relfilenode, relcache flush) must not leave a scan on the old root
+CREATE TABLE kd_cache (id int, emb gvector(2));
+INSERT INTO kd_cache SELECT i, ARRAY[i % 97, i % 89]::gvector FROM generate_series(1, 3000) i;
+CREATE INDEX kd_cache_idx ON kd_cache USING gv_kdtree (emb);
+SELECT kd_exact('kd_cache', '<->', '[3,4]', 20);
+TRUNCATE kd_cache;
+INSERT INTO kd_cache VALUES (1, '[1,1]'), (2, '[2,2]'), (3, '[3,3]');
+SELECT kd_exact('kd_cache', '<->', '[3,4]', 3);
+INSERT INTO kd_cache SELECT i, ARRAY[i % 53, -i % 61]::gvector FROM generate_series(4, 3000) i;
+SELECT kd_exact('kd_cache', '<->', '[3,4]', 3000);
+REINDEX INDEX kd_cache_idx;
+SELECT kd_exact('kd_cache', '<->', '[30,-40]', 3000);
+DROP TABLE kd_cache;
 
 -- adversarial: all points equal, duplicates, a line
 CREATE TABLE kd_adv (id int, emb gvector(3));

@@ -2,14 +2,22 @@
  * kdtreebuild.c
  *	  Bulk build of a gv_kdtree index.
  *
- * The build reads every non-NULL vector of the table into memory, brings it
- * into index space (unit vectors for cosine), and splits the set
+ * The build reads the table's non-NULL vectors in batches that fit in
+ * maintenance_work_mem, bringing each into index space (unit vectors for
+ * cosine).  The first batch -- the whole table, when it fits -- is split
  * recursively: each split cuts the widest-spread dimension at an order
  * statistic chosen so that the left part fills a whole number of leaf
  * pages, which keeps the tree balanced (depth log2 of the leaf count) and
  * every leaf but one per subtree filled to the fillfactor.  Points equal to
  * a split value may fall on either side, so duplicates and even a table of
  * identical vectors split evenly.
+ *
+ * Every later batch is routed down the tree built so far and sorted by the
+ * leaf each point reaches; a leaf with room takes its points, and a leaf
+ * without is rebuilt, with its points and the new ones, into a balanced
+ * subtree (written from the old leaf's page on) that takes its place in the
+ * parent.  The tree then follows the table's distribution batch by batch,
+ * as after inserts; REINDEX with more maintenance_work_mem balances it.
  *
  * Leaves are written as they are made; internal nodes are appended, in
  * post-order, to node pages that stay pinned until full.  The pages are
@@ -26,6 +34,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 typedef struct KdtreeBuildStateData
 {
@@ -34,20 +43,27 @@ typedef struct KdtreeBuildStateData
 	int			dim;			/* 0 until the first vector */
 	bool		typmod_dim;		/* dim comes from the column's typmod */
 	int			fillfactor;
-	int			leafcap;
+	int			leafcap;		/* tuples per leaf at the fillfactor */
+	int			pagecap;		/* tuples a leaf page can hold at all */
 
-	/* the points, in index space */
+	/* the current batch of points, in index space */
 	int64		npoints;
-	int64		maxpoints;
-	float	   *x;				/* npoints * dim */
+	int64		batchsize;		/* points per batch (maintenance_work_mem) */
+	int64		maxpoints;		/* allocated: up to batchsize + pagecap */
+	float	   *x;				/* maxpoints * dim */
 	ItemPointerData *tids;
 	uint16	   *flags;
-	float	   *scratch;		/* one vector */
+	BlockNumber *leafof;		/* routing: the leaf a point reaches */
 	bool		has_tiny;
+	int64		total;			/* vectors read so far */
+	int			nbatches;
 
 	/* tree writing */
 	int64	   *order;			/* permutation of the points */
 	Buffer		nodebuf;		/* node page being filled, or invalid */
+	BlockNumber reuse;			/* leaf page the next leaf goes to, or invalid */
+	bool		even;			/* fill leaves evenly rather than fully */
+	KdtreeRef	root;
 	int64		written;
 	MemoryContext tmpctx;
 } KdtreeBuildStateData;
@@ -55,6 +71,60 @@ typedef struct KdtreeBuildStateData
 typedef KdtreeBuildStateData *KdtreeBuildState;
 
 #define PointX(bs, i)	((bs)->x + (int64) (i) * (bs)->dim)
+
+static KdtreeRef BuildSubtree(KdtreeBuildState bs, int64 lo, int64 hi);
+static void FlushBatch(KdtreeBuildState bs);
+
+/*
+ * Size the batches once the dimensions are known: a point costs its floats,
+ * TID, flags, routing slot and places in two permutations (the batch's and
+ * a rebuilt leaf's).  A batch holds at least a few leaves' worth, whatever
+ * maintenance_work_mem says.
+ */
+static void
+SetBatchSize(KdtreeBuildState bs)
+{
+	Size		perpoint = sizeof(float) * bs->dim + sizeof(ItemPointerData) +
+		sizeof(uint16) + 2 * sizeof(int64) + sizeof(BlockNumber);
+
+	bs->leafcap = KdtreeLeafCapacity(bs->dim, bs->fillfactor);
+	bs->pagecap = KdtreeLeafCapacity(bs->dim, 100);
+	bs->batchsize = (int64) maintenance_work_mem * 1024 / perpoint;
+	bs->batchsize = Max(bs->batchsize, 4 * (int64) bs->pagecap);
+}
+
+/*
+ * Make room for n points in the batch arrays, growing them by doubling up
+ * to the batch size plus one leaf page (a rebuilt leaf's old points).
+ */
+static void
+EnsureCapacity(KdtreeBuildState bs, int64 n)
+{
+	int64		limit = bs->batchsize + bs->pagecap;
+	int64		newmax;
+
+	if (n <= bs->maxpoints)
+		return;
+	newmax = Min(Max(bs->maxpoints * 2, Max(n, 1024)), limit);
+	Assert(n <= newmax);
+	if (bs->x == NULL)
+	{
+		bs->x = palloc_extended(sizeof(float) * bs->dim * newmax, MCXT_ALLOC_HUGE);
+		bs->tids = palloc_extended(sizeof(ItemPointerData) * newmax, MCXT_ALLOC_HUGE);
+		bs->flags = palloc_extended(sizeof(uint16) * newmax, MCXT_ALLOC_HUGE);
+		bs->leafof = palloc_extended(sizeof(BlockNumber) * newmax, MCXT_ALLOC_HUGE);
+		bs->order = palloc_extended(sizeof(int64) * newmax, MCXT_ALLOC_HUGE);
+	}
+	else
+	{
+		bs->x = repalloc_huge(bs->x, sizeof(float) * bs->dim * newmax);
+		bs->tids = repalloc_huge(bs->tids, sizeof(ItemPointerData) * newmax);
+		bs->flags = repalloc_huge(bs->flags, sizeof(uint16) * newmax);
+		bs->leafof = repalloc_huge(bs->leafof, sizeof(BlockNumber) * newmax);
+		bs->order = repalloc_huge(bs->order, sizeof(int64) * newmax);
+	}
+	bs->maxpoints = newmax;
+}
 
 /*
  * Collect one heap tuple's vector (table_index_build_scan callback).
@@ -88,23 +158,11 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 						 bs->dim)));
 	MemoryContextSwitchTo(oldcxt);
 
-	if (bs->npoints == bs->maxpoints)
-	{
-		bs->maxpoints = Max(bs->maxpoints * 2, 1024);
-		if (bs->x == NULL)
-		{
-			bs->x = palloc_extended(sizeof(float) * bs->dim * bs->maxpoints, MCXT_ALLOC_HUGE);
-			bs->tids = palloc_extended(sizeof(ItemPointerData) * bs->maxpoints, MCXT_ALLOC_HUGE);
-			bs->flags = palloc_extended(sizeof(uint16) * bs->maxpoints, MCXT_ALLOC_HUGE);
-			bs->scratch = palloc(sizeof(float) * bs->dim);
-		}
-		else
-		{
-			bs->x = repalloc_huge(bs->x, sizeof(float) * bs->dim * bs->maxpoints);
-			bs->tids = repalloc_huge(bs->tids, sizeof(ItemPointerData) * bs->maxpoints);
-			bs->flags = repalloc_huge(bs->flags, sizeof(uint16) * bs->maxpoints);
-		}
-	}
+	if (bs->batchsize == 0)
+		SetBatchSize(bs);
+	if (bs->npoints == bs->batchsize)
+		FlushBatch(bs);
+	EnsureCapacity(bs, bs->npoints + 1);
 
 	oldcxt = MemoryContextSwitchTo(bs->tmpctx);
 	KdtreePrepareVector(bs->metric, PointerGetDatum(v), &dim,
@@ -117,6 +175,7 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (flags & KDTREE_TUPLE_TINY)
 		bs->has_tiny = true;
 	bs->npoints++;
+	bs->total++;
 }
 
 /*
@@ -171,14 +230,26 @@ SelectKth(KdtreeBuildState bs, int64 lo, int64 hi, int64 k, int d)
 }
 
 /*
- * Write the points order[lo..hi) as one leaf page.
+ * Write the points order[lo..hi) as one leaf page: a new one, or the page
+ * of the leaf a batch is rebuilding.
  */
 static KdtreeRef
 WriteLeaf(KdtreeBuildState bs, int64 lo, int64 hi)
 {
-	Buffer		buf = GvNewBuffer(bs->index, MAIN_FORKNUM);
-	Page		page = BufferGetPage(buf);
+	Buffer		buf;
+	Page		page;
 	KdtreeRef	ref;
+
+	if (bs->reuse != InvalidBlockNumber)
+	{
+		/* the page of a leaf being rebuilt into this subtree */
+		buf = ReadBuffer(bs->index, bs->reuse);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		bs->reuse = InvalidBlockNumber;
+	}
+	else
+		buf = GvNewBuffer(bs->index, MAIN_FORKNUM);
+	page = BufferGetPage(buf);
 
 	GvInitPage(page, GV_PAGE_ID_KDTREE, KDTREE_LEAF);
 	KdtreeInitLeafPage(page, InvalidXLogRecPtr);
@@ -267,9 +338,16 @@ BuildSubtree(KdtreeBuildState bs, int64 lo, int64 hi)
 		}
 	}
 
-	/* left part: half the leaves, rounded down, each full */
+	/*
+	 * Left part: half the leaves, rounded down, each full; or, rebuilding a
+	 * leaf, leaves filled evenly, so that they keep room for the points of
+	 * later batches (full leaves would split off a sliver each batch).
+	 */
 	nleaves = (n + bs->leafcap - 1) / bs->leafcap;
-	mid = lo + (nleaves / 2) * bs->leafcap;
+	if (bs->even)
+		mid = lo + n * (nleaves / 2) / nleaves;
+	else
+		mid = lo + (nleaves / 2) * bs->leafcap;
 	SelectKth(bs, lo, hi, mid, best);
 
 	node.dim = best;
@@ -278,6 +356,234 @@ BuildSubtree(KdtreeBuildState bs, int64 lo, int64 hi)
 	node.left = BuildSubtree(bs, lo, mid);
 	node.right = BuildSubtree(bs, mid, hi);
 	return WriteNode(bs, &node);
+}
+
+/*
+ * Lock a node page for the routing code.  The node page being filled is
+ * already locked (exclusively) by the build itself: hand that one back
+ * as it is rather than deadlock on it.
+ */
+static Page
+LockNodePage(KdtreeBuildState bs, BlockNumber blkno, int mode, Buffer *buf)
+{
+	Page		page;
+
+	if (BufferIsValid(bs->nodebuf) && BufferGetBlockNumber(bs->nodebuf) == blkno)
+	{
+		*buf = InvalidBuffer;
+		return BufferGetPage(bs->nodebuf);
+	}
+	*buf = ReadBuffer(bs->index, blkno);
+	LockBuffer(*buf, mode);
+	page = BufferGetPage(*buf);
+	GvCheckPage(bs->index, page, blkno, GV_PAGE_ID_KDTREE);
+	return page;
+}
+
+static void
+UnlockNodePage(Buffer buf, bool dirty)
+{
+	if (!BufferIsValid(buf))
+		return;
+	if (dirty)
+		MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Route a point down the tree built so far, as an insert would: returns
+ * the leaf it reaches and, in *parent and *left, the node pointing there
+ * (an invalid blkno when the leaf is the root).
+ */
+static BlockNumber
+RoutePoint(KdtreeBuildState bs, const float *x, ItemPointer tid,
+		   KdtreeRef *parent, bool *left)
+{
+	KdtreeRef	ref = bs->root;
+
+	parent->blkno = InvalidBlockNumber;
+	parent->offnum = InvalidOffsetNumber;
+	parent->unused = 0;
+	*left = false;
+	while (!KdtreeRefIsLeaf(ref))
+	{
+		Buffer		buf;
+		Page		page = LockNodePage(bs, ref.blkno, BUFFER_LOCK_SHARE, &buf);
+		KdtreeNode node = (KdtreeNode) PageGetItem(page, PageGetItemId(page, ref.offnum));
+
+		*parent = ref;
+		*left = KdtreeGoesLeft(x, tid, node);
+		ref = *left ? node->left : node->right;
+		UnlockNodePage(buf, false);
+	}
+	return ref.blkno;
+}
+
+/*
+ * Give a subtree the place of the leaf it replaces: in its parent node, or
+ * as the root.
+ */
+static void
+Relink(KdtreeBuildState bs, KdtreeRef parent, bool left, KdtreeRef subtree)
+{
+	Buffer		buf;
+	Page		page;
+	KdtreeNode	node;
+
+	if (parent.blkno == InvalidBlockNumber)
+	{
+		bs->root = subtree;
+		return;
+	}
+	page = LockNodePage(bs, parent.blkno, BUFFER_LOCK_EXCLUSIVE, &buf);
+	node = (KdtreeNode) PageGetItem(page, PageGetItemId(page, parent.offnum));
+	if (left)
+		node->left = subtree;
+	else
+		node->right = subtree;
+	UnlockNodePage(buf, true);
+}
+
+/*
+ * Rebuild a leaf (locked in buf) that has no room for the batch points
+ * order[lo..hi): its old points join them in the arrays' spare room past
+ * the batch, its page starts over empty, and the lot is built into a
+ * subtree, filled evenly and written from that page on, that takes the
+ * leaf's place.
+ */
+static void
+RebuildLeaf(KdtreeBuildState bs, Buffer buf, int64 lo, int64 hi,
+			KdtreeRef parent, bool left)
+{
+	Page		page = BufferGetPage(buf);
+	int64		nold = PageGetMaxOffsetNumber(page) - KDTREE_LEAF_HEADER_OFF;
+	int64	   *batchorder = bs->order;
+	int64	   *grouporder = palloc(sizeof(int64) * (hi - lo + nold));
+	KdtreeRef	subtree;
+
+	Assert(bs->npoints + nold <= bs->maxpoints);
+	memcpy(grouporder, &bs->order[lo], sizeof(int64) * (hi - lo));
+	for (int64 j = 0; j < nold; j++)
+	{
+		int64		p = bs->npoints + j;
+		KdtreeLeafTuple tup = (KdtreeLeafTuple)
+			PageGetItem(page, PageGetItemId(page, KDTREE_FIRST_TUPLE_OFF + j));
+
+		memcpy(PointX(bs, p), tup->x, sizeof(float) * bs->dim);
+		bs->tids[p] = tup->heaptid;
+		bs->flags[p] = tup->flags;
+		grouporder[hi - lo + j] = p;
+	}
+	bs->reuse = BufferGetBlockNumber(buf);
+	GvInitPage(page, GV_PAGE_ID_KDTREE, KDTREE_LEAF);
+	KdtreeInitLeafPage(page, InvalidXLogRecPtr);
+	MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+
+	bs->order = grouporder;
+	bs->written -= nold;		/* WriteLeaf counts them again */
+	bs->even = true;
+	subtree = BuildSubtree(bs, 0, hi - lo + nold);
+	bs->even = false;
+	bs->order = batchorder;
+	Assert(bs->reuse == InvalidBlockNumber);
+	pfree(grouporder);
+	Relink(bs, parent, left, subtree);
+}
+
+/*
+ * Add the batch points order[lo..hi), all routed to one leaf, to it:
+ * appended while the leaf has room at the fillfactor, else by rebuilding
+ * the leaf.
+ */
+static void
+AddToLeaf(KdtreeBuildState bs, BlockNumber leaf, int64 lo, int64 hi)
+{
+	Buffer		buf;
+	Page		page;
+	KdtreeRef	parent;
+	bool		left;
+
+	RoutePoint(bs, PointX(bs, bs->order[lo]), &bs->tids[bs->order[lo]],
+			   &parent, &left);
+	buf = ReadBuffer(bs->index, leaf);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	GvCheckPage(bs->index, page, leaf, GV_PAGE_ID_KDTREE);
+	if (PageGetMaxOffsetNumber(page) - KDTREE_LEAF_HEADER_OFF + (hi - lo) > bs->leafcap)
+	{
+		RebuildLeaf(bs, buf, lo, hi, parent, left);
+		return;
+	}
+	for (int64 i = lo; i < hi; i++)
+	{
+		int64		p = bs->order[i];
+
+		KdtreeAddLeafTuple(bs->index, page, &bs->tids[p], PointX(bs, p),
+						   bs->flags[p], bs->dim);
+	}
+	MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+	bs->written += hi - lo;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->written);
+}
+
+/* qsort_arg comparator: batch points by the leaf they reach, then index */
+static int
+CompareByLeaf(const void *a, const void *b, void *arg)
+{
+	KdtreeBuildState bs = (KdtreeBuildState) arg;
+	int64		pa = *(const int64 *) a;
+	int64		pb = *(const int64 *) b;
+
+	if (bs->leafof[pa] != bs->leafof[pb])
+		return bs->leafof[pa] < bs->leafof[pb] ? -1 : 1;
+	return pa < pb ? -1 : (pa > pb ? 1 : 0);
+}
+
+/*
+ * Write the current batch into the index: build the tree from it if it is
+ * the first, else route it leaf by leaf.
+ */
+static void
+FlushBatch(KdtreeBuildState bs)
+{
+	int64		lo = 0;
+
+	if (bs->npoints == 0)
+		return;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->total);
+	for (int64 i = 0; i < bs->npoints; i++)
+		bs->order[i] = i;
+	bs->nbatches++;
+	if (bs->root.blkno == InvalidBlockNumber)
+	{
+		bs->root = BuildSubtree(bs, 0, bs->npoints);
+		bs->npoints = 0;
+		return;
+	}
+
+	/* room past the batch for a rebuilt leaf's old points */
+	EnsureCapacity(bs, bs->npoints + bs->pagecap);
+	for (int64 i = 0; i < bs->npoints; i++)
+	{
+		KdtreeRef	parent;
+		bool		left;
+
+		CHECK_FOR_INTERRUPTS();
+		bs->leafof[i] = RoutePoint(bs, PointX(bs, i), &bs->tids[i], &parent, &left);
+	}
+	qsort_arg(bs->order, bs->npoints, sizeof(int64), CompareByLeaf, bs);
+	for (int64 i = 1; i <= bs->npoints; i++)
+	{
+		if (i == bs->npoints || bs->leafof[bs->order[i]] != bs->leafof[bs->order[lo]])
+		{
+			CHECK_FOR_INTERRUPTS();
+			AddToLeaf(bs, bs->leafof[bs->order[lo]], lo, i);
+			lo = i;
+		}
+	}
+	bs->npoints = 0;
 }
 
 /*
@@ -333,6 +639,9 @@ kdtreebuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		bs.typmod_dim = true;
 	}
 	bs.nodebuf = InvalidBuffer;
+	bs.reuse = InvalidBlockNumber;
+	bs.root.blkno = InvalidBlockNumber;
+	bs.root.offnum = InvalidOffsetNumber;
 	bs.tmpctx = AllocSetContextCreate(CurrentMemoryContext,
 									  "gv_kdtree build temporary context",
 									  ALLOCSET_DEFAULT_SIZES);
@@ -350,23 +659,18 @@ kdtreebuild(Relation heap, Relation index, IndexInfo *indexInfo)
 						KDTREE_NOTICE_DIM, bs.dim),
 				 errhint("Consider a gv_hnsw index for vectors of this many dimensions.")));
 
-	root.blkno = InvalidBlockNumber;
-	root.offnum = InvalidOffsetNumber;
-	root.unused = 0;
-	if (bs.npoints > 0)
+	FlushBatch(&bs);
+	if (BufferIsValid(bs.nodebuf))
 	{
-		bs.leafcap = KdtreeLeafCapacity(bs.dim, bs.fillfactor);
-		bs.order = palloc_extended(sizeof(int64) * bs.npoints, MCXT_ALLOC_HUGE);
-		for (int64 i = 0; i < bs.npoints; i++)
-			bs.order[i] = i;
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs.npoints);
-		root = BuildSubtree(&bs, 0, bs.npoints);
-		if (BufferIsValid(bs.nodebuf))
-		{
-			MarkBufferDirty(bs.nodebuf);
-			UnlockReleaseBuffer(bs.nodebuf);
-		}
+		MarkBufferDirty(bs.nodebuf);
+		UnlockReleaseBuffer(bs.nodebuf);
 	}
+	root = bs.root;
+	if (bs.nbatches > 1)
+		ereport(DEBUG1,
+				(errmsg_internal("gv_kdtree build of \"%s\" read %lld vectors in %d batches of at most %lld (maintenance_work_mem)",
+								 RelationGetRelationName(index), (long long) bs.total,
+								 bs.nbatches, (long long) bs.batchsize)));
 
 	FillMetaPage(BufferGetPage(metabuf), bs.metric, bs.dim, bs.fillfactor,
 				 root, bs.has_tiny ? KDTREE_META_HAS_TINY : 0);
@@ -378,7 +682,7 @@ kdtreebuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	result = (IndexBuildResult *) palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;
-	result->index_tuples = bs.npoints;
+	result->index_tuples = bs.total;
 	return result;
 }
 

@@ -3,7 +3,7 @@
  *	  Exact, incremental k-NN scans of a gv_kdtree index.
  *
  * The scan is best-first (Hjaltason and Samet's incremental nearest
- * neighbour): one priority queue holds subtrees, keyed by a lower bound on
+ * neighbour): a priority queue holds subtrees, keyed by a lower bound on
  * the distance from the query to their cell, and points, keyed by their
  * distance.  Popping a point returns it; popping a subtree descends it,
  * going to the near side of each split at once and queueing the far side
@@ -12,15 +12,23 @@
  * Rows therefore come out in distance order for as long as the executor
  * asks, so WHERE filters and any LIMIT get exact answers.
  *
- * Exactness against the SQL operators.  The index computes distances with
- * the same float kernels as the operators, but the operators fall back to
- * double when a float sum overflows, and cosine is computed from unit
- * vectors here but from raw ones there.  So the scan hands the executor a
- * guaranteed lower bound (the float distance shrunk by a rounding margin
- * derived from the dimension) with xs_recheckorderby set: the executor
- * recomputes the exact value and, through its reorder queue, returns rows
- * in the operator's exact order.  Cell bounds are shrunk by a larger margin
- * than points, so a subtree never sorts after a point it contains.
+ * The queue is two binary heaps, one of points (16 bytes each) and one of
+ * subtrees, plus an arena of leaf points not yet worth a heap push: a leaf
+ * page holds hundreds of points of which a LIMIT 10 query needs a handful,
+ * so only those that can come out before the next subtree is expanded are
+ * pushed, and the rest wait in the arena as one queued run (SplitRun).
+ *
+ * Exactness against the SQL operators.  For L2 the index computes the very
+ * value the operator computes (the same kernel on the same floats), so it
+ * returns that value without a recheck and the executor passes rows on at
+ * once.  Where the operator's float sum overflows (it then falls back to
+ * double) and for cosine (computed from unit vectors here but from raw ones
+ * there) the scan hands the executor a guaranteed lower bound (shrunk by a
+ * rounding margin derived from the dimension) with xs_recheckorderby set:
+ * the executor recomputes the exact value and, through its reorder queue,
+ * returns rows in the operator's exact order.  Cell bounds are shrunk by a
+ * larger margin than points, so a subtree never sorts after a point it
+ * contains.
  *
  * A cosine query whose own squared norm is below 1e-30 or overflows float,
  * and any cosine query on an index that holds near-zero vectors (whose
@@ -40,17 +48,27 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
-/* A queue entry: a point (slot < 0 and !isnode) or a subtree. */
-typedef struct ScanItemData
+/* A queued point: its ordering key and heap TID. */
+typedef struct ScanPointData
+{
+	double		key;			/* squared L2 (or cosine) distance, or a bound */
+	ItemPointerData tid;
+	bool		exact;			/* key is exactly the SQL operator's value */
+} ScanPointData;
+
+/* A queued subtree, or a run of deferred points in the arena. */
+typedef struct ScanNodeData
 {
 	double		key;			/* lower bound, in ordering units */
 	double		rawb;			/* subtree: squared L2 bound of its cell */
 	XLogRecPtr	seen;			/* subtree: LSN of the page that pointed here */
 	KdtreeRef	ref;			/* subtree */
-	ItemPointerData tid;		/* point */
-	bool		isnode;
 	int32		slot;			/* subtree: its cell offsets, or -1 */
-} ScanItemData;
+	bool		isrun;			/* a run of deferred points, not a subtree */
+	int32		runstart;		/* run: its points in the arena */
+	int32		runcount;
+	int32		runpasses;		/* run: how often it was split already */
+} ScanNodeData;
 
 typedef struct KdtreeScanOpaqueData
 {
@@ -59,89 +77,159 @@ typedef struct KdtreeScanOpaqueData
 	bool		flat;			/* exhaustive: every key 0 */
 	bool		nullquery;
 	int			dim;
-	float	   *query;			/* in index space */
+	float	   *query;			/* in index space, KDTREE_MAX_DIM floats */
 
 	double		gamma;			/* relative rounding margin */
 	double		tiny;			/* absolute margin for subnormals */
 	double		cosslack;		/* absolute margin of cosine */
 
-	/* binary min-heap */
-	ScanItemData *heap;
-	int			nheap;
-	int			maxheap;
+	/* the two heaps and the arena; their arrays are kept across rescans */
+	ScanPointData *points;
+	int			npoints;
+	int			maxpoints;
+	ScanNodeData *nodes;
+	int			nnodes;
+	int			maxnodes;
+	ScanPointData *run;
+	int32		nrun;
+	int32		maxrun;
 
 	/* per-subtree cell offsets, dim doubles each, with a free list */
 	double	   *offsets;
+	int			slotdim;		/* the dim offsets was allocated for */
 	int			nslots;
 	int			maxslots;
 	int32	   *freeslots;
 	int			nfree;
 
-	Datum		querydatum;
-	MemoryContext scanctx;
+	Datum		querydatum;		/* detoasted copy, or 0 */
+	MemoryContext scanctx;		/* lives as long as the scan */
 } KdtreeScanOpaqueData;
 
 typedef KdtreeScanOpaqueData *KdtreeScanOpaque;
 
+/* how often a run of deferred points is split before it is pushed whole */
+#define KDTREE_RUN_PASSES	8
+
 #define SlotOffsets(so, s)	((so)->offsets + (int64) (s) * (so)->dim)
 
+/*
+ * Push a point: by key, ties by TID so that equal distances come out
+ * stably.  The new point is compared through its fields and written field
+ * by field into its final slot: copying a struct just built on the stack
+ * stalls on store forwarding, which showed as the scan's hottest
+ * instruction.
+ */
+static inline void
+PointPush(KdtreeScanOpaque so, double key, ItemPointer tid, bool exact)
+{
+	ScanPointData *dst;
+	int			i;
+
+	if (so->npoints == so->maxpoints)
+	{
+		so->maxpoints *= 2;
+		so->points = repalloc_huge(so->points, sizeof(ScanPointData) * so->maxpoints);
+	}
+	i = so->npoints++;
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+		ScanPointData *p = &so->points[parent];
+
+		if (key > p->key ||
+			(key == p->key && ItemPointerCompare(tid, &p->tid) >= 0))
+			break;
+		so->points[i] = *p;
+		i = parent;
+	}
+	dst = &so->points[i];
+	dst->key = key;
+	dst->tid = *tid;
+	dst->exact = exact;
+}
+
 static inline bool
-ItemLess(const ScanItemData *a, const ScanItemData *b)
+PointLess(const ScanPointData *a, const ScanPointData *b)
 {
 	if (a->key != b->key)
 		return a->key < b->key;
-	/* points before subtrees, then by TID, so that ties come out stably */
-	if (a->isnode != b->isnode)
-		return !a->isnode;
 	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
 }
 
 static void
-HeapPush(KdtreeScanOpaque so, const ScanItemData *item)
+PointPop(KdtreeScanOpaque so, ScanPointData *out)
 {
-	int			i;
-
-	if (so->nheap == so->maxheap)
-	{
-		so->maxheap *= 2;
-		so->heap = repalloc_huge(so->heap, sizeof(ScanItemData) * so->maxheap);
-	}
-	i = so->nheap++;
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
-
-		if (!ItemLess(item, &so->heap[parent]))
-			break;
-		so->heap[i] = so->heap[parent];
-		i = parent;
-	}
-	so->heap[i] = *item;
-}
-
-static void
-HeapPop(KdtreeScanOpaque so, ScanItemData *out)
-{
-	ScanItemData last;
+	ScanPointData last;
 	int			i = 0;
 
-	*out = so->heap[0];
-	last = so->heap[--so->nheap];
+	*out = so->points[0];
+	last = so->points[--so->npoints];
 	for (;;)
 	{
 		int			child = 2 * i + 1;
 
-		if (child >= so->nheap)
+		if (child >= so->npoints)
 			break;
-		if (child + 1 < so->nheap && ItemLess(&so->heap[child + 1], &so->heap[child]))
+		if (child + 1 < so->npoints &&
+			PointLess(&so->points[child + 1], &so->points[child]))
 			child++;
-		if (!ItemLess(&so->heap[child], &last))
+		if (!PointLess(&so->points[child], &last))
 			break;
-		so->heap[i] = so->heap[child];
+		so->points[i] = so->points[child];
 		i = child;
 	}
-	if (so->nheap > 0)
-		so->heap[i] = last;
+	if (so->npoints > 0)
+		so->points[i] = last;
+}
+
+static void
+NodePush(KdtreeScanOpaque so, const ScanNodeData *item)
+{
+	int			i;
+
+	if (so->nnodes == so->maxnodes)
+	{
+		so->maxnodes *= 2;
+		so->nodes = repalloc_huge(so->nodes, sizeof(ScanNodeData) * so->maxnodes);
+	}
+	i = so->nnodes++;
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (item->key >= so->nodes[parent].key)
+			break;
+		so->nodes[i] = so->nodes[parent];
+		i = parent;
+	}
+	so->nodes[i] = *item;
+}
+
+static void
+NodePop(KdtreeScanOpaque so, ScanNodeData *out)
+{
+	ScanNodeData last;
+	int			i = 0;
+
+	*out = so->nodes[0];
+	last = so->nodes[--so->nnodes];
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= so->nnodes)
+			break;
+		if (child + 1 < so->nnodes &&
+			so->nodes[child + 1].key < so->nodes[child].key)
+			child++;
+		if (so->nodes[child].key >= last.key)
+			break;
+		so->nodes[i] = so->nodes[child];
+		i = child;
+	}
+	if (so->nnodes > 0)
+		so->nodes[i] = last;
 }
 
 static int32
@@ -185,14 +273,47 @@ NodeKey(KdtreeScanOpaque so, double b)
 }
 
 /*
- * Ordering key of a leaf tuple: a lower bound on its SQL distance.
+ * GvL2SquaredDistance for one or two dimensions, inlined, bit for bit: every
+ * kernel tier computes each lane's difference and its square with one
+ * rounding each (an FMA into a zero accumulator rounds once too) and adds
+ * exact zeros for the unused lanes, so the result is fl(fl(d0^2) + fl(d1^2))
+ * whatever the order of its additions.  Where the compiler may contract
+ * a * b + c into an FMA (__FMA__ in this build's flags), the scalar tier's
+ * second term could round differently, so the kernel is called instead.
+ */
+static inline float
+L2SquaredTiny(const float *a, const float *b, int dim)
+{
+	float		d0 = a[0] - b[0];
+	float		s0 = d0 * d0;
+	float		d1;
+	float		s1;
+
+	if (dim == 1)
+		return s0;
+	d1 = a[1] - b[1];
+	s1 = d1 * d1;
+	return s0 + s1;
+}
+
+#ifdef __FMA__
+#define KDTREE_INLINE_MAX_DIM	0
+#else
+#define KDTREE_INLINE_MAX_DIM	2
+#endif
+
+/*
+ * Ordering key of a leaf tuple: for L2, the squared distance the SQL
+ * operator computes itself (*exact), unless the float sum overflows (the
+ * operator then falls back to double); otherwise a lower bound.
  */
 static inline double
-PointKey(KdtreeScanOpaque so, KdtreeLeafTuple tup)
+PointKey(KdtreeScanOpaque so, KdtreeLeafTuple tup, bool *exact)
 {
 	float		d;
 	double		key;
 
+	*exact = false;
 	if (so->flat)
 		return 0;
 	if (so->metric->kind == GV_METRIC_COSINE)
@@ -201,20 +322,91 @@ PointKey(KdtreeScanOpaque so, KdtreeLeafTuple tup)
 			return 1.0;
 		d = GvL2SquaredDistance(so->query, tup->x, so->dim);
 		key = (double) d / 2 - so->cosslack;
+		return Max(key, 0.0);
 	}
+
+	/*
+	 * The operator computes GvL2SquaredDistance(emb, q): the same kernel on
+	 * the same floats (index space is the raw vector for L2), and a kernel's
+	 * result depends only on the values, with (a - b)^2 == (b - a)^2.
+	 */
+	if (so->dim <= KDTREE_INLINE_MAX_DIM)
+		d = L2SquaredTiny(so->query, tup->x, so->dim);
 	else
-	{
 		d = GvL2SquaredDistance(so->query, tup->x, so->dim);
-		if (!isfinite(d))
-			return (double) FLT_MAX * (1 - so->gamma);
-		key = (double) d * (1 - so->gamma) - so->tiny;
-	}
-	return Max(key, 0.0);
+	if (!isfinite(d))
+		return (double) FLT_MAX * (1 - so->gamma);
+	*exact = true;
+	return d;
 }
 
 /*
- * Queue every point of a leaf page, and the leaf's right siblings when it
- * split after the page that pointed to it was read.
+ * Queue the points arena[start..start+count), whose smallest key is min, as
+ * one run, after passes splits.
+ */
+static void
+QueueRun(KdtreeScanOpaque so, int32 start, int32 count, double min,
+		 int32 passes)
+{
+	ScanNodeData item;
+
+	if (count == 0)
+		return;
+	item.key = min;
+	item.isrun = true;
+	item.runstart = start;
+	item.runcount = count;
+	item.runpasses = passes;
+	NodePush(so, &item);
+}
+
+/*
+ * The key up to which points go to the point heap rather than wait in the
+ * arena: the next subtree's or run's.  Only points below it can come out
+ * before another subtree is expanded.  A 2-D leaf holds ~370 points of
+ * which a LIMIT 10 query needs a handful, and heap pushes of random keys
+ * mispredict while appends to the arena do not.
+ */
+static inline double
+PushLimit(KdtreeScanOpaque so)
+{
+	return so->nnodes > 0 ? so->nodes[0].key : HUGE_VAL;
+}
+
+/*
+ * Split a run popped from the queue the same way.  A run split
+ * KDTREE_RUN_PASSES times is pushed whole, so that a scan reading on and
+ * on looks at each point a bounded number of times.
+ */
+static void
+SplitRun(KdtreeScanOpaque so, int32 start, int32 count, int32 passes)
+{
+	double		limit = passes < KDTREE_RUN_PASSES ? PushLimit(so) : HUGE_VAL;
+	double		min = HUGE_VAL;
+	int32		keep = start;
+
+	for (int32 i = start; i < start + count; i++)
+	{
+		ScanPointData *p = &so->run[i];
+
+		if (p->key <= limit)
+			PointPush(so, p->key, &p->tid, p->exact);
+		else
+		{
+			so->run[keep++] = *p;
+			min = Min(min, p->key);
+		}
+	}
+	QueueRun(so, start, keep - start, min, passes + 1);
+	/* the arena's tail is free again if this run was last */
+	if (start + count == so->nrun)
+		so->nrun = keep;
+}
+
+/*
+ * Queue every point of a leaf page (to the point heap or the arena), and
+ * the leaf's right siblings when it split after the page that pointed to
+ * it was read.
  */
 static void
 ScanLeaf(IndexScanDesc scan, BlockNumber blkno, double b, int32 slot,
@@ -225,8 +417,10 @@ ScanLeaf(IndexScanDesc scan, BlockNumber blkno, double b, int32 slot,
 	Buffer		buf = ReadBuffer(index, blkno);
 	Page		page;
 	OffsetNumber maxoff;
-	ScanItemData item;
 	BlockNumber right;
+	int32		start = so->nrun;
+	double		limit;
+	double		min = HUGE_VAL;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
@@ -235,37 +429,92 @@ ScanLeaf(IndexScanDesc scan, BlockNumber blkno, double b, int32 slot,
 		elog(ERROR, "gv_kdtree index \"%s\": block %u is not a leaf",
 			 RelationGetRelationName(index), blkno);
 
-	maxoff = PageGetMaxOffsetNumber(page);
-	memset(&item, 0, sizeof(item));
-	item.isnode = false;
-	item.slot = -1;
-	for (OffsetNumber off = KDTREE_FIRST_TUPLE_OFF; off <= maxoff; off++)
-	{
-		KdtreeLeafTuple tup = (KdtreeLeafTuple) PageGetItem(page, PageGetItemId(page, off));
-
-		item.key = PointKey(so, tup);
-		item.tid = tup->heaptid;
-		HeapPush(so, &item);
-	}
-
 	right = GvPageGetOpaque(page)->nextblkno;
 	if (seen <= KdtreeGetLeafHeader(page)->nsn && right != InvalidBlockNumber)
 	{
 		/* split since we read the pointer: the sibling shares our cell */
-		memset(&item, 0, sizeof(item));
-		item.isnode = true;
+		ScanNodeData item;
+
 		item.rawb = b;
 		item.key = NodeKey(so, b);
 		item.seen = seen;
 		item.ref.blkno = right;
 		item.ref.offnum = InvalidOffsetNumber;
+		item.ref.unused = 0;
 		item.slot = slot;
-		HeapPush(so, &item);
+		item.isrun = false;
+		NodePush(so, &item);
 		slot = -1;
+	}
+
+	maxoff = PageGetMaxOffsetNumber(page);
+	if (so->nrun + maxoff > so->maxrun)
+	{
+		so->maxrun = Max(so->maxrun * 2, so->nrun + maxoff);
+		so->run = repalloc_huge(so->run, sizeof(ScanPointData) * so->maxrun);
+	}
+	limit = PushLimit(so);
+	for (OffsetNumber off = KDTREE_FIRST_TUPLE_OFF; off <= maxoff; off++)
+	{
+		KdtreeLeafTuple tup = (KdtreeLeafTuple) PageGetItem(page, PageGetItemId(page, off));
+		bool		exact;
+		double		key = PointKey(so, tup, &exact);
+
+		if (key <= limit)
+			PointPush(so, key, &tup->heaptid, exact);
+		else
+		{
+			ScanPointData *p = &so->run[so->nrun++];
+
+			p->key = key;
+			p->tid = tup->heaptid;
+			p->exact = exact;
+			min = Min(min, key);
+		}
 	}
 	UnlockReleaseBuffer(buf);
 	SlotFree(so, slot);
 	pgstat_count_index_tuples(index, 0);
+	QueueRun(so, start, so->nrun - start, min, 1);
+}
+
+/*
+ * Queue the far side of a node, whose near side the caller walks down into.
+ * The far cell's offset on the node's dimension grows to the query's
+ * distance from the split (Arya and Mount's incremental distance).
+ */
+static void
+QueueFarSide(KdtreeScanOpaque so, KdtreeNode node, double b, int32 slot,
+			 XLogRecPtr seen, bool *goleft)
+{
+	ScanNodeData far;
+	double		diff;
+	double		fo;
+	double	   *off;
+
+	far.seen = seen;
+	far.isrun = false;
+	if (so->flat)
+	{
+		far.key = far.rawb = 0;
+		far.slot = -1;
+		far.ref = node->right;
+		NodePush(so, &far);
+		*goleft = true;
+		return;
+	}
+	diff = (double) so->query[node->dim] - (double) node->split;
+	far.slot = SlotAlloc(so);
+	/* SlotAlloc may have moved the arena: take the parent's offsets after */
+	off = SlotOffsets(so, slot);
+	fo = Max(fabs(diff), off[node->dim]);
+	memcpy(SlotOffsets(so, far.slot), off, sizeof(double) * so->dim);
+	SlotOffsets(so, far.slot)[node->dim] = fo;
+	far.rawb = b - off[node->dim] * off[node->dim] + fo * fo;
+	far.key = NodeKey(so, far.rawb);
+	*goleft = diff <= 0;
+	far.ref = *goleft ? node->right : node->left;
+	NodePush(so, &far);
 }
 
 /*
@@ -273,13 +522,11 @@ ScanLeaf(IndexScanDesc scan, BlockNumber blkno, double b, int32 slot,
  * then queue the points of the leaf reached.
  */
 static void
-ExpandSubtree(IndexScanDesc scan, ScanItemData *item)
+ExpandSubtree(IndexScanDesc scan, const ScanNodeData *item)
 {
 	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
 	KdtreeRef	ref = item->ref;
-	double		b = item->rawb;
-	int32		slot = item->slot;
 	XLogRecPtr	seen = item->seen;
 
 	while (!KdtreeRefIsLeaf(ref))
@@ -295,44 +542,95 @@ ExpandSubtree(IndexScanDesc scan, ScanItemData *item)
 		do
 		{
 			KdtreeNode node;
-			ScanItemData far;
+			bool		goleft;
 
 			if (ref.offnum > PageGetMaxOffsetNumber(page))
 				elog(ERROR, "gv_kdtree index \"%s\" has a dangling node reference",
 					 RelationGetRelationName(index));
 			node = (KdtreeNode) PageGetItem(page, PageGetItemId(page, ref.offnum));
-			memset(&far, 0, sizeof(far));
-			far.isnode = true;
-			far.seen = seen;
-			if (so->flat)
-			{
-				far.ref = node->right;
-				far.slot = -1;
-				HeapPush(so, &far);
-				ref = node->left;
-			}
-			else
-			{
-				double		diff = (double) so->query[node->dim] - (double) node->split;
-				double	   *off = SlotOffsets(so, slot);
-				double		fo = Max(fabs(diff), off[node->dim]);
-				int32		fslot = SlotAlloc(so);
-
-				/* SlotAlloc may have moved the arena */
-				off = SlotOffsets(so, slot);
-				memcpy(SlotOffsets(so, fslot), off, sizeof(double) * so->dim);
-				SlotOffsets(so, fslot)[node->dim] = fo;
-				far.rawb = b - off[node->dim] * off[node->dim] + fo * fo;
-				far.key = NodeKey(so, far.rawb);
-				far.slot = fslot;
-				far.ref = diff <= 0 ? node->right : node->left;
-				HeapPush(so, &far);
-				ref = diff <= 0 ? node->left : node->right;
-			}
+			QueueFarSide(so, node, item->rawb, item->slot, seen, &goleft);
+			ref = goleft ? node->left : node->right;
 		} while (!KdtreeRefIsLeaf(ref) && ref.blkno == BufferGetBlockNumber(buf));
 		UnlockReleaseBuffer(buf);
 	}
-	ScanLeaf(scan, ref.blkno, b, slot, seen);
+	ScanLeaf(scan, ref.blkno, item->rawb, item->slot, seen);
+}
+
+/*
+ * Allocate the queues on a scan's first start and empty them on later
+ * ones: a rescan (a nested loop's inner side) reuses the arrays.
+ */
+static void
+ResetQueues(KdtreeScanOpaque so)
+{
+	if (so->points == NULL)
+	{
+		so->maxpoints = 1024;
+		so->points = MemoryContextAlloc(so->scanctx, sizeof(ScanPointData) * so->maxpoints);
+		so->maxnodes = 256;
+		so->nodes = MemoryContextAlloc(so->scanctx, sizeof(ScanNodeData) * so->maxnodes);
+		so->maxrun = 1024;
+		so->run = MemoryContextAlloc(so->scanctx, sizeof(ScanPointData) * so->maxrun);
+	}
+	if (so->offsets == NULL || so->slotdim != so->dim)
+	{
+		if (so->offsets)
+		{
+			pfree(so->offsets);
+			pfree(so->freeslots);
+		}
+		so->maxslots = 256;
+		so->offsets = MemoryContextAlloc(so->scanctx,
+										 sizeof(double) * so->dim * so->maxslots);
+		so->freeslots = MemoryContextAlloc(so->scanctx, sizeof(int32) * so->maxslots);
+		so->slotdim = so->dim;
+	}
+	so->npoints = so->nnodes = so->nrun = 0;
+	so->nslots = so->nfree = 0;
+}
+
+/*
+ * What an L2 scan needs from the metapage, kept in rd_amcache once the
+ * root is an internal node.  From then on nothing changes it: the root
+ * node's item never moves (splits below it rewrite child references, and
+ * pages are never freed), the dimensions are fixed, and the metapage flags
+ * matter to cosine scans only.  A new relfilenode (REINDEX, TRUNCATE)
+ * comes with a relcache flush, which frees rd_amcache.
+ */
+typedef struct KdtreeScanCacheData
+{
+	KdtreeRef	root;
+	int			dim;
+} KdtreeScanCacheData;
+
+/*
+ * Read the metapage, or its cached part: the root (with the metapage LSN,
+ * which a root leaf needs for the split protocol), dimensions and flags.
+ */
+static void
+GetScanMeta(IndexScanDesc scan, KdtreeMetaPageData *meta, XLogRecPtr *metalsn)
+{
+	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	KdtreeScanCacheData *cache = (KdtreeScanCacheData *) index->rd_amcache;
+
+	if (cache != NULL && so->metric->kind == GV_METRIC_L2)
+	{
+		memset(meta, 0, sizeof(*meta));
+		meta->root = cache->root;
+		meta->header.dimensions = cache->dim;
+		*metalsn = InvalidXLogRecPtr;
+		return;
+	}
+	KdtreeReadMeta(index, meta, metalsn);
+	if (so->metric->kind == GV_METRIC_L2 &&
+		meta->root.blkno != InvalidBlockNumber && !KdtreeRefIsLeaf(meta->root))
+	{
+		cache = MemoryContextAlloc(index->rd_indexcxt, sizeof(KdtreeScanCacheData));
+		cache->root = meta->root;
+		cache->dim = meta->header.dimensions;
+		index->rd_amcache = cache;
+	}
 }
 
 /*
@@ -344,23 +642,21 @@ StartScan(IndexScanDesc scan)
 	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
 	KdtreeMetaPageData meta;
 	XLogRecPtr	metalsn;
-	ScanItemData root;
+	ScanNodeData root;
 	int			n;
 
 	so->started = true;
-	KdtreeReadMeta(scan->indexRelation, &meta, &metalsn);
+	so->npoints = so->nnodes = 0;
+	GetScanMeta(scan, &meta, &metalsn);
 	if (meta.root.blkno == InvalidBlockNumber)
 		return;
-	so->dim = meta.header.dimensions;
-	n = so->dim;
+	so->dim = n = meta.header.dimensions;
 	so->gamma = 2.0 * (n + 4) * FLT_EPSILON;
 	so->tiny = 4.0 * (n + 4) * FLT_TRUE_MIN;
 	so->cosslack = 8.0 * (n + 8) * FLT_EPSILON;
-	so->query = palloc(sizeof(float) * n);
 
-	if (so->nullquery)
-		so->flat = true;
-	else
+	so->flat = so->nullquery;
+	if (!so->nullquery)
 	{
 		Gvector		q = DatumGetGvector(so->querydatum);
 
@@ -381,25 +677,19 @@ StartScan(IndexScanDesc scan)
 		}
 	}
 
-	so->maxheap = 1024;
-	so->heap = palloc(sizeof(ScanItemData) * so->maxheap);
-	so->maxslots = 256;
-	so->offsets = palloc(sizeof(double) * n * so->maxslots);
-	so->freeslots = palloc(sizeof(int32) * so->maxslots);
-
-	memset(&root, 0, sizeof(root));
-	root.isnode = true;
+	ResetQueues(so);
 	root.ref = meta.root;
 	root.seen = metalsn;
 	root.rawb = 0;
 	root.key = 0;
 	root.slot = -1;
+	root.isrun = false;
 	if (!so->flat)
 	{
 		root.slot = SlotAlloc(so);
 		memset(SlotOffsets(so, root.slot), 0, sizeof(double) * n);
 	}
-	HeapPush(so, &root);
+	NodePush(so, &root);
 }
 
 IndexScanDesc
@@ -413,6 +703,8 @@ kdtreebeginscan(Relation index, int nkeys, int norderbys)
 	so->scanctx = AllocSetContextCreate(CurrentMemoryContext,
 										"gv_kdtree scan context",
 										ALLOCSET_DEFAULT_SIZES);
+	so->query = MemoryContextAlloc(so->scanctx, sizeof(float) * KDTREE_MAX_DIM);
+	so->nullquery = true;
 	scan->opaque = so;
 	/* the executor reads the distances here; the AM allocates them */
 	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
@@ -425,16 +717,12 @@ kdtreerescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 			 int norderbys)
 {
 	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
-	MemoryContext oldcxt;
 
-	MemoryContextReset(so->scanctx);
 	so->started = false;
 	so->flat = false;
-	so->nheap = so->maxheap = 0;
-	so->nslots = so->maxslots = so->nfree = 0;
-	so->heap = NULL;
-	so->offsets = NULL;
-	so->freeslots = NULL;
+	so->npoints = so->nnodes = so->nrun = 0;
+	if (so->querydatum != (Datum) 0)
+		pfree(DatumGetPointer(so->querydatum));
 	so->querydatum = (Datum) 0;
 	so->nullquery = true;
 
@@ -447,19 +735,37 @@ kdtreerescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	if (scan->numberOfOrderBys > 0 &&
 		!(scan->orderByData[0].sk_flags & SK_ISNULL))
 	{
-		oldcxt = MemoryContextSwitchTo(so->scanctx);
+		MemoryContext oldcxt = MemoryContextSwitchTo(so->scanctx);
+
 		so->querydatum = PointerGetDatum(PG_DETOAST_DATUM_COPY(scan->orderByData[0].sk_argument));
 		so->nullquery = false;
 		MemoryContextSwitchTo(oldcxt);
 	}
 }
 
+/*
+ * Hand the executor one point.  An exact key needs no recheck, so the
+ * executor returns the row at once; a bound sends it through the
+ * executor's reorder queue, which recomputes the operator's value.
+ */
+static void
+ReturnPoint(IndexScanDesc scan, const ScanPointData *p)
+{
+	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
+	double		value = so->metric->kind == GV_METRIC_COSINE ?
+		p->key : sqrt(p->key);
+
+	scan->xs_heaptid = p->tid;
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = !p->exact;
+	scan->xs_orderbyvals[0] = Float8GetDatum(value);
+	scan->xs_orderbynulls[0] = so->nullquery;
+}
+
 bool
 kdtreegettuple(IndexScanDesc scan, ScanDirection dir)
 {
 	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
-	MemoryContext oldcxt = MemoryContextSwitchTo(so->scanctx);
-	ScanItemData item;
 
 	if (!so->started)
 	{
@@ -470,26 +776,28 @@ kdtreegettuple(IndexScanDesc scan, ScanDirection dir)
 		StartScan(scan);
 	}
 
-	while (so->nheap > 0)
+	for (;;)
 	{
-		HeapPop(so, &item);
-		if (!item.isnode)
-		{
-			double		value = so->metric->kind == GV_METRIC_COSINE ?
-				item.key : sqrt(item.key);
+		ScanNodeData node;
 
-			scan->xs_heaptid = item.tid;
-			scan->xs_recheck = false;
-			scan->xs_recheckorderby = true;
-			scan->xs_orderbyvals[0] = Float8GetDatum(value);
-			scan->xs_orderbynulls[0] = so->nullquery;
-			MemoryContextSwitchTo(oldcxt);
+		/* a point before a subtree or run of the same key: none is closer */
+		if (so->npoints > 0 &&
+			(so->nnodes == 0 || so->points[0].key <= so->nodes[0].key))
+		{
+			ScanPointData p;
+
+			PointPop(so, &p);
+			ReturnPoint(scan, &p);
 			return true;
 		}
-		ExpandSubtree(scan, &item);
+		if (so->nnodes == 0)
+			return false;
+		NodePop(so, &node);
+		if (node.isrun)
+			SplitRun(so, node.runstart, node.runcount, node.runpasses);
+		else
+			ExpandSubtree(scan, &node);
 	}
-	MemoryContextSwitchTo(oldcxt);
-	return false;
 }
 
 void

@@ -56,6 +56,25 @@ def qps(conn, sql, params, rounds=1):
     return rounds * len(params) / (time.perf_counter() - t)
 
 
+def qps_pair(conn, sql_a, params_a, sql_b, params_b, block=30):
+    """q/s of two statements run alternately in blocks of `block` queries,
+    each side first in turn, so that a machine shared with other work slows
+    both alike while each block runs with its own caches warm (query by
+    query alternation evicts each side's working set for the other)."""
+    for pa, pb in zip(params_a[:5], params_b[:5]):  # warm the caches and plans
+        conn.execute(sql_a, (pa,), prepare=True).fetchall()
+        conn.execute(sql_b, (pb,), prepare=True).fetchall()
+    spent = [0.0, 0.0]
+    for n, lo in enumerate(range(0, len(params_a), block)):
+        for side in ((0, 1) if n % 2 == 0 else (1, 0)):
+            sql, params = ((sql_a, params_a), (sql_b, params_b))[side]
+            t = time.perf_counter()
+            for p in params[lo:lo + block]:
+                conn.execute(sql, (p,), prepare=True).fetchall()
+            spent[side] += time.perf_counter() - t
+    return len(params_a) / spent[0], len(params_b) / spent[1]
+
+
 def copy_rows(conn, table, rows):
     with conn.cursor().copy(f"COPY {table} FROM STDIN") as cp:
         for r in rows:
@@ -68,7 +87,12 @@ def main():
     ap.add_argument("--rows", type=int, default=60000)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; best taken")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of queries, alternating with the peer in blocks of --block; "
+                         "q/s over all rounds, ratio the median of the rounds'")
+    ap.add_argument("--block", type=int, default=30, help="queries per alternation block")
+    ap.add_argument("--only", choices=("cube", "2d", "seq"), action="append",
+                    help="run only these parts (repeatable); default all")
     ap.add_argument("--crossover-dims", default="2,4,8,16,24,32,48,64")
     a = ap.parse_args()
 
@@ -87,9 +111,20 @@ def main():
     conn.execute("SET max_parallel_maintenance_workers = 0")
     rows = []
     k = a.k
+    parts = set(a.only or ("cube", "2d", "seq"))
+
+    def compare(sql_a, qa, sql_b, qb):
+        ra, rb = [], []
+        for _ in range(a.rounds):
+            x, y = qps_pair(conn, sql_a, qa, sql_b, qb, a.block)
+            ra.append(x)
+            rb.append(y)
+        ratios = sorted(x / y for x, y in zip(ra, rb))
+        return (a.rounds / sum(1 / x for x in ra), a.rounds / sum(1 / y for y in rb),
+                ratios[len(ratios) // 2])
 
     # --- cube + GiST at 8 and 16 dimensions --------------------------------
-    for d in (8, 16):
+    for d in ((8, 16) if "cube" in parts else ()):
         P, PQ = proj(X, d), proj(Q, d)
         conn.execute(f"DROP TABLE IF EXISTS kb_g{d}, kb_c{d}")
         conn.execute(f"CREATE TABLE kb_g{d} (id int, emb gvector({d}))")
@@ -106,20 +141,27 @@ def main():
             bc.append(timed(conn, f"CREATE INDEX kb_c{d}_i ON kb_c{d} USING gist (c)"))
         qg = [vec(v) for v in PQ]
         qc = [cube(v) for v in PQ]
-        sg, sc = [], []
-        for _ in range(a.rounds):
-            sg.append(qps(conn, f"SELECT id FROM kb_g{d} ORDER BY emb <-> %s::gvector LIMIT {k}", qg))
-            sc.append(qps(conn, f"SELECT id FROM kb_c{d} ORDER BY c <-> %s::cube LIMIT {k}", qc))
+        sg, sc, ratio = compare(f"SELECT id FROM kb_g{d} ORDER BY emb <-> %s::gvector LIMIT {k}", qg,
+                                f"SELECT id FROM kb_c{d} ORDER BY c <-> %s::cube LIMIT {k}", qc)
         # same answers?
         same = sum(
             conn.execute(f"SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM kb_g{d} ORDER BY emb <-> %s::gvector LIMIT {k}) s", (g,)).fetchone()[0]
             == conn.execute(f"SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM kb_c{d} ORDER BY c <-> %s::cube LIMIT {k}) s", (c,)).fetchone()[0]
             for g, c in zip(qg[:50], qc[:50]))
-        rows.append((f"{d}-D vs cube+GiST", max(sg), max(sc), min(bg), min(bc),
+        rows.append((f"{d}-D vs cube+GiST", sg, sc, ratio, min(bg), min(bc),
                      size(conn, f"kb_g{d}_i"), size(conn, f"kb_c{d}_i"), f"{same}/50 identical"))
 
     # --- SP-GiST kd_point_ops on 2-D points --------------------------------
-    P, PQ = proj(X, 2), proj(Q, 2)
+    if "2d" in parts:
+        rows.append(compare_2d(conn, a, proj(X, 2), proj(Q, 2), compare))
+    print_table(a, rows)
+    if "seq" in parts:
+        crossover(conn, a, X, Q, proj)
+    conn.execute("DROP TABLE IF EXISTS kb_g8, kb_c8, kb_g16, kb_c16, kb_g2, kb_p2, kb_x")
+
+
+def compare_2d(conn, a, P, PQ, compare):
+    k = a.k
     conn.execute("DROP TABLE IF EXISTS kb_g2, kb_p2")
     conn.execute("CREATE TABLE kb_g2 (id int, emb gvector(2))")
     conn.execute("CREATE TABLE kb_p2 (id int, p point)")
@@ -135,21 +177,29 @@ def main():
         bp.append(timed(conn, "CREATE INDEX kb_p2_i ON kb_p2 USING spgist (p kd_point_ops)"))
     qg = [vec(v) for v in PQ]
     qp = [f"({float(v[0])!r},{float(v[1])!r})" for v in PQ]
-    sg, sp = [], []
-    for _ in range(a.rounds):
-        sg.append(qps(conn, f"SELECT id FROM kb_g2 ORDER BY emb <-> %s::gvector LIMIT {k}", qg))
-        sp.append(qps(conn, f"SELECT id FROM kb_p2 ORDER BY p <-> %s::point LIMIT {k}", qp))
-    rows.append(("2-D vs SP-GiST kd_point_ops", max(sg), max(sp), min(bg), min(bp),
-                 size(conn, "kb_g2_i"), size(conn, "kb_p2_i"), ""))
+    sg, sp, ratio = compare(f"SELECT id FROM kb_g2 ORDER BY emb <-> %s::gvector LIMIT {k}", qg,
+                            f"SELECT id FROM kb_p2 ORDER BY p <-> %s::point LIMIT {k}", qp)
+    same = sum(
+        conn.execute(f"SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM kb_g2 ORDER BY emb <-> %s::gvector LIMIT {k}) s", (g,)).fetchone()[0]
+        == conn.execute(f"SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM kb_p2 ORDER BY p <-> %s::point LIMIT {k}) s", (p,)).fetchone()[0]
+        for g, p in zip(qg[:50], qp[:50]))
+    return ("2-D vs SP-GiST kd_point_ops", sg, sp, ratio, min(bg), min(bp),
+            size(conn, "kb_g2_i"), size(conn, "kb_p2_i"), f"{same}/50 identical")
 
-    print(f"\n{a.rows} Fashion-MNIST rows (PCA), {a.queries} queries, k={k}, one connection, prepared\n")
-    print("| comparison | gv_kdtree q/s | peer q/s | q/s ratio | build s (kd / peer) | build ratio | size MB (kd / peer) | size ratio | note |")
+
+def print_table(a, rows):
+    print(f"\n{a.rows} Fashion-MNIST rows (PCA), {a.queries} queries, k={a.k}, one connection, prepared, "
+          f"{a.rounds} rounds alternating with the peer in blocks of {a.block} queries\n")
+    print("| comparison | gv_kdtree q/s | peer q/s | q/s ratio (median round) | build s (kd / peer) | build ratio | size MB (kd / peer) | size ratio | note |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for name, a1, b1, a2, b2, a3, b3, note in rows:
-        print(f"| {name} | {a1:.0f} | {b1:.0f} | **{a1 / b1:.2f}x** | {a2:.2f} / {b2:.2f} | {a2 / b2:.2f}x | "
+    for name, a1, b1, r, a2, b2, a3, b3, note in rows:
+        print(f"| {name} | {a1:.0f} | {b1:.0f} | **{r:.2f}x** | {a2:.2f} / {b2:.2f} | {a2 / b2:.2f}x | "
               f"{a3 / 1e6:.1f} / {b3 / 1e6:.1f} | {a3 / b3:.2f}x | {note} |")
 
-    # --- crossover against a sequential scan --------------------------------
+
+def crossover(conn, a, X, Q, proj):
+    """KD-tree against a sequential scan of the same table, per dimension."""
+    k = a.k
     print("\n| dims | gv_kdtree q/s | seq scan q/s | ratio |")
     print("|---|---|---|---|")
     crossover = None
@@ -178,7 +228,6 @@ def main():
         print(f"| {d} | {max(si):.0f} | {max(ss):.0f} | {r:.2f}x |")
     print(f"\ncrossover: the KD-tree stops beating a sequential scan at "
           f"{crossover if crossover else '> ' + a.crossover_dims.split(',')[-1]} dimensions")
-    conn.execute("DROP TABLE IF EXISTS kb_g8, kb_c8, kb_g16, kb_c16, kb_g2, kb_p2, kb_x")
 
 
 if __name__ == "__main__":

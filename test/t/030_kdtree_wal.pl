@@ -1,6 +1,7 @@
 # gv_kdtree and WAL: a streaming standby gives the same exact k-NN answers
-# as the primary after a build, inserts that split leaves (root leaf
-# included), deletes and VACUUM; the primary runs with
+# as the primary after a build (one within maintenance_work_mem, one in
+# batches over it), inserts that split leaves (root leaf included), deletes
+# and VACUUM; the primary runs with
 # wal_consistency_checking = 'generic', so every GenericXLog record is
 # replayed and compared page for page.  Then kill -9 during inserts: after
 # recovery an index scan finds every committed row and nothing else.
@@ -26,6 +27,14 @@ $primary->safe_psql('postgres', qq{
 	CREATE TABLE built (id int PRIMARY KEY, emb gvector(6));
 	INSERT INTO built SELECT i, $vec FROM generate_series(1, 3000) i;
 	CREATE INDEX built_kd ON built USING gv_kdtree (emb gvector_cosine_ops);
+	CREATE TABLE batched (id int PRIMARY KEY, emb gvector(6));
+	INSERT INTO batched SELECT i, $vec FROM generate_series(1, 50000) i;
+});
+# a build over maintenance_work_mem: three batches, the later two routed
+# into the first one's leaves (pages rewritten before the final logging)
+$primary->safe_psql('postgres', q{
+	SET maintenance_work_mem = '1MB';
+	CREATE INDEX batched_kd ON batched USING gv_kdtree (emb);
 });
 
 # The distances of a k-NN query's rows, rounded (ties, and the last bits of
@@ -50,6 +59,8 @@ sub check_standby
 			"$label: standby answers like the primary (L2, query $qid)");
 		is(knn($standby, 'built', '<=>', $qid), knn($primary, 'built', '<=>', $qid),
 			"$label: standby answers like the primary (cosine, query $qid)");
+		is(knn($standby, 'batched', '<->', $qid), knn($primary, 'batched', '<->', $qid),
+			"$label: standby answers like the primary (batched build, query $qid)");
 	}
 }
 
@@ -59,7 +70,8 @@ for my $batch (0 .. 9)
 	my ($lo, $hi) = ($batch * 300 + 1, $batch * 300 + 300);
 	$primary->safe_psql('postgres', qq{
 		INSERT INTO items SELECT i, $vec FROM generate_series($lo, $hi) i;
-		INSERT INTO built SELECT i + 3000, $vec FROM generate_series($lo, $hi) i;});
+		INSERT INTO built SELECT i + 3000, $vec FROM generate_series($lo, $hi) i;
+		INSERT INTO batched SELECT i + 50000, $vec FROM generate_series($lo, $hi) i;});
 }
 check_standby('after inserts');
 $primary->safe_psql('postgres', 'DELETE FROM items WHERE id % 3 = 0; DELETE FROM built WHERE id % 4 = 0; VACUUM items; VACUUM built;');
