@@ -44,6 +44,17 @@ SET gigavector.ivfpq_probes = 1;
 SET gigavector.ivfpq_rerank = 10;
 SELECT count(*) FROM (SELECT id FROM ivfpq_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3,1]' LIMIT 10) s;
 SELECT count(*) FROM (SELECT id FROM ivfpq_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3,1]' LIMIT 60) s;
+-- ... in exact order across re-rank batches and lists: the distances are
+-- those of an exact scan (10 rows need several batches of 10 and more lists)
+SELECT ivfpq_knn('[3,3,3,1]', 10, 50) = ivfpq_exact('[3,3,3,1]', 10, 50) AS exact;
+SELECT ivfpq_knn('[9,29,0,2]', 30, 50) = ivfpq_exact('[9,29,0,2]', 30, 50) AS exact;
+SELECT ivfpq_knn('[0,0,12,0]', 20, 7) = ivfpq_exact('[0,0,12,0]', 20, 7) AS exact;
+-- ... a filter keeping 1% of the rows
+SELECT ivfpq_knn('[3,3,3,1]', 10, 100) = ivfpq_exact('[3,3,3,1]', 10, 100) AS exact;
+SELECT ivfpq_knn('[5,15,6,0]', 10, 100) = ivfpq_exact('[5,15,6,0]', 10, 100) AS exact;
+-- ... a filter keeping fewer rows than the LIMIT: all of them, in order
+SELECT ivfpq_knn('[3,3,3,1]', 10, 1000);
+SELECT ivfpq_knn('[3,3,3,1]', 10, 1000) = ivfpq_exact('[3,3,3,1]', 10, 1000) AS exact;
 -- ... bounded by ivfpq_max_probes
 SET gigavector.ivfpq_max_probes = 1;
 SELECT count(*) <= 60 FROM (SELECT id FROM ivfpq_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3,1]' LIMIT 60) s;
