@@ -133,6 +133,13 @@ CompareCandidates(const void *a, const void *b)
 							  (ItemPointer) &((const CandidateData *) b)->tid);
 }
 
+static int
+CompareTids(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) &((const CandidateData *) a)->tid,
+							  (ItemPointer) &((const CandidateData *) b)->tid);
+}
+
 /*
  * Order of re-ranked candidates: exact distance, then TID (so that ties
  * come back in a deterministic order).
@@ -487,6 +494,8 @@ RerankBatch(IndexScanDesc scan, int want)
 	}
 
 	SelectSmallest(next, remaining, take);
+	/* in heap order: neighbours share a page, fetched once */
+	qsort(next, take, sizeof(CandidateData), CompareTids);
 	for (int i = 0; i < take; i++)
 	{
 		bool		call_again = false;
