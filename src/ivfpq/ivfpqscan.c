@@ -105,7 +105,11 @@ typedef struct IvfpqScanOpaqueData
 	RankedData *heap;
 	int			heapCount;
 	int			heapCap;
-	float		margin;			/* largest ADC - exact distance seen */
+	float		margin;			/* see ErrorMargin */
+	float	   *errs;			/* ADC - exact of each re-ranked candidate */
+	int			errCount;
+	int			errCap;
+	float		errMax;
 	double		lastDistance;	/* of the last row returned */
 	int64		returned;
 	int64		reranked;
@@ -469,6 +473,73 @@ ProbeMore(IndexScanDesc scan)
 }
 
 /*
+ * The k-th smallest of v[0..n-1] (v is reordered): quickselect.
+ */
+static float
+KthSmallest(float *v, int n, int k)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+
+	while (lo < hi)
+	{
+		float		pivot = v[lo + (hi - lo) / 2];
+		int			i = lo;
+		int			j = hi;
+
+		while (i <= j)
+		{
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j)
+			{
+				float		t = v[i];
+
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+/*
+ * How much the ADC of a candidate not yet re-ranked may overestimate its
+ * exact distance: the largest overestimate seen, or the median error plus
+ * three robust standard deviations (1.4826 median absolute deviations),
+ * whichever is larger, and never below 0.  The second term matters when
+ * the candidates re-ranked so far, those of least ADC, were mostly
+ * underestimated (a coarse quantizer): their largest error then says little
+ * about the errors of the rest.
+ */
+static float
+ErrorMargin(IvfpqScanOpaque so)
+{
+	int			n = so->errCount;
+	float	   *v = palloc(sizeof(float) * n);
+	float		median;
+	float		mad;
+
+	memcpy(v, so->errs, sizeof(float) * n);
+	median = KthSmallest(v, n, n / 2);
+	for (int i = 0; i < n; i++)
+		v[i] = fabsf(v[i] - median);
+	mad = KthSmallest(v, n, n / 2);
+	pfree(v);
+	return Max(Max(so->errMax, median + 3.0f * 1.4826f * mad), 0.0f);
+}
+
+/*
  * Re-rank the want best candidates left in the pool: fetch each from the
  * heap, compute its exact distance with the ORDER BY operator's own
  * function (so the order is exactly the one SQL sees) and push it on the
@@ -534,10 +605,22 @@ RerankBatch(IndexScanDesc scan, int want)
 		exact = so->metric->kind == GV_METRIC_L2 ?
 			(float) (r.distance * r.distance) : (float) r.distance;
 		if (trained)
-			so->margin = Max(so->margin, r.adc - exact);
+		{
+			if (so->errCount >= so->errCap)
+			{
+				so->errCap = Max(so->errCap * 2, 256);
+				so->errs = so->errs == NULL ?
+					palloc_extended(sizeof(float) * so->errCap, MCXT_ALLOC_HUGE) :
+					repalloc_huge(so->errs, sizeof(float) * so->errCap);
+			}
+			so->errs[so->errCount++] = r.adc - exact;
+			so->errMax = Max(so->errMax, r.adc - exact);
+		}
 		HeapPush(so, &r);
 	}
 	ExecClearTuple(so->slot);
+	if (so->errCount > 0)
+		so->margin = ErrorMargin(so);
 	so->poolNext += take;
 	so->reranked += take;
 
@@ -653,6 +736,9 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->heap = NULL;
 	so->heapCount = so->heapCap = 0;
 	so->margin = 0.0f;
+	so->errs = NULL;
+	so->errCount = so->errCap = 0;
+	so->errMax = 0.0f;
 	so->lastDistance = -DBL_MAX;
 	so->returned = so->reranked = so->skipped = 0;
 	so->probed = 0;
