@@ -22,8 +22,9 @@
  * re-ranked is expected nearer:
  *
  *	- of the pool (probed lists, not re-ranked): its distance must be at most
- *	  the least ADC left less a margin, the largest amount by which the ADC
- *	  has overestimated an exact distance in this scan so far;
+ *	  the least ADC left less a margin, how much the ADC may overestimate
+ *	  an exact distance, learned from the candidates re-ranked so far
+ *	  (ErrorMargin);
  *	- of the lists not probed: at most the distance of the nearest unprobed
  *	  centroid less the largest "gap" seen (how much nearer than its
  *	  centroid a probed list's nearest entry was), less the same margin.
@@ -679,7 +680,7 @@ PoolWithin(IvfpqScanOpaque so, double distance)
  * May the heap's least candidate be returned now?  Only when no candidate
  * not yet re-ranked is expected nearer: its distance (in index units) is
  * at most the least ADC left in the pool, and the least expected of the
- * unprobed lists, each less the margin (the largest ADC overestimate seen).
+ * unprobed lists, each less the margin (see ErrorMargin).
  */
 static bool
 CanReturnTop(IvfpqScanOpaque so)
