@@ -44,6 +44,17 @@ SET gigavector.ivfpq_probes = 1;
 SET gigavector.ivfpq_rerank = 10;
 SELECT count(*) FROM (SELECT id FROM ivfpq_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3,1]' LIMIT 10) s;
 SELECT count(*) FROM (SELECT id FROM ivfpq_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3,1]' LIMIT 60) s;
+-- ... in exact order across re-rank batches and lists: the distances are
+-- those of an exact scan (10 rows need several batches of 10 and more lists)
+SELECT ivfpq_knn('[3,3,3,1]', 10, 50) = ivfpq_exact('[3,3,3,1]', 10, 50) AS exact;
+SELECT ivfpq_knn('[9,29,0,2]', 30, 50) = ivfpq_exact('[9,29,0,2]', 30, 50) AS exact;
+SELECT ivfpq_knn('[0,0,12,0]', 20, 7) = ivfpq_exact('[0,0,12,0]', 20, 7) AS exact;
+-- ... a filter keeping 1% of the rows
+SELECT ivfpq_knn('[3,3,3,1]', 10, 100) = ivfpq_exact('[3,3,3,1]', 10, 100) AS exact;
+SELECT ivfpq_knn('[5,15,6,0]', 10, 100) = ivfpq_exact('[5,15,6,0]', 10, 100) AS exact;
+-- ... a filter keeping fewer rows than the LIMIT: all of them, in order
+SELECT ivfpq_knn('[3,3,3,1]', 10, 1000);
+SELECT ivfpq_knn('[3,3,3,1]', 10, 1000) = ivfpq_exact('[3,3,3,1]', 10, 1000) AS exact;
 -- ... bounded by ivfpq_max_probes
 SET gigavector.ivfpq_max_probes = 1;
 SELECT count(*) <= 60 FROM (SELECT id FROM ivfpq_t WHERE id % 50 = 0 ORDER BY v <-> '[3,3,3,1]' LIMIT 60) s;
@@ -86,6 +97,26 @@ SELECT m, a = (CASE m
 	ELSE (SELECT array_agg(round(d::numeric, 3)) FROM (SELECT v <#> '[1,2,3,4]' d FROM ivfpq_c ORDER BY 1 LIMIT 6) s) END) AS exact
 	FROM ivfpq_r ORDER BY m;
 RESET enable_indexscan;
+-- ... filtered, over several batches and lists (probes 1, rerank 10): exact
+SET gigavector.ivfpq_probes = 1;
+SET gigavector.ivfpq_rerank = 10;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM ivfpq_c WHERE id % 20 = 0 ORDER BY v <#> '[1,2,3,4]' LIMIT 10;
+CREATE TEMP TABLE ivfpq_rf AS
+	SELECT 'cos' AS m, array_agg(round(d::numeric, 5)) a FROM (SELECT v <=> '[4,1,0,2]' d
+		FROM ivfpq_c WHERE id % 20 = 0 ORDER BY v <=> '[4,1,0,2]' LIMIT 10) s
+	UNION ALL
+	SELECT 'ip', array_agg(round(d::numeric, 3)) FROM (SELECT v <#> '[4,1,0,2]' d
+		FROM ivfpq_c WHERE id % 20 = 0 ORDER BY v <#> '[4,1,0,2]' LIMIT 10) s;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT m, a = (CASE m
+	WHEN 'cos' THEN (SELECT array_agg(round(d::numeric, 5)) FROM (SELECT v <=> '[4,1,0,2]' d FROM ivfpq_c WHERE id % 20 = 0 ORDER BY 1 LIMIT 10) s)
+	ELSE (SELECT array_agg(round(d::numeric, 3)) FROM (SELECT v <#> '[4,1,0,2]' d FROM ivfpq_c WHERE id % 20 = 0 ORDER BY 1 LIMIT 10) s) END) AS exact
+	FROM ivfpq_rf ORDER BY m;
+RESET enable_indexscan;
+SET gigavector.ivfpq_probes = 20;
+SET gigavector.ivfpq_rerank = 5000;
 
 -- an empty table: an untrained index, with a notice, that works after inserts
 CREATE TABLE ivfpq_e (id int, v gvector(3));

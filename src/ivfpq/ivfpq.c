@@ -124,22 +124,26 @@ IvfpqInit(void)
 						 NULL, ValidateTrainingTable, AccessExclusiveLock);
 
 	DefineCustomIntVariable("gigavector.ivfpq_probes",
-							"Number of lists a gv_ivfpq index scan probes.",
-							"Larger values raise recall and cost speed.",
+							"Number of lists a gv_ivfpq index scan probes first.",
+							"Larger values raise recall and cost speed; a scan probes more, "
+							"this many at a time, when its estimates say nearer rows may be "
+							"in lists not probed or a filter rejects rows.",
 							&gv_ivfpq_probes, IVFPQ_DEFAULT_PROBES,
 							IVFPQ_MIN_PROBES, IVFPQ_MAX_PROBES,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("gigavector.ivfpq_rerank",
-							"Number of candidates a gv_ivfpq index scan re-ranks with exact distances.",
+							"Number of candidates a gv_ivfpq index scan re-ranks first with exact distances.",
 							"Candidates are the best by their compressed (PQ) distance; "
-							"larger values raise recall and cost one table row fetch each.",
+							"larger values raise recall and cost one table row fetch each. "
+							"Later batches re-rank at least this many.",
 							&gv_ivfpq_rerank, IVFPQ_DEFAULT_RERANK,
 							IVFPQ_MIN_RERANK, IVFPQ_MAX_RERANK,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("gigavector.ivfpq_max_probes",
-							"Most lists a gv_ivfpq index scan probes when a filter rejects rows.",
+							"Most lists a gv_ivfpq index scan probes.",
 							"A scan probes more lists, gigavector.ivfpq_probes at a time, "
-							"until the query's LIMIT is met or this many lists were probed.",
+							"while a filter rejects rows or nearer rows may lie in lists not "
+							"probed, up to this many lists.",
 							&gv_ivfpq_max_probes, IVFPQ_DEFAULT_MAX_PROBES,
 							IVFPQ_MIN_MAX_PROBES, IVFPQ_MAX_MAX_PROBES,
 							PGC_USERSET, 0, NULL, NULL, NULL);

@@ -12,20 +12,42 @@
  * for the algebra; cosine and inner product use the same inner-product
  * table, cosine on normalised vectors).
  *
- * The best gigavector.ivfpq_rerank candidates by ADC are fetched from the
- * heap (through the table AM, with the scan's snapshot), their exact
- * distances computed with the SIMD kernels, and returned in exact order.
- * When the executor asks for more rows than a batch holds (a filter
- * rejected some), the next best candidates are re-ranked, and when the
- * probed lists run out, more lists are probed, up to
- * gigavector.ivfpq_max_probes lists in all; so a filtered query gets its k
- * rows whenever the lists it may probe hold them.  Each batch is in exact
- * order; across batches the order is that of the ADC estimate.
+ * Candidates are re-ranked in batches: fetched from the heap (through the
+ * table AM, with the scan's snapshot) and given their exact distance by the
+ * ORDER BY operator's own function, then kept in a heap (a priority queue)
+ * until they may be returned.  The first batch is the best
+ * gigavector.ivfpq_rerank candidates by ADC.
+ *
+ * A re-ranked candidate is returned only when no candidate not yet
+ * re-ranked is expected nearer:
+ *
+ *	- of the pool (probed lists, not re-ranked): its distance must be at most
+ *	  the least ADC left less a margin, how much the ADC may overestimate
+ *	  an exact distance, learned from the candidates re-ranked so far
+ *	  (ErrorMargin);
+ *	- of the lists not probed: at most the distance of the nearest unprobed
+ *	  centroid less the largest "gap" seen (how much nearer than its
+ *	  centroid a probed list's nearest entry was), less the same margin.
+ *
+ * When the nearest re-ranked candidate fails that test, the scan re-ranks
+ * every pool candidate within the margin of it (at least ivfpq_rerank), or
+ * probes gigavector.ivfpq_probes more lists, whichever source is expected
+ * nearer, up to gigavector.ivfpq_max_probes lists in all.  An unfiltered
+ * query usually returns its k rows from the first batch; a filter that
+ * rejects rows makes the scan go on, in the same exact order, so it gets
+ * its k rows whenever the lists it may probe hold them.
+ *
+ * Both tests are estimates, so a candidate re-ranked late may turn out
+ * nearer than a row already returned.  It is then skipped (counted as
+ * "skipped out of order" in the DEBUG1 line at the end of the scan): rows
+ * always come back in non-decreasing exact distance order, the executor
+ * never sees one out of order, and a skipped row costs recall, not order.
  */
 #include "compat.h"
 
 #include <float.h>
 #include <limits.h>
+#include <math.h>
 
 #include "access/relscan.h"
 #include "access/tableam.h"
@@ -36,11 +58,20 @@
 #include "pgstat.h"
 #include "utils/memutils.h"
 
+/* A candidate of the probed lists, by asymmetric distance */
 typedef struct CandidateData
 {
 	ItemPointerData tid;
 	float		distance;
 } CandidateData;
+
+/* A re-ranked candidate, waiting in the heap until it may be returned */
+typedef struct RankedData
+{
+	ItemPointerData tid;
+	float		adc;			/* its ADC estimate */
+	double		distance;		/* exact: the value the ORDER BY operator gives */
+} RankedData;
 
 typedef struct IvfpqScanOpaqueData
 {
@@ -57,25 +88,38 @@ typedef struct IvfpqScanOpaqueData
 	float	   *tables;			/* m x ksub */
 	int		   *listOrder;
 	float	   *listBase;
+	float	   *listScore;		/* centroid's distance, in Geometric units */
+	float	   *restMinScore;	/* [i]: least listScore of listOrder[i..] */
 	int			probed;			/* lists probed so far (prefix of listOrder) */
 	int			probeLimit;
+	float		maxGap;			/* largest listScore - Geometric(least ADC)
+								 * of a probed list */
 
-	/* candidates by ADC, the first poolNext already re-ranked */
+	/* candidates by ADC; pool[poolNext..] not yet re-ranked */
 	CandidateData *pool;
 	int			poolCount;
 	int			poolCap;
 	int			poolNext;
+	float		poolMin;		/* least ADC of pool[poolNext..] */
 
-	/* the current re-ranked batch */
-	CandidateData *batch;
-	int			batchCount;
-	int			batchNext;
+	/* re-ranked candidates not yet returned: a binary min-heap */
+	RankedData *heap;
+	int			heapCount;
+	int			heapCap;
+	float		margin;			/* see ErrorMargin */
+	float	   *errs;			/* ADC - exact of each re-ranked candidate */
+	int			errCount;
+	int			errCap;
+	float		errMax;
+	double		lastDistance;	/* of the last row returned */
+	int64		returned;
+	int64		reranked;
+	int64		skipped;
 
 	/* heap access for re-ranking */
 	IndexFetchTableData *fetch;
 	TupleTableSlot *slot;
 	AttrNumber	heapAttno;
-	float	   *xbuf;
 } IvfpqScanOpaqueData;
 
 typedef IvfpqScanOpaqueData *IvfpqScanOpaque;
@@ -92,6 +136,82 @@ CompareCandidates(const void *a, const void *b)
 		return 1;
 	return ItemPointerCompare((ItemPointer) &((const CandidateData *) a)->tid,
 							  (ItemPointer) &((const CandidateData *) b)->tid);
+}
+
+static int
+CompareTids(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) &((const CandidateData *) a)->tid,
+							  (ItemPointer) &((const CandidateData *) b)->tid);
+}
+
+/*
+ * Order of re-ranked candidates: exact distance, then TID (so that ties
+ * come back in a deterministic order).
+ */
+static inline bool
+RankedBefore(const RankedData *a, const RankedData *b)
+{
+	if (a->distance != b->distance)
+		return a->distance < b->distance;
+	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
+}
+
+/*
+ * Add one re-ranked candidate to the heap.
+ */
+static void
+HeapPush(IvfpqScanOpaque so, const RankedData *r)
+{
+	int			i;
+
+	if (so->heapCount >= so->heapCap)
+	{
+		so->heapCap = Max(so->heapCap * 2, 256);
+		if (so->heap == NULL)
+			so->heap = palloc_extended(sizeof(RankedData) * so->heapCap, MCXT_ALLOC_HUGE);
+		else
+			so->heap = repalloc_huge(so->heap, sizeof(RankedData) * so->heapCap);
+	}
+	i = so->heapCount++;
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (!RankedBefore(r, &so->heap[parent]))
+			break;
+		so->heap[i] = so->heap[parent];
+		i = parent;
+	}
+	so->heap[i] = *r;
+}
+
+/*
+ * Remove the heap's least element (the caller has read so->heap[0]).
+ */
+static void
+HeapPop(IvfpqScanOpaque so)
+{
+	RankedData	last = so->heap[--so->heapCount];
+	int			n = so->heapCount;
+	int			i = 0;
+
+	if (n == 0)
+		return;
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= n)
+			break;
+		if (child + 1 < n && RankedBefore(&so->heap[child + 1], &so->heap[child]))
+			child++;
+		if (!RankedBefore(&so->heap[child], &last))
+			break;
+		so->heap[i] = so->heap[child];
+		i = child;
+	}
+	so->heap[i] = last;
 }
 
 /*
@@ -137,6 +257,26 @@ SelectSmallest(CandidateData *c, int n, int k)
 }
 
 /*
+ * An ADC (or exact) distance in the units of listScore: Euclidean under L2
+ * and cosine (1 - cos = |q - x|^2 / 2 for unit vectors), unchanged under
+ * inner product.
+ */
+static inline float
+Geometric(IvfpqScanOpaque so, float distance)
+{
+	switch (so->metric->kind)
+	{
+		case GV_METRIC_L2:
+			return sqrtf(Max(distance, 0.0f));
+		case GV_METRIC_COSINE:
+			return sqrtf(Max(2.0f * distance, 0.0f));
+		case GV_METRIC_IP:
+			break;
+	}
+	return distance;
+}
+
+/*
  * Set up a new query: list order, per-list constants and the lookup table.
  */
 static void
@@ -150,11 +290,16 @@ StartQuery(IndexScanDesc scan)
 
 	so->listOrder = palloc(sizeof(int) * lists);
 	so->listBase = palloc0(sizeof(float) * lists);
+	so->listScore = palloc0(sizeof(float) * lists);
+	so->restMinScore = palloc(sizeof(float) * (lists + 1));
 	so->probeLimit = Min(lists, Max(gv_ivfpq_probes, gv_ivfpq_max_probes));
+	so->maxGap = 0.0f;
+	so->restMinScore[lists] = FLT_MAX;
 
 	if (!cache->meta.trained)
 	{
 		so->listOrder[0] = 0;
+		so->restMinScore[0] = FLT_MAX;
 		return;
 	}
 
@@ -196,6 +341,18 @@ StartQuery(IndexScanDesc scan)
 	qsort(sorted, lists, sizeof(CandidateData), CompareCandidates);
 	for (int l = 0; l < lists; l++)
 		so->listOrder[l] = ItemPointerGetBlockNumber(&sorted[l].tid);
+
+	/*
+	 * Each centroid's distance to the query, for the expected nearest entry
+	 * of the lists not probed (see UnprobedBound): Euclidean under L2 and
+	 * cosine (unit vectors), the centroid's own ADC under inner product.
+	 */
+	for (int l = 0; l < lists; l++)
+		so->listScore[l] = so->metric->kind == GV_METRIC_IP ? so->listBase[l] :
+			sqrtf(Max(order[l], 0.0f));
+	for (int i = lists - 1; i >= 0; i--)
+		so->restMinScore[i] = Min(so->restMinScore[i + 1],
+								  so->listScore[so->listOrder[i]]);
 
 	/* The lookup table: scale * q_j . C_jk */
 	{
@@ -256,6 +413,7 @@ ProbeList(IndexScanDesc scan, int list)
 	bool		trained = cache->meta.trained;
 	bool		useNorm = so->metric->kind == GV_METRIC_L2;
 	float		base = so->listBase[list];
+	float		listMin = FLT_MAX;
 
 	IvfpqGetList(scan->indexRelation, &cache->meta, list, &dir);
 	blkno = dir.startPage;
@@ -288,10 +446,14 @@ ProbeList(IndexScanDesc scan, int list)
 					AdcDistance(so->tables, entry->codes, m, ksub);
 			else
 				c->distance = 0.0f;
+			listMin = Min(listMin, c->distance);
 		}
 		blkno = GvPageGetOpaque(page)->nextblkno;
 		UnlockReleaseBuffer(buf);
 	}
+	so->poolMin = Min(so->poolMin, listMin);
+	if (trained && listMin < FLT_MAX)
+		so->maxGap = Max(so->maxGap, so->listScore[list] - Geometric(so, listMin));
 }
 
 /*
@@ -312,16 +474,87 @@ ProbeMore(IndexScanDesc scan)
 }
 
 /*
- * Re-rank the next best candidates of the pool into a new batch.
+ * The k-th smallest of v[0..n-1] (v is reordered): quickselect.
+ */
+static float
+KthSmallest(float *v, int n, int k)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+
+	while (lo < hi)
+	{
+		float		pivot = v[lo + (hi - lo) / 2];
+		int			i = lo;
+		int			j = hi;
+
+		while (i <= j)
+		{
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j)
+			{
+				float		t = v[i];
+
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+/*
+ * How much the ADC of a candidate not yet re-ranked may overestimate its
+ * exact distance: the largest overestimate seen, or the median error plus
+ * three robust standard deviations (1.4826 median absolute deviations),
+ * whichever is larger, and never below 0.  The second term matters when
+ * the candidates re-ranked so far, those of least ADC, were mostly
+ * underestimated (a coarse quantizer): their largest error then says little
+ * about the errors of the rest.
+ */
+static float
+ErrorMargin(IvfpqScanOpaque so)
+{
+	int			n = so->errCount;
+	float	   *v = palloc(sizeof(float) * n);
+	float		median;
+	float		mad;
+
+	memcpy(v, so->errs, sizeof(float) * n);
+	median = KthSmallest(v, n, n / 2);
+	for (int i = 0; i < n; i++)
+		v[i] = fabsf(v[i] - median);
+	mad = KthSmallest(v, n, n / 2);
+	pfree(v);
+	return Max(Max(so->errMax, median + 3.0f * 1.4826f * mad), 0.0f);
+}
+
+/*
+ * Re-rank the want best candidates left in the pool: fetch each from the
+ * heap, compute its exact distance with the ORDER BY operator's own
+ * function (so the order is exactly the one SQL sees) and push it on the
+ * heap of candidates waiting to be returned.
  */
 static void
 RerankBatch(IndexScanDesc scan, int want)
 {
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
+	ScanKey		orderBy = &scan->orderByData[0];
 	int			remaining = so->poolCount - so->poolNext;
 	int			take = Min(want, remaining);
 	CandidateData *next = so->pool + so->poolNext;
-	int			kept = so->batchCount - so->batchNext;
+	bool		trained = so->cache->meta.trained;
 
 	if (so->fetch == NULL)
 	{
@@ -332,18 +565,9 @@ RerankBatch(IndexScanDesc scan, int want)
 		MemoryContextSwitchTo(old);
 	}
 
-	/* Drop what was returned; make room for take more. */
-	if (so->batch == NULL)
-		so->batch = palloc_extended(sizeof(CandidateData) * (kept + take), MCXT_ALLOC_HUGE);
-	else
-	{
-		memmove(so->batch, so->batch + so->batchNext, sizeof(CandidateData) * kept);
-		so->batch = repalloc_huge(so->batch, sizeof(CandidateData) * (kept + take));
-	}
-	so->batchCount = kept;
-	so->batchNext = 0;
-
 	SelectSmallest(next, remaining, take);
+	/* in heap order: neighbours share a page, fetched once */
+	qsort(next, take, sizeof(CandidateData), CompareTids);
 	for (int i = 0; i < take; i++)
 	{
 		bool		call_again = false;
@@ -352,6 +576,8 @@ RerankBatch(IndexScanDesc scan, int want)
 		Datum		value;
 		MemoryContext old;
 		Gvector		v;
+		RankedData	r;
+		float		exact;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!table_index_fetch_tuple(so->fetch, &next[i].tid, scan->xs_snapshot,
@@ -367,18 +593,104 @@ RerankBatch(IndexScanDesc scan, int want)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("expected %d dimensions, not %d", so->dim, v->dim)));
-		memcpy(so->xbuf, v->x, sizeof(float) * so->dim);
-		(void) GvMetricPrepareVector(so->metric, so->xbuf, so->dim);
-		so->batch[so->batchCount].tid = next[i].tid;
-		so->batch[so->batchCount].distance =
-			GvMetricDistance(so->metric, so->query, so->xbuf, so->dim);
-		so->batchCount++;
+		r.tid = next[i].tid;
+		r.adc = next[i].distance;
+		r.distance = DatumGetFloat8(FunctionCall2Coll(&orderBy->sk_func,
+													  orderBy->sk_collation,
+													  PointerGetDatum(v),
+													  orderBy->sk_argument));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(so->tmpCtx);
+
+		/* How far the ADC overestimated this one, in index units */
+		exact = so->metric->kind == GV_METRIC_L2 ?
+			(float) (r.distance * r.distance) : (float) r.distance;
+		if (trained)
+		{
+			if (so->errCount >= so->errCap)
+			{
+				so->errCap = Max(so->errCap * 2, 256);
+				so->errs = so->errs == NULL ?
+					palloc_extended(sizeof(float) * so->errCap, MCXT_ALLOC_HUGE) :
+					repalloc_huge(so->errs, sizeof(float) * so->errCap);
+			}
+			so->errs[so->errCount++] = r.adc - exact;
+			so->errMax = Max(so->errMax, r.adc - exact);
+		}
+		HeapPush(so, &r);
 	}
 	ExecClearTuple(so->slot);
+	if (so->errCount > 0)
+		so->margin = ErrorMargin(so);
 	so->poolNext += take;
-	qsort(so->batch, so->batchCount, sizeof(CandidateData), CompareCandidates);
+	so->reranked += take;
+
+	/* The least ADC of what is left */
+	so->poolMin = FLT_MAX;
+	for (int i = so->poolNext; i < so->poolCount; i++)
+		so->poolMin = Min(so->poolMin, so->pool[i].distance);
+}
+
+/*
+ * Least ADC an unprobed list is expected to hold: the distance of the
+ * nearest unprobed centroid less the largest "gap" seen so far, a gap being
+ * how much nearer than its centroid a probed list's nearest entry was.
+ * Under L2 and cosine the gaps are taken on Euclidean distances (not
+ * squared), where a list's gap grows less with its distance to the query
+ * (it is about the list's radius).  FLT_MAX when no list may be probed.
+ */
+static float
+UnprobedBound(IvfpqScanOpaque so)
+{
+	float		b;
+
+	if (so->probed >= so->probeLimit)
+		return FLT_MAX;
+	b = so->restMinScore[so->probed] - so->maxGap;
+	switch (so->metric->kind)
+	{
+		case GV_METRIC_L2:
+			return b > 0.0f ? b * b : 0.0f;
+		case GV_METRIC_COSINE:
+			return b > 0.0f ? b * b / 2.0f : 0.0f;
+		case GV_METRIC_IP:
+			break;
+	}
+	return b;
+}
+
+/*
+ * How many candidates left in the pool have an ADC within the margin of
+ * distance (the ORDER BY value).
+ */
+static int
+PoolWithin(IvfpqScanOpaque so, double distance)
+{
+	float		exact = so->metric->kind == GV_METRIC_L2 ?
+		(float) (distance * distance) : (float) distance;
+	float		limit = exact + so->margin;
+	int			n = 0;
+
+	for (int i = so->poolNext; i < so->poolCount; i++)
+		n += so->pool[i].distance <= limit;
+	return n;
+}
+
+/*
+ * May the heap's least candidate be returned now?  Only when no candidate
+ * not yet re-ranked is expected nearer: its distance (in index units) is
+ * at most the least ADC left in the pool, and the least expected of the
+ * unprobed lists, each less the margin (see ErrorMargin).
+ */
+static bool
+CanReturnTop(IvfpqScanOpaque so)
+{
+	double		d = so->heap[0].distance;
+	float		exact = so->metric->kind == GV_METRIC_L2 ? (float) (d * d) : (float) d;
+	float		bound = Min(so->poolNext < so->poolCount ? so->poolMin : FLT_MAX,
+							UnprobedBound(so));
+
+	return bound == FLT_MAX || exact <= bound - so->margin;
 }
 
 /*
@@ -421,8 +733,15 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->exhausted = false;
 	so->pool = NULL;
 	so->poolCount = so->poolCap = so->poolNext = 0;
-	so->batch = NULL;
-	so->batchCount = so->batchNext = 0;
+	so->poolMin = FLT_MAX;
+	so->heap = NULL;
+	so->heapCount = so->heapCap = 0;
+	so->margin = 0.0f;
+	so->errs = NULL;
+	so->errCount = so->errCap = 0;
+	so->errMax = 0.0f;
+	so->lastDistance = -DBL_MAX;
+	so->returned = so->reranked = so->skipped = 0;
 	so->probed = 0;
 	so->tables = NULL;
 
@@ -462,7 +781,6 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 		so->query = IvfpqPrepareValue(so->metric, scan->orderByData[0].sk_argument,
 									  so->cache->dim, &dim);
 		so->dim = dim;
-		so->xbuf = palloc(sizeof(float) * dim);
 		so->poolCap = 1024;
 		so->pool = palloc_extended(sizeof(CandidateData) * so->poolCap, MCXT_ALLOC_HUGE);
 		StartQuery(scan);
@@ -473,37 +791,68 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 		return false;
 
 	/*
-	 * Return re-ranked batches of ivfpq_rerank candidates in exact order;
-	 * when one is used up (a filter rejected rows), re-rank the next best
-	 * candidates of the pool, probing more lists when it runs dry.
+	 * Return the nearest re-ranked candidate once no other is expected
+	 * nearer; until then re-rank more of the pool, or probe more lists,
+	 * whichever is expected to hold nearer candidates.
 	 */
 	for (;;)
 	{
-		int			depth = so->cache->meta.trained ? gv_ivfpq_rerank : INT_MAX;
-		int			window = so->batchCount - so->batchNext;
+		bool		poolLeft = so->poolNext < so->poolCount;
+		MemoryContext old;
 
-		if (window == 0)
+		CHECK_FOR_INTERRUPTS();
+		if (so->heapCount > 0 && CanReturnTop(so))
 		{
-			MemoryContext old = MemoryContextSwitchTo(so->scanCtx);
-			bool		more = true;
+			RankedData	top = so->heap[0];
 
-			if (so->poolNext >= so->poolCount)
-				more = so->cache->meta.trained && ProbeMore(scan);
-			if (more && so->poolNext < so->poolCount)
-				RerankBatch(scan, depth == INT_MAX ? so->poolCount - so->poolNext : depth - window);
-			MemoryContextSwitchTo(old);
-			if (more)
+			HeapPop(so);
+
+			/*
+			 * Never return a row nearer than one already returned: the
+			 * estimate let a nearer one through late.  Rare; it is skipped,
+			 * so that what the executor sees is always in exact order.
+			 */
+			if (top.distance < so->lastDistance)
+			{
+				so->skipped++;
 				continue;
-		}
-		if (so->batchNext < so->batchCount)
-		{
-			scan->xs_heaptid = so->batch[so->batchNext++].tid;
+			}
+			so->lastDistance = top.distance;
+			so->returned++;
+			scan->xs_heaptid = top.tid;
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
 			return true;
 		}
-		so->exhausted = true;
-		return false;
+
+		old = MemoryContextSwitchTo(so->scanCtx);
+		if (poolLeft && (!so->cache->meta.trained ||
+						 so->poolMin <= UnprobedBound(so)))
+		{
+			/*
+			 * The first batch is ivfpq_rerank candidates.  Later ones (a
+			 * filter rejected rows) take every candidate that must be
+			 * re-ranked before the heap's least may be returned, and at
+			 * least ivfpq_rerank.
+			 */
+			int			want = so->cache->meta.trained ? gv_ivfpq_rerank : INT_MAX;
+
+			if (so->heapCount > 0 && want != INT_MAX)
+				want = Max(want, PoolWithin(so, so->heap[0].distance));
+			RerankBatch(scan, want);
+		}
+		else if (!ProbeMore(scan))
+		{
+			if (poolLeft)
+				RerankBatch(scan, INT_MAX);
+			else if (so->heapCount == 0)
+			{
+				MemoryContextSwitchTo(old);
+				so->exhausted = true;
+				return false;
+			}
+		}
+		MemoryContextSwitchTo(old);
 	}
 }
 
@@ -515,6 +864,10 @@ ivfpqendscan(IndexScanDesc scan)
 {
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
 
+	if (so->started)
+		elog(DEBUG1, "gv_ivfpq scan: %d lists probed, " INT64_FORMAT " rows re-ranked, "
+			 INT64_FORMAT " returned, " INT64_FORMAT " skipped out of order",
+			 so->probed, so->reranked, so->returned, so->skipped);
 	if (so->fetch)
 	{
 		table_index_fetch_end(so->fetch);

@@ -10,6 +10,9 @@ measured side by side are what count).
     test/bench/bench.py --dsn "host=/tmp/x port=5432 dbname=postgres" \\
         --types gvector,vector --queries 1000 --k 10 [--repeat 3] [--filter-label 3]
 
+Filtered search, WHERE label = 3 for every query (README, gv_ivfpq section):
+    bash test/bench/run --only exact,ivf_filter --filter-label 3 --queries 200
+
 Sweeps (see SWEEPS below; add an index by appending an entry):
   * exact scan of each type (index scans disabled),
   * pgvector hnsw and ivfflat when the type `vector` exists,
@@ -112,6 +115,19 @@ SWEEPS: List[dict] = [
          configs=[(f"probes={p} rerank={r}", [f"SET gigavector.ivfpq_probes = {p}",
                                                f"SET gigavector.ivfpq_rerank = {r}"])
                   for p in (2, 4, 8, 16) for r in (20, 40, 100)]),
+    # Filtered search (run with --filter-label 3): gv_ivfpq at its default
+    # settings and two others, against ivfflat's iterative scan (relaxed
+    # order) and the exact scans of group "exact".
+    dict(name="gv_ivfpq filter", group="ivf_filter", type="gvector", am="gv_ivfpq",
+         **{"with": "lists = 245, subquantizers = 49, bits = 8"},
+         configs=[(f"probes={p} rerank={r}", [f"SET gigavector.ivfpq_probes = {p}",
+                                               f"SET gigavector.ivfpq_rerank = {r}"])
+                  for p, r in ((4, 40), (10, 100), (16, 100))]),
+    dict(name="pgvector ivfflat filter", group="ivf_filter", type="vector", am="ivfflat",
+         **{"with": "lists = 245"},
+         configs=[(f"probes={p} iter", [f"SET ivfflat.probes = {p}",
+                                        "SET ivfflat.iterative_scan = relaxed_order"])
+                  for p in (4, 10)]),
     dict(name="pgvector ivfflat", group="ivf", type="vector", am="ivfflat",
          **{"with": "lists = 245"},
          configs=[(f"probes={p}", [f"SET ivfflat.probes = {p}"]) for p in (1, 2, 4, 8, 16, 32)],
