@@ -15,6 +15,9 @@ sub gv_new_node
 	my ($name, %opts) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init(allows_streaming => $opts{allows_streaming} ? 1 : 0);
+	# Tests run VACUUM themselves and count what it left; an autovacuum
+	# ANALYZE holding a snapshot meanwhile would keep recently deleted rows.
+	$node->append_conf('postgresql.conf', 'autovacuum = off');
 	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION gigavector');
