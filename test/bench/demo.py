@@ -244,33 +244,33 @@ def index_searches(demo: Demo, step: str) -> None:
         search(demo, step + ", other label", qid, (own + 5) % 10)
 
 
-def step_hnsw(demo: Demo) -> None:
-    """gv_hnsw with the label as a filter column: approximate, k rows always."""
-    heading("4. gv_hnsw index (graph), label as a filter column")
+def index_step(demo: Demo, title: str, name: str, using: str, settings: List[str],
+               step: str) -> None:
+    """Build one index, run the searches through it, drop it."""
+    heading(title)
     if demo.type_name != "gvector":
         say("skipped: needs gigavector")
         return
     demo.query_ids = demo.query_ids or demo.args.query_ids or pick_queries(demo.ds, demo.args.queries)
-    build_index(demo, "fmnist_hnsw", "gv_hnsw (emb gvector_l2_ops, label) "
-                "WITH (m = 16, ef_construction = 64)")
-    demo.conn.execute("SET gigavector.hnsw_ef_search = 40")
-    index_searches(demo, "gv_hnsw")
-    demo.conn.execute("DROP INDEX fmnist_hnsw")
+    build_index(demo, name, using)
+    for setting in settings:
+        demo.conn.execute(setting)
+    index_searches(demo, step)
+    demo.conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+
+
+def step_hnsw(demo: Demo) -> None:
+    """gv_hnsw with the label as a filter column: approximate, k rows always."""
+    index_step(demo, "4. gv_hnsw index (graph), label as a filter column", "fmnist_hnsw",
+               "gv_hnsw (emb gvector_l2_ops, label) WITH (m = 16, ef_construction = 64)",
+               ["SET gigavector.hnsw_ef_search = 40"], "gv_hnsw")
 
 
 def step_ivfpq(demo: Demo) -> None:
     """gv_ivfpq: product-quantized codes, exact re-ranking from the table."""
-    heading("5. gv_ivfpq index (IVF + product quantization)")
-    if demo.type_name != "gvector":
-        say("skipped: needs gigavector")
-        return
-    demo.query_ids = demo.query_ids or demo.args.query_ids or pick_queries(demo.ds, demo.args.queries)
-    build_index(demo, "fmnist_ivfpq", "gv_ivfpq (emb gvector_l2_ops) "
-                "WITH (lists = 245, subquantizers = 49, bits = 8)")
-    demo.conn.execute("SET gigavector.ivfpq_probes = 8")
-    demo.conn.execute("SET gigavector.ivfpq_rerank = 100")
-    index_searches(demo, "gv_ivfpq")
-    demo.conn.execute("DROP INDEX fmnist_ivfpq")
+    index_step(demo, "5. gv_ivfpq index (IVF + product quantization)", "fmnist_ivfpq",
+               "gv_ivfpq (emb gvector_l2_ops) WITH (lists = 245, subquantizers = 49, bits = 8)",
+               ["SET gigavector.ivfpq_probes = 8", "SET gigavector.ivfpq_rerank = 100"], "gv_ivfpq")
 
 
 def step_summary(demo: Demo) -> None:

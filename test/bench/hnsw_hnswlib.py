@@ -26,10 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
 
 from gvbench import dataset as dsmod  # noqa: E402
-from gvbench import groundtruth  # noqa: E402
 from gvbench.sweep import sweep  # noqa: E402
 
 
@@ -67,16 +65,9 @@ def main(argv=None) -> int:
         log("python3-hnswlib is not installed (bash test/setup --peers): nothing to compare")
         return 1
 
-    ds = dsmod.load_fashion_mnist()
-    base = np.ascontiguousarray(ds.base, dtype=np.float32)
-    queries = np.ascontiguousarray(ds.queries[:args.queries], dtype=np.float32)
-    gt = groundtruth.ground_truth(ds, "l2", len(queries))
+    setup = dsmod.fmnist_for_peer(args.dsn, args.schema, args.queries)
+    base, queries, gt, conn, table = setup.base, setup.queries, setup.gt, setup.conn, setup.table
     dim = base.shape[1]
-
-    conn = psycopg.connect(args.dsn, autocommit=True)
-    conn.execute("CREATE EXTENSION IF NOT EXISTS gigavector")
-    table = f"{args.schema}.fmnist_gvector"
-    dsmod.ensure_table(conn, table, "gvector", ds.base, ds.base_labels)
 
     opts = f"m = {args.m}, ef_construction = {args.ef_construction}"
     conn.execute(f"DROP INDEX IF EXISTS {args.schema}.gvbench_hnsw_hnswlib")

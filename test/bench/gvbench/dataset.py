@@ -310,3 +310,31 @@ def ensure_table(
         if col and col[0] == want and (not storage or col[1] == storage[0].lower()):
             return None
     return load_table(conn, table, type_name, vectors, labels, fmt=fmt, storage=storage)
+
+
+@dataclasses.dataclass
+class PeerSetup:
+    """What a side-by-side script against an in-process peer needs."""
+
+    ds: "Dataset"
+    base: np.ndarray        # float32, contiguous
+    queries: np.ndarray     # the first n test images, float32
+    gt: object              # groundtruth.GroundTruth of those queries (L2)
+    conn: object            # autocommit psycopg connection, gigavector created
+    table: str              # schema.fmnist_gvector, loaded
+
+
+def fmnist_for_peer(dsn: str, schema: str, nqueries: int) -> PeerSetup:
+    """Load Fashion-MNIST, its L2 ground truth for nqueries queries, and the
+    gvector table in the cluster at dsn."""
+    import psycopg
+
+    from . import groundtruth
+    ds = load_fashion_mnist()
+    queries = np.ascontiguousarray(ds.queries[:nqueries], dtype=np.float32)
+    conn = psycopg.connect(dsn, autocommit=True)
+    conn.execute("CREATE EXTENSION IF NOT EXISTS gigavector")
+    table = f"{schema}.fmnist_gvector"
+    ensure_table(conn, table, "gvector", ds.base, ds.base_labels)
+    return PeerSetup(ds, np.ascontiguousarray(ds.base, dtype=np.float32), queries,
+                     groundtruth.ground_truth(ds, "l2", len(queries)), conn, table)
