@@ -59,7 +59,8 @@ SET enable_seqscan = off;
 SELECT v FROM hs_small ORDER BY v <-> '[4,5,6.5]' LIMIT 1;
 RESET enable_seqscan;
 
--- beyond float16 (about 3,900 dimensions at m = 16) auto picks int8
+-- beyond float16 (about 3,900 dimensions at m = 16) auto picks int8 (up to
+-- about 7,900), then binary
 CREATE TABLE hs_wide (id int, v gvector(6000));
 INSERT INTO hs_wide SELECT i, (SELECT array_agg(sin(i * 0.5 + j * 0.9)::real)
                                FROM generate_series(1, 6000) j)::gvector
@@ -76,6 +77,22 @@ CREATE INDEX ON hs USING gv_hnsw (v) WITH (storage = bogus);
 CREATE INDEX ON hs USING gv_hnsw (v) WITH (storage = float);
 CREATE INDEX ON hs USING gv_hnsw (((v + v)::gvector(2500)));
 CREATE TABLE hs_huge (v gvector(9000));
-CREATE INDEX ON hs_huge USING gv_hnsw (v);
 CREATE INDEX ON hs_huge USING gv_hnsw (v) WITH (storage = int8, m = 4);
 DROP TABLE hs, hs_small, hs_wide, hs_huge;
+
+-- 16,000 dimensions (gvector's limit): auto picks binary (one bit a dimension,
+-- two levels per vector); the re-rank keeps answers exact at this size
+CREATE TABLE hs_max (id int, v gvector(16000));
+INSERT INTO hs_max SELECT i, (SELECT array_agg((sin(i * 0.7 + j * 0.013) + i % 3)::real)
+                              FROM generate_series(1, 16000) j)::gvector
+FROM generate_series(1, 30) i;
+CREATE INDEX hs_max_idx ON hs_max USING gv_hnsw (v);
+SELECT elements, unreachable FROM gigavector.hnsw_verify('hs_max_idx');
+SET enable_seqscan = off;
+SELECT count(*) FILTER (WHERE idx = ex) AS same, count(*) AS queries
+FROM (SELECT ARRAY(SELECT id FROM hs_max ORDER BY v <-> q.v LIMIT 5) AS idx,
+             ARRAY(SELECT id FROM hs_max ORDER BY l2_distance(v, q.v), id LIMIT 5) AS ex
+      FROM hs_max q WHERE q.id % 5 = 0) t;
+RESET enable_seqscan;
+INSERT INTO hs_max SELECT 100, array_fill(1::real, ARRAY[16000])::gvector;
+DROP TABLE hs_max;

@@ -158,3 +158,38 @@ GvInt8Decode(const int8_t *codes, float scale, float *x, int dim)
 	for (int i = 0; i < dim; i++)
 		x[i] = scale * (float) codes[i];
 }
+
+void
+GvBitEncode(const float *x, uint8_t *codes, float *lo, float *hi, int dim)
+{
+	double		sum = 0.0;
+	double		sumLo = 0.0;
+	double		sumHi = 0.0;
+	int			nHi = 0;
+	float		mean;
+
+	for (int i = 0; i < dim; i++)
+		sum += x[i];
+	mean = (float) (sum / dim);
+	memset(codes, 0, (dim + 7) / 8);
+	for (int i = 0; i < dim; i++)
+	{
+		if (x[i] > mean)
+		{
+			codes[i >> 3] |= (uint8_t) (1 << (i & 7));
+			sumHi += x[i];
+			nHi++;
+		}
+		else
+			sumLo += x[i];
+	}
+	*lo = nHi < dim ? (float) (sumLo / (dim - nHi)) : mean;
+	*hi = nHi > 0 ? (float) (sumHi / nHi) : mean;
+}
+
+void
+GvBitDecode(const uint8_t *codes, float lo, float hi, float *x, int dim)
+{
+	for (int i = 0; i < dim; i++)
+		x[i] = (codes[i >> 3] >> (i & 7)) & 1 ? hi : lo;
+}

@@ -31,6 +31,7 @@ static relopt_enum_elt_def hnsw_storage_values[] = {
 	{"float32", HNSW_STORAGE_FLOAT},
 	{"float16", HNSW_STORAGE_HALF},
 	{"int8", HNSW_STORAGE_INT8},
+	{"binary", HNSW_STORAGE_BIT},
 	{NULL}
 };
 
@@ -50,9 +51,9 @@ GvHnswInit(void)
 					  HNSW_DEFAULT_EF_CONSTRUCTION, HNSW_MIN_EF_CONSTRUCTION,
 					  HNSW_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
 	add_enum_reloption(hnsw_relopt_kind, "storage",
-					   "How the graph stores vectors: auto, float32, float16 or int8",
+					   "How the graph stores vectors: auto, float32, float16, int8 or binary",
 					   hnsw_storage_values, HNSW_STORAGE_AUTO,
-					   "Valid values are \"auto\", \"float32\", \"float16\" and \"int8\".",
+					   "Valid values are \"auto\", \"float32\", \"float16\", \"int8\" and \"binary\".",
 					   AccessExclusiveLock);
 
 	DefineCustomIntVariable("gigavector.hnsw_ef_search",

@@ -58,16 +58,18 @@
 
 /*
  * How element tuples store vectors (reloption storage = float32, float16,
- * int8 or auto).  FLOAT keeps them exact; HALF (IEEE half precision) and INT8 (one scale per vector) let vectors of more
+ * int8, binary or auto).  FLOAT keeps them exact; HALF (IEEE half precision),
+ * BIT (one bit a dimension, two levels per vector) and INT8 (one scale per vector) let vectors of more
  * dimensions fit on a page, and a scan then re-ranks each batch with exact
  * distances from the heap.  AUTO is only a reloption value: the build picks
- * the first of FLOAT, HALF, INT8 whose element fits, and the metapage keeps
+ * the first of FLOAT, HALF, INT8, BIT whose element fits, and the metapage keeps
  * the choice (0 = FLOAT in metapages written before storage existed).
  */
 #define HNSW_STORAGE_FLOAT		0
 #define HNSW_STORAGE_HALF		1
 #define HNSW_STORAGE_INT8		2
 #define HNSW_STORAGE_AUTO		3
+#define HNSW_STORAGE_BIT		4
 
 typedef struct GvHnswOptions
 {
@@ -87,7 +89,7 @@ typedef struct GvHnswMetaPageData
 	uint16		entryLevel;		/* level of the entry point, if valid */
 	ItemPointerData entry;		/* entry point, or invalid when empty */
 	BlockNumber insertPage;		/* last page, where appends go */
-	uint16		storage;		/* HNSW_STORAGE_FLOAT, _HALF or _INT8 */
+	uint16		storage;		/* HNSW_STORAGE_FLOAT, _HALF, _INT8 or _BIT */
 } GvHnswMetaPageData;
 
 typedef GvHnswMetaPageData *GvHnswMetaPage;
@@ -102,8 +104,9 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
  *
  *	 uint64		keys[nkeys]		filter column values (or hashes), unaligned
  *	 char		data[vecBytes]	the vector, as the index's storage encodes it:
- *								float[dim], half[dim] or {float scale;
- *								int8[dim]}, padded to a multiple of 4
+ *								float[dim], half[dim], {float scale;
+ *								int8[dim]} or {float lo, hi; bits},
+ *								padded to a multiple of 4
  *	 float		dist[GvHnswSlots(m, capLevel)]
  *	 ItemPointerData nbr[GvHnswSlots(m, capLevel)]
  *
@@ -145,7 +148,7 @@ typedef struct GvHnswInfoData
 	int			m;
 	int			efConstruction;
 	int			maxLevel;
-	int			storage;		/* HNSW_STORAGE_FLOAT, _HALF or _INT8 */
+	int			storage;		/* HNSW_STORAGE_FLOAT, _HALF, _INT8 or _BIT */
 	int			vecBytes;		/* size of an encoded vector in a tuple */
 	int			nkeys;			/* filter columns after the vector */
 	bool		keyHashed[HNSW_MAX_KEYS];	/* stored as a hash: recheck */

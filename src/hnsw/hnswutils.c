@@ -93,6 +93,8 @@ GvHnswVectorBytes(int storage, int dim)
 			return TYPEALIGN(4, sizeof(uint16) * dim);
 		case HNSW_STORAGE_INT8:
 			return TYPEALIGN(4, sizeof(float) + dim);
+		case HNSW_STORAGE_BIT:
+			return TYPEALIGN(4, 2 * sizeof(float) + (dim + 7) / 8);
 		default:
 			return sizeof(float) * dim;
 	}
@@ -107,6 +109,8 @@ GvHnswStorageName(int storage)
 			return "float16";
 		case HNSW_STORAGE_INT8:
 			return "int8";
+		case HNSW_STORAGE_BIT:
+			return "binary";
 		case HNSW_STORAGE_AUTO:
 			return "auto";
 		default:
@@ -122,7 +126,8 @@ GvHnswStorageName(int storage)
 int
 GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 {
-	static const int order[] = {HNSW_STORAGE_FLOAT, HNSW_STORAGE_HALF, HNSW_STORAGE_INT8};
+	static const int order[] = {HNSW_STORAGE_FLOAT, HNSW_STORAGE_HALF, HNSW_STORAGE_INT8,
+	HNSW_STORAGE_BIT};
 
 	if (requested != HNSW_STORAGE_AUTO)
 	{
@@ -131,10 +136,11 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("gv_hnsw cannot store %d dimensions as %s with m = %d: an element does not fit on a page",
 							dim, GvHnswStorageName(requested), m),
-					 requested == HNSW_STORAGE_INT8 ?
+					 requested == HNSW_STORAGE_BIT ?
 					 errhint("Lower m, or index fewer dimensions (for example with subvector()).") :
 					 errhint("Use storage = %s, or leave storage out to choose automatically, or lower m.",
-							 requested == HNSW_STORAGE_HALF ? "int8" : "float16 or int8")));
+							 requested == HNSW_STORAGE_INT8 ? "binary" :
+							 requested == HNSW_STORAGE_HALF ? "int8 or binary" : "float16, int8 or binary")));
 		return requested;
 	}
 	for (int i = 0; i < lengthof(order); i++)
@@ -142,7 +148,7 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 			return order[i];
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			 errmsg("gv_hnsw cannot index %d dimensions with m = %d: even an int8 element does not fit on a page",
+			 errmsg("gv_hnsw cannot index %d dimensions with m = %d: even a binary element does not fit on a page",
 					dim, m),
 			 errhint("Lower m, or index fewer dimensions (for example with subvector()); gv_ivfpq indexes up to 16000 dimensions.")));
 	return HNSW_STORAGE_FLOAT;	/* keep the compiler quiet */
@@ -169,6 +175,10 @@ GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec, char *dst)
 		case HNSW_STORAGE_INT8:
 			GvInt8Encode(vec, (int8_t *) (dst + sizeof(float)), (float *) dst, info->dim);
 			break;
+		case HNSW_STORAGE_BIT:
+			GvBitEncode(vec, (uint8_t *) (dst + 2 * sizeof(float)), (float *) dst,
+						(float *) (dst + sizeof(float)), info->dim);
+			break;
 		default:
 			memcpy(dst, vec, sizeof(float) * info->dim);
 			break;
@@ -191,6 +201,14 @@ GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup, float *buf)
 			GvInt8Decode((const int8_t *) (tup->data + info->keyBytes + sizeof(float)),
 						 *(const float *) (tup->data + info->keyBytes), buf, info->dim);
 			return buf;
+		case HNSW_STORAGE_BIT:
+			{
+				const float *levels = (const float *) (tup->data + info->keyBytes);
+
+				GvBitDecode((const uint8_t *) (levels + 2), levels[0], levels[1], buf,
+							info->dim);
+				return buf;
+			}
 		default:
 			return (const float *) (tup->data + info->keyBytes);
 	}

@@ -97,7 +97,7 @@ SWEEPS: List[dict] = [
            **{"with": f"m = 16, ef_construction = 64, storage = {st}"},
            configs=[(f"ef_search={ef}", [f"SET gigavector.hnsw_ef_search = {ef}"])
                     for ef in (10, 20, 40, 80)])
-      for st in ("float16", "int8")],
+      for st in ("float16", "int8", "binary")],
     # filter columns inside the graph: WHERE label = ... is tested during the search
     dict(name="gv_hnsw +label", group="filter", type="gvector", am="gv_hnsw",
          filter_columns=("label",), **{"with": "m = 16, ef_construction = 64"},

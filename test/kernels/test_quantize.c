@@ -166,6 +166,53 @@ TestInt8(void)
 	Check(ok, "int8: a zero vector encodes with scale 0 and decodes to zeros");
 }
 
+static void
+TestBit(void)
+{
+	enum
+	{
+	DIM = 77};
+	float		x[DIM];
+	float		y[DIM];
+	uint8_t		codes[(DIM + 7) / 8];
+	float		lo,
+				hi;
+	double		mean = 0.0;
+	double		sumLo = 0.0,
+				sumHi = 0.0;
+	int			nLo = 0,
+				nHi = 0;
+	int			ok = 1;
+
+	for (int i = 0; i < DIM; i++)
+	{
+		x[i] = (float) (i % 11) * 0.5f + 3.0f;	/* non-negative, not centred */
+		mean += x[i];
+	}
+	mean /= DIM;
+	for (int i = 0; i < DIM; i++)
+	{
+		if (x[i] > (float) mean)
+			sumHi += x[i], nHi++;
+		else
+			sumLo += x[i], nLo++;
+	}
+	GvBitEncode(x, codes, &lo, &hi, DIM);
+	GvBitDecode(codes, lo, hi, y, DIM);
+	for (int i = 0; i < DIM; i++)
+		ok &= y[i] == (x[i] > (float) mean ? hi : lo);
+	ok &= fabs(lo - sumLo / nLo) < 1e-5 && fabs(hi - sumHi / nHi) < 1e-5;
+	Check(ok, "bit: above/below the mean, levels are the means of each side");
+	for (int i = 0; i < DIM; i++)
+		x[i] = 2.5f;
+	GvBitEncode(x, codes, &lo, &hi, DIM);
+	GvBitDecode(codes, lo, hi, y, DIM);
+	ok = 1;
+	for (int i = 0; i < DIM; i++)
+		ok &= y[i] == 2.5f;
+	Check(ok, "bit: a constant vector decodes to itself");
+}
+
 int
 main(void)
 {
@@ -173,6 +220,7 @@ main(void)
 	TestRounding();
 	TestHalfRange();
 	TestInt8();
+	TestBit();
 	printf("1..%d\n", TestNumber);
 	return Failures ? 1 : 0;
 }
