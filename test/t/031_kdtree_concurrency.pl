@@ -43,7 +43,9 @@ my $live = $node->safe_psql('postgres', q{SELECT count(*), md5(string_agg(id::te
 is($node->safe_psql('postgres', q{SET enable_seqscan = off; SELECT count(*), md5(string_agg(id::text, ',' ORDER BY id))
 	FROM (SELECT id FROM items ORDER BY emb <-> '[0.5,0.5,0.5,0.5]' LIMIT 10000000) s}),
 	$live, 'an index scan returns every live row exactly once');
-$node->safe_psql('postgres', 'VACUUM items');
+# INDEX_CLEANUP ON: with few dead rows VACUUM may otherwise skip the
+# indexes (PostgreSQL's bypass) and leave their entries for later.
+$node->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) items');
 is($node->safe_psql('postgres', q{SET enable_seqscan = off; SELECT count(*), md5(string_agg(id::text, ',' ORDER BY id))
 	FROM (SELECT id FROM items ORDER BY emb <-> '[0.1,0.9,0.1,0.9]' LIMIT 10000000) s}),
 	$live, 'and again after VACUUM');
