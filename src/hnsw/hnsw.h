@@ -14,6 +14,7 @@
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "access/reloptions.h"
+#include "common/pg_prng.h"
 #include "nodes/execnodes.h"
 #include "storage/itemptr.h"
 #include "utils/relcache.h"
@@ -231,7 +232,7 @@ extern void GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec
 							 char *dst);
 extern const float *GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup,
 									  float *buf);
-extern int	GvHnswRandomLevel(int m, int maxLevel);
+extern int	GvHnswRandomLevel(pg_prng_state *prng, int m, int maxLevel);
 extern void GvHnswInitMetaPage(Page page, GvHnswInfo info);
 extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
 							   bool *ok);

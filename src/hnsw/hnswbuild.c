@@ -83,6 +83,9 @@ typedef struct GvHnswBuildState
 
 	double		indtuples;
 	double		reltuples;
+	pg_prng_state prng;			/* element levels: fixed seed, so that a build
+								 * of the same rows in the same order is the
+								 * same graph (reproducible tests, REINDEX) */
 } GvHnswBuildState;
 
 /* ---------------------------------------------------------------------------
@@ -552,7 +555,7 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 	if (!bs->onDisk)
 	{
-		int			level = GvHnswRandomLevel(bs->info.m, bs->info.maxLevel);
+		int			level = GvHnswRandomLevel(&bs->prng, bs->info.m, bs->info.maxLevel);
 		Size		need = ElementMemory(bs, level);
 		BuildElement *e;
 		int			slots = GvHnswSlots(bs->info.m, level);
@@ -694,6 +697,7 @@ gvhnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	bs.heap = heap;
 	bs.index = index;
 	InitInfo(index, &bs.info);
+	pg_prng_seed(&bs.prng, UINT64CONST(0x67766873776e6831));
 	bs.graphCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build graph",
 										ALLOCSET_DEFAULT_SIZES);
 	bs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build tuple",

@@ -262,7 +262,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, const char *keys
 				   uint8 keyNulls, ItemPointer heaptid)
 {
 	int			m = info->m;
-	int			level = GvHnswRandomLevel(m, info->maxLevel);
+	int			level = GvHnswRandomLevel(&pg_global_prng_state, m, info->maxLevel);
 	LOCKMODE	lockmode = ShareLock;
 	GvHnswMetaPageData meta;
 	GvHnswElementTuple tup;

@@ -301,9 +301,9 @@ GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup, GvHnswKeyFilter filter)
  * Draw an element's level: floor(-ln(U) * mL) with mL = 1 / ln(m), capped.
  */
 int
-GvHnswRandomLevel(int m, int maxLevel)
+GvHnswRandomLevel(pg_prng_state *prng, int m, int maxLevel)
 {
-	double		u = pg_prng_double(&pg_global_prng_state);
+	double		u = pg_prng_double(prng);
 	int			level;
 
 	if (u <= 0.0)
