@@ -15,12 +15,14 @@
 
 #include "access/amvalidate.h"
 #include "access/htup_details.h"
+#include "access/tableam.h"
 #include "access/xloginsert.h"
 #include "catalog/pg_amop.h"
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
 #include "distance.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "gvpage.h"
 #include "miscadmin.h"
@@ -307,4 +309,48 @@ GvValidateVectorOpclass(Oid opclassoid, const char *amname)
 	ReleaseCatCacheList(oprlist);
 	ReleaseSysCache(classtup);
 	return result;
+}
+
+/*
+ * The indexed column (the index's first, a plain column) of the heap row
+ * at tid, as the scan's snapshot sees it.  False when the row is not
+ * visible (the executor would skip it too) or the value is NULL.  The
+ * value lives in hf's slot until the next call.
+ */
+bool
+GvHeapFetchValue(GvHeapFetch hf, IndexScanDesc scan, ItemPointer tid, Datum *value)
+{
+	bool		callAgain = false;
+	bool		allDead = false;
+	bool		isnull;
+
+	if (hf->fetch == NULL)
+	{
+		hf->fetch = table_index_fetch_begin(scan->heapRelation);
+		hf->slot = table_slot_create(scan->heapRelation, NULL);
+	}
+	if (!table_index_fetch_tuple(hf->fetch, tid, scan->xs_snapshot, hf->slot,
+								 &callAgain, &allDead))
+		return false;
+	*value = slot_getattr(hf->slot, scan->indexRelation->rd_index->indkey.values[0], &isnull);
+	return !isnull;
+}
+
+void
+GvHeapFetchRelease(GvHeapFetch hf)
+{
+	if (hf->slot)
+		ExecClearTuple(hf->slot);
+}
+
+void
+GvHeapFetchEnd(GvHeapFetch hf)
+{
+	if (hf->fetch)
+	{
+		table_index_fetch_end(hf->fetch);
+		ExecDropSingleTupleTableSlot(hf->slot);
+		hf->fetch = NULL;
+		hf->slot = NULL;
+	}
 }

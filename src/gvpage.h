@@ -13,6 +13,7 @@
 
 #include "access/generic_xlog.h"
 #include "access/genam.h"
+#include "access/relscan.h"
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
 #include "utils/rel.h"
@@ -72,6 +73,26 @@ typedef struct GvMetricData
 } GvMetricData;
 
 typedef const GvMetricData *GvMetric;
+
+/*
+ * Reading the indexed column of heap rows by TID, as index scans that
+ * re-rank with exact distances do: with the scan's snapshot, through the
+ * table AM (so HOT chains are followed from the root TID an index holds).
+ * Started on first use; GvHeapFetchRelease after a batch (drops the last
+ * row's buffer pin), GvHeapFetchEnd before a rescan and at endscan.
+ */
+typedef struct GvHeapFetchData
+{
+	struct IndexFetchTableData *fetch;	/* NULL until first used */
+	struct TupleTableSlot *slot;
+} GvHeapFetchData;
+
+typedef GvHeapFetchData *GvHeapFetch;
+
+extern bool GvHeapFetchValue(GvHeapFetch hf, IndexScanDesc scan, ItemPointer tid,
+							 Datum *value);
+extern void GvHeapFetchRelease(GvHeapFetch hf);
+extern void GvHeapFetchEnd(GvHeapFetch hf);
 
 /* page helpers */
 extern void GvInitPage(Page page, uint16 page_id, uint16 flags);

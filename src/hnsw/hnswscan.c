@@ -34,8 +34,6 @@
 #include "compat.h"
 
 #include "access/relscan.h"
-#include "access/tableam.h"
-#include "executor/tuptable.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -65,9 +63,7 @@ typedef struct GvHnswScanOpaqueData
 	float		lastDist;		/* exhaustive: (dist, heaptid) of the last */
 	ItemPointerData lastTid;	/* element handed out, in index space */
 	bool		recheck;		/* a filter column is stored as a hash */
-	/* heap access for re-ranking (float16 and int8 storage) */
-	IndexFetchTableData *fetch;
-	TupleTableSlot *slot;
+	GvHeapFetchData heapFetch;	/* re-ranking (float16, int8, binary storage) */
 } GvHnswScanOpaqueData;
 
 typedef GvHnswScanOpaqueData *GvHnswScanOpaque;
@@ -85,18 +81,6 @@ gvhnswbeginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
-static void
-EndHeapFetch(GvHnswScanOpaque so)
-{
-	if (so->fetch)
-	{
-		table_index_fetch_end(so->fetch);
-		ExecDropSingleTupleTableSlot(so->slot);
-		so->fetch = NULL;
-		so->slot = NULL;
-	}
-}
-
 void
 gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 		   int norderbys)
@@ -107,7 +91,7 @@ gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
-	EndHeapFetch(so);
+	GvHeapFetchEnd(&so->heapFetch);
 	MemoryContextReset(so->ctx);
 	so->started = false;
 	so->done = false;
@@ -211,61 +195,7 @@ StartScan(IndexScanDesc scan)
 		GvHnswHeapPush(&so->discard, &ep);
 }
 
-static int
-CompareByDistance(const void *a, const void *b)
-{
-	const GvHnswCandidate *x = a;
-	const GvHnswCandidate *y = b;
-
-	if (x->dist != y->dist)
-		return x->dist < y->dist ? -1 : 1;
-	return ItemPointerCompare((ItemPointer) &x->heaptid, (ItemPointer) &y->heaptid);
-}
-
-/*
- * Replace the approximate distances of so->out by exact ones from the heap
- * rows and sort it; drop rows the scan's snapshot cannot see.
- */
-static void
-RerankBatch(IndexScanDesc scan)
-{
-	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
-	Relation	index = scan->indexRelation;
-	AttrNumber	attno = index->rd_index->indkey.values[0];
-	int			keep = 0;
-
-	if (so->fetch == NULL)
-	{
-		so->fetch = table_index_fetch_begin(scan->heapRelation);
-		so->slot = table_slot_create(scan->heapRelation, NULL);
-	}
-	for (int i = 0; i < so->nout; i++)
-	{
-		bool		callAgain = false;
-		bool		allDead = false;
-		bool		isnull;
-		bool		ok;
-		Datum		value;
-		float	   *x;
-
-		if (!table_index_fetch_tuple(so->fetch, &so->out[i].heaptid, scan->xs_snapshot,
-									 so->slot, &callAgain, &allDead))
-			continue;
-		value = slot_getattr(so->slot, attno, &isnull);
-		if (isnull)
-			continue;
-		x = GvHnswPrepareDatum(index, so->info, value, &ok);
-		so->out[keep] = so->out[i];
-		so->out[keep++].dist = GvMetricDistance(so->info->metric, so->query, x,
-												so->info->dim);
-		pfree(x);
-	}
-	ExecClearTuple(so->slot);
-	so->nout = keep;
-	qsort(so->out, keep, sizeof(GvHnswCandidate), CompareByDistance);
-}
-
-/* Order of the exhaustive pass: distance, then heap TID (a total order). */
+/* Distance, then heap TID: a total order, for batches and the exhaustive pass. */
 static int
 CompareDistTid(float da, ItemPointer ta, float db, ItemPointer tb)
 {
@@ -281,6 +211,35 @@ CompareCandidatesDistTid(const void *a, const void *b)
 	const GvHnswCandidate *y = b;
 
 	return CompareDistTid(x->dist, (ItemPointer) &x->heaptid, y->dist, (ItemPointer) &y->heaptid);
+}
+
+/*
+ * Replace the approximate distances of so->out by exact ones from the heap
+ * rows and sort it; drop rows the scan's snapshot cannot see.
+ */
+static void
+RerankBatch(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	int			keep = 0;
+
+	for (int i = 0; i < so->nout; i++)
+	{
+		bool		ok;
+		Datum		value;
+		float	   *x;
+
+		if (!GvHeapFetchValue(&so->heapFetch, scan, &so->out[i].heaptid, &value))
+			continue;
+		x = GvHnswPrepareDatum(scan->indexRelation, so->info, value, &ok);
+		so->out[keep] = so->out[i];
+		so->out[keep++].dist = GvMetricDistance(so->info->metric, so->query, x,
+												so->info->dim);
+		pfree(x);
+	}
+	GvHeapFetchRelease(&so->heapFetch);
+	so->nout = keep;
+	qsort(so->out, keep, sizeof(GvHnswCandidate), CompareCandidatesDistTid);
 }
 
 /* Keep the n best of cands (sorted); returns the new count. */
@@ -526,7 +485,7 @@ gvhnswendscan(IndexScanDesc scan)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 
-	EndHeapFetch(so);
+	GvHeapFetchEnd(&so->heapFetch);
 	MemoryContextDelete(so->ctx);
 	pfree(so);
 	scan->opaque = NULL;

@@ -50,9 +50,7 @@
 #include <math.h>
 
 #include "access/relscan.h"
-#include "access/tableam.h"
 #include "distance.h"
-#include "executor/tuptable.h"
 #include "ivfpq.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -116,10 +114,7 @@ typedef struct IvfpqScanOpaqueData
 	int64		reranked;
 	int64		skipped;
 
-	/* heap access for re-ranking */
-	IndexFetchTableData *fetch;
-	TupleTableSlot *slot;
-	AttrNumber	heapAttno;
+	GvHeapFetchData heapFetch;	/* re-ranking */
 } IvfpqScanOpaqueData;
 
 typedef IvfpqScanOpaqueData *IvfpqScanOpaque;
@@ -556,23 +551,11 @@ RerankBatch(IndexScanDesc scan, int want)
 	CandidateData *next = so->pool + so->poolNext;
 	bool		trained = so->cache->meta.trained;
 
-	if (so->fetch == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(so->scanCtx);
-
-		so->fetch = table_index_fetch_begin(scan->heapRelation);
-		so->slot = table_slot_create(scan->heapRelation, NULL);
-		MemoryContextSwitchTo(old);
-	}
-
 	SelectSmallest(next, remaining, take);
 	/* in heap order: neighbours share a page, fetched once */
 	qsort(next, take, sizeof(CandidateData), CompareTids);
 	for (int i = 0; i < take; i++)
 	{
-		bool		call_again = false;
-		bool		all_dead = false;
-		bool		isnull;
 		Datum		value;
 		MemoryContext old;
 		Gvector		v;
@@ -580,12 +563,8 @@ RerankBatch(IndexScanDesc scan, int want)
 		float		exact;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!table_index_fetch_tuple(so->fetch, &next[i].tid, scan->xs_snapshot,
-									 so->slot, &call_again, &all_dead))
+		if (!GvHeapFetchValue(&so->heapFetch, scan, &next[i].tid, &value))
 			continue;			/* not visible to us: the executor would skip it too */
-		value = slot_getattr(so->slot, so->heapAttno, &isnull);
-		if (isnull)
-			continue;
 
 		old = MemoryContextSwitchTo(so->tmpCtx);
 		v = DatumGetGvector(value);
@@ -619,7 +598,7 @@ RerankBatch(IndexScanDesc scan, int want)
 		}
 		HeapPush(so, &r);
 	}
-	ExecClearTuple(so->slot);
+	GvHeapFetchRelease(&so->heapFetch);
 	if (so->errCount > 0)
 		so->margin = ErrorMargin(so);
 	so->poolNext += take;
@@ -707,7 +686,6 @@ ivfpqbeginscan(Relation index, int nkeys, int norderbys)
 	so->tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_ivfpq scan tuple",
 									   ALLOCSET_DEFAULT_SIZES);
 	so->metric = GvIndexGetMetric(index, 1);
-	so->heapAttno = index->rd_index->indkey.values[0];
 	scan->opaque = so;
 	return scan;
 }
@@ -721,13 +699,7 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 {
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
 
-	if (so->fetch)
-	{
-		table_index_fetch_end(so->fetch);
-		ExecDropSingleTupleTableSlot(so->slot);
-		so->fetch = NULL;
-		so->slot = NULL;
-	}
+	GvHeapFetchEnd(&so->heapFetch);
 	MemoryContextReset(so->scanCtx);
 	so->started = false;
 	so->exhausted = false;
@@ -868,11 +840,7 @@ ivfpqendscan(IndexScanDesc scan)
 		elog(DEBUG1, "gv_ivfpq scan: %d lists probed, " INT64_FORMAT " rows re-ranked, "
 			 INT64_FORMAT " returned, " INT64_FORMAT " skipped out of order",
 			 so->probed, so->reranked, so->returned, so->skipped);
-	if (so->fetch)
-	{
-		table_index_fetch_end(so->fetch);
-		ExecDropSingleTupleTableSlot(so->slot);
-	}
+	GvHeapFetchEnd(&so->heapFetch);
 	MemoryContextDelete(so->scanCtx);
 	MemoryContextDelete(so->tmpCtx);
 	pfree(so);
