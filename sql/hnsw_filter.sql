@@ -42,6 +42,19 @@ SELECT count(*) FROM (SELECT id FROM hf WHERE label = NULL ORDER BY emb <-> '[1,
 SELECT count(*) FROM (SELECT id FROM hf WHERE label IS NULL ORDER BY emb <-> '[1,0,0,0]' LIMIT 40) s;
 -- a condition on a column the index does not hold is applied by the executor
 SELECT hf_agree('label = 4 AND id % 2 = 0');
+-- a selective filter is ranked exactly, a part at a time (256): all 600
+-- rows in exact order (distances, as rows at equal distance may come in any
+-- order)
+EXPLAIN (COSTS OFF) SELECT id FROM hf WHERE day = date '2026-01-03' ORDER BY emb <-> '[0.5,0.5,0,0]' LIMIT 700;
+SELECT ARRAY(SELECT l2_distance(emb, '[0.5,0.5,0,0]') FROM hf WHERE day = date '2026-01-03' ORDER BY emb <-> '[0.5,0.5,0,0]' LIMIT 700) =
+       ARRAY(SELECT l2_distance(emb, '[0.5,0.5,0,0]') FROM hf WHERE day = date '2026-01-03' ORDER BY 1 LIMIT 700) AS same;
+-- a filter that matches many rows is searched in the graph (the key
+-- directory lists few enough matches only for selective filters; with
+-- ef_search 10 the limit is sqrt(32 * 10 * 3000) = 979 < 1000 rows)
+SET gigavector.hnsw_ef_search = 10;
+SELECT hf_agree('tag = ''tag1''');
+SELECT hf_agree('label = 3');
+RESET gigavector.hnsw_ef_search;
 -- inserts after the build carry their filter values; deletes and VACUUM
 INSERT INTO hf SELECT 5000 + i, 77, 'new', true, date '2026-02-01', NULL,
        ARRAY[i, 0, 0, 0]::real[]::gvector FROM generate_series(1, 30) i;
@@ -68,6 +81,28 @@ FROM (SELECT ARRAY(SELECT id FROM hf WHERE label = 5 ORDER BY (emb + emb)::gvect
 EXPLAIN (COSTS OFF) SELECT id FROM hf WHERE label = 5 ORDER BY (emb + emb)::gvector(4) <-> '[1,1,1,1]' LIMIT 10;
 RESET gigavector.hnsw_max_scan_tuples;
 RESET enable_seqscan;
+
+-- the key directory of an index built empty grows with inserts (several
+-- pages); deletes and VACUUM drop entries; hnsw_verify checks that every
+-- live element is listed once
+CREATE TABLE hk (id int, label int, emb gvector(2));
+SET enable_seqscan = off;
+CREATE INDEX hk_idx ON hk USING gv_hnsw (emb, label);
+SELECT id FROM hk WHERE label = 1 ORDER BY emb <-> '[0,0]' LIMIT 3;
+INSERT INTO hk SELECT i, i % 50, ARRAY[i % 37, i % 41]::real[]::gvector FROM generate_series(1, 1000) i;
+SELECT elements FROM gigavector.hnsw_verify('hk_idx');
+SELECT ARRAY(SELECT l2_distance(emb, '[3,5]') FROM hk WHERE label = 7 ORDER BY emb <-> '[3,5]' LIMIT 8) =
+       ARRAY(SELECT l2_distance(emb, '[3,5]') FROM hk WHERE label = 7 ORDER BY 1 LIMIT 8) AS same;
+SELECT count(*) FROM (SELECT id FROM hk WHERE label = 7 ORDER BY emb <-> '[3,5]' LIMIT 100) s;
+DELETE FROM hk WHERE id % 3 = 0;
+VACUUM (INDEX_CLEANUP ON) hk;
+INSERT INTO hk SELECT i, i % 50, ARRAY[i % 29, i % 31]::real[]::gvector FROM generate_series(3001, 3200) i;
+SELECT elements FROM gigavector.hnsw_verify('hk_idx');
+SELECT count(*) FROM (SELECT id FROM hk WHERE label = 7 ORDER BY emb <-> '[3,5]' LIMIT 100) s;
+SELECT ARRAY(SELECT l2_distance(emb, '[3,5]') FROM hk WHERE label = 7 ORDER BY emb <-> '[3,5]' LIMIT 8) =
+       ARRAY(SELECT l2_distance(emb, '[3,5]') FROM hk WHERE label = 7 ORDER BY 1 LIMIT 8) AS same;
+RESET enable_seqscan;
+DROP TABLE hk;
 
 -- errors
 CREATE INDEX ON hf USING gv_hnsw (label, emb);

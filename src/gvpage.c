@@ -67,6 +67,71 @@ GvNewBuffer(Relation index, ForkNumber fork)
 }
 
 /*
+ * Append item to the chain whose last page is believed to be blkno.  The
+ * belief may be stale (the tail pointer is updated after the chain grows):
+ * we follow nextblkno to the real end.  If the last page is full, chain a
+ * new page (page_id, flags) holding the item and let setTail record it on
+ * page tailPtrBlkno.  Lock order: chain page, new page, tail-pointer page;
+ * nothing locks them the other way round.  Returns the item's block.
+ */
+BlockNumber
+GvChainAppend(Relation index, BlockNumber blkno, uint16 page_id, uint16 flags,
+			  Item item, Size size, BlockNumber tailPtrBlkno,
+			  GvChainSetTail setTail, void *arg)
+{
+	GenericXLogState *state;
+	Buffer		buf;
+	Buffer		newbuf;
+	Buffer		ptrbuf;
+	Page		page;
+	Page		newpage;
+	BlockNumber newblkno;
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		GvCheckPage(index, page, blkno, page_id);
+		if (GvPageGetOpaque(page)->nextblkno == InvalidBlockNumber)
+			break;
+		blkno = GvPageGetOpaque(page)->nextblkno;
+		UnlockReleaseBuffer(buf);
+	}
+
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	if (PageGetFreeSpace(page) >= MAXALIGN(size))
+	{
+		if (PageAddItem(page, item, size, InvalidOffsetNumber, false, false) ==
+			InvalidOffsetNumber)
+			elog(ERROR, "failed to add item to index \"%s\"",
+				 RelationGetRelationName(index));
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+		return blkno;
+	}
+
+	newbuf = GvNewBuffer(index, MAIN_FORKNUM);
+	newblkno = BufferGetBlockNumber(newbuf);
+	ptrbuf = ReadBuffer(index, tailPtrBlkno);
+	LockBuffer(ptrbuf, BUFFER_LOCK_EXCLUSIVE);
+	newpage = GvXLogRegisterNew(state, newbuf, page_id, flags);
+	if (PageAddItem(newpage, item, size, InvalidOffsetNumber, false, false) ==
+		InvalidOffsetNumber)
+		elog(ERROR, "failed to add item to index \"%s\"",
+			 RelationGetRelationName(index));
+	GvPageGetOpaque(page)->nextblkno = newblkno;
+	setTail(GenericXLogRegisterBuffer(state, ptrbuf, 0), newblkno, arg);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(ptrbuf);
+	UnlockReleaseBuffer(newbuf);
+	UnlockReleaseBuffer(buf);
+	return newblkno;
+}
+
+/*
  * Refuse a metapage that is not ours, or of a format this build cannot read.
  */
 void

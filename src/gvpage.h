@@ -102,6 +102,20 @@ extern void GvCheckMetaHeader(Relation index, GvMetaHeader header,
 extern void GvCheckPage(Relation index, Page page, BlockNumber blkno,
 						uint16 page_id);
 
+/*
+ * Chains of pages linked by nextblkno, appended to at the end (gv_ivfpq's
+ * lists, gv_hnsw's key directory).  When the last page is full a new page
+ * is chained after it, and the caller's GvChainSetTail records the new
+ * last page on the page that remembers it (a directory page, a metapage),
+ * in the same WAL record.
+ */
+typedef void (*GvChainSetTail) (Page tailPtrPage, BlockNumber newTail, void *arg);
+
+extern BlockNumber GvChainAppend(Relation index, BlockNumber blkno, uint16 page_id,
+								 uint16 flags, Item item, Size size,
+								 BlockNumber tailPtrBlkno, GvChainSetTail setTail,
+								 void *arg);
+
 /* WAL helpers */
 extern Page GvXLogRegisterNew(GenericXLogState *state, Buffer buffer,
 							  uint16 page_id, uint16 flags);

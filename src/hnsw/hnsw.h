@@ -49,6 +49,7 @@
 /* Page flags (GvPageOpaqueData.flags) */
 #define HNSW_PAGE_META			1
 #define HNSW_PAGE_ELEMENT		2
+#define HNSW_PAGE_KEYS			4	/* key directory (hnswkeydir.c) */
 
 /* Element flags */
 #define HNSW_ELEMENT_DELETED	1	/* tombstone: routes, never returned */
@@ -91,6 +92,9 @@ typedef struct GvHnswMetaPageData
 	ItemPointerData entry;		/* entry point, or invalid when empty */
 	BlockNumber insertPage;		/* last page, where appends go */
 	uint16		storage;		/* HNSW_STORAGE_FLOAT, _HALF, _INT8 or _BIT */
+	BlockNumber keyDirHead;		/* key directory's first page, Invalid when
+								 * empty; 0 in indexes built before it existed */
+	BlockNumber keyDirTail;		/* its last page, where appends go (a hint) */
 } GvHnswMetaPageData;
 
 typedef GvHnswMetaPageData *GvHnswMetaPage;
@@ -175,6 +179,37 @@ typedef GvHnswKeyFilterData *GvHnswKeyFilter;
 typedef GvHnswInfoData *GvHnswInfo;
 
 /*
+ * One entry of the key directory (hnswkeydir.c): an element's filter column
+ * codes, densely packed so that a scan can find every element a filter
+ * matches without reading element pages.
+ */
+typedef struct GvHnswKeyEntryData
+{
+	ItemPointerData element;	/* the element tuple */
+	ItemPointerData heaptid;	/* its heap row, so VACUUM can drop the entry */
+	uint8		keyNulls;		/* as in the element */
+	char		keys[FLEXIBLE_ARRAY_MEMBER];	/* uint64[nkeys], unaligned */
+} GvHnswKeyEntryData;
+
+typedef GvHnswKeyEntryData *GvHnswKeyEntry;
+
+#define GvHnswKeyEntrySize(info) \
+	(offsetof(GvHnswKeyEntryData, keys) + (info)->keyBytes)
+
+/* Building the key directory after the graph's element pages. */
+typedef struct GvHnswKeyDirWriterData
+{
+	Relation	index;
+	GvHnswInfo	info;
+	Page		page;			/* being filled, not yet written */
+	BlockNumber head;
+	BlockNumber tail;
+	GvHnswKeyEntry entry;		/* scratch */
+} GvHnswKeyDirWriterData;
+
+typedef GvHnswKeyDirWriterData *GvHnswKeyDirWriter;
+
+/*
  * A growing set of item pointers (visited sets on disk), open addressing.
  */
 typedef struct GvHnswTidSetData
@@ -225,6 +260,8 @@ extern void GvHnswInitKeys(Relation index, GvHnswInfo info);
 extern uint64 GvHnswKeyCode(GvHnswInfo info, int col, Datum value);
 extern void GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull,
 							 char *dst, uint8 *nulls);
+extern bool GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls,
+								GvHnswKeyFilter filter);
 extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
 							GvHnswKeyFilter filter);
 extern const char *GvHnswStorageName(int storage);
@@ -258,6 +295,21 @@ extern void GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 extern int	GvHnswSelectNeighbors(Relation index, GvHnswInfo info,
 								GvHnswCandidate *cands, int ncands, int lm,
 								ItemPointer self, GvHnswCandidate *out);
+
+/* hnswkeydir.c */
+extern void GvHnswKeyDirWriteBegin(GvHnswKeyDirWriter w, Relation index,
+								   GvHnswInfo info);
+extern void GvHnswKeyDirWriteAdd(GvHnswKeyDirWriter w, ItemPointer element,
+								 ItemPointer heaptid, uint8 keyNulls,
+								 const char *keys);
+extern void GvHnswKeyDirWriteEnd(GvHnswKeyDirWriter w);
+extern void GvHnswKeyDirAppend(Relation index, GvHnswInfo info, ItemPointer element,
+							   ItemPointer heaptid, uint8 keyNulls, const char *keys);
+extern bool GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
+								GvHnswKeyFilter filter, int limit,
+								ItemPointer *tids, int *ntids);
+extern void GvHnswKeyDirVacuum(IndexVacuumInfo *vinfo, BlockNumber head,
+							   IndexBulkDeleteCallback callback, void *callback_state);
 
 /* gvhnswbuild.c */
 extern IndexBuildResult *gvhnswbuild(Relation heap, Relation index,

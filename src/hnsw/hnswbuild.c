@@ -421,6 +421,59 @@ FlushPage(Relation index, Page local)
 	UnlockReleaseBuffer(buf);
 }
 
+/* By the first filter column's code (NULLs last), then by build order. */
+static int
+CompareLayout(const void *a, const void *b, void *arg)
+{
+	BuildElement *elements = (BuildElement *) arg;
+	BuildElement *x = &elements[*(const int32 *) a];
+	BuildElement *y = &elements[*(const int32 *) b];
+	uint64		kx,
+				ky;
+
+	if ((x->keyNulls & 1) != (y->keyNulls & 1))
+		return (x->keyNulls & 1) ? 1 : -1;
+	memcpy(&kx, x->keys, sizeof(uint64));
+	memcpy(&ky, y->keys, sizeof(uint64));
+	if (kx != ky)
+		return kx < ky ? -1 : 1;
+	return *(const int32 *) a - *(const int32 *) b;
+}
+
+/*
+ * The order elements are laid out in pages.  With filter columns, elements
+ * of equal first-column value are put side by side, so that a scan that
+ * reads the elements a selective filter matches (hnswkeydir.c) reads about
+ * half as many pages; links are item pointers, so the graph is the same.
+ */
+static int32 *
+LayoutOrder(GvHnswBuildState *bs)
+{
+	int32	   *order = palloc(sizeof(int32) * Max(bs->nelements, 1));
+
+	for (int i = 0; i < bs->nelements; i++)
+		order[i] = i;
+	if (bs->info.nkeys > 0)
+		qsort_arg(order, bs->nelements, sizeof(int32), CompareLayout, bs->elements);
+	return order;
+}
+
+/* The key directory, after the element pages (hnswkeydir.c). */
+static void
+WriteKeyDirectory(GvHnswBuildState *bs)
+{
+	GvHnswKeyDirWriterData w;
+
+	GvHnswKeyDirWriteBegin(&w, bs->index, &bs->info);
+	for (int i = 0; i < bs->nelements; i++)
+	{
+		BuildElement *e = &bs->elements[i];
+
+		GvHnswKeyDirWriteAdd(&w, &e->tid, &e->heaptid, e->keyNulls, e->keys);
+	}
+	GvHnswKeyDirWriteEnd(&w);
+}
+
 /*
  * Lay the in-memory graph out in pages after the metapage: first assign
  * every element its item pointer, then write the tuples with neighbour
@@ -436,6 +489,7 @@ WriteGraph(GvHnswBuildState *bs)
 	BlockNumber blkno = 1;
 	BlockNumber lastPage = InvalidBlockNumber;
 	GvHnswElementTuple tup = palloc0(GvHnswTupleSize(info->dataBytes, m, info->maxLevel));
+	int32	   *order = LayoutOrder(bs);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_WRITE);
 
@@ -443,7 +497,7 @@ WriteGraph(GvHnswBuildState *bs)
 	GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_ELEMENT);
 	for (int i = 0; i < bs->nelements; i++)
 	{
-		BuildElement *e = &bs->elements[i];
+		BuildElement *e = &bs->elements[order[i]];
 		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
 
 		if (PageGetFreeSpace(page) < size)
@@ -462,7 +516,7 @@ WriteGraph(GvHnswBuildState *bs)
 	GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_ELEMENT);
 	for (int i = 0; i < bs->nelements; i++)
 	{
-		BuildElement *e = &bs->elements[i];
+		BuildElement *e = &bs->elements[order[i]];
 		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
 		float	   *dists;
 		ItemPointer nbrs;
@@ -508,6 +562,9 @@ WriteGraph(GvHnswBuildState *bs)
 	Assert(lastPage == InvalidBlockNumber || lastPage == blkno);
 	pfree(page);
 	pfree(tup);
+	pfree(order);
+	if (info->nkeys > 0)
+		WriteKeyDirectory(bs);
 }
 
 /*

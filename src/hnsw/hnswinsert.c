@@ -346,6 +346,8 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, const char *keys
 
 	if (!PlaceInFreeSlot(index, info, tup, &newtid))
 		AppendElement(index, tup, size, &newtid);
+	if (info->nkeys > 0)
+		GvHnswKeyDirAppend(index, info, &newtid, heaptid, keyNulls, data);
 
 	/* Back-links, one page at a time. */
 	for (int l = top; l >= 0; l--)

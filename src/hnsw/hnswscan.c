@@ -62,11 +62,16 @@ typedef struct GvHnswScanOpaqueData
 	bool		exhaustive;		/* past the graph bound: reading every element */
 	float		lastDist;		/* exhaustive: (dist, heaptid) of the last */
 	ItemPointerData lastTid;	/* element handed out, in index space */
+	int			sortedEnd;		/* listed: out[0, sortedEnd) is sorted and
+								 * nearer than the rest of out */
 	bool		recheck;		/* a filter column is stored as a hash */
 	GvHeapFetchData heapFetch;	/* re-ranking (float16, int8, binary storage) */
 } GvHnswScanOpaqueData;
 
 typedef GvHnswScanOpaqueData *GvHnswScanOpaque;
+
+static int	CompareCandidatesDistTid(const void *a, const void *b);
+static void RerankBatch(IndexScanDesc scan);
 
 IndexScanDesc
 gvhnswbeginscan(Relation index, int nkeys, int norderbys)
@@ -139,6 +144,167 @@ ElementMatches(IndexScanDesc scan, ItemPointer tid)
 }
 
 /*
+ * How many elements a filter may match for the scan to read them all
+ * rather than search the graph.  Under a filter that a fraction s of the N
+ * rows pass, a graph search for ef results visits roughly
+ * HNSW_VISITS_PER_EF * ef / s elements (most of them failing the filter);
+ * reading the n = s * N matching ones costs n.  Reading wins while
+ * n^2 < HNSW_VISITS_PER_EF * ef * N.  Never more than
+ * gigavector.hnsw_max_scan_tuples, the work after which a scan goes exact
+ * anyway.
+ */
+#define HNSW_VISITS_PER_EF	32
+
+static int
+ListedExactLimit(Relation index, GvHnswInfo info)
+{
+	double		rows = index->rd_rel->reltuples;
+	double		limit;
+
+	if (rows <= 0)				/* never counted: guess from the size */
+		rows = (double) RelationGetNumberOfBlocks(index) *
+			(HNSW_MAX_TUPLE_SIZE / GvHnswTupleSize(info->dataBytes, info->m, 0));
+	limit = sqrt((double) HNSW_VISITS_PER_EF * gv_hnsw_ef_search * rows);
+	return (int) Min(limit, (double) gv_hnsw_max_scan_tuples);
+}
+
+/*
+ * Exact distances to the listed elements (sorted by TID, so each page is
+ * read once) that are live and pass the filter; returns how many.
+ */
+static int
+RankListed(IndexScanDesc scan, ItemPointer tids, int n, GvHnswCandidate *out)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	GvHnswInfo	info = so->info;
+	float	   *decoded = palloc(sizeof(float) * info->dim);
+	Buffer		buf = InvalidBuffer;
+	Page		page = NULL;
+	int			count = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		OffsetNumber off = ItemPointerGetOffsetNumber(&tids[i]);
+		GvHnswElementTuple tup;
+
+		if (!BufferIsValid(buf) ||
+			BufferGetBlockNumber(buf) != ItemPointerGetBlockNumber(&tids[i]))
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (BufferIsValid(buf))
+				UnlockReleaseBuffer(buf);
+			buf = ReadBuffer(scan->indexRelation, ItemPointerGetBlockNumber(&tids[i]));
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+		}
+		if (PageIsNew(page) || !(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT) ||
+			off > PageGetMaxOffsetNumber(page))
+			continue;
+		tup = GvHnswPageGetElement(page, off);
+		if ((tup->flags & HNSW_ELEMENT_DELETED) || !GvHnswKeysMatch(info, tup, &so->filter))
+			continue;
+		out[count].dist = GvMetricDistance(info->metric, so->query,
+										   GvHnswElementVector(info, tup, decoded), info->dim);
+		out[count].heaptid = tup->heaptid;
+		out[count++].tid = tids[i];
+	}
+	if (BufferIsValid(buf))
+		UnlockReleaseBuffer(buf);
+	pfree(decoded);
+	return count;
+}
+
+/*
+ * Partial sorting for the listed path: a LIMIT 10 query needs the nearest
+ * few of thousands of candidates, so rather than sort them all, move the
+ * nearest HNSW_LISTED_SORT of the unsorted part to its front (quickselect)
+ * and sort just those; the next part when the executor wants more.
+ */
+#define HNSW_LISTED_SORT	256
+
+static void
+SwapCandidates(GvHnswCandidate *a, GvHnswCandidate *b)
+{
+	GvHnswCandidate t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Reorder c[0, n) so that its k smallest come first (in any order). */
+static void
+SelectNearest(GvHnswCandidate *c, int n, int k)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo < hi)
+	{
+		GvHnswCandidate pivot = c[lo + (hi - lo) / 2];
+		int			i = lo,
+					j = hi;
+
+		while (i <= j)
+		{
+			while (CompareCandidatesDistTid(&c[i], &pivot) < 0)
+				i++;
+			while (CompareCandidatesDistTid(&c[j], &pivot) > 0)
+				j--;
+			if (i <= j)
+				SwapCandidates(&c[i++], &c[j--]);
+		}
+		if (k - 1 <= j)
+			hi = j;
+		else if (k - 1 >= i)
+			lo = i;
+		else
+			break;
+	}
+}
+
+static void
+SortNextListed(GvHnswScanOpaque so)
+{
+	GvHnswCandidate *rest = so->out + so->sortedEnd;
+	int			nrest = so->nout - so->sortedEnd;
+	int			k = Min(nrest, HNSW_LISTED_SORT);
+
+	SelectNearest(rest, nrest, k);
+	qsort(rest, k, sizeof(GvHnswCandidate), CompareCandidatesDistTid);
+	so->sortedEnd += k;
+}
+
+/*
+ * A selective filter: if the key directory lists few enough matching
+ * elements (ListedExactLimit), rank them all exactly and return them in
+ * one batch.  Returns false (nothing done) when the graph is the cheaper
+ * way, or the index has no key directory.
+ */
+static bool
+ListFilteredElements(IndexScanDesc scan, GvHnswMetaPageData *meta)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	ItemPointer tids;
+	int			n;
+
+	if (meta->keyDirHead == GV_METAPAGE_BLKNO ||
+		!GvHnswKeyDirCollect(scan->indexRelation, so->info, meta->keyDirHead, &so->filter,
+							 ListedExactLimit(scan->indexRelation, so->info), &tids, &n))
+		return false;
+	so->out = palloc(sizeof(GvHnswCandidate) * Max(n, 1));
+	so->nout = RankListed(scan, tids, n, so->out);
+	pfree(tids);
+	if (so->info->storage != HNSW_STORAGE_FLOAT)
+		RerankBatch(scan);		/* exact distances for all, sorted */
+	else
+		so->sortedEnd = 0;		/* sorted a part at a time, as needed */
+	so->pos = 0;
+	so->exhaustive = true;		/* nothing to remember for later batches */
+	so->done = true;
+	return true;
+}
+
+/*
  * Start the search: prepare the query and descend to level 0.
  */
 static void
@@ -186,6 +352,8 @@ StartScan(IndexScanDesc scan)
 		so->done = true;
 		return;
 	}
+	if (so->filter.n > 0 && ListFilteredElements(scan, &meta))
+		return;
 	GvHnswFindEntry(scan->indexRelation, info, so->query, &meta, 0, &ep);
 	GvHnswTidSetAdd(&so->visited, &ep.tid);
 	so->visitedCount++;
@@ -437,11 +605,13 @@ NextBatch(IndexScanDesc scan)
 		so->out[i] = GvHnswHeapPop(&so->result);
 	if (so->nout == 0)
 	{
-		/* the graph is exhausted, or the bound was reached: go exact */
-		if (so->visitedCount >= gv_hnsw_max_scan_tuples)
-			StartExhaustive(scan);
-		else
-			so->done = true;
+		/*
+		 * The bound was reached, or the graph is exhausted: go exact.  An
+		 * exhausted graph may still miss live elements that concurrent
+		 * inserts left unreachable (until VACUUM repairs their links), so
+		 * the executor still gets every row it asks for.
+		 */
+		StartExhaustive(scan);
 	}
 	else if (so->info->storage != HNSW_STORAGE_FLOAT)
 		RerankBatch(scan);
@@ -457,10 +627,13 @@ gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	if (!so->started)
 	{
 		so->out = NULL;
+		so->sortedEnd = INT_MAX;	/* only the listed path sorts lazily */
 		StartScan(scan);
 		so->started = true;
 		pgstat_count_index_scan(scan->indexRelation);
 	}
+	if (so->pos == so->sortedEnd && so->sortedEnd < so->nout)
+		SortNextListed(so);
 	while (so->pos >= so->nout && !so->done)
 	{
 		if (so->exhaustive)

@@ -277,9 +277,12 @@ GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull, char *dst, uint8 
 	}
 }
 
-/* Does an element satisfy every condition of filter (NULL: no filter)? */
+/*
+ * Do filter column codes (an element's or a key directory entry's) satisfy
+ * every condition of filter (NULL: no filter)?
+ */
 bool
-GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup, GvHnswKeyFilter filter)
+GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls, GvHnswKeyFilter filter)
 {
 	if (filter == NULL)
 		return true;
@@ -288,13 +291,20 @@ GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup, GvHnswKeyFilter filter)
 		int			k = filter->col[i];
 		uint64		code;
 
-		if (tup->keyNulls & (1 << k))
+		if (keyNulls & (1 << k))
 			return false;
-		memcpy(&code, tup->data + k * sizeof(uint64), sizeof(uint64));
+		memcpy(&code, keys + k * sizeof(uint64), sizeof(uint64));
 		if (code != filter->code[i])
 			return false;
 	}
 	return true;
+}
+
+/* Does an element pass the filter (NULL: no filter)? */
+bool
+GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup, GvHnswKeyFilter filter)
+{
+	return GvHnswKeyCodesMatch(tup->data, tup->keyNulls, filter);
 }
 
 /*
@@ -330,6 +340,8 @@ GvHnswInitMetaPage(Page page, GvHnswInfo info)
 	meta->entryLevel = 0;
 	ItemPointerSetInvalid(&meta->entry);
 	meta->insertPage = InvalidBlockNumber;
+	meta->keyDirHead = InvalidBlockNumber;
+	meta->keyDirTail = InvalidBlockNumber;
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(GvHnswMetaPageData)) - (char *) page;
 }

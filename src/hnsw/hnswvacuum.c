@@ -57,7 +57,8 @@ MarkDead(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vinfo->strategy);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		if (PageIsNew(page) || GvPageGetOpaque(page)->page_id != GV_PAGE_ID_HNSW)
+		if (PageIsNew(page) || GvPageGetOpaque(page)->page_id != GV_PAGE_ID_HNSW ||
+			!(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
 		{
 			UnlockReleaseBuffer(buf);
 			continue;
@@ -251,7 +252,8 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vinfo->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		maxoff = PageIsNew(page) || !(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT) ?
+			InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
 		UnlockReleaseBuffer(buf);
 
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
@@ -387,6 +389,14 @@ gvhnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 
 	GvHnswTidSetInit(&dead, 1024);
 	MarkDead(vinfo, stats, callback, callback_state, &dead, &best, &bestLevel);
+	if (info->nkeys > 0)
+	{
+		GvHnswMetaPageData meta;
+
+		GvHnswReadMeta(index, &meta);
+		if (meta.keyDirHead != GV_METAPAGE_BLKNO)
+			GvHnswKeyDirVacuum(vinfo, meta.keyDirHead, callback, callback_state);
+	}
 	if (dead.count > 0)
 	{
 		RepairEntryPoint(index, &dead, &best, bestLevel);
@@ -423,7 +433,8 @@ gvhnswvacuumcleanup(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats)
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vinfo->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		if (!PageIsNew(page) && GvPageGetOpaque(page)->page_id == GV_PAGE_ID_HNSW)
+		if (!PageIsNew(page) && GvPageGetOpaque(page)->page_id == GV_PAGE_ID_HNSW &&
+			(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{

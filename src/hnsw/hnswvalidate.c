@@ -89,6 +89,65 @@ Corrupt(Relation index, const char *what, BlockNumber blkno, OffsetNumber off)
 }
 
 /*
+ * The key directory: a chain of key pages from the metapage's head to its
+ * tail, entries of the right size naming elements, and every live element
+ * listed once by an entry that agrees with it (heap TID, key codes).
+ */
+static void
+VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
+				   OffsetNumber *maxoffs, int64 live)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber last = InvalidBlockNumber;
+	BlockNumber npages = 0;
+	GvHnswTidSetData listed;
+	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
+
+	GvHnswTidSetInit(&listed, live + 1);
+	for (BlockNumber blkno = meta->keyDirHead; blkno != InvalidBlockNumber;)
+	{
+		Buffer		buf;
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		if (blkno <= GV_METAPAGE_BLKNO || blkno >= nblocks || ++npages > nblocks)
+			Corrupt(index, "key directory chain leaves the index or loops", blkno, 0);
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		GvCheckPage(index, page, blkno, GV_PAGE_ID_HNSW);
+		if (!(GvPageGetOpaque(page)->flags & HNSW_PAGE_KEYS))
+			Corrupt(index, "key directory chain reaches a page that is not a key page", blkno, 0);
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			GvHnswKeyEntry e = (GvHnswKeyEntry) PageGetItem(page, iid);
+			BlockNumber eb = ItemPointerGetBlockNumber(&e->element);
+
+			if (ItemIdGetLength(iid) != GvHnswKeyEntrySize(info))
+				Corrupt(index, "key directory entry of the wrong size", blkno, off);
+			if (eb <= GV_METAPAGE_BLKNO || eb >= nblocks ||
+				ItemPointerGetOffsetNumber(&e->element) > maxoffs[eb])
+				Corrupt(index, "key directory entry names no element", blkno, off);
+			if (GvHnswGetElementCopy(index, info, &e->element, tup) &&
+				ItemPointerEquals(&tup->heaptid, &e->heaptid) &&
+				tup->keyNulls == e->keyNulls &&
+				memcmp(tup->data, e->keys, info->keyBytes) == 0)
+				GvHnswTidSetAdd(&listed, &e->element);
+		}
+		last = blkno;
+		blkno = GvPageGetOpaque(page)->nextblkno;
+		UnlockReleaseBuffer(buf);
+	}
+	if (last != meta->keyDirTail)
+		Corrupt(index, "key directory's last page is not the metapage's tail", last, 0);
+	if (listed.count != live)
+		Corrupt(index, "a live element is missing from the key directory", 0, 0);
+	GvHnswTidSetFree(&listed);
+	pfree(tup);
+}
+
+/*
  * gigavector.hnsw_verify(index regclass): check the graph's structural
  * invariants and raise an error at the first violation:
  *	 - the metapage's magic, version, and every page's page id;
@@ -162,6 +221,11 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 			continue;
 		}
 		GvCheckPage(index, page, blkno, GV_PAGE_ID_HNSW);
+		if (GvPageGetOpaque(page)->flags & HNSW_PAGE_KEYS)
+		{
+			UnlockReleaseBuffer(buf);
+			continue;			/* checked with the key directory below */
+		}
 		if (!(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
 			Corrupt(index, "page is not an element page", blkno, 0);
 		maxoffs[blkno] = PageGetMaxOffsetNumber(page);
@@ -296,6 +360,9 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 				pfree(other);
 			}
 	}
+
+	if (info->nkeys > 0 && meta.keyDirHead != GV_METAPAGE_BLKNO)
+		VerifyKeyDirectory(index, info, &meta, maxoffs, live);
 
 	index_close(index, AccessShareLock);
 

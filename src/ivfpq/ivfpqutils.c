@@ -202,85 +202,31 @@ IvfpqPrepareValue(GvMetric metric, Datum value, int expectDim, int *dim)
 	return x;
 }
 
+/* Record a list's new last page in its directory entry. */
+static void
+SetListTail(Page dirpage, BlockNumber newTail, void *arg)
+{
+	int			list = *(int *) arg;
+
+	((IvfpqList) PageGetContents(dirpage))[list % IVFPQ_LISTS_PER_PAGE].insertPage = newTail;
+}
+
 /*
  * Append an entry to a list, extending the list with a new page when its
- * last page is full.  Lock order: list page, new page, directory page.
+ * last page is full (GvChainAppend).  Lock order: list page, new page,
+ * directory page.
  */
 void
 IvfpqAppendEntry(Relation index, IvfpqMetaPage meta, int list,
 				 IvfpqEntry entry, Size size)
 {
-	BlockNumber dirBlkno = meta->directoryStart + list / IVFPQ_LISTS_PER_PAGE;
 	IvfpqListData dir;
-	BlockNumber blkno;
-	Buffer		buf;
-	Page		page;
-	GenericXLogState *state;
 
 	IvfpqGetList(index, meta, list, &dir);
-	blkno = dir.insertPage;
-
-	for (;;)
-	{
-		CHECK_FOR_INTERRUPTS();
-
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		GvCheckPage(index, page, blkno, GV_PAGE_ID_IVFPQ);
-
-		/* Someone extended the list since we read the directory: follow. */
-		if (GvPageGetOpaque(page)->nextblkno != InvalidBlockNumber)
-		{
-			blkno = GvPageGetOpaque(page)->nextblkno;
-			UnlockReleaseBuffer(buf);
-			continue;
-		}
-
-		if (PageGetFreeSpace(page) >= MAXALIGN(size))
-		{
-			state = GenericXLogStart(index);
-			page = GenericXLogRegisterBuffer(state, buf, 0);
-			if (PageAddItem(page, (Item) entry, size, InvalidOffsetNumber,
-							false, false) == InvalidOffsetNumber)
-				elog(ERROR, "failed to add entry to \"%s\"",
-					 RelationGetRelationName(index));
-			GenericXLogFinish(state);
-			UnlockReleaseBuffer(buf);
-			return;
-		}
-		break;
-	}
-
-	/* The last page is full: chain a new one and point the directory at it. */
-	{
-		Buffer		newbuf = GvNewBuffer(index, MAIN_FORKNUM);
-		Buffer		dirbuf;
-		Page		newpage;
-		Page		dirpage;
-
-		dirbuf = ReadBuffer(index, dirBlkno);
-		LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
-
-		state = GenericXLogStart(index);
-		page = GenericXLogRegisterBuffer(state, buf, 0);
-		newpage = GvXLogRegisterNew(state, newbuf, GV_PAGE_ID_IVFPQ,
-									IVFPQ_PAGE_LIST);
-		dirpage = GenericXLogRegisterBuffer(state, dirbuf, 0);
-
-		if (PageAddItem(newpage, (Item) entry, size, InvalidOffsetNumber,
-						false, false) == InvalidOffsetNumber)
-			elog(ERROR, "failed to add entry to \"%s\"",
-				 RelationGetRelationName(index));
-		GvPageGetOpaque(page)->nextblkno = BufferGetBlockNumber(newbuf);
-		((IvfpqList) PageGetContents(dirpage))[list % IVFPQ_LISTS_PER_PAGE].insertPage =
-			BufferGetBlockNumber(newbuf);
-		GenericXLogFinish(state);
-
-		UnlockReleaseBuffer(dirbuf);
-		UnlockReleaseBuffer(newbuf);
-		UnlockReleaseBuffer(buf);
-	}
+	GvChainAppend(index, dir.insertPage, GV_PAGE_ID_IVFPQ, IVFPQ_PAGE_LIST,
+				  (Item) entry, size,
+				  meta->directoryStart + list / IVFPQ_LISTS_PER_PAGE,
+				  SetListTail, &list);
 }
 
 /*
