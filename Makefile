@@ -20,6 +20,7 @@ OBJS = \
 	src/gvector.o \
 	src/distance.o \
 	src/quantize.o \
+	src/projection.o \
 	src/gvpage.o \
 	gpu/gv_gpu.o \
 	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswinsert.o src/hnsw/hnswscan.o \

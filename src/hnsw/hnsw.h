@@ -20,6 +20,7 @@
 #include "utils/relcache.h"
 
 #include "gvpage.h"
+#include "projection.h"
 
 #define HNSW_MAGIC			0x47564853	/* "GVHS" */
 #define HNSW_VERSION		1
@@ -50,6 +51,7 @@
 #define HNSW_PAGE_META			1
 #define HNSW_PAGE_ELEMENT		2
 #define HNSW_PAGE_KEYS			4	/* key directory (hnswkeydir.c) */
+#define HNSW_PAGE_PROJ			8	/* the key directory's projection */
 
 /* Element flags */
 #define HNSW_ELEMENT_DELETED	1	/* tombstone: routes, never returned */
@@ -95,6 +97,9 @@ typedef struct GvHnswMetaPageData
 	BlockNumber keyDirHead;		/* key directory's first page, Invalid when
 								 * empty; 0 in indexes built before it existed */
 	BlockNumber keyDirTail;		/* its last page, where appends go (a hint) */
+	uint16		projDims;		/* GV_PROJ_DIMS if key entries hold sketches */
+	BlockNumber projStart;		/* first of the pages holding the projection's
+								 * mean and directions (floats, in order) */
 } GvHnswMetaPageData;
 
 typedef GvHnswMetaPageData *GvHnswMetaPage;
@@ -161,6 +166,10 @@ typedef struct GvHnswInfoData
 	int			keyBytes;		/* 8 * nkeys */
 	int			dataBytes;		/* keyBytes + vecBytes: see the tuple layout */
 	GvMetric	metric;
+	int			projDims;		/* key entries hold sketches (projection.h) */
+	BlockNumber projStart;
+	float	   *projMean;		/* dim floats, loaded on first use */
+	float	   *projDirs;		/* GV_PROJ_DIMS * dim floats */
 } GvHnswInfoData;
 
 /*
@@ -188,13 +197,26 @@ typedef struct GvHnswKeyEntryData
 	ItemPointerData element;	/* the element tuple */
 	ItemPointerData heaptid;	/* its heap row, so VACUUM can drop the entry */
 	uint8		keyNulls;		/* as in the element */
-	char		keys[FLEXIBLE_ARRAY_MEMBER];	/* uint64[nkeys], unaligned */
+	char		keys[FLEXIBLE_ARRAY_MEMBER];	/* uint64[nkeys], then (if the
+												 * index has a projection) the
+												 * vector's sketch, float[
+												 * GV_PROJ_SKETCH]; unaligned */
 } GvHnswKeyEntryData;
 
 typedef GvHnswKeyEntryData *GvHnswKeyEntry;
 
 #define GvHnswKeyEntrySize(info) \
-	(offsetof(GvHnswKeyEntryData, keys) + (info)->keyBytes)
+	(offsetof(GvHnswKeyEntryData, keys) + (info)->keyBytes + \
+	 ((info)->projDims > 0 ? GV_PROJ_SKETCH * sizeof(float) : 0))
+#define GvHnswKeyEntrySketch(info, e) ((e)->keys + (info)->keyBytes)
+
+/* A matching element the key directory lists, with its distance bound. */
+typedef struct GvHnswListed
+{
+	ItemPointerData tid;
+	double		bound;			/* lower bound on its distance to the query
+								 * (squared L2), 0 without sketches */
+} GvHnswListed;
 
 /* Building the key directory after the graph's element pages. */
 typedef struct GvHnswKeyDirWriterData
@@ -301,13 +323,17 @@ extern void GvHnswKeyDirWriteBegin(GvHnswKeyDirWriter w, Relation index,
 								   GvHnswInfo info);
 extern void GvHnswKeyDirWriteAdd(GvHnswKeyDirWriter w, ItemPointer element,
 								 ItemPointer heaptid, uint8 keyNulls,
-								 const char *keys);
+								 const char *keys, const float *vec);
 extern void GvHnswKeyDirWriteEnd(GvHnswKeyDirWriter w);
 extern void GvHnswKeyDirAppend(Relation index, GvHnswInfo info, ItemPointer element,
-							   ItemPointer heaptid, uint8 keyNulls, const char *keys);
+							   ItemPointer heaptid, uint8 keyNulls, const char *keys,
+							   const float *vec);
 extern bool GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
-								GvHnswKeyFilter filter, int limit,
-								ItemPointer *tids, int *ntids);
+								GvHnswKeyFilter filter, int limit, const float *qsketch,
+								GvHnswListed **listed, int *nlisted);
+extern void GvHnswProjectionTrain(Relation index, GvHnswInfo info,
+								  const float *const *sample, int n);
+extern void GvHnswProjectionLoad(Relation index, GvHnswInfo info);
 extern void GvHnswKeyDirVacuum(IndexVacuumInfo *vinfo, BlockNumber head,
 							   IndexBulkDeleteCallback callback, void *callback_state);
 

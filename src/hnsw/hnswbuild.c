@@ -458,18 +458,33 @@ LayoutOrder(GvHnswBuildState *bs)
 	return order;
 }
 
-/* The key directory, after the element pages (hnswkeydir.c). */
+/* Vectors the key directory's projection is trained on (hnswkeydir.c). */
+#define HNSW_PROJ_SAMPLE_WORK	80000000.0	/* sample rows * dim */
+
+/*
+ * The key directory, after the element pages (hnswkeydir.c): first the
+ * projection that gives entries their sketches, trained on an evenly
+ * spread sample of the graph's vectors, then the entries.
+ */
 static void
 WriteKeyDirectory(GvHnswBuildState *bs)
 {
 	GvHnswKeyDirWriterData w;
+	int			nsample = Min(bs->nelements,
+							  Max(64, (int) (HNSW_PROJ_SAMPLE_WORK / bs->info.dim)));
+	const float **sample = palloc(sizeof(float *) * Max(nsample, 1));
+
+	for (int i = 0; i < nsample; i++)
+		sample[i] = bs->elements[(int) ((int64) i * bs->nelements / nsample)].vec;
+	GvHnswProjectionTrain(bs->index, &bs->info, sample, nsample);
+	pfree(sample);
 
 	GvHnswKeyDirWriteBegin(&w, bs->index, &bs->info);
 	for (int i = 0; i < bs->nelements; i++)
 	{
 		BuildElement *e = &bs->elements[i];
 
-		GvHnswKeyDirWriteAdd(&w, &e->tid, &e->heaptid, e->keyNulls, e->keys);
+		GvHnswKeyDirWriteAdd(&w, &e->tid, &e->heaptid, e->keyNulls, e->keys, e->vec);
 	}
 	GvHnswKeyDirWriteEnd(&w);
 }
@@ -799,6 +814,7 @@ gvhnswbuildempty(Relation index)
 {
 	GvHnswInfoData info;
 
+	MemSet(&info, 0, sizeof(info));
 	InitInfo(index, &info);
 	WriteMetaPage(index, INIT_FORKNUM, &info, NULL, 0, InvalidBlockNumber);
 }

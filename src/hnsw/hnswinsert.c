@@ -347,7 +347,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, const char *keys
 	if (!PlaceInFreeSlot(index, info, tup, &newtid))
 		AppendElement(index, tup, size, &newtid);
 	if (info->nkeys > 0)
-		GvHnswKeyDirAppend(index, info, &newtid, heaptid, keyNulls, data);
+		GvHnswKeyDirAppend(index, info, &newtid, heaptid, keyNulls, data, vec);
 
 	/* Back-links, one page at a time. */
 	for (int l = top; l >= 0; l--)

@@ -22,6 +22,14 @@
  * same element, so an entry left over by an interrupted VACUUM costs a
  * page read, never a wrong row.
  *
+ * Sketches: when the build can train one (float32 storage, an L2 or cosine
+ * operator class, enough rows), every entry also holds its vector's sketch
+ * (projection.h: 16 principal coordinates and a residual norm), and the
+ * projection (mean and directions) is kept in pages of its own.  A scan then
+ * knows a lower bound on each listed element's distance and reads elements
+ * in the order of their bounds, stopping as soon as no unread one can be
+ * nearer than what it returns next.
+ *
  * Lock order: chain page, new page, metapage (GvChainAppend); starting the
  * chain: metapage, new page.  Nothing else holds a directory page while
  * taking another lock.
@@ -32,6 +40,7 @@
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "utils/memutils.h"
 
 /* ---------------------------------------------------------------------------
  * Build: pages written without WAL after the element pages
@@ -75,21 +84,28 @@ FlushKeyPage(GvHnswKeyDirWriter w)
 
 static void
 FillEntry(GvHnswKeyEntry entry, GvHnswInfo info, ItemPointer element,
-		  ItemPointer heaptid, uint8 keyNulls, const char *keys)
+		  ItemPointer heaptid, uint8 keyNulls, const char *keys, const float *vec)
 {
 	entry->element = *element;
 	entry->heaptid = *heaptid;
 	entry->keyNulls = keyNulls;
 	memcpy(entry->keys, keys, info->keyBytes);
+	if (info->projDims > 0)
+	{
+		float		sketch[GV_PROJ_SKETCH];
+
+		GvProjSketch(info->projMean, info->projDirs, info->dim, vec, sketch);
+		memcpy(GvHnswKeyEntrySketch(info, entry), sketch, sizeof(sketch));
+	}
 }
 
 void
 GvHnswKeyDirWriteAdd(GvHnswKeyDirWriter w, ItemPointer element, ItemPointer heaptid,
-					 uint8 keyNulls, const char *keys)
+					 uint8 keyNulls, const char *keys, const float *vec)
 {
 	Size		size = GvHnswKeyEntrySize(w->info);
 
-	FillEntry(w->entry, w->info, element, heaptid, keyNulls, keys);
+	FillEntry(w->entry, w->info, element, heaptid, keyNulls, keys, vec);
 	if (PageGetFreeSpace(w->page) < MAXALIGN(size))
 		FlushKeyPage(w);
 	if (PageAddItem(w->page, (Item) w->entry, size, InvalidOffsetNumber,
@@ -168,13 +184,15 @@ StartChain(Relation index, GvHnswKeyEntry entry, Size size)
  */
 void
 GvHnswKeyDirAppend(Relation index, GvHnswInfo info, ItemPointer element,
-				   ItemPointer heaptid, uint8 keyNulls, const char *keys)
+				   ItemPointer heaptid, uint8 keyNulls, const char *keys,
+				   const float *vec)
 {
 	Size		size = GvHnswKeyEntrySize(info);
 	GvHnswKeyEntry entry = palloc0(size);
 	GvHnswMetaPageData meta;
 
-	FillEntry(entry, info, element, heaptid, keyNulls, keys);
+	GvHnswProjectionLoad(index, info);
+	FillEntry(entry, info, element, heaptid, keyNulls, keys, vec);
 	GvHnswReadMeta(index, &meta);
 	if (meta.keyDirHead == InvalidBlockNumber)
 	{
@@ -193,23 +211,27 @@ GvHnswKeyDirAppend(Relation index, GvHnswInfo info, ItemPointer element,
  */
 
 static int
-CompareTids(const void *a, const void *b)
+CompareListedTids(const void *a, const void *b)
 {
-	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+	return ItemPointerCompare((ItemPointer) &((const GvHnswListed *) a)->tid,
+							  (ItemPointer) &((const GvHnswListed *) b)->tid);
 }
 
 /*
  * The elements whose entries pass filter, sorted by TID (so that a caller
- * reads each element page once) and without duplicates.  Gives up, and
- * returns false, as soon as more than limit entries match.
+ * reads each element page once) and without duplicates; with qsketch (the
+ * query's sketch, in an index with sketches) each with the lower bound on
+ * its squared L2 distance to the query.  Gives up, and returns false, as
+ * soon as more than limit entries match.
  */
 bool
 GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
-					GvHnswKeyFilter filter, int limit, ItemPointer *tids, int *ntids)
+					GvHnswKeyFilter filter, int limit, const float *qsketch,
+					GvHnswListed **listed, int *nlisted)
 {
 	int			cap = 1024;
 	int			n = 0;
-	ItemPointer out = palloc(sizeof(ItemPointerData) * cap);
+	GvHnswListed *out = palloc(sizeof(GvHnswListed) * cap);
 
 	for (BlockNumber blkno = head; blkno != InvalidBlockNumber;)
 	{
@@ -237,9 +259,18 @@ GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
 			if (n == cap)
 			{
 				cap *= 2;
-				out = repalloc_huge(out, sizeof(ItemPointerData) * cap);
+				out = repalloc_huge(out, sizeof(GvHnswListed) * cap);
 			}
-			out[n++] = e->element;
+			out[n].tid = e->element;
+			out[n].bound = 0;
+			if (qsketch)
+			{
+				float		sketch[GV_PROJ_SKETCH];
+
+				memcpy(sketch, GvHnswKeyEntrySketch(info, e), sizeof(sketch));
+				out[n].bound = GvProjBound2(qsketch, sketch);
+			}
+			n++;
 		}
 		blkno = GvPageGetOpaque(page)->nextblkno;
 		UnlockReleaseBuffer(buf);
@@ -248,15 +279,117 @@ GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
 	{
 		int			u = 1;
 
-		qsort(out, n, sizeof(ItemPointerData), CompareTids);
+		qsort(out, n, sizeof(GvHnswListed), CompareListedTids);
 		for (int i = 1; i < n; i++)
-			if (!ItemPointerEquals(&out[i], &out[u - 1]))
+			if (!ItemPointerEquals(&out[i].tid, &out[u - 1].tid))
 				out[u++] = out[i];
 		n = u;
 	}
-	*tids = out;
-	*ntids = n;
+	*listed = out;
+	*nlisted = n;
 	return true;
+}
+
+/* ---------------------------------------------------------------------------
+ * The projection behind the sketches
+ * ---------------------------------------------------------------------------
+ */
+
+#define PROJ_BYTES_PER_PAGE \
+	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(GvPageOpaqueData))) & ~3)
+
+/* Does this index get sketches?  The bound is on L2, which cosine's
+ * normalised vectors share; inner product has no such bound. */
+static bool
+WantsProjection(GvHnswInfo info, int n)
+{
+	return info->nkeys > 0 && info->storage == HNSW_STORAGE_FLOAT &&
+		info->metric->kind != GV_METRIC_IP && n >= 4 * GV_PROJ_DIMS;
+}
+
+/*
+ * Train the projection on sample (vectors in the index's space) and write
+ * its pages after the relation's current end, as a build does (no WAL: the
+ * build logs the whole relation at its end).  Leaves info with the
+ * projection in memory, so that the build can sketch its entries.
+ */
+void
+GvHnswProjectionTrain(Relation index, GvHnswInfo info, const float *const *sample, int n)
+{
+	Size		bytes = sizeof(float) * (Size) (GV_PROJ_DIMS + 1) * info->dim;
+	float	   *floats = palloc(bytes);
+	double	   *work = palloc(sizeof(double) * 2 * GV_PROJ_DIMS * (Size) info->dim);
+	Buffer		metabuf;
+	GvHnswMetaPage meta;
+
+	info->projDims = 0;
+	if (!WantsProjection(info, n))
+		return;
+	GvProjTrain(sample, n, info->dim, UINT64CONST(0x67767072306a3031),
+				floats, floats + info->dim, work);
+	pfree(work);
+
+	info->projStart = InvalidBlockNumber;
+	for (Size done = 0; done < bytes;)
+	{
+		Buffer		buf = GvNewBuffer(index, MAIN_FORKNUM);
+		Page		page = BufferGetPage(buf);
+		Size		chunk = Min(bytes - done, PROJ_BYTES_PER_PAGE);
+
+		GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_PROJ);
+		memcpy(PageGetContents(page), (char *) floats + done, chunk);
+		/* cover the data, or a full-page image would leave it out as a hole */
+		((PageHeader) page)->pd_lower = (PageGetContents(page) + chunk) - (char *) page;
+		if (info->projStart == InvalidBlockNumber)
+			info->projStart = BufferGetBlockNumber(buf);
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+		done += chunk;
+	}
+	metabuf = ReadBuffer(index, GV_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	meta = GvHnswPageGetMeta(BufferGetPage(metabuf));
+	meta->projDims = GV_PROJ_DIMS;
+	meta->projStart = info->projStart;
+	MarkBufferDirty(metabuf);
+	UnlockReleaseBuffer(metabuf);
+
+	info->projDims = GV_PROJ_DIMS;
+	info->projMean = floats;
+	info->projDirs = floats + info->dim;
+}
+
+/* Read the projection into the cached info, once (it never changes). */
+void
+GvHnswProjectionLoad(Relation index, GvHnswInfo info)
+{
+	Size		bytes = sizeof(float) * (Size) (GV_PROJ_DIMS + 1) * info->dim;
+	float	   *floats;
+	BlockNumber blkno = info->projStart;
+
+	if (info->projDims == 0 || info->projMean != NULL)
+		return;
+	floats = MemoryContextAlloc(index->rd_indexcxt, bytes);
+	for (Size done = 0; done < bytes; blkno++)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+		Size		chunk = Min(bytes - done, PROJ_BYTES_PER_PAGE);
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		GvCheckPage(index, page, blkno, GV_PAGE_ID_HNSW);
+		if (!(GvPageGetOpaque(page)->flags & HNSW_PAGE_PROJ))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has no projection page at block %u",
+							RelationGetRelationName(index), blkno)));
+		memcpy((char *) floats + done, PageGetContents(page), chunk);
+		UnlockReleaseBuffer(buf);
+		done += chunk;
+	}
+	info->projMean = floats;
+	info->projDirs = floats + info->dim;
 }
 
 /* ---------------------------------------------------------------------------

@@ -64,6 +64,11 @@ typedef struct GvHnswScanOpaqueData
 	ItemPointerData lastTid;	/* element handed out, in index space */
 	int			sortedEnd;		/* listed: out[0, sortedEnd) is sorted and
 								 * nearer than the rest of out */
+	bool		bounded;		/* listed, in the order of distance bounds */
+	GvHnswListed *listed;		/* bounded: sorted by bound */
+	int			nlisted;
+	int			nextListed;		/* first not yet read */
+	GvHnswHeapData found;		/* bounded: read, not yet returned (min-heap) */
 	bool		recheck;		/* a filter column is stored as a hash */
 	GvHeapFetchData heapFetch;	/* re-ranking (float16, int8, binary storage) */
 } GvHnswScanOpaqueData;
@@ -173,7 +178,7 @@ ListedExactLimit(Relation index, GvHnswInfo info)
  * read once) that are live and pass the filter; returns how many.
  */
 static int
-RankListed(IndexScanDesc scan, ItemPointer tids, int n, GvHnswCandidate *out)
+RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 	GvHnswInfo	info = so->info;
@@ -184,16 +189,17 @@ RankListed(IndexScanDesc scan, ItemPointer tids, int n, GvHnswCandidate *out)
 
 	for (int i = 0; i < n; i++)
 	{
-		OffsetNumber off = ItemPointerGetOffsetNumber(&tids[i]);
+		ItemPointer tid = &listed[i].tid;
+		OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 		GvHnswElementTuple tup;
 
 		if (!BufferIsValid(buf) ||
-			BufferGetBlockNumber(buf) != ItemPointerGetBlockNumber(&tids[i]))
+			BufferGetBlockNumber(buf) != ItemPointerGetBlockNumber(tid))
 		{
 			CHECK_FOR_INTERRUPTS();
 			if (BufferIsValid(buf))
 				UnlockReleaseBuffer(buf);
-			buf = ReadBuffer(scan->indexRelation, ItemPointerGetBlockNumber(&tids[i]));
+			buf = ReadBuffer(scan->indexRelation, ItemPointerGetBlockNumber(tid));
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
 		}
@@ -206,7 +212,7 @@ RankListed(IndexScanDesc scan, ItemPointer tids, int n, GvHnswCandidate *out)
 		out[count].dist = GvMetricDistance(info->metric, so->query,
 										   GvHnswElementVector(info, tup, decoded), info->dim);
 		out[count].heaptid = tup->heaptid;
-		out[count++].tid = tids[i];
+		out[count++].tid = *tid;
 	}
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
@@ -275,32 +281,136 @@ SortNextListed(GvHnswScanOpaque so)
 }
 
 /*
+ * Bounded listing: read the element of the next listed entry (in the order
+ * of their distance bounds) into so->found if it is live and passes the
+ * filter.
+ */
+static void
+ReadNextListed(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	GvHnswInfo	info = so->info;
+	ItemPointer tid = &so->listed[so->nextListed++].tid;
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	Buffer		buf = ReadBuffer(scan->indexRelation, ItemPointerGetBlockNumber(tid));
+	Page		page;
+
+	CHECK_FOR_INTERRUPTS();
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (!PageIsNew(page) && (GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT) &&
+		off <= PageGetMaxOffsetNumber(page))
+	{
+		GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
+
+		if (!(tup->flags & HNSW_ELEMENT_DELETED) && GvHnswKeysMatch(info, tup, &so->filter))
+		{
+			GvHnswCandidate c;
+
+			c.dist = GvMetricDistance(info->metric, so->query,
+									  (const float *) (tup->data + info->keyBytes), info->dim);
+			c.heaptid = tup->heaptid;
+			c.tid = *tid;
+			GvHnswHeapPush(&so->found, &c);
+		}
+	}
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * The next row of a bounded listing: the nearest element read so far, once
+ * no unread element's bound is below its distance.
+ */
+static bool
+NextBounded(IndexScanDesc scan, GvHnswCandidate *c)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+
+	for (;;)
+	{
+		bool		more = so->nextListed < so->nlisted;
+
+		if (so->found.count > 0 &&
+			(!more || GvHnswHeapTop(&so->found)->dist <= so->listed[so->nextListed].bound))
+		{
+			*c = GvHnswHeapPop(&so->found);
+			return true;
+		}
+		if (!more)
+			return false;
+		ReadNextListed(scan);
+	}
+}
+
+static int
+CompareListedBounds(const void *a, const void *b)
+{
+	double		x = ((const GvHnswListed *) a)->bound;
+	double		y = ((const GvHnswListed *) b)->bound;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * Start a bounded listing: the bounds (on squared L2) in the metric's own
+ * scale -- cosine's 1 - dot of unit vectors is half their squared L2 --
+ * and the entries in their order.
+ */
+static void
+StartBounded(GvHnswScanOpaque so, GvHnswListed *listed, int n)
+{
+	if (so->info->metric->kind == GV_METRIC_COSINE)
+		for (int i = 0; i < n; i++)
+			listed[i].bound /= 2;
+	qsort(listed, n, sizeof(GvHnswListed), CompareListedBounds);
+	so->listed = listed;
+	so->nlisted = n;
+	so->nextListed = 0;
+	GvHnswHeapInit(&so->found, 64, false);
+	so->bounded = true;
+}
+
+/*
  * A selective filter: if the key directory lists few enough matching
- * elements (ListedExactLimit), rank them all exactly and return them in
- * one batch.  Returns false (nothing done) when the graph is the cheaper
- * way, or the index has no key directory.
+ * elements (ListedExactLimit), rank them exactly: in the order of their
+ * distance bounds when the directory holds sketches, reading only those
+ * that may come next; else all of them, returned nearest first.  Returns
+ * false (nothing done) when the graph is the cheaper way, or the index has
+ * no key directory.
  */
 static bool
 ListFilteredElements(IndexScanDesc scan, GvHnswMetaPageData *meta)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
-	ItemPointer tids;
+	GvHnswInfo	info = so->info;
+	float		qsketch[GV_PROJ_SKETCH];
+	GvHnswListed *listed;
 	int			n;
 
-	if (meta->keyDirHead == GV_METAPAGE_BLKNO ||
-		!GvHnswKeyDirCollect(scan->indexRelation, so->info, meta->keyDirHead, &so->filter,
-							 ListedExactLimit(scan->indexRelation, so->info), &tids, &n))
+	if (meta->keyDirHead == GV_METAPAGE_BLKNO)
 		return false;
+	GvHnswProjectionLoad(scan->indexRelation, info);
+	if (info->projDims > 0)
+		GvProjSketch(info->projMean, info->projDirs, info->dim, so->query, qsketch);
+	if (!GvHnswKeyDirCollect(scan->indexRelation, info, meta->keyDirHead, &so->filter,
+							 ListedExactLimit(scan->indexRelation, info),
+							 info->projDims > 0 ? qsketch : NULL, &listed, &n))
+		return false;
+	so->pos = so->nout = 0;
+	so->exhaustive = true;		/* nothing to remember for later batches */
+	so->done = true;
+	if (info->projDims > 0)
+	{
+		StartBounded(so, listed, n);
+		return true;
+	}
 	so->out = palloc(sizeof(GvHnswCandidate) * Max(n, 1));
-	so->nout = RankListed(scan, tids, n, so->out);
-	pfree(tids);
-	if (so->info->storage != HNSW_STORAGE_FLOAT)
+	so->nout = RankListed(scan, listed, n, so->out);
+	pfree(listed);
+	if (info->storage != HNSW_STORAGE_FLOAT)
 		RerankBatch(scan);		/* exact distances for all, sorted */
 	else
 		so->sortedEnd = 0;		/* sorted a part at a time, as needed */
-	so->pos = 0;
-	so->exhaustive = true;		/* nothing to remember for later batches */
-	so->done = true;
 	return true;
 }
 
@@ -628,9 +738,23 @@ gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	{
 		so->out = NULL;
 		so->sortedEnd = INT_MAX;	/* only the listed path sorts lazily */
+		so->bounded = false;
 		StartScan(scan);
 		so->started = true;
 		pgstat_count_index_scan(scan->indexRelation);
+	}
+	if (so->bounded)
+	{
+		GvHnswCandidate c;
+		bool		found = NextBounded(scan, &c);
+
+		MemoryContextSwitchTo(old);
+		if (!found)
+			return false;
+		scan->xs_heaptid = c.heaptid;
+		scan->xs_recheck = so->recheck;
+		scan->xs_recheckorderby = false;
+		return true;
 	}
 	if (so->pos == so->sortedEnd && so->sortedEnd < so->nout)
 		SortNextListed(so);

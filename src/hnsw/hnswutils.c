@@ -46,6 +46,8 @@ GvHnswGetInfo(Relation index)
 		info->vecBytes = GvHnswVectorBytes(info->storage, info->dim);
 		GvHnswInitKeys(index, info);
 		info->metric = GvIndexGetMetric(index, 1);
+		info->projDims = meta.projDims;
+		info->projStart = meta.projStart;
 		index->rd_amcache = info;
 	}
 	return (GvHnswInfo) index->rd_amcache;

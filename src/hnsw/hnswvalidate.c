@@ -221,7 +221,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 			continue;
 		}
 		GvCheckPage(index, page, blkno, GV_PAGE_ID_HNSW);
-		if (GvPageGetOpaque(page)->flags & HNSW_PAGE_KEYS)
+		if (GvPageGetOpaque(page)->flags & (HNSW_PAGE_KEYS | HNSW_PAGE_PROJ))
 		{
 			UnlockReleaseBuffer(buf);
 			continue;			/* checked with the key directory below */
