@@ -27,6 +27,9 @@ $primary->safe_psql('postgres', qq{
 		WITH (m = 8, ef_construction = 32, storage = float16);
 	CREATE INDEX items_cos ON items USING gv_hnsw (emb gvector_cosine_ops, label)
 		WITH (m = 8, ef_construction = 32, storage = int8);
+	-- float32 with a filter column: key directory entries carry sketches
+	CREATE INDEX items_key ON items USING gv_hnsw (emb, label)
+		WITH (m = 8, ef_construction = 32);
 });
 
 my @queries = map {
@@ -37,6 +40,9 @@ my @queries = map {
 push @queries, "SET enable_seqscan = off;
 	SELECT string_agg(id::text, ',') FROM (SELECT id FROM items WHERE label = 2 ORDER BY emb <=> "
   . random_vector_sql(32, 5005) . " LIMIT 10) s";
+push @queries, "SET enable_seqscan = off;
+	SELECT string_agg(id::text, ',') FROM (SELECT id FROM items WHERE label = 3 ORDER BY emb <-> "
+  . random_vector_sql(32, 5006) . " LIMIT 10) s";
 
 sub check
 {
@@ -53,6 +59,11 @@ sub check
 		$primary->safe_psql('postgres',
 			q{SELECT elements FROM gigavector.hnsw_verify('items_l2')}),
 		"$what: standby's graph has the primary's elements");
+	is($standby->safe_psql('postgres',
+			q{SELECT elements FROM gigavector.hnsw_verify('items_key')}),
+		$primary->safe_psql('postgres',
+			q{SELECT elements FROM gigavector.hnsw_verify('items_key')}),
+		"$what: standby's filter-column index (key directory checked) has the primary's elements");
 }
 
 check('after build');

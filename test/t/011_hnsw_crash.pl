@@ -13,9 +13,11 @@ use GvTest;
 my $node = gv_new_node('crash');
 my $vec = random_vector_sql(16, 'i');
 $node->safe_psql('postgres', qq{
-	CREATE TABLE items (id int, emb gvector(16));
+	CREATE TABLE items (id int, emb gvector(16), grp int GENERATED ALWAYS AS (id % 7) STORED);
 	INSERT INTO items SELECT i, $vec FROM generate_series(1, 500) i;
 	CREATE INDEX items_emb ON items USING gv_hnsw (emb) WITH (m = 8, ef_construction = 32);
+	-- a filter column: its key directory (with sketches) must list every row too
+	CREATE INDEX items_key ON items USING gv_hnsw (emb, grp) WITH (m = 8, ef_construction = 32);
 	CREATE SEQUENCE ids START 100000;
 });
 
@@ -49,6 +51,21 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM items WHERE id NOT IN (
 		SELECT id FROM (SELECT id FROM items ORDER BY emb <-> (SELECT emb FROM items LIMIT 1) LIMIT 1000000) s)}),
 	0, 'an index scan over the whole graph finds every live heap row');
+cmp_ok($node->safe_psql('postgres', q{SELECT elements FROM gigavector.hnsw_verify('items_key')}),
+	'>=', $rows, 'hnsw_verify passes on the filter-column index (key directory: every visible row listed)');
+# ef_search 40: ~1,700 matches are more than sqrt(32 * 40 * 500 rows at
+# build) = 800, so the graph is searched; ef_search 400 raises the limit to
+# 2,529 and the matches are read from the key directory
+for my $ef (40, 400)
+{
+	is($node->safe_psql('postgres', qq{
+		SET enable_seqscan = off; SET gigavector.hnsw_max_scan_tuples = 1000000;
+		SET gigavector.hnsw_ef_search = $ef;
+		SELECT count(*) FROM items WHERE grp = 1 AND id NOT IN (
+			SELECT id FROM (SELECT id FROM items WHERE grp = 1
+				ORDER BY emb <-> (SELECT emb FROM items LIMIT 1) LIMIT 1000000) s)}),
+		0, "a filtered index scan (ef_search $ef) finds every live row that matches");
+}
 
 # The index keeps working after recovery.  An element whose insert the
 # crash cut short (written, but not yet linked from its neighbours) belongs
