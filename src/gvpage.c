@@ -131,6 +131,54 @@ GvChainAppend(Relation index, BlockNumber blkno, uint16 page_id, uint16 flags,
 	return newblkno;
 }
 
+/* Copy chunk bytes (at most GV_BLOB_PER_PAGE) of a blob into a fresh page. */
+void
+GvBlobPutChunk(Page page, const char *data, Size chunk)
+{
+	Assert(chunk <= GV_BLOB_PER_PAGE);
+	memcpy(PageGetContents(page), data, chunk);
+	((PageHeader) page)->pd_lower = (PageGetContents(page) + chunk) - (char *) page;
+}
+
+/*
+ * Read size bytes of the blob that starts at block start; every page must
+ * be ours (page_id) and a blob page (flags).
+ */
+void
+GvBlobRead(Relation index, BlockNumber start, uint16 page_id, uint16 flags,
+		   char *dest, Size size)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+	for (Size done = 0; done < size; start++)
+	{
+		Size		chunk = Min(size - done, GV_BLOB_PER_PAGE);
+		Buffer		buf;
+		Page		page;
+
+		if (start >= nblocks)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" ends inside its training data pages",
+							RelationGetRelationName(index)),
+					 errhint("Rebuild the index with REINDEX.")));
+		buf = ReadBuffer(index, start);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		GvCheckPage(index, page, start, page_id);
+		if (!(GvPageGetOpaque(page)->flags & flags) ||
+			((PageHeader) page)->pd_lower < (PageGetContents(page) + chunk) - (char *) page)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a damaged training data page at block %u",
+							RelationGetRelationName(index), start),
+					 errhint("Rebuild the index with REINDEX.")));
+		memcpy(dest + done, PageGetContents(page), chunk);
+		UnlockReleaseBuffer(buf);
+		done += chunk;
+	}
+}
+
 /*
  * Refuse a metapage that is not ours, or of a format this build cannot read.
  */

@@ -116,6 +116,20 @@ extern BlockNumber GvChainAppend(Relation index, BlockNumber blkno, uint16 page_
 								 BlockNumber tailPtrBlkno, GvChainSetTail setTail,
 								 void *arg);
 
+/*
+ * Blobs: a build's read-only arrays (IVFPQ centroids and codebooks, HNSW's
+ * key directory projection) laid over consecutive pages, GV_BLOB_PER_PAGE
+ * bytes each after the page header.  GvBlobPutChunk sets pd_lower past the
+ * data, so a full-page image (which leaves out the hole between pd_lower
+ * and pd_upper) keeps it.
+ */
+#define GV_BLOB_PER_PAGE \
+	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(GvPageOpaqueData))) & ~((Size) 7))
+
+extern void GvBlobPutChunk(Page page, const char *data, Size chunk);
+extern void GvBlobRead(Relation index, BlockNumber start, uint16 page_id, uint16 flags,
+					   char *dest, Size size);
+
 /* WAL helpers */
 extern Page GvXLogRegisterNew(GenericXLogState *state, Buffer buffer,
 							  uint16 page_id, uint16 flags);

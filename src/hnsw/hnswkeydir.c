@@ -295,9 +295,6 @@ GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
  * ---------------------------------------------------------------------------
  */
 
-#define PROJ_BYTES_PER_PAGE \
-	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(GvPageOpaqueData))) & ~3)
-
 /* Does this index get sketches?  The bound is on L2, which cosine's
  * normalised vectors share; inner product has no such bound. */
 static bool
@@ -334,12 +331,10 @@ GvHnswProjectionTrain(Relation index, GvHnswInfo info, const float *const *sampl
 	{
 		Buffer		buf = GvNewBuffer(index, MAIN_FORKNUM);
 		Page		page = BufferGetPage(buf);
-		Size		chunk = Min(bytes - done, PROJ_BYTES_PER_PAGE);
+		Size		chunk = Min(bytes - done, GV_BLOB_PER_PAGE);
 
 		GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_PROJ);
-		memcpy(PageGetContents(page), (char *) floats + done, chunk);
-		/* cover the data, or a full-page image would leave it out as a hole */
-		((PageHeader) page)->pd_lower = (PageGetContents(page) + chunk) - (char *) page;
+		GvBlobPutChunk(page, (char *) floats + done, chunk);
 		if (info->projStart == InvalidBlockNumber)
 			info->projStart = BufferGetBlockNumber(buf);
 		MarkBufferDirty(buf);
@@ -365,29 +360,11 @@ GvHnswProjectionLoad(Relation index, GvHnswInfo info)
 {
 	Size		bytes = sizeof(float) * (Size) (GV_PROJ_DIMS + 1) * info->dim;
 	float	   *floats;
-	BlockNumber blkno = info->projStart;
 
 	if (info->projDims == 0 || info->projMean != NULL)
 		return;
 	floats = MemoryContextAlloc(index->rd_indexcxt, bytes);
-	for (Size done = 0; done < bytes; blkno++)
-	{
-		Buffer		buf = ReadBuffer(index, blkno);
-		Page		page;
-		Size		chunk = Min(bytes - done, PROJ_BYTES_PER_PAGE);
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		GvCheckPage(index, page, blkno, GV_PAGE_ID_HNSW);
-		if (!(GvPageGetOpaque(page)->flags & HNSW_PAGE_PROJ))
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("index \"%s\" has no projection page at block %u",
-							RelationGetRelationName(index), blkno)));
-		memcpy((char *) floats + done, PageGetContents(page), chunk);
-		UnlockReleaseBuffer(buf);
-		done += chunk;
-	}
+	GvBlobRead(index, info->projStart, GV_PAGE_ID_HNSW, HNSW_PAGE_PROJ, (char *) floats, bytes);
 	info->projMean = floats;
 	info->projDirs = floats + info->dim;
 }

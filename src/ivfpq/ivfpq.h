@@ -113,8 +113,6 @@ typedef IvfpqListData *IvfpqList;
 
 #define IVFPQ_LISTS_PER_PAGE \
 	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(GvPageOpaqueData))) / sizeof(IvfpqListData))
-#define IVFPQ_BLOB_PER_PAGE \
-	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(GvPageOpaqueData))) & ~((Size) 7))
 
 /* An entry of a list: heap TID, reconstruction norm, codes. */
 typedef struct IvfpqEntryData

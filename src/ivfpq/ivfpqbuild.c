@@ -364,39 +364,22 @@ WritePages(Relation index, ForkNumber fork, IvfpqMetaPage meta,
 		Size		bsize = sizeof(float) * (Size) cache->ksub * cache->dim;
 		Size		total = csize + bsize;
 		Size		done = 0;
+		char	   *blob = palloc(total);
 
+		memcpy(blob, cache->centroids, csize);
+		memcpy(blob + csize, cache->codebook, bsize);
 		while (done < total)
 		{
-			Size		chunk = Min(total - done, IVFPQ_BLOB_PER_PAGE);
-			char	   *dest;
-			Size		pos = done;
+			Size		chunk = Min(total - done, GV_BLOB_PER_PAGE);
 
 			CHECK_FOR_INTERRUPTS();
 			buf = NewPage(index, fork, IVFPQ_PAGE_BLOB, &page);
-			dest = PageGetContents(page);
-			/* the stream crosses from centroids to codebooks mid-page */
-			while (pos < done + chunk)
-			{
-				Size		n;
-
-				if (pos < csize)
-				{
-					n = Min(csize - pos, done + chunk - pos);
-					memcpy(dest, (char *) cache->centroids + pos, n);
-				}
-				else
-				{
-					n = done + chunk - pos;
-					memcpy(dest, (char *) cache->codebook + (pos - csize), n);
-				}
-				dest += n;
-				pos += n;
-			}
-			((PageHeader) page)->pd_lower = (char *) dest - (char *) page;
+			GvBlobPutChunk(page, blob + done, chunk);
 			FinishPage(buf, fork);
 			meta->blobPages++;
 			done += chunk;
 		}
+		pfree(blob);
 	}
 
 	/* directory pages, filled in at the end */

@@ -67,35 +67,6 @@ IvfpqGetList(Relation index, IvfpqMetaPage meta, int list, IvfpqList result)
 	UnlockReleaseBuffer(buf);
 }
 
-/*
- * Read the blob stream (centroids, then codebooks) into dest.
- */
-static void
-ReadBlob(Relation index, IvfpqMetaPage meta, char *dest, Size size)
-{
-	Size		done = 0;
-
-	for (uint32 i = 0; i < meta->blobPages && done < size; i++)
-	{
-		BlockNumber blkno = meta->blobStart + i;
-		Buffer		buf = ReadBuffer(index, blkno);
-		Page		page;
-		Size		chunk = Min(size - done, IVFPQ_BLOB_PER_PAGE);
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		GvCheckPage(index, page, blkno, GV_PAGE_ID_IVFPQ);
-		memcpy(dest + done, PageGetContents(page), chunk);
-		UnlockReleaseBuffer(buf);
-		done += chunk;
-	}
-	if (done != size)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" has truncated codebook pages",
-						RelationGetRelationName(index)),
-				 errhint("Rebuild the index with REINDEX.")));
-}
 
 /*
  * The centroids and codebooks of an index (with its metapage), loaded once
@@ -166,7 +137,7 @@ IvfpqGetCache(Relation index)
 		cache->ksub = 1 << meta.bits;
 		bsize = sizeof(float) * (Size) cache->ksub * cache->dim;
 		blob = palloc(csize + bsize);
-		ReadBlob(index, &meta, blob, csize + bsize);
+		GvBlobRead(index, meta.blobStart, GV_PAGE_ID_IVFPQ, IVFPQ_PAGE_BLOB, blob, csize + bsize);
 		cache->centroids = (float *) blob;
 		cache->codebook = (float *) (blob + csize);
 		IvfpqFinishCache(cache);
