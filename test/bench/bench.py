@@ -156,6 +156,7 @@ INDEX_COLUMNS = [
     ("am", "am", ""),
     ("with", "with", ""),
     ("build_s", "build s", ".1f"),
+    ("builds", "workers:build s", ""),
     ("index_mb", "size MB", ".1f"),
     ("status", "status", ""),
 ]
@@ -228,9 +229,23 @@ def build_index(conn, args, entry: dict, metric: str) -> dict:
         sql.SQL(f" WITH ({entry['with']})") if entry.get("with") else sql.SQL(""))
     log(f"{entry['name']}: {stmt.as_string(conn)}")
     conn.execute(sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(args.maintenance_work_mem)))
-    t0 = time.perf_counter()
-    conn.execute(stmt)
-    info["build_s"] = time.perf_counter() - t0
+    # --build-workers 0,1,2: build once per value (the last build is kept);
+    # max_parallel_maintenance_workers caps the workers CREATE INDEX asks for
+    workers = [int(w) for w in args.build_workers.split(",")] if args.build_workers else [None]
+    builds = []
+    for i, w in enumerate(workers):
+        if w is not None:
+            conn.execute(sql.SQL("SET max_parallel_maintenance_workers = {}").format(sql.Literal(w)))
+        if i > 0:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(args.schema, idx_name)))
+        t0 = time.perf_counter()
+        conn.execute(stmt)
+        info["build_s"] = time.perf_counter() - t0
+        if w is not None:
+            builds.append(f"{w}:{info['build_s']:.1f}")
+            log(f"{entry['name']}: max_parallel_maintenance_workers = {w}: built in {info['build_s']:.1f} s")
+    conn.execute("RESET max_parallel_maintenance_workers")
+    info["builds"] = " ".join(builds)
     info["index_bytes"] = conn.execute("SELECT pg_relation_size(%s::regclass)",
                                        [f"{args.schema}.{idx_name}"]).fetchone()[0]
     info["index_mb"] = info["index_bytes"] / 2**20
@@ -313,6 +328,9 @@ def parse_args(argv=None):
     p.add_argument("--reload", action="store_true", help="reload the tables even if present")
     p.add_argument("--copy-format", choices=("binary", "text"), default="binary")
     p.add_argument("--maintenance-work-mem", default="1GB", help="for index builds")
+    p.add_argument("--build-workers", default="",
+                   help="comma-separated max_parallel_maintenance_workers values: build each index "
+                        "once per value (build times in the index table; the last build is queried)")
     p.add_argument("--planner-choice", action="store_true",
                    help="do not SET enable_seqscan = off for index sweeps")
     p.add_argument("--keep-indexes", action="store_true", help="do not drop the indexes at the end")
