@@ -296,6 +296,7 @@ typedef struct GvHnswGraphHeaderData
 	pg_atomic_uint64 arenaUsed; /* bytes handed out (may overshoot when full) */
 	pg_atomic_uint32 nelements;
 	pg_atomic_uint32 full;		/* an element did not fit: stop adding */
+	int			tranche;		/* of the LWLocks, in a shared graph */
 	LWLock		entryLock;		/* entry, entryLevel, in a shared graph */
 	int32		entry;			/* element number, or -1 when empty */
 	int32		entryLevel;

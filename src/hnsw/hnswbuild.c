@@ -1,18 +1,23 @@
 /*
- * gvhnswbuild.c
+ * hnswbuild.c
  *	  Build a gv_hnsw index.
  *
  * The graph is built in memory first: every heap row's vector is copied
- * into local memory and inserted into an in-memory HNSW graph whose
- * elements refer to each other by array index.  Searches there use a
- * visited array tagged with a per-search epoch (no hashing, no clearing)
- * and flat binary heaps of (distance, index) pairs; distances are direct
- * SIMD kernel calls.  Neighbour lists are chosen with the paper's
- * heuristic, both for the new element and when a back-link overflows a
- * neighbour's list.
+ * into an arena and inserted into an in-memory HNSW graph whose elements
+ * refer to each other by element number (hnsw.h, GvHnswGraphData).
+ * Searches there use a visited array tagged with a per-search epoch (no
+ * hashing, no clearing) and flat binary heaps of (distance, number) pairs;
+ * distances are direct SIMD kernel calls.  Neighbour lists are chosen with
+ * the paper's heuristic, both for the new element and when a back-link
+ * overflows a neighbour's list.
+ *
+ * The arena holds no pointers, so the same search, heuristic and linking
+ * code serves a serial build (backend-local arena, no locks) and a parallel
+ * one (hnswbuildparallel.c: the arena is in a DSM segment that every
+ * participant maps, and per-element LWLocks guard neighbour lists).
  *
  * When the graph is complete, element tuples are laid out page by page,
- * array indexes become item pointers, the pages are written without WAL,
+ * element numbers become item pointers, the pages are written without WAL,
  * and the whole relation is WAL-logged at once (GvLogBuiltIndex).
  *
  * If the graph outgrows maintenance_work_mem, we say so with a NOTICE, write
@@ -59,7 +64,7 @@ typedef struct GvHnswBuilderData
 	uint32		epoch;
 	MemHeap		cand;
 	MemHeap		result;
-	MemCand    *scratch;		/* AddLink: 2 * (2m + 1) */
+	MemCand    *scratch;		/* AddLink 2 * (2m + 1); SetLinksMem 2m */
 	MemCand    *found;			/* a level's search result: ef + 1 */
 	MemCand    *chosen;			/* the new element's neighbours: 4m + 1 */
 	int32	   *nbrBuf;			/* a copy of one neighbour list: 2m */
@@ -239,6 +244,7 @@ GvHnswGraphInitShared(GvHnswGraph graph, GvHnswInfo info, Size memLimit,
 	MemSet(graph, 0, sizeof(GvHnswGraphData));
 	GraphInitLayout(graph, info);
 	GraphInitHeader(graph, (GvHnswGraphHeader) space, memLimit);
+	graph->hdr->tranche = tranche;
 	LWLockInitialize(&graph->hdr->entryLock, tranche);
 	GraphMapShared(graph, space);
 }
@@ -291,7 +297,7 @@ GraphGrowLocal(GvHnswGraph g, uint32 idx, Size end)
  */
 static int32
 GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const float *vec, const char *keys,
-				uint8 keyNulls, int level, int tranche)
+				uint8 keyNulls, int level)
 {
 	GvHnswGraphHeader hdr = g->hdr;
 	Size		need = ElementSize(g, level);
@@ -314,7 +320,7 @@ GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const float *vec, const char
 	g->offsets[idx] = off;
 	e = GraphElement(g, idx);
 	if (g->shared)
-		LWLockInitialize(&e->lock, tranche);
+		LWLockInitialize(&e->lock, hdr->tranche);
 	e->heaptid = *heaptid;
 	ItemPointerSetInvalid(&e->tid);
 	e->level = level;
@@ -714,8 +720,7 @@ GvHnswBuilderInsert(GvHnswBuilder builder, ItemPointer heaptid, const float *vec
 	GvHnswGraph g = builder->graph;
 	int32		idx;
 
-	idx = GraphAddElement(g, heaptid, vec, keys, keyNulls, level,
-						  g->shared ? g->hdr->entryLock.tranche : 0);
+	idx = GraphAddElement(g, heaptid, vec, keys, keyNulls, level);
 	if (idx < 0)
 		return false;
 	InsertMem(builder, idx);
