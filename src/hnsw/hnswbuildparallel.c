@@ -32,6 +32,7 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
+#include "executor/instrument.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
@@ -43,6 +44,8 @@
 
 #define PARALLEL_KEY_HNSW_SHARED	UINT64CONST(0xA000000000000001)
 #define PARALLEL_KEY_HNSW_GRAPH		UINT64CONST(0xA000000000000002)
+#define PARALLEL_KEY_BUFFER_USAGE	UINT64CONST(0xA000000000000003)
+#define PARALLEL_KEY_WAL_USAGE		UINT64CONST(0xA000000000000004)
 
 /* How often (rows of its own) the leader reports everyone's progress. */
 #define PROGRESS_INTERVAL			64
@@ -212,10 +215,13 @@ GvHnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 	Relation	heap;
 	Relation	index;
 	double		reltuples;
+	BufferUsage *bufferUsage;
+	WalUsage   *walUsage;
 
 	shared = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_SHARED, false);
 	graphSpace = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_GRAPH, false);
 	GraphTranche(shared->tranche);
+	InstrStartParallelQuery();
 
 	/* The same lock modes as the leader's CREATE INDEX (see nbtsort.c). */
 	heap = table_open(shared->heaprelid,
@@ -228,6 +234,11 @@ GvHnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 	shared->reltuples += reltuples;
 	SpinLockRelease(&shared->mutex);
 	pg_atomic_fetch_add_u32(&shared->workersDone, 1);
+
+	/* Buffer and WAL use, for pg_stat_statements and the like (as nbtsort.c). */
+	bufferUsage = shm_toc_lookup(toc, PARALLEL_KEY_BUFFER_USAGE, false);
+	walUsage = shm_toc_lookup(toc, PARALLEL_KEY_WAL_USAGE, false);
+	InstrEndParallelQuery(&bufferUsage[ParallelWorkerNumber], &walUsage[ParallelWorkerNumber]);
 
 	index_close(index, RowExclusiveLock);
 	table_close(heap, shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock);
@@ -322,6 +333,8 @@ GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswI
 	char	   *graphSpace;
 	GvHnswGraphData graph;
 	GvHnswTidSetData inGraph;
+	BufferUsage *bufferUsage;
+	WalUsage   *walUsage;
 	double		ngraph;
 	bool		full;
 
@@ -337,7 +350,9 @@ GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswI
 	graphSize = GvHnswGraphSpace(info, memLimit);
 	shm_toc_estimate_chunk(&pcxt->estimator, sharedSize);
 	shm_toc_estimate_chunk(&pcxt->estimator, graphSize);
-	shm_toc_estimate_keys(&pcxt->estimator, 2);
+	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(BufferUsage), nworkers));
+	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(WalUsage), nworkers));
+	shm_toc_estimate_keys(&pcxt->estimator, 4);
 	InitializeParallelDSM(pcxt);
 	if (pcxt->seg == NULL)
 		goto serial;
@@ -357,6 +372,10 @@ GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswI
 	GvHnswGraphInitShared(&graph, info, memLimit, graphSpace, shared->tranche);
 	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_SHARED, shared);
 	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_GRAPH, graphSpace);
+	bufferUsage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(BufferUsage), nworkers));
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_BUFFER_USAGE, bufferUsage);
+	walUsage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(WalUsage), nworkers));
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_WAL_USAGE, walUsage);
 
 	LaunchParallelWorkers(pcxt);
 	ereport(DEBUG1,
@@ -369,9 +388,14 @@ GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswI
 		goto serial;
 	}
 
-	*reltuples = Participate(shared, graphSpace, heap, index, true);
+	/* As nbtsort.c: the leader scans too unless parallel_leader_participation is off. */
+	*reltuples = 0;
+	if (parallel_leader_participation)
+		*reltuples = Participate(shared, graphSpace, heap, index, true);
 	WaitForWorkers(pcxt, shared);
 	*reltuples += shared->reltuples;
+	for (int i = 0; i < pcxt->nworkers_launched; i++)
+		InstrAccumParallelQuery(&bufferUsage[i], &walUsage[i]);
 
 	ngraph = pg_atomic_read_u32(&graph.hdr->nelements);
 	full = pg_atomic_read_u32(&graph.hdr->full) != 0;
