@@ -16,7 +16,11 @@
 #include "access/reloptions.h"
 #include "common/pg_prng.h"
 #include "nodes/execnodes.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
 #include "storage/itemptr.h"
+#include "storage/dsm.h"
+#include "storage/shm_toc.h"
 #include "utils/relcache.h"
 
 #include "gvpage.h"
@@ -337,10 +341,92 @@ extern void GvHnswProjectionLoad(Relation index, GvHnswInfo info);
 extern void GvHnswKeyDirVacuum(IndexVacuumInfo *vinfo, BlockNumber head,
 							   IndexBulkDeleteCallback callback, void *callback_state);
 
-/* gvhnswbuild.c */
+/*
+ * The build's in-memory graph (hnswbuild.c).  Elements live in one arena
+ * and refer to each other by element number; a table maps numbers to arena
+ * offsets.  Nothing in the arena is a pointer, so the same code works on
+ * backend-local memory (a serial build, the arena grows as needed) and on a
+ * DSM segment mapped at different addresses by a parallel build's
+ * participants (hnswbuildparallel.c), where the LWLocks guard neighbour
+ * lists and the entry point.
+ *
+ * An element: the header below, then (each MAXALIGNed) float vec[dim],
+ * char keys[keyBytes], int32 nbrs[slots] and float dists[slots], with
+ * slots = GvHnswSlots(m, level) laid out by level as in element tuples.
+ */
+typedef struct GvHnswGraphElementData
+{
+	LWLock		lock;			/* neighbour lists, in a shared graph */
+	ItemPointerData heaptid;
+	ItemPointerData tid;		/* assigned when the graph is written */
+	uint8		level;
+	uint8		keyNulls;
+	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links at each level */
+} GvHnswGraphElementData;
+
+typedef GvHnswGraphElementData *GvHnswGraphElement;
+
+/* The graph's state; in the DSM segment for a parallel build. */
+typedef struct GvHnswGraphHeaderData
+{
+	Size		arenaSize;		/* bytes elements may take */
+	uint32		capacity;		/* element numbers: arenaSize / smallest element */
+	pg_atomic_uint64 arenaUsed; /* bytes handed out (may overshoot when full) */
+	pg_atomic_uint32 nelements;
+	pg_atomic_uint32 full;		/* an element did not fit: stop adding */
+	int			tranche;		/* of the LWLocks, in a shared graph */
+	LWLock		entryLock;		/* entry, entryLevel, in a shared graph */
+	int32		entry;			/* element number, or -1 when empty */
+	int32		entryLevel;
+} GvHnswGraphHeaderData;
+
+typedef GvHnswGraphHeaderData *GvHnswGraphHeader;
+
+/* One process's handle on a graph. */
+typedef struct GvHnswGraphData
+{
+	GvHnswGraphHeader hdr;
+	char	   *arena;
+	uint64	   *offsets;		/* element number -> arena offset */
+	bool		shared;			/* take the LWLocks */
+	MemoryContext ctx;			/* local graph: where arena and offsets grow */
+	Size		arenaAllocated; /* local graph: bytes of arena allocated */
+	uint32		offsetsAllocated;	/* local graph: entries of offsets */
+	int			m;
+	int			dim;
+	int			keyBytes;
+	int			vecOffset;		/* element layout */
+	int			keysOffset;
+	int			nbrsOffset;
+} GvHnswGraphData;
+
+typedef GvHnswGraphData *GvHnswGraph;
+
+/* A participant's search state for inserting into a graph. */
+typedef struct GvHnswBuilderData *GvHnswBuilder;
+
+/* hnswbuild.c */
 extern IndexBuildResult *gvhnswbuild(Relation heap, Relation index,
 								   IndexInfo *indexInfo);
 extern void gvhnswbuildempty(Relation index);
+extern Size GvHnswGraphSpace(GvHnswInfo info, Size memLimit);
+extern void GvHnswGraphInitShared(GvHnswGraph graph, GvHnswInfo info, Size memLimit,
+								  char *space, int tranche);
+extern void GvHnswGraphAttach(GvHnswGraph graph, GvHnswInfo info, char *space);
+extern GvHnswBuilder GvHnswBuilderCreate(GvHnswGraph graph, GvHnswInfo info);
+extern bool GvHnswBuilderInsert(GvHnswBuilder builder, ItemPointer heaptid,
+								const float *vec, const char *keys, uint8 keyNulls,
+								int level);
+extern void GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph graph);
+extern void GvHnswReportGraphFull(double ntuples);
+extern void GvHnswInitInfo(Relation index, GvHnswInfo info);
+
+/* hnswbuildparallel.c */
+extern int	GvHnswParallelWorkers(Relation heap, Relation index);
+extern bool GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo,
+								GvHnswInfo info, int nworkers,
+								double *reltuples, double *indtuples);
+extern PGDLLEXPORT void GvHnswParallelBuildMain(dsm_segment *seg, shm_toc *toc);
 
 /* gvhnswinsert.c */
 extern bool gvhnswinsert(Relation index, Datum *values, bool *isnull,

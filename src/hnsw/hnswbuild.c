@@ -1,18 +1,23 @@
 /*
- * gvhnswbuild.c
+ * hnswbuild.c
  *	  Build a gv_hnsw index.
  *
  * The graph is built in memory first: every heap row's vector is copied
- * into local memory and inserted into an in-memory HNSW graph whose
- * elements refer to each other by array index.  Searches there use a
- * visited array tagged with a per-search epoch (no hashing, no clearing)
- * and flat binary heaps of (distance, index) pairs; distances are direct
- * SIMD kernel calls.  Neighbour lists are chosen with the paper's
- * heuristic, both for the new element and when a back-link overflows a
- * neighbour's list.
+ * into an arena and inserted into an in-memory HNSW graph whose elements
+ * refer to each other by element number (hnsw.h, GvHnswGraphData).
+ * Searches there use a visited array tagged with a per-search epoch (no
+ * hashing, no clearing) and flat binary heaps of (distance, number) pairs;
+ * distances are direct SIMD kernel calls.  Neighbour lists are chosen with
+ * the paper's heuristic, both for the new element and when a back-link
+ * overflows a neighbour's list.
+ *
+ * The arena holds no pointers, so the same search, heuristic and linking
+ * code serves a serial build (backend-local arena, no locks) and a parallel
+ * one (hnswbuildparallel.c: the arena is in a DSM segment that every
+ * participant maps, and per-element LWLocks guard neighbour lists).
  *
  * When the graph is complete, element tuples are laid out page by page,
- * array indexes become item pointers, the pages are written without WAL,
+ * element numbers become item pointers, the pages are written without WAL,
  * and the whole relation is WAL-logged at once (GvLogBuiltIndex).
  *
  * If the graph outgrows maintenance_work_mem, we say so with a NOTICE, write
@@ -32,19 +37,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-typedef struct BuildElement
-{
-	ItemPointerData heaptid;
-	ItemPointerData tid;		/* assigned when written */
-	int			level;
-	float	   *vec;
-	char	   *keys;			/* encoded filter columns, or NULL */
-	uint8		keyNulls;
-	int32	   *nbrs;			/* GvHnswSlots(m, level) slots */
-	float	   *dists;
-	uint8	   *counts;			/* per level */
-} BuildElement;
-
 typedef struct MemCand
 {
 	float		dist;
@@ -58,6 +50,26 @@ typedef struct MemHeap
 	int			size;
 } MemHeap;
 
+/*
+ * A participant's state for inserting into a graph: its visited array
+ * (tagged with a per-search epoch, grown as element numbers appear), heaps
+ * and scratch arrays.  Local memory, one per process.
+ */
+typedef struct GvHnswBuilderData
+{
+	GvHnswGraph graph;
+	GvHnswInfo	info;
+	uint32	   *visitedTag;
+	uint32		visitedSize;
+	uint32		epoch;
+	MemHeap		cand;
+	MemHeap		result;
+	MemCand    *scratch;		/* AddLink 2 * (2m + 1); SetLinksMem 2m */
+	MemCand    *found;			/* a level's search result: ef + 1 */
+	MemCand    *chosen;			/* the new element's neighbours: 4m + 1 */
+	int32	   *nbrBuf;			/* a copy of one neighbour list: 2m */
+} GvHnswBuilderData;
+
 typedef struct GvHnswBuildState
 {
 	Relation	heap;
@@ -66,20 +78,10 @@ typedef struct GvHnswBuildState
 	MemoryContext graphCtx;
 	MemoryContext tmpCtx;
 
-	BuildElement *elements;
-	int			nelements;
-	int			capacity;
-	int			entry;			/* -1 if empty */
-	int			entryLevel;
-	Size		memUsed;
-	Size		memLimit;
+	GvHnswGraphHeaderData graphHeader;
+	GvHnswGraphData graph;
+	GvHnswBuilder builder;
 	bool		onDisk;			/* graph flushed: insert through the pages */
-
-	uint32	   *visitedTag;
-	uint32		epoch;
-	MemHeap		cand;
-	MemHeap		result;
-	MemCand    *scratch;
 
 	double		indtuples;
 	double		reltuples;
@@ -144,57 +146,283 @@ MemHeapPop(MemHeap *h, bool max)
 	return top;
 }
 
-static inline float
-Dist(GvHnswBuildState *bs, const float *a, const float *b)
+/* ---------------------------------------------------------------------------
+ * The arena
+ * ---------------------------------------------------------------------------
+ */
+
+static inline GvHnswGraphElement
+GraphElement(GvHnswGraph g, int32 idx)
 {
-	return GvMetricDistance(bs->info.metric, a, b, bs->info.dim);
+	return (GvHnswGraphElement) (g->arena + g->offsets[idx]);
+}
+
+static inline float *
+ElementVector(GvHnswGraph g, GvHnswGraphElement e)
+{
+	return (float *) ((char *) e + g->vecOffset);
+}
+
+static inline int32 *
+ElementNbrs(GvHnswGraph g, GvHnswGraphElement e)
+{
+	return (int32 *) ((char *) e + g->nbrsOffset);
+}
+
+static inline float *
+ElementDists(GvHnswGraph g, GvHnswGraphElement e)
+{
+	return (float *) (ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
+}
+
+static Size
+ElementSize(GvHnswGraph g, int level)
+{
+	return MAXALIGN(g->nbrsOffset +
+					(sizeof(int32) + sizeof(float)) * GvHnswSlots(g->m, level));
+}
+
+/* The element layout, from the index's shape. */
+static void
+GraphInitLayout(GvHnswGraph g, GvHnswInfo info)
+{
+	g->m = info->m;
+	g->dim = info->dim;
+	g->keyBytes = info->keyBytes;
+	g->vecOffset = MAXALIGN(sizeof(GvHnswGraphElementData));
+	g->keysOffset = g->vecOffset + MAXALIGN(sizeof(float) * info->dim);
+	g->nbrsOffset = g->keysOffset + MAXALIGN(info->keyBytes);
 }
 
 /*
- * Search one level of the in-memory graph from the entry points in
- * bs->result (already visited).  Leaves the ef nearest in bs->result.
+ * Split memLimit between the arena and the offset table: every element
+ * takes at least a level-0 element's bytes plus its offset, so the arena
+ * runs out before the element numbers do.
  */
 static void
-SearchLayerMem(GvHnswBuildState *bs, const float *q, int ef, int level)
+GraphInitHeader(GvHnswGraph g, GvHnswGraphHeader hdr, Size memLimit)
 {
-	int			m = bs->info.m;
-	MemHeap    *cand = &bs->cand;
-	MemHeap    *result = &bs->result;
+	Size		smallest = ElementSize(g, 0);
+
+	hdr->capacity = (uint32) Min(memLimit / (smallest + sizeof(uint64)), PG_INT32_MAX);
+	hdr->arenaSize = (Size) hdr->capacity * smallest;
+	pg_atomic_init_u64(&hdr->arenaUsed, 0);
+	pg_atomic_init_u32(&hdr->nelements, 0);
+	pg_atomic_init_u32(&hdr->full, 0);
+	hdr->entry = -1;
+	hdr->entryLevel = 0;
+	g->hdr = hdr;
+}
+
+/* Bytes of DSM a shared graph within memLimit needs (header, offsets, arena). */
+Size
+GvHnswGraphSpace(GvHnswInfo info, Size memLimit)
+{
+	GvHnswGraphData g;
+	GvHnswGraphHeaderData hdr;
+
+	GraphInitLayout(&g, info);
+	GraphInitHeader(&g, &hdr, memLimit);
+	return MAXALIGN(sizeof(GvHnswGraphHeaderData)) +
+		MAXALIGN(sizeof(uint64) * hdr.capacity) + hdr.arenaSize;
+}
+
+static void
+GraphMapShared(GvHnswGraph g, char *space)
+{
+	g->hdr = (GvHnswGraphHeader) space;
+	g->offsets = (uint64 *) (space + MAXALIGN(sizeof(GvHnswGraphHeaderData)));
+	g->arena = (char *) g->offsets + MAXALIGN(sizeof(uint64) * g->hdr->capacity);
+	g->shared = true;
+}
+
+/* Lay out an empty shared graph in space (GvHnswGraphSpace bytes). */
+void
+GvHnswGraphInitShared(GvHnswGraph graph, GvHnswInfo info, Size memLimit,
+					  char *space, int tranche)
+{
+	MemSet(graph, 0, sizeof(GvHnswGraphData));
+	GraphInitLayout(graph, info);
+	GraphInitHeader(graph, (GvHnswGraphHeader) space, memLimit);
+	graph->hdr->tranche = tranche;
+	LWLockInitialize(&graph->hdr->entryLock, tranche);
+	GraphMapShared(graph, space);
+}
+
+/* Map a shared graph that GvHnswGraphInitShared laid out. */
+void
+GvHnswGraphAttach(GvHnswGraph graph, GvHnswInfo info, char *space)
+{
+	MemSet(graph, 0, sizeof(GvHnswGraphData));
+	GraphInitLayout(graph, info);
+	GraphMapShared(graph, space);
+}
+
+/* An empty local graph, grown in ctx up to memLimit. */
+static void
+GraphInitLocal(GvHnswGraph g, GvHnswGraphHeader hdr, GvHnswInfo info, Size memLimit,
+			   MemoryContext ctx)
+{
+	MemSet(g, 0, sizeof(GvHnswGraphData));
+	GraphInitLayout(g, info);
+	GraphInitHeader(g, hdr, memLimit);
+	g->ctx = ctx;
+	g->offsetsAllocated = Min(1024, hdr->capacity);
+	g->offsets = MemoryContextAllocHuge(ctx, sizeof(uint64) * g->offsetsAllocated);
+	g->arenaAllocated = Min(g->offsetsAllocated * ElementSize(g, 0), hdr->arenaSize);
+	g->arena = MemoryContextAllocHuge(ctx, g->arenaAllocated);
+}
+
+/* A local graph's arrays must hold element number idx ending at byte end. */
+static void
+GraphGrowLocal(GvHnswGraph g, uint32 idx, Size end)
+{
+	if (idx >= g->offsetsAllocated)
+	{
+		g->offsetsAllocated = Min((Size) g->offsetsAllocated * 2, g->hdr->capacity);
+		g->offsets = repalloc_huge(g->offsets, sizeof(uint64) * g->offsetsAllocated);
+	}
+	if (end > g->arenaAllocated)
+	{
+		g->arenaAllocated = Min(Max(g->arenaAllocated * 2, end), g->hdr->arenaSize);
+		g->arena = repalloc_huge(g->arena, g->arenaAllocated);
+	}
+}
+
+/*
+ * Add an element, not yet linked, to the graph; returns its number, or -1
+ * when the graph is full (the full flag is then set for every participant).
+ * Space comes first, then the number, so numbers never run out before space
+ * and every number below nelements names an element.
+ */
+static int32
+GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const float *vec, const char *keys,
+				uint8 keyNulls, int level)
+{
+	GvHnswGraphHeader hdr = g->hdr;
+	Size		need = ElementSize(g, level);
+	uint64		off;
+	uint32		idx;
+	GvHnswGraphElement e;
+
+	if (pg_atomic_read_u32(&hdr->full))
+		return -1;
+	off = pg_atomic_fetch_add_u64(&hdr->arenaUsed, need);
+	if (off + need > hdr->arenaSize)
+	{
+		pg_atomic_write_u32(&hdr->full, 1);
+		return -1;
+	}
+	idx = pg_atomic_fetch_add_u32(&hdr->nelements, 1);
+	Assert(idx < hdr->capacity);
+	if (!g->shared)
+		GraphGrowLocal(g, idx, off + need);
+	g->offsets[idx] = off;
+	e = GraphElement(g, idx);
+	if (g->shared)
+		LWLockInitialize(&e->lock, hdr->tranche);
+	e->heaptid = *heaptid;
+	ItemPointerSetInvalid(&e->tid);
+	e->level = level;
+	e->keyNulls = keyNulls;
+	MemSet(e->counts, 0, sizeof(e->counts));
+	memcpy(ElementVector(g, e), vec, sizeof(float) * g->dim);
+	if (g->keyBytes > 0)
+		memcpy((char *) e + g->keysOffset, keys, g->keyBytes);
+	return idx;
+}
+
+/* ---------------------------------------------------------------------------
+ * Search and linking, on either kind of graph
+ * ---------------------------------------------------------------------------
+ */
+
+static inline float
+Dist(GvHnswBuilder b, const float *x, const float *y)
+{
+	return GvMetricDistance(b->info->metric, x, y, b->info->dim);
+}
+
+/* Copy e's links at level into b->nbrBuf; returns how many. */
+static inline int
+LoadNeighbours(GvHnswBuilder b, GvHnswGraphElement e, int level)
+{
+	GvHnswGraph g = b->graph;
+	int			n;
+
+	if (g->shared)
+		LWLockAcquire(&e->lock, LW_SHARED);
+	n = e->counts[level];
+	memcpy(b->nbrBuf, ElementNbrs(g, e) + GvHnswLevelStart(g->m, level),
+		   sizeof(int32) * n);
+	if (g->shared)
+		LWLockRelease(&e->lock);
+	return n;
+}
+
+/* Make room in the visited array for element number idx. */
+static void
+GrowVisited(GvHnswBuilder b, uint32 idx)
+{
+	uint32		size = Max(b->visitedSize * 2, idx + 1);
+
+	b->visitedTag = repalloc_huge(b->visitedTag, sizeof(uint32) * size);
+	MemSet(b->visitedTag + b->visitedSize, 0, sizeof(uint32) * (size - b->visitedSize));
+	b->visitedSize = size;
+}
+
+static inline bool
+Visit(GvHnswBuilder b, int32 idx)
+{
+	if ((uint32) idx >= b->visitedSize)
+		GrowVisited(b, idx);
+	if (b->visitedTag[idx] == b->epoch)
+		return false;
+	b->visitedTag[idx] = b->epoch;
+	return true;
+}
+
+/*
+ * Search one level of the graph from the entry points in b->result
+ * (already visited).  Leaves the ef nearest in b->result.
+ */
+static void
+SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
+{
+	GvHnswGraph g = b->graph;
+	MemHeap    *cand = &b->cand;
+	MemHeap    *result = &b->result;
 
 	cand->count = 0;
-	bs->epoch++;
+	b->epoch++;
 	for (int i = 0; i < result->count; i++)
 	{
 		MemHeapPush(cand, result->items[i].dist, result->items[i].idx, false);
-		bs->visitedTag[result->items[i].idx] = bs->epoch;
+		Visit(b, result->items[i].idx);
 	}
 
 	while (cand->count > 0)
 	{
 		MemCand		c;
-		BuildElement *e;
-		int32	   *nbrs;
+		int32	   *nbrs = b->nbrBuf;
 		int			n;
 
 		if (cand->items[0].dist > result->items[0].dist && result->count >= ef)
 			break;
 		c = MemHeapPop(cand, false);
-		e = &bs->elements[c.idx];
-		nbrs = e->nbrs + GvHnswLevelStart(m, level);
-		n = e->counts[level];
+		n = LoadNeighbours(b, GraphElement(g, c.idx), level);
 		for (int i = 0; i < n; i++)
 		{
 			int32		j = nbrs[i];
 			float		d;
 
-			if (bs->visitedTag[j] == bs->epoch)
+			if (!Visit(b, j))
 				continue;
-			bs->visitedTag[j] = bs->epoch;
 #ifdef __GNUC__
 			if (i + 1 < n)
-				__builtin_prefetch(bs->elements[nbrs[i + 1]].vec);
+				__builtin_prefetch(ElementVector(g, GraphElement(g, nbrs[i + 1])));
 #endif
-			d = Dist(bs, q, bs->elements[j].vec);
+			d = Dist(b, q, ElementVector(g, GraphElement(g, j)));
 			if (result->count < ef || d < result->items[0].dist)
 			{
 				MemHeapPush(cand, d, j, false);
@@ -217,22 +445,24 @@ CompareMemCand(const void *a, const void *b)
 
 /*
  * The selection heuristic over n candidates (distances to the base
- * element); writes at most lm of them to out, returns how many.
+ * element); writes at most lm of them to out, returns how many.  Vectors
+ * never change once added, so this needs no lock.
  */
 static int
-SelectMem(GvHnswBuildState *bs, MemCand *cands, int n, int lm, MemCand *out)
+SelectMem(GvHnswBuilder b, MemCand *cands, int n, int lm, MemCand *out)
 {
+	GvHnswGraph g = b->graph;
 	int			nout = 0;
 
 	qsort(cands, n, sizeof(MemCand), CompareMemCand);
 	for (int i = 0; i < n && nout < lm; i++)
 	{
-		const float *v = bs->elements[cands[i].idx].vec;
+		const float *v = ElementVector(g, GraphElement(g, cands[i].idx));
 		bool		good = true;
 
 		for (int j = 0; j < nout; j++)
 		{
-			if (Dist(bs, v, bs->elements[out[j].idx].vec) < cands[i].dist)
+			if (Dist(b, v, ElementVector(g, GraphElement(g, out[j].idx))) < cands[i].dist)
 			{
 				good = false;
 				break;
@@ -246,138 +476,255 @@ SelectMem(GvHnswBuildState *bs, MemCand *cands, int n, int lm, MemCand *out)
 
 /*
  * Link element a to b at level, pruning a's list with the heuristic when
- * it is full.
+ * it is full.  In a shared graph, under a's lock, which is the only lock
+ * held (no deadlock); a link already there is not added twice (only
+ * possible when two participants link the same pair).
  */
 static void
-AddLinkMem(GvHnswBuildState *bs, int32 a, int32 b, float dist, int level)
+AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, float dist, int level)
 {
-	BuildElement *e = &bs->elements[a];
-	int			m = bs->info.m;
-	int			lm = GvHnswLevelSlots(m, level);
-	int			start = GvHnswLevelStart(m, level);
-	int			n = e->counts[level];
-	MemCand    *cands = bs->scratch;
-	MemCand    *out = bs->scratch + lm + 1;
+	GvHnswGraph g = bld->graph;
+	GvHnswGraphElement e = GraphElement(g, a);
+	int			lm = GvHnswLevelSlots(g->m, level);
+	int			start = GvHnswLevelStart(g->m, level);
+	int32	   *nbrs = ElementNbrs(g, e) + start;
+	float	   *dists = ElementDists(g, e) + start;
+	MemCand    *cands = bld->scratch;
+	MemCand    *out = bld->scratch + lm + 1;
+	int			n;
 	int			nout;
 
+	if (g->shared)
+		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+	n = e->counts[level];
+	for (int i = 0; g->shared && i < n; i++)
+	{
+		if (nbrs[i] == b)
+		{
+			LWLockRelease(&e->lock);
+			return;
+		}
+	}
 	if (n < lm)
 	{
-		e->nbrs[start + n] = b;
-		e->dists[start + n] = dist;
+		nbrs[n] = b;
+		dists[n] = dist;
 		e->counts[level]++;
-		return;
 	}
-	for (int i = 0; i < n; i++)
+	else
 	{
-		cands[i].idx = e->nbrs[start + i];
-		cands[i].dist = e->dists[start + i];
+		for (int i = 0; i < n; i++)
+		{
+			cands[i].idx = nbrs[i];
+			cands[i].dist = dists[i];
+		}
+		cands[n].idx = b;
+		cands[n].dist = dist;
+		nout = SelectMem(bld, cands, n + 1, lm, out);
+		for (int i = 0; i < nout; i++)
+		{
+			nbrs[i] = out[i].idx;
+			dists[i] = out[i].dist;
+		}
+		e->counts[level] = nout;
 	}
-	cands[n].idx = b;
-	cands[n].dist = dist;
-	nout = SelectMem(bs, cands, n + 1, lm, out);
-	for (int i = 0; i < nout; i++)
-	{
-		e->nbrs[start + i] = out[i].idx;
-		e->dists[start + i] = out[i].dist;
-	}
-	e->counts[level] = nout;
+	if (g->shared)
+		LWLockRelease(&e->lock);
 }
 
 /*
- * Insert element idx (vector and level set) into the in-memory graph.
+ * Give element idx its nout chosen links at level.  In a shared graph
+ * others may already have linked to it from the level above (it is
+ * reachable as soon as it has a link there): their links join the choice,
+ * pruned with the heuristic if too many.  In a local graph the list is
+ * still empty.
  */
 static void
-InsertMem(GvHnswBuildState *bs, int32 idx)
+SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 {
-	BuildElement *e = &bs->elements[idx];
-	int			m = bs->info.m;
+	GvHnswGraph g = b->graph;
+	GvHnswGraphElement e = GraphElement(g, idx);
+	int			lm = GvHnswLevelSlots(g->m, level);
+	int			start = GvHnswLevelStart(g->m, level);
+	int32	   *nbrs = ElementNbrs(g, e) + start;
+	float	   *dists = ElementDists(g, e) + start;
+	MemCand    *out = chosen;
+
+	if (g->shared)
+	{
+		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+		for (int i = 0; i < e->counts[level]; i++)
+		{
+			bool		dup = false;
+
+			for (int j = 0; j < nout && !dup; j++)
+				dup = chosen[j].idx == nbrs[i];
+			if (!dup)
+			{
+				chosen[nout].idx = nbrs[i];
+				chosen[nout].dist = dists[i];
+				nout++;
+			}
+		}
+		if (nout > lm)
+		{
+			out = b->scratch;
+			nout = SelectMem(b, chosen, nout, lm, out);
+		}
+	}
+	for (int i = 0; i < nout; i++)
+	{
+		nbrs[i] = out[i].idx;
+		dists[i] = out[i].dist;
+	}
+	e->counts[level] = nout;
+	if (g->shared)
+		LWLockRelease(&e->lock);
+}
+
+/*
+ * Insert element idx (vector and level set) into the graph.
+ *
+ * In a shared graph the entry point is read under a share lock.  An
+ * element that may become the new entry point (a level above the current
+ * one, or the first element) holds the lock exclusively for its whole
+ * insert: others wait to start, so no two elements race to the top and
+ * none searches from an entry point that is not linked yet.  That happens
+ * about once in m^level elements.
+ */
+static void
+InsertMem(GvHnswBuilder b, int32 idx)
+{
+	GvHnswGraph g = b->graph;
+	GvHnswGraphHeader hdr = g->hdr;
+	GvHnswGraphElement e = GraphElement(g, idx);
+	const float *vec = ElementVector(g, e);
+	int			m = g->m;
 	int			level = e->level;
+	bool		holdEntry = false;
 	int32		ep;
+	int			epLevel;
 	float		epDist;
 
-	if (bs->entry < 0)
+	if (g->shared)
 	{
-		bs->entry = idx;
-		bs->entryLevel = level;
-		return;
+		LWLockAcquire(&hdr->entryLock, LW_SHARED);
+		if (hdr->entry < 0 || level > hdr->entryLevel)
+		{
+			LWLockRelease(&hdr->entryLock);
+			LWLockAcquire(&hdr->entryLock, LW_EXCLUSIVE);
+			holdEntry = hdr->entry < 0 || level > hdr->entryLevel;
+		}
+		ep = hdr->entry;
+		epLevel = hdr->entryLevel;
+		if (!holdEntry)
+			LWLockRelease(&hdr->entryLock);
+	}
+	else
+	{
+		ep = hdr->entry;
+		epLevel = hdr->entryLevel;
 	}
 
-	ep = bs->entry;
-	epDist = Dist(bs, e->vec, bs->elements[ep].vec);
-
-	/* Greedy descent through the levels above the new element's. */
-	for (int l = bs->entryLevel; l > level; l--)
+	if (ep >= 0)
 	{
-		bool		changed = true;
+		epDist = Dist(b, vec, ElementVector(g, GraphElement(g, ep)));
 
-		while (changed)
+		/* Greedy descent through the levels above the new element's. */
+		for (int l = epLevel; l > level; l--)
 		{
-			BuildElement *c = &bs->elements[ep];
-			int32	   *nbrs = c->nbrs + GvHnswLevelStart(m, l);
+			bool		changed = true;
 
-			changed = false;
-			for (int i = 0; i < c->counts[l]; i++)
+			while (changed)
 			{
-				float		d = Dist(bs, e->vec, bs->elements[nbrs[i]].vec);
+				int			n = LoadNeighbours(b, GraphElement(g, ep), l);
 
-				if (d < epDist)
+				changed = false;
+				for (int i = 0; i < n; i++)
 				{
-					epDist = d;
-					ep = nbrs[i];
-					changed = true;
+					float		d = Dist(b, vec, ElementVector(g, GraphElement(g, b->nbrBuf[i])));
+
+					if (d < epDist)
+					{
+						epDist = d;
+						ep = b->nbrBuf[i];
+						changed = true;
+					}
 				}
 			}
 		}
-	}
 
-	bs->result.count = 0;
-	MemHeapPush(&bs->result, epDist, ep, true);
+		b->result.count = 0;
+		MemHeapPush(&b->result, epDist, ep, true);
 
-	for (int l = Min(level, bs->entryLevel); l >= 0; l--)
-	{
-		int			lm = GvHnswLevelSlots(m, l);
-		int			start = GvHnswLevelStart(m, l);
-		MemCand    *w;
-		int			nw = bs->result.count;
-		MemCand    *out;
-		int			nout;
-
-		SearchLayerMem(bs, e->vec, bs->info.efConstruction, l);
-		nw = bs->result.count;
-		w = palloc(sizeof(MemCand) * nw);
-		memcpy(w, bs->result.items, sizeof(MemCand) * nw);
-		out = palloc(sizeof(MemCand) * lm);
-		nout = SelectMem(bs, w, nw, lm, out);
-		for (int i = 0; i < nout; i++)
+		for (int l = Min(level, epLevel); l >= 0; l--)
 		{
-			e->nbrs[start + i] = out[i].idx;
-			e->dists[start + i] = out[i].dist;
+			int			lm = GvHnswLevelSlots(m, l);
+			int			nw;
+			int			nout;
+
+			SearchLayerMem(b, vec, b->info->efConstruction, l);
+			nw = 0;
+			for (int i = 0; i < b->result.count; i++)
+			{
+				/* in a shared graph others may have linked to us already */
+				if (b->result.items[i].idx != idx)
+					b->found[nw++] = b->result.items[i];
+			}
+			nout = SelectMem(b, b->found, nw, lm, b->chosen);
+			SetLinksMem(b, idx, b->chosen, nout, l);
+			for (int i = 0; i < nout; i++)
+				AddLinkMem(b, b->chosen[i].idx, idx, b->chosen[i].dist, l);
+			/* the ef nearest (still in result) seed the next level down */
 		}
-		e->counts[l] = nout;
-		for (int i = 0; i < nout; i++)
-			AddLinkMem(bs, out[i].idx, idx, out[i].dist, l);
-		/* the ef nearest (still in result) seed the next level down */
-		pfree(w);
-		pfree(out);
 	}
 
-	if (level > bs->entryLevel)
+	if (ep < 0 || level > epLevel)
 	{
-		bs->entry = idx;
-		bs->entryLevel = level;
+		hdr->entry = idx;
+		hdr->entryLevel = level;
 	}
+	if (holdEntry)
+		LWLockRelease(&hdr->entryLock);
 }
 
-/* Memory one element takes in the in-memory graph. */
-static Size
-ElementMemory(GvHnswBuildState *bs, int level)
+/* A participant's search state, in CurrentMemoryContext. */
+GvHnswBuilder
+GvHnswBuilderCreate(GvHnswGraph graph, GvHnswInfo info)
 {
-	int			slots = GvHnswSlots(bs->info.m, level);
+	GvHnswBuilder b = palloc0(sizeof(GvHnswBuilderData));
+	int			m = info->m;
 
-	return sizeof(BuildElement) + sizeof(uint32) +
-		MAXALIGN(sizeof(float) * bs->info.dim) + MAXALIGN(bs->info.keyBytes) +
-		MAXALIGN(slots * sizeof(int32)) + MAXALIGN(slots * sizeof(float)) +
-		MAXALIGN(level + 1) + 3 * 16;	/* allocation overhead */
+	b->graph = graph;
+	b->info = info;
+	b->visitedSize = 1024;
+	b->visitedTag = palloc0(sizeof(uint32) * b->visitedSize);
+	b->cand.size = b->result.size = 256;
+	b->cand.items = palloc(sizeof(MemCand) * 256);
+	b->result.items = palloc(sizeof(MemCand) * 256);
+	b->scratch = palloc(sizeof(MemCand) * 2 * (4 * m + 1));
+	b->found = palloc(sizeof(MemCand) * (info->efConstruction + 1));
+	b->chosen = palloc(sizeof(MemCand) * (4 * m + 1));
+	b->nbrBuf = palloc(sizeof(int32) * 2 * m);
+	return b;
+}
+
+/*
+ * Add a row to the graph and link it; false when the graph is full (the
+ * row is then not in the graph).
+ */
+bool
+GvHnswBuilderInsert(GvHnswBuilder builder, ItemPointer heaptid, const float *vec,
+					const char *keys, uint8 keyNulls, int level)
+{
+	GvHnswGraph g = builder->graph;
+	int32		idx;
+
+	idx = GraphAddElement(g, heaptid, vec, keys, keyNulls, level);
+	if (idx < 0)
+		return false;
+	InsertMem(builder, idx);
+	return true;
 }
 
 /* ---------------------------------------------------------------------------
@@ -421,20 +768,20 @@ FlushPage(Relation index, Page local)
 	UnlockReleaseBuffer(buf);
 }
 
-/* By the first filter column's code (NULLs last), then by build order. */
+/* By the first filter column's code (NULLs last), then by element number. */
 static int
 CompareLayout(const void *a, const void *b, void *arg)
 {
-	BuildElement *elements = (BuildElement *) arg;
-	BuildElement *x = &elements[*(const int32 *) a];
-	BuildElement *y = &elements[*(const int32 *) b];
+	GvHnswGraph g = (GvHnswGraph) arg;
+	GvHnswGraphElement x = GraphElement(g, *(const int32 *) a);
+	GvHnswGraphElement y = GraphElement(g, *(const int32 *) b);
 	uint64		kx,
 				ky;
 
 	if ((x->keyNulls & 1) != (y->keyNulls & 1))
 		return (x->keyNulls & 1) ? 1 : -1;
-	memcpy(&kx, x->keys, sizeof(uint64));
-	memcpy(&ky, y->keys, sizeof(uint64));
+	memcpy(&kx, (char *) x + g->keysOffset, sizeof(uint64));
+	memcpy(&ky, (char *) y + g->keysOffset, sizeof(uint64));
 	if (kx != ky)
 		return kx < ky ? -1 : 1;
 	return *(const int32 *) a - *(const int32 *) b;
@@ -447,14 +794,14 @@ CompareLayout(const void *a, const void *b, void *arg)
  * half as many pages; links are item pointers, so the graph is the same.
  */
 static int32 *
-LayoutOrder(GvHnswBuildState *bs)
+LayoutOrder(GvHnswInfo info, GvHnswGraph g, int nelements)
 {
-	int32	   *order = palloc(sizeof(int32) * Max(bs->nelements, 1));
+	int32	   *order = palloc(sizeof(int32) * Max(nelements, 1));
 
-	for (int i = 0; i < bs->nelements; i++)
+	for (int i = 0; i < nelements; i++)
 		order[i] = i;
-	if (bs->info.nkeys > 0)
-		qsort_arg(order, bs->nelements, sizeof(int32), CompareLayout, bs->elements);
+	if (info->nkeys > 0)
+		qsort_arg(order, nelements, sizeof(int32), CompareLayout, g);
 	return order;
 }
 
@@ -467,24 +814,24 @@ LayoutOrder(GvHnswBuildState *bs)
  * spread sample of the graph's vectors, then the entries.
  */
 static void
-WriteKeyDirectory(GvHnswBuildState *bs)
+WriteKeyDirectory(Relation index, GvHnswInfo info, GvHnswGraph g, int nelements)
 {
 	GvHnswKeyDirWriterData w;
-	int			nsample = Min(bs->nelements,
-							  Max(64, (int) (HNSW_PROJ_SAMPLE_WORK / bs->info.dim)));
+	int			nsample = Min(nelements, Max(64, (int) (HNSW_PROJ_SAMPLE_WORK / info->dim)));
 	const float **sample = palloc(sizeof(float *) * Max(nsample, 1));
 
 	for (int i = 0; i < nsample; i++)
-		sample[i] = bs->elements[(int) ((int64) i * bs->nelements / nsample)].vec;
-	GvHnswProjectionTrain(bs->index, &bs->info, sample, nsample);
+		sample[i] = ElementVector(g, GraphElement(g, (int) ((int64) i * nelements / nsample)));
+	GvHnswProjectionTrain(index, info, sample, nsample);
 	pfree(sample);
 
-	GvHnswKeyDirWriteBegin(&w, bs->index, &bs->info);
-	for (int i = 0; i < bs->nelements; i++)
+	GvHnswKeyDirWriteBegin(&w, index, info);
+	for (int i = 0; i < nelements; i++)
 	{
-		BuildElement *e = &bs->elements[i];
+		GvHnswGraphElement e = GraphElement(g, i);
 
-		GvHnswKeyDirWriteAdd(&w, &e->tid, &e->heaptid, e->keyNulls, e->keys, e->vec);
+		GvHnswKeyDirWriteAdd(&w, &e->tid, &e->heaptid, e->keyNulls,
+							 (char *) e + g->keysOffset, ElementVector(g, e));
 	}
 	GvHnswKeyDirWriteEnd(&w);
 }
@@ -492,27 +839,27 @@ WriteKeyDirectory(GvHnswBuildState *bs)
 /*
  * Lay the in-memory graph out in pages after the metapage: first assign
  * every element its item pointer, then write the tuples with neighbour
- * indexes turned into item pointers.
+ * numbers turned into item pointers.  Every participant has finished.
  */
-static void
-WriteGraph(GvHnswBuildState *bs)
+void
+GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 {
-	Relation	index = bs->index;
-	GvHnswInfo	info = &bs->info;
 	int			m = info->m;
+	int			nelements = pg_atomic_read_u32(&g->hdr->nelements);
+	int32		entry = g->hdr->entry;
 	Page		page = palloc(BLCKSZ);
 	BlockNumber blkno = 1;
 	BlockNumber lastPage = InvalidBlockNumber;
 	GvHnswElementTuple tup = palloc0(GvHnswTupleSize(info->dataBytes, m, info->maxLevel));
-	int32	   *order = LayoutOrder(bs);
+	int32	   *order = LayoutOrder(info, g, nelements);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_WRITE);
 
 	/* Pass 1: item pointers. */
 	GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_ELEMENT);
-	for (int i = 0; i < bs->nelements; i++)
+	for (int i = 0; i < nelements; i++)
 	{
-		BuildElement *e = &bs->elements[order[i]];
+		GvHnswGraphElement e = GraphElement(g, order[i]);
 		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
 
 		if (PageGetFreeSpace(page) < size)
@@ -526,13 +873,15 @@ WriteGraph(GvHnswBuildState *bs)
 
 	/* Pass 2: the pages themselves. */
 	WriteMetaPage(index, MAIN_FORKNUM, info,
-				  bs->entry >= 0 ? &bs->elements[bs->entry].tid : NULL,
-				  bs->entryLevel, bs->nelements > 0 ? blkno : InvalidBlockNumber);
+				  entry >= 0 ? &GraphElement(g, entry)->tid : NULL,
+				  g->hdr->entryLevel, nelements > 0 ? blkno : InvalidBlockNumber);
 	GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_ELEMENT);
-	for (int i = 0; i < bs->nelements; i++)
+	for (int i = 0; i < nelements; i++)
 	{
-		BuildElement *e = &bs->elements[order[i]];
+		GvHnswGraphElement e = GraphElement(g, order[i]);
 		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
+		int32	   *enbrs = ElementNbrs(g, e);
+		float	   *edists = ElementDists(g, e);
 		float	   *dists;
 		ItemPointer nbrs;
 
@@ -548,8 +897,8 @@ WriteGraph(GvHnswBuildState *bs)
 		tup->heaptid = e->heaptid;
 		tup->keyNulls = e->keyNulls;
 		if (info->nkeys > 0)
-			memcpy(tup->data, e->keys, info->keyBytes);
-		GvHnswEncodeVector(index, info, e->vec, tup->data + info->keyBytes);
+			memcpy(tup->data, (char *) e + g->keysOffset, info->keyBytes);
+		GvHnswEncodeVector(index, info, ElementVector(g, e), tup->data + info->keyBytes);
 		dists = GvHnswTupleDists(tup, info->dataBytes);
 		nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m);
 		for (int l = 0; l <= e->level; l++)
@@ -560,8 +909,8 @@ WriteGraph(GvHnswBuildState *bs)
 			{
 				if (j < e->counts[l])
 				{
-					nbrs[start + j] = bs->elements[e->nbrs[start + j]].tid;
-					dists[start + j] = e->dists[start + j];
+					nbrs[start + j] = GraphElement(g, enbrs[start + j])->tid;
+					dists[start + j] = edists[start + j];
 				}
 				else
 					ItemPointerSetInvalid(&nbrs[start + j]);
@@ -572,30 +921,38 @@ WriteGraph(GvHnswBuildState *bs)
 			elog(ERROR, "failed to lay out gv_hnsw element %d", i);
 		lastPage = ItemPointerGetBlockNumber(&e->tid);
 	}
-	if (bs->nelements > 0)
+	if (nelements > 0)
 		FlushPage(index, page);
 	Assert(lastPage == InvalidBlockNumber || lastPage == blkno);
 	pfree(page);
 	pfree(tup);
 	pfree(order);
 	if (info->nkeys > 0)
-		WriteKeyDirectory(bs);
+		WriteKeyDirectory(index, info, g, nelements);
+}
+
+/* The graph filled maintenance_work_mem after ntuples rows: say so. */
+void
+GvHnswReportGraphFull(double ntuples)
+{
+	ereport(NOTICE,
+			(errmsg("gv_hnsw graph no longer fits into maintenance_work_mem after %.0f tuples",
+					ntuples),
+			 errdetail("Building will take significantly more time."),
+			 errhint("Increase maintenance_work_mem to speed up builds.")));
 }
 
 /*
- * Release the in-memory graph and continue through the on-disk path.
+ * Write the in-memory graph, release it and continue through the on-disk
+ * path.
  */
 static void
 SwitchToDisk(GvHnswBuildState *bs)
 {
-	ereport(NOTICE,
-			(errmsg("gv_hnsw graph no longer fits into maintenance_work_mem after %.0f tuples",
-					bs->indtuples),
-			 errdetail("Building will take significantly more time."),
-			 errhint("Increase maintenance_work_mem to speed up builds.")));
-	WriteGraph(bs);
+	GvHnswReportGraphFull(bs->indtuples);
+	GvHnswWriteGraph(bs->index, &bs->info, &bs->graph);
 	MemoryContextReset(bs->graphCtx);
-	bs->elements = NULL;
+	bs->builder = NULL;
 	bs->onDisk = true;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
 }
@@ -628,42 +985,9 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (!bs->onDisk)
 	{
 		int			level = GvHnswRandomLevel(&bs->prng, bs->info.m, bs->info.maxLevel);
-		Size		need = ElementMemory(bs, level);
-		BuildElement *e;
-		int			slots = GvHnswSlots(bs->info.m, level);
 
-		if (bs->memUsed + need > bs->memLimit && bs->nelements > 0)
+		if (!GvHnswBuilderInsert(bs->builder, tid, vec, keys, keyNulls, level))
 			SwitchToDisk(bs);
-		else
-		{
-			MemoryContextSwitchTo(bs->graphCtx);
-			if (bs->nelements == bs->capacity)
-			{
-				bs->capacity *= 2;
-				bs->elements = repalloc_huge(bs->elements, sizeof(BuildElement) * bs->capacity);
-				bs->visitedTag = repalloc_huge(bs->visitedTag, sizeof(uint32) * bs->capacity);
-				MemSet(bs->visitedTag + bs->capacity / 2, 0, sizeof(uint32) * bs->capacity / 2);
-				bs->memUsed += (sizeof(BuildElement) + sizeof(uint32)) * bs->capacity / 2;
-			}
-			e = &bs->elements[bs->nelements];
-			e->heaptid = *tid;
-			e->level = level;
-			e->vec = palloc(sizeof(float) * bs->info.dim);
-			memcpy(e->vec, vec, sizeof(float) * bs->info.dim);
-			e->keys = NULL;
-			e->keyNulls = keyNulls;
-			if (bs->info.nkeys > 0)
-			{
-				e->keys = palloc(bs->info.keyBytes);
-				memcpy(e->keys, keys, bs->info.keyBytes);
-			}
-			e->nbrs = palloc(sizeof(int32) * slots);
-			e->dists = palloc(sizeof(float) * slots);
-			e->counts = palloc0(level + 1);
-			bs->memUsed += need;
-			MemoryContextSwitchTo(bs->tmpCtx);
-			InsertMem(bs, bs->nelements++);
-		}
 	}
 	if (bs->onDisk)
 		GvHnswInsertVector(index, GvHnswGetInfo(index), vec, keys, keyNulls, tid);
@@ -714,11 +1038,12 @@ CheckColumns(Relation index)
 /*
  * Check the indexed column and work out the index's shape.
  */
-static void
-InitInfo(Relation index, GvHnswInfo info)
+void
+GvHnswInitInfo(Relation index, GvHnswInfo info)
 {
 	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 
+	MemSet(info, 0, sizeof(GvHnswInfoData));
 	CheckColumns(index);
 	if (typmod < 1)
 		ereport(ERROR,
@@ -756,11 +1081,42 @@ InitInfo(Relation index, GvHnswInfo info)
 	info->metric = GvIndexGetMetric(index, 1);
 }
 
+/*
+ * The serial build: one backend-local graph, levels from a fixed-seed PRNG.
+ */
+static void
+BuildSerial(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswBuildState *bs)
+{
+	pg_prng_seed(&bs->prng, UINT64CONST(0x67766873776e6831));
+	bs->graphCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build graph",
+										 ALLOCSET_DEFAULT_SIZES);
+	bs->tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build tuple",
+									   ALLOCSET_DEFAULT_SIZES);
+	GraphInitLocal(&bs->graph, &bs->graphHeader, &bs->info,
+				   (Size) maintenance_work_mem * 1024, bs->graphCtx);
+	{
+		MemoryContext old = MemoryContextSwitchTo(bs->graphCtx);
+
+		bs->builder = GvHnswBuilderCreate(&bs->graph, &bs->info);
+		MemoryContextSwitchTo(old);
+	}
+
+	bs->reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+										   BuildCallback, bs, NULL);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
+
+	if (!bs->onDisk)
+		GvHnswWriteGraph(index, &bs->info, &bs->graph);
+	MemoryContextDelete(bs->graphCtx);
+	MemoryContextDelete(bs->tmpCtx);
+}
+
 IndexBuildResult *
 gvhnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
 	GvHnswBuildState bs;
+	int			nworkers;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -768,37 +1124,18 @@ gvhnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	MemSet(&bs, 0, sizeof(bs));
 	bs.heap = heap;
 	bs.index = index;
-	InitInfo(index, &bs.info);
-	pg_prng_seed(&bs.prng, UINT64CONST(0x67766873776e6831));
-	bs.graphCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build graph",
-										ALLOCSET_DEFAULT_SIZES);
-	bs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build tuple",
-									  ALLOCSET_DEFAULT_SIZES);
-	bs.memLimit = (Size) maintenance_work_mem * 1024;
-	bs.capacity = 1024;
-	bs.elements = MemoryContextAlloc(bs.graphCtx, sizeof(BuildElement) * bs.capacity);
-	bs.visitedTag = MemoryContextAllocZero(bs.graphCtx, sizeof(uint32) * bs.capacity);
-	bs.memUsed = (sizeof(BuildElement) + sizeof(uint32)) * bs.capacity;
-	bs.entry = -1;
-	bs.cand.size = bs.result.size = 256;
-	bs.cand.items = MemoryContextAlloc(bs.graphCtx, sizeof(MemCand) * 256);
-	bs.result.items = MemoryContextAlloc(bs.graphCtx, sizeof(MemCand) * 256);
-	bs.scratch = MemoryContextAlloc(bs.graphCtx,
-									sizeof(MemCand) * 2 * (2 * bs.info.m + 1));
+	GvHnswInitInfo(index, &bs.info);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 								 (int64) Max(heap->rd_rel->reltuples, 0));
-	bs.reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-										  BuildCallback, &bs, NULL);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs.indtuples);
 
-	if (!bs.onDisk)
-		WriteGraph(&bs);
+	nworkers = GvHnswParallelWorkers(heap, index);
+	if (nworkers == 0 ||
+		!GvHnswBuildParallel(heap, index, indexInfo, &bs.info, nworkers,
+							 &bs.reltuples, &bs.indtuples))
+		BuildSerial(heap, index, indexInfo, &bs);
 	GvLogBuiltIndex(index);
-
-	MemoryContextDelete(bs.graphCtx);
-	MemoryContextDelete(bs.tmpCtx);
 
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = bs.reltuples;
@@ -814,7 +1151,6 @@ gvhnswbuildempty(Relation index)
 {
 	GvHnswInfoData info;
 
-	MemSet(&info, 0, sizeof(info));
-	InitInfo(index, &info);
+	GvHnswInitInfo(index, &info);
 	WriteMetaPage(index, INIT_FORKNUM, &info, NULL, 0, InvalidBlockNumber);
 }

@@ -156,6 +156,7 @@ INDEX_COLUMNS = [
     ("am", "am", ""),
     ("with", "with", ""),
     ("build_s", "build s", ".1f"),
+    ("builds", "workers:build s/CPU s", ""),
     ("index_mb", "size MB", ".1f"),
     ("status", "status", ""),
 ]
@@ -212,6 +213,27 @@ def environment(conn) -> dict:
     return env
 
 
+def server_cpu_s(conn) -> Optional[float]:
+    """CPU seconds used so far by this session's backend plus the server's
+    exited children (parallel workers, once reaped): a build's CPU cost when
+    the server runs on this machine; None when it cannot be read."""
+    try:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        datadir = conn.execute("SHOW data_directory").fetchone()[0]
+        with open(os.path.join(datadir, "postmaster.pid")) as f:
+            pm = int(f.readline())
+        hz = os.sysconf("SC_CLK_TCK")
+
+        def fields(p):
+            with open(f"/proc/{p}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()
+        # after the name: state is field 3, utime 14, stime 15, cutime 16, cstime 17
+        be, post = fields(pid), fields(pm)
+        return (int(be[11]) + int(be[12]) + int(post[13]) + int(post[14])) / hz
+    except (OSError, ValueError, psycopg.Error):
+        return None
+
+
 def build_index(conn, args, entry: dict, metric: str) -> dict:
     """CREATE INDEX for entry; returns its index row (build seconds, bytes)."""
     t = entry["type"]
@@ -228,9 +250,28 @@ def build_index(conn, args, entry: dict, metric: str) -> dict:
         sql.SQL(f" WITH ({entry['with']})") if entry.get("with") else sql.SQL(""))
     log(f"{entry['name']}: {stmt.as_string(conn)}")
     conn.execute(sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(args.maintenance_work_mem)))
-    t0 = time.perf_counter()
-    conn.execute(stmt)
-    info["build_s"] = time.perf_counter() - t0
+    # --build-workers 0,1,2: build once per value (the last build is kept);
+    # max_parallel_maintenance_workers caps the workers CREATE INDEX asks for
+    workers = [int(w) for w in args.build_workers.split(",")] if args.build_workers else [None]
+    builds = []
+    for i, w in enumerate(workers):
+        if w is not None:
+            conn.execute(sql.SQL("SET max_parallel_maintenance_workers = {}").format(sql.Literal(w)))
+        if i > 0:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(args.schema, idx_name)))
+        cpu0 = server_cpu_s(conn) if w is not None else None
+        t0 = time.perf_counter()
+        conn.execute(stmt)
+        info["build_s"] = time.perf_counter() - t0
+        if w is not None:
+            time.sleep(0.5)     # let the postmaster reap the workers
+            cpu1 = server_cpu_s(conn)
+            cpu = f"/{cpu1 - cpu0:.1f}cpu" if cpu0 is not None and cpu1 is not None else ""
+            builds.append(f"{w}:{info['build_s']:.1f}{cpu}")
+            log(f"{entry['name']}: max_parallel_maintenance_workers = {w}: built in "
+                f"{info['build_s']:.1f} s{', ' + cpu[1:-3] + ' CPU s' if cpu else ''}")
+    conn.execute("RESET max_parallel_maintenance_workers")
+    info["builds"] = " ".join(builds)
     info["index_bytes"] = conn.execute("SELECT pg_relation_size(%s::regclass)",
                                        [f"{args.schema}.{idx_name}"]).fetchone()[0]
     info["index_mb"] = info["index_bytes"] / 2**20
@@ -313,6 +354,10 @@ def parse_args(argv=None):
     p.add_argument("--reload", action="store_true", help="reload the tables even if present")
     p.add_argument("--copy-format", choices=("binary", "text"), default="binary")
     p.add_argument("--maintenance-work-mem", default="1GB", help="for index builds")
+    p.add_argument("--build-workers", default="",
+                   help="comma-separated max_parallel_maintenance_workers values: build each index "
+                        "once per value (wall and server CPU seconds in the index table; the last "
+                        "build is queried)")
     p.add_argument("--planner-choice", action="store_true",
                    help="do not SET enable_seqscan = off for index sweeps")
     p.add_argument("--keep-indexes", action="store_true", help="do not drop the indexes at the end")

@@ -1,0 +1,435 @@
+/*
+ * hnswbuildparallel.c
+ *	  Build a gv_hnsw index with parallel workers.
+ *
+ * The leader puts the build's graph (hnswbuild.c) in a DSM segment sized
+ * from maintenance_work_mem, next to a parallel heap scan.  The leader and
+ * the workers each scan part of the table and insert their rows into the
+ * one shared graph concurrently: element numbers and arena space come from
+ * atomic counters, each element's neighbour lists are guarded by its own
+ * LWLock and the entry point by another (see InsertMem).  When all have
+ * finished, the leader writes the pages exactly as a serial build does.
+ *
+ * If the graph fills maintenance_work_mem, every participant stops adding
+ * rows (they finish their scans, skipping the rest); the leader says so with
+ * the serial build's NOTICE, writes the graph, then scans the table once
+ * more, with the same snapshot, and inserts through the on-disk path every
+ * row the graph does not hold.
+ *
+ * Levels come from one PRNG per participant, and which rows each one scans
+ * and in what order they interleave varies, so a parallel build is not
+ * reproducible (a serial build is).
+ *
+ * PostgreSQL 15's index_build plans workers for btree only, so we ask
+ * plan_create_index_workers ourselves.
+ */
+#include "compat.h"
+
+#include "access/parallel.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "commands/progress.h"
+#include "executor/instrument.h"
+#include "hnsw.h"
+#include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "pgstat.h"
+#include "storage/spin.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/wait_event.h"
+
+#define PARALLEL_KEY_HNSW_SHARED	UINT64CONST(0xA000000000000001)
+#define PARALLEL_KEY_HNSW_GRAPH		UINT64CONST(0xA000000000000002)
+#define PARALLEL_KEY_BUFFER_USAGE	UINT64CONST(0xA000000000000003)
+#define PARALLEL_KEY_WAL_USAGE		UINT64CONST(0xA000000000000004)
+
+/* How often (rows of its own) the leader reports everyone's progress. */
+#define PROGRESS_INTERVAL			64
+
+/* Shared state of a parallel build; the parallel heap scan follows it. */
+typedef struct GvHnswParallelSharedData
+{
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	GvHnswInfoData info;		/* the index's shape; metric re-resolved by each */
+	int			tranche;		/* of the graph's LWLocks */
+	pg_atomic_uint64 tuplesDone;	/* rows in the graph, all participants */
+	pg_atomic_uint32 workersDone;
+
+	slock_t		mutex;			/* protects reltuples */
+	double		reltuples;		/* heap rows the workers scanned */
+} GvHnswParallelSharedData;
+
+typedef GvHnswParallelSharedData *GvHnswParallelShared;
+
+#define ParallelTableScanFromShared(shared) \
+	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(GvHnswParallelSharedData))))
+
+/* One participant's state while it scans. */
+typedef struct ParticipantState
+{
+	GvHnswParallelShared shared;
+	GvHnswInfoData info;
+	GvHnswGraphData graph;
+	GvHnswBuilder builder;
+	MemoryContext tmpCtx;
+	pg_prng_state prng;
+	bool		leader;
+	int64		ownTuples;
+} ParticipantState;
+
+/* The leader's state for the on-disk pass after the graph filled. */
+typedef struct RescanState
+{
+	GvHnswInfo	info;
+	GvHnswTidSetData inGraph;
+	MemoryContext tmpCtx;
+	double		inserted;
+	double		done;
+} RescanState;
+
+static int	graphTranche = 0;
+
+/* The LWLock tranche of shared graphs, named in this process. */
+static int
+GraphTranche(int tranche)
+{
+	if (tranche == 0)
+	{
+		if (graphTranche == 0)
+			graphTranche = LWLockNewTrancheId();
+		tranche = graphTranche;
+	}
+	LWLockRegisterTranche(tranche, "gv_hnsw_build");
+	return tranche;
+}
+
+/*
+ * How many workers to ask for: what the planner gives a btree build of this
+ * table, except that plan_create_index_workers keeps 32MB of
+ * maintenance_work_mem for each participant's sort, and here all share one
+ * graph, so that cap is lifted while we ask.
+ */
+int
+GvHnswParallelWorkers(Relation heap, Relation index)
+{
+	int			saved = maintenance_work_mem;
+	volatile int nworkers = 0;
+
+	if (!IsNormalProcessingMode() || IsInParallelMode() ||
+		max_parallel_maintenance_workers == 0)
+		return 0;
+	PG_TRY();
+	{
+		maintenance_work_mem = Max(saved, 32768 * (max_parallel_maintenance_workers + 1));
+		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+	}
+	PG_FINALLY();
+	{
+		maintenance_work_mem = saved;
+	}
+	PG_END_TRY();
+	return nworkers;
+}
+
+static void
+ParallelCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+				 bool tupleIsAlive, void *state)
+{
+	ParticipantState *ps = (ParticipantState *) state;
+	MemoryContext old;
+	float	   *vec;
+	char	   *keys;
+	uint8		keyNulls;
+	bool		ok;
+
+	/* A full graph: the leader's second pass inserts the rest. */
+	if (isnull[0] || pg_atomic_read_u32(&ps->graph.hdr->full))
+		return;
+
+	old = MemoryContextSwitchTo(ps->tmpCtx);
+	vec = GvHnswPrepareDatum(index, &ps->info, values[0], &ok);
+	if (ok)
+	{
+		int			level = GvHnswRandomLevel(&ps->prng, ps->info.m, ps->info.maxLevel);
+
+		keys = palloc(Max(ps->info.keyBytes, 1));
+		GvHnswEncodeKeys(&ps->info, values, isnull, keys, &keyNulls);
+		if (GvHnswBuilderInsert(ps->builder, tid, vec, keys, keyNulls, level))
+		{
+			pg_atomic_fetch_add_u64(&ps->shared->tuplesDone, 1);
+			if (ps->leader && ++ps->ownTuples % PROGRESS_INTERVAL == 0)
+				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+											 (int64) pg_atomic_read_u64(&ps->shared->tuplesDone));
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(ps->tmpCtx);
+}
+
+/*
+ * Scan this participant's share of the table into the shared graph; returns
+ * the heap rows it scanned.
+ */
+static double
+Participate(GvHnswParallelShared shared, char *graphSpace, Relation heap, Relation index,
+			bool leader)
+{
+	ParticipantState ps;
+	IndexInfo  *indexInfo;
+	TableScanDesc scan;
+	double		reltuples;
+
+	MemSet(&ps, 0, sizeof(ps));
+	ps.shared = shared;
+	ps.leader = leader;
+	ps.info = shared->info;
+	ps.info.metric = GvIndexGetMetric(index, 1);	/* a pointer: ours */
+	GvHnswGraphAttach(&ps.graph, &ps.info, graphSpace);
+	ps.builder = GvHnswBuilderCreate(&ps.graph, &ps.info);
+	ps.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build tuple",
+									  ALLOCSET_DEFAULT_SIZES);
+	pg_prng_seed(&ps.prng, UINT64CONST(0x67766873776e6831) +
+				 (leader ? 0 : ParallelWorkerNumber + 1));
+
+	indexInfo = BuildIndexInfo(index);
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+	scan = table_beginscan_parallel(heap, ParallelTableScanFromShared(shared));
+	reltuples = table_index_build_scan(heap, index, indexInfo, true, leader,
+									   ParallelCallback, &ps, scan);
+	MemoryContextDelete(ps.tmpCtx);
+	return reltuples;
+}
+
+/* Entry point of a parallel worker (CreateParallelContext names it). */
+void
+GvHnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
+{
+	GvHnswParallelShared shared;
+	char	   *graphSpace;
+	Relation	heap;
+	Relation	index;
+	double		reltuples;
+	BufferUsage *bufferUsage;
+	WalUsage   *walUsage;
+
+	shared = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_SHARED, false);
+	graphSpace = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_GRAPH, false);
+	GraphTranche(shared->tranche);
+	InstrStartParallelQuery();
+
+	/* The same lock modes as the leader's CREATE INDEX (see nbtsort.c). */
+	heap = table_open(shared->heaprelid,
+					  shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock);
+	index = index_open(shared->indexrelid, RowExclusiveLock);
+
+	reltuples = Participate(shared, graphSpace, heap, index, false);
+
+	SpinLockAcquire(&shared->mutex);
+	shared->reltuples += reltuples;
+	SpinLockRelease(&shared->mutex);
+	pg_atomic_fetch_add_u32(&shared->workersDone, 1);
+
+	/* Buffer and WAL use, for pg_stat_statements and the like (as nbtsort.c). */
+	bufferUsage = shm_toc_lookup(toc, PARALLEL_KEY_BUFFER_USAGE, false);
+	walUsage = shm_toc_lookup(toc, PARALLEL_KEY_WAL_USAGE, false);
+	InstrEndParallelQuery(&bufferUsage[ParallelWorkerNumber], &walUsage[ParallelWorkerNumber]);
+
+	index_close(index, RowExclusiveLock);
+	table_close(heap, shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock);
+}
+
+/* Wait for the workers, reporting everyone's progress meanwhile. */
+static void
+WaitForWorkers(ParallelContext *pcxt, GvHnswParallelShared shared)
+{
+	WaitForParallelWorkersToAttach(pcxt);
+	while (pg_atomic_read_u32(&shared->workersDone) < (uint32) pcxt->nworkers_launched)
+	{
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+									 (int64) pg_atomic_read_u64(&shared->tuplesDone));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 20,
+						 WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	WaitForParallelWorkersToFinish(pcxt);
+}
+
+static void
+RescanCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			   bool tupleIsAlive, void *state)
+{
+	RescanState *rs = (RescanState *) state;
+	MemoryContext old;
+	float	   *vec;
+	char	   *keys;
+	uint8		keyNulls;
+	bool		ok;
+
+	if (isnull[0] || GvHnswTidSetContains(&rs->inGraph, tid))
+		return;
+	old = MemoryContextSwitchTo(rs->tmpCtx);
+	vec = GvHnswPrepareDatum(index, rs->info, values[0], &ok);
+	if (ok)
+	{
+		keys = palloc(Max(rs->info->keyBytes, 1));
+		GvHnswEncodeKeys(rs->info, values, isnull, keys, &keyNulls);
+		GvHnswInsertVector(index, GvHnswGetInfo(index), vec, keys, keyNulls, tid);
+		rs->inserted++;
+		if ((int64) rs->inserted % 256 == 0)
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+										 (int64) (rs->done + rs->inserted));
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(rs->tmpCtx);
+}
+
+/*
+ * Insert, through the on-disk path, every row of the table that the written
+ * graph does not hold; returns how many.
+ */
+static double
+InsertRest(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswInfo info,
+		   Snapshot snapshot, GvHnswTidSet inGraph, double done)
+{
+	RescanState rs;
+	TableScanDesc scan;
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
+	MemSet(&rs, 0, sizeof(rs));
+	rs.info = info;
+	rs.inGraph = *inGraph;
+	rs.done = done;
+	rs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build tuple",
+									  ALLOCSET_DEFAULT_SIZES);
+	scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, false);
+	(void) table_index_build_scan(heap, index, indexInfo, true, false,
+								  RescanCallback, &rs, scan);
+	MemoryContextDelete(rs.tmpCtx);
+	return rs.inserted;
+}
+
+/*
+ * Build with nworkers workers (and the leader).  Returns false, having done
+ * nothing, when no worker could be launched or no DSM segment made: the
+ * caller then builds serially.
+ */
+bool
+GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswInfo info,
+					int nworkers, double *reltuples, double *indtuples)
+{
+	Size		memLimit = (Size) maintenance_work_mem * 1024;
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		sharedSize;
+	Size		graphSize;
+	GvHnswParallelShared shared;
+	char	   *graphSpace;
+	GvHnswGraphData graph;
+	GvHnswTidSetData inGraph;
+	BufferUsage *bufferUsage;
+	WalUsage   *walUsage;
+	double		ngraph;
+	bool		full;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("gigavector", "GvHnswParallelBuildMain", nworkers);
+
+	/* As nbtsort.c: SnapshotAny, or an MVCC snapshot for CONCURRENTLY. */
+	snapshot = indexInfo->ii_Concurrent ?
+		RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+
+	sharedSize = BUFFERALIGN(sizeof(GvHnswParallelSharedData)) +
+		table_parallelscan_estimate(heap, snapshot);
+	graphSize = GvHnswGraphSpace(info, memLimit);
+	shm_toc_estimate_chunk(&pcxt->estimator, sharedSize);
+	shm_toc_estimate_chunk(&pcxt->estimator, graphSize);
+	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(BufferUsage), nworkers));
+	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(WalUsage), nworkers));
+	shm_toc_estimate_keys(&pcxt->estimator, 4);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+		goto serial;
+
+	shared = shm_toc_allocate(pcxt->toc, sharedSize);
+	MemSet(shared, 0, sizeof(GvHnswParallelSharedData));
+	shared->heaprelid = RelationGetRelid(heap);
+	shared->indexrelid = RelationGetRelid(index);
+	shared->isconcurrent = indexInfo->ii_Concurrent;
+	shared->info = *info;
+	shared->tranche = GraphTranche(0);
+	pg_atomic_init_u64(&shared->tuplesDone, 0);
+	pg_atomic_init_u32(&shared->workersDone, 0);
+	SpinLockInit(&shared->mutex);
+	table_parallelscan_initialize(heap, ParallelTableScanFromShared(shared), snapshot);
+	graphSpace = shm_toc_allocate(pcxt->toc, graphSize);
+	GvHnswGraphInitShared(&graph, info, memLimit, graphSpace, shared->tranche);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_SHARED, shared);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_GRAPH, graphSpace);
+	bufferUsage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(BufferUsage), nworkers));
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_BUFFER_USAGE, bufferUsage);
+	walUsage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(WalUsage), nworkers));
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_WAL_USAGE, walUsage);
+
+	LaunchParallelWorkers(pcxt);
+	ereport(DEBUG1,
+			(errmsg_internal("gv_hnsw build of \"%s\": %d of %d parallel workers launched",
+							 RelationGetRelationName(index), pcxt->nworkers_launched,
+							 nworkers)));
+	if (pcxt->nworkers_launched == 0)
+	{
+		WaitForParallelWorkersToFinish(pcxt);
+		goto serial;
+	}
+
+	/* As nbtsort.c: the leader scans too unless parallel_leader_participation is off. */
+	*reltuples = 0;
+	if (parallel_leader_participation)
+		*reltuples = Participate(shared, graphSpace, heap, index, true);
+	WaitForWorkers(pcxt, shared);
+	*reltuples += shared->reltuples;
+	for (int i = 0; i < pcxt->nworkers_launched; i++)
+		InstrAccumParallelQuery(&bufferUsage[i], &walUsage[i]);
+
+	ngraph = pg_atomic_read_u32(&graph.hdr->nelements);
+	full = pg_atomic_read_u32(&graph.hdr->full) != 0;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) ngraph);
+	if (full)
+		GvHnswReportGraphFull(ngraph);
+	GvHnswWriteGraph(index, info, &graph);
+
+	/* What the second pass must skip, before the segment goes. */
+	if (full)
+	{
+		GvHnswTidSetInit(&inGraph, (int) ngraph);
+		for (uint32 i = 0; i < (uint32) ngraph; i++)
+			GvHnswTidSetAdd(&inGraph, &((GvHnswGraphElement)
+										(graph.arena + graph.offsets[i]))->heaptid);
+	}
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+
+	*indtuples = ngraph;
+	if (full)
+	{
+		*indtuples += InsertRest(heap, index, indexInfo, info, snapshot, &inGraph, ngraph);
+		GvHnswTidSetFree(&inGraph);
+	}
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) *indtuples);
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+	return true;
+
+serial:
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+	return false;
+}

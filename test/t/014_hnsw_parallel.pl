@@ -1,0 +1,153 @@
+# gv_hnsw parallel builds (a Fashion-MNIST subset): workers are really
+# launched, the graph passes hnsw_verify, and recall against exact ground
+# truth matches what the serial tests ask; with a filter column; and with a
+# shared graph that fills maintenance_work_mem halfway through.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib 'test/perl';
+use GvTest;
+
+my $node = gv_new_node('parallel',
+	conf => "maintenance_work_mem = '256MB'\nshared_buffers = '256MB'\n"
+	  . "max_worker_processes = 8\nmax_parallel_workers = 8");
+use Cwd qw(abs_path);
+my $dir = abs_path(PostgreSQL::Test::Utils::tempdir);
+chmod 0755, $dir;
+gv_fmnist_copy_file("$dir/base.tsv", 0, 10000);
+gv_fmnist_copy_file("$dir/queries.tsv", 0, 100, set => 't10k');
+chmod 0644, glob("$dir/*.tsv");
+
+$node->safe_psql('postgres', qq{
+	CREATE TABLE items (id int PRIMARY KEY, label int, emb gvector(784));
+	ALTER TABLE items ALTER COLUMN emb SET STORAGE PLAIN;
+	COPY items FROM '$dir/base.tsv';
+	CREATE TABLE queries (id int, label int, emb gvector(784));
+	COPY queries FROM '$dir/queries.tsv';
+	ANALYZE;
+	CREATE TABLE gt AS SELECT q.id AS qid, x.id FROM queries q,
+		LATERAL (SELECT id FROM items ORDER BY (emb <-> q.emb) + 0 LIMIT 10) x;
+	CREATE TABLE gt3 AS SELECT q.id AS qid, x.id FROM queries q,
+		LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY (emb <-> q.emb) + 0 LIMIT 10) x;
+});
+
+my $parallel = q{
+	SET max_parallel_maintenance_workers = 2;
+	SET min_parallel_table_scan_size = 0;
+	SET client_min_messages = debug1;
+};
+
+# CREATE INDEX with two workers asked for; returns its messages.
+sub build_parallel
+{
+	my ($sql, $settings) = @_;
+	my ($out, $err) = ('', '');
+	$node->psql('postgres', $parallel . ($settings // '') . $sql,
+		stdout => \$out, stderr => \$err, on_error_die => 1);
+	return $err;
+}
+
+sub launched
+{
+	my ($err) = @_;
+	return $err =~ /(\d+) of 2 parallel workers launched/ ? $1 : 0;
+}
+
+sub recall
+{
+	return $node->safe_psql('postgres', q{
+	SET gigavector.hnsw_ef_search = 40;
+	SELECT round(count(*) / (10.0 * (SELECT count(*) FROM queries)), 4) FROM queries q,
+		LATERAL (SELECT id FROM items ORDER BY emb <-> q.emb LIMIT 10) x
+		WHERE x.id IN (SELECT id FROM gt WHERE gt.qid = q.id)});
+}
+
+# elements, unreachable and links_to_tombstones from hnsw_verify, checked:
+# at most 10 more unreachable elements than the serial build left, unless
+# told otherwise.
+my $serialUnreachable;
+sub verify
+{
+	my ($what, $maxUnreachable) = @_;
+	$maxUnreachable //= $serialUnreachable + 10;
+	my ($elements, $unreachable, $tomb) = split /\|/, $node->safe_psql('postgres',
+		q{SELECT elements, unreachable, links_to_tombstones FROM gigavector.hnsw_verify('items_emb')});
+	note "$what: $unreachable unreachable";
+	is($elements, 10000, "$what: hnsw_verify, every row is an element");
+	cmp_ok($unreachable, '<=', $maxUnreachable,
+		"$what: at most $maxUnreachable elements unreachable");
+	is($tomb, 0, "$what: no links to tombstones");
+}
+
+# Serially first, for comparison: no workers asked for.  A serial build
+# leaves a few elements unreachable too (7 of these 10,000).
+my $t0 = time;
+my $err = build_parallel('CREATE INDEX items_emb ON items USING gv_hnsw (emb)',
+	'SET max_parallel_maintenance_workers = 0;');
+note 'serial build took ' . (time - $t0) . ' s';
+is(launched($err), 0, 'max_parallel_maintenance_workers = 0 builds serially');
+$serialUnreachable = $node->safe_psql('postgres',
+	q{SELECT unreachable FROM gigavector.hnsw_verify('items_emb')});
+note "serial build: recall\@10 " . recall() . ", $serialUnreachable unreachable";
+$node->safe_psql('postgres', 'DROP INDEX items_emb');
+
+# Plain: two workers and the leader.
+$t0 = time;
+$err = build_parallel('CREATE INDEX items_emb ON items USING gv_hnsw (emb) WITH (m = 16, ef_construction = 64)');
+note 'parallel build took ' . (time - $t0) . ' s';
+cmp_ok(launched($err), '>=', 1, 'parallel build launched workers');
+unlike($err, qr/no longer fits/, 'the shared graph fit maintenance_work_mem');
+verify('parallel');
+my $recall = recall();
+note "parallel build: recall\@10 at ef_search 40: $recall";
+cmp_ok($recall, '>=', 0.95, 'parallel build: recall@10 >= 0.95 at ef_search 40');
+
+# A filter column.
+$node->safe_psql('postgres', 'DROP INDEX items_emb');
+$err = build_parallel('CREATE INDEX items_emb ON items USING gv_hnsw (emb, label)');
+cmp_ok(launched($err), '>=', 1, 'parallel build with a filter column launched workers');
+verify('parallel, filter column');
+my ($rows, $frecall) = split /\|/, $node->safe_psql('postgres', q{
+	SET gigavector.hnsw_ef_search = 40;
+	SET enable_seqscan = off;
+	SELECT min(n), round(sum(hits) / (10.0 * count(*)), 4) FROM (
+		SELECT q.id, count(*) AS n,
+			count(*) FILTER (WHERE x.id IN (SELECT id FROM gt3 WHERE gt3.qid = q.id)) AS hits
+		FROM queries q,
+			LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY emb <-> q.emb LIMIT 10) x
+		GROUP BY q.id) s});
+note "parallel build, filtered recall\@10: $frecall";
+is($rows, 10, 'every filtered query returns k = 10 rows');
+cmp_ok($frecall, '>=', 0.95, 'parallel build: filtered recall@10 >= 0.95');
+
+# CREATE INDEX CONCURRENTLY: the workers scan with the leader's MVCC snapshot.
+$node->safe_psql('postgres', 'DROP INDEX items_emb');
+$err = build_parallel('CREATE INDEX CONCURRENTLY items_emb ON items USING gv_hnsw (emb)');
+cmp_ok(launched($err), '>=', 1, 'parallel CREATE INDEX CONCURRENTLY launched workers');
+verify('parallel, concurrently');
+cmp_ok(recall(), '>=', 0.95, 'parallel CREATE INDEX CONCURRENTLY: recall@10 >= 0.95');
+
+# The shared graph fills maintenance_work_mem: about 4,700 elements of
+# 784 dimensions fit in 16MB; the leader writes them and inserts the rest.
+$node->safe_psql('postgres', 'DROP INDEX items_emb');
+$t0 = time;
+$err = build_parallel('CREATE INDEX items_emb ON items USING gv_hnsw (emb)',
+	"SET maintenance_work_mem = '16MB';");
+note 'parallel build past maintenance_work_mem took ' . (time - $t0) . ' s';
+cmp_ok(launched($err), '>=', 1, 'parallel build in 16MB launched workers');
+like($err, qr/gv_hnsw graph no longer fits into maintenance_work_mem after (\d+) tuples/,
+	'NOTICE when the shared graph fills');
+my ($ingraph) = $err =~ /no longer fits into maintenance_work_mem after (\d+) tuples/;
+ok(defined $ingraph && $ingraph > 1000 && $ingraph < 9000,
+	'the graph filled part way through (' . ($ingraph // 'none') . ' rows)');
+# Rows inserted through the on-disk path leave more elements unreachable: a
+# serial build in 16MB leaves 34 of these 10,000 too.
+verify('parallel, graph filled', 100);
+$recall = recall();
+note "parallel build past maintenance_work_mem: recall\@10: $recall";
+cmp_ok($recall, '>=', 0.95, 'graph filled: recall@10 >= 0.95 at ef_search 40');
+
+$node->stop;
+done_testing();
