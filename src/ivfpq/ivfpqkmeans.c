@@ -66,6 +66,7 @@ IvfpqScoreSub(const float *x, const float *codebookT, int dsub, int ksub,
 	for (int k0 = 0; k0 < ksub; k0 += 8)
 	{
 		float		acc[8] = {0};
+		float	   *out;
 
 		for (int d = 0; d < dsub; d++)
 		{
@@ -75,8 +76,9 @@ IvfpqScoreSub(const float *x, const float *codebookT, int dsub, int ksub,
 			for (int i = 0; i < 8; i++)
 				acc[i] += xd * row[i];
 		}
+		out = scores + k0;		/* scores[k0 + i] would not vectorize */
 		for (int i = 0; i < 8; i++)
-			scores[k0 + i] = acc[i];
+			out[i] = acc[i];
 	}
 }
 
@@ -98,6 +100,8 @@ IvfpqScoreSubL2(const float *x, const float *codebookT, const float *norms,
 	for (int k0 = 0; k0 < ksub; k0 += 8)
 	{
 		float		acc[8] = {0};
+		float	   *out;
+		const float *blockNorms;
 
 		for (int d = 0; d < dsub; d++)
 		{
@@ -107,8 +111,10 @@ IvfpqScoreSubL2(const float *x, const float *codebookT, const float *norms,
 			for (int i = 0; i < 8; i++)
 				acc[i] += xd * row[i];
 		}
+		out = scores + k0;		/* scores[k0 + i] would not vectorize */
+		blockNorms = norms + k0;
 		for (int i = 0; i < 8; i++)
-			scores[k0 + i] = norms[k0 + i] - 2.0f * acc[i];
+			out[i] = blockNorms[i] - 2.0f * acc[i];
 	}
 }
 
@@ -128,8 +134,14 @@ IvfpqArgMin(const float *v, int n)
 		for (int i = 0; i < 8; i++)
 			mins[i] = v[i];
 		for (int k0 = 8; k0 < n; k0 += 8)
+		{
+			const float *block = v + k0;	/* v[k0 + i] would be a gather */
+
 			for (int i = 0; i < 8; i++)
-				mins[i] = v[k0 + i] < mins[i] ? v[k0 + i] : mins[i];
+				mins[i] = block[i] < mins[i] ? block[i] : mins[i];
+		}
+		/* every lane, the first too: it holds v[8], v[16], ... */
+		best = mins[0];
 		for (int i = 1; i < 8; i++)
 			if (mins[i] < best)
 				best = mins[i];
@@ -139,6 +151,23 @@ IvfpqArgMin(const float *v, int n)
 		for (int i = 1; i < n; i++)
 			if (v[i] < best)
 				best = v[i];
+	}
+	if (n % 8 == 0)
+	{
+		/* find the block first: an 8-wide compare, not 8 branches */
+		for (int k0 = 0; k0 < n; k0 += 8)
+		{
+			const float *block = v + k0;
+			bool		found = false;
+
+			for (int i = 0; i < 8; i++)
+				found |= block[i] == best;
+			if (found)
+				for (int i = 0; i < 8; i++)
+					if (block[i] == best)
+						return k0 + i;
+		}
+		return 0;				/* NaNs only */
 	}
 	for (int i = 0; i < n; i++)
 		if (v[i] == best)
