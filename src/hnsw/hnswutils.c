@@ -596,6 +596,7 @@ GvHnswHeapPop(GvHnswHeap heap)
  */
 #define HNSW_RECENT_INDEXES		4
 #define HNSW_RECENT_MAX_BLOCKS	(1 << 22)	/* 32 GB of index at 8 kB pages */
+#define HNSW_RECENT_SCAN_STEP	8192	/* buffer descriptors read per search */
 
 typedef struct RecentBuffers
 {
@@ -603,33 +604,91 @@ typedef struct RecentBuffers
 	BackendId	backend;		/* rd_backend: temporary indexes are local */
 	Buffer	   *buffers;		/* by block number; InvalidBuffer = unknown */
 	BlockNumber nblocks;		/* allocated entries */
+	int			scanNext;		/* next buffer descriptor to learn from */
 } RecentBuffers;
 
 static RecentBuffers recentBuffers[HNSW_RECENT_INDEXES];
 static int	recentNext;			/* entry to replace next */
 
+/* Remember that buf held blkno, making room for it if need be. */
+static void
+RememberBuffer(RecentBuffers *recent, BlockNumber blkno, Buffer buf)
+{
+	if (blkno >= recent->nblocks)
+	{
+		BlockNumber n;
+
+		if (blkno >= HNSW_RECENT_MAX_BLOCKS)
+			return;
+		n = Max(blkno + 1, Min(2 * recent->nblocks, HNSW_RECENT_MAX_BLOCKS));
+		recent->buffers = repalloc(recent->buffers, sizeof(Buffer) * n);
+		memset(recent->buffers + recent->nblocks, 0,
+			   sizeof(Buffer) * (n - recent->nblocks));
+		recent->nblocks = n;
+	}
+	recent->buffers[blkno] = buf;
+}
+
+/*
+ * A new backend knows no buffer yet, and until it does a search gets
+ * neither the cheap pin nor the prefetching: read the next stretch of
+ * shared buffer descriptors and remember those that hold pages of the
+ * index.  The tags are read without the header locks, so one may be torn
+ * or stale; ReadRecentBuffer checks it before any use.  A stretch per
+ * search bounds the cost (under 0.1 ms) however large shared_buffers is;
+ * after NBuffers / HNSW_RECENT_SCAN_STEP searches the memo knows every
+ * page of the index that was in shared buffers when the backend started.
+ */
+static void
+LearnFromDescriptors(RecentBuffers *recent)
+{
+	int			end = Min(recent->scanNext + HNSW_RECENT_SCAN_STEP, NBuffers);
+
+	if (recent->backend != InvalidBackendId)
+	{
+		recent->scanNext = NBuffers;	/* a temporary index: local buffers */
+		return;
+	}
+	for (int i = recent->scanNext; i < end; i++)
+	{
+		BufferDesc *desc = GetBufferDescriptor(i);
+		BufferTag	tag = desc->tag;
+
+		if (RelFileNodeEquals(tag.rnode, recent->node) && tag.forkNum == MAIN_FORKNUM &&
+			(tag.blockNum >= recent->nblocks || !BufferIsValid(recent->buffers[tag.blockNum])))
+			RememberBuffer(recent, tag.blockNum, BufferDescriptorGetBuffer(desc));
+	}
+	recent->scanNext = end;
+}
+
 /* The memo for index, made or taken over if there is none yet. */
 static RecentBuffers *
 GetRecentBuffers(Relation index)
 {
-	RecentBuffers *r;
+	RecentBuffers *r = NULL;
 
-	for (int i = 0; i < HNSW_RECENT_INDEXES; i++)
+	for (int i = 0; i < HNSW_RECENT_INDEXES && r == NULL; i++)
 		if (recentBuffers[i].buffers != NULL &&
 			RelFileNodeEquals(recentBuffers[i].node, index->rd_node) &&
 			recentBuffers[i].backend == index->rd_backend)
-			return &recentBuffers[i];
-	r = &recentBuffers[recentNext];
-	recentNext = (recentNext + 1) % HNSW_RECENT_INDEXES;
-	if (r->buffers == NULL)
+			r = &recentBuffers[i];
+	if (r == NULL)
 	{
-		r->nblocks = 1024;
-		r->buffers = MemoryContextAllocZero(TopMemoryContext, sizeof(Buffer) * r->nblocks);
+		r = &recentBuffers[recentNext];
+		recentNext = (recentNext + 1) % HNSW_RECENT_INDEXES;
+		if (r->buffers == NULL)
+		{
+			r->nblocks = 1024;
+			r->buffers = MemoryContextAllocZero(TopMemoryContext, sizeof(Buffer) * r->nblocks);
+		}
+		else
+			memset(r->buffers, 0, sizeof(Buffer) * r->nblocks);
+		r->node = index->rd_node;
+		r->backend = index->rd_backend;
+		r->scanNext = 0;
 	}
-	else
-		memset(r->buffers, 0, sizeof(Buffer) * r->nblocks);
-	r->node = index->rd_node;
-	r->backend = index->rd_backend;
+	if (r->scanNext < NBuffers)
+		LearnFromDescriptors(r);
 	return r;
 }
 
@@ -650,17 +709,7 @@ PinElementPage(Relation index, RecentBuffers *recent, BlockNumber blkno)
 		return recent->buffers[blkno];
 	}
 	buf = ReadBuffer(index, blkno);
-	if (blkno >= recent->nblocks && blkno < HNSW_RECENT_MAX_BLOCKS)
-	{
-		BlockNumber n = Max(blkno + 1, Min(2 * recent->nblocks, HNSW_RECENT_MAX_BLOCKS));
-
-		recent->buffers = repalloc(recent->buffers, sizeof(Buffer) * n);
-		memset(recent->buffers + recent->nblocks, 0,
-			   sizeof(Buffer) * (n - recent->nblocks));
-		recent->nblocks = n;
-	}
-	if (blkno < recent->nblocks)
-		recent->buffers[blkno] = buf;
+	RememberBuffer(recent, blkno, buf);
 	return buf;
 }
 
