@@ -583,8 +583,7 @@ GvHnswHeapPop(GvHnswHeap heap)
  * Which buffer held each element page when this backend last read it, for
  * a few indexes (by relfilenode and owning backend, so a REINDEX just
  * starts a new entry and a temporary index never meets a permanent one's
- * shared buffers).
- * Every query of an index walks the same upper levels and mostly the same
+ * shared buffers).  Every query of an index walks the same upper levels and mostly the same
  * neighbourhoods, so a search usually finds a page where it last saw it:
  * ReadRecentBuffer then pins it without the buffer mapping table lookup,
  * which was the largest single cost of visiting an element.  A remembered

@@ -11,7 +11,7 @@ SQL adds a round trip, parsing of the query vector and the executor to
 every gv_hnsw query; the ratio shows what that costs next to the graph
 search itself.
 
-    bash test/bench/run hnsw_hnswlib.py [--queries 500] [--ef 20,40,80]
+    bash test/bench/run hnsw_hnswlib.py [--queries 500] [--ef 20,40,80] [--warmup 500]
 
 Needs python3-hnswlib (bash test/setup --peers).
 """
@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     p.add_argument("--ef", default="10,20,40,80")
     p.add_argument("--queries", type=int, default=500)
     p.add_argument("--k", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=10,
+                   help="untimed queries before each run (--warmup 500: a warm backend)")
     p.add_argument("--schema", default="gv_bench")
     p.add_argument("--maintenance-work-mem", default="1GB")
     args = p.parse_args(argv)
@@ -96,8 +98,8 @@ def main(argv=None) -> int:
         res = sweep(args.dsn, table, "emb", "<->", args.k,
                     [(label, ["SET enable_seqscan = off",
                               f"SET gigavector.hnsw_ef_search = {ef}"])],
-                    queries, gt, "gvector", name="gv_hnsw")[0]
-        hq, hr, hms = hnswlib_run(index, queries, gt, ef, args.k)
+                    queries, gt, "gvector", name="gv_hnsw", warmup=args.warmup)[0]
+        hq, hr, hms = hnswlib_run(index, queries, gt, ef, args.k, warmup=args.warmup)
         log(f"  hnswlib                {label:<16} {hq:9.1f} q/s  recall@{args.k} {hr:.4f}"
             f"  CPU {hms:.3f} ms/q")
         rows.append((ef, res.recall, hr, res.qps, hq, res.srv_ms, hms))
