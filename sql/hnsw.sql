@@ -110,6 +110,42 @@ SELECT id FROM hnsw_u ORDER BY v <-> '[4,4]' LIMIT 1;
 RESET enable_seqscan;
 DROP TABLE hnsw_u;
 
+-- searches remember which buffer held each page, per relfilenode and
+-- backend: a temporary index next to a permanent one and an index rebuilt
+-- between queries still give the exact answer
+SET gigavector.hnsw_ef_search = 100;
+CREATE TABLE hnsw_r (id int, v gvector(3));
+INSERT INTO hnsw_r SELECT i, ARRAY[i % 10, i / 100, (i * 7) % 13]::real[]::gvector(3)
+	FROM generate_series(1, 2000) i;
+CREATE TEMP TABLE hnsw_rt (id int, v gvector(3));
+INSERT INTO hnsw_rt SELECT i, ARRAY[i % 7, i / 50, (i * 3) % 11]::real[]::gvector(3)
+	FROM generate_series(1, 2000) i;
+CREATE INDEX hnsw_r_idx ON hnsw_r USING gv_hnsw (v) WITH (m = 8, ef_construction = 32);
+CREATE INDEX hnsw_rt_idx ON hnsw_rt USING gv_hnsw (v) WITH (m = 8, ef_construction = 32);
+CREATE FUNCTION hnsw_r_check(tab regclass, q gvector) RETURNS bool LANGUAGE plpgsql AS $$
+DECLARE
+	idx text;
+	ex text;
+BEGIN
+	SET LOCAL enable_seqscan = off;
+	SET LOCAL enable_sort = off;
+	EXECUTE format('SELECT string_agg(round(d::numeric, 4)::text, '','') FROM
+		(SELECT v <-> $1 AS d FROM %s ORDER BY v <-> $1 LIMIT 8) s', tab) INTO idx USING q;
+	EXECUTE format('SELECT string_agg(round(d::numeric, 4)::text, '','') FROM
+		(SELECT (v <-> $1) + 0 AS d FROM %s ORDER BY 1 LIMIT 8) s', tab) INTO ex USING q;
+	RETURN idx = ex;
+END $$;
+SELECT hnsw_r_check('hnsw_r', '[3,3,3]') AS permanent,
+	hnsw_r_check('hnsw_rt', '[3,3,3]') AS temporary,
+	hnsw_r_check('hnsw_r', '[5,12,6]') AS permanent_again,
+	hnsw_r_check('hnsw_rt', '[5,12,6]') AS temporary_again;
+REINDEX INDEX hnsw_r_idx;
+DELETE FROM hnsw_r WHERE id % 2 = 0;
+VACUUM hnsw_r;
+SELECT hnsw_r_check('hnsw_r', '[3,3,3]') AS after_reindex_and_vacuum;
+DROP TABLE hnsw_r, hnsw_rt;
+DROP FUNCTION hnsw_r_check;
+
 -- errors
 CREATE TABLE hnsw_x (id int, v gvector(3), w gvector);
 INSERT INTO hnsw_x VALUES (1, '[1,2,3]', '[1,2]');

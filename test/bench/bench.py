@@ -153,6 +153,8 @@ SUMMARY_COLUMNS = [
     ("mean_rows", "rows", ".2f"),
     ("p50_ms", "p50 ms", ".2f"),
     ("p99_ms", "p99 ms", ".2f"),
+    ("srv_ms", "srv ms", ".3f"),
+    ("srv_ratio", "x base srv", ".2f"),
     ("plan", "plan", ""),
 ]
 INDEX_COLUMNS = [
@@ -313,6 +315,8 @@ def summarize(raw: List[dict], baseline: Optional[str]) -> List[dict]:
         s = dict(rs[0])
         for col in ("qps", "recall", "mean_rows", "p50_ms", "p99_ms", "seconds"):
             s[col] = statistics.median(x[col] for x in rs)
+        srv = [x["srv_ms"] for x in rs if x.get("srv_ms") == x.get("srv_ms")]  # not NaN
+        s["srv_ms"] = statistics.median(srv) if srv else float("nan")
         s["qps_min"] = min(x["qps"] for x in rs)
         s["qps_max"] = max(x["qps"] for x in rs)
         s["repeats"] = len(rs)
@@ -331,6 +335,8 @@ def summarize(raw: List[dict], baseline: Optional[str]) -> List[dict]:
             b = next((x for x in rows if x["name"] == base["name"] and x["config"] == base["config"]
                       and x["where"] == r["where"]), base)
         r["ratio"] = r["qps"] / b["qps"] if b else float("nan")
+        # the same ratio from server CPU per query (baseline's / this one's)
+        r["srv_ratio"] = b["srv_ms"] / r["srv_ms"] if b and r["srv_ms"] > 0 else float("nan")
         r["baseline"] = f"{b['name']}@{b['config']}" if b else ""
     return rows
 

@@ -11,6 +11,10 @@ Measured per configuration: wall time of the timed loop (execute + fetch,
 after a few untimed warm-up queries) -> queries/s, latency percentiles,
 tie-aware recall@k against exact ground truth, mean rows returned (a
 filtered index scan may return fewer than k), and the plan's scan node.
+When the server runs on this machine (test/bench/run's private cluster),
+also the CPU time its backend spent per query (srv_ms, from
+/proc/<pid>/schedstat): on a shared, oversubscribed machine the wall-clock
+q/s mostly measures waits for a CPU, while srv_ms still measures the work.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class Result:
     recall: float
     mean_rows: float
     plan: str
+    srv_ms: float = float("nan")  # server backend CPU ms per query, if measurable
     extra: dict = dataclasses.field(default_factory=dict)
 
     def row(self) -> dict:
@@ -97,6 +102,19 @@ def plan_summary(conn, stmt, param: str) -> str:
     return "+".join(found) or plan[0]["Plan"].get("Node Type", "?")
 
 
+def backend_cpu_ns(pid: int) -> Optional[int]:
+    """CPU time (ns) the server backend pid has run so far, or None when it
+    is not a PostgreSQL process on this machine (a remote server)."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            if not f.read().startswith("postgres"):
+                return None
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run_config(dsn: str, stmt, query_texts: Sequence[str], gt: Optional[GroundTruth], k: int,
                settings: Sequence[str], warmup: int = 10) -> dict:
     """Run every query once through one prepared statement on a fresh
@@ -104,12 +122,14 @@ def run_config(dsn: str, stmt, query_texts: Sequence[str], gt: Optional[GroundTr
     with psycopg.connect(dsn, autocommit=True) as conn:
         for s in settings:
             conn.execute(s)
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         cur = conn.cursor()
         for qt in query_texts[:warmup]:  # also prepares the statement
             cur.execute(stmt, [qt], prepare=True)
             cur.fetchall()
         lat = np.empty(len(query_texts))
         results = []
+        cpu_start = backend_cpu_ns(pid)
         t_start = time.perf_counter()
         for i, qt in enumerate(query_texts):
             t0 = time.perf_counter()
@@ -118,6 +138,7 @@ def run_config(dsn: str, stmt, query_texts: Sequence[str], gt: Optional[GroundTr
             lat[i] = time.perf_counter() - t0
             results.append(rows)
         seconds = time.perf_counter() - t_start
+        cpu_end = backend_cpu_ns(pid)
         plan = plan_summary(conn, stmt, query_texts[0])
     ids = [[r[0] for r in rows] for rows in results]
     recall = float(np.mean([gt.recall(qi, row_ids, k) for qi, row_ids in enumerate(ids)])) if gt else float("nan")
@@ -130,6 +151,8 @@ def run_config(dsn: str, stmt, query_texts: Sequence[str], gt: Optional[GroundTr
         mean_rows=float(np.mean([len(r) for r in ids])),
         plan=plan,
         ids=ids,
+        srv_ms=((cpu_end - cpu_start) / 1e6 / len(query_texts)
+                if cpu_start is not None and cpu_end is not None else float("nan")),
     )
 
 
@@ -155,11 +178,12 @@ def sweep(dsn: str, table: TableName, column: str, operator: str, k: int,
             name=name or str(table), config=label, settings="; ".join(settings),
             where=where or "", k=k, nqueries=nqueries, seconds=m["seconds"], qps=m["qps"],
             p50_ms=m["p50_ms"], p99_ms=m["p99_ms"], recall=m["recall"],
-            mean_rows=m["mean_rows"], plan=m["plan"], extra=dict(extra or {}),
+            mean_rows=m["mean_rows"], plan=m["plan"], srv_ms=m["srv_ms"],
+            extra=dict(extra or {}),
         )
         if verbose:
             print(f"  {r.name:<24} {label:<16} {r.qps:9.1f} q/s  recall@{k} {r.recall:.4f}"
-                  f"  rows {r.mean_rows:5.2f}  {r.plan}", file=sys.stderr)
+                  f"  rows {r.mean_rows:5.2f}  server {r.srv_ms:.3f} ms/q  {r.plan}", file=sys.stderr)
         out.append(r)
     return out
 
