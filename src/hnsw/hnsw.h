@@ -134,7 +134,9 @@ typedef struct GvHnswElementTupleData
 	uint8		capLevel;
 	uint8		keyNulls;		/* bit k: filter column k is NULL */
 	ItemPointerData heaptid;
-	uint16		unused2;
+	uint16		spares;			/* the last this many valid level-0 links are
+								 * spares (the build's keepPrunedConnections):
+								 * a back-link takes the first spare's slot */
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
 } GvHnswElementTupleData;
 
@@ -352,7 +354,9 @@ extern void GvHnswKeyDirVacuum(IndexVacuumInfo *vinfo, BlockNumber head,
  *
  * An element: the header below, then (each MAXALIGNed) float vec[dim],
  * char keys[keyBytes], int32 nbrs[slots] and float dists[slots], with
- * slots = GvHnswSlots(m, level) laid out by level as in element tuples.
+ * slots = GvHnswSlots(m, level) laid out by level as in element tuples,
+ * then 2m level-0 spares (distance, element number): the nearest candidates
+ * the selection heuristic rejected when the element was inserted.
  */
 typedef struct GvHnswGraphElementData
 {
@@ -362,6 +366,7 @@ typedef struct GvHnswGraphElementData
 	uint8		level;
 	uint8		keyNulls;
 	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links at each level */
+	uint8		nfill;			/* level-0 spares kept at insert (hnswbuild.c) */
 } GvHnswGraphElementData;
 
 typedef GvHnswGraphElementData *GvHnswGraphElement;

@@ -207,6 +207,8 @@ AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 	int			start = GvHnswLevelStart(info->m, level);
 	int			n = GvHnswLevelSlots(info->m, level);
 	int			slot = -1;
+	bool		spareTaken = false;
+	int			spareMovesTo = -1;
 	OffsetNumber off = ItemPointerGetOffsetNumber(nbr);
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -239,6 +241,22 @@ AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 		if (dists[i] > dist && (slot < 0 || dists[i] > dists[slot]))
 			slot = i;
 	}
+	/*
+	 * Spares (links the build added to fill the list; the last tup->spares
+	 * valid ones, see the README) give way to a back-link like free slots:
+	 * it takes the first spare's slot, and that spare moves to a free slot
+	 * after the others if there is one, so the spares stay last.
+	 */
+	if (level == 0 && tup->spares > 0)
+	{
+		int			valid = 0;
+
+		while (valid < n && ItemPointerIsValid(&nbrs[valid]))
+			valid++;
+		slot = valid - tup->spares;
+		spareTaken = true;
+		spareMovesTo = valid < n ? valid : -1;
+	}
 	if (slot < 0)
 	{
 		UnlockReleaseBuffer(buf);
@@ -248,8 +266,17 @@ AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
 	tup = GvHnswPageGetElement(page, off);
-	GvHnswTupleDists(tup, info->dataBytes)[start + slot] = dist;
-	GvHnswTupleNbrs(tup, info->dataBytes, info->m)[start + slot] = *newtid;
+	dists = GvHnswTupleDists(tup, info->dataBytes) + start;
+	nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m) + start;
+	if (spareMovesTo >= 0)
+	{
+		dists[spareMovesTo] = dists[slot];
+		nbrs[spareMovesTo] = nbrs[slot];
+	}
+	else if (spareTaken)
+		tup->spares--;
+	dists[slot] = dist;
+	nbrs[slot] = *newtid;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 }

@@ -345,6 +345,8 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 
 				state = GenericXLogStart(index);
 				cur = GvHnswPageGetElement(GenericXLogRegisterBuffer(state, buf, 0), off);
+				if (l == 0)
+					cur->spares = 0;	/* the repaired list is all chosen links */
 				curNbrs = GvHnswTupleNbrs(cur, info->dataBytes, m) + start;
 				curDists = GvHnswTupleDists(cur, info->dataBytes) + start;
 				for (int i = 0; i < lm; i++)

@@ -285,6 +285,8 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 				Corrupt(index, "element tuple of the wrong size", blkno, off);
 			if (e->level > e->capLevel || e->capLevel > info->maxLevel)
 				Corrupt(index, "element level beyond its capacity", blkno, off);
+			if (e->spares > 2 * info->m)
+				Corrupt(index, "more spare links than level-0 slots", blkno, off);
 			if (e->flags & HNSW_ELEMENT_DELETED)
 			{
 				if (ItemPointerIsValid(&e->heaptid))
