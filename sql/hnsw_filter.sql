@@ -40,6 +40,16 @@ SELECT id FROM hf WHERE label = 42 ORDER BY emb <-> '[1,0,0,0]' LIMIT 10;
 -- nothing equals NULL; rows with a NULL label are found without the filter
 SELECT count(*) FROM (SELECT id FROM hf WHERE label = NULL ORDER BY emb <-> '[1,0,0,0]' LIMIT 10) s;
 SELECT count(*) FROM (SELECT id FROM hf WHERE label IS NULL ORDER BY emb <-> '[1,0,0,0]' LIMIT 40) s;
+-- a value of another integer type (as drivers bind parameters: psycopg
+-- sends small ints as smallint) is an index condition too, negatives included
+EXPLAIN (COSTS OFF) SELECT id FROM hf WHERE label = 3::smallint ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM hf WHERE label = 3::bigint ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
+SELECT hf_agree('label = 3::smallint');
+SELECT hf_agree('label = 7::bigint');
+UPDATE hf SET label = -5 WHERE id IN (10, 20, 30);
+SELECT id FROM hf WHERE label = (-5)::smallint ORDER BY emb <-> '[1,0,0,0]', id LIMIT 10;
+SELECT id FROM hf WHERE label = (-5)::bigint ORDER BY emb <-> '[1,0,0,0]', id LIMIT 10;
+UPDATE hf SET label = id % 10 WHERE id IN (10, 20, 30);
 -- a condition on a column the index does not hold is applied by the executor
 SELECT hf_agree('label = 4 AND id % 2 = 0');
 -- a selective filter is ranked exactly, a part at a time (256): all 600

@@ -25,9 +25,21 @@ CREATE OPERATOR CLASS gvector_ip_ops
 
 -- Filter columns after the vector: CREATE INDEX ... USING gv_hnsw (emb, category);
 -- WHERE category = value is then tested inside the graph search.
-CREATE OPERATOR CLASS int2_ops DEFAULT FOR TYPE int2 USING gv_hnsw AS OPERATOR 1 = (int2, int2);
-CREATE OPERATOR CLASS int4_ops DEFAULT FOR TYPE int4 USING gv_hnsw AS OPERATOR 1 = (int4, int4);
-CREATE OPERATOR CLASS int8_ops DEFAULT FOR TYPE int8 USING gv_hnsw AS OPERATOR 1 = (int8, int8);
+-- The integer classes share one family with the cross-type = operators, so
+-- that WHERE int_column = $1 uses the index whatever integer type the
+-- client binds (psycopg sends a small Python int as smallint); every integer
+-- is stored as its sign-extended Datum, equal across the three types.
+CREATE OPERATOR FAMILY integer_ops USING gv_hnsw;
+CREATE OPERATOR CLASS int2_ops DEFAULT FOR TYPE int2 USING gv_hnsw FAMILY integer_ops AS
+	OPERATOR 1 = (int2, int2);
+CREATE OPERATOR CLASS int4_ops DEFAULT FOR TYPE int4 USING gv_hnsw FAMILY integer_ops AS
+	OPERATOR 1 = (int4, int4);
+CREATE OPERATOR CLASS int8_ops DEFAULT FOR TYPE int8 USING gv_hnsw FAMILY integer_ops AS
+	OPERATOR 1 = (int8, int8);
+ALTER OPERATOR FAMILY integer_ops USING gv_hnsw ADD
+	OPERATOR 1 = (int2, int4), OPERATOR 1 = (int2, int8),
+	OPERATOR 1 = (int4, int2), OPERATOR 1 = (int4, int8),
+	OPERATOR 1 = (int8, int2), OPERATOR 1 = (int8, int4);
 CREATE OPERATOR CLASS bool_ops DEFAULT FOR TYPE bool USING gv_hnsw AS OPERATOR 1 = (bool, bool);
 CREATE OPERATOR CLASS date_ops DEFAULT FOR TYPE date USING gv_hnsw AS OPERATOR 1 = (date, date);
 CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING gv_hnsw AS OPERATOR 1 = (text, text);

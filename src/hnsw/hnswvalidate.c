@@ -31,24 +31,29 @@
 static bool
 ValidateFilterOpclass(Form_pg_opclass classform, CatCList *oprlist, CatCList *proclist)
 {
-	bool		ok = oprlist->n_members == 1 && proclist->n_members == 0;
+	bool		ok = proclist->n_members == 0;
+	bool		own = false;
 
+	/*
+	 * The family's operators: = as strategy 1, boolean, for search.  Others
+	 * than the class's own type pair are cross-type equalities (integers).
+	 */
 	for (int i = 0; ok && i < oprlist->n_members; i++)
 	{
 		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
 
 		ok = op->amopstrategy == 1 && op->amoppurpose == AMOP_SEARCH &&
-			op->amoplefttype == classform->opcintype &&
-			op->amoprighttype == classform->opcintype &&
 			check_amop_signature(op->amopopr, BOOLOID, op->amoplefttype,
 								 op->amoprighttype);
+		own |= op->amoplefttype == classform->opcintype &&
+			op->amoprighttype == classform->opcintype;
 	}
-	if (!ok)
+	if (!ok || !own)
 		ereport(INFO,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("gv_hnsw filter operator class \"%s\" needs exactly one operator, = of its type, as strategy 1 and no support function",
+				 errmsg("gv_hnsw filter operator class \"%s\" needs = of its type as strategy 1 (and only = operators) and no support function",
 						NameStr(classform->opcname))));
-	return ok;
+	return ok && own;
 }
 
 /*
