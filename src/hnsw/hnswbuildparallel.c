@@ -36,6 +36,7 @@
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
 #include "pgstat.h"
 #include "storage/spin.h"
 #include "utils/memutils.h"
@@ -119,19 +120,42 @@ int
 GvHnswParallelWorkers(Relation heap, Relation index)
 {
 	int			saved = maintenance_work_mem;
+	int			savedMinScan = min_parallel_table_scan_size;
+	double		mainPages = RelationGetNumberOfBlocks(heap);
+	double		toastPages = 0;
 	volatile int nworkers = 0;
 
 	if (!IsNormalProcessingMode() || IsInParallelMode() ||
 		max_parallel_maintenance_workers == 0)
 		return 0;
+
+	/*
+	 * PostgreSQL sizes a parallel build by the table's main fork, where a
+	 * row of a few hundred dimensions leaves only a TOAST pointer: a table
+	 * of 60,000 784-dimension vectors has 500 main pages and 23,000 TOAST
+	 * pages, and would never get a worker.  The graph's work is per row, so
+	 * count the TOAST pages too, by scaling the threshold down by the main
+	 * fork's share of the table.
+	 */
+	if (OidIsValid(heap->rd_rel->reltoastrelid))
+	{
+		Relation	toast = table_open(heap->rd_rel->reltoastrelid, AccessShareLock);
+
+		toastPages = RelationGetNumberOfBlocks(toast);
+		table_close(toast, AccessShareLock);
+	}
 	PG_TRY();
 	{
 		maintenance_work_mem = Max(saved, 32768 * (max_parallel_maintenance_workers + 1));
+		if (mainPages > 0 && toastPages > 0)
+			min_parallel_table_scan_size =
+				(int) Max(1.0, savedMinScan * mainPages / (mainPages + toastPages));
 		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
 	}
 	PG_FINALLY();
 	{
 		maintenance_work_mem = saved;
+		min_parallel_table_scan_size = savedMinScan;
 	}
 	PG_END_TRY();
 	return nworkers;
