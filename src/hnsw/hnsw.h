@@ -299,6 +299,8 @@ extern const float *GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup,
 									  float *buf);
 extern int	GvHnswRandomLevel(pg_prng_state *prng, int m, int maxLevel);
 extern void GvHnswInitMetaPage(Page page, GvHnswInfo info);
+extern float *GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,
+							   bool *isnull, char **keys, uint8 *keyNulls);
 extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
 							   bool *ok);
 extern GvHnswElementTuple GvHnswPageGetElement(Page page, OffsetNumber off);

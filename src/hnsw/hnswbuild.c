@@ -490,6 +490,19 @@ SelectMem(GvHnswBuilder b, MemCand *cands, int n, int lm, MemCand *out, int *npr
 	return nout;
 }
 
+/* Make out[0, nout) element e's links at level (the caller holds its lock). */
+static void
+StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, float *dists,
+		   const MemCand *out, int nout)
+{
+	for (int i = 0; i < nout; i++)
+	{
+		nbrs[i] = out[i].idx;
+		dists[i] = out[i].dist;
+	}
+	e->counts[level] = nout;
+}
+
 /*
  * Link element a to b at level, pruning a's list with the heuristic when
  * it is full.  In a shared graph, under a's lock, which is the only lock
@@ -508,7 +521,6 @@ AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, float dist, int level)
 	MemCand    *cands = bld->scratch;
 	MemCand    *out = bld->scratch + lm + 1;
 	int			n;
-	int			nout;
 
 	if (g->shared)
 		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
@@ -536,13 +548,7 @@ AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, float dist, int level)
 		}
 		cands[n].idx = b;
 		cands[n].dist = dist;
-		nout = SelectMem(bld, cands, n + 1, lm, out, NULL);
-		for (int i = 0; i < nout; i++)
-		{
-			nbrs[i] = out[i].idx;
-			dists[i] = out[i].dist;
-		}
-		e->counts[level] = nout;
+		StoreLinks(e, level, nbrs, dists, out, SelectMem(bld, cands, n + 1, lm, out, NULL));
 	}
 	if (g->shared)
 		LWLockRelease(&e->lock);
@@ -588,12 +594,7 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 			nout = SelectMem(b, chosen, nout, lm, out, NULL);
 		}
 	}
-	for (int i = 0; i < nout; i++)
-	{
-		nbrs[i] = out[i].idx;
-		dists[i] = out[i].dist;
-	}
-	e->counts[level] = nout;
+	StoreLinks(e, level, nbrs, dists, out, nout);
 	if (g->shared)
 		LWLockRelease(&e->lock);
 }
@@ -961,7 +962,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 	int32		entry = g->hdr->entry;
 	Page		page = palloc(BLCKSZ);
 	BlockNumber blkno = 1;
-	BlockNumber lastPage = InvalidBlockNumber;
+	BlockNumber lastPage PG_USED_FOR_ASSERTS_ONLY = InvalidBlockNumber;
 	GvHnswElementTuple tup = palloc0(GvHnswTupleSize(info->dataBytes, m, info->maxLevel));
 	int32	   *order = LayoutOrder(info, g, nelements);
 
@@ -1079,16 +1080,10 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	float	   *vec;
 	char	   *keys;
 	uint8		keyNulls;
-	bool		ok;
-
-	if (isnull[0])
-		return;
 
 	old = MemoryContextSwitchTo(bs->tmpCtx);
-	vec = GvHnswPrepareDatum(index, &bs->info, values[0], &ok);
-	keys = palloc(Max(bs->info.keyBytes, 1));
-	GvHnswEncodeKeys(&bs->info, values, isnull, keys, &keyNulls);
-	if (!ok)
+	vec = GvHnswPrepareRow(index, &bs->info, values, isnull, &keys, &keyNulls);
+	if (vec == NULL)
 	{
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(bs->tmpCtx);

@@ -170,20 +170,17 @@ ParallelCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	float	   *vec;
 	char	   *keys;
 	uint8		keyNulls;
-	bool		ok;
 
 	/* A full graph: the leader's second pass inserts the rest. */
 	if (isnull[0] || pg_atomic_read_u32(&ps->graph.hdr->full))
 		return;
 
 	old = MemoryContextSwitchTo(ps->tmpCtx);
-	vec = GvHnswPrepareDatum(index, &ps->info, values[0], &ok);
-	if (ok)
+	vec = GvHnswPrepareRow(index, &ps->info, values, isnull, &keys, &keyNulls);
+	if (vec)
 	{
 		int			level = GvHnswRandomLevel(&ps->prng, ps->info.m, ps->info.maxLevel);
 
-		keys = palloc(Max(ps->info.keyBytes, 1));
-		GvHnswEncodeKeys(&ps->info, values, isnull, keys, &keyNulls);
 		if (GvHnswBuilderInsert(ps->builder, tid, vec, keys, keyNulls, level))
 		{
 			pg_atomic_fetch_add_u64(&ps->shared->tuplesDone, 1);
@@ -294,16 +291,13 @@ RescanCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	float	   *vec;
 	char	   *keys;
 	uint8		keyNulls;
-	bool		ok;
 
 	if (isnull[0] || GvHnswTidSetContains(&rs->inGraph, tid))
 		return;
 	old = MemoryContextSwitchTo(rs->tmpCtx);
-	vec = GvHnswPrepareDatum(index, rs->info, values[0], &ok);
-	if (ok)
+	vec = GvHnswPrepareRow(index, rs->info, values, isnull, &keys, &keyNulls);
+	if (vec)
 	{
-		keys = palloc(Max(rs->info->keyBytes, 1));
-		GvHnswEncodeKeys(rs->info, values, isnull, keys, &keyNulls);
 		GvHnswInsertVector(index, GvHnswGetInfo(index), vec, keys, keyNulls, tid);
 		rs->inserted++;
 		if ((int64) rs->inserted % 256 == 0)

@@ -412,7 +412,8 @@ gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	MemoryContext old;
 	GvHnswInfo	info;
 	float	   *vec;
-	bool		ok;
+	char	   *keys;
+	uint8		keyNulls;
 
 	if (isnull[0])
 		return false;
@@ -420,15 +421,9 @@ gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw insert",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(tmp);
-	vec = GvHnswPrepareDatum(index, info, values[0], &ok);
-	if (ok)
-	{
-		char	   *keys = palloc(Max(info->keyBytes, 1));
-		uint8		keyNulls;
-
-		GvHnswEncodeKeys(info, values, isnull, keys, &keyNulls);
+	vec = GvHnswPrepareRow(index, info, values, isnull, &keys, &keyNulls);
+	if (vec)
 		GvHnswInsertVector(index, info, vec, keys, keyNulls, heap_tid);
-	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 	return false;

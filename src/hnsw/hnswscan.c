@@ -48,6 +48,7 @@ typedef struct GvHnswScanOpaqueData
 	bool		started;
 	bool		done;
 	float	   *query;
+	float	   *decoded;		/* scratch for an element's vector */
 	GvHnswHeapData cand;
 	GvHnswHeapData result;
 	GvHnswHeapData discard;
@@ -174,6 +175,33 @@ ListedExactLimit(Relation index, GvHnswInfo info)
 }
 
 /*
+ * The element at off of a share-locked page as a result candidate: false
+ * if there is none (a page that is not an element page, a line pointer past
+ * its end: a stale directory entry), it is a tombstone or fails the filter.
+ * The distance is in the index's storage (re-ranked later when that is not
+ * float32).
+ */
+static bool
+RankElement(GvHnswScanOpaque so, Page page, BlockNumber blkno, OffsetNumber off,
+			GvHnswCandidate *c)
+{
+	GvHnswInfo	info = so->info;
+	GvHnswElementTuple tup;
+
+	if (PageIsNew(page) || !(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT) ||
+		off > PageGetMaxOffsetNumber(page))
+		return false;
+	tup = GvHnswPageGetElement(page, off);
+	if ((tup->flags & HNSW_ELEMENT_DELETED) || !GvHnswKeysMatch(info, tup, &so->filter))
+		return false;
+	c->dist = GvMetricDistance(info->metric, so->query,
+							   GvHnswElementVector(info, tup, so->decoded), info->dim);
+	c->heaptid = tup->heaptid;
+	ItemPointerSet(&c->tid, blkno, off);
+	return true;
+}
+
+/*
  * Exact distances to the listed elements (sorted by TID, so each page is
  * read once) that are live and pass the filter; returns how many.
  */
@@ -181,42 +209,27 @@ static int
 RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
-	GvHnswInfo	info = so->info;
-	float	   *decoded = palloc(sizeof(float) * info->dim);
 	Buffer		buf = InvalidBuffer;
-	Page		page = NULL;
 	int			count = 0;
 
 	for (int i = 0; i < n; i++)
 	{
-		ItemPointer tid = &listed[i].tid;
-		OffsetNumber off = ItemPointerGetOffsetNumber(tid);
-		GvHnswElementTuple tup;
+		BlockNumber blkno = ItemPointerGetBlockNumber(&listed[i].tid);
 
-		if (!BufferIsValid(buf) ||
-			BufferGetBlockNumber(buf) != ItemPointerGetBlockNumber(tid))
+		if (!BufferIsValid(buf) || BufferGetBlockNumber(buf) != blkno)
 		{
 			CHECK_FOR_INTERRUPTS();
 			if (BufferIsValid(buf))
 				UnlockReleaseBuffer(buf);
-			buf = ReadBuffer(scan->indexRelation, ItemPointerGetBlockNumber(tid));
+			buf = ReadBuffer(scan->indexRelation, blkno);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
 		}
-		if (PageIsNew(page) || !(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT) ||
-			off > PageGetMaxOffsetNumber(page))
-			continue;
-		tup = GvHnswPageGetElement(page, off);
-		if ((tup->flags & HNSW_ELEMENT_DELETED) || !GvHnswKeysMatch(info, tup, &so->filter))
-			continue;
-		out[count].dist = GvMetricDistance(info->metric, so->query,
-										   GvHnswElementVector(info, tup, decoded), info->dim);
-		out[count].heaptid = tup->heaptid;
-		out[count++].tid = *tid;
+		if (RankElement(so, BufferGetPage(buf), blkno,
+						ItemPointerGetOffsetNumber(&listed[i].tid), &out[count]))
+			count++;
 	}
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
-	pfree(decoded);
 	return count;
 }
 
@@ -289,31 +302,15 @@ static void
 ReadNextListed(IndexScanDesc scan)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
-	GvHnswInfo	info = so->info;
 	ItemPointer tid = &so->listed[so->nextListed++].tid;
-	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 	Buffer		buf = ReadBuffer(scan->indexRelation, ItemPointerGetBlockNumber(tid));
-	Page		page;
+	GvHnswCandidate c;
 
 	CHECK_FOR_INTERRUPTS();
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (!PageIsNew(page) && (GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT) &&
-		off <= PageGetMaxOffsetNumber(page))
-	{
-		GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
-
-		if (!(tup->flags & HNSW_ELEMENT_DELETED) && GvHnswKeysMatch(info, tup, &so->filter))
-		{
-			GvHnswCandidate c;
-
-			c.dist = GvMetricDistance(info->metric, so->query,
-									  (const float *) (tup->data + info->keyBytes), info->dim);
-			c.heaptid = tup->heaptid;
-			c.tid = *tid;
-			GvHnswHeapPush(&so->found, &c);
-		}
-	}
+	if (RankElement(so, BufferGetPage(buf), ItemPointerGetBlockNumber(tid),
+					ItemPointerGetOffsetNumber(tid), &c))
+		GvHnswHeapPush(&so->found, &c);
 	UnlockReleaseBuffer(buf);
 }
 
@@ -439,6 +436,7 @@ StartScan(IndexScanDesc scan)
 
 	so->query = GvHnswPrepareDatum(scan->indexRelation, info,
 								 scan->orderByData[0].sk_argument, &ok);
+	so->decoded = palloc(sizeof(float) * info->dim);
 	if (!PrepareFilter(scan))
 	{
 		so->done = true;		/* a condition no row satisfies (= NULL) */
@@ -567,10 +565,8 @@ static int
 CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
-	GvHnswInfo	info = so->info;
 	Relation	index = scan->indexRelation;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	float	   *decoded = palloc(sizeof(float) * info->dim);
 	int			count = 0;
 
 	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
@@ -585,22 +581,14 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap)
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
 				GvHnswCandidate c;
 
-				if ((tup->flags & HNSW_ELEMENT_DELETED) ||
-					!GvHnswKeysMatch(info, tup, so->filter.n > 0 ? &so->filter : NULL))
-					continue;
-				c.dist = GvMetricDistance(info->metric, so->query,
-										  GvHnswElementVector(info, tup, decoded), info->dim);
-				c.heaptid = tup->heaptid;
-				ItemPointerSet(&c.tid, blkno, off);
-				CollectCandidate(so, &c, cands, &count, cap);
+				if (RankElement(so, page, blkno, off, &c))
+					CollectCandidate(so, &c, cands, &count, cap);
 			}
 		}
 		UnlockReleaseBuffer(buf);
 	}
-	pfree(decoded);
 	return count;
 }
 

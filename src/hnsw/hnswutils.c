@@ -283,6 +283,29 @@ GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull, char *dst, uint8 
 }
 
 /*
+ * An indexed row as the graph stores it: the vector in the metric's space
+ * (returned) and the encoded filter columns (*keys, palloc'd, and
+ * *keyNulls).  NULL when the row is not indexed: a NULL vector, or a zero
+ * vector under cosine.
+ */
+float *
+GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values, bool *isnull,
+				 char **keys, uint8 *keyNulls)
+{
+	float	   *vec;
+	bool		ok;
+
+	if (isnull[0])
+		return NULL;
+	vec = GvHnswPrepareDatum(index, info, values[0], &ok);
+	if (!ok)
+		return NULL;
+	*keys = palloc(Max(info->keyBytes, 1));
+	GvHnswEncodeKeys(info, values, isnull, *keys, keyNulls);
+	return vec;
+}
+
+/*
  * Do filter column codes (an element's or a key directory entry's) satisfy
  * every condition of filter (NULL: no filter)?
  */
