@@ -36,4 +36,16 @@ extern void GvectorCheckElement(float value);
 extern void GvectorCheckSameDims(Gvector a, Gvector b);
 extern void GvectorInit(void);
 
+/* The distance memo (gvector.c): distances index scans computed for rows. */
+typedef enum GvMemoKernel
+{
+	GV_MEMO_L2SQ,				/* GvL2SquaredDistance */
+	GV_MEMO_IP					/* GvInnerProduct */
+} GvMemoKernel;
+
+extern Oid	GvDatumToastId(Datum value);
+extern void GvDistanceMemoPut(Oid toastrelid, Oid valueid, GvMemoKernel kernel,
+							  Datum query, float value);
+extern void GvDistanceMemoForget(void);
+
 #endif							/* GVECTOR_H */

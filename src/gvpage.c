@@ -14,11 +14,13 @@
 #include <math.h>
 
 #include "access/amvalidate.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/tableam.h"
 #include "access/xloginsert.h"
 #include "catalog/pg_amop.h"
 #include "catalog/pg_amproc.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
 #include "distance.h"
@@ -447,6 +449,35 @@ GvHeapFetchValue(GvHeapFetch hf, IndexScanDesc scan, ItemPointer tid, Datum *val
 		return false;
 	*value = slot_getattr(hf->slot, scan->indexRelation->rd_index->indkey.values[0], &isnull);
 	return !isnull;
+}
+
+/*
+ * The TOAST value id of heap row tid's indexed column as stored: InvalidOid
+ * when it is inline or NULL, or the table is not a heap.  aminsert is given
+ * the executor's in-memory value, not the pointer the stored row holds.
+ */
+Oid
+GvHeapToastId(Relation heap, Relation index, ItemPointer tid)
+{
+	AttrNumber	attnum = index->rd_index->indkey.values[0];
+	HeapTupleData tuple;
+	Buffer		buf;
+	Oid			result = InvalidOid;
+
+	if (attnum == InvalidAttrNumber || heap->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		!OidIsValid(heap->rd_rel->reltoastrelid))
+		return InvalidOid;
+	tuple.t_self = *tid;
+	if (heap_fetch(heap, SnapshotAny, &tuple, &buf, false))
+	{
+		bool		isnull;
+		Datum		value = heap_getattr(&tuple, attnum, RelationGetDescr(heap), &isnull);
+
+		if (!isnull)
+			result = GvDatumToastId(value);
+		ReleaseBuffer(buf);
+	}
+	return result;
 }
 
 void

@@ -92,6 +92,7 @@ typedef GvHeapFetchData *GvHeapFetch;
 extern bool GvHeapFetchValue(GvHeapFetch hf, IndexScanDesc scan, ItemPointer tid,
 							 Datum *value);
 extern void GvHeapFetchRelease(GvHeapFetch hf);
+extern Oid	GvHeapToastId(Relation heap, Relation index, ItemPointer tid);
 extern void GvHeapFetchEnd(GvHeapFetch hf);
 
 /* page helpers */

@@ -27,7 +27,7 @@
 #include "projection.h"
 
 #define HNSW_MAGIC			0x47564853	/* "GVHS" */
-#define HNSW_VERSION		1
+#define HNSW_VERSION		2	/* 2: element tuples carry toastid */
 
 /* Reloptions: default, min, max */
 #define HNSW_DEFAULT_M				16
@@ -137,6 +137,9 @@ typedef struct GvHnswElementTupleData
 	uint16		spares;			/* the last this many valid level-0 links are
 								 * spares (the build's keepPrunedConnections):
 								 * a back-link takes the first spare's slot */
+	Oid			toastid;		/* the heap row's vector is this out-of-line
+								 * TOAST value (InvalidOid: inline, or not
+								 * known); see GvDistanceMemoPut */
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
 } GvHnswElementTupleData;
 
@@ -177,6 +180,15 @@ typedef struct GvHnswInfoData
 	float	   *projMean;		/* dim floats, loaded on first use */
 	float	   *projDirs;		/* GV_PROJ_DIMS * dim floats */
 } GvHnswInfoData;
+
+/* An indexed row as the graph stores it (GvHnswPrepareRow). */
+typedef struct GvHnswRowData
+{
+	float	   *vec;			/* the vector, in the metric's space */
+	char	   *keys;			/* encoded filter columns */
+	uint8		keyNulls;
+	Oid			toastid;		/* as in the element tuple */
+} GvHnswRowData;
 
 /*
  * Equality conditions on filter columns, as a scan tests them against
@@ -255,6 +267,7 @@ typedef struct GvHnswCandidate
 	float		dist;
 	ItemPointerData tid;
 	ItemPointerData heaptid;	/* valid for returnable elements */
+	Oid			toastid;		/* the element's, in scans */
 } GvHnswCandidate;
 
 typedef struct GvHnswHeapData
@@ -299,8 +312,8 @@ extern const float *GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup,
 									  float *buf);
 extern int	GvHnswRandomLevel(pg_prng_state *prng, int m, int maxLevel);
 extern void GvHnswInitMetaPage(Page page, GvHnswInfo info);
-extern float *GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,
-							   bool *isnull, char **keys, uint8 *keyNulls);
+extern bool GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,
+							 bool *isnull, GvHnswRowData *row);
 extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
 							   bool *ok);
 extern GvHnswElementTuple GvHnswPageGetElement(Page page, OffsetNumber off);
@@ -369,6 +382,7 @@ typedef struct GvHnswGraphElementData
 	uint8		keyNulls;
 	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links at each level */
 	uint8		nfill;			/* level-0 spares kept at insert (hnswbuild.c) */
+	Oid			toastid;		/* as in the element tuple */
 } GvHnswGraphElementData;
 
 typedef GvHnswGraphElementData *GvHnswGraphElement;
@@ -422,8 +436,7 @@ extern void GvHnswGraphInitShared(GvHnswGraph graph, GvHnswInfo info, Size memLi
 extern void GvHnswGraphAttach(GvHnswGraph graph, GvHnswInfo info, char *space);
 extern GvHnswBuilder GvHnswBuilderCreate(GvHnswGraph graph, GvHnswInfo info);
 extern bool GvHnswBuilderInsert(GvHnswBuilder builder, ItemPointer heaptid,
-								const float *vec, const char *keys, uint8 keyNulls,
-								int level);
+								const GvHnswRowData *row, int level);
 extern void GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph graph);
 extern void GvHnswReportGraphFull(double ntuples);
 extern void GvHnswInitInfo(Relation index, GvHnswInfo info);
@@ -440,8 +453,8 @@ extern bool gvhnswinsert(Relation index, Datum *values, bool *isnull,
 					   ItemPointer heap_tid, Relation heap,
 					   IndexUniqueCheck checkUnique, bool indexUnchanged,
 					   IndexInfo *indexInfo);
-extern void GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec,
-							 const char *keys, uint8 keyNulls, ItemPointer heaptid);
+extern void GvHnswInsertVector(Relation index, GvHnswInfo info,
+							   const GvHnswRowData *row, ItemPointer heaptid);
 
 /* hnswscan.c */
 extern IndexScanDesc gvhnswbeginscan(Relation index, int nkeys, int norderbys);

@@ -304,8 +304,7 @@ GraphGrowLocal(GvHnswGraph g, uint32 idx, Size end)
  * and every number below nelements names an element.
  */
 static int32
-GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const float *vec, const char *keys,
-				uint8 keyNulls, int level)
+GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const GvHnswRowData *row, int level)
 {
 	GvHnswGraphHeader hdr = g->hdr;
 	Size		need = ElementSize(g, level);
@@ -332,12 +331,13 @@ GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const float *vec, const char
 	e->heaptid = *heaptid;
 	ItemPointerSetInvalid(&e->tid);
 	e->level = level;
-	e->keyNulls = keyNulls;
+	e->keyNulls = row->keyNulls;
+	e->toastid = row->toastid;
 	MemSet(e->counts, 0, sizeof(e->counts));
 	e->nfill = 0;
-	memcpy(ElementVector(g, e), vec, sizeof(float) * g->dim);
+	memcpy(ElementVector(g, e), row->vec, sizeof(float) * g->dim);
 	if (g->keyBytes > 0)
-		memcpy((char *) e + g->keysOffset, keys, g->keyBytes);
+		memcpy((char *) e + g->keysOffset, row->keys, g->keyBytes);
 	return idx;
 }
 
@@ -794,13 +794,13 @@ GvHnswBuilderCreate(GvHnswGraph graph, GvHnswInfo info)
  * row is then not in the graph).
  */
 bool
-GvHnswBuilderInsert(GvHnswBuilder builder, ItemPointer heaptid, const float *vec,
-					const char *keys, uint8 keyNulls, int level)
+GvHnswBuilderInsert(GvHnswBuilder builder, ItemPointer heaptid,
+					const GvHnswRowData *row, int level)
 {
 	GvHnswGraph g = builder->graph;
 	int32		idx;
 
-	idx = GraphAddElement(g, heaptid, vec, keys, keyNulls, level);
+	idx = GraphAddElement(g, heaptid, row, level);
 	if (idx < 0)
 		return false;
 	InsertMem(builder, idx);
@@ -1008,6 +1008,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 		tup->level = e->level;
 		tup->capLevel = e->level;
 		tup->heaptid = e->heaptid;
+		tup->toastid = e->toastid;
 		tup->keyNulls = e->keyNulls;
 		if (info->nkeys > 0)
 			memcpy(tup->data, (char *) e + g->keysOffset, info->keyBytes);
@@ -1077,13 +1078,10 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 {
 	GvHnswBuildState *bs = (GvHnswBuildState *) state;
 	MemoryContext old;
-	float	   *vec;
-	char	   *keys;
-	uint8		keyNulls;
+	GvHnswRowData row;
 
 	old = MemoryContextSwitchTo(bs->tmpCtx);
-	vec = GvHnswPrepareRow(index, &bs->info, values, isnull, &keys, &keyNulls);
-	if (vec == NULL)
+	if (!GvHnswPrepareRow(index, &bs->info, values, isnull, &row))
 	{
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(bs->tmpCtx);
@@ -1094,11 +1092,11 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	{
 		int			level = GvHnswRandomLevel(&bs->prng, bs->info.m, bs->info.maxLevel);
 
-		if (!GvHnswBuilderInsert(bs->builder, tid, vec, keys, keyNulls, level))
+		if (!GvHnswBuilderInsert(bs->builder, tid, &row, level))
 			SwitchToDisk(bs);
 	}
 	if (bs->onDisk)
-		GvHnswInsertVector(index, GvHnswGetInfo(index), vec, keys, keyNulls, tid);
+		GvHnswInsertVector(index, GvHnswGetInfo(index), &row, tid);
 
 	bs->indtuples++;
 	if ((int64) bs->indtuples % 256 == 0)

@@ -167,21 +167,18 @@ ParallelCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 {
 	ParticipantState *ps = (ParticipantState *) state;
 	MemoryContext old;
-	float	   *vec;
-	char	   *keys;
-	uint8		keyNulls;
+	GvHnswRowData row;
 
 	/* A full graph: the leader's second pass inserts the rest. */
 	if (isnull[0] || pg_atomic_read_u32(&ps->graph.hdr->full))
 		return;
 
 	old = MemoryContextSwitchTo(ps->tmpCtx);
-	vec = GvHnswPrepareRow(index, &ps->info, values, isnull, &keys, &keyNulls);
-	if (vec)
+	if (GvHnswPrepareRow(index, &ps->info, values, isnull, &row))
 	{
 		int			level = GvHnswRandomLevel(&ps->prng, ps->info.m, ps->info.maxLevel);
 
-		if (GvHnswBuilderInsert(ps->builder, tid, vec, keys, keyNulls, level))
+		if (GvHnswBuilderInsert(ps->builder, tid, &row, level))
 		{
 			pg_atomic_fetch_add_u64(&ps->shared->tuplesDone, 1);
 			if (ps->leader && ++ps->ownTuples % PROGRESS_INTERVAL == 0)
@@ -288,17 +285,14 @@ RescanCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 {
 	RescanState *rs = (RescanState *) state;
 	MemoryContext old;
-	float	   *vec;
-	char	   *keys;
-	uint8		keyNulls;
+	GvHnswRowData row;
 
 	if (isnull[0] || GvHnswTidSetContains(&rs->inGraph, tid))
 		return;
 	old = MemoryContextSwitchTo(rs->tmpCtx);
-	vec = GvHnswPrepareRow(index, rs->info, values, isnull, &keys, &keyNulls);
-	if (vec)
+	if (GvHnswPrepareRow(index, rs->info, values, isnull, &row))
 	{
-		GvHnswInsertVector(index, GvHnswGetInfo(index), vec, keys, keyNulls, tid);
+		GvHnswInsertVector(index, GvHnswGetInfo(index), &row, tid);
 		rs->inserted++;
 		if ((int64) rs->inserted % 256 == 0)
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,

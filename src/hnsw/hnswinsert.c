@@ -35,7 +35,7 @@
  */
 static void
 FillElement(GvHnswElementTuple tup, GvHnswInfo info, int level, int capLevel,
-			const char *data, uint8 keyNulls, ItemPointer heaptid)
+			const char *data, uint8 keyNulls, ItemPointer heaptid, Oid toastid)
 {
 	int			nslots = GvHnswSlots(info->m, capLevel);
 	float	   *dists;
@@ -46,6 +46,7 @@ FillElement(GvHnswElementTuple tup, GvHnswInfo info, int level, int capLevel,
 	tup->capLevel = capLevel;
 	tup->keyNulls = keyNulls;
 	tup->heaptid = *heaptid;
+	tup->toastid = toastid;
 	memcpy(tup->data, data, info->dataBytes);
 	dists = GvHnswTupleDists(tup, info->dataBytes);
 	nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
@@ -109,7 +110,7 @@ PlaceInFreeSlot(Relation index, GvHnswInfo info, GvHnswElementTuple tup,
 				int			cap = old->capLevel;
 
 				FillElement(dst, info, tup->level, cap, tup->data, tup->keyNulls,
-							&tup->heaptid);
+							&tup->heaptid, tup->toastid);
 				/* copy the neighbours chosen for the levels we have */
 				for (int l = 0; l <= tup->level; l++)
 				{
@@ -285,9 +286,10 @@ AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
  * Insert vec (already in the metric's space) for heap row heaptid.
  */
 void
-GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, const char *keys,
-				   uint8 keyNulls, ItemPointer heaptid)
+GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
+				   ItemPointer heaptid)
 {
+	const float *vec = row->vec;
 	int			m = info->m;
 	int			level = GvHnswRandomLevel(&pg_global_prng_state, m, info->maxLevel);
 	LOCKMODE	lockmode = ShareLock;
@@ -302,7 +304,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, const char *keys
 
 	/* encode first: a value half precision cannot hold fails before any lock */
 	if (info->nkeys > 0)
-		memcpy(data, keys, info->keyBytes);
+		memcpy(data, row->keys, info->keyBytes);
 	GvHnswEncodeVector(index, info, vec, data + info->keyBytes);
 	LockPage(index, HNSW_UPDATE_LOCK, lockmode);
 	GvHnswReadMeta(index, &meta);
@@ -315,7 +317,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, const char *keys
 	}
 
 	tup = palloc(size);
-	FillElement(tup, info, level, level, data, keyNulls, heaptid);
+	FillElement(tup, info, level, level, data, row->keyNulls, heaptid, row->toastid);
 
 	top = ItemPointerIsValid(&meta.entry) ? Min(level, meta.entryLevel) : -1;
 	chosen = palloc0(sizeof(GvHnswCandidate *) * (level + 1));
@@ -374,7 +376,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, float *vec, const char *keys
 	if (!PlaceInFreeSlot(index, info, tup, &newtid))
 		AppendElement(index, tup, size, &newtid);
 	if (info->nkeys > 0)
-		GvHnswKeyDirAppend(index, info, &newtid, heaptid, keyNulls, data, vec);
+		GvHnswKeyDirAppend(index, info, &newtid, heaptid, row->keyNulls, data, vec);
 
 	/* Back-links, one page at a time. */
 	for (int l = top; l >= 0; l--)
@@ -411,9 +413,7 @@ gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	MemoryContext tmp;
 	MemoryContext old;
 	GvHnswInfo	info;
-	float	   *vec;
-	char	   *keys;
-	uint8		keyNulls;
+	GvHnswRowData row;
 
 	if (isnull[0])
 		return false;
@@ -421,9 +421,13 @@ gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw insert",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(tmp);
-	vec = GvHnswPrepareRow(index, info, values, isnull, &keys, &keyNulls);
-	if (vec)
-		GvHnswInsertVector(index, info, vec, keys, keyNulls, heap_tid);
+	if (GvHnswPrepareRow(index, info, values, isnull, &row))
+	{
+		/* an INSERT passes its in-memory value; the stored row may be TOASTed */
+		if (!OidIsValid(row.toastid))
+			row.toastid = GvHeapToastId(heap, index, heap_tid);
+		GvHnswInsertVector(index, info, &row, heap_tid);
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 	return false;

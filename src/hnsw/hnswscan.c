@@ -71,6 +71,9 @@ typedef struct GvHnswScanOpaqueData
 	int			nextListed;		/* first not yet read */
 	GvHnswHeapData found;		/* bounded: read, not yet returned (min-heap) */
 	bool		recheck;		/* a filter column is stored as a hash */
+	bool		memoise;		/* leave returned rows' distances in the
+								 * distance memo (gvector.c) */
+	GvMemoKernel memoKernel;
 	GvHeapFetchData heapFetch;	/* re-ranking (float16, int8, binary storage) */
 } GvHnswScanOpaqueData;
 
@@ -103,6 +106,7 @@ gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 	GvHeapFetchEnd(&so->heapFetch);
+	GvDistanceMemoForget();
 	MemoryContextReset(so->ctx);
 	so->started = false;
 	so->done = false;
@@ -197,6 +201,7 @@ RankElement(GvHnswScanOpaque so, Page page, BlockNumber blkno, OffsetNumber off,
 	c->dist = GvMetricDistance(info->metric, so->query,
 							   GvHnswElementVector(info, tup, so->decoded), info->dim);
 	c->heaptid = tup->heaptid;
+	c->toastid = tup->toastid;
 	ItemPointerSet(&c->tid, blkno, off);
 	return true;
 }
@@ -716,6 +721,41 @@ NextBatch(IndexScanDesc scan)
 	so->batchSize = Min(so->batchSize * 2, 10000);
 }
 
+/*
+ * Can the executor's own evaluation of the ORDER BY distance take ours from
+ * the distance memo?  When the index holds the exact vectors and the
+ * metric's distance is a memoised kernel's result: L2 and inner product.
+ * Cosine ranks normalised copies, whose arithmetic differs from the
+ * operator's in the last bits.
+ */
+static void
+PrepareMemo(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	GvMetricKind kind = so->info->metric->kind;
+
+	so->memoise = so->info->storage == HNSW_STORAGE_FLOAT &&
+		(kind == GV_METRIC_L2 || kind == GV_METRIC_IP) &&
+		OidIsValid(scan->heapRelation->rd_rel->reltoastrelid);
+	so->memoKernel = kind == GV_METRIC_L2 ? GV_MEMO_L2SQ : GV_MEMO_IP;
+}
+
+/* Hand out row c: its heap TID, and its distance to the memo. */
+static bool
+ReturnRow(IndexScanDesc scan, const GvHnswCandidate *c)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+
+	scan->xs_heaptid = c->heaptid;
+	scan->xs_recheck = so->recheck;
+	scan->xs_recheckorderby = false;
+	if (so->memoise)
+		GvDistanceMemoPut(scan->heapRelation->rd_rel->reltoastrelid, c->toastid,
+						  so->memoKernel, scan->orderByData[0].sk_argument,
+						  so->memoKernel == GV_MEMO_IP ? -c->dist : c->dist);
+	return true;
+}
+
 bool
 gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 {
@@ -728,6 +768,7 @@ gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		so->sortedEnd = INT_MAX;	/* only the listed path sorts lazily */
 		so->bounded = false;
 		StartScan(scan);
+		PrepareMemo(scan);
 		so->started = true;
 		pgstat_count_index_scan(scan->indexRelation);
 	}
@@ -738,11 +779,11 @@ gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 
 		MemoryContextSwitchTo(old);
 		if (!found)
+		{
+			GvDistanceMemoForget();
 			return false;
-		scan->xs_heaptid = c.heaptid;
-		scan->xs_recheck = so->recheck;
-		scan->xs_recheckorderby = false;
-		return true;
+		}
+		return ReturnRow(scan, &c);
 	}
 	if (so->pos == so->sortedEnd && so->sortedEnd < so->nout)
 		SortNextListed(so);
@@ -758,11 +799,11 @@ gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	MemoryContextSwitchTo(old);
 
 	if (so->pos >= so->nout)
+	{
+		GvDistanceMemoForget();
 		return false;
-	scan->xs_heaptid = so->out[so->pos++].heaptid;
-	scan->xs_recheck = so->recheck;
-	scan->xs_recheckorderby = false;
-	return true;
+	}
+	return ReturnRow(scan, &so->out[so->pos++]);
 }
 
 void
@@ -771,6 +812,7 @@ gvhnswendscan(IndexScanDesc scan)
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 
 	GvHeapFetchEnd(&so->heapFetch);
+	GvDistanceMemoForget();
 	MemoryContextDelete(so->ctx);
 	pfree(so);
 	scan->opaque = NULL;

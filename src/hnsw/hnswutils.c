@@ -283,26 +283,25 @@ GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull, char *dst, uint8 
 }
 
 /*
- * An indexed row as the graph stores it: the vector in the metric's space
- * (returned) and the encoded filter columns (*keys, palloc'd, and
- * *keyNulls).  NULL when the row is not indexed: a NULL vector, or a zero
- * vector under cosine.
+ * An indexed row as the graph stores it: the vector in the metric's space,
+ * the encoded filter columns (palloc'd) and the vector's TOAST id.  False
+ * when the row is not indexed: a NULL vector, or a zero vector under cosine.
  */
-float *
+bool
 GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values, bool *isnull,
-				 char **keys, uint8 *keyNulls)
+				 GvHnswRowData *row)
 {
-	float	   *vec;
 	bool		ok;
 
 	if (isnull[0])
-		return NULL;
-	vec = GvHnswPrepareDatum(index, info, values[0], &ok);
+		return false;
+	row->vec = GvHnswPrepareDatum(index, info, values[0], &ok);
 	if (!ok)
-		return NULL;
-	*keys = palloc(Max(info->keyBytes, 1));
-	GvHnswEncodeKeys(info, values, isnull, *keys, keyNulls);
-	return vec;
+		return false;
+	row->keys = palloc(Max(info->keyBytes, 1));
+	GvHnswEncodeKeys(info, values, isnull, row->keys, &row->keyNulls);
+	row->toastid = GvDatumToastId(values[0]);
+	return true;
 }
 
 /*
@@ -919,6 +918,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 									  GvHnswElementVector(info, tup, decoded), dim);
 			e.tid = nbrs[i];
 			e.heaptid = tup->heaptid;
+			e.toastid = tup->toastid;
 			live = !(tup->flags & HNSW_ELEMENT_DELETED) && GvHnswKeysMatch(info, tup, filter);
 			UnlockReleaseBuffer(buf);
 
@@ -966,6 +966,7 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 	ep->dist = GvMetricDistance(info->metric, q,
 								GvHnswElementVector(info, tup, decoded), info->dim);
 	ep->heaptid = tup->heaptid;
+	ep->toastid = tup->toastid;
 	pfree(tup);
 	pfree(decoded);
 
