@@ -107,5 +107,27 @@ SELECT count(*) AS rows,
 FROM memo_queries q CROSS JOIN LATERAL (
   SELECT emb, emb <=> q.emb AS d FROM memo_items ORDER BY emb <=> q.emb LIMIT 5) r;
 
+-- gv_ivfpq leaves the exact distances of its re-ranking in the memo.
+DROP INDEX memo_cos;
+CREATE INDEX memo_pq ON memo_items USING gv_ivfpq (emb gvector_l2_ops)
+  WITH (lists = 4, subquantizers = 10, bits = 4);
+SET gigavector.ivfpq_probes = 4;  -- every list, every row re-ranked: exact order
+SET gigavector.ivfpq_rerank = 1000;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE d = inline_copy(r.emb) <-> q.emb) AS l2_same,
+       count(*) FILTER (WHERE d2 = inline_copy(r.emb) <-> q2.emb) AS other_query_same,
+       count(*) FILTER (WHERE ip = inline_copy(r.emb) <#> q.emb) AS ip_same
+FROM memo_queries q
+JOIN memo_queries q2 ON q2.qid = q.qid % 4 + 1
+CROSS JOIN LATERAL (
+  SELECT emb, emb <-> q.emb AS d, emb <-> q2.emb AS d2, emb <#> q.emb AS ip
+  FROM memo_items ORDER BY emb <-> q.emb LIMIT 5) r;
+SELECT q.qid,
+       (SELECT array_agg(id) FROM (
+          SELECT id FROM memo_items ORDER BY emb <-> q.emb LIMIT 5) r) =
+       (SELECT array_agg(id) FROM (
+          SELECT id FROM memo_items ORDER BY inline_copy(emb) <-> q.emb LIMIT 5) e) AS exact_order
+FROM memo_queries q ORDER BY q.qid;
+
 DROP TABLE memo_items, memo_queries;
 DROP FUNCTION inline_copy(gvector), toast_blocks();

@@ -69,6 +69,8 @@ typedef struct RankedData
 	ItemPointerData tid;
 	float		adc;			/* its ADC estimate */
 	double		distance;		/* exact: the value the ORDER BY operator gives */
+	Oid			toastid;		/* its vector's TOAST id, InvalidOid if inline */
+	float		kernel;			/* the memo's kernel result, if toastid */
 } RankedData;
 
 typedef struct IvfpqScanOpaqueData
@@ -115,6 +117,8 @@ typedef struct IvfpqScanOpaqueData
 	int64		skipped;
 
 	GvHeapFetchData heapFetch;	/* re-ranking */
+	bool		memoise;		/* leave returned rows' distances in the
+								 * distance memo (gvector.c): L2, IP */
 } IvfpqScanOpaqueData;
 
 typedef IvfpqScanOpaqueData *IvfpqScanOpaque;
@@ -578,6 +582,11 @@ RerankBatch(IndexScanDesc scan, int want)
 													  orderBy->sk_collation,
 													  PointerGetDatum(v),
 													  orderBy->sk_argument));
+		r.toastid = so->memoise ? GvDatumToastId(value) : InvalidOid;
+		if (OidIsValid(r.toastid))
+			r.kernel = so->metric->kind == GV_METRIC_L2 ?
+				GvL2SquaredDistance(v->x, so->query, so->dim) :
+				GvInnerProduct(v->x, so->query, so->dim);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(so->tmpCtx);
 
@@ -700,6 +709,7 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
 
 	GvHeapFetchEnd(&so->heapFetch);
+	GvDistanceMemoForget();
 	MemoryContextReset(so->scanCtx);
 	so->started = false;
 	so->exhausted = false;
@@ -753,6 +763,9 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 		so->query = IvfpqPrepareValue(so->metric, scan->orderByData[0].sk_argument,
 									  so->cache->dim, &dim);
 		so->dim = dim;
+		/* the operator's kernel on the operator's own arguments: see gvector.c */
+		so->memoise = (so->metric->kind == GV_METRIC_L2 || so->metric->kind == GV_METRIC_IP) &&
+			OidIsValid(scan->heapRelation->rd_rel->reltoastrelid);
 		so->poolCap = 1024;
 		so->pool = palloc_extended(sizeof(CandidateData) * so->poolCap, MCXT_ALLOC_HUGE);
 		StartQuery(scan);
@@ -794,6 +807,10 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 			scan->xs_heaptid = top.tid;
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
+			if (OidIsValid(top.toastid))
+				GvDistanceMemoPut(scan->heapRelation->rd_rel->reltoastrelid, top.toastid,
+								  so->metric->kind == GV_METRIC_L2 ? GV_MEMO_L2SQ : GV_MEMO_IP,
+								  scan->orderByData[0].sk_argument, top.kernel);
 			return true;
 		}
 
@@ -821,6 +838,7 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 			{
 				MemoryContextSwitchTo(old);
 				so->exhausted = true;
+				GvDistanceMemoForget();
 				return false;
 			}
 		}
@@ -841,6 +859,7 @@ ivfpqendscan(IndexScanDesc scan)
 			 INT64_FORMAT " returned, " INT64_FORMAT " skipped out of order",
 			 so->probed, so->reranked, so->returned, so->skipped);
 	GvHeapFetchEnd(&so->heapFetch);
+	GvDistanceMemoForget();
 	MemoryContextDelete(so->scanCtx);
 	MemoryContextDelete(so->tmpCtx);
 	pfree(so);
