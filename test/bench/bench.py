@@ -370,6 +370,10 @@ def parse_args(argv=None):
     p.add_argument("--schema", default="gv_bench")
     p.add_argument("--reload", action="store_true", help="reload the tables even if present")
     p.add_argument("--copy-format", choices=("binary", "text"), default="binary")
+    p.add_argument("--storage", choices=("default", "inline", "plain"), default="default",
+                   help="how both tables keep vectors: each type's default (both: out of line, "
+                        "TOAST), inline (toast_tuple_target = 8160: in the row while it fits a "
+                        "page) or plain (SET STORAGE PLAIN)")
     p.add_argument("--maintenance-work-mem", default="1GB", help="for index builds")
     p.add_argument("--build-workers", default="",
                    help="comma-separated max_parallel_maintenance_workers values: build each index "
@@ -426,7 +430,8 @@ def main(argv=None) -> int:
     ds = dsmod.load_fashion_mnist()
     for t in sorted({e["type"] for e in active}):
         secs = dsmod.ensure_table(conn, table_for(args, t), t, ds.base, ds.base_labels,
-                                  fmt=args.copy_format, force=args.reload)
+                                  fmt=args.copy_format, force=args.reload,
+                                  storage=None if args.storage == "default" else args.storage)
         log(f"{table_for(args, t)}: " + (f"loaded in {secs:.1f} s" if secs else "present"))
     nq = min(args.queries, len(ds.queries))
     t0 = time.perf_counter()
@@ -508,7 +513,7 @@ def main(argv=None) -> int:
         r["with"] = r.pop("with_", "")
     head = (f"Fashion-MNIST 60000 x 784, metric {args.metric} ({operator}), k={args.k}, "
             f"{nq} queries per index config, {args.exact_queries} per exact scan, "
-            f"repeat {args.repeat}; baseline for 'x base': {baseline}")
+            f"repeat {args.repeat}, vectors stored {args.storage}; baseline for 'x base': {baseline}")
     text = [head, "", format_table(summary, SUMMARY_COLUMNS)]
     if indexes:
         text += ["", format_table(indexes, INDEX_COLUMNS)]

@@ -215,7 +215,10 @@ def create_table(conn, table: TableName, type_name: str, dim: int, drop: bool = 
     """(id int primary key, label int, emb <type>(dim)); the schema is created
     when the name has one.  The primary key is added after the load.
     storage: None keeps the type's default (external: a 784-dimension vector
-    goes to TOAST); 'plain' keeps vectors in the heap row."""
+    goes to TOAST); 'plain' keeps vectors in the heap row; 'inline' keeps the
+    column's storage and sets the table's toast_tuple_target to its maximum,
+    so that rows that fit a page stay in it (uncompressed) and only larger
+    ones go to TOAST."""
     parts = table.split(".") if isinstance(table, str) else list(table)
     if len(parts) == 2:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(parts[0])))
@@ -226,7 +229,9 @@ def create_table(conn, table: TableName, type_name: str, dim: int, drop: bool = 
             ident(table), type_sql(type_name, dim)
         )
     )
-    if storage:
+    if storage == "inline":
+        conn.execute(sql.SQL("ALTER TABLE {} SET (toast_tuple_target = 8160)").format(ident(table)))
+    elif storage:
         conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN emb SET STORAGE {}").format(
             ident(table), sql.SQL({"plain": "PLAIN", "main": "MAIN", "external": "EXTERNAL",
                                    "extended": "EXTENDED"}[storage.lower()])))
@@ -302,12 +307,19 @@ def ensure_table(
     type; returns the load seconds, or None when nothing was done."""
     if not force and table_rows(conn, table) == len(vectors):
         col = conn.execute(
-            "SELECT format_type(atttypid, NULL), attstorage FROM pg_attribute "
+            "SELECT format_type(atttypid, NULL), attstorage, "
+            "       coalesce(array_to_string(reloptions, ','), '') "
+            "FROM pg_attribute JOIN pg_class c ON c.oid = attrelid "
             "WHERE attrelid = %s::regclass AND attname = 'emb'",
             [ident(table).as_string(conn)],
         ).fetchone()
         want = conn.execute("SELECT format_type(%s::regtype, NULL)", [type_name]).fetchone()[0]
-        if col and col[0] == want and (not storage or col[1] == storage[0].lower()):
+        inline = "toast_tuple_target=8160" in (col[2] if col else "")
+        if storage == "inline":
+            ok = inline
+        else:
+            ok = not inline and (not storage or col[1] == storage[0].lower())
+        if col and col[0] == want and ok:
             return None
     return load_table(conn, table, type_name, vectors, labels, fmt=fmt, storage=storage)
 
