@@ -317,6 +317,9 @@ extern bool GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,
 extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
 							   bool *ok);
 extern GvHnswElementTuple GvHnswPageGetElement(Page page, OffsetNumber off);
+typedef struct GvHnswRecentBuffersData *GvHnswRecentBuffers;
+extern GvHnswRecentBuffers GvHnswGetRecentBuffers(Relation index);
+extern Buffer GvHnswPinPage(Relation index, GvHnswRecentBuffers recent, BlockNumber blkno);
 extern bool GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
 							   GvHnswElementTuple dst);
 extern void GvHnswTidSetInit(GvHnswTidSet set, int capacity);

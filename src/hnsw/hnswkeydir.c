@@ -232,10 +232,12 @@ GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
 	int			cap = 1024;
 	int			n = 0;
 	GvHnswListed *out = palloc(sizeof(GvHnswListed) * cap);
+	GvHnswRecentBuffers recent = GvHnswGetRecentBuffers(index);
+	bool		sorted = true;
 
 	for (BlockNumber blkno = head; blkno != InvalidBlockNumber;)
 	{
-		Buffer		buf = ReadBuffer(index, blkno);
+		Buffer		buf = GvHnswPinPage(index, recent, blkno);
 		Page		page;
 		OffsetNumber maxoff;
 
@@ -263,6 +265,8 @@ GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
 			}
 			out[n].tid = e->element;
 			out[n].bound = 0;
+			if (n > 0 && ItemPointerCompare(&out[n - 1].tid, &out[n].tid) >= 0)
+				sorted = false;
 			if (qsketch)
 			{
 				float		sketch[GV_PROJ_SKETCH];
@@ -275,7 +279,8 @@ GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
 		blkno = GvPageGetOpaque(page)->nextblkno;
 		UnlockReleaseBuffer(buf);
 	}
-	if (n > 1)
+	/* the build lists elements in TID order; later appends may not be */
+	if (!sorted)
 	{
 		int			u = 1;
 

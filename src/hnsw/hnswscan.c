@@ -66,9 +66,10 @@ typedef struct GvHnswScanOpaqueData
 	int			sortedEnd;		/* listed: out[0, sortedEnd) is sorted and
 								 * nearer than the rest of out */
 	bool		bounded;		/* listed, in the order of distance bounds */
-	GvHnswListed *listed;		/* bounded: sorted by bound */
+	GvHnswListed *listed;		/* bounded: those not yet read, a min-heap
+								 * on bound (ListedSiftDown) */
 	int			nlisted;
-	int			nextListed;		/* first not yet read */
+	GvHnswRecentBuffers recent; /* bounded: pins the element pages */
 	GvHnswHeapData found;		/* bounded: read, not yet returned (min-heap) */
 	bool		recheck;		/* a filter column is stored as a hash */
 	bool		memoise;		/* leave returned rows' distances in the
@@ -299,22 +300,51 @@ SortNextListed(GvHnswScanOpaque so)
 }
 
 /*
- * Bounded listing: read the element of the next listed entry (in the order
- * of their distance bounds) into so->found if it is live and passes the
- * filter.
+ * The listed entries not yet read are a binary min-heap on their bounds:
+ * a scan reads only the first few hundred of thousands in bound order, so
+ * heapifying (linear) and popping those beats sorting them all, which was a
+ * fifth of a filtered query's time.
+ */
+static void
+ListedSiftDown(GvHnswListed *heap, int n, int i)
+{
+	GvHnswListed x = heap[i];
+
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= n)
+			break;
+		if (child + 1 < n && heap[child + 1].bound < heap[child].bound)
+			child++;
+		if (heap[child].bound >= x.bound)
+			break;
+		heap[i] = heap[child];
+		i = child;
+	}
+	heap[i] = x;
+}
+
+/*
+ * Bounded listing: read the element of the listed entry with the least
+ * bound into so->found if it is live and passes the filter.
  */
 static void
 ReadNextListed(IndexScanDesc scan)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
-	ItemPointer tid = &so->listed[so->nextListed++].tid;
-	Buffer		buf = ReadBuffer(scan->indexRelation, ItemPointerGetBlockNumber(tid));
+	ItemPointerData tid = so->listed[0].tid;
+	Buffer		buf;
 	GvHnswCandidate c;
 
+	so->listed[0] = so->listed[--so->nlisted];
+	ListedSiftDown(so->listed, so->nlisted, 0);
 	CHECK_FOR_INTERRUPTS();
+	buf = GvHnswPinPage(scan->indexRelation, so->recent, ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	if (RankElement(so, BufferGetPage(buf), ItemPointerGetBlockNumber(tid),
-					ItemPointerGetOffsetNumber(tid), &c))
+	if (RankElement(so, BufferGetPage(buf), ItemPointerGetBlockNumber(&tid),
+					ItemPointerGetOffsetNumber(&tid), &c))
 		GvHnswHeapPush(&so->found, &c);
 	UnlockReleaseBuffer(buf);
 }
@@ -330,10 +360,10 @@ NextBounded(IndexScanDesc scan, GvHnswCandidate *c)
 
 	for (;;)
 	{
-		bool		more = so->nextListed < so->nlisted;
+		bool		more = so->nlisted > 0;
 
 		if (so->found.count > 0 &&
-			(!more || GvHnswHeapTop(&so->found)->dist <= so->listed[so->nextListed].bound))
+			(!more || GvHnswHeapTop(&so->found)->dist <= so->listed[0].bound))
 		{
 			*c = GvHnswHeapPop(&so->found);
 			return true;
@@ -344,30 +374,24 @@ NextBounded(IndexScanDesc scan, GvHnswCandidate *c)
 	}
 }
 
-static int
-CompareListedBounds(const void *a, const void *b)
-{
-	double		x = ((const GvHnswListed *) a)->bound;
-	double		y = ((const GvHnswListed *) b)->bound;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /*
  * Start a bounded listing: the bounds (on squared L2) in the metric's own
  * scale -- cosine's 1 - dot of unit vectors is half their squared L2 --
- * and the entries in their order.
+ * and the entries a heap on them.
  */
 static void
-StartBounded(GvHnswScanOpaque so, GvHnswListed *listed, int n)
+StartBounded(IndexScanDesc scan, GvHnswListed *listed, int n)
 {
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+
 	if (so->info->metric->kind == GV_METRIC_COSINE)
 		for (int i = 0; i < n; i++)
 			listed[i].bound /= 2;
-	qsort(listed, n, sizeof(GvHnswListed), CompareListedBounds);
+	for (int i = n / 2 - 1; i >= 0; i--)
+		ListedSiftDown(listed, n, i);
 	so->listed = listed;
 	so->nlisted = n;
-	so->nextListed = 0;
+	so->recent = GvHnswGetRecentBuffers(scan->indexRelation);
 	GvHnswHeapInit(&so->found, 64, false);
 	so->bounded = true;
 }
@@ -403,7 +427,7 @@ ListFilteredElements(IndexScanDesc scan, GvHnswMetaPageData *meta)
 	so->done = true;
 	if (info->projDims > 0)
 	{
-		StartBounded(so, listed, n);
+		StartBounded(scan, listed, n);
 		return true;
 	}
 	so->out = palloc(sizeof(GvHnswCandidate) * Max(n, 1));

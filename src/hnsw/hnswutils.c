@@ -633,14 +633,16 @@ GvHnswHeapPop(GvHnswHeap heap)
 #define HNSW_RECENT_MAX_BLOCKS	(1 << 22)	/* 32 GB of index at 8 kB pages */
 #define HNSW_RECENT_SCAN_STEP	8192	/* buffer descriptors read per search */
 
-typedef struct RecentBuffers
+struct GvHnswRecentBuffersData
 {
 	RelFileNode node;
 	BackendId	backend;		/* rd_backend: temporary indexes are local */
 	Buffer	   *buffers;		/* by block number; InvalidBuffer = unknown */
 	BlockNumber nblocks;		/* allocated entries */
 	int			scanNext;		/* next buffer descriptor to learn from */
-} RecentBuffers;
+};
+
+typedef struct GvHnswRecentBuffersData RecentBuffers;
 
 static RecentBuffers recentBuffers[HNSW_RECENT_INDEXES];
 static int	recentNext;			/* entry to replace next */
@@ -697,8 +699,8 @@ LearnFromDescriptors(RecentBuffers *recent)
 }
 
 /* The memo for index, made or taken over if there is none yet. */
-static RecentBuffers *
-GetRecentBuffers(Relation index)
+RecentBuffers *
+GvHnswGetRecentBuffers(Relation index)
 {
 	RecentBuffers *r = NULL;
 
@@ -728,11 +730,11 @@ GetRecentBuffers(Relation index)
 }
 
 /*
- * Pin the element page blkno for a search (no lock), through the memo of
- * recent buffers.  Counted in the index's statistics like ReadBuffer.
+ * Pin page blkno (no lock), through the memo of recent buffers.  Counted in
+ * the index's statistics like ReadBuffer.
  */
-static Buffer
-PinElementPage(Relation index, RecentBuffers *recent, BlockNumber blkno)
+Buffer
+GvHnswPinPage(Relation index, RecentBuffers *recent, BlockNumber blkno)
 {
 	Buffer		buf;
 
@@ -833,7 +835,7 @@ UnvisitedNeighbours(Relation index, GvHnswInfo info, RecentBuffers *recent,
 					ItemPointer tid, int level, GvHnswTidSet visited,
 					ItemPointerData *nbrs)
 {
-	Buffer		buf = PinElementPage(index, recent, ItemPointerGetBlockNumber(tid));
+	Buffer		buf = GvHnswPinPage(index, recent, ItemPointerGetBlockNumber(tid));
 	GvHnswElementTuple tup;
 	int			n = 0;
 
@@ -879,7 +881,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 	int			nslots = GvHnswLevelSlots(info->m, level);
 	ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * nslots);
 	float	   *decoded = palloc(sizeof(float) * dim);
-	RecentBuffers *recent = GetRecentBuffers(index);
+	RecentBuffers *recent = GvHnswGetRecentBuffers(index);
 
 	while (cand->count > 0)
 	{
@@ -911,7 +913,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 
 			if (i + HNSW_PREFETCH_AHEAD < n)
 				PrefetchElement(info, recent, &nbrs[i + HNSW_PREFETCH_AHEAD]);
-			buf = PinElementPage(index, recent, ItemPointerGetBlockNumber(&nbrs[i]));
+			buf = GvHnswPinPage(index, recent, ItemPointerGetBlockNumber(&nbrs[i]));
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			tup = GetElementLocked(index, BufferGetPage(buf), &nbrs[i]);
 			e.dist = GvMetricDistance(info->metric, q,
