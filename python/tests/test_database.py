@@ -150,6 +150,25 @@ def test_ivfpq_trains_once_rows_exist(make_db, mode):
     assert [h.id for h in db.search(data[17], k=3)][0] == 18
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_collection_rows_keep_their_vectors(make_db, mode):
+    """Collection tables keep vectors up to a page in the row (re-ranking and
+    exact scans read no TOAST); larger ones still go out of line."""
+    db = make_db(mode, 1000, IndexType.FLAT)
+    big = make_db(mode, 3000, IndexType.FLAT)
+    rng = np.random.default_rng(3)
+    db.add_vectors(rng.random((3, 1000), dtype=np.float32))
+    big.add_vectors(rng.random((3, 3000), dtype=np.float32))
+    with db.connection() as c:
+        opts = c.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass",
+                         (db.table.as_string(c),)).fetchone()[0]
+        assert "toast_tuple_target=8160" in opts
+        toast = ("SELECT coalesce(pg_relation_size(reltoastrelid), 0) FROM pg_class "
+                 "WHERE oid = %s::regclass")
+        assert c.execute(toast, (db.table.as_string(c),)).fetchone()[0] == 0  # 4 kB vectors inline
+        assert c.execute(toast, (big.table.as_string(c),)).fetchone()[0] > 0  # 12 kB ones are not
+
+
 def _ivfpq_index(c, db):
     return c.execute("SELECT indexrelid::regclass::text FROM pg_index i JOIN pg_class c "
                      "ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
