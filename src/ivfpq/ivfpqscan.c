@@ -374,27 +374,30 @@ StartQuery(IndexScanDesc scan)
 }
 
 /*
- * ADC distance of one entry: m lookups, four running sums.
+ * ADC distance of one entry: m lookups, eight running sums, the table
+ * pointer stepped rather than recomputed.
  */
 static inline float
 AdcDistance(const float *tables, const uint8 *codes, int m, int ksub)
 {
-	float		s0 = 0.0f,
-				s1 = 0.0f,
-				s2 = 0.0f,
-				s3 = 0.0f;
+	float		s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	const float *t = tables;
 	int			j = 0;
 
-	for (; j + 4 <= m; j += 4)
+	for (; j + 8 <= m; j += 8, t += 8 * ksub)
 	{
-		s0 += tables[(Size) j * ksub + codes[j]];
-		s1 += tables[(Size) (j + 1) * ksub + codes[j + 1]];
-		s2 += tables[(Size) (j + 2) * ksub + codes[j + 2]];
-		s3 += tables[(Size) (j + 3) * ksub + codes[j + 3]];
+		s[0] += t[codes[j]];
+		s[1] += t[ksub + codes[j + 1]];
+		s[2] += t[2 * ksub + codes[j + 2]];
+		s[3] += t[3 * ksub + codes[j + 3]];
+		s[4] += t[4 * ksub + codes[j + 4]];
+		s[5] += t[5 * ksub + codes[j + 5]];
+		s[6] += t[6 * ksub + codes[j + 6]];
+		s[7] += t[7 * ksub + codes[j + 7]];
 	}
-	for (; j < m; j++)
-		s0 += tables[(Size) j * ksub + codes[j]];
-	return (s0 + s1) + (s2 + s3);
+	for (; j < m; j++, t += ksub)
+		s[0] += t[codes[j]];
+	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
 /*
