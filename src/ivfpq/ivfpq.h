@@ -193,6 +193,9 @@ extern void IvfpqScoreSubL2(const float *x, const float *codebookT,
 							const float *norms, int dsub, int ksub,
 							float *scores);
 extern int	IvfpqArgMin(const float *v, int n);
+extern int	IvfpqNearestCodeword(const float *x, const float *codebookT,
+								 const float *norms, int dsub, int ksub,
+								 float *scratch, float *score);
 extern void IvfpqScoreSub(const float *x, const float *codebookT,
 						  int dsub, int ksub, float *scores);
 

@@ -148,11 +148,11 @@ IvfpqEncode(IvfpqCache cache, const float *x, int *list, IvfpqEntry entry,
 		const float *norms = cache->codebookNorms + (Size) j * ksub;
 		const float *codeword;
 		int			best;
+		float		score;
 
-		IvfpqScoreSubL2(residual + (Size) j * dsub,
-						cache->codebookT + (Size) j * ksub * dsub, norms,
-						dsub, ksub, scores);
-		best = IvfpqArgMin(scores, ksub);
+		best = IvfpqNearestCodeword(residual + (Size) j * dsub,
+									cache->codebookT + (Size) j * ksub * dsub, norms,
+									dsub, ksub, scores, &score);
 		entry->codes[j] = (uint8) best;
 		codeword = cache->codebook + ((Size) j * ksub + best) * dsub;
 		for (int d = 0; d < dsub; d++)
