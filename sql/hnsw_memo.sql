@@ -44,12 +44,15 @@ CROSS JOIN LATERAL (
   FROM memo_items ORDER BY emb <-> q.emb LIMIT 5) r;
 
 -- The rows are the exact nearest, in order (300 rows: the graph is exact).
+CREATE FUNCTION index_order_is_exact() RETURNS TABLE (qid int, exact_order bool)
+LANGUAGE sql AS $$
 SELECT q.qid,
        (SELECT array_agg(id) FROM (
           SELECT id FROM memo_items ORDER BY emb <-> q.emb LIMIT 5) r) =
        (SELECT array_agg(id) FROM (
-          SELECT id FROM memo_items ORDER BY inline_copy(emb) <-> q.emb LIMIT 5) e) AS exact_order
-FROM memo_queries q ORDER BY q.qid;
+          SELECT id FROM memo_items ORDER BY inline_copy(emb) <-> q.emb LIMIT 5) e)
+FROM memo_queries q ORDER BY q.qid $$;
+SELECT * FROM index_order_is_exact();
 
 -- The memo is what saves the work: ordering by the index reads no TOAST
 -- block, while a column whose kernel is not memoised (cosine) must read them.
@@ -122,12 +125,7 @@ JOIN memo_queries q2 ON q2.qid = q.qid % 4 + 1
 CROSS JOIN LATERAL (
   SELECT emb, emb <-> q.emb AS d, emb <-> q2.emb AS d2, emb <#> q.emb AS ip
   FROM memo_items ORDER BY emb <-> q.emb LIMIT 5) r;
-SELECT q.qid,
-       (SELECT array_agg(id) FROM (
-          SELECT id FROM memo_items ORDER BY emb <-> q.emb LIMIT 5) r) =
-       (SELECT array_agg(id) FROM (
-          SELECT id FROM memo_items ORDER BY inline_copy(emb) <-> q.emb LIMIT 5) e) AS exact_order
-FROM memo_queries q ORDER BY q.qid;
+SELECT * FROM index_order_is_exact();
 
 DROP TABLE memo_items, memo_queries;
-DROP FUNCTION inline_copy(gvector), toast_blocks();
+DROP FUNCTION inline_copy(gvector), toast_blocks(), index_order_is_exact();
