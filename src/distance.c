@@ -668,6 +668,8 @@ GvPairKernel GvL2SquaredDistance = L2SquaredScalar;
 GvPairKernel GvInnerProduct = InnerProductScalar;
 GvPairKernel GvL1Distance = L1Scalar;
 GvCosineKernel GvCosineParts = CosinePartsScalar;
+GvPairKernel GvL2SquaredDistanceCached = L2SquaredScalar;
+GvPairKernel GvInnerProductCached = InnerProductScalar;
 
 static GvKernelSet CurrentKernels = &KernelSets[0];
 static bool KernelsChosen = false;
@@ -680,6 +682,8 @@ InstallKernelSet(GvKernelSet set)
 	GvInnerProduct = set->inner_product;
 	GvL1Distance = set->l1;
 	GvCosineParts = set->cosine_parts;
+	GvL2SquaredDistanceCached = set->l2_squared;
+	GvInnerProductCached = set->inner_product;
 	CurrentKernels = set;
 }
 
@@ -733,6 +737,16 @@ GvDistanceInit(void)
 	}
 
 	InstallKernelSet(chosen);
+	if (forced == NULL || forced[0] == '\0')
+	{
+		GvKernelSet cached = FindSupportedKernelSet("avx512");
+
+		if (cached != NULL)
+		{
+			GvL2SquaredDistanceCached = cached->l2_squared;
+			GvInnerProductCached = cached->inner_product;
+		}
+	}
 	KernelsChosen = true;
 }
 

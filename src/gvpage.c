@@ -295,19 +295,37 @@ GvIndexGetMetric(Relation index, AttrNumber attno)
  * Distance in the metric's index space: L2^2 for L2, 1 - dot of normalised
  * vectors for cosine, -dot for inner product.  Smaller is nearer in all three.
  */
-float
-GvMetricDistance(GvMetric metric, const float *a, const float *b, int dim)
+static inline float
+MetricDistance(GvMetric metric, GvPairKernel l2, GvPairKernel ip,
+			   const float *a, const float *b, int dim)
 {
 	switch (metric->kind)
 	{
 		case GV_METRIC_L2:
-			return GvL2SquaredDistance(a, b, dim);
+			return l2(a, b, dim);
 		case GV_METRIC_COSINE:
-			return 1.0f - GvInnerProduct(a, b, dim);
+			return 1.0f - ip(a, b, dim);
 		case GV_METRIC_IP:
-			return -GvInnerProduct(a, b, dim);
+			return -ip(a, b, dim);
 	}
 	pg_unreachable();
+}
+
+float
+GvMetricDistance(GvMetric metric, const float *a, const float *b, int dim)
+{
+	return MetricDistance(metric, GvL2SquaredDistance, GvInnerProduct, a, b, dim);
+}
+
+/*
+ * The same with the kernels for vectors in the CPU's caches (distance.h):
+ * for index builds, whose distances are not the operators' (the distance
+ * memo needs the scan's to be).
+ */
+float
+GvMetricDistanceCached(GvMetric metric, const float *a, const float *b, int dim)
+{
+	return MetricDistance(metric, GvL2SquaredDistanceCached, GvInnerProductCached, a, b, dim);
 }
 
 /*

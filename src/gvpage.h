@@ -141,6 +141,8 @@ extern bool GvValidateVectorOpclass(Oid opclassoid, const char *amname);
 extern GvMetric GvIndexGetMetric(Relation index, AttrNumber attno);
 extern float GvMetricDistance(GvMetric metric, const float *a,
 							  const float *b, int dim);
+extern float GvMetricDistanceCached(GvMetric metric, const float *a,
+									const float *b, int dim);
 extern bool GvMetricPrepareVector(GvMetric metric, float *x, int dim);
 extern double GvMetricToSqlDistance(GvMetric metric, float distance);
 

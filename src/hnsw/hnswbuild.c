@@ -346,10 +346,11 @@ GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const GvHnswRowData *row, in
  * ---------------------------------------------------------------------------
  */
 
+/* The build's vectors are in the arena, reread many times: see distance.h. */
 static inline float
 Dist(GvHnswBuilder b, const float *x, const float *y)
 {
-	return GvMetricDistance(b->info->metric, x, y, b->info->dim);
+	return GvMetricDistanceCached(b->info->metric, x, y, b->info->dim);
 }
 
 /* Copy e's links at level into b->nbrBuf; returns how many. */
