@@ -543,6 +543,14 @@ PointersAre(GvKernelSet set)
 		strcmp(GvDistanceKernelName(), set->name) == 0;
 }
 
+/* Do the kernels for cached vectors (index builds) point at this tier? */
+static bool
+CachedAre(GvKernelSet set)
+{
+	return GvL2SquaredDistanceCached == set->l2_squared &&
+		GvInnerProductCached == set->inner_product;
+}
+
 /*
  * In a child process, set GIGAVECTOR_KERNEL, call GvDistanceInit() and
  * check that it chose the tier named expect; true if it did.  A child,
@@ -565,7 +573,7 @@ InitInChild(const char *env, GvKernelSet expect)
 	{
 		setenv("GIGAVECTOR_KERNEL", env, 1);
 		GvDistanceInit();
-		_exit(PointersAre(expect) ? 0 : 1);
+		_exit(PointersAre(expect) && CachedAre(expect) ? 0 : 1);
 	}
 	if (waitpid(pid, &status, 0) != pid)
 		return false;
@@ -605,7 +613,7 @@ SelectionChecks(GvKernelSet sets, int nsets)
 	   "GvDistanceUseKernelSet refuses tiers the CPU cannot run");
 
 	Ok(InitInChild("scalar", &sets[0]),
-	   "GIGAVECTOR_KERNEL=scalar makes GvDistanceInit choose scalar");
+	   "GIGAVECTOR_KERNEL=scalar makes GvDistanceInit choose scalar, for builds too");
 	snprintf(desc, sizeof(desc),
 			 "GIGAVECTOR_KERNEL=bogus is ignored, GvDistanceInit chooses %s",
 			 best->name);
@@ -618,8 +626,19 @@ SelectionChecks(GvKernelSet sets, int nsets)
 			 "GvDistanceInit chooses the preferred supported tier (%s)",
 			 best->name);
 	Ok(best->supported() && PointersAre(best), desc);
+	{
+		GvKernelSet cached = best;
 
-	Ok(GvDistanceUseKernelSet("scalar") && PointersAre(&sets[0]) &&
+		for (i = 0; i < nsets; i++)
+			if (strcmp(sets[i].name, "avx512") == 0 && sets[i].supported())
+				cached = &sets[i];
+		snprintf(desc, sizeof(desc),
+				 "the kernels for cached vectors are the %s tier (AVX-512 where supported)",
+				 cached->name);
+		Ok(CachedAre(cached), desc);
+	}
+
+	Ok(GvDistanceUseKernelSet("scalar") && PointersAre(&sets[0]) && CachedAre(&sets[0]) &&
 	   (GvDistanceInit(), PointersAre(&sets[0])),
 	   "GvDistanceUseKernelSet(\"scalar\") switches tier; GvDistanceInit is idempotent");
 
@@ -681,7 +700,7 @@ CheckPlacementIndependent(GvKernelSet set)
 	return true;
 }
 
-#define NUM_SELECTION_TESTS 9
+#define NUM_SELECTION_TESTS 10
 #define NUM_SELF_CHECKS 3
 
 
