@@ -6,7 +6,8 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(gv_new_node random_vector_sql gv_fmnist_copy_file);
+our @EXPORT = qw(gv_new_node random_vector_sql gv_fmnist_copy_file
+  gv_ground_truth gv_recall gv_filtered_recall);
 
 # A started node with gigavector created in database postgres.  Extra
 # postgresql.conf lines may be passed in.
@@ -60,6 +61,49 @@ sub gv_fmnist_copy_file
 	}
 	close($fh);
 	return $count;
+}
+
+# Exact nearest 10 of every row of queries among items, into gt, and among
+# the items with label 3, into gt3: a sequential scan ((d + 0) hides the
+# order from any index).
+sub gv_ground_truth
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', q{
+		DROP TABLE IF EXISTS gt, gt3;
+		CREATE TABLE gt AS SELECT q.id AS qid, x.id FROM queries q,
+			LATERAL (SELECT id FROM items ORDER BY (emb <-> q.emb) + 0 LIMIT 10) x;
+		CREATE TABLE gt3 AS SELECT q.id AS qid, x.id FROM queries q,
+			LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY (emb <-> q.emb) + 0 LIMIT 10) x;
+	});
+}
+
+# recall@10 of ORDER BY emb <-> q LIMIT 10 on items against gt, at
+# gigavector.hnsw_ef_search 40.
+sub gv_recall
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{
+		SET gigavector.hnsw_ef_search = 40;
+		SELECT round(count(*) / (10.0 * (SELECT count(*) FROM queries)), 4) FROM queries q,
+			LATERAL (SELECT id FROM items ORDER BY emb <-> q.emb LIMIT 10) x
+			WHERE x.id IN (SELECT id FROM gt WHERE gt.qid = q.id)});
+}
+
+# (fewest rows any query returned, recall@10 against gt3) of WHERE label = 3
+# ORDER BY emb <-> q LIMIT 10 through an index, at ef_search 40.
+sub gv_filtered_recall
+{
+	my ($node) = @_;
+	return split /\|/, $node->safe_psql('postgres', q{
+		SET gigavector.hnsw_ef_search = 40;
+		SET enable_seqscan = off;
+		SELECT min(n), round(sum(hits) / (10.0 * count(*)), 4) FROM (
+			SELECT q.id, count(*) AS n,
+				count(*) FILTER (WHERE x.id IN (SELECT id FROM gt3 WHERE gt3.qid = q.id)) AS hits
+			FROM queries q,
+				LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY emb <-> q.emb LIMIT 10) x
+			GROUP BY q.id) s});
 }
 
 1;

@@ -27,25 +27,8 @@ $node->safe_psql('postgres', qq{
 	ANALYZE;
 });
 
-# Ground truth through a sequential scan ((d + 0) hides the order from the index).
-sub ground_truth
-{
-	$node->safe_psql('postgres', q{
-		DROP TABLE IF EXISTS gt, gt3;
-		CREATE TABLE gt AS SELECT q.id AS qid, x.id FROM queries q,
-			LATERAL (SELECT id FROM items ORDER BY (emb <-> q.emb) + 0 LIMIT 10) x;
-		CREATE TABLE gt3 AS SELECT q.id AS qid, x.id FROM queries q,
-			LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY (emb <-> q.emb) + 0 LIMIT 10) x;
-	});
-}
-
-my $recall_sql = q{
-	SET gigavector.hnsw_ef_search = 40;
-	SELECT round(count(*) / (10.0 * (SELECT count(*) FROM queries)), 4) FROM queries q,
-		LATERAL (SELECT id FROM items ORDER BY emb <-> q.emb LIMIT 10) x
-		WHERE x.id IN (SELECT id FROM gt WHERE gt.qid = q.id)};
-
-sub recall { return $node->safe_psql('postgres', $recall_sql); }
+sub recall { return gv_recall($node); }
+sub ground_truth { gv_ground_truth($node); }
 
 ground_truth();
 my $t0 = time;
@@ -64,15 +47,7 @@ note "recall\@10 at ef_search 40: $recall";
 cmp_ok($recall, '>=', 0.95, 'recall@10 >= 0.95 at ef_search 40');
 
 # Filtered: 10% of the rows match; most queries are of another class.
-my ($rows, $frecall) = split /\|/, $node->safe_psql('postgres', q{
-	SET gigavector.hnsw_ef_search = 40;
-	SET enable_seqscan = off;
-	SELECT min(n), round(sum(hits) / (10.0 * count(*)), 4) FROM (
-		SELECT q.id, count(*) AS n,
-			count(*) FILTER (WHERE x.id IN (SELECT id FROM gt3 WHERE gt3.qid = q.id)) AS hits
-		FROM queries q,
-			LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY emb <-> q.emb LIMIT 10) x
-		GROUP BY q.id) s});
+my ($rows, $frecall) = gv_filtered_recall($node);
 note "filtered recall\@10: $frecall";
 is($rows, 10, 'every filtered query returns k = 10 rows');
 cmp_ok($frecall, '>=', 0.95, 'filtered recall@10 >= 0.95');

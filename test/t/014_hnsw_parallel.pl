@@ -27,11 +27,8 @@ $node->safe_psql('postgres', qq{
 	CREATE TABLE queries (id int, label int, emb gvector(784));
 	COPY queries FROM '$dir/queries.tsv';
 	ANALYZE;
-	CREATE TABLE gt AS SELECT q.id AS qid, x.id FROM queries q,
-		LATERAL (SELECT id FROM items ORDER BY (emb <-> q.emb) + 0 LIMIT 10) x;
-	CREATE TABLE gt3 AS SELECT q.id AS qid, x.id FROM queries q,
-		LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY (emb <-> q.emb) + 0 LIMIT 10) x;
 });
+gv_ground_truth($node);
 
 my $parallel = q{
 	SET max_parallel_maintenance_workers = 2;
@@ -55,14 +52,7 @@ sub launched
 	return $err =~ /(\d+) of 2 parallel workers launched/ ? $1 : 0;
 }
 
-sub recall
-{
-	return $node->safe_psql('postgres', q{
-	SET gigavector.hnsw_ef_search = 40;
-	SELECT round(count(*) / (10.0 * (SELECT count(*) FROM queries)), 4) FROM queries q,
-		LATERAL (SELECT id FROM items ORDER BY emb <-> q.emb LIMIT 10) x
-		WHERE x.id IN (SELECT id FROM gt WHERE gt.qid = q.id)});
-}
+sub recall { return gv_recall($node); }
 
 # elements, unreachable and links_to_tombstones from hnsw_verify, checked:
 # at most 10 more unreachable elements than the serial build left, unless
@@ -109,15 +99,7 @@ $node->safe_psql('postgres', 'DROP INDEX items_emb');
 $err = build_parallel('CREATE INDEX items_emb ON items USING gv_hnsw (emb, label)');
 cmp_ok(launched($err), '>=', 1, 'parallel build with a filter column launched workers');
 verify('parallel, filter column');
-my ($rows, $frecall) = split /\|/, $node->safe_psql('postgres', q{
-	SET gigavector.hnsw_ef_search = 40;
-	SET enable_seqscan = off;
-	SELECT min(n), round(sum(hits) / (10.0 * count(*)), 4) FROM (
-		SELECT q.id, count(*) AS n,
-			count(*) FILTER (WHERE x.id IN (SELECT id FROM gt3 WHERE gt3.qid = q.id)) AS hits
-		FROM queries q,
-			LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY emb <-> q.emb LIMIT 10) x
-		GROUP BY q.id) s});
+my ($rows, $frecall) = gv_filtered_recall($node);
 note "parallel build, filtered recall\@10: $frecall";
 is($rows, 10, 'every filtered query returns k = 10 rows');
 cmp_ok($frecall, '>=', 0.95, 'parallel build: filtered recall@10 >= 0.95');
