@@ -630,6 +630,12 @@ typedef struct GvDistanceMemoData
 
 static GvDistanceMemoData memo;
 
+/* the operators the memo serves (GvOperatorFromKernel), defined below */
+extern Datum gvector_l2_distance(PG_FUNCTION_ARGS);
+extern Datum gvector_l2_squared_distance(PG_FUNCTION_ARGS);
+extern Datum gvector_inner_product(PG_FUNCTION_ARGS);
+extern Datum gvector_negative_inner_product(PG_FUNCTION_ARGS);
+
 /* The TOAST value id of a stored vector, InvalidOid unless out of line. */
 Oid
 GvDatumToastId(Datum value)
@@ -712,6 +718,30 @@ DistanceMemoGet(FunctionCallInfo fcinfo, GvMemoKernel kernel, float *value)
 		memcmp(VARDATA_ANY(q), memo.query, memo.querylen) != 0)
 		return false;
 	*value = memo.value;
+	return true;
+}
+
+/*
+ * What operator function op returns for a pair whose kernel result is value,
+ * when op is one the memo serves (the same arithmetic as its body below);
+ * false otherwise.  A caller that already has the kernel result (gv_ivfpq's
+ * re-ranking) then need not compute the distance a second time.
+ */
+bool
+GvOperatorFromKernel(PGFunction op, GvMemoKernel kernel, float value, double *result)
+{
+	if (!isfinite(value))
+		return false;			/* the operators recompute in double */
+	if (kernel == GV_MEMO_L2SQ && op == gvector_l2_distance)
+		*result = sqrt(value);
+	else if (kernel == GV_MEMO_L2SQ && op == gvector_l2_squared_distance)
+		*result = value;
+	else if (kernel == GV_MEMO_IP && op == gvector_negative_inner_product)
+		*result = 0.0 - (double) value;
+	else if (kernel == GV_MEMO_IP && op == gvector_inner_product)
+		*result = value;
+	else
+		return false;
 	return true;
 }
 

@@ -47,5 +47,7 @@ extern Oid	GvDatumToastId(Datum value);
 extern void GvDistanceMemoPut(Oid toastrelid, Oid valueid, GvMemoKernel kernel,
 							  Datum query, float value);
 extern void GvDistanceMemoForget(void);
+extern bool GvOperatorFromKernel(PGFunction op, GvMemoKernel kernel, float value,
+								 double *result);
 
 #endif							/* GVECTOR_H */

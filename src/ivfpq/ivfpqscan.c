@@ -117,8 +117,11 @@ typedef struct IvfpqScanOpaqueData
 	int64		skipped;
 
 	GvHeapFetchData heapFetch;	/* re-ranking */
-	bool		memoise;		/* leave returned rows' distances in the
-								 * distance memo (gvector.c): L2, IP */
+	bool		memoise;		/* the metric is a memo kernel (L2, IP): each
+								 * re-ranked row's is computed once, and a
+								 * returned TOASTed row's goes to the distance
+								 * memo (gvector.c) */
+	GvMemoKernel memoKernel;
 } IvfpqScanOpaqueData;
 
 typedef IvfpqScanOpaqueData *IvfpqScanOpaque;
@@ -581,15 +584,27 @@ RerankBatch(IndexScanDesc scan, int want)
 					 errmsg("expected %d dimensions, not %d", so->dim, v->dim)));
 		r.tid = next[i].tid;
 		r.adc = next[i].distance;
-		r.distance = DatumGetFloat8(FunctionCall2Coll(&orderBy->sk_func,
-													  orderBy->sk_collation,
-													  PointerGetDatum(v),
-													  orderBy->sk_argument));
-		r.toastid = so->memoise ? GvDatumToastId(value) : InvalidOid;
-		if (OidIsValid(r.toastid))
+		r.toastid = InvalidOid;
+		if (so->memoise)
+		{
+			/* the operator's kernel, once: for the memo and for the distance */
 			r.kernel = so->metric->kind == GV_METRIC_L2 ?
 				GvL2SquaredDistance(v->x, so->query, so->dim) :
 				GvInnerProduct(v->x, so->query, so->dim);
+			r.toastid = GvDatumToastId(value);
+		}
+		if (!so->memoise ||
+			!GvOperatorFromKernel(orderBy->sk_func.fn_addr, so->memoKernel, r.kernel,
+								  &r.distance))
+			r.distance = DatumGetFloat8(FunctionCall2Coll(&orderBy->sk_func,
+														  orderBy->sk_collation,
+														  PointerGetDatum(v),
+														  orderBy->sk_argument));
+		/* the shortcut gives the operator's bits (assert-enabled builds check) */
+		Assert(r.distance == DatumGetFloat8(FunctionCall2Coll(&orderBy->sk_func,
+															  orderBy->sk_collation,
+															  PointerGetDatum(v),
+															  orderBy->sk_argument)));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(so->tmpCtx);
 
@@ -767,8 +782,8 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 									  so->cache->dim, &dim);
 		so->dim = dim;
 		/* the operator's kernel on the operator's own arguments: see gvector.c */
-		so->memoise = (so->metric->kind == GV_METRIC_L2 || so->metric->kind == GV_METRIC_IP) &&
-			OidIsValid(scan->heapRelation->rd_rel->reltoastrelid);
+		so->memoise = so->metric->kind == GV_METRIC_L2 || so->metric->kind == GV_METRIC_IP;
+		so->memoKernel = so->metric->kind == GV_METRIC_L2 ? GV_MEMO_L2SQ : GV_MEMO_IP;
 		so->poolCap = 1024;
 		so->pool = palloc_extended(sizeof(CandidateData) * so->poolCap, MCXT_ALLOC_HUGE);
 		StartQuery(scan);
@@ -812,8 +827,7 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 			scan->xs_recheckorderby = false;
 			if (OidIsValid(top.toastid))
 				GvDistanceMemoPut(scan->heapRelation->rd_rel->reltoastrelid, top.toastid,
-								  so->metric->kind == GV_METRIC_L2 ? GV_MEMO_L2SQ : GV_MEMO_IP,
-								  scan->orderByData[0].sk_argument, top.kernel);
+								  so->memoKernel, scan->orderByData[0].sk_argument, top.kernel);
 			return true;
 		}
 
