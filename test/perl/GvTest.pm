@@ -5,9 +5,10 @@ use strict;
 use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(gv_new_node random_vector_sql gv_fmnist_copy_file
-  gv_ground_truth gv_recall gv_filtered_recall);
+  gv_fmnist_tables gv_ground_truth gv_recall gv_filtered_recall);
 
 # A started node with gigavector created in database postgres.  Extra
 # postgresql.conf lines may be passed in.
@@ -61,6 +62,30 @@ sub gv_fmnist_copy_file
 	}
 	close($fh);
 	return $count;
+}
+
+# Tables items (10,000 Fashion-MNIST training images, vectors in the row)
+# and queries (100 test images), each (id, label, emb gvector(784)),
+# loaded through files in a new directory the server can read; returns
+# that directory.
+sub gv_fmnist_tables
+{
+	my ($node) = @_;
+	require Cwd;
+	my $dir = Cwd::abs_path(PostgreSQL::Test::Utils::tempdir());
+	chmod 0755, $dir;
+	gv_fmnist_copy_file("$dir/base.tsv", 0, 10000);
+	gv_fmnist_copy_file("$dir/queries.tsv", 0, 100, set => 't10k');
+	chmod 0644, glob("$dir/*.tsv");
+	$node->safe_psql('postgres', qq{
+		CREATE TABLE items (id int PRIMARY KEY, label int, emb gvector(784));
+		ALTER TABLE items ALTER COLUMN emb SET STORAGE PLAIN;
+		COPY items FROM '$dir/base.tsv';
+		CREATE TABLE queries (id int, label int, emb gvector(784));
+		COPY queries FROM '$dir/queries.tsv';
+		ANALYZE;
+	});
+	return $dir;
 }
 
 # Exact nearest 10 of every row of queries among items, into gt, and among

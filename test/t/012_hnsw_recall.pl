@@ -10,22 +10,9 @@ use lib 'test/perl';
 use GvTest;
 
 my $node = gv_new_node('recall', conf => "maintenance_work_mem = '256MB'\nshared_buffers = '256MB'");
-use Cwd qw(abs_path);
-my $dir = abs_path(PostgreSQL::Test::Utils::tempdir);
-chmod 0755, $dir;
-gv_fmnist_copy_file("$dir/base.tsv", 0, 10000);
+my $dir = gv_fmnist_tables($node);
 gv_fmnist_copy_file("$dir/more.tsv", 10000, 3000);
-gv_fmnist_copy_file("$dir/queries.tsv", 0, 100, set => 't10k');
-chmod 0644, glob("$dir/*.tsv");
-
-$node->safe_psql('postgres', qq{
-	CREATE TABLE items (id int PRIMARY KEY, label int, emb gvector(784));
-	ALTER TABLE items ALTER COLUMN emb SET STORAGE PLAIN;
-	COPY items FROM '$dir/base.tsv';
-	CREATE TABLE queries (id int, label int, emb gvector(784));
-	COPY queries FROM '$dir/queries.tsv';
-	ANALYZE;
-});
+chmod 0644, "$dir/more.tsv";
 
 sub recall { return gv_recall($node); }
 sub ground_truth { gv_ground_truth($node); }

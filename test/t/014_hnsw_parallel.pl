@@ -13,21 +13,7 @@ use GvTest;
 my $node = gv_new_node('parallel',
 	conf => "maintenance_work_mem = '256MB'\nshared_buffers = '256MB'\n"
 	  . "max_worker_processes = 8\nmax_parallel_workers = 8");
-use Cwd qw(abs_path);
-my $dir = abs_path(PostgreSQL::Test::Utils::tempdir);
-chmod 0755, $dir;
-gv_fmnist_copy_file("$dir/base.tsv", 0, 10000);
-gv_fmnist_copy_file("$dir/queries.tsv", 0, 100, set => 't10k');
-chmod 0644, glob("$dir/*.tsv");
-
-$node->safe_psql('postgres', qq{
-	CREATE TABLE items (id int PRIMARY KEY, label int, emb gvector(784));
-	ALTER TABLE items ALTER COLUMN emb SET STORAGE PLAIN;
-	COPY items FROM '$dir/base.tsv';
-	CREATE TABLE queries (id int, label int, emb gvector(784));
-	COPY queries FROM '$dir/queries.tsv';
-	ANALYZE;
-});
+gv_fmnist_tables($node);
 gv_ground_truth($node);
 
 my $parallel = q{
