@@ -9,17 +9,7 @@
 #include <string.h>
 
 #include "quantize.h"
-
-static int	TestNumber = 0;
-static int	Failures = 0;
-
-static void
-Check(int ok, const char *what)
-{
-	printf("%sok %d - %s\n", ok ? "" : "not ", ++TestNumber, what);
-	if (!ok)
-		Failures++;
-}
+#include "tap.h"
 
 static int
 IsNan16(uint16_t h)
