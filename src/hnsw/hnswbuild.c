@@ -608,20 +608,29 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
  * with them (AddSpares).
  */
 static void
-AddSpare(GvHnswGraphElement e, MemCand *spares, int cap, MemCand c)
+AddSpare(GvHnswGraph g, GvHnswGraphElement e, MemCand c)
 {
-	int			worst = 0;
+	MemHeap		spares = {ElementSpares(g, e), e->nfill, 2 * g->m};
 
-	if (e->nfill < cap)
+	/*
+	 * In a shared graph two elements inserted at the same time can each
+	 * find the other: one offers itself (OfferSpares) and the other keeps
+	 * it as rejected (KeepSpares).  Keep one copy.  (A local graph never
+	 * offers an element twice.)
+	 */
+	for (int i = 0; g->shared && i < spares.count; i++)
+		if (spares.items[i].idx == c.idx)
+			return;
+
+	/* A max-heap on distance: most offers lose to the farthest at once. */
+	if (spares.count == spares.size)
 	{
-		spares[e->nfill++] = c;
-		return;
+		if (c.dist >= spares.items[0].dist)
+			return;
+		(void) MemHeapPop(&spares, true);
 	}
-	for (int i = 1; i < e->nfill; i++)
-		if (spares[i].dist > spares[worst].dist)
-			worst = i;
-	if (c.dist < spares[worst].dist)
-		spares[worst] = c;
+	MemHeapPush(&spares, c.dist, c.idx, true);
+	e->nfill = spares.count;
 }
 
 /* The new element idx is a spare candidate of each of its candidates. */
@@ -637,7 +646,7 @@ OfferSpares(GvHnswBuilder b, int32 idx, MemCand *cands, int n)
 
 		if (g->shared)
 			LWLockAcquire(&w->lock, LW_EXCLUSIVE);
-		AddSpare(w, ElementSpares(g, w), 2 * g->m, c);
+		AddSpare(g, w, c);
 		if (g->shared)
 			LWLockRelease(&w->lock);
 	}
@@ -653,7 +662,7 @@ KeepSpares(GvHnswBuilder b, int32 idx, MemCand *rejected, int n)
 	if (g->shared)
 		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < n; i++)
-		AddSpare(e, ElementSpares(g, e), 2 * g->m, rejected[i]);
+		AddSpare(g, e, rejected[i]);
 	if (g->shared)
 		LWLockRelease(&e->lock);
 }
