@@ -1,7 +1,9 @@
 -- gv_hnsw filter columns: CREATE INDEX ... (emb, label, ...) tests
 -- WHERE label = value inside the graph search.
+-- (no autovacuum: one between the UPDATEs and the INSERT below would let the
+-- inserts reuse the updated rows' tombstones, changing the count checked)
 CREATE TABLE hf (id int PRIMARY KEY, label int, tag text, flag bool, day date, u uuid,
-                 emb gvector(4));
+                 emb gvector(4)) WITH (autovacuum_enabled = off);
 INSERT INTO hf SELECT i, CASE WHEN i % 97 = 0 THEN NULL ELSE i % 10 END, 'tag' || (i % 3),
        i % 2 = 0, date '2026-01-01' + i % 5, md5((i % 4)::text)::uuid,
        ARRAY[sin(i), cos(i * 1.7), sin(i * 0.3), cos(i * 2.9)]::real[]::gvector
