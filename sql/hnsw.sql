@@ -92,6 +92,20 @@ SELECT id FROM hnsw_m ORDER BY v <-> (SELECT v FROM hnsw_m WHERE id = 2999) LIMI
 RESET enable_seqscan;
 DROP TABLE hnsw_m;
 
+-- a serial build reserves address space for all of maintenance_work_mem
+-- (hnswbuild.c, ReserveArena); one that fails gives it back
+CREATE FUNCTION hnsw_vmsize_kb() RETURNS bigint LANGUAGE sql
+	AS $$ SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmSize:\s+(\d+)'))[1]::bigint $$;
+CREATE TABLE hnsw_bad (v gvector);
+INSERT INTO hnsw_bad VALUES ('[1,2,3]'), ('[4,5,6]'), ('[1,2]');
+SET maintenance_work_mem = '4GB';
+SELECT hnsw_vmsize_kb() AS vm_before \gset
+CREATE INDEX ON hnsw_bad USING gv_hnsw ((v::gvector(3)));
+SELECT hnsw_vmsize_kb() - :vm_before < 1024 * 1024 AS released;
+RESET maintenance_work_mem;
+DROP TABLE hnsw_bad;
+DROP FUNCTION hnsw_vmsize_kb();
+
 -- empty table, then inserts; unlogged table
 CREATE TABLE hnsw_e (id int, v gvector(2));
 CREATE INDEX hnsw_e_idx ON hnsw_e USING gv_hnsw (v);

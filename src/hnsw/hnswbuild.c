@@ -26,6 +26,8 @@
  */
 #include "compat.h"
 
+#include <sys/mman.h>
+
 #include "access/tableam.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
@@ -266,7 +268,58 @@ GvHnswGraphAttach(GvHnswGraph graph, GvHnswInfo info, char *space)
 	GraphMapShared(graph, space);
 }
 
-/* An empty local graph, grown in ctx up to memLimit. */
+/*
+ * A local graph's arena, reserved whole: address space for all of
+ * maintenance_work_mem, memory only as elements are written into it, in
+ * 2 MB pages where transparent huge pages are on "madvise" (Debian's
+ * default).  A build reads vectors at random all over the arena; with 4 kB
+ * pages nearly every one of those reads also misses the TLB, and the
+ * serial build of Fashion-MNIST took 20% longer.  Unmapped when ctx is
+ * reset or deleted, on error too.  NULL where the system will not reserve
+ * it (strict overcommit): the caller then grows the arena with repalloc.
+ */
+typedef struct ReservedArena
+{
+	MemoryContextCallback callback;
+	void	   *base;
+	Size		bytes;
+} ReservedArena;
+
+static void
+ReleaseArena(void *arg)
+{
+	ReservedArena *arena = (ReservedArena *) arg;
+
+	if (munmap(arena->base, arena->bytes) != 0)
+		elog(WARNING, "could not unmap gv_hnsw build arena: %m");
+}
+
+static char *
+ReserveArena(Size bytes, MemoryContext ctx)
+{
+	Size		hugePage = 2 * 1024 * 1024;
+	ReservedArena *arena;
+	void	   *base;
+	char	   *start;
+
+	base = mmap(NULL, bytes + hugePage, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	start = (char *) TYPEALIGN(hugePage, base);
+#ifdef MADV_HUGEPAGE
+	(void) madvise(start, bytes, MADV_HUGEPAGE);
+#endif
+	arena = MemoryContextAlloc(ctx, sizeof(ReservedArena));
+	arena->base = base;
+	arena->bytes = bytes + hugePage;
+	arena->callback.func = ReleaseArena;
+	arena->callback.arg = arena;
+	MemoryContextRegisterResetCallback(ctx, &arena->callback);
+	return start;
+}
+
+/* An empty local graph, in ctx, up to memLimit. */
 static void
 GraphInitLocal(GvHnswGraph g, GvHnswGraphHeader hdr, GvHnswInfo info, Size memLimit,
 			   MemoryContext ctx)
@@ -277,8 +330,14 @@ GraphInitLocal(GvHnswGraph g, GvHnswGraphHeader hdr, GvHnswInfo info, Size memLi
 	g->ctx = ctx;
 	g->offsetsAllocated = Min(1024, hdr->capacity);
 	g->offsets = MemoryContextAllocHuge(ctx, sizeof(uint64) * g->offsetsAllocated);
-	g->arenaAllocated = Min(g->offsetsAllocated * ElementSize(g, 0), hdr->arenaSize);
-	g->arena = MemoryContextAllocHuge(ctx, g->arenaAllocated);
+	g->arena = ReserveArena(hdr->arenaSize, ctx);
+	if (g->arena != NULL)
+		g->arenaAllocated = hdr->arenaSize;
+	else
+	{
+		g->arenaAllocated = Min(g->offsetsAllocated * ElementSize(g, 0), hdr->arenaSize);
+		g->arena = MemoryContextAllocHuge(ctx, g->arenaAllocated);
+	}
 }
 
 /* A local graph's arrays must hold element number idx ending at byte end. */
