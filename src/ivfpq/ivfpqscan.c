@@ -378,29 +378,40 @@ StartQuery(IndexScanDesc scan)
 
 /*
  * ADC distance of one entry: m lookups, eight running sums, the table
- * pointer stepped rather than recomputed.
+ * pointer stepped rather than recomputed.  Always inlined, so that with
+ * ksub a constant (AdcDistance) each lookup is one load at a fixed offset.
  */
-static inline float
-AdcDistance(const float *tables, const uint8 *codes, int m, int ksub)
+static pg_attribute_always_inline float
+AdcDistanceK(const float *tables, const uint8 *codes, int m, const Size ksub)
 {
 	float		s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 	const float *t = tables;
-	int			j = 0;
+	const uint8 *c = codes;
+	const uint8 *end8 = codes + (m & ~7);
 
-	for (; j + 8 <= m; j += 8, t += 8 * ksub)
+	for (; c < end8; c += 8, t += 8 * ksub)
 	{
-		s[0] += t[codes[j]];
-		s[1] += t[ksub + codes[j + 1]];
-		s[2] += t[2 * ksub + codes[j + 2]];
-		s[3] += t[3 * ksub + codes[j + 3]];
-		s[4] += t[4 * ksub + codes[j + 4]];
-		s[5] += t[5 * ksub + codes[j + 5]];
-		s[6] += t[6 * ksub + codes[j + 6]];
-		s[7] += t[7 * ksub + codes[j + 7]];
+		s[0] += t[c[0]];
+		s[1] += t[ksub + c[1]];
+		s[2] += t[2 * ksub + c[2]];
+		s[3] += t[3 * ksub + c[3]];
+		s[4] += t[4 * ksub + c[4]];
+		s[5] += t[5 * ksub + c[5]];
+		s[6] += t[6 * ksub + c[6]];
+		s[7] += t[7 * ksub + c[7]];
 	}
-	for (; j < m; j++, t += ksub)
-		s[0] += t[codes[j]];
+	for (; c < codes + m; c++, t += ksub)
+		s[0] += t[*c];
 	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* 8-bit codes (the default) get the constant-offset loop. */
+static inline float
+AdcDistance(const float *tables, const uint8 *codes, int m, int ksub)
+{
+	if (ksub == 256)
+		return AdcDistanceK(tables, codes, m, 256);
+	return AdcDistanceK(tables, codes, m, (Size) ksub);
 }
 
 /*
