@@ -15,6 +15,11 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 _MARKERS = "osD^v<>ph*X"
 
 
+def point_label(config: str) -> str:
+    """A configuration's values, short: "probes=2 rerank=10" -> "2/10"."""
+    return "/".join(part.split("=")[-1] for part in config.split())
+
+
 def recall_qps(rows: Sequence[dict], path: str, title: str = "", k: int = 10) -> str:
     """Plot rows (dicts with name, where, config, recall, qps) to path."""
     series: Dict[str, List[dict]] = {}
@@ -29,7 +34,7 @@ def recall_qps(rows: Sequence[dict], path: str, title: str = "", k: int = 10) ->
         ax.plot(xs, ys, marker=_MARKERS[i % len(_MARKERS)], linewidth=1.2, markersize=5, label=key)
         if len(pts) > 1:
             for p in pts:
-                ax.annotate(p["config"].split("=")[-1], (p["recall"], p["qps"]),
+                ax.annotate(point_label(p["config"]), (p["recall"], p["qps"]),
                             textcoords="offset points", xytext=(3, 3), fontsize=6, alpha=0.7)
     ax.set_yscale("log")
     ax.set_xlabel(f"recall@{k}")
