@@ -268,16 +268,7 @@ GvHnswGraphAttach(GvHnswGraph graph, GvHnswInfo info, char *space)
 	GraphMapShared(graph, space);
 }
 
-/*
- * A local graph's arena, reserved whole: address space for all of
- * maintenance_work_mem, memory only as elements are written into it, in
- * 2 MB pages where transparent huge pages are on "madvise" (Debian's
- * default).  A build reads vectors at random all over the arena; with 4 kB
- * pages nearly every one of those reads also misses the TLB, and the
- * serial build of Fashion-MNIST took 20% longer.  Unmapped when ctx is
- * reset or deleted, on error too.  NULL where the system will not reserve
- * it (strict overcommit): the caller then grows the arena with repalloc.
- */
+/* What ReleaseArena needs to unmap a reserved arena. */
 typedef struct ReservedArena
 {
 	MemoryContextCallback callback;
@@ -294,6 +285,16 @@ ReleaseArena(void *arg)
 		elog(WARNING, "could not unmap gv_hnsw build arena: %m");
 }
 
+/*
+ * A local graph's arena, reserved whole: address space for all of
+ * maintenance_work_mem, memory only as elements are written into it, in
+ * 2 MB pages where transparent huge pages are on "madvise" (Debian's
+ * default).  A build reads vectors at random all over the arena; with 4 kB
+ * pages nearly every one of those reads also misses the TLB, and the
+ * serial build of Fashion-MNIST took 20% longer.  Unmapped when ctx is
+ * reset or deleted, on error too.  NULL where the system will not reserve
+ * it (strict overcommit): the caller then grows the arena with repalloc.
+ */
 static char *
 ReserveArena(Size bytes, MemoryContext ctx)
 {
@@ -302,15 +303,19 @@ ReserveArena(Size bytes, MemoryContext ctx)
 	void	   *base;
 	char	   *start;
 
+	/* allocated first: an error between mmap and the callback would leak */
+	arena = MemoryContextAlloc(ctx, sizeof(ReservedArena));
 	base = mmap(NULL, bytes + hugePage, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED)
+	{
+		pfree(arena);
 		return NULL;
+	}
 	start = (char *) TYPEALIGN(hugePage, base);
 #ifdef MADV_HUGEPAGE
 	(void) madvise(start, bytes, MADV_HUGEPAGE);
 #endif
-	arena = MemoryContextAlloc(ctx, sizeof(ReservedArena));
 	arena->base = base;
 	arena->bytes = bytes + hugePage;
 	arena->callback.func = ReleaseArena;
