@@ -309,6 +309,8 @@ ReserveArena(Size bytes, MemoryContext ctx)
 				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED)
 	{
+		elog(DEBUG1, "gv_hnsw build could not reserve %zu bytes of address space (%m): growing its arena instead",
+			 bytes + hugePage);
 		pfree(arena);
 		return NULL;
 	}

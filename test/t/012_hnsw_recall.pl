@@ -56,5 +56,24 @@ my $fresh = recall();
 note "recall after churn $churned, fresh build $fresh";
 cmp_ok($churned, '>=', $fresh - 0.01, 'recall after delete + vacuum + insert within 0.01 of a fresh build');
 
+# A serial build reserves address space for all of maintenance_work_mem
+# (hnswbuild.c, ReserveArena); where that is refused, here by an address
+# space limit on the postmaster that new backends inherit, the arena grows
+# by repalloc instead.  The same rows in the same order give the same graph
+# either way: every query's answer is the same.
+my $answers = q{SELECT string_agg(array(SELECT id FROM items ORDER BY emb <-> q.emb LIMIT 10)::text, ';' ORDER BY q.id) FROM queries q};
+my $reserved = $node->safe_psql('postgres', $answers);
+my $postmaster = (split /\n/, slurp_file($node->data_dir . '/postmaster.pid'))[0];
+system_or_bail('prlimit', "--pid=$postmaster", '--as=3000000000:unlimited');
+my ($out, $err) = ('', '');
+$node->psql('postgres', q{SET maintenance_work_mem = '4GB'; SET max_parallel_maintenance_workers = 0;
+	SET client_min_messages = debug1; REINDEX INDEX items_emb},
+	stdout => \$out, stderr => \$err, on_error_die => 1);
+like($err, qr/gv_hnsw build could not reserve \d+ bytes of address space .*: growing its arena instead/,
+	'a build refused its address space says so');
+system_or_bail('prlimit', "--pid=$postmaster", '--as=unlimited:unlimited');
+is($node->safe_psql('postgres', $answers), $reserved,
+	'a build whose arena grows by repalloc answers every query as one in reserved space');
+
 $node->stop;
 done_testing();
