@@ -118,7 +118,7 @@ SWEEPS: List[dict] = [
                            for ef in (40,)]),
     # 4 dimensions a code byte (196 subquantizers): finer codes than the
     # default 16, so fewer candidates to fetch from the heap before a row can
-    # be returned (src/ivfpq/README, "Where the time goes").  rerank is the
+    # be returned (docs/benchmarks.md, gv_ivfpq).  rerank is the
     # first batch only: the scan re-ranks on until no row not yet re-ranked
     # is expected nearer, so small values are the cheap end of the curve.
     dict(name="gv_ivfpq", group="ivf", type="gvector", am="gv_ivfpq",
