@@ -10,7 +10,7 @@ measured side by side are what count).
     test/bench/bench.py --dsn "host=/tmp/x port=5432 dbname=postgres" \\
         --types gvector,vector --queries 1000 --k 10 [--repeat 3] [--filter-label 3]
 
-Filtered search, WHERE label = 3 for every query (README, gv_ivfpq section):
+Filtered search, WHERE label = 3 for every query (docs/benchmarks.md, gv_ivfpq):
     bash test/bench/run --only exact,ivf_filter --filter-label 3 --queries 200
 
 Sweeps (see SWEEPS below; add an index by appending an entry):
