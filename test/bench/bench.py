@@ -10,7 +10,7 @@ measured side by side are what count).
     test/bench/bench.py --dsn "host=/tmp/x port=5432 dbname=postgres" \\
         --types gvector,vector --queries 1000 --k 10 [--repeat 3] [--filter-label 3]
 
-Filtered search, WHERE label = 3 for every query (README, gv_ivfpq section):
+Filtered search, WHERE label = 3 for every query (docs/benchmarks.md, gv_ivfpq):
     bash test/bench/run --only exact,ivf_filter --filter-label 3 --queries 200
 
 Sweeps (see SWEEPS below; add an index by appending an entry):
@@ -118,7 +118,7 @@ SWEEPS: List[dict] = [
                            for ef in (40,)]),
     # 4 dimensions a code byte (196 subquantizers): finer codes than the
     # default 16, so fewer candidates to fetch from the heap before a row can
-    # be returned (src/ivfpq/README, "Where the time goes").  rerank is the
+    # be returned (docs/benchmarks.md, gv_ivfpq).  rerank is the
     # first batch only: the scan re-ranks on until no row not yet re-ranked
     # is expected nearer, so small values are the cheap end of the curve.
     dict(name="gv_ivfpq", group="ivf", type="gvector", am="gv_ivfpq",
