@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(36);
+SELECT plan(40);
 
 -- malformed literals: 22P02 invalid_text_representation
 SELECT throws_ok($$SELECT '[1,2'::gvector$$, '22P02', 'invalid input syntax for type gvector: "[1,2"', 'unterminated literal');
@@ -51,6 +51,21 @@ SELECT throws_ok($$SELECT '[3e38]'::gvector + '[3e38]'$$, '22003', 'value out of
 SELECT throws_ok($$SELECT '[1e-30]'::gvector * '[1e-30]'$$, '22003', 'value out of range: underflow', 'multiplication underflow');
 SELECT throws_ok($$SELECT sum(v) FROM (VALUES ('[3e38]'::gvector), ('[3e38]')) t(v)$$, '22003', 'value out of range: overflow', 'sum overflow');
 SELECT throws_ok($$SELECT subvector('[1,2]', 1, -1)$$, '22011', 'negative subvector length not allowed', 'negative subvector length');
+
+-- the aggregates' state is internal: their support functions cannot be
+-- called from SQL, and no one but a superuser can build an aggregate on them
+SELECT throws_ok($$SELECT gvector_avg(ARRAY[1,'NaN']::float8[])$$, '42883',
+				 'function gvector_avg(double precision[]) does not exist', 'avg final function with a NaN state');
+SELECT throws_ok($$SELECT gvector_sum(ARRAY[1]::float8[])$$, '42883',
+				 'function gvector_sum(double precision[]) does not exist', 'sum final function with a 0-dimension state');
+SELECT throws_ok($$SELECT gvector_accum('{0}', '[1,2]')$$, '42883',
+				 'function gvector_accum(unknown, unknown) does not exist', 'transition function called directly');
+CREATE ROLE gv_errors_user;
+CREATE SCHEMA gv_errors_user AUTHORIZATION gv_errors_user;
+SET ROLE gv_errors_user;
+SELECT throws_ok($$CREATE AGGREGATE gv_errors_user.mean(gvector) (SFUNC = gvector_accum, STYPE = internal, FINALFUNC = gvector_avg)$$,
+				 '42P13', 'aggregate transition data type cannot be internal', 'no user aggregate over the internal state');
+RESET ROLE;
 
 -- documented results instead of errors
 SELECT is('[0,0]'::gvector <=> '[1,1]', 1::float8, 'cosine distance with a zero vector is 1');
