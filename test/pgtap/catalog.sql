@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(49);
+SELECT plan(51);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -114,6 +114,11 @@ SELECT is((SELECT count(*)::int FROM pg_aggregate a JOIN pg_proc t ON t.oid = a.
 			 AND NOT t.proisstrict AND NOT c.proisstrict AND t.provolatile = 'i' AND t.proparallel = 's'),
 		  2, 'their transition and combine functions are immutable, parallel safe and skip NULLs themselves');
 
+-- checking functions that read a whole index: not for PUBLIC
+SELECT ok(NOT has_function_privilege('public', 'gigavector.hnsw_verify(regclass)', 'EXECUTE'),
+		  'PUBLIC may not run hnsw_verify');
+SELECT ok(has_function_privilege('pg_stat_scan_tables', 'gigavector.hnsw_verify(regclass)', 'EXECUTE'),
+		  'pg_stat_scan_tables may run hnsw_verify');
 
 -- casts
 SELECT has_cast('integer[]', 'gvector', 'cast integer[] -> gvector');
