@@ -14,7 +14,6 @@
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "funcapi.h"
 #include "hnsw.h"
 #include "miscadmin.h"

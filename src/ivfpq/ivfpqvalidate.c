@@ -12,7 +12,6 @@
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "funcapi.h"
 #include "ivfpq.h"
 #include "miscadmin.h"
