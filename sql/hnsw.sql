@@ -185,5 +185,23 @@ RESET enable_seqscan;
 INSERT INTO hnsw_x VALUES (2, '[1,2]');
 SELECT * FROM gigavector.hnsw_verify('hnsw_x');
 SELECT elements FROM gigavector.hnsw_verify('hnsw_x_idx');
+-- a CREATE INDEX CONCURRENTLY whose build fails leaves an invalid index
+-- without a page: hnsw_verify says so, and so it does for an index that
+-- is invalid with all its pages (a CIC cancelled after its build)
+CREATE INDEX CONCURRENTLY hnsw_x_cic ON hnsw_x USING gv_hnsw (w);
+SELECT indisvalid, pg_relation_size(indexrelid) FROM pg_index
+	WHERE indexrelid = 'hnsw_x_cic'::regclass;
+SELECT * FROM gigavector.hnsw_verify('hnsw_x_cic');
+DROP INDEX hnsw_x_cic;
+UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'hnsw_x_idx'::regclass;
+SELECT * FROM gigavector.hnsw_verify('hnsw_x_idx');
+REINDEX INDEX CONCURRENTLY hnsw_x_idx;
+SELECT elements FROM gigavector.hnsw_verify('hnsw_x_idx');
+-- what is not a gv_hnsw index with pages of its own
+CREATE TABLE hnsw_parted (id int, v gvector(3)) PARTITION BY RANGE (id);
+CREATE INDEX hnsw_parted_idx ON hnsw_parted USING gv_hnsw (v);
+SELECT * FROM gigavector.hnsw_verify('hnsw_parted_idx');
+DROP TABLE hnsw_parted;
+SELECT * FROM gigavector.hnsw_verify(0);
 DROP TABLE hnsw_x;
 RESET gigavector.hnsw_ef_search;

@@ -140,6 +140,13 @@ INSERT INTO ivfpq_e VALUES (1000, '[1,2]');
 CREATE TABLE ivfpq_nodim (v gvector);
 INSERT INTO ivfpq_nodim VALUES ('[1,2,3]'), ('[1,2]');
 CREATE INDEX ON ivfpq_nodim USING gv_ivfpq (v);
+-- the same build run CONCURRENTLY leaves an invalid index without a page,
+-- which ivfpq_info names as such
+CREATE INDEX CONCURRENTLY ivfpq_nodim_cic ON ivfpq_nodim USING gv_ivfpq (v);
+SELECT indisvalid, pg_relation_size(indexrelid) FROM pg_index
+	WHERE indexrelid = 'ivfpq_nodim_cic'::regclass;
+SELECT * FROM gigavector.ivfpq_info('ivfpq_nodim_cic');
+DROP INDEX ivfpq_nodim_cic;
 SET gigavector.ivfpq_probes = 0;
 
 -- training_table: lists and codebooks trained on a chosen sample

@@ -1015,139 +1015,232 @@ gvector_hash(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------------
- * Aggregates: the state is float8[] {count, sum_1, ..., sum_dim}
+ * Aggregates: avg and sum
+ *
+ * The transition state is of type internal: a GvectorAggStateData in the
+ * aggregate's memory context, holding the count and the running sums in
+ * double.  SQL has no way to make or pass a value of type internal, so the
+ * transition, combine, serial and final functions below are reachable only
+ * through avg() and sum(), whose inputs are valid gvectors (and only a
+ * superuser may build another aggregate over them).  A state SQL could
+ * write, such as a float8[], would let any caller hand the final function
+ * NaN, infinite or missing sums and make an invalid vector from them.
+ * Parallel workers pass their states to the leader through
+ * gvector_agg_serialize / gvector_agg_deserialize.
  * ---------------------------------------------------------------------------
  */
 
+typedef struct GvectorAggStateData
+{
+	int64		count;			/* vectors added, at least 1 */
+	int32		dim;			/* their dimensions */
+	double		sums[FLEXIBLE_ARRAY_MEMBER];	/* element-wise sums */
+} GvectorAggStateData;
+
+typedef GvectorAggStateData *GvectorAggState;
+
+#define GVECTOR_AGG_STATE_SIZE(_dim) \
+	(offsetof(GvectorAggStateData, sums) + sizeof(double) * (_dim))
+
 /*
- * Validate a transition state array and return its elements and length.
+ * The aggregate's memory context.  Only the aggregate machinery can call
+ * us (our arguments are internal), so being called otherwise cannot happen.
  */
-static float8 *
-CheckAggState(ArrayType *state, int *nelems)
+static MemoryContext
+AggMemoryContext(FunctionCallInfo fcinfo, const char *fname)
 {
-	if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) ||
-		ARR_ELEMTYPE(state) != FLOAT8OID || ARR_DIMS(state)[0] < 1)
-		elog(ERROR, "gvector aggregate: malformed transition state");
-	*nelems = ARR_DIMS(state)[0];
-	return (float8 *) ARR_DATA_PTR(state);
+	MemoryContext aggcontext;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "%s called in non-aggregate context", fname);
+	return aggcontext;
 }
 
-static ArrayType *
-NewAggState(int dim)
+/* A zeroed state for vectors of dim dimensions, allocated in cxt. */
+static GvectorAggState
+NewAggState(MemoryContext cxt, int dim)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * (dim + 1));
+	GvectorAggState state = MemoryContextAllocZero(cxt, GVECTOR_AGG_STATE_SIZE(dim));
 
-	for (int i = 0; i <= dim; i++)
-		elems[i] = Float8GetDatum(0.0);
-	return construct_array(elems, dim + 1, FLOAT8OID, sizeof(float8),
-						   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	state->dim = dim;
+	return state;
+}
+
+/* The argument state, or NULL (no vector added yet). */
+static inline GvectorAggState
+AggStateArg(FunctionCallInfo fcinfo, int argno)
+{
+	return PG_ARGISNULL(argno) ? NULL : (GvectorAggState) PG_GETARG_POINTER(argno);
+}
+
+/* Return a state, NULL (SQL NULL) while no vector has been added. */
+static Datum
+AggStateResult(FunctionCallInfo fcinfo, GvectorAggState state)
+{
+	if (state == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(state);
+}
+
+/* Both states, or a state and a vector, must have the same dimensions. */
+static void
+CheckAggDims(int dim1, int dim2)
+{
+	if (dim1 != dim2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different gvector dimensions %d and %d", dim1, dim2)));
 }
 
 /*
- * Add one vector to the state.  Inside an aggregate we may update the state
- * in place (as float8_accum does); the first row replaces the '{0}' initial
- * state with one sized for the vectors.  Called directly, we must not
- * scribble on our argument, so we work on a copy.
+ * Add one vector to the state, in place (the state is ours, in the
+ * aggregate's context); the first vector creates the state.  NULL vectors
+ * are skipped, as a strict transition function would skip them.
  */
 PG_FUNCTION_INFO_V1(gvector_accum);
 Datum
 gvector_accum(PG_FUNCTION_ARGS)
 {
-	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
-	Gvector		v = PG_GETARG_GVECTOR_P(1);
-	int			n;
-	float8	   *sums = CheckAggState(state, &n);
+	MemoryContext aggcontext = AggMemoryContext(fcinfo, "gvector_accum");
+	GvectorAggState state = AggStateArg(fcinfo, 0);
+	Gvector		v;
 
-	if (sums[0] == 0.0)
-		state = NewAggState(v->dim);
-	else if (n != v->dim + 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different gvector dimensions %d and %d",
-						n - 1, v->dim)));
-	else if (!AggCheckCallContext(fcinfo, NULL))
-		state = DatumGetArrayTypePCopy(PG_GETARG_DATUM(0));
+	if (PG_ARGISNULL(1))
+		return AggStateResult(fcinfo, state);
+	v = PG_GETARG_GVECTOR_P(1);
+	if (state == NULL)
+		state = NewAggState(aggcontext, v->dim);
+	else
+		CheckAggDims(state->dim, v->dim);
 
-	sums = (float8 *) ARR_DATA_PTR(state);
-	sums[0] += 1.0;
+	state->count++;
 	for (int i = 0; i < v->dim; i++)
-		sums[i + 1] += v->x[i];
-	PG_RETURN_ARRAYTYPE_P(state);
+		state->sums[i] += v->x[i];
+	PG_RETURN_POINTER(state);
 }
 
-/* Merge two partial states (parallel aggregation). */
+/*
+ * Merge two partial states (parallel aggregation) into the first.  The
+ * second may live in a short-lived context (a deserialized state), so when
+ * the first is missing we keep a copy of the second, not the second.
+ */
 PG_FUNCTION_INFO_V1(gvector_combine);
 Datum
 gvector_combine(PG_FUNCTION_ARGS)
 {
-	ArrayType  *s1 = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *s2 = PG_GETARG_ARRAYTYPE_P(1);
-	int			n1,
-				n2;
-	float8	   *sums1 = CheckAggState(s1, &n1);
-	float8	   *sums2 = CheckAggState(s2, &n2);
-	ArrayType  *result;
-	float8	   *rsums;
+	MemoryContext aggcontext = AggMemoryContext(fcinfo, "gvector_combine");
+	GvectorAggState s1 = AggStateArg(fcinfo, 0);
+	GvectorAggState s2 = AggStateArg(fcinfo, 1);
 
-	if (sums2[0] == 0.0)
-		PG_RETURN_ARRAYTYPE_P(s1);
-	if (sums1[0] == 0.0)
-		PG_RETURN_ARRAYTYPE_P(s2);
-	if (n1 != n2)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different gvector dimensions %d and %d",
-						n1 - 1, n2 - 1)));
+	if (s2 == NULL)
+		return AggStateResult(fcinfo, s1);
+	if (s1 == NULL)
+	{
+		s1 = NewAggState(aggcontext, s2->dim);
+		memcpy(s1, s2, GVECTOR_AGG_STATE_SIZE(s2->dim));
+		PG_RETURN_POINTER(s1);
+	}
+	CheckAggDims(s1->dim, s2->dim);
 
-	result = AggCheckCallContext(fcinfo, NULL) ? s1 : NewAggState(n1 - 1);
-	rsums = (float8 *) ARR_DATA_PTR(result);
-	for (int i = 0; i < n1; i++)
-		rsums[i] = sums1[i] + sums2[i];
-	PG_RETURN_ARRAYTYPE_P(result);
+	s1->count += s2->count;
+	for (int i = 0; i < s1->dim; i++)
+		s1->sums[i] += s2->sums[i];
+	PG_RETURN_POINTER(s1);
+}
+
+/* A worker's state for the leader: int64 count, int32 dim, dim x float8. */
+PG_FUNCTION_INFO_V1(gvector_agg_serialize);
+Datum
+gvector_agg_serialize(PG_FUNCTION_ARGS)
+{
+	GvectorAggState state;
+	StringInfoData buf;
+
+	(void) AggMemoryContext(fcinfo, "gvector_agg_serialize");
+	state = (GvectorAggState) PG_GETARG_POINTER(0);
+	pq_begintypsend(&buf);
+	pq_sendint64(&buf, state->count);
+	pq_sendint32(&buf, state->dim);
+	for (int i = 0; i < state->dim; i++)
+		pq_sendfloat8(&buf, state->sums[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
 /*
- * Final step shared by avg and sum: divide by divisor and check the result
- * fits in float4.
+ * The leader's copy of a worker's state, in the current (short-lived)
+ * context; gvector_combine copies it into the aggregate's.  The bytes come
+ * from gvector_agg_serialize in the same build, so a bad header cannot
+ * happen.
+ */
+PG_FUNCTION_INFO_V1(gvector_agg_deserialize);
+Datum
+gvector_agg_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes;
+	StringInfoData buf;
+	int64		count;
+	int32		dim;
+	GvectorAggState state;
+
+	(void) AggMemoryContext(fcinfo, "gvector_agg_deserialize");
+	bytes = PG_GETARG_BYTEA_PP(0);
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes));
+	count = pq_getmsgint64(&buf);
+	dim = pq_getmsgint(&buf, sizeof(int32));
+	if (count < 1 || dim < 1 || dim > GVECTOR_MAX_DIM)
+		elog(ERROR, "gvector aggregate: malformed serialized state");
+	state = NewAggState(CurrentMemoryContext, dim);
+	state->count = count;
+	for (int i = 0; i < dim; i++)
+		state->sums[i] = pq_getmsgfloat8(&buf);
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(state);
+}
+
+/*
+ * Final step shared by avg and sum: divide the sums by divisor and check
+ * the results fit in float4 (a sum can overflow; a mean of float4 values
+ * cannot).  The state is left as it is: a window aggregate finalizes the
+ * same state again after adding more rows.
  */
 static Gvector
-AggStateToGvector(float8 *sums, int n, double divisor)
+AggStateToGvector(FunctionCallInfo fcinfo, const char *fname, bool mean)
 {
-	Gvector		result = InitGvector(n - 1);
+	GvectorAggState state;
+	double		divisor;
+	Gvector		result;
 
-	for (int i = 1; i < n; i++)
+	(void) AggMemoryContext(fcinfo, fname);
+	state = (GvectorAggState) PG_GETARG_POINTER(0);
+	Assert(state->count >= 1 && state->dim >= 1 && state->dim <= GVECTOR_MAX_DIM);
+	divisor = mean ? (double) state->count : 1.0;
+	result = InitGvector(state->dim);
+	for (int i = 0; i < state->dim; i++)
 	{
-		double		x = sums[i] / divisor;
+		double		x = state->sums[i] / divisor;
 
 		if (fabs(x) > FLT_MAX)
 			float_overflow_error();
-		result->x[i - 1] = (float) x;
+		result->x[i] = (float) x;
 	}
 	return result;
 }
 
+/* avg's final function: the element-wise mean. */
 PG_FUNCTION_INFO_V1(gvector_avg);
 Datum
 gvector_avg(PG_FUNCTION_ARGS)
 {
-	int			n;
-	float8	   *sums = CheckAggState(PG_GETARG_ARRAYTYPE_P(0), &n);
-
-	if (sums[0] == 0.0)
-		PG_RETURN_NULL();
-	PG_RETURN_GVECTOR_P(AggStateToGvector(sums, n, sums[0]));
+	PG_RETURN_GVECTOR_P(AggStateToGvector(fcinfo, "gvector_avg", true));
 }
 
+/* sum's final function: the element-wise sum. */
 PG_FUNCTION_INFO_V1(gvector_sum);
 Datum
 gvector_sum(PG_FUNCTION_ARGS)
 {
-	int			n;
-	float8	   *sums = CheckAggState(PG_GETARG_ARRAYTYPE_P(0), &n);
-
-	if (sums[0] == 0.0)
-		PG_RETURN_NULL();
-	PG_RETURN_GVECTOR_P(AggStateToGvector(sums, n, 1.0));
+	PG_RETURN_GVECTOR_P(AggStateToGvector(fcinfo, "gvector_sum", false));
 }
 
 /* ---------------------------------------------------------------------------

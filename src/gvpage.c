@@ -16,13 +16,16 @@
 #include "access/amvalidate.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/tableam.h"
 #include "access/xloginsert.h"
 #include "catalog/pg_amop.h"
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "distance.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -217,6 +220,45 @@ GvCheckPage(Relation index, Page page, BlockNumber blkno, uint16 page_id)
 				 errmsg("index \"%s\" contains unexpected page at block %u",
 						RelationGetRelationName(index), blkno),
 				 errhint("Rebuild the index with REINDEX.")));
+}
+
+/*
+ * Open an index for a checking function (gigavector.hnsw_verify,
+ * ivfpq_info) with AccessShareLock, refusing with a user error what it
+ * cannot check: an OID that names no relation, a relation that is not an
+ * index of access method amname, a partitioned index (it has no pages of
+ * its own) and an invalid index.  An index is invalid while a CREATE INDEX
+ * CONCURRENTLY or REINDEX CONCURRENTLY builds it, and stays so when one
+ * fails or is cancelled: then it may have no pages at all, or miss rows.
+ */
+Relation
+GvOpenIndexToCheck(Oid indexoid, const char *amname)
+{
+	Relation	index = try_relation_open(indexoid, AccessShareLock);
+
+	if (index == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", indexoid)));
+	if ((index->rd_rel->relkind != RELKIND_INDEX &&
+		 index->rd_rel->relkind != RELKIND_PARTITIONED_INDEX) ||
+		index->rd_rel->relam != get_index_am_oid(amname, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a %s index", RelationGetRelationName(index), amname),
+				 errhint("Pass the name of an index created USING %s.", amname)));
+	if (index->rd_rel->relkind == RELKIND_PARTITIONED_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a partitioned index", RelationGetRelationName(index)),
+				 errhint("Check the index of each partition.")));
+	if (!index->rd_index->indisvalid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index \"%s\" is not valid", RelationGetRelationName(index)),
+				 errdetail("A CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY that failed, was cancelled or is still running leaves an index invalid."),
+				 errhint("Drop the index and create it again, or rebuild it with REINDEX INDEX.")));
+	return index;
 }
 
 /*

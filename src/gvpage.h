@@ -102,6 +102,7 @@ extern void GvCheckMetaHeader(Relation index, GvMetaHeader header,
 							  uint32 magic, uint32 version);
 extern void GvCheckPage(Relation index, Page page, BlockNumber blkno,
 						uint16 page_id);
+extern Relation GvOpenIndexToCheck(Oid indexoid, const char *amname);
 
 /*
  * Chains of pages linked by nextblkno, appended to at the end (gv_ivfpq's

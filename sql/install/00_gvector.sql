@@ -173,31 +173,41 @@ CREATE FUNCTION gvector_hash(gvector) RETURNS integer
 -- aggregates
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION gvector_accum(double precision[], gvector) RETURNS double precision[]
+-- The state is internal (count and sums in double, see src/gvector.c): SQL
+-- cannot make or pass an internal value, so these functions are reachable
+-- only through avg() and sum(), and no call can hand the final functions
+-- sums that would make an invalid vector.
+CREATE FUNCTION gvector_accum(internal, gvector) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION gvector_combine(internal, internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION gvector_agg_serialize(internal) RETURNS bytea
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION gvector_combine(double precision[], double precision[]) RETURNS double precision[]
+CREATE FUNCTION gvector_agg_deserialize(bytea, internal) RETURNS internal
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION gvector_avg(double precision[]) RETURNS gvector
+CREATE FUNCTION gvector_avg(internal) RETURNS gvector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION gvector_sum(double precision[]) RETURNS gvector
+CREATE FUNCTION gvector_sum(internal) RETURNS gvector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE AGGREGATE avg(gvector) (
 	SFUNC = gvector_accum,
-	STYPE = double precision[],
+	STYPE = internal,
 	FINALFUNC = gvector_avg,
 	COMBINEFUNC = gvector_combine,
-	INITCOND = '{0}',
+	SERIALFUNC = gvector_agg_serialize,
+	DESERIALFUNC = gvector_agg_deserialize,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE avg(gvector) IS 'element-wise mean (the centroid)';
 
 CREATE AGGREGATE sum(gvector) (
 	SFUNC = gvector_accum,
-	STYPE = double precision[],
+	STYPE = internal,
 	FINALFUNC = gvector_sum,
 	COMBINEFUNC = gvector_combine,
-	INITCOND = '{0}',
+	SERIALFUNC = gvector_agg_serialize,
+	DESERIALFUNC = gvector_agg_deserialize,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE sum(gvector) IS 'element-wise sum';

@@ -50,3 +50,7 @@ CREATE FUNCTION gigavector.hnsw_verify(index regclass,
 	OUT links_to_tombstones bigint, OUT unreachable bigint)
 	AS 'MODULE_PATHNAME', 'gv_hnsw_verify' LANGUAGE C STRICT;
 COMMENT ON FUNCTION gigavector.hnsw_verify(regclass) IS 'check the structure of a gv_hnsw index; raises an error on corruption, returns counts';
+-- It reads the whole index under a lock: like pgstattuple's functions, only
+-- for superusers and members of pg_stat_scan_tables (or whom they grant it).
+REVOKE ALL ON FUNCTION gigavector.hnsw_verify(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION gigavector.hnsw_verify(regclass) TO pg_stat_scan_tables;

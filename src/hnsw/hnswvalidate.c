@@ -14,7 +14,6 @@
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "funcapi.h"
 #include "hnsw.h"
 #include "miscadmin.h"
@@ -235,12 +234,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	index = index_open(indexoid, AccessShareLock);
-	if (index->rd_rel->relam != get_index_am_oid("gv_hnsw", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a gv_hnsw index", RelationGetRelationName(index)),
-				 errhint("Pass the name of an index created USING gv_hnsw.")));
+	index = GvOpenIndexToCheck(indexoid, "gv_hnsw");
 	info = GvHnswGetInfo(index);
 	GvHnswReadMeta(index, &meta);
 	maxsize = GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel);

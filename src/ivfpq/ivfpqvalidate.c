@@ -12,7 +12,6 @@
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "funcapi.h"
 #include "ivfpq.h"
 #include "miscadmin.h"
@@ -50,11 +49,7 @@ gv_ivfpq_info(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	index = index_open(indexoid, AccessShareLock);
-	if (index->rd_rel->relam != get_index_am_oid("gv_ivfpq", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a gv_ivfpq index", RelationGetRelationName(index))));
+	index = GvOpenIndexToCheck(indexoid, "gv_ivfpq");
 
 	IvfpqReadMeta(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);

@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(47);
+SELECT plan(51);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -83,6 +83,7 @@ SELECT is_empty($$
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'gigavector'
 	WHERE p.prokind = 'f' AND p.pronamespace <> 'gigavector'::regnamespace
 	  AND p.prorettype <> 'index_am_handler'::regtype
+	  AND p.oid NOT IN (SELECT aggtransfn FROM pg_aggregate UNION SELECT aggcombinefn FROM pg_aggregate)
 	  AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')
 $$, 'type functions are immutable, strict and parallel safe');
 SELECT is_empty($$
@@ -99,6 +100,25 @@ SELECT is((SELECT count(*)::int FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.
 		   WHERE p.proname IN ('avg', 'sum') AND p.proargtypes[0] = 'gvector'::regtype
 			 AND a.aggcombinefn <> 0 AND p.proparallel = 's'),
 		  2, 'avg and sum are parallel safe with combine functions');
+SELECT is((SELECT array_agg(a.aggfnoid::regprocedure::text || ':' || a.aggfinalfn::regprocedure::text
+							|| ':' || a.aggserialfn::text || ':' || a.aggdeserialfn::text
+							ORDER BY a.aggfnoid::regprocedure::text)
+		   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+		   WHERE p.proargtypes[0] = 'gvector'::regtype AND a.aggtranstype = 'internal'::regtype),
+		  ARRAY['avg(gvector):gvector_avg(internal):gvector_agg_serialize:gvector_agg_deserialize',
+				'sum(gvector):gvector_sum(internal):gvector_agg_serialize:gvector_agg_deserialize'],
+		  'avg and sum keep an internal state (SQL cannot pass one), serialized for parallel workers');
+SELECT is((SELECT count(*)::int FROM pg_aggregate a JOIN pg_proc t ON t.oid = a.aggtransfn
+		   JOIN pg_proc c ON c.oid = a.aggcombinefn
+		   WHERE a.aggfnoid IN ('avg(gvector)'::regprocedure, 'sum(gvector)'::regprocedure)
+			 AND NOT t.proisstrict AND NOT c.proisstrict AND t.provolatile = 'i' AND t.proparallel = 's'),
+		  2, 'their transition and combine functions are immutable, parallel safe and skip NULLs themselves');
+
+-- checking functions that read a whole index: not for PUBLIC
+SELECT ok(NOT has_function_privilege('public', 'gigavector.hnsw_verify(regclass)', 'EXECUTE'),
+		  'PUBLIC may not run hnsw_verify');
+SELECT ok(has_function_privilege('pg_stat_scan_tables', 'gigavector.hnsw_verify(regclass)', 'EXECUTE'),
+		  'pg_stat_scan_tables may run hnsw_verify');
 
 -- casts
 SELECT has_cast('integer[]', 'gvector', 'cast integer[] -> gvector');

@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(36);
+SELECT plan(49);
 
 -- malformed literals: 22P02 invalid_text_representation
 SELECT throws_ok($$SELECT '[1,2'::gvector$$, '22P02', 'invalid input syntax for type gvector: "[1,2"', 'unterminated literal');
@@ -51,6 +51,55 @@ SELECT throws_ok($$SELECT '[3e38]'::gvector + '[3e38]'$$, '22003', 'value out of
 SELECT throws_ok($$SELECT '[1e-30]'::gvector * '[1e-30]'$$, '22003', 'value out of range: underflow', 'multiplication underflow');
 SELECT throws_ok($$SELECT sum(v) FROM (VALUES ('[3e38]'::gvector), ('[3e38]')) t(v)$$, '22003', 'value out of range: overflow', 'sum overflow');
 SELECT throws_ok($$SELECT subvector('[1,2]', 1, -1)$$, '22011', 'negative subvector length not allowed', 'negative subvector length');
+
+-- the aggregates' state is internal: their support functions cannot be
+-- called from SQL, and no one but a superuser can build an aggregate on them
+SELECT throws_ok($$SELECT gvector_avg(ARRAY[1,'NaN']::float8[])$$, '42883',
+				 'function gvector_avg(double precision[]) does not exist', 'avg final function with a NaN state');
+SELECT throws_ok($$SELECT gvector_sum(ARRAY[1]::float8[])$$, '42883',
+				 'function gvector_sum(double precision[]) does not exist', 'sum final function with a 0-dimension state');
+SELECT throws_ok($$SELECT gvector_accum('{0}', '[1,2]')$$, '42883',
+				 'function gvector_accum(unknown, unknown) does not exist', 'transition function called directly');
+CREATE ROLE gv_errors_user;
+CREATE TABLE gv_errors_items (v gvector(2));
+INSERT INTO gv_errors_items VALUES ('[1,2]'), ('[3,4]');
+CREATE INDEX gv_errors_hnsw ON gv_errors_items USING gv_hnsw (v);
+CREATE SCHEMA gv_errors_user AUTHORIZATION gv_errors_user;
+GRANT USAGE ON SCHEMA gigavector TO gv_errors_user;
+SET ROLE gv_errors_user;
+SELECT throws_ok($$CREATE AGGREGATE gv_errors_user.mean(gvector) (SFUNC = gvector_accum, STYPE = internal, FINALFUNC = gvector_avg)$$,
+				 '42P13', 'aggregate transition data type cannot be internal', 'no user aggregate over the internal state');
+
+-- checking functions: only for pg_stat_scan_tables; what they cannot check
+-- is refused (an invalid index is what a failed CREATE INDEX CONCURRENTLY
+-- leaves; marked so here, as a transaction cannot run one)
+SELECT throws_ok($$SELECT * FROM gigavector.hnsw_verify('gv_errors_hnsw')$$, '42501',
+				 'permission denied for function hnsw_verify', 'hnsw_verify is not for PUBLIC');
+RESET ROLE;
+GRANT pg_stat_scan_tables TO gv_errors_user;
+SET ROLE gv_errors_user;
+SELECT is((SELECT elements FROM gigavector.hnsw_verify('gv_errors_hnsw')), 2::bigint,
+		  'pg_stat_scan_tables may run hnsw_verify');
+RESET ROLE;
+CREATE INDEX gv_errors_ivfpq ON gv_errors_items USING gv_ivfpq (v) WITH (lists = 1);
+CREATE TABLE gv_errors_parted (id int, v gvector(2)) PARTITION BY RANGE (id);
+CREATE INDEX gv_errors_parted_hnsw ON gv_errors_parted USING gv_hnsw (v);
+SELECT throws_ok($$SELECT * FROM gigavector.hnsw_verify(0)$$, '42P01',
+				 'relation with OID 0 does not exist', 'hnsw_verify of no relation');
+SELECT throws_ok($$SELECT * FROM gigavector.hnsw_verify('gv_errors_items')$$, '42809',
+				 '"gv_errors_items" is not a gv_hnsw index', 'hnsw_verify of a table');
+SELECT throws_ok($$SELECT * FROM gigavector.hnsw_verify('gv_errors_ivfpq')$$, '42809',
+				 '"gv_errors_ivfpq" is not a gv_hnsw index', 'hnsw_verify of another access method''s index');
+SELECT throws_ok($$SELECT * FROM gigavector.ivfpq_info('gv_errors_hnsw')$$, '42809',
+				 '"gv_errors_hnsw" is not a gv_ivfpq index', 'ivfpq_info of another access method''s index');
+SELECT throws_ok($$SELECT * FROM gigavector.hnsw_verify('gv_errors_parted_hnsw')$$, '42809',
+				 '"gv_errors_parted_hnsw" is a partitioned index', 'hnsw_verify of a partitioned index');
+UPDATE pg_index SET indisvalid = false
+	WHERE indexrelid IN ('gv_errors_hnsw'::regclass, 'gv_errors_ivfpq'::regclass);
+SELECT throws_ok($$SELECT * FROM gigavector.hnsw_verify('gv_errors_hnsw')$$, '55000',
+				 'index "gv_errors_hnsw" is not valid', 'hnsw_verify of an invalid index');
+SELECT throws_ok($$SELECT * FROM gigavector.ivfpq_info('gv_errors_ivfpq')$$, '55000',
+				 'index "gv_errors_ivfpq" is not valid', 'ivfpq_info of an invalid index');
 
 -- documented results instead of errors
 SELECT is('[0,0]'::gvector <=> '[1,1]', 1::float8, 'cosine distance with a zero vector is 1');
