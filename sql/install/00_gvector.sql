@@ -10,6 +10,9 @@
 -- Management functions live here, whatever schema the type goes into.
 CREATE SCHEMA gigavector;
 COMMENT ON SCHEMA gigavector IS 'gigavector management functions';
+-- Every role may look up the functions; what each may run is decided per
+-- function (the *_verify functions are revoked from PUBLIC where they are made).
+GRANT USAGE ON SCHEMA gigavector TO PUBLIC;
 
 ------------------------------------------------------------------------------
 -- type

@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(51);
+SELECT plan(53);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -73,6 +73,13 @@ SELECT function_returns('subvector', ARRAY['gvector', 'integer', 'integer'], 'gv
 SELECT has_function('gigavector', 'distance_kernel', ARRAY[]::name[]);
 SELECT ok(gigavector.distance_kernel() IN ('scalar', 'avx2', 'avx512'),
 		  'distance_kernel() names a known tier');
+SELECT schema_privs_are('gigavector', 'public', ARRAY['USAGE'],
+					   'every role may use the management schema');
+CREATE ROLE gv_catalog_user;
+SET ROLE gv_catalog_user;
+SELECT ok(gigavector.distance_kernel() IS NOT NULL, 'a plain role calls a public management function');
+RESET ROLE;
+DROP ROLE gv_catalog_user;
 
 -- every function of the type is IMMUTABLE STRICT PARALLEL SAFE; access
 -- method handlers and the management functions (schema gigavector) are not
