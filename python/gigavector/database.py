@@ -130,6 +130,28 @@ def _runtime(e: psycopg.Error) -> RuntimeError:
     return RuntimeError(msg)
 
 
+def _create_extension(conn: psycopg.Connection) -> None:
+    """CREATE EXTENSION IF NOT EXISTS gigavector, under a database-wide advisory lock.
+
+    IF NOT EXISTS looks before it inserts: two sessions creating the extension
+    at once both find none and the second fails on pg_extension's unique name.
+    Under the lock the first creates it and the others, once it commits, find it.
+    """
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('gigavector'), 0)")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS gigavector")
+    except psycopg.Error as e:
+        if e.sqlstate == "58P01":  # undefined_file: no gigavector.control
+            raise RuntimeError(f"the gigavector extension is not installed in this server "
+                               f"({_runtime(e)}): install it (make install)") from e
+        if e.sqlstate == "42501":  # insufficient_privilege
+            raise RuntimeError(f"the gigavector extension is not created in this database and "
+                               f"this user may not create it ({_runtime(e)}): run CREATE "
+                               f"EXTENSION gigavector as a privileged user") from e
+        raise _runtime(e) from e
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not name or "\x00" in name:
         raise ValueError("a collection name is a non-empty string without NUL characters")
@@ -245,12 +267,7 @@ class Database:
                temporary: bool) -> None:
         """Create the extension, the collection and its indexes, or check an existing one."""
         if conn.execute("SELECT to_regtype('gvector') IS NULL").fetchone()[0]:
-            try:
-                conn.execute("CREATE EXTENSION IF NOT EXISTS gigavector")
-            except psycopg.Error as e:
-                raise RuntimeError(f"the gigavector extension is not available in this database "
-                                   f"({_runtime(e)}); install it (make install) and run "
-                                   f"CREATE EXTENSION gigavector as a privileged user") from e
+            _create_extension(conn)
         register_gvector(conn)
         schema = conn.execute("SELECT current_schema()").fetchone()[0]
         if schema is None:
