@@ -22,6 +22,7 @@ import enum
 import hashlib
 import json
 import math
+import operator
 import os
 import struct
 import sys
@@ -39,7 +40,7 @@ from psycopg_pool import ConnectionPool
 
 from . import embedded as _embedded
 from .psycopg import register_gvector
-from .vector import MAX_DIM, Vector, _np
+from .vector import FLOAT32_MAX, MAX_DIM, Vector, _np, _real
 
 __all__ = ["Database", "IndexType", "DistanceType", "SearchHit", "GigaVectorWarning",
            "IVFPQ_MIN_TRAIN_ROWS"]
@@ -49,6 +50,7 @@ IVFPQ_MIN_TRAIN_ROWS = 256
 _PROGRESS_MIN = 10_000  # add_vectors shows a progress bar from this many vectors (tqdm)
 _COPY_CHUNK = 2_000
 _IVFPQ_SETTINGS = {"gigavector.ivfpq_probes": 16, "gigavector.ivfpq_rerank": 200}
+_INT8_MIN, _INT8_MAX = -2 ** 63, 2 ** 63 - 1  # the id column and LIMIT are bigint
 _PG_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE")
 
 
@@ -212,9 +214,10 @@ class Database:
         ``{"gigavector.hnsw_ef_search": 100}``.  IVFPQ databases default to
         ``gigavector.ivfpq_probes = 16`` and ``gigavector.ivfpq_rerank = 200``.
         """
-        if isinstance(dimension, bool) or not isinstance(dimension, int) \
-                or not 1 <= dimension <= MAX_DIM:
+        dim = _integer(dimension)
+        if dim is None or not 1 <= dim <= MAX_DIM:
             raise ValueError(f"dimension must be an integer from 1 to {MAX_DIM}, not {dimension!r}")
+        dimension = dim
         index = IndexType(index)
         if index_distance is not None:
             index_distance = DistanceType(index_distance)
@@ -431,18 +434,18 @@ class Database:
 
     @staticmethod
     def _metadata(metadata: Any) -> dict[str, Any]:
+        """metadata as a dict that jsonb stores as given, else ValueError."""
         if metadata is None:
             return {}
         if not isinstance(metadata, Mapping):
             raise ValueError(f"metadata must be a dict, not {type(metadata).__name__}")
-        for key in metadata:
-            if not isinstance(key, str):
-                raise ValueError(f"metadata keys must be strings, not {key!r}")
+        meta = dict(metadata)
         try:
-            json.dumps(dict(metadata))
-        except (TypeError, ValueError) as e:
+            json.dumps(meta, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as e:
             raise ValueError(f"metadata must be JSON-serialisable: {e}") from None
-        return dict(metadata)
+        _check_jsonb(meta)
+        return meta
 
     @classmethod
     def _filter(cls, filter_metadata: Any) -> tuple[sql.Composable, list[Any]]:
@@ -534,20 +537,21 @@ class Database:
                         raise ValueError(f"vector {i} has dimension {len(it)}, "
                                          f"the database has {self._dimension}")
                 try:
-                    arr = _np.asarray(items, dtype=_np.float64)
+                    arr = _np.asarray(items)
                 except (TypeError, ValueError) as e:
                     raise ValueError(f"vectors must be sequences of numbers: {e}") from None
             if arr.ndim != 2 or (arr.shape[0] and arr.shape[1] != self._dimension):
                 raise ValueError(f"vectors must have shape (n, {self._dimension}), not {arr.shape}")
             if arr.shape[0] == 0:
                 return []
-            if not _np.issubdtype(arr.dtype, _np.number):
-                raise ValueError("vectors must hold numbers")
+            arr = _real_array(arr)
             with _np.errstate(over="ignore", invalid="ignore"):
                 out = arr.astype(">f4")
             if not _np.isfinite(out).all():
-                raise ValueError("NaN and infinite values (or values beyond float32) are not "
-                                 "allowed in a gvector")
+                if not _np.isfinite(arr).all():
+                    raise ValueError("NaN and infinite values are not allowed in a gvector")
+                raise ValueError(f"vectors hold values beyond the float32 range of a gvector "
+                                 f"(±{FLOAT32_MAX!r})")
             return out
         return [self._vector(v, f"vector {i}") for i, v in enumerate(vectors)]
 
@@ -852,21 +856,71 @@ def _configurer(settings: Mapping[str, Any]) -> Any:
     return configure
 
 
+def _integer(value: Any) -> int | None:
+    """value as an int when it is an integer (Python's or numpy's, not a bool), else None."""
+    if isinstance(value, bool) or (_np is not None and isinstance(value, _np.bool_)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def _id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            if _np is not None and isinstance(value, _np.integer):
-                return int(value)
-        except TypeError:
-            pass
+    """An id: an integer that fits the id column (bigint), else ValueError."""
+    i = _integer(value)
+    if i is None:
         raise ValueError(f"an id is an integer, not {value!r}")
-    return value
+    if not _INT8_MIN <= i <= _INT8_MAX:
+        raise ValueError(f"an id is a bigint (-2**63 to 2**63-1), not {i}")
+    return i
 
 
 def _k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"k must be a non-negative integer, not {k!r}")
-    return k
+    """k for LIMIT: an integer from 0 to the bigint maximum, else ValueError."""
+    i = _integer(k)
+    if i is None or not 0 <= i <= _INT8_MAX:
+        raise ValueError(f"k must be an integer from 0 to 2**63-1, not {k!r}")
+    return i
+
+
+def _real_array(arr: Any) -> Any:
+    """A numpy batch of real numbers (bool, integer, float), else ValueError.
+
+    Object arrays (Decimal, Python ints beyond int64) are converted value by
+    value; complex numbers and strings are refused, not truncated or parsed."""
+    kind = arr.dtype.kind
+    if kind in "biuf":
+        return arr
+    if kind == "O":
+        try:
+            return _np.array([[_real(x) for x in row] for row in arr.tolist()], dtype=_np.float64)
+        except TypeError as e:
+            raise ValueError(f"vectors must hold real numbers: {e}") from None
+    raise ValueError(f"vectors must hold real numbers, not {arr.dtype} values")
+
+
+def _check_jsonb(value: Any) -> None:
+    """Refuse what JSON allows but jsonb cannot store: NUL characters and lone
+    surrogates in strings; and keys that are not strings at any depth (JSON
+    would turn them into strings silently)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"metadata cannot hold NUL characters (jsonb refuses them): {value!r}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"metadata strings must be valid Unicode: {value!r} holds a lone "
+                             f"surrogate") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"metadata keys must be strings, not {key!r}")
+            _check_jsonb(key)
+            _check_jsonb(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_jsonb(item)
 
 
 def _record(emb: Vector, meta: Any, id_: int) -> Vector:

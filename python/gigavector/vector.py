@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover - exercised only without numpy
     _np = None
 
 MAX_DIM = 16000
+FLOAT32_MAX = 3.4028234663852886e38
 _HEADER = struct.Struct(">hh")
 
 
@@ -44,15 +45,22 @@ class Vector:
         if _np is not None and isinstance(values, _np.ndarray):
             if values.ndim != 1:
                 raise ValueError("expected a one-dimensional array")
-            values = values.astype(">f4").astype("f4").tolist()
-        floats = [float(v) for v in values]
+            if values.dtype.kind not in "biufO":
+                raise TypeError(f"a gvector holds real numbers, not {values.dtype} values")
+            values = values.tolist()
+        floats = [_real(v) for v in values]
         if not 1 <= len(floats) <= MAX_DIM:
             raise ValueError(f"a gvector has 1 to {MAX_DIM} dimensions, not {len(floats)}")
         for v in floats:
             if not math.isfinite(v):
                 raise ValueError("NaN and infinite values are not allowed in a gvector")
         # Round through float32 so equality matches what the server stores.
-        packed = struct.pack(f">{len(floats)}f", *floats)
+        try:
+            packed = struct.pack(f">{len(floats)}f", *floats)
+        except OverflowError:
+            big = next(v for v in floats if not _fits_float32(v))
+            raise ValueError(f"{big!r} is beyond the float32 range of a gvector "
+                             f"(±{FLOAT32_MAX!r})") from None
         self._values = struct.unpack(f">{len(floats)}f", packed)
 
     def __len__(self) -> int:
@@ -134,6 +142,30 @@ class Vector:
         if not 1 <= dim <= MAX_DIM or not all(map(math.isfinite, values)):
             raise ValueError("malformed binary gvector")
         return cls._trusted(values)
+
+
+def _real(v: Any) -> float:
+    """One value as a float: a real number (int, float, numpy scalar, Decimal ...).
+
+    float() would also parse strings and take complex numbers' __float__
+    refusal as the only guard; a vector holds numbers, so both are TypeError,
+    and an integer too large for a float is ValueError."""
+    if isinstance(v, (str, bytes, complex)) or (_np is not None and isinstance(
+            v, (_np.complexfloating, _np.str_, _np.bytes_))):
+        raise TypeError(f"a gvector holds real numbers, not {type(v).__name__} values")
+    try:
+        return float(v)
+    except OverflowError:
+        raise ValueError(f"{v!r} is beyond the float32 range of a gvector") from None
+
+
+def _fits_float32(v: float) -> bool:
+    """Whether v rounds to a finite float32."""
+    try:
+        struct.pack(">f", v)
+    except OverflowError:
+        return False
+    return True
 
 
 def _shortest(v: float) -> str:
