@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, SupportsFloat, Union
 
 try:  # numpy is optional: lists work without it
     import numpy as _np
 except ImportError:  # pragma: no cover - exercised only without numpy
-    _np = None
+    _np = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = ["Vector", "VectorLike", "VectorBatch", "MAX_DIM", "FLOAT32_MAX"]
 
 MAX_DIM = 16000
 FLOAT32_MAX = 3.4028234663852886e38
+
+#: one vector: a Vector, a sequence of real numbers, or a one-dimensional numpy array
+VectorLike = Union["Vector", Sequence[SupportsFloat], "NDArray[Any]"]
+#: many vectors: an iterable of VectorLike, or a two-dimensional numpy array
+VectorBatch = Union[Iterable[VectorLike], "NDArray[Any]"]
 _HEADER = struct.Struct(">hh")
 
 
@@ -32,11 +42,12 @@ class Vector:
 
     __slots__ = ("_values", "metadata", "id")
 
+    _values: tuple[float, ...]
     metadata: dict[str, Any]
     id: int | None
 
-    def __init__(self, values: Iterable[float] | Any,
-                 metadata: dict[str, Any] | None = None, id: int | None = None):
+    def __init__(self, values: VectorLike | Iterable[SupportsFloat],
+                 metadata: dict[str, Any] | None = None, id: int | None = None) -> None:
         self.metadata = dict(metadata) if metadata else {}
         self.id = id
         if isinstance(values, Vector):
@@ -66,7 +77,7 @@ class Vector:
     def __len__(self) -> int:
         return len(self._values)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[float]:
         return iter(self._values)
 
     def __getitem__(self, i: int) -> float:
@@ -109,7 +120,7 @@ class Vector:
     def to_list(self) -> list[float]:
         return list(self._values)
 
-    def to_numpy(self):
+    def to_numpy(self) -> NDArray[Any]:
         if _np is None:
             raise RuntimeError("numpy is not installed")
         return _np.array(self._values, dtype=_np.float32)
@@ -180,6 +191,6 @@ def _shortest(v: float) -> str:
     return repr(v)
 
 
-def as_vector(value: Vector | Sequence[float] | Any) -> Vector:
+def as_vector(value: VectorLike) -> Vector:
     """Accept a Vector, a sequence of numbers or a numpy array."""
     return value if isinstance(value, Vector) else Vector(value)

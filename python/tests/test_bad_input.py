@@ -6,9 +6,10 @@ table, run against one collection per mode (embedded and DSN)."""
 import uuid
 
 import numpy as np
+import psycopg
 import pytest
 
-from gigavector import Database, IndexType
+from gigavector import Database, GigaVectorError, IndexType
 
 NAN, INF = float("nan"), float("inf")
 BIG = [1e39, 0, 0]              # beyond float32
@@ -146,3 +147,40 @@ def test_numpy_integer_dimension(dsn):
         assert db.search(np.array([1, 2, 3], dtype=np.uint8), k=np.int64(1))[0].distance == 0.0
     with pytest.raises(ValueError, match="dimension"):
         Database.open(None, np.bool_(True), dsn=dsn)
+
+
+def test_server_errors_keep_sqlstate_and_detail(dsn):
+    """What the server refuses is a GigaVectorError (a RuntimeError) with its
+    SQLSTATE, detail and hint; a user who may not create the extension is told so."""
+    name = "gv_noext_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+        c.execute("DROP ROLE IF EXISTS gv_plain")
+        c.execute("CREATE ROLE gv_plain LOGIN")
+    try:
+        target = psycopg.conninfo.make_conninfo(dsn, dbname=name, user="gv_plain")
+        with pytest.raises(GigaVectorError, match="may not create it") as info:
+            Database.open("t", 3, dsn=target)
+        assert isinstance(info.value, RuntimeError) and info.value.sqlstate == "42501"
+        with pytest.raises(GigaVectorError) as info:
+            Database.open("t", 3, dsn=dsn, settings={"gigavector.hnsw_ef_search": 0})
+        assert info.value.sqlstate == "22023" and "hnsw_ef_search" in str(info.value)
+        with Database.open(None, 3, dsn=dsn) as db:  # a user's trigger refuses a row
+            with db.connection() as c:
+                c.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+                          "$$BEGIN RAISE 'refused' USING DETAIL = 'the detail', "
+                          "HINT = 'the hint', ERRCODE = '22000'; END$$")
+                c.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {db.table.as_string(c)} "
+                          f"FOR EACH ROW EXECUTE FUNCTION {name}()")
+            with pytest.raises(GigaVectorError) as info:
+                db.add_vector([1, 2, 3])
+            e = info.value
+            assert (str(e), e.sqlstate, e.detail, e.hint) == ("refused", "22000", "the detail",
+                                                              "the hint")
+            assert isinstance(e, RuntimeError) and isinstance(e.__cause__, psycopg.Error)
+            assert db.count() == 0
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute(f"DROP DATABASE {name} WITH (FORCE)")
+            c.execute("DROP ROLE gv_plain")
+            c.execute(f"DROP FUNCTION IF EXISTS {name}() CASCADE")

@@ -12,6 +12,8 @@ import uuid
 import psycopg
 import pytest
 
+from gigavector import Database, IndexType
+
 PROCESSES = 8
 ROUNDS = 3
 PKG = os.path.join(os.path.dirname(__file__), "..")
@@ -52,8 +54,7 @@ def race(target, mode):
 def test_racing_opens_of_a_new_embedded_folder(tmp_path, round_):
     folder = str(tmp_path / "raced.db")
     assert race(folder, "embedded") == ["ok"] * PROCESSES
-    from gigavector import Database
-    with Database.open(folder, dimension=3, embedded=True) as db:
+    with Database.open(folder, dimension=3, index=IndexType.HNSW, embedded=True) as db:
         assert db.count() == PROCESSES
 
 
