@@ -9,12 +9,13 @@ adapters (``register_gvector``).
 
 from .vector import Vector
 from .psycopg import register_gvector
-from .database import (IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, GigaVectorWarning,
-                       IndexType, SearchHit)
+from .errors import GigaVectorError, GigaVectorWarning
+from .database import IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit
 
 __all__ = [
     "Database",
     "DistanceType",
+    "GigaVectorError",
     "GigaVectorWarning",
     "IndexType",
     "IVFPQ_MIN_TRAIN_ROWS",

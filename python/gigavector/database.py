@@ -14,6 +14,11 @@ chosen ``IndexType`` and ``index_distance``.  Every call is one SQL statement
 (or one transaction) through a psycopg connection pool, so a Database may be
 shared by threads.  Every value travels as a bound parameter; names are
 quoted identifiers.
+
+``Database.open`` checks its arguments, sets the collection up on one
+connection (module functions ``_setup`` and ``_ensure_index``), opens the
+pool and only then builds the object, whose constructor declares every
+attribute (psycopg's ``Connection.connect`` pattern).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import enum
 import hashlib
 import json
 import math
+import operator
 import os
 import struct
 import sys
@@ -30,30 +36,46 @@ import uuid
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Mapping, Sequence,
+                    TypeVar, Union)
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Query
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from . import embedded as _embedded
+from .errors import GigaVectorError, GigaVectorWarning
 from .psycopg import register_gvector
-from .vector import MAX_DIM, Vector, _np
+from .vector import FLOAT32_MAX, MAX_DIM, Vector, VectorBatch, VectorLike, _real
 
-__all__ = ["Database", "IndexType", "DistanceType", "SearchHit", "GigaVectorWarning",
-           "IVFPQ_MIN_TRAIN_ROWS"]
+try:  # numpy is optional: lists work without it
+    import numpy as _np
+except ImportError:  # pragma: no cover - exercised only without numpy
+    _np = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = ["Database", "IndexType", "DistanceType", "SearchHit", "GigaVectorError",
+           "GigaVectorWarning", "IVFPQ_MIN_TRAIN_ROWS", "MetadataFilter"]
 
 #: fewer rows than this and an IVFPQ index is left untrained (exact answers) and rebuilt later
 IVFPQ_MIN_TRAIN_ROWS = 256
 _PROGRESS_MIN = 10_000  # add_vectors shows a progress bar from this many vectors (tqdm)
 _COPY_CHUNK = 2_000
+_ITER_ROWS = 1_000  # rows per fetch of iter(db)'s server-side cursor
 _IVFPQ_SETTINGS = {"gigavector.ivfpq_probes": 16, "gigavector.ivfpq_rerank": 200}
+_INT8_MIN, _INT8_MAX = -2 ** 63, 2 ** 63 - 1  # the id column and LIMIT are bigint
 _PG_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE")
 
+#: a metadata filter: a (key, value) pair or a dict whose every key must hold its value
+MetadataFilter = Union[tuple[str, Any], Mapping[str, Any], None]
 
-class GigaVectorWarning(UserWarning):
-    """An index could not be created; searches fall back to exact scans (still correct)."""
+_T = TypeVar("_T")
+_Conn = psycopg.Connection[Any]
+_Rows = Union["NDArray[Any]", list[Vector]]  # a validated batch: float32 (n, dim), or Vectors
 
 
 class IndexType(enum.IntEnum):
@@ -106,7 +128,7 @@ class _Resources:
     def __init__(self) -> None:
         self.pool: ConnectionPool | None = None
         self.server: _embedded.EmbeddedServer | None = None
-        self.drop_on_close: sql.Composable | None = None
+        self.drop_on_close: sql.Composed | None = None
 
     def close(self) -> None:
         pool, self.pool = self.pool, None
@@ -124,10 +146,76 @@ class _Resources:
             _embedded.release(server)
 
 
-def _runtime(e: psycopg.Error) -> RuntimeError:
-    diag = getattr(e, "diag", None)
-    msg = (diag.message_primary if diag is not None and diag.message_primary else str(e)).strip()
-    return RuntimeError(msg)
+@dataclass(frozen=True)
+class _Collection:
+    """A collection's table, found or created by open(), and the names derived from it."""
+
+    schema: str
+    name: str
+    oid: int
+    sequence: str  # the id column's sequence
+
+    @property
+    def key(self) -> str:
+        """schema.name: the key of the advisory locks taken for this collection."""
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def table(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+    @property
+    def quoted(self) -> sql.SQL:
+        return _quoted(self.schema, self.name)
+
+    @property
+    def index_prefix(self) -> str:
+        return _index_prefix(self.schema, self.name)
+
+    @property
+    def training_name(self) -> str:
+        return self.index_prefix + "training"
+
+
+@dataclass(frozen=True)
+class _VectorIndex:
+    """The collection's vector index as open() left it: none (distance None), or
+    its name, the distance it serves and whether it waits for IVFPQ training."""
+
+    distance: DistanceType | None = None
+    name: str | None = None
+    pending: bool = False
+
+
+def _index_prefix(schema: str, name: str) -> str:
+    """gv_<digest>_: the prefix of every index and table the package keeps beside
+    collection schema.name (a digest: any name fits in 63 bytes)."""
+    return f"gv_{hashlib.sha1(f'{schema}.{name}'.encode()).hexdigest()[:10]}_"
+
+
+def _create_extension(conn: _Conn) -> None:
+    """CREATE EXTENSION IF NOT EXISTS gigavector, under a database-wide advisory lock.
+
+    IF NOT EXISTS looks before it inserts: two sessions creating the extension
+    at once both find none and the second fails on pg_extension's unique name.
+    Under the lock the first creates it and the others, once it commits, find it.
+    """
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('gigavector'), 0)")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS gigavector")
+    except psycopg.Error as e:
+        error = GigaVectorError.from_psycopg(e)
+        if e.sqlstate == "58P01":  # undefined_file: no gigavector.control
+            raise GigaVectorError.from_psycopg(
+                e, f"the gigavector extension is not installed in this server ({error}): "
+                   f"install it (make install)") from e
+        if e.sqlstate == "42501":  # insufficient_privilege
+            raise GigaVectorError.from_psycopg(
+                e, f"the gigavector extension is not created in this database and this user "
+                   f"may not create it ({error}): run CREATE EXTENSION gigavector as a "
+                   f"privileged user") from e
+        raise error from e
 
 
 def _check_name(name: str) -> str:
@@ -154,14 +242,147 @@ def _resolve_dsn(dsn: str | None, embedded_mode: bool | None) -> str | None:
     return None
 
 
+def _setup(conn: _Conn, name: str, dimension: int, index: IndexType,
+           index_distance: DistanceType | None) -> tuple[_Collection, _VectorIndex]:
+    """Create the extension, the collection and its indexes, or check an existing
+    collection; in one transaction under an advisory lock on the collection's name,
+    so that processes opening it at once create it once."""
+    if _scalar(conn, "SELECT to_regtype('gvector') IS NULL"):
+        _create_extension(conn)
+    register_gvector(conn)
+    schema = _scalar(conn, "SELECT current_schema()")
+    if schema is None:
+        raise GigaVectorError("no schema to create the collection in (check search_path)")
+    ident = sql.Identifier(schema, name).as_string(conn)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.{name}",))
+        oid = _scalar(conn, "SELECT to_regclass(%s)::oid", (ident,))
+        if oid is None:
+            # Rows up to a page stay whole (vectors up to ~2,000 dimensions): the
+            # exact re-ranking of IVFPQ and exact scans then read no TOAST.
+            t = _quoted(schema, name)
+            conn.execute(sql.SQL(
+                "CREATE TABLE {} (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                "embedding gvector({}) NOT NULL, metadata jsonb NOT NULL DEFAULT '{{}}') "
+                "WITH (toast_tuple_target = 8160)").format(t, sql.Literal(dimension)), ())
+            conn.execute(sql.SQL("CREATE INDEX {} ON {} USING gin (metadata jsonb_path_ops)")
+                         .format(sql.Identifier(_index_prefix(schema, name) + "metadata"), t), ())
+            oid = _scalar(conn, "SELECT to_regclass(%s)::oid", (ident,))
+        else:
+            _check_existing(conn, oid, schema, name, dimension)
+        sequence = _scalar(conn, "SELECT pg_get_serial_sequence(%s, 'id')", (ident,))
+        coll = _Collection(schema, name, oid, sequence)
+        return coll, _ensure_index(conn, coll, dimension, index, index_distance)
+
+
+def _check_existing(conn: _Conn, oid: int, schema: str, name: str, dimension: int) -> None:
+    """Refuse a table that is not a collection, or one of another dimension."""
+    cols = dict(conn.execute(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", (oid,)).fetchall())
+    if cols.get("id") != "bigint" or cols.get("metadata") != "jsonb" \
+            or not (cols.get("embedding") or "").startswith("gvector"):
+        raise GigaVectorError(f"table {schema}.{name} exists and is not a gigavector collection")
+    have = cols["embedding"]
+    if have != f"gvector({dimension})":
+        raise ValueError(f"collection {name!r} holds vectors of type {have}, "
+                         f"not dimension {dimension}")
+
+
+def _ensure_index(conn: _Conn, coll: _Collection, dimension: int, index: IndexType,
+                  index_distance: DistanceType | None) -> _VectorIndex:
+    """Keep one managed index matching (index, index_distance); warn when impossible.
+
+    The package's indexes (named with the collection's prefix) of another access
+    method or distance are dropped, each with a GigaVectorWarning: open() never
+    drops an index silently."""
+    am = index.access_method
+    ours = conn.execute(
+        "SELECT c.relname, a.amname, o.opcname FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+        "JOIN pg_opclass o ON o.oid = i.indclass[0] "
+        "WHERE i.indrelid = %s AND a.amname LIKE 'gv\\_%%' AND c.relname LIKE %s",
+        (coll.oid, coll.index_prefix.replace("_", "\\_") + "%")).fetchall()
+    if index_distance is None:
+        same_am = [o for _, a, o in ours if a == am]
+        index_distance = _OPCLASS_DISTANCE.get(same_am[0], DistanceType.EUCLIDEAN) \
+            if same_am else DistanceType.EUCLIDEAN
+    wanted = "no vector index" if am is None else f"{am} for {index_distance.name}"
+    keep = None
+    for relname, a, opc in ours:
+        if a == am and opc == index_distance.opclass and keep is None:
+            keep = relname
+            continue
+        had = _OPCLASS_DISTANCE.get(opc)
+        serves = had.name if had is not None else opc
+        warnings.warn(f"dropping index {relname} ({a} for {serves}) of collection "
+                      f"{coll.name!r}: it was opened with IndexType.{index.name} ({wanted})",
+                      GigaVectorWarning, stacklevel=4)
+        conn.execute(sql.SQL("DROP INDEX {}").format(_quoted(coll.schema, relname)), ())
+    if am is None:
+        return _VectorIndex()
+    if keep is None:
+        if _scalar(conn, "SELECT NOT EXISTS (SELECT FROM pg_am WHERE amname = %s)", (am,)):
+            warnings.warn(f"access method {am} is not installed in this server: "
+                          f"searches are exact scans until it is (reopen to create the index)",
+                          GigaVectorWarning, stacklevel=4)
+            return _VectorIndex()
+        keep = f"{coll.index_prefix}{am[3:]}_{index_distance.name.lower()}"
+        try:
+            with conn.transaction():
+                options: sql.Composable = sql.SQL("")
+                if am == "gv_ivfpq":
+                    options = sql.SQL(" WITH (subquantizers = {})").format(
+                        sql.Literal(_ivfpq_subquantizers(dimension)))
+                conn.execute(sql.SQL("CREATE INDEX {} ON {} USING {} (embedding {}){}").format(
+                    sql.Identifier(keep), coll.quoted, sql.Identifier(am),
+                    sql.Identifier(index_distance.opclass), options), ())
+        except psycopg.Error as e:
+            warnings.warn(f"cannot create a {am} index for {index_distance.name} "
+                          f"({GigaVectorError.from_psycopg(e)}): searches are exact scans",
+                          GigaVectorWarning, stacklevel=4)
+            return _VectorIndex()
+    pending = am == "gv_ivfpq" and not _ivfpq_trained(conn, coll.schema, keep)
+    return _VectorIndex(index_distance, keep, pending)
+
+
+def _ivfpq_trained(conn: _Conn, schema: str, index_name: str) -> bool:
+    ident = sql.Identifier(schema, index_name).as_string(conn)
+    return bool(_scalar(conn, "SELECT trained FROM gigavector.ivfpq_info(%s::regclass)", (ident,)))
+
+
 class Database:
     """A collection of vectors with jsonb metadata in PostgreSQL.
 
-    Create one with :meth:`Database.open`.
+    Create one with :meth:`Database.open`; the constructor is private.
     """
 
-    def __init__(self, *_: Any, **__: Any):
-        raise TypeError("use Database.open(path, dimension, index=...)")
+    def __init__(self, resources: _Resources, *, conninfo: str, dsn: str | None,
+                 path: str | None, dimension: int, index: IndexType, collection: _Collection,
+                 vector_index: _VectorIndex) -> None:
+        """Private: the state Database.open() set up.  Every attribute is declared here."""
+        if not isinstance(resources, _Resources):
+            raise TypeError("use Database.open(path, dimension, index=...)")
+        self._res = resources
+        self._finalizer = weakref.finalize(self, resources.close)
+        self._closed = False
+        self._lock = threading.Lock()  # serialises IVFPQ training
+        self._conninfo = conninfo
+        self._dsn = dsn  # None: an embedded server
+        self._path = path
+        self._dimension = dimension
+        self._index = index
+        self._name = collection.name
+        self._schema = collection.schema
+        self._key = collection.key
+        self._table = collection.table
+        self._t = collection.quoted
+        self._training_name = collection.training_name
+        self._training = _quoted(collection.schema, collection.training_name)
+        self._sequence = collection.sequence
+        self._index_distance = vector_index.distance
+        self._index_name = vector_index.name
+        self._ivfpq_pending = vector_index.pending
 
     # ------------------------------------------------------------------ open
 
@@ -171,7 +392,7 @@ class Database:
              index_distance: DistanceType | None = None,
              dsn: str | None = None, embedded: bool | None = None,
              collection: str | None = None, pool_size: int = 4,
-             settings: Mapping[str, Any] | None = None) -> "Database":
+             settings: Mapping[str, Any] | None = None) -> Database:
         """Create or open a database.
 
         With a connection string (``dsn=``, ``$GIGAVECTOR_DSN`` or libpq's PG*
@@ -184,179 +405,61 @@ class Database:
         ``index_distance`` is the distance the index is built for (its
         operator class); searches with another distance are exact scans.
         Default: the distance of the collection's existing index, else
-        EUCLIDEAN.
+        EUCLIDEAN.  An index the package made for another IndexType or
+        distance is dropped with a GigaVectorWarning.
 
         ``settings``: server settings for every pooled connection, e.g.
         ``{"gigavector.hnsw_ef_search": 100}``.  IVFPQ databases default to
         ``gigavector.ivfpq_probes = 16`` and ``gigavector.ivfpq_rerank = 200``.
         """
-        if isinstance(dimension, bool) or not isinstance(dimension, int) \
-                or not 1 <= dimension <= MAX_DIM:
+        dim = _integer(dimension)
+        if dim is None or not 1 <= dim <= MAX_DIM:
             raise ValueError(f"dimension must be an integer from 1 to {MAX_DIM}, not {dimension!r}")
         index = IndexType(index)
         if index_distance is not None:
             index_distance = DistanceType(index_distance)
-        if path is not None:
-            path = os.fspath(path)
+        where = os.fspath(path) if path is not None else None
         target = _resolve_dsn(dsn, embedded)
-        self = object.__new__(cls)
-        self._res = _Resources()
-        self._closed = False
-        self._finalizer = weakref.finalize(self, self._res.close)
-        self._dimension = dimension
-        self._index = index
-        self._path = path
-        self._dsn = target
-        self._lock = threading.Lock()
-        self._ivfpq_pending = False
         session: dict[str, Any] = dict(_IVFPQ_SETTINGS) if index == IndexType.IVFPQ else {}
         session.update(settings or {})
+        res = _Resources()
         try:
             if target is None:
-                self._res.server = _embedded.acquire(path)
-                conninfo = self._res.server.conninfo()
+                res.server = _embedded.acquire(where)
+                conninfo = res.server.conninfo()
                 name = _check_name(collection or "vectors")
             else:
                 conninfo = target
                 if collection is not None:
                     name = _check_name(collection)
-                elif path is not None:
-                    name = _check_name(path)
+                elif where is not None:
+                    name = _check_name(where)
                 else:
                     name = f"gigavector_tmp_{uuid.uuid4().hex[:16]}"
-            self._conninfo = conninfo
+            temporary = target is not None and where is None and collection is None
             with psycopg.connect(conninfo, autocommit=True) as conn:
-                self._setup(conn, name, index_distance, temporary=target is not None and path is None
-                            and collection is None)
-                _configurer(session)(conn)  # a bad setting fails here, clearly
-            self._res.pool = ConnectionPool(
+                coll, vector_index = _setup(conn, name, dim, index, index_distance)
+                if temporary:
+                    res.drop_on_close = sql.SQL("DROP TABLE IF EXISTS {}, {}").format(
+                        coll.quoted, _quoted(coll.schema, coll.training_name))
+                try:
+                    _configurer(session)(conn)  # a bad setting fails here, clearly
+                except psycopg.Error:
+                    if res.drop_on_close is not None:
+                        conn.execute(res.drop_on_close, ())
+                    raise
+            res.pool = ConnectionPool(
                 conninfo, min_size=1, max_size=max(1, pool_size), open=True,
                 kwargs={"autocommit": True}, configure=_configurer(session),
                 name=f"gigavector:{name}")
         except psycopg.Error as e:
-            self._finalizer()
-            raise _runtime(e) from e
+            res.close()
+            raise GigaVectorError.from_psycopg(e) from e
         except BaseException:
-            self._finalizer()
+            res.close()
             raise
-        return self
-
-    def _setup(self, conn: psycopg.Connection, name: str, index_distance: DistanceType | None,
-               temporary: bool) -> None:
-        """Create the extension, the collection and its indexes, or check an existing one."""
-        if conn.execute("SELECT to_regtype('gvector') IS NULL").fetchone()[0]:
-            try:
-                conn.execute("CREATE EXTENSION IF NOT EXISTS gigavector")
-            except psycopg.Error as e:
-                raise RuntimeError(f"the gigavector extension is not available in this database "
-                                   f"({_runtime(e)}); install it (make install) and run "
-                                   f"CREATE EXTENSION gigavector as a privileged user") from e
-        register_gvector(conn)
-        schema = conn.execute("SELECT current_schema()").fetchone()[0]
-        if schema is None:
-            raise RuntimeError("no schema to create the collection in (check search_path)")
-        self._name = name
-        self._schema = schema
-        self._key = f"{schema}.{name}"
-        self._table = sql.Identifier(schema, name)
-        self._t = _quoted(conn, schema, name)
-        digest = hashlib.sha1(self._key.encode()).hexdigest()[:10]
-        self._index_prefix = f"gv_{digest}_"
-        self._training_name = self._index_prefix + "training"
-        self._training = _quoted(conn, schema, self._training_name)
-        if temporary:
-            self._res.drop_on_close = sql.SQL("DROP TABLE IF EXISTS {}, {}").format(
-                self._t, self._training)
-        with conn.transaction():
-            # Serialise creation of this collection across processes.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._key,))
-            oid = conn.execute("SELECT to_regclass(%s)::oid",
-                               (self._table.as_string(conn),)).fetchone()[0]
-            if oid is None:
-                # Rows up to a page stay whole (vectors up to ~2,000 dimensions): the
-                # exact re-ranking of IVFPQ and exact scans then read no TOAST.
-                conn.execute(sql.SQL(
-                    "CREATE TABLE {} (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
-                    "embedding gvector({}) NOT NULL, metadata jsonb NOT NULL DEFAULT '{{}}') "
-                    "WITH (toast_tuple_target = 8160)"
-                ).format(self._t, sql.Literal(self._dimension)), ())
-                conn.execute(sql.SQL("CREATE INDEX {} ON {} USING gin (metadata jsonb_path_ops)")
-                             .format(sql.Identifier(self._index_prefix + "metadata"), self._t), ())
-                oid = conn.execute("SELECT to_regclass(%s)::oid",
-                                   (self._table.as_string(conn),)).fetchone()[0]
-            else:
-                self._check_existing(conn, oid)
-            self._oid = oid
-            self._sequence = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')",
-                                          (self._table.as_string(conn),)).fetchone()[0]
-            self._ensure_index(conn, index_distance)
-
-    def _check_existing(self, conn: psycopg.Connection, oid: int) -> None:
-        cols = dict(conn.execute(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped", (oid,)).fetchall())
-        if cols.get("id") != "bigint" or cols.get("metadata") != "jsonb" \
-                or not (cols.get("embedding") or "").startswith("gvector"):
-            raise RuntimeError(f"table {self._key} exists and is not a gigavector collection")
-        have = cols["embedding"]
-        if have != f"gvector({self._dimension})":
-            raise ValueError(f"collection {self._name!r} holds vectors of type {have}, "
-                             f"not dimension {self._dimension}")
-
-    def _ensure_index(self, conn: psycopg.Connection, index_distance: DistanceType | None) -> None:
-        """Keep one managed index matching (IndexType, index_distance); warn when impossible."""
-        am = self._index.access_method
-        ours = conn.execute(
-            "SELECT c.relname, a.amname, o.opcname FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
-            "JOIN pg_opclass o ON o.oid = i.indclass[0] "
-            "WHERE i.indrelid = %s AND a.amname LIKE 'gv\\_%%' AND c.relname LIKE %s",
-            (self._oid, self._index_prefix.replace("_", "\\_") + "%")).fetchall()
-        if index_distance is None:
-            same_am = [o for _, a, o in ours if a == am]
-            index_distance = _OPCLASS_DISTANCE.get(same_am[0], DistanceType.EUCLIDEAN) \
-                if same_am else DistanceType.EUCLIDEAN
-        self._index_distance: DistanceType | None = None
-        keep = None
-        for relname, a, opc in ours:
-            if a == am and opc == index_distance.opclass and keep is None:
-                keep = relname
-            else:
-                conn.execute(sql.SQL("DROP INDEX {}").format(_quoted(None, self._schema, relname)), ())
-        if am is None:
-            return
-        if keep is None:
-            if conn.execute("SELECT NOT EXISTS (SELECT FROM pg_am WHERE amname = %s)",
-                            (am,)).fetchone()[0]:
-                warnings.warn(f"access method {am} is not installed in this server: "
-                              f"searches are exact scans until it is (reopen to create the index)",
-                              GigaVectorWarning, stacklevel=4)
-                return
-            name = f"{self._index_prefix}{am[3:]}_{index_distance.name.lower()}"
-            try:
-                with conn.transaction():
-                    options = sql.SQL("")
-                    if am == "gv_ivfpq":
-                        options = sql.SQL(" WITH (subquantizers = {})").format(
-                            sql.Literal(_ivfpq_subquantizers(self._dimension)))
-                    conn.execute(sql.SQL("CREATE INDEX {} ON {} USING {} (embedding {}){}").format(
-                        sql.Identifier(name), self._t, sql.Identifier(am),
-                        sql.Identifier(index_distance.opclass), options), ())
-            except psycopg.Error as e:
-                warnings.warn(f"cannot create a {am} index for {index_distance.name} "
-                              f"({_runtime(e)}): searches are exact scans",
-                              GigaVectorWarning, stacklevel=4)
-                return
-            keep = name
-        self._index_distance = index_distance
-        self._index_name = keep
-        if am == "gv_ivfpq":
-            self._ivfpq_pending = not self._ivfpq_trained(conn)
-
-    def _ivfpq_trained(self, conn: psycopg.Connection) -> bool:
-        ident = sql.Identifier(self._schema, self._index_name).as_string(conn)
-        return bool(conn.execute("SELECT trained FROM gigavector.ivfpq_info(%s::regclass)",
-                                 (ident,)).fetchone()[0])
+        return cls(res, conninfo=conninfo, dsn=target, path=where, dimension=dim, index=index,
+                   collection=coll, vector_index=vector_index)
 
     # ------------------------------------------------------------- plumbing
 
@@ -391,17 +494,23 @@ class Database:
         """The collection's table as a psycopg ``sql.Identifier`` (schema, name)."""
         return self._table
 
-    def connection(self) -> Any:
+    def connection(self) -> ContextManager[_Conn]:
         """A pooled connection (context manager) with gvector registered, for your own SQL."""
         return self._pool().connection()
 
     def _pool(self) -> ConnectionPool:
         pool = self._res.pool
         if self._closed or pool is None:
-            raise RuntimeError("the database is closed")
+            raise GigaVectorError("the database is closed")
         return pool
 
-    def _vector(self, value: Any, what: str = "vector") -> Vector:
+    def _vector_index(self) -> sql.SQL:
+        """The collection's vector index, quoted; only when it has one."""
+        if self._index_name is None:
+            raise GigaVectorError("the collection has no vector index")
+        return _quoted(self._schema, self._index_name)
+
+    def _vector(self, value: VectorLike, what: str = "vector") -> Vector:
         if isinstance(value, (str, bytes)):
             raise ValueError(f"{what} must be a sequence of numbers, not {type(value).__name__}")
         try:
@@ -413,22 +522,22 @@ class Database:
         return v
 
     @staticmethod
-    def _metadata(metadata: Any) -> dict[str, Any]:
+    def _metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+        """metadata as a dict that jsonb stores as given, else ValueError."""
         if metadata is None:
             return {}
         if not isinstance(metadata, Mapping):
             raise ValueError(f"metadata must be a dict, not {type(metadata).__name__}")
-        for key in metadata:
-            if not isinstance(key, str):
-                raise ValueError(f"metadata keys must be strings, not {key!r}")
+        meta = dict(metadata)
         try:
-            json.dumps(dict(metadata))
-        except (TypeError, ValueError) as e:
+            json.dumps(meta, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as e:
             raise ValueError(f"metadata must be JSON-serialisable: {e}") from None
-        return dict(metadata)
+        _check_jsonb(meta)
+        return meta
 
     @classmethod
-    def _filter(cls, filter_metadata: Any) -> tuple[sql.Composable, list[Any]]:
+    def _filter(cls, filter_metadata: MetadataFilter) -> tuple[sql.Composable, list[Any]]:
         """WHERE clause for a (key, value) tuple or a dict of key: value (all must match)."""
         if filter_metadata is None:
             return sql.SQL(""), []
@@ -441,24 +550,24 @@ class Database:
             return sql.SQL(""), []
         return sql.SQL(" WHERE metadata @> %s"), [Jsonb(cond)]
 
-    def _run(self, fn: Any) -> Any:
-        """Run fn(conn) on a pooled connection; database errors become RuntimeError."""
+    def _run(self, fn: Callable[[_Conn], _T]) -> _T:
+        """Run fn(conn) on a pooled connection; database errors become GigaVectorError."""
         try:
             with self._pool().connection() as conn:
                 return fn(conn)
         except psycopg.Error as e:
-            raise _runtime(e) from e
+            raise GigaVectorError.from_psycopg(e) from e
 
     # ----------------------------------------------------------------- write
 
-    def add_vector(self, vector: Sequence[float] | Any, metadata: Mapping[str, Any] | None = None) -> int:
+    def add_vector(self, vector: VectorLike, metadata: Mapping[str, Any] | None = None) -> int:
         """Insert one vector; returns its id."""
         v = self._vector(vector)
         meta = self._metadata(metadata)
         q = sql.SQL("INSERT INTO {} (embedding, metadata) VALUES (%b, %b) RETURNING id").format(self._t)
-        return self._run(lambda c: c.execute(q, (v, Jsonb(meta))).fetchone()[0])
+        return self._run(lambda c: int(_scalar(c, q, (v, Jsonb(meta)))))
 
-    def add_vectors(self, vectors: Iterable[Sequence[float]] | Any,
+    def add_vectors(self, vectors: VectorBatch,
                     metadata: Sequence[Mapping[str, Any] | None] | None = None, *,
                     progress: bool | None = None) -> list[int]:
         """Insert many vectors with one binary COPY in one transaction; returns their ids.
@@ -477,13 +586,13 @@ class Database:
         if n == 0:
             return []
         bar = _progress_bar(n, progress)
-        copy_sql = sql.SQL("COPY {} (id, embedding, metadata) FROM STDIN WITH (FORMAT binary)") \
-            if metas is not None else sql.SQL("COPY {} (id, embedding) FROM STDIN WITH (FORMAT binary)")
-        copy_sql = copy_sql.format(self._t)
+        columns = "id, embedding, metadata" if metas is not None else "id, embedding"
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
+            self._t, sql.SQL(columns))
 
-        def load(conn: psycopg.Connection) -> list[int]:
+        def load(conn: _Conn) -> list[int]:
             with conn.transaction():
-                ids = [r[0] for r in conn.execute(
+                ids = [int(r[0]) for r in conn.execute(
                     "SELECT nextval(%s) FROM generate_series(1, %s)", (self._sequence, n))]
                 with conn.cursor() as cur, cur.copy(copy_sql, ()) as copy:
                     copy.write(_COPY_HEADER)
@@ -501,43 +610,45 @@ class Database:
             if bar is not None:
                 bar.close()
 
-    def _rows(self, vectors: Any) -> Any:
+    def _rows(self, vectors: VectorBatch) -> _Rows:
         """Validate a batch: a float32 numpy array (n, dim) when numpy exists, else Vectors."""
-        if _np is not None:
-            if isinstance(vectors, _np.ndarray):
-                arr = vectors
-            else:
-                items = [v.data if isinstance(v, Vector) else v for v in vectors]
-                if not items:
-                    return []
-                for i, it in enumerate(items):
-                    if isinstance(it, (str, bytes)) or not hasattr(it, "__len__"):
-                        raise ValueError(f"vector {i} is not a sequence of numbers")
-                    if len(it) != self._dimension:
-                        raise ValueError(f"vector {i} has dimension {len(it)}, "
-                                         f"the database has {self._dimension}")
-                try:
-                    arr = _np.asarray(items, dtype=_np.float64)
-                except (TypeError, ValueError) as e:
-                    raise ValueError(f"vectors must be sequences of numbers: {e}") from None
-            if arr.ndim != 2 or (arr.shape[0] and arr.shape[1] != self._dimension):
-                raise ValueError(f"vectors must have shape (n, {self._dimension}), not {arr.shape}")
-            if arr.shape[0] == 0:
+        if _np is None:
+            return [self._vector(v, f"vector {i}") for i, v in enumerate(vectors)]
+        if isinstance(vectors, _np.ndarray):
+            arr = vectors
+        else:
+            items = [v.data if isinstance(v, Vector) else v for v in vectors]
+            if not items:
                 return []
-            if not _np.issubdtype(arr.dtype, _np.number):
-                raise ValueError("vectors must hold numbers")
-            with _np.errstate(over="ignore", invalid="ignore"):
-                out = arr.astype(">f4")
-            if not _np.isfinite(out).all():
-                raise ValueError("NaN and infinite values (or values beyond float32) are not "
-                                 "allowed in a gvector")
-            return out
-        return [self._vector(v, f"vector {i}") for i, v in enumerate(vectors)]
+            for i, it in enumerate(items):
+                if isinstance(it, (str, bytes)) or not hasattr(it, "__len__"):
+                    raise ValueError(f"vector {i} is not a sequence of numbers")
+                if len(it) != self._dimension:
+                    raise ValueError(f"vector {i} has dimension {len(it)}, "
+                                     f"the database has {self._dimension}")
+            try:
+                arr = _np.asarray(items)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"vectors must be sequences of numbers: {e}") from None
+        if arr.ndim != 2 or (arr.shape[0] and arr.shape[1] != self._dimension):
+            raise ValueError(f"vectors must have shape (n, {self._dimension}), not {arr.shape}")
+        if arr.shape[0] == 0:
+            return []
+        arr = _real_array(arr)
+        with _np.errstate(over="ignore", invalid="ignore"):
+            out = arr.astype(">f4")
+        if not _np.isfinite(out).all():
+            if not _np.isfinite(arr).all():
+                raise ValueError("NaN and infinite values are not allowed in a gvector")
+            raise ValueError(f"vectors hold values beyond the float32 range of a gvector "
+                             f"(±{FLOAT32_MAX!r})")
+        return out
 
-    def update(self, id: int, vector: Sequence[float] | Any | None = None,
+    def update(self, id: int, vector: VectorLike | None = None,
                metadata: Mapping[str, Any] | None = None) -> bool:
         """Replace a vector's values and/or its metadata; False when no such id."""
-        sets, params = [], []
+        sets: list[sql.Composable] = []
+        params: list[Any] = []
         if vector is not None:
             sets.append(sql.SQL("embedding = %b"))
             params.append(self._vector(vector))
@@ -547,10 +658,10 @@ class Database:
         if not sets:
             raise ValueError("update needs a vector, metadata or both")
         q = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(self._t, sql.SQL(", ").join(sets))
-        return self._run(lambda c: c.execute(q, (*params, _id(id))).rowcount == 1)
+        key = _id(id)
+        return self._run(lambda c: c.execute(q, (*params, key)).rowcount == 1)
 
-    def upsert(self, id: int, vector: Sequence[float] | Any,
-               metadata: Mapping[str, Any] | None = None) -> int:
+    def upsert(self, id: int, vector: VectorLike, metadata: Mapping[str, Any] | None = None) -> int:
         """Insert a vector under a given id, or replace the one that has it; returns id."""
         v = self._vector(vector)
         meta = Jsonb(self._metadata(metadata))
@@ -559,7 +670,7 @@ class Database:
                     "ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, "
                     "metadata = EXCLUDED.metadata").format(self._t)
 
-        def run(conn: psycopg.Connection) -> int:
+        def run(conn: _Conn) -> int:
             with conn.transaction():
                 conn.execute(q, (key, v, meta))
                 # keep generated ids clear of explicit ones
@@ -574,61 +685,66 @@ class Database:
     def delete(self, id: int) -> bool:
         """Delete a vector; False when no such id."""
         q = sql.SQL("DELETE FROM {} WHERE id = %s").format(self._t)
-        return self._run(lambda c: c.execute(q, (_id(id),)).rowcount == 1)
+        key = _id(id)
+        return self._run(lambda c: c.execute(q, (key,)).rowcount == 1)
 
     # ------------------------------------------------------------------ read
 
     def get(self, id: int) -> Vector | None:
         """The vector with this id (with .metadata and .id), or None."""
         q = sql.SQL("SELECT id, embedding, metadata FROM {} WHERE id = %s").format(self._t)
-        row = self._run(lambda c: c.execute(q, (_id(id),), binary=True).fetchone())
+        key = _id(id)
+        row = self._run(lambda c: c.execute(q, (key,), binary=True).fetchone())
         return None if row is None else _record(row[1], row[2], row[0])
 
-    def count(self, filter_metadata: Any = None) -> int:
+    def count(self, filter_metadata: MetadataFilter = None) -> int:
         """How many vectors (matching the filter, if given)."""
         where, params = self._filter(filter_metadata)
         q = sql.SQL("SELECT count(*) FROM {}{}").format(self._t, where)
-        return self._run(lambda c: c.execute(q, params).fetchone()[0])
+        return self._run(lambda c: int(_scalar(c, q, params)))
 
     def __len__(self) -> int:
         return self.count()
 
     def __iter__(self) -> Iterator[Vector]:
-        """Every vector in id order (fetched in one query)."""
-        q = sql.SQL("SELECT id, embedding, metadata FROM {} ORDER BY id").format(self._t)
-        rows = self._run(lambda c: c.execute(q, (), binary=True).fetchall())
-        return iter([_record(r[1], r[2], r[0]) for r in rows])
+        """Every vector in id order, streamed through a server-side cursor.
 
-    def search(self, query: Sequence[float] | Any, k: int,
+        The rows come in batches of 1,000 from one transaction (one snapshot:
+        writes made meanwhile are not seen), which holds one pooled connection
+        until the iteration ends or the iterator is dropped."""
+        pool = self._pool()  # a closed database raises here, not at the first row
+        q = sql.SQL("SELECT id, embedding, metadata FROM {} ORDER BY id").format(self._t)
+        return _stream(pool, q)
+
+    def search(self, query: VectorLike, k: int,
                distance: DistanceType = DistanceType.EUCLIDEAN,
-               filter_metadata: tuple[str, Any] | Mapping[str, Any] | None = None) -> list[SearchHit]:
+               filter_metadata: MetadataFilter = None) -> list[SearchHit]:
         """The k nearest vectors to query, nearest first.
 
         ``filter_metadata``: a (key, value) tuple or a dict; only vectors whose
         metadata holds every given key with that value are considered.
         """
         q = self._vector(query, "query")
-        k = _k(k)
-        if k == 0:
+        limit = _k(k)
+        if limit == 0:
             return []
         op = sql.SQL(DistanceType(distance).operator)
         where, params = self._filter(filter_metadata)
         self._train_if_due()
         stmt = sql.SQL("SELECT id, embedding, metadata, embedding {} %b AS distance FROM {}{} "
                        "ORDER BY distance LIMIT %s").format(op, self._t, where)
-        rows = self._run(lambda c: c.execute(stmt, (q, *params, k), binary=True).fetchall())
+        rows = self._run(lambda c: c.execute(stmt, (q, *params, limit), binary=True).fetchall())
         return _hits(rows)
 
-    def search_batch(self, queries: Iterable[Sequence[float]] | Any, k: int,
+    def search_batch(self, queries: VectorBatch, k: int,
                      distance: DistanceType = DistanceType.EUCLIDEAN,
-                     filter_metadata: tuple[str, Any] | Mapping[str, Any] | None = None
-                     ) -> list[list[SearchHit]]:
+                     filter_metadata: MetadataFilter = None) -> list[list[SearchHit]]:
         """search() for many queries in one statement (one round trip)."""
         qs = [self._vector(q, f"query {i}") for i, q in enumerate(queries)]
-        k = _k(k)
+        limit = _k(k)
         if not qs:
             return []
-        if k == 0:
+        if limit == 0:
             return [[] for _ in qs]
         op = sql.SQL(DistanceType(distance).operator)
         where, params = self._filter(filter_metadata)
@@ -638,7 +754,7 @@ class Database:
             "FROM unnest(%b::gvector[]) WITH ORDINALITY AS q(v, i) CROSS JOIN LATERAL ("
             "SELECT id, embedding, metadata, embedding {} q.v AS distance FROM {}{} "
             "ORDER BY distance LIMIT %s) s ORDER BY q.i, s.distance").format(op, self._t, where)
-        rows = self._run(lambda c: c.execute(stmt, (qs, *params, k), binary=True).fetchall())
+        rows = self._run(lambda c: c.execute(stmt, (qs, *params, limit), binary=True).fetchall())
         out: list[list[SearchHit]] = [[] for _ in qs]
         for i, id_, emb, meta, dist in rows:
             out[i - 1].append(SearchHit(float(dist), _record(emb, meta, id_)))
@@ -646,7 +762,7 @@ class Database:
 
     # ------------------------------------------------------------ maintenance
 
-    def train_ivfpq(self, data: Sequence[Sequence[float]] | Any) -> None:
+    def train_ivfpq(self, data: VectorBatch) -> None:
         """Train the IVFPQ index on ``data`` now (the index option ``training_table``).
 
         The vectors are stored in the collection's training table
@@ -659,7 +775,7 @@ class Database:
         for fewer than 256 training vectors (with a warning).
         """
         if self._index != IndexType.IVFPQ:
-            raise RuntimeError("train_ivfpq applies to IndexType.IVFPQ databases only")
+            raise GigaVectorError("train_ivfpq applies to IndexType.IVFPQ databases only")
         rows = self._rows(data)
         n = len(rows)
         if n == 0:
@@ -669,29 +785,28 @@ class Database:
                           GigaVectorWarning, stacklevel=2)
         copy_sql = sql.SQL("COPY {} (embedding) FROM STDIN").format(self._training)
 
-        def store(conn: psycopg.Connection) -> None:
+        def store(conn: _Conn) -> None:
             with conn.transaction():
                 conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (embedding gvector({}) NOT NULL)")
                              .format(self._training, sql.Literal(self._dimension)), ())
                 conn.execute(sql.SQL("TRUNCATE {}").format(self._training), ())
                 with conn.cursor() as cur, cur.copy(copy_sql, ()) as copy:
-                    for i in range(n):
-                        vals = rows[i].tolist() if _np is not None else rows[i].data
-                        copy.write_row((Vector(vals).to_text(),))
+                    for row in rows:
+                        copy.write_row(((row if isinstance(row, Vector) else Vector(row)).to_text(),))
                 if self._index_distance is not None:
                     self._retrain(conn, n)
         with self._lock:
             self._run(store)
             self._ivfpq_pending = False
 
-    def _retrain(self, conn: psycopg.Connection, train_rows: int) -> None:
+    def _retrain(self, conn: _Conn, train_rows: int) -> None:
         """Point the index at the training table with fitting lists/bits; REINDEX it."""
-        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t), ()).fetchone()[0]
+        count = _scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(self._t), ())
         lists = max(1, min(train_rows, round(math.sqrt(max(train_rows, count)))))
         bits = min(8, train_rows.bit_length() - 1) or 1
-        option = conn.execute("SELECT format('%%I.%%I(embedding)', %s::text, %s::text)",
-                              (self._schema, self._training_name)).fetchone()[0]
-        index = _quoted(None, self._schema, self._index_name)
+        option = _scalar(conn, "SELECT format('%%I.%%I(embedding)', %s::text, %s::text)",
+                         (self._schema, self._training_name))
+        index = self._vector_index()
         conn.execute(sql.SQL("ALTER INDEX {} SET (training_table = {}, lists = {}, bits = {})")
                      .format(index, sql.Literal(option), sql.Literal(lists), sql.Literal(bits)), ())
         conn.execute(sql.SQL("REINDEX INDEX {}").format(index), ())
@@ -704,11 +819,10 @@ class Database:
             if not self._ivfpq_pending:
                 return
 
-            def run(conn: psycopg.Connection) -> None:
-                n = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t), ()).fetchone()[0]
+            def run(conn: _Conn) -> None:
+                n = _scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(self._t), ())
                 if n >= IVFPQ_MIN_TRAIN_ROWS:
-                    conn.execute(sql.SQL("REINDEX INDEX {}").format(
-                        _quoted(None, self._schema, self._index_name)), ())
+                    conn.execute(sql.SQL("REINDEX INDEX {}").format(self._vector_index()), ())
                     self._ivfpq_pending = False
             self._run(run)
 
@@ -716,8 +830,8 @@ class Database:
         """REINDEX the collection's vector index (IVFPQ: retrain on the current rows)."""
         if self._index_distance is None:
             return
-        self._run(lambda c: c.execute(sql.SQL("REINDEX INDEX {}").format(
-            _quoted(None, self._schema, self._index_name)), ()))
+        index = self._vector_index()
+        self._run(lambda c: c.execute(sql.SQL("REINDEX INDEX {}").format(index), ()))
         self._ivfpq_pending = False
 
     def save(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -733,26 +847,27 @@ class Database:
         target = os.fspath(path) if path is not None else None
         if target is None or (own is not None and _same_place(own, target, self._dsn is None)):
             if own is None:
-                raise RuntimeError("this database has no path: give save() one")
+                raise GigaVectorError("this database has no path: give save() one")
             try:
                 self._run(lambda c: c.execute("CHECKPOINT"))
-            except RuntimeError:
-                pass  # CHECKPOINT needs privileges; committed data is durable anyway
+            except GigaVectorError as e:
+                if e.sqlstate != "42501":
+                    raise  # CHECKPOINT needs privileges; committed data is durable anyway
             return
-        kw: dict[str, Any] = dict(index_distance=self._index_distance or None)
-        if self._dsn is None:
-            kw["embedded"] = True
-        else:
-            kw["dsn"] = self._dsn
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GigaVectorWarning)
-            other = Database.open(target, self._dimension, self._index, **kw)
+            if self._dsn is None:
+                other = Database.open(target, self._dimension, self._index,
+                                      index_distance=self._index_distance, embedded=True)
+            else:
+                other = Database.open(target, self._dimension, self._index,
+                                      index_distance=self._index_distance, dsn=self._dsn)
         try:
             other._copy_from(self)
         finally:
             other.close()
 
-    def _copy_from(self, src: "Database") -> None:
+    def _copy_from(self, src: Database) -> None:
         out_sql = sql.SQL("COPY (SELECT id, embedding, metadata FROM {} ORDER BY id) TO STDOUT "
                           "WITH (FORMAT binary)").format(src._t)
         in_sql = sql.SQL("COPY {} (id, embedding, metadata) FROM STDIN WITH (FORMAT binary)").format(self._t)
@@ -767,11 +882,10 @@ class Database:
                     dconn.execute(sql.SQL("SELECT setval(%s, coalesce(max(id), 0) + 1, false) FROM {}")
                                   .format(self._t), (self._sequence,))
                     if self._index_distance is not None:
-                        dconn.execute(sql.SQL("REINDEX INDEX {}").format(
-                            _quoted(None, self._schema, self._index_name)), ())
+                        dconn.execute(sql.SQL("REINDEX INDEX {}").format(self._vector_index()), ())
                         self._ivfpq_pending = False
         except psycopg.Error as e:
-            raise _runtime(e) from e
+            raise GigaVectorError.from_psycopg(e) from e
 
     # ------------------------------------------------------------ lifecycle
 
@@ -781,17 +895,17 @@ class Database:
         try:
             self._finalizer()
         except psycopg.Error as e:
-            raise _runtime(e) from e
+            raise GigaVectorError.from_psycopg(e) from e
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         self._pool()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -815,7 +929,7 @@ def _same_place(a: str, b: str, is_path: bool) -> bool:
     return os.path.abspath(a) == os.path.abspath(b) if is_path else a == b
 
 
-def _quoted(conn: psycopg.Connection | None, *names: str) -> sql.SQL:
+def _quoted(*names: str) -> sql.SQL:
     """A quoted, schema-qualified name as query text.
 
     psycopg looks for placeholders even inside quoted identifiers, so a name
@@ -826,30 +940,102 @@ def _quoted(conn: psycopg.Connection | None, *names: str) -> sql.SQL:
     return sql.SQL(text.replace("%", "%%"))
 
 
-def _configurer(settings: Mapping[str, Any]) -> Any:
+def _configurer(settings: Mapping[str, Any]) -> Callable[[_Conn], None]:
     """The pool's per-connection setup: gvector adapters and session settings."""
-    def configure(conn: psycopg.Connection) -> None:
+    def configure(conn: _Conn) -> None:
         register_gvector(conn)
         for name, value in settings.items():
             conn.execute("SELECT set_config(%s, %s, false)", (name, str(value)))
     return configure
 
 
+def _scalar(conn: _Conn, query: Query, params: Sequence[Any] = ()) -> Any:
+    """The first column of the first row of a query that returns one row."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise GigaVectorError(f"no row returned by {query!r}")
+    return row[0]
+
+
+def _stream(pool: ConnectionPool, query: Query) -> Iterator[Vector]:
+    """The (id, embedding, metadata) rows of query as Vectors, through a server-side
+    cursor in one transaction on one pooled connection, _ITER_ROWS at a time."""
+    try:
+        with pool.connection() as conn, conn.transaction(), \
+                conn.cursor("gigavector_iter", binary=True) as cur:
+            cur.itersize = _ITER_ROWS
+            cur.execute(query, ())
+            for id_, emb, meta in cur:
+                yield _record(emb, meta, id_)
+    except psycopg.Error as e:
+        raise GigaVectorError.from_psycopg(e) from e
+
+
+def _integer(value: Any) -> int | None:
+    """value as an int when it is an integer (Python's or numpy's, not a bool), else None."""
+    if isinstance(value, bool) or (_np is not None and isinstance(value, _np.bool_)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def _id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            if _np is not None and isinstance(value, _np.integer):
-                return int(value)
-        except TypeError:
-            pass
+    """An id: an integer that fits the id column (bigint), else ValueError."""
+    i = _integer(value)
+    if i is None:
         raise ValueError(f"an id is an integer, not {value!r}")
-    return value
+    if not _INT8_MIN <= i <= _INT8_MAX:
+        raise ValueError(f"an id is a bigint (-2**63 to 2**63-1), not {i}")
+    return i
 
 
 def _k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"k must be a non-negative integer, not {k!r}")
-    return k
+    """k for LIMIT: an integer from 0 to the bigint maximum, else ValueError."""
+    i = _integer(k)
+    if i is None or not 0 <= i <= _INT8_MAX:
+        raise ValueError(f"k must be an integer from 0 to 2**63-1, not {k!r}")
+    return i
+
+
+def _real_array(arr: Any) -> Any:
+    """A numpy batch of real numbers (bool, integer, float), else ValueError.
+
+    Object arrays (Decimal, Python ints beyond int64) are converted value by
+    value; complex numbers and strings are refused, not truncated or parsed."""
+    kind = arr.dtype.kind
+    if kind in "biuf":
+        return arr
+    if kind == "O":
+        try:
+            return _np.array([[_real(x) for x in row] for row in arr.tolist()], dtype=_np.float64)
+        except TypeError as e:
+            raise ValueError(f"vectors must hold real numbers: {e}") from None
+    raise ValueError(f"vectors must hold real numbers, not {arr.dtype} values")
+
+
+def _check_jsonb(value: Any) -> None:
+    """Refuse what JSON allows but jsonb cannot store: NUL characters and lone
+    surrogates in strings; and keys that are not strings at any depth (JSON
+    would turn them into strings silently)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"metadata cannot hold NUL characters (jsonb refuses them): {value!r}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"metadata strings must be valid Unicode: {value!r} holds a lone "
+                             f"surrogate") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"metadata keys must be strings, not {key!r}")
+            _check_jsonb(key)
+            _check_jsonb(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_jsonb(item)
 
 
 def _record(emb: Vector, meta: Any, id_: int) -> Vector:

@@ -47,6 +47,8 @@ from typing import Any
 
 import psycopg
 
+from .errors import GigaVectorError
+
 _FORMAT = 1
 _PORT = 5432  # names the socket file only; no TCP listener exists
 _SOCKET_NAME_MAX = 100  # sun_path holds 107 bytes; keep a margin
@@ -77,12 +79,12 @@ def _server_user() -> pwd.struct_passwd | None:
     try:
         user = pwd.getpwnam(name)
     except KeyError:
-        raise RuntimeError(
+        raise GigaVectorError(
             f"running as root, the embedded server must run as an unprivileged user "
             f"(initdb refuses root), but user {name!r} does not exist: create it, "
             f"set GIGAVECTOR_SERVER_USER, or pass dsn= to use a server of your own") from None
     if user.pw_uid == 0:
-        raise RuntimeError("GIGAVECTOR_SERVER_USER must not be root (initdb refuses root)")
+        raise GigaVectorError("GIGAVECTOR_SERVER_USER must not be root (initdb refuses root)")
     return user
 
 
@@ -188,7 +190,7 @@ class EmbeddedServer:
             st = os.lstat(self.sockdir)
             want = self.user.pw_uid if self.user is not None else os.geteuid()
             if not os.path.isdir(self.sockdir) or os.path.islink(self.sockdir) or st.st_uid != want:
-                raise RuntimeError(f"socket folder {self.sockdir} exists and is not ours") from None
+                raise GigaVectorError(f"socket folder {self.sockdir} exists and is not ours") from None
             return
         self._chown(self.sockdir)
 
@@ -205,22 +207,22 @@ class EmbeddedServer:
         try:
             res = self._run_as_server(argv)
         except OSError as e:
-            raise RuntimeError(f"cannot run initdb from {self.bindir}: {e}; install "
-                               f"postgresql-15 or set GIGAVECTOR_PG_BINDIR") from None
+            raise GigaVectorError(f"cannot run initdb from {self.bindir}: {e}; install "
+                                  f"postgresql-15 or set GIGAVECTOR_PG_BINDIR") from None
         if res.returncode != 0:
             hint = ""
             if self.user is not None:
                 hint = (f" (the server runs as user {self.user.pw_name} because initdb refuses "
                         f"root; that user needs search permission on every parent folder of "
                         f"{self.base})")
-            raise RuntimeError(f"initdb failed{hint}:\n{res.stdout}{res.stderr}")
+            raise GigaVectorError(f"initdb failed{hint}:\n{res.stdout}{res.stderr}")
 
     # -- persistent: attach to a running server or start one -----------------
 
     def _attach(self) -> None:
         assert self.path is not None
         if os.path.exists(self.path) and not os.path.isdir(self.path):
-            raise RuntimeError(f"{self.path} is a file, not a gigavector data folder")
+            raise GigaVectorError(f"{self.path} is a file, not a gigavector data folder")
         created = not os.path.exists(self.path)
         os.makedirs(self.path, exist_ok=True)
         marker = os.path.join(self.path, "gigavector.json")
@@ -239,7 +241,7 @@ class EmbeddedServer:
             if not os.path.exists(marker):
                 if os.path.exists(self.pgdata) or [n for n in os.listdir(self.path)
                                                    if n not in (".lock",)]:
-                    raise RuntimeError(f"{self.path} exists and is not a gigavector data folder")
+                    raise GigaVectorError(f"{self.path} exists and is not a gigavector data folder")
                 self._chown(self.path)
                 self._initdb(sync=True)
                 with open(marker + ".tmp", "w") as f:
@@ -250,7 +252,7 @@ class EmbeddedServer:
             else:
                 with open(marker) as f:
                     if json.load(f).get("format") != _FORMAT:
-                        raise RuntimeError(f"{self.path}: unknown gigavector data folder format")
+                        raise GigaVectorError(f"{self.path}: unknown gigavector data folder format")
             if not self._running_server_ready():
                 self._start(throwaway=False)
             self._clients_fd = _lock_fd(os.path.join(self.path, ".clients"))
@@ -266,7 +268,7 @@ class EmbeddedServer:
         self.sockdir = info[1]
         try:
             self._wait_ready(pid=info[0])
-        except RuntimeError:
+        except GigaVectorError:
             if _pid_alive(info[0]):
                 raise
             return False  # it was going away (killed, or stopping): start a new one
@@ -325,7 +327,7 @@ class EmbeddedServer:
             try:
                 self._wait_ready(proc=self._proc)
                 return
-            except RuntimeError:
+            except GigaVectorError:
                 # After a crash, backends of the dead server may hold its shared memory
                 # for a moment; they exit when they notice the postmaster is gone.
                 if attempt == 19 or "pre-existing shared memory" not in self._log_tail():
@@ -338,9 +340,9 @@ class EmbeddedServer:
         last: Exception | None = None
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"the embedded server exited at start:\n{self._log_tail()}")
+                raise GigaVectorError(f"the embedded server exited at start:\n{self._log_tail()}")
             if pid is not None and not _pid_alive(pid):
-                raise RuntimeError(f"the embedded server (pid {pid}) went away:\n{self._log_tail()}")
+                raise GigaVectorError(f"the embedded server (pid {pid}) went away:\n{self._log_tail()}")
             try:
                 with psycopg.connect(self.conninfo(), connect_timeout=5, autocommit=True) as c:
                     c.execute("SELECT 1")
@@ -348,7 +350,7 @@ class EmbeddedServer:
             except psycopg.Error as e:
                 last = e
                 time.sleep(0.05)
-        raise RuntimeError(f"the embedded server did not become ready: {last}\n{self._log_tail()}")
+        raise GigaVectorError(f"the embedded server did not become ready: {last}\n{self._log_tail()}")
 
     def _log_tail(self) -> str:
         try:

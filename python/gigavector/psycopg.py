@@ -10,7 +10,13 @@ from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
 
-from .vector import Vector, _np
+from .errors import GigaVectorError
+from .vector import Vector
+
+try:  # numpy is optional: lists work without it
+    import numpy as _np
+except ImportError:  # pragma: no cover - exercised only without numpy
+    _np = None  # type: ignore[assignment]
 
 
 class _GvectorTextDumper(Dumper):
@@ -51,7 +57,7 @@ class _GvectorNumpyBinaryLoader(_GvectorBinaryLoader):
         return super().load(data).to_numpy()
 
 
-def register_gvector(conn: Connection, numpy: bool = False) -> None:
+def register_gvector(conn: Connection[Any], numpy: bool = False) -> None:
     """Teach a connection the gvector type.
 
     Vector values and lists dump as gvector when passed where a gvector is
@@ -60,7 +66,7 @@ def register_gvector(conn: Connection, numpy: bool = False) -> None:
     """
     info = TypeInfo.fetch(conn, "gvector")
     if info is None:
-        raise RuntimeError("type gvector not found: run CREATE EXTENSION gigavector")
+        raise GigaVectorError("type gvector not found: run CREATE EXTENSION gigavector")
     info.register(conn)
     adapters = conn.adapters
     use_numpy = numpy and _np is not None

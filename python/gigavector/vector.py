@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, SupportsFloat, Union
 
 try:  # numpy is optional: lists work without it
     import numpy as _np
 except ImportError:  # pragma: no cover - exercised only without numpy
-    _np = None
+    _np = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = ["Vector", "VectorLike", "VectorBatch", "MAX_DIM", "FLOAT32_MAX"]
 
 MAX_DIM = 16000
+FLOAT32_MAX = 3.4028234663852886e38
+
+#: one vector: a Vector, a sequence of real numbers, or a one-dimensional numpy array
+VectorLike = Union["Vector", Sequence[SupportsFloat], "NDArray[Any]"]
+#: many vectors: an iterable of VectorLike, or a two-dimensional numpy array
+VectorBatch = Union[Iterable[VectorLike], "NDArray[Any]"]
 _HEADER = struct.Struct(">hh")
 
 
@@ -31,11 +42,12 @@ class Vector:
 
     __slots__ = ("_values", "metadata", "id")
 
+    _values: tuple[float, ...]
     metadata: dict[str, Any]
     id: int | None
 
-    def __init__(self, values: Iterable[float] | Any,
-                 metadata: dict[str, Any] | None = None, id: int | None = None):
+    def __init__(self, values: VectorLike | Iterable[SupportsFloat],
+                 metadata: dict[str, Any] | None = None, id: int | None = None) -> None:
         self.metadata = dict(metadata) if metadata else {}
         self.id = id
         if isinstance(values, Vector):
@@ -44,21 +56,28 @@ class Vector:
         if _np is not None and isinstance(values, _np.ndarray):
             if values.ndim != 1:
                 raise ValueError("expected a one-dimensional array")
-            values = values.astype(">f4").astype("f4").tolist()
-        floats = [float(v) for v in values]
+            if values.dtype.kind not in "biufO":
+                raise TypeError(f"a gvector holds real numbers, not {values.dtype} values")
+            values = values.tolist()
+        floats = [_real(v) for v in values]
         if not 1 <= len(floats) <= MAX_DIM:
             raise ValueError(f"a gvector has 1 to {MAX_DIM} dimensions, not {len(floats)}")
         for v in floats:
             if not math.isfinite(v):
                 raise ValueError("NaN and infinite values are not allowed in a gvector")
         # Round through float32 so equality matches what the server stores.
-        packed = struct.pack(f">{len(floats)}f", *floats)
+        try:
+            packed = struct.pack(f">{len(floats)}f", *floats)
+        except OverflowError:
+            big = next(v for v in floats if not _fits_float32(v))
+            raise ValueError(f"{big!r} is beyond the float32 range of a gvector "
+                             f"(±{FLOAT32_MAX!r})") from None
         self._values = struct.unpack(f">{len(floats)}f", packed)
 
     def __len__(self) -> int:
         return len(self._values)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[float]:
         return iter(self._values)
 
     def __getitem__(self, i: int) -> float:
@@ -101,7 +120,7 @@ class Vector:
     def to_list(self) -> list[float]:
         return list(self._values)
 
-    def to_numpy(self):
+    def to_numpy(self) -> NDArray[Any]:
         if _np is None:
             raise RuntimeError("numpy is not installed")
         return _np.array(self._values, dtype=_np.float32)
@@ -136,6 +155,30 @@ class Vector:
         return cls._trusted(values)
 
 
+def _real(v: Any) -> float:
+    """One value as a float: a real number (int, float, numpy scalar, Decimal ...).
+
+    float() would also parse strings and take complex numbers' __float__
+    refusal as the only guard; a vector holds numbers, so both are TypeError,
+    and an integer too large for a float is ValueError."""
+    if isinstance(v, (str, bytes, complex)) or (_np is not None and isinstance(
+            v, (_np.complexfloating, _np.str_, _np.bytes_))):
+        raise TypeError(f"a gvector holds real numbers, not {type(v).__name__} values")
+    try:
+        return float(v)
+    except OverflowError:
+        raise ValueError(f"{v!r} is beyond the float32 range of a gvector") from None
+
+
+def _fits_float32(v: float) -> bool:
+    """Whether v rounds to a finite float32."""
+    try:
+        struct.pack(">f", v)
+    except OverflowError:
+        return False
+    return True
+
+
 def _shortest(v: float) -> str:
     """The shortest decimal that reads back as the same float32."""
     for digits in range(1, 10):
@@ -148,6 +191,6 @@ def _shortest(v: float) -> str:
     return repr(v)
 
 
-def as_vector(value: Vector | Sequence[float] | Any) -> Vector:
+def as_vector(value: VectorLike) -> Vector:
     """Accept a Vector, a sequence of numbers or a numpy array."""
     return value if isinstance(value, Vector) else Vector(value)

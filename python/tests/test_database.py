@@ -3,12 +3,13 @@ ids, get/update/upsert/delete, dict filters, every distance under every index,
 binary COPY loads, one-round-trip batch search, SQL injection, threads."""
 
 import threading
+import warnings
 
 import numpy as np
 import psycopg
 import pytest
 
-from gigavector import Database, DistanceType, GigaVectorWarning, IndexType, Vector
+from gigavector import Database, DistanceType, GigaVectorError, GigaVectorWarning, IndexType, Vector
 
 MODES = ["embedded", "dsn"]
 
@@ -342,3 +343,72 @@ def test_vector_record():
     assert v.data == [1.0, 2.0] and v.metadata == {"a": "b"} and v.id == 7
     assert v == Vector([1, 2], {"a": "b"}) and v != Vector([1, 2])
     assert Vector(v).to_binary() == Vector([1, 2]).to_binary()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_iteration_streams_through_a_server_side_cursor(make_db, mode, dsn):
+    """iter(db) fetches 1,000 rows at a time from one snapshot, and holds its
+    connection only while it runs (or until the iterator is dropped)."""
+    db = make_db(mode, 2, IndexType.FLAT)
+    n = 2500
+    ids = db.add_vectors(np.arange(2 * n, dtype=np.float32).reshape(n, 2),
+                         metadata=[{"n": i} for i in range(n)])
+
+    def in_transaction():
+        """The last query of every session in this database inside a transaction."""
+        with db.connection() as c:
+            return [r[0] for r in c.execute(
+                "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction'")]
+    it = iter(db)
+    first = next(it)
+    assert (first.id, first.data, first.metadata) == (ids[0], [0.0, 1.0], {"n": 0})
+    assert in_transaction() == ['FETCH FORWARD 1000 FROM "gigavector_iter"']
+    late = db.add_vector([-1, -1])  # committed after the cursor opened: not seen
+    rest = list(it)
+    assert [v.id for v in rest] == ids[1:] and rest[-1].data == [2.0 * n - 2, 2.0 * n - 1]
+    assert [v.metadata["n"] for v in rest] == list(range(1, n))
+    assert in_transaction() == []
+    it = iter(db)
+    next(it)
+    del it  # dropped half-way: the transaction ends, the connection goes back
+    assert in_transaction() == []
+    assert [v.id for v in db][-1] == late
+    db.close()
+    with pytest.raises(GigaVectorError, match="closed"):
+        iter(db)
+
+
+@pytest.mark.parametrize("mode", ["dsn"])
+def test_open_never_drops_an_index_silently(make_db, mode):
+    db = make_db(mode, 4, IndexType.HNSW)
+    db.add_vectors(np.random.default_rng(4).random((50, 4), dtype=np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GigaVectorWarning)  # the same index: kept, no warning
+        Database.open(db.collection, 4, IndexType.HNSW, dsn=db.conninfo).close()
+    with pytest.warns(GigaVectorWarning, match=r"dropping index gv_\w+_hnsw_euclidean \(gv_hnsw "
+                      r"for EUCLIDEAN\) .* IndexType.IVFPQ \(gv_ivfpq for EUCLIDEAN\)"):
+        other = Database.open(db.collection, 4, IndexType.IVFPQ, dsn=db.conninfo)
+    assert other.index_distance == DistanceType.EUCLIDEAN and uses_index(other, DistanceType.EUCLIDEAN)
+    other.close()
+    with pytest.warns(GigaVectorWarning, match=r"gv_ivfpq for EUCLIDEAN\) .* IndexType.FLAT "
+                      r"\(no vector index\)"):
+        flat = Database.open(db.collection, 4, IndexType.FLAT, dsn=db.conninfo)
+    assert flat.index_distance is None and not uses_index(flat, DistanceType.EUCLIDEAN)
+    flat.close()
+
+
+def test_database_is_made_by_open_only(dsn):
+    with pytest.raises(TypeError):
+        Database("x", 3)
+    with pytest.raises(TypeError, match="Database.open"):
+        Database(None, conninfo="", dsn="", path=None, dimension=3, index=IndexType.FLAT,
+                 collection=None, vector_index=None)
+    db = Database.open(None, 3, dsn=dsn)
+    db.close()
+    with pytest.raises(GigaVectorError, match="the database is closed") as info:
+        db.search([1, 2, 3], k=1)
+    assert isinstance(info.value, RuntimeError) and info.value.sqlstate is None
+    with pytest.raises(GigaVectorError) as info:
+        Database.open("x", 4, dsn="host=/nonexistent port=1")
+    assert info.value.sqlstate is None and "connection" in str(info.value)

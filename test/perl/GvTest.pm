@@ -6,9 +6,10 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use Test::More ();
 
-our @EXPORT = qw(gv_new_node random_vector_sql gv_fmnist_copy_file
-  gv_fmnist_tables gv_ground_truth gv_recall gv_filtered_recall);
+our @EXPORT = qw(gv_new_node random_vector_sql gv_fmnist_dir gv_require_fmnist
+  gv_fmnist_copy_file gv_fmnist_tables gv_ground_truth gv_recall gv_filtered_recall);
 
 # A started node with gigavector created in database postgres.  Extra
 # postgresql.conf lines may be passed in.
@@ -35,6 +36,28 @@ sub random_vector_sql
 	  . "FROM generate_series(1, $dim) j)::gvector($dim)";
 }
 
+# The Fashion-MNIST folder: $GIGAVECTOR_FMNIST_DIR, else where Debian's
+# dataset-fashion-mnist installs it.
+sub gv_fmnist_dir
+{
+	return $ENV{GIGAVECTOR_FMNIST_DIR} || '/usr/share/datasets/fashion-mnist';
+}
+
+# For a test file that needs Fashion-MNIST, before it plans or starts a
+# node: skip the whole file, saying why, unless its four files are there;
+# returns the folder.
+sub gv_require_fmnist
+{
+	my $dir = gv_fmnist_dir();
+	my @missing = grep { !-r "$dir/$_" }
+	  map { ("$_-images-idx3-ubyte.gz", "$_-labels-idx1-ubyte.gz") } qw(train t10k);
+	my $what = @missing == 4 ? "no Fashion-MNIST in $dir" : "$dir lacks @missing";
+	Test::More::plan(skip_all =>
+		  "$what: install dataset-fashion-mnist or set GIGAVECTOR_FMNIST_DIR")
+	  if @missing;
+	return $dir;
+}
+
 # Write rows "id<TAB>label<TAB>[v1,...]" of Fashion-MNIST images $first ..
 # $first + $count - 1 (from the training set, or the test set when $set is
 # 't10k') to $path, for a server-side COPY; ids start at $first_id.
@@ -43,7 +66,7 @@ sub gv_fmnist_copy_file
 	my ($path, $first, $count, %opts) = @_;
 	require IO::Uncompress::Gunzip;
 	my $set = $opts{set} // 'train';
-	my $dir = $ENV{GIGAVECTOR_FMNIST_DIR} // '/usr/share/datasets/fashion-mnist';
+	my $dir = gv_fmnist_dir();
 	my $first_id = $opts{first_id} // $first;
 	my ($images, $labels);
 	IO::Uncompress::Gunzip::gunzip("$dir/$set-images-idx3-ubyte.gz" => \$images)

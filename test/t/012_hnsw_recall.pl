@@ -9,6 +9,8 @@ use Test::More;
 use lib 'test/perl';
 use GvTest;
 
+gv_require_fmnist();
+
 my $node = gv_new_node('recall', conf => "maintenance_work_mem = '256MB'\nshared_buffers = '256MB'");
 my $dir = gv_fmnist_tables($node);
 gv_fmnist_copy_file("$dir/more.tsv", 10000, 3000);

@@ -10,6 +10,8 @@ use Test::More;
 use lib 'test/perl';
 use GvTest;
 
+gv_require_fmnist();
+
 my $node = gv_new_node('parallel',
 	conf => "maintenance_work_mem = '256MB'\nshared_buffers = '256MB'\n"
 	  . "max_worker_processes = 8\nmax_parallel_workers = 8");

@@ -12,6 +12,8 @@ use Cwd ();
 use lib 'test/perl';
 use GvTest;
 
+gv_require_fmnist();
+
 my $node = gv_new_node('recall', conf => "maintenance_work_mem = '256MB'\n");
 my $dir = Cwd::abs_path(PostgreSQL::Test::Utils::tempdir());
 chmod 0755, $dir;

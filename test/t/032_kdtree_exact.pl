@@ -14,8 +14,7 @@ use Test::More;
 use lib 'test/perl';
 use GvTest;
 
-my $fmnist = '/usr/share/datasets/fashion-mnist';
-plan skip_all => 'dataset-fashion-mnist is not installed' unless -f "$fmnist/train-images-idx3-ubyte.gz";
+my $fmnist = gv_require_fmnist();
 
 my $node = gv_new_node('kd_exact');
 use Cwd qw(abs_path);
