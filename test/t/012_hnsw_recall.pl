@@ -62,8 +62,12 @@ cmp_ok($churned, '>=', $fresh - 0.01, 'recall after delete + vacuum + insert wit
 # (hnswbuild.c, ReserveArena); where that is refused, here by an address
 # space limit on the postmaster that new backends inherit, the arena grows
 # by repalloc instead.  The same rows in the same order give the same graph
-# either way: every query's answer is the same.
+# either way: every query's answer is the same.  Both builds are serial: a
+# parallel build (which the REINDEX above may have been, when workers were
+# free) is not reproducible.
 my $answers = q{SELECT string_agg(array(SELECT id FROM items ORDER BY emb <-> q.emb LIMIT 10)::text, ';' ORDER BY q.id) FROM queries q};
+$node->safe_psql('postgres', q{SET maintenance_work_mem = '4GB'; SET max_parallel_maintenance_workers = 0;
+	REINDEX INDEX items_emb});
 my $reserved = $node->safe_psql('postgres', $answers);
 my $postmaster = (split /\n/, slurp_file($node->data_dir . '/postmaster.pid'))[0];
 system_or_bail('prlimit', "--pid=$postmaster", '--as=3000000000:unlimited');
