@@ -26,8 +26,8 @@ not Lucene's (so its overlap with the oracle is below 1.0).
 
 With --repeat N the engines run N times in rotating order and the table
 shows medians.  Output: a markdown table on stdout (with the command,
-commit and date, for docs/benchmarks.md) and in --out/<timestamp>/bm25.md,
-with raw.csv beside it.  Times are reported, never judged: nothing here
+commit and date, for docs/benchmarks.md) and in --out/<timestamp>-bm25/bm25.md,
+with raw.csv and bm25_qps.png (overlap with the oracle against q/s) beside it.  Times are reported, never judged: nothing here
 passes or fails on a time.  Without gv_bm25 (before the access method is
 installed) the peers and the oracle are still measured.
 """
@@ -330,6 +330,7 @@ def parse_args(argv=None):
                    help="download the package lists again and rebuild the corpus")
     p.add_argument("--keep-indexes", action="store_true")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
+    p.add_argument("--no-plot", action="store_true")
     args = p.parse_args(argv)
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     return args
@@ -514,6 +515,13 @@ def main(argv=None) -> int:
     with open(os.path.join(outdir, "bm25.md"), "w") as f:
         f.write(report + "\n")
     write_csv([{k: v for k, v in r.items()} for r in raw], os.path.join(outdir, "raw.csv"))
+    if not args.no_plot and summary:
+        from gvbench import plot
+        plot.recall_qps([dict(name=f"{s['engine']} ({s['mode']})", config="", qps=s["qps"],
+                              recall=s["overlap"]) for s in summary + grow_rows],
+                        os.path.join(outdir, "bm25_qps.png"), k=args.k,
+                        title=f"BM25 top-{args.k}, {len(corpus)} Debian package descriptions "
+                              "(x: overlap with exact BM25)")
     log(f"total {time.perf_counter() - t_run:.0f} s; results in {outdir}")
     return 0
 
