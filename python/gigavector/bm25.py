@@ -366,18 +366,23 @@ class BM25Index:
             raise ValueError(f"mode must be one of {', '.join(map(repr, _MODES))}, not {mode!r}")
         if k == 0:
             return []
-        # The query value is the same expression three times: the planner
-        # sees it whole (and checks it names this table's index), the index
-        # scan takes it as a constant, and WHERE keeps the result to matching
-        # rows whatever the plan (an index scan returns nothing else; a
-        # sequential scan would rank every row).
+        q, params = self._search_statement(query, k, mode)
+        rows = self._run(lambda c: c.execute(q, params).fetchall())
+        return [BM25Result(int(d), float(s)) for d, s in rows]
+
+    def _search_statement(self, query: str, k: int, mode: str) -> tuple[sql.Composed, dict[str, Any]]:
+        """search()'s SQL and parameters.
+
+        The query value is the same expression three times: the planner sees
+        it whole (and checks that it names this table's index), the index
+        scan takes it as its condition and its ORDER BY value, and the WHERE
+        clause keeps the answer to matching rows whatever the plan (an index
+        scan returns nothing else; a sequential scan would rank every row)."""
         q = sql.SQL(
             "SELECT doc_id, -(body <&> bm25query(%(i)s::regclass, %(q)s, %(m)s)) AS score FROM {} "
             "WHERE body @@@ bm25query(%(i)s::regclass, %(q)s, %(m)s) "
             "ORDER BY body <&> bm25query(%(i)s::regclass, %(q)s, %(m)s) LIMIT %(k)s").format(self._t)
-        params = {"i": self._index_text, "q": query, "m": mode, "k": k}
-        rows = self._run(lambda c: c.execute(q, params).fetchall())
-        return [BM25Result(int(d), float(s)) for d, s in rows]
+        return q, {"i": self._index_text, "q": query, "m": mode, "k": k}
 
     def count(self) -> int:
         """How many documents are stored."""

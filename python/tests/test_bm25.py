@@ -12,6 +12,7 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from gigavector import BM25Config, BM25Index, BM25Result, Database
 
@@ -264,6 +265,45 @@ def test_search_edge_cases(index_in, analyzer):
     assert len(matches) == 4
     assert [r.doc_id for r in idx.search("search", k=1000)] == [d for d, _ in matches]  # no padding
     assert idx.search("vector zebra", mode="and") == []
+
+
+def test_phrase_mode(index_in, analyzer, conn):
+    """mode="phrase": the documents whose lexemes hold the query's as a
+    phrase (as phraseto_tsquery defines it), ranked by their BM25 scores."""
+    docs = dict(DOCS)
+    docs.update({20: "vector search is fast", 21: "search vector backwards", 22: "a vector of search",
+                 23: "vector search vector search, vector searching"})
+    idx = index_in("dsn")
+    idx.add_documents(docs)
+    oracle = oracle_of(analyzer, docs)
+    for q in ("vector search", "search vector", "full-text search", "open source", "search"):
+        terms = analyzer.query_terms(q)
+        phrase = {i for (i,) in conn.execute(
+            "SELECT i FROM unnest(%s::int[], %s::text[]) AS d(i, t) "
+            "WHERE to_tsvector('english', t) @@ phraseto_tsquery('english', %s)",
+            [list(docs), list(docs.values()), q]).fetchall()}
+        want = sorted(((oracle.score(i, terms), i) for i in phrase), reverse=True)
+        got = idx.search(q, k=100, mode="phrase")
+        assert sorted(r.doc_id for r in got) == sorted(phrase), q
+        assert [r.score for r in got] == sorted((r.score for r in got), reverse=True)
+        for r in got:
+            assert relative_error(r.score, oracle.score(r.doc_id, terms)) <= REL
+        assert len(got) == len(want)
+    assert {r.doc_id for r in idx.search("vector search", mode="phrase")} == {7, 20, 23}
+
+
+def test_search_uses_the_index(index_in):
+    idx = index_in("dsn")
+    idx.add_documents((i, f"document {i} about topic{i % 50} and vector search") for i in range(3000))
+    with idx.connection() as c:
+        c.execute("ANALYZE {}".format(idx.table.as_string(c)))
+        stmt, params = idx._search_statement("topic7 vector", 10, "or")
+        plan = "\n".join(r[0] for r in c.execute(sql.SQL("EXPLAIN ") + stmt, params).fetchall())
+        name = idx.index_name.as_string(c).split(".")[-1].strip('"')
+    assert f"Index Scan using {name} " in plan, plan
+    assert "Order By: (body <&> bm25query(" in plan, plan
+    hits = idx.search("topic7 vector", k=10)
+    assert len(hits) == 10 and all(r.doc_id % 50 == 7 for r in hits)
 
 
 def test_bad_input(index_in):
