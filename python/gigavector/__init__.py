@@ -3,6 +3,8 @@
 ``Database`` keeps the seed GigaVector API (``Database.open``, ``add_vector``,
 ``search`` …) and runs it as SQL on a PostgreSQL server: one you name with a
 connection string, or a private embedded one the package starts itself.
+``BM25Index`` (with ``BM25Config``) is BM25 full-text search on the same
+servers, with the gv_bm25 access method.
 Underneath sit the driver-independent :class:`Vector` value and the psycopg
 adapters (``register_gvector``).
 """
@@ -11,8 +13,12 @@ from .vector import Vector
 from .psycopg import register_gvector
 from .errors import GigaVectorError, GigaVectorWarning
 from .database import IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit
+from .bm25 import BM25Config, BM25Index, BM25Result
 
 __all__ = [
+    "BM25Config",
+    "BM25Index",
+    "BM25Result",
     "Database",
     "DistanceType",
     "GigaVectorError",

@@ -84,9 +84,11 @@ def query_statement(table: TableName, column: str, operator: str, type_name: str
     )
 
 
-def plan_summary(conn, stmt, param: str) -> str:
-    """The scan nodes of the statement's plan, e.g. 'Index Scan(t_emb_idx)'."""
-    plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) ") + stmt, [param]).fetchone()[0]
+def plan_summary(conn, stmt, param) -> str:
+    """The scan nodes of the statement's plan, e.g. 'Index Scan(t_emb_idx)';
+    param is the statement's one parameter, or a list or tuple of them."""
+    params = list(param) if isinstance(param, (list, tuple)) else [param]
+    plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) ") + stmt, params).fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
     found: List[str] = []
