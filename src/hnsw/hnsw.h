@@ -57,8 +57,14 @@
 #define HNSW_PAGE_KEYS			4	/* key directory (hnswkeydir.c) */
 #define HNSW_PAGE_PROJ			8	/* the key directory's projection */
 
-/* Element flags */
+/*
+ * Element flags.  A tombstone (DELETED) keeps its vector and links and still
+ * routes searches until vacuum has repaired every link to it; only then is
+ * it FREE (always with DELETED), and only a FREE slot may be overwritten by
+ * an insert (see README, Vacuum).
+ */
 #define HNSW_ELEMENT_DELETED	1	/* tombstone: routes, never returned */
+#define HNSW_ELEMENT_FREE		2	/* tombstone nothing links to: reusable */
 
 /* Build phases for pg_stat_progress_create_index */
 #define PROGRESS_HNSW_PHASE_LOAD	2
@@ -458,6 +464,8 @@ extern bool gvhnswinsert(Relation index, Datum *values, bool *isnull,
 					   IndexInfo *indexInfo);
 extern void GvHnswInsertVector(Relation index, GvHnswInfo info,
 							   const GvHnswRowData *row, ItemPointer heaptid);
+extern void GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr,
+							  int level, ItemPointer newtid, float dist);
 
 /* hnswscan.c */
 extern IndexScanDesc gvhnswbeginscan(Relation index, int nkeys, int norderbys);

@@ -68,7 +68,8 @@ typedef struct GvHnswBuilderData
 	MemHeap		result;
 	MemCand    *scratch;		/* AddLink 2 * (2m + 1); SetLinksMem 2m */
 	MemCand    *found;			/* a level's search result: ef + 1 */
-	MemCand    *chosen;			/* the new element's neighbours: 4m + 1 */
+	MemCand    *chosen;			/* the new element's neighbours at level 0
+								 * (4m + 1), then at each level above (2m) */
 	int32	   *nbrBuf;			/* a copy of one neighbour list: 2m */
 } GvHnswBuilderData;
 
@@ -622,11 +623,10 @@ AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, float dist, int level)
 }
 
 /*
- * Give element idx its nout chosen links at level.  In a shared graph
- * others may already have linked to it from the level above (it is
- * reachable as soon as it has a link there): their links join the choice,
- * pruned with the heuristic if too many.  In a local graph the list is
- * still empty.
+ * Give element idx its nout chosen links at level.  The list is still
+ * empty: an element becomes reachable at a level only through the links
+ * that InsertMem adds after this.  In a shared graph, links found there all
+ * the same join the choice, pruned with the heuristic if too many.
  */
 static void
 SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
@@ -734,6 +734,18 @@ KeepSpares(GvHnswBuilder b, int32 idx, MemCand *rejected, int n)
 }
 
 /*
+ * Where the new element's chosen neighbours at level go: SetLinksMem may
+ * add up to as many again to them (links others made meanwhile).
+ */
+static inline MemCand *
+ChosenAt(GvHnswBuilder b, int level)
+{
+	int			m = b->graph->m;
+
+	return level == 0 ? b->chosen : b->chosen + 4 * m + 1 + (level - 1) * 2 * m;
+}
+
+/*
  * Insert element idx (vector and level set) into the graph.
  *
  * In a shared graph the entry point is read under a share lock.  An
@@ -756,6 +768,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 	int32		ep;
 	int			epLevel;
 	float		epDist;
+	int			nchosen[HNSW_MAX_LEVEL + 1];
 
 	if (g->shared)
 	{
@@ -810,9 +823,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 
 		for (int l = Min(level, epLevel); l >= 0; l--)
 		{
-			int			lm = GvHnswLevelSlots(m, l);
 			int			nw;
-			int			nout;
 			int			npruned;
 
 			SearchLayerMem(b, vec, b->info->efConstruction, l);
@@ -825,13 +836,28 @@ InsertMem(GvHnswBuilder b, int32 idx)
 			}
 			if (l == 0)
 				OfferSpares(b, idx, b->found, nw);
-			nout = SelectMem(b, b->found, nw, lm, b->chosen, &npruned);
+			nchosen[l] = SelectMem(b, b->found, nw, GvHnswLevelSlots(m, l),
+								   ChosenAt(b, l), &npruned);
 			if (l == 0)
 				KeepSpares(b, idx, b->found, npruned);
-			SetLinksMem(b, idx, b->chosen, nout, l);
-			for (int i = 0; i < nout; i++)
-				AddLinkMem(b, b->chosen[i].idx, idx, b->chosen[i].dist, l);
 			/* the ef nearest (still in result) seed the next level down */
+		}
+
+		/*
+		 * Link level 0 first, then upwards.  An element is reachable at a
+		 * level as soon as a neighbour links to it there, and a search that
+		 * reaches it descends through its lists below: they must be there.
+		 * (Linking from the top down let a concurrent insert near it find
+		 * its level-0 list empty, link only to it, and be pruned from that
+		 * list when it was set: an island no search reaches.)
+		 */
+		for (int l = 0; l <= Min(level, epLevel); l++)
+		{
+			MemCand    *chosen = ChosenAt(b, l);
+
+			SetLinksMem(b, idx, chosen, nchosen[l], l);
+			for (int i = 0; i < nchosen[l]; i++)
+				AddLinkMem(b, chosen[i].idx, idx, chosen[i].dist, l);
 		}
 	}
 
@@ -860,7 +886,7 @@ GvHnswBuilderCreate(GvHnswGraph graph, GvHnswInfo info)
 	b->result.items = palloc(sizeof(MemCand) * 256);
 	b->scratch = palloc(sizeof(MemCand) * 2 * (4 * m + 1));
 	b->found = palloc(sizeof(MemCand) * (info->efConstruction + 1));
-	b->chosen = palloc(sizeof(MemCand) * (4 * m + 1));
+	b->chosen = palloc(sizeof(MemCand) * (4 * m + 1 + HNSW_MAX_LEVEL * 2 * m));
 	b->nbrBuf = palloc(sizeof(int32) * 2 * m);
 	return b;
 }

@@ -7,11 +7,13 @@
  *	  add the back-links.
  *
  * Locking (see README): a heavyweight lock on the metapage's block number
- * (HNSW_UPDATE_LOCK) is taken in share mode by every insert and in
- * exclusive mode by an insert that will move the entry point (and by
- * vacuum when it moves it), so the entry point never changes under a
- * search that started from it.  Buffer locks: at most the metapage and then
- * one element page at a time, in that order.
+ * (HNSW_UPDATE_LOCK) is taken in share mode by every insert, for the whole
+ * insert, and in exclusive mode by an insert that will move the entry point
+ * (and by vacuum once it has marked tombstones), so the entry point never
+ * changes under a search that started from it, and vacuum waits for the
+ * inserts that may have chosen a neighbour it has since marked.  Buffer
+ * locks: at most the metapage and then one element page at a time, in that
+ * order.
  *
  * WAL: every page change is one GenericXLog record of at most two buffers
  * (the metapage and the page that receives the element).
@@ -58,9 +60,12 @@ FillElement(GvHnswElementTuple tup, GvHnswInfo info, int level, int capLevel,
 }
 
 /*
- * Put an element into a tombstone's slot that vacuum has released (pages
- * with such slots are kept in the free space map).  Returns false if none
- * could be found.
+ * Put an element into a tombstone's slot that vacuum has released (FREE;
+ * pages with such slots are kept in the free space map).  A tombstone that
+ * is not FREE yet must stay as it is: vacuum is still repairing the links
+ * to it and reads its neighbour list, and a repair would take a new
+ * element in its slot for the dead one and drop every link to it.
+ * Returns false if no slot could be found.
  */
 static bool
 PlaceInFreeSlot(Relation index, GvHnswInfo info, GvHnswElementTuple tup,
@@ -100,7 +105,7 @@ PlaceInFreeSlot(Relation index, GvHnswInfo info, GvHnswElementTuple tup,
 		{
 			GvHnswElementTuple old = GvHnswPageGetElement(page, off);
 
-			if (!(old->flags & HNSW_ELEMENT_DELETED))
+			if (!(old->flags & HNSW_ELEMENT_FREE))
 				continue;
 			if (!placed && old->capLevel >= tup->level)
 			{
@@ -191,13 +196,15 @@ AppendElement(Relation index, GvHnswElementTuple tup, Size size, ItemPointer res
 }
 
 /*
- * Add a back-link from element nbr to the new element at level l, whose
+ * Add a back-link from element nbr to the element newtid at level l, whose
  * distance to nbr is dist: into a free slot, or in place of nbr's farthest
- * neighbour if the new element is nearer.
+ * neighbour if newtid is nearer.  Nothing happens if nbr is a tombstone or
+ * links to newtid already.  Inserts link each new element this way, and
+ * vacuum each repaired one.
  */
-static void
-AddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
-			ItemPointer newtid, float dist)
+void
+GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
+				  ItemPointer newtid, float dist)
 {
 	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(nbr));
 	GenericXLogState *state;
@@ -381,7 +388,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 	/* Back-links, one page at a time. */
 	for (int l = top; l >= 0; l--)
 		for (int i = 0; i < nchosen[l]; i++)
-			AddBackLink(index, info, &chosen[l][i].tid, l, &newtid, chosen[l][i].dist);
+			GvHnswAddBackLink(index, info, &chosen[l][i].tid, l, &newtid, chosen[l][i].dist);
 
 	/* A higher level than the entry point's (or the first element). */
 	if (!ItemPointerIsValid(&meta.entry) || level > meta.entryLevel)

@@ -6,16 +6,23 @@
  * Pass 1 (bulkdelete) turns every element whose heap row is dead into a
  *	 tombstone: its heap TID is cleared at once, so scans never return it
  *	 again, but its vector and neighbour lists stay, so searches can still
- *	 route through it.
- * Pass 2 repairs every live element that links to a tombstone: the dead
- *	 links are replaced by the best of the element's live neighbours and
- *	 the tombstones' own live neighbours (the paper's heuristic), so the
- *	 graph stays as well connected as before the deletes.  If the entry
- *	 point died, the live element of highest level becomes the entry point.
- * Pass 3 (vacuumcleanup) records the pages holding tombstones in the free
- *	 space map: inserts overwrite a tombstone's slot in place.  A stale link
- *	 that still reaches a reused slot points at a valid (other) element, so
- *	 the graph stays structurally sound; it only routes a little worse.
+ *	 route through it.  The pass collects these tombstones (and any an
+ *	 interrupted vacuum left unrepaired) in the dead set.
+ * Then it takes the update lock in exclusive mode: that waits for every
+ *	 insert that may have chosen a now-dead element as a neighbour before
+ *	 it was marked, and every insert after it sees the marks and never links
+ *	 to a tombstone.  Under the lock, if the entry point died, the live
+ *	 element of highest level becomes the entry point.
+ * Pass 2 repairs every live element that links to a tombstone of the dead
+ *	 set: the dead links are replaced by the best of the element's live
+ *	 neighbours and the tombstones' own live neighbours (the paper's
+ *	 heuristic), and the element is offered to its new neighbours as a
+ *	 back-link, as an insert would, so that it keeps incoming links too.
+ *	 No tombstone of the dead set can change meanwhile: only FREE ones are
+ *	 reused, and none is FREE yet.
+ * Pass 3 marks the dead set FREE: nothing links to those tombstones any
+ *	 more.  vacuumcleanup records the pages holding FREE slots in the free
+ *	 space map, and inserts overwrite a FREE slot in place.
  *
  * Every page change is a GenericXLog record of one buffer; at most one
  * element page is locked at a time; the metapage is changed under the
@@ -33,32 +40,51 @@
 
 #define HNSW_UPDATE_LOCK	GV_METAPAGE_BLKNO
 
+/* What a bulkdelete pass works on. */
+typedef struct VacuumStateData
+{
+	IndexVacuumInfo *vinfo;
+	GvHnswInfo	info;
+	GvHnswTidSetData dead;		/* tombstones whose links are being repaired */
+	BlockNumber *pages;			/* the pages that hold them, ascending */
+	int			npages;
+	int			maxpages;
+} VacuumStateData;
+
+typedef VacuumStateData *VacuumState;
+
+/* Is page an element page of a gv_hnsw index? */
+static bool
+IsElementPage(Page page)
+{
+	return !PageIsNew(page) && GvPageGetOpaque(page)->page_id == GV_PAGE_ID_HNSW &&
+		(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT);
+}
+
 /*
- * Pass 1: tombstone dead elements; collect every tombstone in dead and
- * the live element of highest level in *best.
+ * Pass 1: tombstone dead elements; collect every tombstone that is not
+ * FREE yet in the dead set, and the pages that hold them.
  */
 static void
-MarkDead(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
-		 IndexBulkDeleteCallback callback, void *callback_state,
-		 GvHnswTidSet dead, ItemPointer best, int *bestLevel)
+MarkDead(VacuumState vs, IndexBulkDeleteResult *stats,
+		 IndexBulkDeleteCallback callback, void *callback_state)
 {
-	Relation	index = vinfo->index;
+	Relation	index = vs->vinfo->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 
-	*bestLevel = -1;
-	ItemPointerSetInvalid(best);
 	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
 		Buffer		buf;
 		Page		page;
 		GenericXLogState *state = NULL;
+		bool		holdsDead = false;
 
 		vacuum_delay_point();
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vinfo->strategy);
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 vs->vinfo->strategy);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		if (PageIsNew(page) || GvPageGetOpaque(page)->page_id != GV_PAGE_ID_HNSW ||
-			!(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
+		if (!IsElementPage(page))
 		{
 			UnlockReleaseBuffer(buf);
 			continue;
@@ -81,53 +107,108 @@ MarkDead(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 				ItemPointerSetInvalid(&tup->heaptid);
 				stats->tuples_removed++;
 			}
-			if (tup->flags & HNSW_ELEMENT_DELETED)
-				GvHnswTidSetAdd(dead, &tid);
-			else
+			if ((tup->flags & HNSW_ELEMENT_DELETED) && !(tup->flags & HNSW_ELEMENT_FREE))
 			{
-				stats->num_index_tuples++;
-				if (tup->level > *bestLevel)
-				{
-					*bestLevel = tup->level;
-					*best = tid;
-				}
+				GvHnswTidSetAdd(&vs->dead, &tid);
+				holdsDead = true;
 			}
+			else if (!(tup->flags & HNSW_ELEMENT_DELETED))
+				stats->num_index_tuples++;
 		}
 		if (state)
 			GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+		if (holdsDead)
+		{
+			if (vs->npages == vs->maxpages)
+			{
+				vs->maxpages *= 2;
+				vs->pages = repalloc(vs->pages, sizeof(BlockNumber) * vs->maxpages);
+			}
+			vs->pages[vs->npages++] = blkno;
+		}
+	}
+}
+
+/*
+ * The live element of highest level (first found), by a scan of every
+ * element page.  *level = -1 if there is none.
+ */
+static void
+HighestLiveElement(VacuumState vs, ItemPointer best, int *level)
+{
+	Relation	index = vs->vinfo->index;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+	*level = -1;
+	ItemPointerSetInvalid(best);
+	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 vs->vinfo->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (IsElementPage(page))
+		{
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+			{
+				GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
+
+				if (!(tup->flags & HNSW_ELEMENT_DELETED) && tup->level > *level)
+				{
+					*level = tup->level;
+					ItemPointerSet(best, blkno, off);
+				}
+			}
+		}
 		UnlockReleaseBuffer(buf);
 	}
 }
 
 /*
- * Move the entry point off a tombstone.
+ * Wait for the inserts that started before pass 1 ended, and move the entry
+ * point off a tombstone.
+ *
+ * The exclusive update lock waits for every insert in progress (each holds
+ * it in share mode from its first read of the metapage to its last
+ * back-link): those may have chosen an element pass 1 has since marked, and
+ * pass 2 must see their elements and links.  Inserts that come after it see
+ * the marks.  The replacement entry point is searched for while the lock is
+ * held: an element placed after pass 1 read its page may have the highest
+ * level, and it must not end up above the entry point.  The entry point
+ * dies rarely (it is one element), so the extra scan is rare too.
  */
 static void
-RepairEntryPoint(Relation index, GvHnswTidSet dead, ItemPointer best, int bestLevel)
+RepairEntryPoint(VacuumState vs)
 {
+	Relation	index = vs->vinfo->index;
 	Buffer		metabuf;
 	GvHnswMetaPage meta;
 
 	LockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
 	metabuf = ReadBuffer(index, GV_METAPAGE_BLKNO);
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
 	meta = GvHnswPageGetMeta(BufferGetPage(metabuf));
-	if (ItemPointerIsValid(&meta->entry) && GvHnswTidSetContains(dead, &meta->entry))
+	if (ItemPointerIsValid(&meta->entry) && GvHnswTidSetContains(&vs->dead, &meta->entry))
 	{
-		GenericXLogState *state = GenericXLogStart(index);
-		Page		page = GenericXLogRegisterBuffer(state, metabuf, 0);
+		ItemPointerData best;
+		int			bestLevel;
+		GenericXLogState *state;
+		Page		page;
 
+		/* no insert can change the metapage while we hold the update lock */
+		LockBuffer(metabuf, BUFFER_LOCK_UNLOCK);
+		HighestLiveElement(vs, &best, &bestLevel);
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, metabuf, 0);
 		meta = GvHnswPageGetMeta(page);
-		if (bestLevel >= 0)
-		{
-			meta->entry = *best;
-			meta->entryLevel = bestLevel;
-		}
-		else
-		{
-			ItemPointerSetInvalid(&meta->entry);
-			meta->entryLevel = 0;
-		}
+		meta->entry = best;
+		meta->entryLevel = Max(bestLevel, 0);
 		GenericXLogFinish(state);
 	}
 	UnlockReleaseBuffer(metabuf);
@@ -227,19 +308,150 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 	return GvHnswSelectNeighbors(index, info, cands, ncands, lm, tid, out);
 }
 
+/* Does the copy tup link to a tombstone of the dead set at level (all: -1)? */
+static bool
+LinksToDead(VacuumState vs, GvHnswElementTuple tup, int level)
+{
+	int			m = vs->info->m;
+	ItemPointer nbrs = GvHnswTupleNbrs(tup, vs->info->dataBytes, m);
+	int			start = level < 0 ? 0 : GvHnswLevelStart(m, level);
+	int			n = level < 0 ? GvHnswSlots(m, tup->level) : GvHnswLevelSlots(m, level);
+
+	for (int i = start; i < start + n; i++)
+		if (ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetContains(&vs->dead, &nbrs[i]))
+			return true;
+	return false;
+}
+
 /*
- * Pass 2: repair every live element that links to a tombstone.
+ * Write the repaired list at one level of the element at tid, read before
+ * into tup: the links that concurrent inserts added since then are kept
+ * first, then the chosen ones.  Returns false (and writes nothing) if the
+ * slot no longer holds that element.
+ */
+static bool
+WriteRepairedLevel(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup, int level,
+				   GvHnswCandidate *chosen, int nchosen)
+{
+	Relation	index = vs->vinfo->index;
+	GvHnswInfo	info = vs->info;
+	int			m = info->m;
+	int			start = GvHnswLevelStart(m, level);
+	int			lm = GvHnswLevelSlots(m, level);
+	ItemPointer nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m) + start;
+	ItemPointerData *merged = palloc(sizeof(ItemPointerData) * lm);
+	float	   *mergedDists = palloc(sizeof(float) * lm);
+	int			nmerged = 0;
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	GenericXLogState *state;
+	GvHnswElementTuple cur;
+	ItemPointer curNbrs;
+	float	   *curDists;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	cur = GvHnswPageGetElement(BufferGetPage(buf), off);
+	if ((cur->flags & HNSW_ELEMENT_DELETED) ||
+		!ItemPointerEquals(&cur->heaptid, &tup->heaptid))
+	{
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	curNbrs = GvHnswTupleNbrs(cur, info->dataBytes, m) + start;
+	curDists = GvHnswTupleDists(cur, info->dataBytes) + start;
+	for (int i = 0; i < lm; i++)
+	{
+		bool		known = false;
+
+		if (!ItemPointerIsValid(&curNbrs[i]) ||
+			GvHnswTidSetContains(&vs->dead, &curNbrs[i]))
+			continue;
+		for (int j = 0; j < lm && !known; j++)
+			known = ItemPointerEquals(&curNbrs[i], &nbrs[j]);
+		if (!known)
+		{
+			merged[nmerged] = curNbrs[i];
+			mergedDists[nmerged++] = curDists[i];
+		}
+	}
+	for (int i = 0; i < nchosen && nmerged < lm; i++)
+	{
+		bool		dup = false;
+
+		for (int j = 0; j < nmerged && !dup; j++)
+			dup = ItemPointerEquals(&merged[j], &chosen[i].tid);
+		if (!dup)
+		{
+			merged[nmerged] = chosen[i].tid;
+			mergedDists[nmerged++] = chosen[i].dist;
+		}
+	}
+
+	state = GenericXLogStart(index);
+	cur = GvHnswPageGetElement(GenericXLogRegisterBuffer(state, buf, 0), off);
+	if (level == 0)
+		cur->spares = 0;		/* the repaired list is all chosen links */
+	curNbrs = GvHnswTupleNbrs(cur, info->dataBytes, m) + start;
+	curDists = GvHnswTupleDists(cur, info->dataBytes) + start;
+	for (int i = 0; i < lm; i++)
+	{
+		if (i < nmerged)
+		{
+			curNbrs[i] = merged[i];
+			curDists[i] = mergedDists[i];
+		}
+		else
+		{
+			ItemPointerSetInvalid(&curNbrs[i]);
+			curDists[i] = 0;
+		}
+	}
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+/*
+ * Repair the levels of the element at tid (copied into tup) that link to
+ * the dead set, then offer it to its new neighbours as a back-link: the
+ * tombstones it loses were often its only way in, and an element nothing
+ * links to is one no search can find.
  */
 static void
-RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
+RepairElement(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup,
+			  GvHnswElementTuple scratch, GvHnswCandidate *chosen)
 {
-	Relation	index = vinfo->index;
+	Relation	index = vs->vinfo->index;
+
+	for (int l = 0; l <= tup->level; l++)
+	{
+		int			nchosen;
+
+		if (!LinksToDead(vs, tup, l))
+			continue;
+		nchosen = RepairLevel(index, vs->info, &vs->dead, tid, tup, l, scratch, chosen);
+		if (!WriteRepairedLevel(vs, tid, tup, l, chosen, nchosen))
+			return;
+		for (int i = 0; i < nchosen; i++)
+			GvHnswAddBackLink(index, vs->info, &chosen[i].tid, l, tid, chosen[i].dist);
+	}
+}
+
+/*
+ * Pass 2: repair every live element that links to a tombstone of the dead
+ * set.  Elements placed after the scan passed their page came after the
+ * update lock, so they link to no tombstone.
+ */
+static void
+RepairGraph(VacuumState vs)
+{
+	Relation	index = vs->vinfo->index;
+	GvHnswInfo	info = vs->info;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	int			m = info->m;
-	Size		maxsize = GvHnswTupleSize(info->dataBytes, m, info->maxLevel);
+	Size		maxsize = GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel);
 	GvHnswElementTuple tup = palloc(maxsize);
 	GvHnswElementTuple scratch = palloc(maxsize);
-	GvHnswCandidate *chosen = palloc(sizeof(GvHnswCandidate) * 2 * m);
+	GvHnswCandidate *chosen = palloc(sizeof(GvHnswCandidate) * 2 * info->m);
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw repair",
 											  ALLOCSET_DEFAULT_SIZES);
 
@@ -249,122 +461,23 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 		Buffer		buf;
 		Page		page;
 
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vinfo->strategy);
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->vinfo->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		maxoff = PageIsNew(page) || !(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT) ?
-			InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		maxoff = IsElementPage(page) ? PageGetMaxOffsetNumber(page) : InvalidOffsetNumber;
 		UnlockReleaseBuffer(buf);
 
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			ItemPointerData tid;
-			bool		needs = false;
-			int			nslots;
-			ItemPointer nbrs;
 			MemoryContext old;
 
 			vacuum_delay_point();
 			ItemPointerSet(&tid, blkno, off);
-			if (!GvHnswGetElementCopy(index, info, &tid, tup))
+			if (!GvHnswGetElementCopy(index, info, &tid, tup) || !LinksToDead(vs, tup, -1))
 				continue;
-			nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m);
-			nslots = GvHnswSlots(m, tup->level);
-			for (int i = 0; i < nslots && !needs; i++)
-				needs = ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetContains(dead, &nbrs[i]);
-			if (!needs)
-				continue;
-
 			old = MemoryContextSwitchTo(tmp);
-			for (int l = 0; l <= tup->level; l++)
-			{
-				int			start = GvHnswLevelStart(m, l);
-				int			lm = GvHnswLevelSlots(m, l);
-				int			nchosen;
-				bool		levelNeeds = false;
-				GenericXLogState *state;
-				GvHnswElementTuple cur;
-				ItemPointer curNbrs;
-				float	   *curDists;
-				ItemPointerData *merged;
-				float	   *mergedDists;
-				int			nmerged = 0;
-
-				for (int i = 0; i < lm && !levelNeeds; i++)
-					levelNeeds = ItemPointerIsValid(&nbrs[start + i]) &&
-						GvHnswTidSetContains(dead, &nbrs[start + i]);
-				if (!levelNeeds)
-					continue;
-
-				nchosen = RepairLevel(index, info, dead, &tid, tup, l, scratch, chosen);
-
-				/*
-				 * Write: links added by concurrent inserts since we copied
-				 * the element are kept first, then the chosen ones.
-				 */
-				buf = ReadBuffer(index, blkno);
-				LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-				cur = GvHnswPageGetElement(BufferGetPage(buf), off);
-				if ((cur->flags & HNSW_ELEMENT_DELETED) ||
-					!ItemPointerEquals(&cur->heaptid, &tup->heaptid))
-				{
-					UnlockReleaseBuffer(buf);
-					break;
-				}
-				merged = palloc(sizeof(ItemPointerData) * lm);
-				mergedDists = palloc(sizeof(float) * lm);
-				curNbrs = GvHnswTupleNbrs(cur, info->dataBytes, m) + start;
-				curDists = GvHnswTupleDists(cur, info->dataBytes) + start;
-				for (int i = 0; i < lm; i++)
-				{
-					bool		known = false;
-
-					if (!ItemPointerIsValid(&curNbrs[i]) ||
-						GvHnswTidSetContains(dead, &curNbrs[i]))
-						continue;
-					for (int j = 0; j < lm && !known; j++)
-						known = ItemPointerEquals(&curNbrs[i], &nbrs[start + j]);
-					if (!known)
-					{
-						merged[nmerged] = curNbrs[i];
-						mergedDists[nmerged++] = curDists[i];
-					}
-				}
-				for (int i = 0; i < nchosen && nmerged < lm; i++)
-				{
-					bool		dup = false;
-
-					for (int j = 0; j < nmerged && !dup; j++)
-						dup = ItemPointerEquals(&merged[j], &chosen[i].tid);
-					if (!dup)
-					{
-						merged[nmerged] = chosen[i].tid;
-						mergedDists[nmerged++] = chosen[i].dist;
-					}
-				}
-
-				state = GenericXLogStart(index);
-				cur = GvHnswPageGetElement(GenericXLogRegisterBuffer(state, buf, 0), off);
-				if (l == 0)
-					cur->spares = 0;	/* the repaired list is all chosen links */
-				curNbrs = GvHnswTupleNbrs(cur, info->dataBytes, m) + start;
-				curDists = GvHnswTupleDists(cur, info->dataBytes) + start;
-				for (int i = 0; i < lm; i++)
-				{
-					if (i < nmerged)
-					{
-						curNbrs[i] = merged[i];
-						curDists[i] = mergedDists[i];
-					}
-					else
-					{
-						ItemPointerSetInvalid(&curNbrs[i]);
-						curDists[i] = 0;
-					}
-				}
-				GenericXLogFinish(state);
-				UnlockReleaseBuffer(buf);
-			}
+			RepairElement(vs, &tid, tup, scratch, chosen);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(tmp);
 		}
@@ -375,23 +488,62 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 	pfree(chosen);
 }
 
+/*
+ * Pass 3: the tombstones of the dead set become FREE.  Pass 2 replaced
+ * every link to them, and no insert since the update lock links to a
+ * tombstone, so from now on only a scan that was already under way can
+ * still read one (then routing through a slot reused meanwhile costs it
+ * accuracy, not correctness).
+ */
+static void
+ReleaseTombstones(VacuumState vs)
+{
+	Relation	index = vs->vinfo->index;
+
+	for (int i = 0; i < vs->npages; i++)
+	{
+		BlockNumber blkno = vs->pages[i];
+		Buffer		buf;
+		GenericXLogState *state;
+		Page		page;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->vinfo->strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			ItemPointerData tid;
+
+			ItemPointerSet(&tid, blkno, off);
+			if (GvHnswTidSetContains(&vs->dead, &tid))
+				GvHnswPageGetElement(page, off)->flags |= HNSW_ELEMENT_FREE;
+		}
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
 IndexBulkDeleteResult *
 gvhnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 			   IndexBulkDeleteCallback callback, void *callback_state)
 {
 	Relation	index = vinfo->index;
-	GvHnswInfo	info = GvHnswGetInfo(index);
-	GvHnswTidSetData dead;
-	ItemPointerData best;
-	int			bestLevel;
+	VacuumStateData vs;
 
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 	stats->num_index_tuples = 0;
 
-	GvHnswTidSetInit(&dead, 1024);
-	MarkDead(vinfo, stats, callback, callback_state, &dead, &best, &bestLevel);
-	if (info->nkeys > 0)
+	vs.vinfo = vinfo;
+	vs.info = GvHnswGetInfo(index);
+	GvHnswTidSetInit(&vs.dead, 1024);
+	vs.maxpages = 64;
+	vs.npages = 0;
+	vs.pages = palloc(sizeof(BlockNumber) * vs.maxpages);
+	MarkDead(&vs, stats, callback, callback_state);
+	if (vs.info->nkeys > 0)
 	{
 		GvHnswMetaPageData meta;
 
@@ -399,18 +551,20 @@ gvhnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 		if (meta.keyDirHead != GV_METAPAGE_BLKNO)
 			GvHnswKeyDirVacuum(vinfo, meta.keyDirHead, callback, callback_state);
 	}
-	if (dead.count > 0)
+	if (vs.dead.count > 0)
 	{
-		RepairEntryPoint(index, &dead, &best, bestLevel);
-		RepairGraph(vinfo, info, &dead);
+		RepairEntryPoint(&vs);
+		RepairGraph(&vs);
+		ReleaseTombstones(&vs);
 	}
-	GvHnswTidSetFree(&dead);
+	GvHnswTidSetFree(&vs.dead);
+	pfree(vs.pages);
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	return stats;
 }
 
 /*
- * Pass 3: offer the tombstones' slots to inserts; count what is left.
+ * After the passes: offer the FREE slots to inserts; count what is left.
  */
 IndexBulkDeleteResult *
 gvhnswvacuumcleanup(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats)
@@ -435,14 +589,15 @@ gvhnswvacuumcleanup(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats)
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vinfo->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		if (!PageIsNew(page) && GvPageGetOpaque(page)->page_id == GV_PAGE_ID_HNSW &&
-			(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
+		if (IsElementPage(page))
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				if (GvHnswPageGetElement(page, off)->flags & HNSW_ELEMENT_DELETED)
+				uint8		flags = GvHnswPageGetElement(page, off)->flags;
+
+				if (flags & HNSW_ELEMENT_FREE)
 					hasFree = true;
-				else if (!counted)
+				else if (!(flags & HNSW_ELEMENT_DELETED) && !counted)
 					stats->num_index_tuples++;
 			}
 		}

@@ -200,7 +200,8 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
  * invariants and raise an error at the first violation:
  *	 - the metapage's magic, version, and every page's page id;
  *	 - every element's level within its tuple's capacity and the index's
- *	   limit, and no live element above the entry point's level;
+ *	   limit, no live element above the entry point's level, and every
+ *	   free slot a tombstone;
  *	 - every neighbour pointer names an element tuple of the index, no
  *	   element links to itself, no list names an element twice;
  *	 - the entry point is a live element of the recorded level (or the
@@ -286,6 +287,8 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 				Corrupt(index, "element level beyond its capacity", blkno, off);
 			if (e->spares > 2 * info->m)
 				Corrupt(index, "more spare links than level-0 slots", blkno, off);
+			if ((e->flags & HNSW_ELEMENT_FREE) && !(e->flags & HNSW_ELEMENT_DELETED))
+				Corrupt(index, "free slot that is not a tombstone", blkno, off);
 			if (e->flags & HNSW_ELEMENT_DELETED)
 			{
 				if (ItemPointerIsValid(&e->heaptid))
