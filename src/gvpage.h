@@ -18,6 +18,7 @@
 #include "storage/bufpage.h"
 #include "utils/rel.h"
 
+#include "distance.h"
 #include "gvector.h"
 
 #define GV_METAPAGE_BLKNO	0
@@ -139,11 +140,11 @@ extern void GvLogBuiltIndex(Relation index);
 /* operator classes and metrics */
 extern bool GvValidateVectorOpclass(Oid opclassoid, const char *amname);
 extern GvMetric GvIndexGetMetric(Relation index, AttrNumber attno);
-extern float GvMetricDistance(GvMetric metric, const float *a,
-							  const float *b, int dim);
-extern float GvMetricDistanceCached(GvMetric metric, const float *a,
-									const float *b, int dim);
+extern double GvMetricDistance(GvMetric metric, const float *a,
+							   const float *b, int dim);
+extern double GvMetricDistanceCached(GvMetric metric, const float *a,
+									 const float *b, int dim);
 extern bool GvMetricPrepareVector(GvMetric metric, float *x, int dim);
-extern double GvMetricToSqlDistance(GvMetric metric, float distance);
+extern double GvMetricToSqlDistance(GvMetric metric, double distance);
 
 #endif							/* GVPAGE_H */
