@@ -121,11 +121,16 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
  *								float[dim], half[dim], {float scale;
  *								int8[dim]} or {float lo, hi; bits},
  *								padded to a multiple of 4
- *	 float		dist[GvHnswSlots(m, capLevel)]
+ *	 GvPackedDistance dist[GvHnswSlots(m, capLevel)]
  *	 ItemPointerData nbr[GvHnswSlots(m, capLevel)]
  *
  * Level 0 owns slots [0, 2m), level l >= 1 owns [2m + (l-1)m, 2m + l*m).
- * An unused slot holds an invalid ItemPointer.
+ * An unused slot holds an invalid ItemPointer.  A link's distance is kept in
+ * 32 bits (GvPackDistance, distance.h): the float it always was for
+ * distances a float holds, and the bit patterns no distance uses (infinity,
+ * NaN, subnormals) for the rest of double's range, which the distances of
+ * huge or tiny vectors reach.  Read it with GvUnpackDistance, never as a
+ * float.
  */
 typedef struct GvHnswElementTupleData
 {
@@ -150,8 +155,8 @@ typedef GvHnswElementTupleData *GvHnswElementTuple;
 #define GvHnswLevelSlots(m, l)	((l) == 0 ? 2 * (m) : (m))
 #define GvHnswTupleSize(dataBytes, m, capLevel) \
 	MAXALIGN(offsetof(GvHnswElementTupleData, data) + (dataBytes) + \
-			 (sizeof(float) + sizeof(ItemPointerData)) * GvHnswSlots(m, capLevel))
-#define GvHnswTupleDists(tup, dataBytes) ((float *) ((tup)->data + (dataBytes)))
+			 (sizeof(GvPackedDistance) + sizeof(ItemPointerData)) * GvHnswSlots(m, capLevel))
+#define GvHnswTupleDists(tup, dataBytes) ((GvPackedDistance *) ((tup)->data + (dataBytes)))
 #define GvHnswTupleNbrs(tup, dataBytes, m) \
 	((ItemPointer) (GvHnswTupleDists(tup, dataBytes) + GvHnswSlots(m, (tup)->capLevel)))
 
@@ -264,7 +269,7 @@ typedef GvHnswTidSetData *GvHnswTidSet;
 /* A (distance, tid) pair and binary heaps of them. */
 typedef struct GvHnswCandidate
 {
-	float		dist;
+	double		dist;			/* GvMetricDistance */
 	ItemPointerData tid;
 	ItemPointerData heaptid;	/* valid for returnable elements */
 	Oid			toastid;		/* the element's, in scans */
@@ -371,10 +376,12 @@ extern void GvHnswKeyDirVacuum(IndexVacuumInfo *vinfo, BlockNumber head,
  * lists and the entry point.
  *
  * An element: the header below, then (each MAXALIGNed) float vec[dim],
- * char keys[keyBytes], int32 nbrs[slots] and float dists[slots], with
+ * char keys[keyBytes], double dists[slots] and int32 nbrs[slots], with
  * slots = GvHnswSlots(m, level) laid out by level as in element tuples,
  * then 2m level-0 spares (distance, element number): the nearest candidates
  * the selection heuristic rejected when the element was inserted.
+ * Distances are doubles here, as GvMetricDistance gives them, and packed
+ * into 32 bits only when the graph is written (GvPackDistance).
  */
 typedef struct GvHnswGraphElementData
 {
@@ -421,7 +428,7 @@ typedef struct GvHnswGraphData
 	int			keyBytes;
 	int			vecOffset;		/* element layout */
 	int			keysOffset;
-	int			nbrsOffset;
+	int			linksOffset;
 } GvHnswGraphData;
 
 typedef GvHnswGraphData *GvHnswGraph;

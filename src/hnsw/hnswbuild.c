@@ -39,9 +39,10 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+/* A candidate: its distance (a double: GvMetricDistance) and number. */
 typedef struct MemCand
 {
-	float		dist;
+	double		dist;
 	int32		idx;
 } MemCand;
 
@@ -98,7 +99,7 @@ typedef struct GvHnswBuildState
  */
 
 static inline void
-MemHeapPush(MemHeap *h, float dist, int32 idx, bool max)
+MemHeapPush(MemHeap *h, double dist, int32 idx, bool max)
 {
 	int			i;
 
@@ -165,30 +166,34 @@ ElementVector(GvHnswGraph g, GvHnswGraphElement e)
 	return (float *) ((char *) e + g->vecOffset);
 }
 
+/*
+ * The links: distances (doubles, first, so that they are aligned), then
+ * element numbers, then the level-0 spares (aligned again).
+ */
+static inline double *
+ElementDists(GvHnswGraph g, GvHnswGraphElement e)
+{
+	return (double *) ((char *) e + g->linksOffset);
+}
+
 static inline int32 *
 ElementNbrs(GvHnswGraph g, GvHnswGraphElement e)
 {
-	return (int32 *) ((char *) e + g->nbrsOffset);
+	return (int32 *) (ElementDists(g, e) + GvHnswSlots(g->m, e->level));
 }
 
-static inline float *
-ElementDists(GvHnswGraph g, GvHnswGraphElement e)
-{
-	return (float *) (ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
-}
-
-/* Level-0 spares: see ElementSpares. */
+/* Level-0 spares: see AddSpare. */
 static inline MemCand *
 ElementSpares(GvHnswGraph g, GvHnswGraphElement e)
 {
-	return (MemCand *) (ElementDists(g, e) + GvHnswSlots(g->m, e->level));
+	return (MemCand *) MAXALIGN(ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
 }
 
 static Size
 ElementSize(GvHnswGraph g, int level)
 {
-	return MAXALIGN(g->nbrsOffset +
-					(sizeof(int32) + sizeof(float)) * GvHnswSlots(g->m, level) +
+	return MAXALIGN(g->linksOffset +
+					MAXALIGN((sizeof(double) + sizeof(int32)) * GvHnswSlots(g->m, level)) +
 					sizeof(MemCand) * 2 * g->m);
 }
 
@@ -201,7 +206,7 @@ GraphInitLayout(GvHnswGraph g, GvHnswInfo info)
 	g->keyBytes = info->keyBytes;
 	g->vecOffset = MAXALIGN(sizeof(GvHnswGraphElementData));
 	g->keysOffset = g->vecOffset + MAXALIGN(sizeof(float) * info->dim);
-	g->nbrsOffset = g->keysOffset + MAXALIGN(info->keyBytes);
+	g->linksOffset = g->keysOffset + MAXALIGN(info->keyBytes);
 }
 
 /*
@@ -413,7 +418,7 @@ GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const GvHnswRowData *row, in
  */
 
 /* The build's vectors are in the arena, reread many times: see distance.h. */
-static inline float
+static inline double
 Dist(GvHnswBuilder b, const float *x, const float *y)
 {
 	return GvMetricDistanceCached(b->info->metric, x, y, b->info->dim);
@@ -490,7 +495,7 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 		for (int i = 0; i < n; i++)
 		{
 			int32		j = nbrs[i];
-			float		d;
+			double		d;
 
 			if (!Visit(b, j))
 				continue;
@@ -513,8 +518,8 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 static int
 CompareMemCand(const void *a, const void *b)
 {
-	float		da = ((const MemCand *) a)->dist;
-	float		db = ((const MemCand *) b)->dist;
+	double		da = ((const MemCand *) a)->dist;
+	double		db = ((const MemCand *) b)->dist;
 
 	return da < db ? -1 : da > db ? 1 : 0;
 }
@@ -559,7 +564,7 @@ SelectMem(GvHnswBuilder b, MemCand *cands, int n, int lm, MemCand *out, int *npr
 
 /* Make out[0, nout) element e's links at level (the caller holds its lock). */
 static void
-StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, float *dists,
+StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, double *dists,
 		   const MemCand *out, int nout)
 {
 	for (int i = 0; i < nout; i++)
@@ -577,14 +582,14 @@ StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, float *dists,
  * possible when two participants link the same pair).
  */
 static void
-AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, float dist, int level)
+AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, double dist, int level)
 {
 	GvHnswGraph g = bld->graph;
 	GvHnswGraphElement e = GraphElement(g, a);
 	int			lm = GvHnswLevelSlots(g->m, level);
 	int			start = GvHnswLevelStart(g->m, level);
 	int32	   *nbrs = ElementNbrs(g, e) + start;
-	float	   *dists = ElementDists(g, e) + start;
+	double	   *dists = ElementDists(g, e) + start;
 	MemCand    *cands = bld->scratch;
 	MemCand    *out = bld->scratch + lm + 1;
 	int			n;
@@ -636,7 +641,7 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 	int			lm = GvHnswLevelSlots(g->m, level);
 	int			start = GvHnswLevelStart(g->m, level);
 	int32	   *nbrs = ElementNbrs(g, e) + start;
-	float	   *dists = ElementDists(g, e) + start;
+	double	   *dists = ElementDists(g, e) + start;
 	MemCand    *out = chosen;
 
 	if (g->shared)
@@ -755,7 +760,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 	bool		holdEntry = false;
 	int32		ep;
 	int			epLevel;
-	float		epDist;
+	double		epDist;
 
 	if (g->shared)
 	{
@@ -793,7 +798,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 				changed = false;
 				for (int i = 0; i < n; i++)
 				{
-					float		d = Dist(b, vec, ElementVector(g, GraphElement(g, b->nbrBuf[i])));
+					double		d = Dist(b, vec, ElementVector(g, GraphElement(g, b->nbrBuf[i])));
 
 					if (d < epDist)
 					{
@@ -1003,7 +1008,7 @@ WriteKeyDirectory(Relation index, GvHnswInfo info, GvHnswGraph g, int nelements)
  * tuple's spares, which later back-links take over like free slots.
  */
 static int
-AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, float *dists)
+AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, GvPackedDistance *dists)
 {
 	int32	   *enbrs = ElementNbrs(g, e);
 	MemCand    *spares = ElementSpares(g, e);
@@ -1020,7 +1025,7 @@ AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, float *dists)
 		if (linked)
 			continue;
 		nbrs[n] = GraphElement(g, spares[i].idx)->tid;
-		dists[n++] = spares[i].dist;
+		dists[n++] = GvPackDistance(spares[i].dist);
 	}
 	return n - e->counts[0];
 }
@@ -1070,8 +1075,8 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 		GvHnswGraphElement e = GraphElement(g, order[i]);
 		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
 		int32	   *enbrs = ElementNbrs(g, e);
-		float	   *edists = ElementDists(g, e);
-		float	   *dists;
+		double	   *edists = ElementDists(g, e);
+		GvPackedDistance *dists;
 		ItemPointer nbrs;
 
 		CHECK_FOR_INTERRUPTS();
@@ -1100,7 +1105,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 				if (j < e->counts[l])
 				{
 					nbrs[start + j] = GraphElement(g, enbrs[start + j])->tid;
-					dists[start + j] = edists[start + j];
+					dists[start + j] = GvPackDistance(edists[start + j]);
 				}
 				else
 					ItemPointerSetInvalid(&nbrs[start + j]);

@@ -191,7 +191,7 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 	{
 		if (!GvHnswGetElementCopy(index, info, &cands[i].tid, scratch) ||
 			scratch->level < level)
-			cands[i].dist = get_float4_infinity();
+			cands[i].dist = get_float8_infinity();
 		else
 			cands[i].dist = GvMetricDistance(info->metric, vec,
 											 GvHnswElementVector(info, scratch, decoded),
@@ -285,9 +285,9 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 				GenericXLogState *state;
 				GvHnswElementTuple cur;
 				ItemPointer curNbrs;
-				float	   *curDists;
+				GvPackedDistance *curDists;
 				ItemPointerData *merged;
-				float	   *mergedDists;
+				GvPackedDistance *mergedDists;
 				int			nmerged = 0;
 
 				for (int i = 0; i < lm && !levelNeeds; i++)
@@ -312,7 +312,7 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 					break;
 				}
 				merged = palloc(sizeof(ItemPointerData) * lm);
-				mergedDists = palloc(sizeof(float) * lm);
+				mergedDists = palloc(sizeof(GvPackedDistance) * lm);
 				curNbrs = GvHnswTupleNbrs(cur, info->dataBytes, m) + start;
 				curDists = GvHnswTupleDists(cur, info->dataBytes) + start;
 				for (int i = 0; i < lm; i++)
@@ -339,7 +339,7 @@ RepairGraph(IndexVacuumInfo *vinfo, GvHnswInfo info, GvHnswTidSet dead)
 					if (!dup)
 					{
 						merged[nmerged] = chosen[i].tid;
-						mergedDists[nmerged++] = chosen[i].dist;
+						mergedDists[nmerged++] = GvPackDistance(chosen[i].dist);
 					}
 				}
 
