@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * Kernel signatures: a and b hold dim floats; dim >= 1.  A kernel's result
@@ -79,7 +80,7 @@ extern GvPairKernel GvInnerProductCached;
  * overflowed (an inf never turns finite again), and what underflow can have
  * lost -- at most 2^-150 for each of the dim terms -- is below the float
  * rounding error the kernels have anyway (dim * FLT_EPSILON * |r|).  On
- * ordinary data that costs two comparisons; the double pass runs only for
+ * ordinary data that costs one comparison; the double pass runs only for
  * huge or tiny vectors, exact zeros (identical vectors under L2, orthogonal
  * ones under inner product) included.  The results are doubles: a squared
  * distance of 1e20-sized vectors does not fit in a float.  Like the
@@ -96,13 +97,19 @@ extern double GvL1DistanceDouble(const float *a, const float *b, int dim);
 #define GV_LIKELY(x)	(x)
 #endif
 
-/* Is a float kernel's sum trustworthy (see above)? */
+/*
+ * Is a float kernel's sum trustworthy (see above)?  FLT_MIN <= |r| <=
+ * FLT_MAX is an exponent field from 1 to 254: one unsigned comparison on
+ * the bits, which costs the hot path less than two float comparisons.
+ */
 static inline bool
 GvFloatSumTrusted(float r)
 {
-	float		m = fabsf(r);
+	uint32_t	bits;
 
-	return m >= FLT_MIN && m <= FLT_MAX;
+	memcpy(&bits, &r, sizeof(bits));
+	return ((bits & UINT32_C(0x7FFFFFFF)) - UINT32_C(0x00800000)) <
+		UINT32_C(0x7F800000) - UINT32_C(0x00800000);
 }
 
 /* Squared L2 distance through kernel (a squared-L2 kernel), safe at any magnitude. */
@@ -169,8 +176,8 @@ GvSafeCosineParts(const float *a, const float *b, int dim,
 }
 
 /*
- * Distances kept on disk in 32 bits (gv_hnsw's neighbour lists, gv_ivfpq's
- * reconstruction norms).  A distance that a float holds as a normal number
+ * Distances kept on disk in 32 bits (gv_hnsw's neighbour lists).  A
+ * distance that a float holds as a normal number
  * is stored as that float, bit for bit, as before; the bit patterns a
  * distance never needs -- infinities and NaNs (exponent field 255) and
  * subnormals (exponent field 0) -- hold the rest of double's range, which
