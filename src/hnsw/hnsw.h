@@ -376,7 +376,7 @@ extern void GvHnswKeyDirVacuum(IndexVacuumInfo *vinfo, BlockNumber head,
  * lists and the entry point.
  *
  * An element: the header below, then (each MAXALIGNed) float vec[dim],
- * char keys[keyBytes], double dists[slots] and int32 nbrs[slots], with
+ * char keys[keyBytes], int32 nbrs[slots] and double dists[slots], with
  * slots = GvHnswSlots(m, level) laid out by level as in element tuples,
  * then 2m level-0 spares (distance, element number): the nearest candidates
  * the selection heuristic rejected when the element was inserted.
@@ -428,7 +428,7 @@ typedef struct GvHnswGraphData
 	int			keyBytes;
 	int			vecOffset;		/* element layout */
 	int			keysOffset;
-	int			linksOffset;
+	int			nbrsOffset;
 } GvHnswGraphData;
 
 typedef GvHnswGraphData *GvHnswGraph;

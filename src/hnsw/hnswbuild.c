@@ -167,33 +167,35 @@ ElementVector(GvHnswGraph g, GvHnswGraphElement e)
 }
 
 /*
- * The links: distances (doubles, first, so that they are aligned), then
- * element numbers, then the level-0 spares (aligned again).
+ * The links: element numbers (right after the vector and keys, where a
+ * search reads them), then their distances (doubles, aligned), then the
+ * level-0 spares.
  */
-static inline double *
-ElementDists(GvHnswGraph g, GvHnswGraphElement e)
-{
-	return (double *) ((char *) e + g->linksOffset);
-}
-
 static inline int32 *
 ElementNbrs(GvHnswGraph g, GvHnswGraphElement e)
 {
-	return (int32 *) (ElementDists(g, e) + GvHnswSlots(g->m, e->level));
+	return (int32 *) ((char *) e + g->nbrsOffset);
+}
+
+static inline double *
+ElementDists(GvHnswGraph g, GvHnswGraphElement e)
+{
+	return (double *) MAXALIGN(ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
 }
 
 /* Level-0 spares: see AddSpare. */
 static inline MemCand *
 ElementSpares(GvHnswGraph g, GvHnswGraphElement e)
 {
-	return (MemCand *) MAXALIGN(ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
+	return (MemCand *) (ElementDists(g, e) + GvHnswSlots(g->m, e->level));
 }
 
 static Size
 ElementSize(GvHnswGraph g, int level)
 {
-	return MAXALIGN(g->linksOffset +
-					MAXALIGN((sizeof(double) + sizeof(int32)) * GvHnswSlots(g->m, level)) +
+	return MAXALIGN(g->nbrsOffset +
+					MAXALIGN(sizeof(int32) * GvHnswSlots(g->m, level)) +
+					sizeof(double) * GvHnswSlots(g->m, level) +
 					sizeof(MemCand) * 2 * g->m);
 }
 
@@ -206,7 +208,7 @@ GraphInitLayout(GvHnswGraph g, GvHnswInfo info)
 	g->keyBytes = info->keyBytes;
 	g->vecOffset = MAXALIGN(sizeof(GvHnswGraphElementData));
 	g->keysOffset = g->vecOffset + MAXALIGN(sizeof(float) * info->dim);
-	g->linksOffset = g->keysOffset + MAXALIGN(info->keyBytes);
+	g->nbrsOffset = g->keysOffset + MAXALIGN(info->keyBytes);
 }
 
 /*
