@@ -193,6 +193,17 @@ typedef uint32_t GvPackedDistance;
 extern GvPackedDistance GvPackDistance(double d);
 extern double GvUnpackDistance(GvPackedDistance p);
 
+/*
+ * An unsigned key in the order of the distances packed values stand for,
+ * negative ones too (for heaps and sorts of packed distances): within a
+ * sign the codes grow with the magnitude, so flip the negative ones.
+ */
+static inline uint32_t
+GvPackedDistanceKey(GvPackedDistance p)
+{
+	return (p & UINT32_C(0x80000000)) ? ~p : p | UINT32_C(0x80000000);
+}
+
 /* Pick the preferred tier this CPU supports; idempotent. */
 extern void GvDistanceInit(void);
 

@@ -46,6 +46,16 @@ typedef struct MemCand
 	int32		idx;
 } MemCand;
 
+/*
+ * A level-0 spare in the arena: its distance packed into 32 bits, as the
+ * links' distances are (GvPackDistance), and its number.
+ */
+typedef struct SpareData
+{
+	GvPackedDistance dist;
+	int32		idx;
+} SpareData;
+
 typedef struct MemHeap
 {
 	MemCand    *items;
@@ -166,37 +176,39 @@ ElementVector(GvHnswGraph g, GvHnswGraphElement e)
 	return (float *) ((char *) e + g->vecOffset);
 }
 
-/*
- * The links: element numbers (right after the vector and keys, where a
- * search reads them), then their distances (doubles, aligned), then the
- * level-0 spares.
- */
 static inline int32 *
 ElementNbrs(GvHnswGraph g, GvHnswGraphElement e)
 {
 	return (int32 *) ((char *) e + g->nbrsOffset);
 }
 
-static inline double *
+/*
+ * The links' distances, packed into 32 bits as on the page (GvPackDistance):
+ * doubles would make every element 4 bytes a slot and 8 a spare larger, and
+ * the spares' heap (AddSpare) touches a random element's spares for every
+ * candidate of every insert, a cache miss each: with doubles the build
+ * took 2-4% more CPU.  Read back with GvUnpackDistance, compared as
+ * GvPackedDistanceKey; exact for every distance a float holds.
+ */
+static inline GvPackedDistance *
 ElementDists(GvHnswGraph g, GvHnswGraphElement e)
 {
-	return (double *) MAXALIGN(ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
+	return (GvPackedDistance *) (ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
 }
 
 /* Level-0 spares: see AddSpare. */
-static inline MemCand *
+static inline SpareData *
 ElementSpares(GvHnswGraph g, GvHnswGraphElement e)
 {
-	return (MemCand *) (ElementDists(g, e) + GvHnswSlots(g->m, e->level));
+	return (SpareData *) (ElementDists(g, e) + GvHnswSlots(g->m, e->level));
 }
 
 static Size
 ElementSize(GvHnswGraph g, int level)
 {
 	return MAXALIGN(g->nbrsOffset +
-					MAXALIGN(sizeof(int32) * GvHnswSlots(g->m, level)) +
-					sizeof(double) * GvHnswSlots(g->m, level) +
-					sizeof(MemCand) * 2 * g->m);
+					(sizeof(int32) + sizeof(GvPackedDistance)) * GvHnswSlots(g->m, level) +
+					sizeof(SpareData) * 2 * g->m);
 }
 
 /* The element layout, from the index's shape. */
@@ -566,13 +578,13 @@ SelectMem(GvHnswBuilder b, MemCand *cands, int n, int lm, MemCand *out, int *npr
 
 /* Make out[0, nout) element e's links at level (the caller holds its lock). */
 static void
-StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, double *dists,
+StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, GvPackedDistance *dists,
 		   const MemCand *out, int nout)
 {
 	for (int i = 0; i < nout; i++)
 	{
 		nbrs[i] = out[i].idx;
-		dists[i] = out[i].dist;
+		dists[i] = GvPackDistance(out[i].dist);
 	}
 	e->counts[level] = nout;
 }
@@ -591,7 +603,7 @@ AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, double dist, int level)
 	int			lm = GvHnswLevelSlots(g->m, level);
 	int			start = GvHnswLevelStart(g->m, level);
 	int32	   *nbrs = ElementNbrs(g, e) + start;
-	double	   *dists = ElementDists(g, e) + start;
+	GvPackedDistance *dists = ElementDists(g, e) + start;
 	MemCand    *cands = bld->scratch;
 	MemCand    *out = bld->scratch + lm + 1;
 	int			n;
@@ -610,7 +622,7 @@ AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, double dist, int level)
 	if (n < lm)
 	{
 		nbrs[n] = b;
-		dists[n] = dist;
+		dists[n] = GvPackDistance(dist);
 		e->counts[level]++;
 	}
 	else
@@ -618,7 +630,7 @@ AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, double dist, int level)
 		for (int i = 0; i < n; i++)
 		{
 			cands[i].idx = nbrs[i];
-			cands[i].dist = dists[i];
+			cands[i].dist = GvUnpackDistance(dists[i]);
 		}
 		cands[n].idx = b;
 		cands[n].dist = dist;
@@ -643,7 +655,7 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 	int			lm = GvHnswLevelSlots(g->m, level);
 	int			start = GvHnswLevelStart(g->m, level);
 	int32	   *nbrs = ElementNbrs(g, e) + start;
-	double	   *dists = ElementDists(g, e) + start;
+	GvPackedDistance *dists = ElementDists(g, e) + start;
 	MemCand    *out = chosen;
 
 	if (g->shared)
@@ -658,7 +670,7 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 			if (!dup)
 			{
 				chosen[nout].idx = nbrs[i];
-				chosen[nout].dist = dists[i];
+				chosen[nout].dist = GvUnpackDistance(dists[i]);
 				nout++;
 			}
 		}
@@ -683,7 +695,11 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 static void
 AddSpare(GvHnswGraph g, GvHnswGraphElement e, MemCand c)
 {
-	MemHeap		spares = {ElementSpares(g, e), e->nfill, 2 * g->m};
+	SpareData  *h = ElementSpares(g, e);
+	int			n = e->nfill;
+	SpareData	x = {GvPackDistance(c.dist), c.idx};
+	uint32		key = GvPackedDistanceKey(x.dist);
+	int			i;
 
 	/*
 	 * In a shared graph two elements inserted at the same time can each
@@ -691,19 +707,42 @@ AddSpare(GvHnswGraph g, GvHnswGraphElement e, MemCand c)
 	 * it as rejected (KeepSpares).  Keep one copy.  (A local graph never
 	 * offers an element twice.)
 	 */
-	for (int i = 0; g->shared && i < spares.count; i++)
-		if (spares.items[i].idx == c.idx)
+	for (i = 0; g->shared && i < n; i++)
+		if (h[i].idx == c.idx)
 			return;
 
-	/* A max-heap on distance: most offers lose to the farthest at once. */
-	if (spares.count == spares.size)
+	/*
+	 * A max-heap on distance: most offers lose to the farthest at once.  A
+	 * nearer one takes the root's place when the heap is full (sifting
+	 * down), else a new leaf (sifting up).
+	 */
+	if (n == 2 * g->m)
 	{
-		if (c.dist >= spares.items[0].dist)
+		if (key >= GvPackedDistanceKey(h[0].dist))
 			return;
-		(void) MemHeapPop(&spares, true);
+		i = 0;
+		for (;;)
+		{
+			int			child = 2 * i + 1;
+
+			if (child >= n)
+				break;
+			if (child + 1 < n &&
+				GvPackedDistanceKey(h[child + 1].dist) > GvPackedDistanceKey(h[child].dist))
+				child++;
+			if (GvPackedDistanceKey(h[child].dist) <= key)
+				break;
+			h[i] = h[child];
+			i = child;
+		}
 	}
-	MemHeapPush(&spares, c.dist, c.idx, true);
-	e->nfill = spares.count;
+	else
+	{
+		for (i = n++; i > 0 && GvPackedDistanceKey(h[(i - 1) / 2].dist) < key; i = (i - 1) / 2)
+			h[i] = h[(i - 1) / 2];
+	}
+	h[i] = x;
+	e->nfill = n;
 }
 
 /* The new element idx is a spare candidate of each of its candidates. */
@@ -1010,13 +1049,22 @@ WriteKeyDirectory(Relation index, GvHnswInfo info, GvHnswGraph g, int nelements)
  * tuple's spares, which later back-links take over like free slots.
  */
 static int
+CompareSpares(const void *a, const void *b)
+{
+	uint32		ka = GvPackedDistanceKey(((const SpareData *) a)->dist);
+	uint32		kb = GvPackedDistanceKey(((const SpareData *) b)->dist);
+
+	return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+static int
 AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, GvPackedDistance *dists)
 {
 	int32	   *enbrs = ElementNbrs(g, e);
-	MemCand    *spares = ElementSpares(g, e);
+	SpareData  *spares = ElementSpares(g, e);
 	int			n = e->counts[0];
 
-	qsort(spares, e->nfill, sizeof(MemCand), CompareMemCand);
+	qsort(spares, e->nfill, sizeof(SpareData), CompareSpares);
 
 	for (int i = 0; i < e->nfill && n < 2 * g->m; i++)
 	{
@@ -1027,7 +1075,7 @@ AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, GvPackedDistanc
 		if (linked)
 			continue;
 		nbrs[n] = GraphElement(g, spares[i].idx)->tid;
-		dists[n++] = GvPackDistance(spares[i].dist);
+		dists[n++] = spares[i].dist;
 	}
 	return n - e->counts[0];
 }
@@ -1077,7 +1125,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 		GvHnswGraphElement e = GraphElement(g, order[i]);
 		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
 		int32	   *enbrs = ElementNbrs(g, e);
-		double	   *edists = ElementDists(g, e);
+		GvPackedDistance *edists = ElementDists(g, e);
 		GvPackedDistance *dists;
 		ItemPointer nbrs;
 
@@ -1107,7 +1155,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 				if (j < e->counts[l])
 				{
 					nbrs[start + j] = GraphElement(g, enbrs[start + j])->tid;
-					dists[start + j] = GvPackDistance(edists[start + j]);
+					dists[start + j] = edists[start + j];
 				}
 				else
 					ItemPointerSetInvalid(&nbrs[start + j]);
