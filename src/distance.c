@@ -26,7 +26,9 @@
  * index searches can notice, and it keeps the kernels bandwidth-bound.  The
  * tiers sum in different orders (and the SIMD ones fuse multiply and add),
  * so their results may differ in the last bits, never by more than that
- * bound; test/kernels/test_distance.c checks exactly this.
+ * bound; test/kernels/test_distance.c checks exactly this.  Where a float
+ * sum overflows or underflows the bound means nothing: the safe distances
+ * of distance.h recompute those in double (the double loops below).
  *
  * This file uses no PostgreSQL headers: it is compiled unchanged into the
  * standalone unit test and micro-benchmark under test/.

@@ -186,9 +186,9 @@ ElementNbrs(GvHnswGraph g, GvHnswGraphElement e)
  * The links' distances, packed into 32 bits as on the page (GvPackDistance):
  * doubles would make every element 4 bytes a slot and 8 a spare larger, and
  * the spares' heap (AddSpare) touches a random element's spares for every
- * candidate of every insert, a cache miss each: with doubles the build
- * took 2-4% more CPU.  Read back with GvUnpackDistance, compared as
- * GvPackedDistanceKey; exact for every distance a float holds.
+ * candidate of every insert, a cache miss each: with doubles a build took
+ * 2-5% more CPU in interleaved runs.  Read back with GvUnpackDistance,
+ * compared as GvPackedDistanceKey; exact for every distance a float holds.
  */
 static inline GvPackedDistance *
 ElementDists(GvHnswGraph g, GvHnswGraphElement e)

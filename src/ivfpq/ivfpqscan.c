@@ -270,8 +270,9 @@ Geometric(IvfpqScanOpaque so, double distance)
  * A float for an estimate that overflowed (a vector far from the magnitude
  * the index was trained at, IvfpqScaleExponent): the nearest finite one,
  * and for NaN the largest, so that pool order and the tests below never
- * see a NaN.  Such a candidate's exact distance is then beyond float range
- * in index units too, so it is re-ranked before it could be passed over.
+ * see a NaN.  Such an estimate says little, but order stays exact (the
+ * heap orders by exact distance, and a row found late is skipped): only
+ * that row's recall suffers.
  */
 static inline float
 ClampEstimate(float d)
