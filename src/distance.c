@@ -781,8 +781,9 @@ UnpackMagnitude(uint32_t payload, int offset)
 	return ldexp(1.0 + (double) frac / (PACK_FRAC_MAX + 1), (int) k + offset);
 }
 
+/* GvPackDistance (distance.h) where d does not round to a normal float. */
 GvPackedDistance
-GvPackDistance(double d)
+GvPackDistanceWide(double d)
 {
 	uint32_t	sign = signbit(d) ? PACK_SIGN : 0;
 	double		a = fabs(d);

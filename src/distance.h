@@ -190,18 +190,46 @@ GvSafeCosineParts(const float *a, const float *b, int dim,
  */
 typedef uint32_t GvPackedDistance;
 
-extern GvPackedDistance GvPackDistance(double d);
+extern GvPackedDistance GvPackDistanceWide(double d);
 extern double GvUnpackDistance(GvPackedDistance p);
+
+/* Pack d: the float where it rounds to a normal one, else the wide codes. */
+static inline GvPackedDistance
+GvPackDistance(double d)
+{
+	float		f = (float) d;
+	uint32_t	bits;
+
+	if (GV_LIKELY(GvFloatSumTrusted(f)))
+	{
+		memcpy(&bits, &f, sizeof(bits));
+		return bits;
+	}
+	return GvPackDistanceWide(d);
+}
 
 /*
  * An unsigned key in the order of the distances packed values stand for,
- * negative ones too (for heaps and sorts of packed distances): within a
- * sign the codes grow with the magnitude, so flip the negative ones.
+ * negative ones too (for heaps and sorts): within a sign the codes grow
+ * with the magnitude, so flip the negative ones.  GvDistanceKey packs and
+ * keys a distance in one step; GvPackedDistanceFromKey undoes the key.
  */
 static inline uint32_t
 GvPackedDistanceKey(GvPackedDistance p)
 {
 	return (p & UINT32_C(0x80000000)) ? ~p : p | UINT32_C(0x80000000);
+}
+
+static inline GvPackedDistance
+GvPackedDistanceFromKey(uint32_t key)
+{
+	return (key & UINT32_C(0x80000000)) ? key & UINT32_C(0x7FFFFFFF) : ~key;
+}
+
+static inline uint32_t
+GvDistanceKey(double d)
+{
+	return GvPackedDistanceKey(GvPackDistance(d));
 }
 
 /* Pick the preferred tier this CPU supports; idempotent. */

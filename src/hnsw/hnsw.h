@@ -376,12 +376,13 @@ extern void GvHnswKeyDirVacuum(IndexVacuumInfo *vinfo, BlockNumber head,
  * lists and the entry point.
  *
  * An element: the header below, then (each MAXALIGNed) float vec[dim],
- * char keys[keyBytes], int32 nbrs[slots] and GvPackedDistance dists[slots],
- * with slots = GvHnswSlots(m, level) laid out by level as in element tuples,
+ * char keys[keyBytes], int32 nbrs[slots] and uint32 dists[slots], with
+ * slots = GvHnswSlots(m, level) laid out by level as in element tuples,
  * then 2m level-0 spares (distance, element number): the nearest candidates
  * the selection heuristic rejected when the element was inserted.
- * Distances are packed into 32 bits here as on the page (GvPackDistance);
- * searches and heaps work on the doubles GvMetricDistance gives.
+ * Distances are 32-bit order keys here (GvDistanceKey: the float's bits
+ * for any distance a float holds), packed for the page when the graph is
+ * written (GvPackedDistanceFromKey).
  */
 typedef struct GvHnswGraphElementData
 {

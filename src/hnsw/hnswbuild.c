@@ -39,22 +39,19 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-/* A candidate: its distance (a double: GvMetricDistance) and number. */
+/*
+ * A candidate: its distance as an order key (GvDistanceKey, distance.h: an
+ * unsigned integer in the order of the distances, which are doubles and
+ * may be far beyond float range, see src/hnsw/README) and its number.
+ * Eight bytes, as when the distance was a float: the build's heaps, lists
+ * and spares move and touch as much memory as then, and compare integers.
+ * Exact for every distance a float holds; beyond that, to 15 bits.
+ */
 typedef struct MemCand
 {
-	double		dist;
+	uint32		key;
 	int32		idx;
 } MemCand;
-
-/*
- * A level-0 spare in the arena: its distance packed into 32 bits, as the
- * links' distances are (GvPackDistance), and its number.
- */
-typedef struct SpareData
-{
-	GvPackedDistance dist;
-	int32		idx;
-} SpareData;
 
 typedef struct MemHeap
 {
@@ -109,7 +106,7 @@ typedef struct GvHnswBuildState
  */
 
 static inline void
-MemHeapPush(MemHeap *h, double dist, int32 idx, bool max)
+MemHeapPush(MemHeap *h, uint32 key, int32 idx, bool max)
 {
 	int			i;
 
@@ -123,12 +120,12 @@ MemHeapPush(MemHeap *h, double dist, int32 idx, bool max)
 	{
 		int			p = (i - 1) / 2;
 
-		if (max ? h->items[p].dist >= dist : h->items[p].dist <= dist)
+		if (max ? h->items[p].key >= key : h->items[p].key <= key)
 			break;
 		h->items[i] = h->items[p];
 		i = p;
 	}
-	h->items[i].dist = dist;
+	h->items[i].key = key;
 	h->items[i].idx = idx;
 }
 
@@ -146,10 +143,10 @@ MemHeapPop(MemHeap *h, bool max)
 		if (c >= h->count)
 			break;
 		if (c + 1 < h->count &&
-			(max ? h->items[c + 1].dist > h->items[c].dist :
-			 h->items[c + 1].dist < h->items[c].dist))
+			(max ? h->items[c + 1].key > h->items[c].key :
+			 h->items[c + 1].key < h->items[c].key))
 			c++;
-		if (max ? h->items[c].dist <= last.dist : h->items[c].dist >= last.dist)
+		if (max ? h->items[c].key <= last.key : h->items[c].key >= last.key)
 			break;
 		h->items[i] = h->items[c];
 		i = c;
@@ -182,33 +179,26 @@ ElementNbrs(GvHnswGraph g, GvHnswGraphElement e)
 	return (int32 *) ((char *) e + g->nbrsOffset);
 }
 
-/*
- * The links' distances, packed into 32 bits as on the page (GvPackDistance):
- * doubles would make every element 4 bytes a slot and 8 a spare larger, and
- * the spares' heap (AddSpare) touches a random element's spares for every
- * candidate of every insert, a cache miss each: with doubles a build took
- * 2-5% more CPU in interleaved runs.  Read back with GvUnpackDistance,
- * compared as GvPackedDistanceKey; exact for every distance a float holds.
- */
-static inline GvPackedDistance *
+/* The links' distances, as order keys (MemCand). */
+static inline uint32 *
 ElementDists(GvHnswGraph g, GvHnswGraphElement e)
 {
-	return (GvPackedDistance *) (ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
+	return (uint32 *) (ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
 }
 
-/* Level-0 spares: see AddSpare. */
-static inline SpareData *
+/* Level-0 spares: see ElementSpares. */
+static inline MemCand *
 ElementSpares(GvHnswGraph g, GvHnswGraphElement e)
 {
-	return (SpareData *) (ElementDists(g, e) + GvHnswSlots(g->m, e->level));
+	return (MemCand *) (ElementDists(g, e) + GvHnswSlots(g->m, e->level));
 }
 
 static Size
 ElementSize(GvHnswGraph g, int level)
 {
 	return MAXALIGN(g->nbrsOffset +
-					(sizeof(int32) + sizeof(GvPackedDistance)) * GvHnswSlots(g->m, level) +
-					sizeof(SpareData) * 2 * g->m);
+					(sizeof(int32) + sizeof(uint32)) * GvHnswSlots(g->m, level) +
+					sizeof(MemCand) * 2 * g->m);
 }
 
 /* The element layout, from the index's shape. */
@@ -431,11 +421,14 @@ GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const GvHnswRowData *row, in
  * ---------------------------------------------------------------------------
  */
 
-/* The build's vectors are in the arena, reread many times: see distance.h. */
-static inline double
+/*
+ * The order key of a distance (MemCand).  The build's vectors are in the
+ * arena, reread many times: see distance.h.
+ */
+static inline uint32
 Dist(GvHnswBuilder b, const float *x, const float *y)
 {
-	return GvMetricDistanceCached(b->info->metric, x, y, b->info->dim);
+	return GvDistanceKey(GvMetricDistanceCached(b->info->metric, x, y, b->info->dim));
 }
 
 /* Copy e's links at level into b->nbrBuf; returns how many. */
@@ -492,7 +485,7 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 	b->epoch++;
 	for (int i = 0; i < result->count; i++)
 	{
-		MemHeapPush(cand, result->items[i].dist, result->items[i].idx, false);
+		MemHeapPush(cand, result->items[i].key, result->items[i].idx, false);
 		Visit(b, result->items[i].idx);
 	}
 
@@ -502,14 +495,14 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 		int32	   *nbrs = b->nbrBuf;
 		int			n;
 
-		if (cand->items[0].dist > result->items[0].dist && result->count >= ef)
+		if (cand->items[0].key > result->items[0].key && result->count >= ef)
 			break;
 		c = MemHeapPop(cand, false);
 		n = LoadNeighbours(b, GraphElement(g, c.idx), level);
 		for (int i = 0; i < n; i++)
 		{
 			int32		j = nbrs[i];
-			double		d;
+			uint32		d;
 
 			if (!Visit(b, j))
 				continue;
@@ -518,7 +511,7 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 				__builtin_prefetch(ElementVector(g, GraphElement(g, nbrs[i + 1])));
 #endif
 			d = Dist(b, q, ElementVector(g, GraphElement(g, j)));
-			if (result->count < ef || d < result->items[0].dist)
+			if (result->count < ef || d < result->items[0].key)
 			{
 				MemHeapPush(cand, d, j, false);
 				MemHeapPush(result, d, j, true);
@@ -532,8 +525,8 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 static int
 CompareMemCand(const void *a, const void *b)
 {
-	double		da = ((const MemCand *) a)->dist;
-	double		db = ((const MemCand *) b)->dist;
+	uint32		da = ((const MemCand *) a)->key;
+	uint32		db = ((const MemCand *) b)->key;
 
 	return da < db ? -1 : da > db ? 1 : 0;
 }
@@ -560,7 +553,7 @@ SelectMem(GvHnswBuilder b, MemCand *cands, int n, int lm, MemCand *out, int *npr
 
 		for (int j = 0; j < nout; j++)
 		{
-			if (Dist(b, v, ElementVector(g, GraphElement(g, out[j].idx))) < cands[i].dist)
+			if (Dist(b, v, ElementVector(g, GraphElement(g, out[j].idx))) < cands[i].key)
 			{
 				good = false;
 				break;
@@ -578,13 +571,13 @@ SelectMem(GvHnswBuilder b, MemCand *cands, int n, int lm, MemCand *out, int *npr
 
 /* Make out[0, nout) element e's links at level (the caller holds its lock). */
 static void
-StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, GvPackedDistance *dists,
+StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, uint32 *dists,
 		   const MemCand *out, int nout)
 {
 	for (int i = 0; i < nout; i++)
 	{
 		nbrs[i] = out[i].idx;
-		dists[i] = GvPackDistance(out[i].dist);
+		dists[i] = out[i].key;
 	}
 	e->counts[level] = nout;
 }
@@ -596,14 +589,14 @@ StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, GvPackedDistance *dists
  * possible when two participants link the same pair).
  */
 static void
-AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, double dist, int level)
+AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, uint32 dist, int level)
 {
 	GvHnswGraph g = bld->graph;
 	GvHnswGraphElement e = GraphElement(g, a);
 	int			lm = GvHnswLevelSlots(g->m, level);
 	int			start = GvHnswLevelStart(g->m, level);
 	int32	   *nbrs = ElementNbrs(g, e) + start;
-	GvPackedDistance *dists = ElementDists(g, e) + start;
+	uint32	   *dists = ElementDists(g, e) + start;
 	MemCand    *cands = bld->scratch;
 	MemCand    *out = bld->scratch + lm + 1;
 	int			n;
@@ -622,7 +615,7 @@ AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, double dist, int level)
 	if (n < lm)
 	{
 		nbrs[n] = b;
-		dists[n] = GvPackDistance(dist);
+		dists[n] = dist;
 		e->counts[level]++;
 	}
 	else
@@ -630,10 +623,10 @@ AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, double dist, int level)
 		for (int i = 0; i < n; i++)
 		{
 			cands[i].idx = nbrs[i];
-			cands[i].dist = GvUnpackDistance(dists[i]);
+			cands[i].key = dists[i];
 		}
 		cands[n].idx = b;
-		cands[n].dist = dist;
+		cands[n].key = dist;
 		StoreLinks(e, level, nbrs, dists, out, SelectMem(bld, cands, n + 1, lm, out, NULL));
 	}
 	if (g->shared)
@@ -655,7 +648,7 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 	int			lm = GvHnswLevelSlots(g->m, level);
 	int			start = GvHnswLevelStart(g->m, level);
 	int32	   *nbrs = ElementNbrs(g, e) + start;
-	GvPackedDistance *dists = ElementDists(g, e) + start;
+	uint32	   *dists = ElementDists(g, e) + start;
 	MemCand    *out = chosen;
 
 	if (g->shared)
@@ -670,7 +663,7 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 			if (!dup)
 			{
 				chosen[nout].idx = nbrs[i];
-				chosen[nout].dist = GvUnpackDistance(dists[i]);
+				chosen[nout].key = dists[i];
 				nout++;
 			}
 		}
@@ -695,11 +688,7 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 static void
 AddSpare(GvHnswGraph g, GvHnswGraphElement e, MemCand c)
 {
-	SpareData  *h = ElementSpares(g, e);
-	int			n = e->nfill;
-	SpareData	x = {GvPackDistance(c.dist), c.idx};
-	uint32		key = GvPackedDistanceKey(x.dist);
-	int			i;
+	MemHeap		spares = {ElementSpares(g, e), e->nfill, 2 * g->m};
 
 	/*
 	 * In a shared graph two elements inserted at the same time can each
@@ -707,42 +696,19 @@ AddSpare(GvHnswGraph g, GvHnswGraphElement e, MemCand c)
 	 * it as rejected (KeepSpares).  Keep one copy.  (A local graph never
 	 * offers an element twice.)
 	 */
-	for (i = 0; g->shared && i < n; i++)
-		if (h[i].idx == c.idx)
+	for (int i = 0; g->shared && i < spares.count; i++)
+		if (spares.items[i].idx == c.idx)
 			return;
 
-	/*
-	 * A max-heap on distance: most offers lose to the farthest at once.  A
-	 * nearer one takes the root's place when the heap is full (sifting
-	 * down), else a new leaf (sifting up).
-	 */
-	if (n == 2 * g->m)
+	/* A max-heap on distance: most offers lose to the farthest at once. */
+	if (spares.count == spares.size)
 	{
-		if (key >= GvPackedDistanceKey(h[0].dist))
+		if (c.key >= spares.items[0].key)
 			return;
-		i = 0;
-		for (;;)
-		{
-			int			child = 2 * i + 1;
-
-			if (child >= n)
-				break;
-			if (child + 1 < n &&
-				GvPackedDistanceKey(h[child + 1].dist) > GvPackedDistanceKey(h[child].dist))
-				child++;
-			if (GvPackedDistanceKey(h[child].dist) <= key)
-				break;
-			h[i] = h[child];
-			i = child;
-		}
+		(void) MemHeapPop(&spares, true);
 	}
-	else
-	{
-		for (i = n++; i > 0 && GvPackedDistanceKey(h[(i - 1) / 2].dist) < key; i = (i - 1) / 2)
-			h[i] = h[(i - 1) / 2];
-	}
-	h[i] = x;
-	e->nfill = n;
+	MemHeapPush(&spares, c.key, c.idx, true);
+	e->nfill = spares.count;
 }
 
 /* The new element idx is a spare candidate of each of its candidates. */
@@ -754,7 +720,7 @@ OfferSpares(GvHnswBuilder b, int32 idx, MemCand *cands, int n)
 	for (int i = 0; i < n; i++)
 	{
 		GvHnswGraphElement w = GraphElement(g, cands[i].idx);
-		MemCand		c = {cands[i].dist, idx};
+		MemCand		c = {cands[i].key, idx};
 
 		if (g->shared)
 			LWLockAcquire(&w->lock, LW_EXCLUSIVE);
@@ -801,7 +767,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 	bool		holdEntry = false;
 	int32		ep;
 	int			epLevel;
-	double		epDist;
+	uint32		epDist;
 
 	if (g->shared)
 	{
@@ -839,7 +805,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 				changed = false;
 				for (int i = 0; i < n; i++)
 				{
-					double		d = Dist(b, vec, ElementVector(g, GraphElement(g, b->nbrBuf[i])));
+					uint32		d = Dist(b, vec, ElementVector(g, GraphElement(g, b->nbrBuf[i])));
 
 					if (d < epDist)
 					{
@@ -876,7 +842,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 				KeepSpares(b, idx, b->found, npruned);
 			SetLinksMem(b, idx, b->chosen, nout, l);
 			for (int i = 0; i < nout; i++)
-				AddLinkMem(b, b->chosen[i].idx, idx, b->chosen[i].dist, l);
+				AddLinkMem(b, b->chosen[i].idx, idx, b->chosen[i].key, l);
 			/* the ef nearest (still in result) seed the next level down */
 		}
 	}
@@ -1049,22 +1015,13 @@ WriteKeyDirectory(Relation index, GvHnswInfo info, GvHnswGraph g, int nelements)
  * tuple's spares, which later back-links take over like free slots.
  */
 static int
-CompareSpares(const void *a, const void *b)
-{
-	uint32		ka = GvPackedDistanceKey(((const SpareData *) a)->dist);
-	uint32		kb = GvPackedDistanceKey(((const SpareData *) b)->dist);
-
-	return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
-
-static int
 AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, GvPackedDistance *dists)
 {
 	int32	   *enbrs = ElementNbrs(g, e);
-	SpareData  *spares = ElementSpares(g, e);
+	MemCand    *spares = ElementSpares(g, e);
 	int			n = e->counts[0];
 
-	qsort(spares, e->nfill, sizeof(SpareData), CompareSpares);
+	qsort(spares, e->nfill, sizeof(MemCand), CompareMemCand);
 
 	for (int i = 0; i < e->nfill && n < 2 * g->m; i++)
 	{
@@ -1075,7 +1032,7 @@ AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, GvPackedDistanc
 		if (linked)
 			continue;
 		nbrs[n] = GraphElement(g, spares[i].idx)->tid;
-		dists[n++] = spares[i].dist;
+		dists[n++] = GvPackedDistanceFromKey(spares[i].key);
 	}
 	return n - e->counts[0];
 }
@@ -1125,7 +1082,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 		GvHnswGraphElement e = GraphElement(g, order[i]);
 		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
 		int32	   *enbrs = ElementNbrs(g, e);
-		GvPackedDistance *edists = ElementDists(g, e);
+		uint32	   *edists = ElementDists(g, e);
 		GvPackedDistance *dists;
 		ItemPointer nbrs;
 
@@ -1155,7 +1112,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 				if (j < e->counts[l])
 				{
 					nbrs[start + j] = GraphElement(g, enbrs[start + j])->tid;
-					dists[start + j] = edists[start + j];
+					dists[start + j] = GvPackedDistanceFromKey(edists[start + j]);
 				}
 				else
 					ItemPointerSetInvalid(&nbrs[start + j]);

@@ -873,6 +873,31 @@ PackRound(double d)
 	return GvUnpackDistance(GvPackDistance(d));
 }
 
+/* The order keys sort packed distances by value, and undo exactly. */
+static bool
+CheckPackKeys(void)
+{
+	for (int i = 0; i < 200000; i++)
+	{
+		double		x = ldexp((double) (NextRandom() >> 11) / 9007199254740992.0,
+							  (int) (NextRandom() % 601) - 300) * ((i & 1) ? -1 : 1);
+		double		y = ldexp((double) (NextRandom() >> 11) / 9007199254740992.0,
+							  (int) (NextRandom() % 601) - 300) * ((i & 2) ? -1 : 1);
+		GvPackedDistance px = GvPackDistance(x);
+		GvPackedDistance py = GvPackDistance(y);
+
+		if (GvPackedDistanceFromKey(GvPackedDistanceKey(px)) != px ||
+			GvDistanceKey(x) != GvPackedDistanceKey(px) ||
+			(GvUnpackDistance(px) < GvUnpackDistance(py)) !=
+			(GvPackedDistanceKey(px) < GvPackedDistanceKey(py)))
+		{
+			printf("#   keys of %.17g and %.17g\n", x, y);
+			return false;
+		}
+	}
+	return GvPackedDistanceKey(GvPackDistance(-0.0)) < GvPackedDistanceKey(GvPackDistance(0.0));
+}
+
 /* Floats of the normal range are stored bit for bit, and read back exactly. */
 static bool
 CheckPackNormal(void)
@@ -894,7 +919,8 @@ CheckPackNormal(void)
 		}
 	}
 	return GvPackDistance(FLT_MAX) == 0x7F7FFFFF && GvPackDistance(FLT_MIN) == 0x00800000 &&
-		GvPackDistance(0.0) == 0 && GvPackDistance(-0.0) == 0x80000000;
+		GvPackDistance(0.0) == 0 && GvPackDistance(-0.0) == 0x80000000 &&
+		CheckPackKeys();
 }
 
 static int
@@ -947,7 +973,7 @@ CheckPackWide(void)
 		PackRound(ldexp(1, -298)) < FLT_TRUE_MIN &&
 		PackRound((double) FLT_MAX * 1.000001) > FLT_MAX &&
 		PackRound(nextafter(FLT_MAX, HUGE_VAL)) >= FLT_MAX &&
-		PackRound(nextafter(FLT_MIN, 0)) < FLT_MIN &&
+		PackRound(nextafter(FLT_MIN, 0)) <= FLT_MIN && PackRound(FLT_MIN * (1 - 0x1p-20)) < FLT_MIN &&
 		isfinite(PackRound(HUGE_VAL)) && PackRound(HUGE_VAL) > 1e100 &&
 		PackRound(-HUGE_VAL) < -1e100 && PackRound(NAN) > 1e100;
 }
