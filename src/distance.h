@@ -112,27 +112,27 @@ GvFloatSumTrusted(float r)
 		UINT32_C(0x7F800000) - UINT32_C(0x00800000);
 }
 
-/* Squared L2 distance through kernel (a squared-L2 kernel), safe at any magnitude. */
+/*
+ * kernel's float sum, or wide's double one where the float is not
+ * trustworthy.  GvSafeL2Squared and GvSafeInnerProduct take the squared-L2
+ * or inner-product kernel of any tier (the operators', the build's).
+ */
+typedef double (*GvWideKernel) (const float *a, const float *b, int dim);
+
 static inline double
-GvSafeL2Squared(GvPairKernel kernel, const float *a, const float *b, int dim)
+GvSafeSum(GvPairKernel kernel, GvWideKernel wide, const float *a, const float *b, int dim)
 {
 	float		r = kernel(a, b, dim);
 
 	if (GV_LIKELY(GvFloatSumTrusted(r)))
 		return r;
-	return GvL2SquaredDistanceDouble(a, b, dim);
+	return wide(a, b, dim);
 }
 
-/* Inner product through kernel (an inner-product kernel), safe at any magnitude. */
-static inline double
-GvSafeInnerProduct(GvPairKernel kernel, const float *a, const float *b, int dim)
-{
-	float		r = kernel(a, b, dim);
-
-	if (GV_LIKELY(GvFloatSumTrusted(r)))
-		return r;
-	return GvInnerProductDouble(a, b, dim);
-}
+#define GvSafeL2Squared(kernel, a, b, dim) \
+	GvSafeSum((kernel), GvL2SquaredDistanceDouble, (a), (b), (dim))
+#define GvSafeInnerProduct(kernel, a, b, dim) \
+	GvSafeSum((kernel), GvInnerProductDouble, (a), (b), (dim))
 
 /*
  * L1 distance, safe at any magnitude.  A sum of absolute values cannot lose
