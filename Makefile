@@ -38,7 +38,8 @@ INSTALL_PARTS = $(sort $(wildcard $(srcdir)/sql/install/*.sql))
 DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
-REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_memo kdtree ivfpq
+REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_memo kdtree ivfpq \
+	magnitude
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

@@ -26,7 +26,9 @@
  * index searches can notice, and it keeps the kernels bandwidth-bound.  The
  * tiers sum in different orders (and the SIMD ones fuse multiply and add),
  * so their results may differ in the last bits, never by more than that
- * bound; test/kernels/test_distance.c checks exactly this.
+ * bound; test/kernels/test_distance.c checks exactly this.  Where a float
+ * sum overflows or underflows the bound means nothing: the safe distances
+ * of distance.h recompute those in double (the double loops below).
  *
  * This file uses no PostgreSQL headers: it is compiled unchanged into the
  * standalone unit test and micro-benchmark under test/.
@@ -628,6 +630,200 @@ CosinePartsAvx512(const float *a, const float *b, int dim,
 }
 
 #endif							/* GV_HAVE_X86_SIMD */
+
+
+/* ----------------------------------------------------------------
+ *		double precision, for the safe distances (distance.h)
+ *
+ * The same lanes as the scalar tier, in double: the compiler can vectorize
+ * them without reassociating, and the sum does not depend on where the
+ * vectors sit in memory.  Every product and difference of two floats is
+ * exact in double or rounded once, and no sum of them can overflow or
+ * underflow double.
+ * ----------------------------------------------------------------
+ */
+
+/* Sum of (a[i] - b[i])^2 in double. */
+double
+GvL2SquaredDistanceDouble(const float *a, const float *b, int dim)
+{
+	double		lane[GV_SCALAR_LANES] = {0};
+	double		result = 0.0;
+	int			i = 0;
+	int			j;
+
+	for (; i + GV_SCALAR_LANES <= dim; i += GV_SCALAR_LANES)
+	{
+		const float *pa = a + i;
+		const float *pb = b + i;
+
+		for (j = 0; j < GV_SCALAR_LANES; j++)
+		{
+			double		diff = (double) pa[j] - (double) pb[j];
+
+			lane[j] += diff * diff;
+		}
+	}
+	for (; i < dim; i++)
+	{
+		double		diff = (double) a[i] - (double) b[i];
+
+		result += diff * diff;
+	}
+	for (j = 0; j < GV_SCALAR_LANES; j++)
+		result += lane[j];
+	return result;
+}
+
+/* Sum of a[i] * b[i] in double. */
+double
+GvInnerProductDouble(const float *a, const float *b, int dim)
+{
+	double		lane[GV_SCALAR_LANES] = {0};
+	double		result = 0.0;
+	int			i = 0;
+	int			j;
+
+	for (; i + GV_SCALAR_LANES <= dim; i += GV_SCALAR_LANES)
+	{
+		const float *pa = a + i;
+		const float *pb = b + i;
+
+		for (j = 0; j < GV_SCALAR_LANES; j++)
+			lane[j] += (double) pa[j] * (double) pb[j];
+	}
+	for (; i < dim; i++)
+		result += (double) a[i] * (double) b[i];
+	for (j = 0; j < GV_SCALAR_LANES; j++)
+		result += lane[j];
+	return result;
+}
+
+/* Sum of |a[i] - b[i]| in double. */
+double
+GvL1DistanceDouble(const float *a, const float *b, int dim)
+{
+	double		lane[GV_SCALAR_LANES] = {0};
+	double		result = 0.0;
+	int			i = 0;
+	int			j;
+
+	for (; i + GV_SCALAR_LANES <= dim; i += GV_SCALAR_LANES)
+	{
+		const float *pa = a + i;
+		const float *pb = b + i;
+
+		for (j = 0; j < GV_SCALAR_LANES; j++)
+			lane[j] += fabs((double) pa[j] - (double) pb[j]);
+	}
+	for (; i < dim; i++)
+		result += fabs((double) a[i] - (double) b[i]);
+	for (j = 0; j < GV_SCALAR_LANES; j++)
+		result += lane[j];
+	return result;
+}
+
+
+/* ----------------------------------------------------------------
+ *		distances packed into 32 bits (distance.h)
+ *
+ * Bits of a packed distance: sign, an 8-bit exponent field, 23 more bits.
+ * Exponent field 1..254: a normal float.  Field 255 ("huge", |d| > FLT_MAX):
+ * the 23 bits are k << 15 | f, |d| = 2^(128 + k) * (1 + f / 2^15).  Field 0
+ * ("tiny", |d| < FLT_MIN): 0 is zero; below 2^15 is a nonzero magnitude
+ * under 2^-381; otherwise k << 15 | f with k >= 1, |d| = 2^(k - 382) *
+ * (1 + f / 2^15).  Fractions are truncated, so larger magnitudes never get
+ * smaller codes, and within each sign the codes grow with the magnitude.
+ * ----------------------------------------------------------------
+ */
+
+#define PACK_SIGN		UINT32_C(0x80000000)
+#define PACK_EXP_HUGE	UINT32_C(0x7F800000)
+#define PACK_FRAC_BITS	15
+#define PACK_FRAC_MAX	((UINT32_C(1) << PACK_FRAC_BITS) - 1)
+#define PACK_K_MAX		255
+
+/* The float with these bits. */
+static float
+FloatFromBits(uint32_t bits)
+{
+	float		f;
+
+	memcpy(&f, &bits, sizeof(f));
+	return f;
+}
+
+/* k << 15 | f for a = 2^e * (1 + frac), e = ilogb(a), as k = e - offset. */
+static uint32_t
+PackMagnitude(double a, int offset, int kmin)
+{
+	int			e = ilogb(a);
+	int64_t		k = (int64_t) e - offset;
+	uint32_t	frac;
+
+	if (k < kmin)
+		return kmin == 0 ? 0 : 1;	/* below the range: the least code */
+	if (k > PACK_K_MAX)
+		return ((uint32_t) PACK_K_MAX << PACK_FRAC_BITS) | PACK_FRAC_MAX;
+	frac = (uint32_t) ((ldexp(a, -e) - 1.0) * (double) (PACK_FRAC_MAX + 1));
+	if (frac > PACK_FRAC_MAX)
+		frac = PACK_FRAC_MAX;
+	return ((uint32_t) k << PACK_FRAC_BITS) | frac;
+}
+
+/* 2^(k + offset) * (1 + f / 2^15) for the 23 bits k << 15 | f. */
+static double
+UnpackMagnitude(uint32_t payload, int offset)
+{
+	uint32_t	k = payload >> PACK_FRAC_BITS;
+	uint32_t	frac = payload & PACK_FRAC_MAX;
+
+	return ldexp(1.0 + (double) frac / (PACK_FRAC_MAX + 1), (int) k + offset);
+}
+
+/* GvPackDistance (distance.h) where d does not round to a normal float. */
+GvPackedDistance
+GvPackDistanceWide(double d)
+{
+	uint32_t	sign = signbit(d) ? PACK_SIGN : 0;
+	double		a = fabs(d);
+	uint32_t	bits;
+
+	if (isnan(d))
+		return PACK_EXP_HUGE | ((uint32_t) PACK_K_MAX << PACK_FRAC_BITS) | PACK_FRAC_MAX;
+	if (a >= FLT_MIN && a <= FLT_MAX)
+	{
+		float		f = (float) d;
+
+		memcpy(&bits, &f, sizeof(bits));
+		return bits;
+	}
+	if (a > FLT_MAX)
+		return sign | PACK_EXP_HUGE | PackMagnitude(a, 128, 0);
+	if (a == 0.0)
+		return sign;
+	return sign | PackMagnitude(a, -382, 1);
+}
+
+double
+GvUnpackDistance(GvPackedDistance p)
+{
+	uint32_t	field = (p >> 23) & 0xFF;
+	uint32_t	payload = p & UINT32_C(0x7FFFFF);
+	double		a;
+
+	if (field != 0 && field != 255)
+		return FloatFromBits(p);
+	if (field == 255)
+		a = UnpackMagnitude(payload, 128);
+	else if (payload == 0)
+		a = 0.0;
+	else if (payload < (UINT32_C(1) << PACK_FRAC_BITS))
+		a = ldexp(1.0, -382);
+	else
+		a = UnpackMagnitude(payload, -382);
+	return (p & PACK_SIGN) ? -a : a;
+}
 
 
 /* ----------------------------------------------------------------

@@ -13,9 +13,11 @@
  *
  * Distances use the shared kernels in distance.c, which accumulate in float.
  * A float sum can overflow even when the true distance fits in a double
- * (elements near 1e20 square to 1e40); when a kernel result is not finite
- * we recompute in double, so the SQL functions never return a wrong
- * Infinity or a NaN.
+ * (elements near 1e20 square to 1e40), and underflow for tiny vectors
+ * ([1e-23] and [-1e-23] would be at distance 0); where a kernel result is
+ * not finite or below FLT_MIN we recompute in double (distance.h,
+ * GvSafeL2Squared), so the SQL functions are right at every magnitude the
+ * type accepts.
  */
 #include "compat.h"
 
@@ -489,60 +491,24 @@ gvector_to_int4(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------------
  */
 
-/* Double-precision fallbacks, used only when a float result overflowed. */
-static double
-L2SquaredDouble(const float *a, const float *b, int dim)
-{
-	double		sum = 0.0;
-
-	for (int i = 0; i < dim; i++)
-	{
-		double		d = (double) a[i] - (double) b[i];
-
-		sum += d * d;
-	}
-	return sum;
-}
-
-static double
-InnerProductDouble(const float *a, const float *b, int dim)
-{
-	double		sum = 0.0;
-
-	for (int i = 0; i < dim; i++)
-		sum += (double) a[i] * (double) b[i];
-	return sum;
-}
-
-static double
-L1Double(const float *a, const float *b, int dim)
-{
-	double		sum = 0.0;
-
-	for (int i = 0; i < dim; i++)
-		sum += fabs((double) a[i] - (double) b[i]);
-	return sum;
-}
-
-/* Squared L2 distance, exact to float accumulation, never overflowing. */
+/*
+ * Squared L2 distance and inner product, right at every magnitude: the float
+ * kernel, or double where float would overflow or underflow (distance.h).
+ * The access methods compute the same values (GvMetricDistance), which the
+ * distance memo and gv_kdtree's exact keys rely on.
+ */
 static double
 L2Squared(Gvector a, Gvector b)
 {
-	float		r;
-
 	GvectorCheckSameDims(a, b);
-	r = GvL2SquaredDistance(a->x, b->x, a->dim);
-	return isfinite(r) ? r : L2SquaredDouble(a->x, b->x, a->dim);
+	return GvSafeL2Squared(GvL2SquaredDistance, a->x, b->x, a->dim);
 }
 
 static double
 InnerProduct(Gvector a, Gvector b)
 {
-	float		r;
-
 	GvectorCheckSameDims(a, b);
-	r = GvInnerProduct(a->x, b->x, a->dim);
-	return isfinite(r) ? r : InnerProductDouble(a->x, b->x, a->dim);
+	return GvSafeInnerProduct(GvInnerProduct, a->x, b->x, a->dim);
 }
 
 /*
@@ -556,31 +522,21 @@ InnerProduct(Gvector a, Gvector b)
 static double
 CosineDistance(Gvector a, Gvector b)
 {
-	float		ab,
-				aa,
-				bb;
 	double		dab,
 				daa,
 				dbb;
 	double		similarity;
 
 	GvectorCheckSameDims(a, b);
-	GvCosineParts(a->x, b->x, a->dim, &ab, &aa, &bb);
-	if (isfinite(ab) && isfinite(aa) && isfinite(bb))
-	{
-		dab = ab;
-		daa = aa;
-		dbb = bb;
-	}
-	else
-	{
-		dab = InnerProductDouble(a->x, b->x, a->dim);
-		daa = InnerProductDouble(a->x, a->x, a->dim);
-		dbb = InnerProductDouble(b->x, b->x, b->dim);
-	}
+	GvSafeCosineParts(a->x, b->x, a->dim, &dab, &daa, &dbb);
 
 	if (daa == 0.0 || dbb == 0.0)
 		return 1.0;
+	/*
+	 * daa * dbb cannot overflow or underflow double, and for a == b it is
+	 * daa^2 rounded once, whose square root is daa again: the cosine
+	 * distance of a vector with itself is exactly 0.
+	 */
 	similarity = dab / sqrt(daa * dbb);
 	/* rounding can push |similarity| a hair past 1 */
 	if (similarity > 1.0)
@@ -611,8 +567,10 @@ CosineDistance(Gvector a, Gvector b)
  * before anything else runs; scans forget it when they end or restart, and
  * so does the end of every (sub)transaction, so no entry outlives the
  * snapshot that saw its row.  Only kernels whose result does not depend on
- * the argument order are memoised (L2 and inner product), and only finite
- * results (others take the double-precision path).
+ * the argument order are memoised (L2 and inner product).  The value is the
+ * safe kernel's (GvSafeL2Squared, GvSafeInnerProduct: float, or double
+ * where float would overflow or underflow), exactly what the operator
+ * computes.
  * ---------------------------------------------------------------------------
  */
 
@@ -622,7 +580,7 @@ typedef struct GvDistanceMemoData
 	GvMemoKernel kernel;
 	Oid			toastrelid;
 	Oid			valueid;
-	float		value;			/* the kernel's result */
+	double		value;			/* the safe kernel's result (distance.h) */
 	Size		querylen;		/* bytes of the query's payload */
 	Size		queryalloc;
 	char	   *query;			/* in TopMemoryContext */
@@ -656,7 +614,7 @@ GvDatumToastId(Datum value)
  */
 void
 GvDistanceMemoPut(Oid toastrelid, Oid valueid, GvMemoKernel kernel, Datum query,
-				  float value)
+				  double value)
 {
 	struct varlena *q = (struct varlena *) DatumGetPointer(query);
 	Size		len;
@@ -693,7 +651,7 @@ GvDistanceMemoForget(void)
 
 /* Is one argument the memoised row and the other the memoised query? */
 static bool
-DistanceMemoGet(FunctionCallInfo fcinfo, GvMemoKernel kernel, float *value)
+DistanceMemoGet(FunctionCallInfo fcinfo, GvMemoKernel kernel, double *value)
 {
 	struct varlena *a = (struct varlena *) PG_GETARG_POINTER(0);
 	struct varlena *b = (struct varlena *) PG_GETARG_POINTER(1);
@@ -728,16 +686,14 @@ DistanceMemoGet(FunctionCallInfo fcinfo, GvMemoKernel kernel, float *value)
  * re-ranking) then need not compute the distance a second time.
  */
 bool
-GvOperatorFromKernel(PGFunction op, GvMemoKernel kernel, float value, double *result)
+GvOperatorFromKernel(PGFunction op, GvMemoKernel kernel, double value, double *result)
 {
-	if (!isfinite(value))
-		return false;			/* the operators recompute in double */
 	if (kernel == GV_MEMO_L2SQ && op == gvector_l2_distance)
 		*result = sqrt(value);
 	else if (kernel == GV_MEMO_L2SQ && op == gvector_l2_squared_distance)
 		*result = value;
 	else if (kernel == GV_MEMO_IP && op == gvector_negative_inner_product)
-		*result = 0.0 - (double) value;
+		*result = 0.0 - value;
 	else if (kernel == GV_MEMO_IP && op == gvector_inner_product)
 		*result = value;
 	else
@@ -762,7 +718,7 @@ PG_FUNCTION_INFO_V1(gvector_l2_distance);
 Datum
 gvector_l2_distance(PG_FUNCTION_ARGS)
 {
-	float		memoised;
+	double		memoised;
 
 	if (DistanceMemoGet(fcinfo, GV_MEMO_L2SQ, &memoised))
 		PG_RETURN_FLOAT8(sqrt(memoised));
@@ -774,7 +730,7 @@ PG_FUNCTION_INFO_V1(gvector_l2_squared_distance);
 Datum
 gvector_l2_squared_distance(PG_FUNCTION_ARGS)
 {
-	float		memoised;
+	double		memoised;
 
 	if (DistanceMemoGet(fcinfo, GV_MEMO_L2SQ, &memoised))
 		PG_RETURN_FLOAT8(memoised);
@@ -786,7 +742,7 @@ PG_FUNCTION_INFO_V1(gvector_inner_product);
 Datum
 gvector_inner_product(PG_FUNCTION_ARGS)
 {
-	float		memoised;
+	double		memoised;
 
 	if (DistanceMemoGet(fcinfo, GV_MEMO_IP, &memoised))
 		PG_RETURN_FLOAT8(memoised);
@@ -798,11 +754,11 @@ PG_FUNCTION_INFO_V1(gvector_negative_inner_product);
 Datum
 gvector_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	float		memoised;
+	double		memoised;
 
 	/* 0.0 - x, not -x: a zero product should print as 0, not -0 */
 	if (DistanceMemoGet(fcinfo, GV_MEMO_IP, &memoised))
-		PG_RETURN_FLOAT8(0.0 - (double) memoised);
+		PG_RETURN_FLOAT8(0.0 - memoised);
 	PG_RETURN_FLOAT8(0.0 - InnerProduct(PG_GETARG_GVECTOR_P(0),
 								   PG_GETARG_GVECTOR_P(1)));
 }
@@ -821,11 +777,9 @@ gvector_l1_distance(PG_FUNCTION_ARGS)
 {
 	Gvector		a = PG_GETARG_GVECTOR_P(0);
 	Gvector		b = PG_GETARG_GVECTOR_P(1);
-	float		r;
 
 	GvectorCheckSameDims(a, b);
-	r = GvL1Distance(a->x, b->x, a->dim);
-	PG_RETURN_FLOAT8(isfinite(r) ? r : L1Double(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(GvSafeL1(a->x, b->x, a->dim));
 }
 
 /* ---------------------------------------------------------------------------
@@ -856,7 +810,7 @@ gvector_l2_normalize(PG_FUNCTION_ARGS)
 {
 	Gvector		v = PG_GETARG_GVECTOR_P(0);
 	Gvector		result = InitGvector(v->dim);
-	double		norm = sqrt(InnerProductDouble(v->x, v->x, v->dim));
+	double		norm = sqrt(GvInnerProductDouble(v->x, v->x, v->dim));
 
 	if (norm > 0.0)
 	{

@@ -39,15 +39,15 @@ extern void GvectorInit(void);
 /* The distance memo (gvector.c): distances index scans computed for rows. */
 typedef enum GvMemoKernel
 {
-	GV_MEMO_L2SQ,				/* GvL2SquaredDistance */
-	GV_MEMO_IP					/* GvInnerProduct */
+	GV_MEMO_L2SQ,				/* GvSafeL2Squared (distance.h) */
+	GV_MEMO_IP					/* GvSafeInnerProduct */
 } GvMemoKernel;
 
 extern Oid	GvDatumToastId(Datum value);
 extern void GvDistanceMemoPut(Oid toastrelid, Oid valueid, GvMemoKernel kernel,
-							  Datum query, float value);
+							  Datum query, double value);
 extern void GvDistanceMemoForget(void);
-extern bool GvOperatorFromKernel(PGFunction op, GvMemoKernel kernel, float value,
+extern bool GvOperatorFromKernel(PGFunction op, GvMemoKernel kernel, double value,
 								 double *result);
 
 #endif							/* GVECTOR_H */

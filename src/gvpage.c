@@ -334,43 +334,6 @@ GvIndexGetMetric(Relation index, AttrNumber attno)
 }
 
 /*
- * Distance in the metric's index space: L2^2 for L2, 1 - dot of normalised
- * vectors for cosine, -dot for inner product.  Smaller is nearer in all three.
- */
-static inline float
-MetricDistance(GvMetric metric, GvPairKernel l2, GvPairKernel ip,
-			   const float *a, const float *b, int dim)
-{
-	switch (metric->kind)
-	{
-		case GV_METRIC_L2:
-			return l2(a, b, dim);
-		case GV_METRIC_COSINE:
-			return 1.0f - ip(a, b, dim);
-		case GV_METRIC_IP:
-			return -ip(a, b, dim);
-	}
-	pg_unreachable();
-}
-
-float
-GvMetricDistance(GvMetric metric, const float *a, const float *b, int dim)
-{
-	return MetricDistance(metric, GvL2SquaredDistance, GvInnerProduct, a, b, dim);
-}
-
-/*
- * The same with the kernels for vectors in the CPU's caches (distance.h):
- * for index builds, whose distances are not the operators' (the distance
- * memo needs the scan's to be).
- */
-float
-GvMetricDistanceCached(GvMetric metric, const float *a, const float *b, int dim)
-{
-	return MetricDistance(metric, GvL2SquaredDistanceCached, GvInnerProductCached, a, b, dim);
-}
-
-/*
  * Bring a vector into the metric's index space in place: cosine normalises
  * it.  Returns false for a vector the metric cannot place (a zero vector
  * under cosine), which callers index nowhere or handle as "distance 1".
@@ -396,14 +359,14 @@ GvMetricPrepareVector(GvMetric metric, float *x, int dim)
  * Convert an index-space distance to what the SQL operator returns.
  */
 double
-GvMetricToSqlDistance(GvMetric metric, float distance)
+GvMetricToSqlDistance(GvMetric metric, double distance)
 {
 	switch (metric->kind)
 	{
 		case GV_METRIC_L2:
-			return sqrt((double) Max(distance, 0.0f));
+			return sqrt(Max(distance, 0.0));
 		case GV_METRIC_COSINE:
-			return Min(Max((double) distance, 0.0), 2.0);
+			return Min(Max(distance, 0.0), 2.0);
 		case GV_METRIC_IP:
 			return distance;
 	}

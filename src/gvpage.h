@@ -18,6 +18,7 @@
 #include "storage/bufpage.h"
 #include "utils/rel.h"
 
+#include "distance.h"
 #include "gvector.h"
 
 #define GV_METAPAGE_BLKNO	0
@@ -140,11 +141,57 @@ extern void GvLogBuiltIndex(Relation index);
 /* operator classes and metrics */
 extern bool GvValidateVectorOpclass(Oid opclassoid, const char *amname);
 extern GvMetric GvIndexGetMetric(Relation index, AttrNumber attno);
-extern float GvMetricDistance(GvMetric metric, const float *a,
-							  const float *b, int dim);
-extern float GvMetricDistanceCached(GvMetric metric, const float *a,
-									const float *b, int dim);
+
+/*
+ * Distance in the metric's index space: L2^2 for L2, 1 - dot of normalised
+ * vectors for cosine, -dot for inner product.  Smaller is nearer in all three.
+ *
+ * Every access method computes its distances here, so they are right at
+ * every magnitude the type accepts (elements from 1e-45 to 3.4e38): L2 and
+ * inner product run the float kernel and fall back to double where float
+ * would overflow or underflow (GvSafeL2Squared, distance.h), and come back
+ * as doubles, which hold any of them (a squared distance of 1e20-sized
+ * vectors is 1e40).  Cosine works on unit vectors (GvMetricPrepareVector),
+ * whose dot product is at most 1 in magnitude, so the float kernel is as
+ * exact as float allows and needs no fallback.  Access methods keep these
+ * distances as doubles in memory, and where they keep many of them (index
+ * pages, gv_hnsw's build arena) in 32 bits: GvPackDistance.  Inline: it is
+ * called for every distance an index computes.
+ */
+static inline double
+GvMetricDistanceWith(GvMetric metric, GvPairKernel l2, GvPairKernel ip,
+					 const float *a, const float *b, int dim)
+{
+	switch (metric->kind)
+	{
+		case GV_METRIC_L2:
+			return GvSafeL2Squared(l2, a, b, dim);
+		case GV_METRIC_COSINE:
+			return 1.0f - ip(a, b, dim);
+		case GV_METRIC_IP:
+			return -GvSafeInnerProduct(ip, a, b, dim);
+	}
+	pg_unreachable();
+}
+
+static inline double
+GvMetricDistance(GvMetric metric, const float *a, const float *b, int dim)
+{
+	return GvMetricDistanceWith(metric, GvL2SquaredDistance, GvInnerProduct, a, b, dim);
+}
+
+/*
+ * The same with the kernels for vectors in the CPU's caches (distance.h):
+ * for index builds, whose distances are not the operators' (the distance
+ * memo needs the scan's to be).
+ */
+static inline double
+GvMetricDistanceCached(GvMetric metric, const float *a, const float *b, int dim)
+{
+	return GvMetricDistanceWith(metric, GvL2SquaredDistanceCached, GvInnerProductCached, a, b, dim);
+}
+
 extern bool GvMetricPrepareVector(GvMetric metric, float *x, int dim);
-extern double GvMetricToSqlDistance(GvMetric metric, float distance);
+extern double GvMetricToSqlDistance(GvMetric metric, double distance);
 
 #endif							/* GVPAGE_H */

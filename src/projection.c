@@ -155,6 +155,15 @@ GvProjSketch(const float *mean, const float *dirs, int dim, const float *x,
 	sketch[GV_PROJ_DIMS] = (float) sqrt(res);
 }
 
+/*
+ * Sketches are floats, so at extreme magnitudes they lose what the bound
+ * needs: a coordinate of a vector near 1e38 overflows to infinity, and one
+ * below FLT_MIN is a subnormal, off by up to 2^-150 whatever its size (the
+ * relative slack cannot cover that).  So each term first gives up the
+ * absolute error of the two roundings, 2^-149, and a term with an
+ * infinite coordinate counts 0: the bound gets weaker there (more
+ * elements read), never wrong.  On ordinary sketches both are no-ops.
+ */
 double
 GvProjBound2(const float *sx, const float *sy)
 {
@@ -162,9 +171,13 @@ GvProjBound2(const float *sx, const float *sy)
 
 	for (int t = 0; t <= GV_PROJ_DIMS; t++)
 	{
-		double		d = (double) sx[t] - sy[t];
+		double		d;
 
-		sum += d * d;
+		if (!isfinite(sx[t]) || !isfinite(sy[t]))
+			continue;
+		d = fabs((double) sx[t] - sy[t]) - 0x1p-149;
+		if (d > 0)
+			sum += d * d;
 	}
 	return sum * (1.0 - GV_PROJ_SLACK);
 }

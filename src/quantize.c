@@ -8,6 +8,7 @@
  * computes against a stored vector) uses the hardware instruction, which
  * gives the same floats since every half is exactly representable.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -136,6 +137,14 @@ GvHalfDecode(const uint16_t *codes, float *x, int dim)
 		x[i] = GvHalfToFloat(codes[i]);
 }
 
+/*
+ * The scale is maxAbs / 127, except where that is a subnormal float: there
+ * it is rounded up rather than to nearest, since for a vector whose
+ * elements are all below about 1e-36 the nearest float can be far smaller
+ * (or 0: every code would be 0).  Rounded up, every code stays within
+ * [-127, 127] and a vector of elements k * 2^-149 with |k| <= 127 is kept
+ * exactly.  Elsewhere the float quotient is as before, bit for bit.
+ */
 void
 GvInt8Encode(const float *x, int8_t *codes, float *scale, int dim)
 {
@@ -144,6 +153,8 @@ GvInt8Encode(const float *x, int8_t *codes, float *scale, int dim)
 	for (int i = 0; i < dim; i++)
 		maxAbs = fmaxf(maxAbs, fabsf(x[i]));
 	*scale = maxAbs / 127.0f;
+	if (*scale < FLT_MIN && (double) *scale < (double) maxAbs / 127.0)
+		*scale = nextafterf(*scale, FLT_MAX);
 	for (int i = 0; i < dim; i++)
 	{
 		float		q = (*scale > 0.0f) ? rintf(x[i] / *scale) : 0.0f;

@@ -127,11 +127,16 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
  *								float[dim], half[dim], {float scale;
  *								int8[dim]} or {float lo, hi; bits},
  *								padded to a multiple of 4
- *	 float		dist[GvHnswSlots(m, capLevel)]
+ *	 GvPackedDistance dist[GvHnswSlots(m, capLevel)]
  *	 ItemPointerData nbr[GvHnswSlots(m, capLevel)]
  *
  * Level 0 owns slots [0, 2m), level l >= 1 owns [2m + (l-1)m, 2m + l*m).
- * An unused slot holds an invalid ItemPointer.
+ * An unused slot holds an invalid ItemPointer.  A link's distance is kept in
+ * 32 bits (GvPackDistance, distance.h): the float it always was for
+ * distances a float holds, and the bit patterns no distance uses (infinity,
+ * NaN, subnormals) for the rest of double's range, which the distances of
+ * huge or tiny vectors reach.  Read it with GvUnpackDistance, never as a
+ * float.
  */
 typedef struct GvHnswElementTupleData
 {
@@ -156,8 +161,8 @@ typedef GvHnswElementTupleData *GvHnswElementTuple;
 #define GvHnswLevelSlots(m, l)	((l) == 0 ? 2 * (m) : (m))
 #define GvHnswTupleSize(dataBytes, m, capLevel) \
 	MAXALIGN(offsetof(GvHnswElementTupleData, data) + (dataBytes) + \
-			 (sizeof(float) + sizeof(ItemPointerData)) * GvHnswSlots(m, capLevel))
-#define GvHnswTupleDists(tup, dataBytes) ((float *) ((tup)->data + (dataBytes)))
+			 (sizeof(GvPackedDistance) + sizeof(ItemPointerData)) * GvHnswSlots(m, capLevel))
+#define GvHnswTupleDists(tup, dataBytes) ((GvPackedDistance *) ((tup)->data + (dataBytes)))
 #define GvHnswTupleNbrs(tup, dataBytes, m) \
 	((ItemPointer) (GvHnswTupleDists(tup, dataBytes) + GvHnswSlots(m, (tup)->capLevel)))
 
@@ -270,7 +275,7 @@ typedef GvHnswTidSetData *GvHnswTidSet;
 /* A (distance, tid) pair and binary heaps of them. */
 typedef struct GvHnswCandidate
 {
-	float		dist;
+	double		dist;			/* GvMetricDistance */
 	ItemPointerData tid;
 	ItemPointerData heaptid;	/* valid for returnable elements */
 	Oid			toastid;		/* the element's, in scans */
@@ -377,10 +382,13 @@ extern void GvHnswKeyDirVacuum(IndexVacuumInfo *vinfo, BlockNumber head,
  * lists and the entry point.
  *
  * An element: the header below, then (each MAXALIGNed) float vec[dim],
- * char keys[keyBytes], int32 nbrs[slots] and float dists[slots], with
+ * char keys[keyBytes], int32 nbrs[slots] and uint32 dists[slots], with
  * slots = GvHnswSlots(m, level) laid out by level as in element tuples,
  * then 2m level-0 spares (distance, element number): the nearest candidates
  * the selection heuristic rejected when the element was inserted.
+ * Distances are 32-bit order keys here (GvDistanceKey: the float's bits
+ * for any distance a float holds), packed for the page when the graph is
+ * written (GvPackedDistanceFromKey).
  */
 typedef struct GvHnswGraphElementData
 {
@@ -465,7 +473,7 @@ extern bool gvhnswinsert(Relation index, Datum *values, bool *isnull,
 extern void GvHnswInsertVector(Relation index, GvHnswInfo info,
 							   const GvHnswRowData *row, ItemPointer heaptid);
 extern void GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr,
-							  int level, ItemPointer newtid, float dist);
+							  int level, ItemPointer newtid, double dist);
 
 /* hnswscan.c */
 extern IndexScanDesc gvhnswbeginscan(Relation index, int nkeys, int norderbys);

@@ -39,9 +39,17 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+/*
+ * A candidate: its distance as an order key (GvDistanceKey, distance.h: an
+ * unsigned integer in the order of the distances, which are doubles and
+ * may be far beyond float range, see src/hnsw/README) and its number.
+ * Eight bytes, as when the distance was a float: the build's heaps, lists
+ * and spares move and touch as much memory as then, and compare integers.
+ * Exact for every distance a float holds; beyond that, to 15 bits.
+ */
 typedef struct MemCand
 {
-	float		dist;
+	uint32		key;
 	int32		idx;
 } MemCand;
 
@@ -99,7 +107,7 @@ typedef struct GvHnswBuildState
  */
 
 static inline void
-MemHeapPush(MemHeap *h, float dist, int32 idx, bool max)
+MemHeapPush(MemHeap *h, uint32 key, int32 idx, bool max)
 {
 	int			i;
 
@@ -113,12 +121,12 @@ MemHeapPush(MemHeap *h, float dist, int32 idx, bool max)
 	{
 		int			p = (i - 1) / 2;
 
-		if (max ? h->items[p].dist >= dist : h->items[p].dist <= dist)
+		if (max ? h->items[p].key >= key : h->items[p].key <= key)
 			break;
 		h->items[i] = h->items[p];
 		i = p;
 	}
-	h->items[i].dist = dist;
+	h->items[i].key = key;
 	h->items[i].idx = idx;
 }
 
@@ -136,10 +144,10 @@ MemHeapPop(MemHeap *h, bool max)
 		if (c >= h->count)
 			break;
 		if (c + 1 < h->count &&
-			(max ? h->items[c + 1].dist > h->items[c].dist :
-			 h->items[c + 1].dist < h->items[c].dist))
+			(max ? h->items[c + 1].key > h->items[c].key :
+			 h->items[c + 1].key < h->items[c].key))
 			c++;
-		if (max ? h->items[c].dist <= last.dist : h->items[c].dist >= last.dist)
+		if (max ? h->items[c].key <= last.key : h->items[c].key >= last.key)
 			break;
 		h->items[i] = h->items[c];
 		i = c;
@@ -172,10 +180,11 @@ ElementNbrs(GvHnswGraph g, GvHnswGraphElement e)
 	return (int32 *) ((char *) e + g->nbrsOffset);
 }
 
-static inline float *
+/* The links' distances, as order keys (MemCand). */
+static inline uint32 *
 ElementDists(GvHnswGraph g, GvHnswGraphElement e)
 {
-	return (float *) (ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
+	return (uint32 *) (ElementNbrs(g, e) + GvHnswSlots(g->m, e->level));
 }
 
 /* Level-0 spares: see ElementSpares. */
@@ -189,7 +198,7 @@ static Size
 ElementSize(GvHnswGraph g, int level)
 {
 	return MAXALIGN(g->nbrsOffset +
-					(sizeof(int32) + sizeof(float)) * GvHnswSlots(g->m, level) +
+					(sizeof(int32) + sizeof(uint32)) * GvHnswSlots(g->m, level) +
 					sizeof(MemCand) * 2 * g->m);
 }
 
@@ -413,11 +422,14 @@ GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const GvHnswRowData *row, in
  * ---------------------------------------------------------------------------
  */
 
-/* The build's vectors are in the arena, reread many times: see distance.h. */
-static inline float
+/*
+ * The order key of a distance (MemCand).  The build's vectors are in the
+ * arena, reread many times: see distance.h.
+ */
+static inline uint32
 Dist(GvHnswBuilder b, const float *x, const float *y)
 {
-	return GvMetricDistanceCached(b->info->metric, x, y, b->info->dim);
+	return GvDistanceKey(GvMetricDistanceCached(b->info->metric, x, y, b->info->dim));
 }
 
 /* Copy e's links at level into b->nbrBuf; returns how many. */
@@ -474,7 +486,7 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 	b->epoch++;
 	for (int i = 0; i < result->count; i++)
 	{
-		MemHeapPush(cand, result->items[i].dist, result->items[i].idx, false);
+		MemHeapPush(cand, result->items[i].key, result->items[i].idx, false);
 		Visit(b, result->items[i].idx);
 	}
 
@@ -484,14 +496,14 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 		int32	   *nbrs = b->nbrBuf;
 		int			n;
 
-		if (cand->items[0].dist > result->items[0].dist && result->count >= ef)
+		if (cand->items[0].key > result->items[0].key && result->count >= ef)
 			break;
 		c = MemHeapPop(cand, false);
 		n = LoadNeighbours(b, GraphElement(g, c.idx), level);
 		for (int i = 0; i < n; i++)
 		{
 			int32		j = nbrs[i];
-			float		d;
+			uint32		d;
 
 			if (!Visit(b, j))
 				continue;
@@ -500,7 +512,7 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 				__builtin_prefetch(ElementVector(g, GraphElement(g, nbrs[i + 1])));
 #endif
 			d = Dist(b, q, ElementVector(g, GraphElement(g, j)));
-			if (result->count < ef || d < result->items[0].dist)
+			if (result->count < ef || d < result->items[0].key)
 			{
 				MemHeapPush(cand, d, j, false);
 				MemHeapPush(result, d, j, true);
@@ -514,8 +526,8 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 static int
 CompareMemCand(const void *a, const void *b)
 {
-	float		da = ((const MemCand *) a)->dist;
-	float		db = ((const MemCand *) b)->dist;
+	uint32		da = ((const MemCand *) a)->key;
+	uint32		db = ((const MemCand *) b)->key;
 
 	return da < db ? -1 : da > db ? 1 : 0;
 }
@@ -542,7 +554,7 @@ SelectMem(GvHnswBuilder b, MemCand *cands, int n, int lm, MemCand *out, int *npr
 
 		for (int j = 0; j < nout; j++)
 		{
-			if (Dist(b, v, ElementVector(g, GraphElement(g, out[j].idx))) < cands[i].dist)
+			if (Dist(b, v, ElementVector(g, GraphElement(g, out[j].idx))) < cands[i].key)
 			{
 				good = false;
 				break;
@@ -560,13 +572,13 @@ SelectMem(GvHnswBuilder b, MemCand *cands, int n, int lm, MemCand *out, int *npr
 
 /* Make out[0, nout) element e's links at level (the caller holds its lock). */
 static void
-StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, float *dists,
+StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, uint32 *dists,
 		   const MemCand *out, int nout)
 {
 	for (int i = 0; i < nout; i++)
 	{
 		nbrs[i] = out[i].idx;
-		dists[i] = out[i].dist;
+		dists[i] = out[i].key;
 	}
 	e->counts[level] = nout;
 }
@@ -578,14 +590,14 @@ StoreLinks(GvHnswGraphElement e, int level, int32 *nbrs, float *dists,
  * possible when two participants link the same pair).
  */
 static void
-AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, float dist, int level)
+AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, uint32 dist, int level)
 {
 	GvHnswGraph g = bld->graph;
 	GvHnswGraphElement e = GraphElement(g, a);
 	int			lm = GvHnswLevelSlots(g->m, level);
 	int			start = GvHnswLevelStart(g->m, level);
 	int32	   *nbrs = ElementNbrs(g, e) + start;
-	float	   *dists = ElementDists(g, e) + start;
+	uint32	   *dists = ElementDists(g, e) + start;
 	MemCand    *cands = bld->scratch;
 	MemCand    *out = bld->scratch + lm + 1;
 	int			n;
@@ -612,10 +624,10 @@ AddLinkMem(GvHnswBuilder bld, int32 a, int32 b, float dist, int level)
 		for (int i = 0; i < n; i++)
 		{
 			cands[i].idx = nbrs[i];
-			cands[i].dist = dists[i];
+			cands[i].key = dists[i];
 		}
 		cands[n].idx = b;
-		cands[n].dist = dist;
+		cands[n].key = dist;
 		StoreLinks(e, level, nbrs, dists, out, SelectMem(bld, cands, n + 1, lm, out, NULL));
 	}
 	if (g->shared)
@@ -636,7 +648,7 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 	int			lm = GvHnswLevelSlots(g->m, level);
 	int			start = GvHnswLevelStart(g->m, level);
 	int32	   *nbrs = ElementNbrs(g, e) + start;
-	float	   *dists = ElementDists(g, e) + start;
+	uint32	   *dists = ElementDists(g, e) + start;
 	MemCand    *out = chosen;
 
 	if (g->shared)
@@ -651,7 +663,7 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 			if (!dup)
 			{
 				chosen[nout].idx = nbrs[i];
-				chosen[nout].dist = dists[i];
+				chosen[nout].key = dists[i];
 				nout++;
 			}
 		}
@@ -691,11 +703,11 @@ AddSpare(GvHnswGraph g, GvHnswGraphElement e, MemCand c)
 	/* A max-heap on distance: most offers lose to the farthest at once. */
 	if (spares.count == spares.size)
 	{
-		if (c.dist >= spares.items[0].dist)
+		if (c.key >= spares.items[0].key)
 			return;
 		(void) MemHeapPop(&spares, true);
 	}
-	MemHeapPush(&spares, c.dist, c.idx, true);
+	MemHeapPush(&spares, c.key, c.idx, true);
 	e->nfill = spares.count;
 }
 
@@ -708,7 +720,7 @@ OfferSpares(GvHnswBuilder b, int32 idx, MemCand *cands, int n)
 	for (int i = 0; i < n; i++)
 	{
 		GvHnswGraphElement w = GraphElement(g, cands[i].idx);
-		MemCand		c = {cands[i].dist, idx};
+		MemCand		c = {cands[i].key, idx};
 
 		if (g->shared)
 			LWLockAcquire(&w->lock, LW_EXCLUSIVE);
@@ -767,7 +779,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 	bool		holdEntry = false;
 	int32		ep;
 	int			epLevel;
-	float		epDist;
+	uint32		epDist;
 	int			nchosen[HNSW_MAX_LEVEL + 1];
 
 	if (g->shared)
@@ -806,7 +818,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 				changed = false;
 				for (int i = 0; i < n; i++)
 				{
-					float		d = Dist(b, vec, ElementVector(g, GraphElement(g, b->nbrBuf[i])));
+					uint32		d = Dist(b, vec, ElementVector(g, GraphElement(g, b->nbrBuf[i])));
 
 					if (d < epDist)
 					{
@@ -857,7 +869,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 
 			SetLinksMem(b, idx, chosen, nchosen[l], l);
 			for (int i = 0; i < nchosen[l]; i++)
-				AddLinkMem(b, chosen[i].idx, idx, chosen[i].dist, l);
+				AddLinkMem(b, chosen[i].idx, idx, chosen[i].key, l);
 		}
 	}
 
@@ -1029,7 +1041,7 @@ WriteKeyDirectory(Relation index, GvHnswInfo info, GvHnswGraph g, int nelements)
  * tuple's spares, which later back-links take over like free slots.
  */
 static int
-AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, float *dists)
+AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, GvPackedDistance *dists)
 {
 	int32	   *enbrs = ElementNbrs(g, e);
 	MemCand    *spares = ElementSpares(g, e);
@@ -1046,7 +1058,7 @@ AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, float *dists)
 		if (linked)
 			continue;
 		nbrs[n] = GraphElement(g, spares[i].idx)->tid;
-		dists[n++] = spares[i].dist;
+		dists[n++] = GvPackedDistanceFromKey(spares[i].key);
 	}
 	return n - e->counts[0];
 }
@@ -1096,8 +1108,8 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 		GvHnswGraphElement e = GraphElement(g, order[i]);
 		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
 		int32	   *enbrs = ElementNbrs(g, e);
-		float	   *edists = ElementDists(g, e);
-		float	   *dists;
+		uint32	   *edists = ElementDists(g, e);
+		GvPackedDistance *dists;
 		ItemPointer nbrs;
 
 		CHECK_FOR_INTERRUPTS();
@@ -1126,7 +1138,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 				if (j < e->counts[l])
 				{
 					nbrs[start + j] = GraphElement(g, enbrs[start + j])->tid;
-					dists[start + j] = edists[start + j];
+					dists[start + j] = GvPackedDistanceFromKey(edists[start + j]);
 				}
 				else
 					ItemPointerSetInvalid(&nbrs[start + j]);

@@ -40,7 +40,7 @@ FillElement(GvHnswElementTuple tup, GvHnswInfo info, int level, int capLevel,
 			const char *data, uint8 keyNulls, ItemPointer heaptid, Oid toastid)
 {
 	int			nslots = GvHnswSlots(info->m, capLevel);
-	float	   *dists;
+	GvPackedDistance *dists;
 	ItemPointer nbrs;
 
 	MemSet(tup, 0, GvHnswTupleSize(info->dataBytes, info->m, capLevel));
@@ -123,7 +123,8 @@ PlaceInFreeSlot(Relation index, GvHnswInfo info, GvHnswElementTuple tup,
 					int			n = GvHnswLevelSlots(info->m, l);
 
 					memcpy(GvHnswTupleDists(dst, info->dataBytes) + start,
-						   GvHnswTupleDists(tup, info->dataBytes) + start, sizeof(float) * n);
+						   GvHnswTupleDists(tup, info->dataBytes) + start,
+						   sizeof(GvPackedDistance) * n);
 					memcpy(GvHnswTupleNbrs(dst, info->dataBytes, info->m) + start,
 						   GvHnswTupleNbrs(tup, info->dataBytes, info->m) + start,
 						   sizeof(ItemPointerData) * n);
@@ -200,17 +201,22 @@ AppendElement(Relation index, GvHnswElementTuple tup, Size size, ItemPointer res
  * distance to nbr is dist: into a free slot, or in place of nbr's farthest
  * neighbour if newtid is nearer.  Nothing happens if nbr is a tombstone or
  * links to newtid already.  Inserts link each new element this way, and
- * vacuum each repaired one.
+ * vacuum each repaired one.  The links' distances are compared as stored
+ * (packed into 32 bits, GvPackDistance), the new one too, so that the order
+ * is the one the stored values give.
  */
 void
 GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
-				  ItemPointer newtid, float dist)
+				  ItemPointer newtid, double dist)
 {
 	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(nbr));
 	GenericXLogState *state;
 	Page		page;
 	GvHnswElementTuple tup;
-	float	   *dists;
+	GvPackedDistance *dists;
+	GvPackedDistance packed = GvPackDistance(dist);
+	double		newDist = GvUnpackDistance(packed);
+	double		farthest = 0;
 	ItemPointer nbrs;
 	int			start = GvHnswLevelStart(info->m, level);
 	int			n = GvHnswLevelSlots(info->m, level);
@@ -246,8 +252,12 @@ GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 			UnlockReleaseBuffer(buf);
 			return;
 		}
-		if (dists[i] > dist && (slot < 0 || dists[i] > dists[slot]))
+		if (GvUnpackDistance(dists[i]) > newDist &&
+			(slot < 0 || GvUnpackDistance(dists[i]) > farthest))
+		{
 			slot = i;
+			farthest = GvUnpackDistance(dists[i]);
+		}
 	}
 	/*
 	 * Spares (links the build added to fill the list; the last tup->spares
@@ -283,7 +293,7 @@ GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 	}
 	else if (spareTaken)
 		tup->spares--;
-	dists[slot] = dist;
+	dists[slot] = packed;
 	nbrs[slot] = *newtid;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
@@ -366,7 +376,8 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 			nchosen[l] = GvHnswSelectNeighbors(index, info, w, nw, lm, NULL, chosen[l]);
 			for (int i = 0; i < nchosen[l]; i++)
 			{
-				GvHnswTupleDists(tup, info->dataBytes)[GvHnswLevelStart(m, l) + i] = chosen[l][i].dist;
+				GvHnswTupleDists(tup, info->dataBytes)[GvHnswLevelStart(m, l) + i] =
+					GvPackDistance(chosen[l][i].dist);
 				GvHnswTupleNbrs(tup, info->dataBytes, m)[GvHnswLevelStart(m, l) + i] = chosen[l][i].tid;
 			}
 			/* w is sorted nearest first: the entry points of the next level */

@@ -61,7 +61,7 @@ typedef struct GvHnswScanOpaqueData
 	GvHnswKeyFilterData filter; /* WHERE filter_column = value, tested in the graph */
 	GvHnswTidSetData returned;	/* heap TIDs handed out so far */
 	bool		exhaustive;		/* past the graph bound: reading every element */
-	float		lastDist;		/* exhaustive: (dist, heaptid) of the last */
+	double		lastDist;		/* exhaustive: (dist, heaptid) of the last */
 	ItemPointerData lastTid;	/* element handed out, in index space */
 	int			sortedEnd;		/* listed: out[0, sortedEnd) is sorted and
 								 * nearer than the rest of out */
@@ -502,7 +502,7 @@ StartScan(IndexScanDesc scan)
 
 /* Distance, then heap TID: a total order, for batches and the exhaustive pass. */
 static int
-CompareDistTid(float da, ItemPointer ta, float db, ItemPointer tb)
+CompareDistTid(double da, ItemPointer ta, double db, ItemPointer tb)
 {
 	if (da != db)
 		return da < db ? -1 : 1;
@@ -652,7 +652,7 @@ StartExhaustive(IndexScanDesc scan)
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 
 	so->exhaustive = true;
-	so->lastDist = -get_float4_infinity();
+	so->lastDist = -get_float8_infinity();
 	ItemPointerSetInvalid(&so->lastTid);
 	ExhaustiveBatch(scan);
 }

@@ -1004,8 +1004,8 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 static int
 CompareCandidates(const void *a, const void *b)
 {
-	float		da = ((const GvHnswCandidate *) a)->dist;
-	float		db = ((const GvHnswCandidate *) b)->dist;
+	double		da = ((const GvHnswCandidate *) a)->dist;
+	double		db = ((const GvHnswCandidate *) b)->dist;
 
 	return da < db ? -1 : da > db ? 1 : 0;
 }

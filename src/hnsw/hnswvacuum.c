@@ -272,7 +272,7 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 	{
 		if (!GvHnswGetElementCopy(index, info, &cands[i].tid, scratch) ||
 			scratch->level < level)
-			cands[i].dist = get_float4_infinity();
+			cands[i].dist = get_float8_infinity();
 		else
 			cands[i].dist = GvMetricDistance(info->metric, vec,
 											 GvHnswElementVector(info, scratch, decoded),
@@ -340,14 +340,14 @@ WriteRepairedLevel(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup, int 
 	int			lm = GvHnswLevelSlots(m, level);
 	ItemPointer nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m) + start;
 	ItemPointerData *merged = palloc(sizeof(ItemPointerData) * lm);
-	float	   *mergedDists = palloc(sizeof(float) * lm);
+	GvPackedDistance *mergedDists = palloc(sizeof(GvPackedDistance) * lm);
 	int			nmerged = 0;
 	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
 	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 	GenericXLogState *state;
 	GvHnswElementTuple cur;
 	ItemPointer curNbrs;
-	float	   *curDists;
+	GvPackedDistance *curDists;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	cur = GvHnswPageGetElement(BufferGetPage(buf), off);
@@ -383,7 +383,7 @@ WriteRepairedLevel(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup, int 
 		if (!dup)
 		{
 			merged[nmerged] = chosen[i].tid;
-			mergedDists[nmerged++] = chosen[i].dist;
+			mergedDists[nmerged++] = GvPackDistance(chosen[i].dist);
 		}
 	}
 

@@ -24,7 +24,8 @@
 #include "gvpage.h"
 
 #define IVFPQ_MAGIC			0x47564950	/* "GVIP" */
-#define IVFPQ_VERSION		1
+#define IVFPQ_VERSION		2	/* 2: the metapage has scale; version 1 is
+									 * read as scale 0 */
 
 /* Reloptions: default, min, max; 0 means "derive from the data" */
 #define IVFPQ_DEFAULT_LISTS			0
@@ -98,6 +99,8 @@ typedef struct IvfpqMetaPageData
 	BlockNumber directoryStart; /* first directory page */
 	uint32		directoryPages;
 	int64		buildTime;		/* identifies the build, for caches */
+	int32		scale;			/* index space = 2^scale * the metric's space
+								 * (IvfpqScaleExponent) */
 } IvfpqMetaPageData;
 
 typedef IvfpqMetaPageData *IvfpqMetaPage;
@@ -214,7 +217,9 @@ extern void IvfpqReadMeta(Relation index, IvfpqMetaPage meta);
 extern void IvfpqGetList(Relation index, IvfpqMetaPage meta, int list,
 						 IvfpqList result);
 extern float *IvfpqPrepareValue(GvMetric metric, Datum value, int expectDim,
-								int *dim);
+								int scale, int *dim);
+extern int	IvfpqScaleExponent(GvMetric metric, const float *sample, int n, int dim);
+extern void IvfpqScaleVector(float *x, int dim, int scale);
 extern void IvfpqAppendEntry(Relation index, IvfpqMetaPage meta, int list,
 							 IvfpqEntry entry, Size size);
 extern void IvfpqCheckIndex(Relation index);

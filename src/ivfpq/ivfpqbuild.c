@@ -71,6 +71,7 @@ typedef struct IvfpqBuildStateData
 	pg_prng_state rng;
 
 	/* encoding */
+	int			scale;			/* IvfpqScaleExponent of the sample */
 	IvfpqCache	cache;
 	IvfpqListBufferData *lists;
 	IvfpqEntry	entry;
@@ -290,6 +291,7 @@ EncodeCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	oldCtx = MemoryContextSwitchTo(bs->tmpCtx);
 	x = palloc(sizeof(float) * bs->dim);
 	CopyValue(bs, values[0], x);
+	IvfpqScaleVector(x, bs->dim, bs->scale);
 	MemSet(bs->entry, 0, bs->entrySize);
 	bs->entry->heaptid = *tid;
 	IvfpqEncode(bs->cache, x, &list, bs->entry, bs->scratch);
@@ -638,6 +640,11 @@ ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		}
 	}
 
+	/* Into the index's space */
+	bs.scale = IvfpqScaleExponent(bs.metric, bs.sample, n, bs.dim);
+	for (int i = 0; i < n; i++)
+		IvfpqScaleVector(bs.sample + (Size) i * bs.dim, bs.dim, bs.scale);
+
 	/* Train: coarse centroids on up to 50 vectors per list */
 	MemSet(&meta, 0, sizeof(meta));
 	meta.header.magic = IVFPQ_MAGIC;
@@ -649,6 +656,7 @@ ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	meta.subquantizers = m;
 	meta.bits = bits;
 	meta.buildTime = GetCurrentTimestamp();
+	meta.scale = bs.scale;
 
 	MemSet(&cache, 0, sizeof(cache));
 	cache.meta = meta;

@@ -38,7 +38,7 @@ ivfpqinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	{
 		int			dim;
 		float	   *x = IvfpqPrepareValue(GvIndexGetMetric(index, 1), values[0],
-										  cache->dim, &dim);
+										  cache->dim, cache->meta.scale, &dim);
 		float	   *scratch = palloc(sizeof(float) * (2 * dim + cache->ksub));
 
 		size = IVFPQ_ENTRY_SIZE(cache->meta.subquantizers);

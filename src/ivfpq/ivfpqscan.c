@@ -70,7 +70,7 @@ typedef struct RankedData
 	float		adc;			/* its ADC estimate */
 	double		distance;		/* exact: the value the ORDER BY operator gives */
 	Oid			toastid;		/* its vector's TOAST id, InvalidOid if inline */
-	float		kernel;			/* the memo's kernel result, if toastid */
+	double		kernel;			/* the memo's kernel result, if toastid */
 } RankedData;
 
 typedef struct IvfpqScanOpaqueData
@@ -83,16 +83,18 @@ typedef struct IvfpqScanOpaqueData
 	GvMetric	metric;
 
 	/* query */
-	float	   *query;
+	float	   *query;			/* in the index's space (IvfpqPrepareValue) */
+	float	   *rawQuery;		/* as the ORDER BY operator gets it */
 	int			dim;
+	double		units;			/* index units per metric unit: 2^(2 scale) */
 	float	   *tables;			/* m x ksub */
 	int		   *listOrder;
 	float	   *listBase;
-	float	   *listScore;		/* centroid's distance, in Geometric units */
-	float	   *restMinScore;	/* [i]: least listScore of listOrder[i..] */
+	double	   *listScore;		/* centroid's distance, in Geometric units */
+	double	   *restMinScore;	/* [i]: least listScore of listOrder[i..] */
 	int			probed;			/* lists probed so far (prefix of listOrder) */
 	int			probeLimit;
-	float		maxGap;			/* largest listScore - Geometric(least ADC)
+	double		maxGap;			/* largest listScore - Geometric(least ADC)
 								 * of a probed list */
 
 	/* candidates by ADC; pool[poolNext..] not yet re-ranked */
@@ -100,17 +102,17 @@ typedef struct IvfpqScanOpaqueData
 	int			poolCount;
 	int			poolCap;
 	int			poolNext;
-	float		poolMin;		/* least ADC of pool[poolNext..] */
+	double		poolMin;		/* least ADC of pool[poolNext..], or HUGE_VAL */
 
 	/* re-ranked candidates not yet returned: a binary min-heap */
 	RankedData *heap;
 	int			heapCount;
 	int			heapCap;
-	float		margin;			/* see ErrorMargin */
-	float	   *errs;			/* ADC - exact of each re-ranked candidate */
+	double		margin;			/* see ErrorMargin */
+	double	   *errs;			/* ADC - exact of each re-ranked candidate */
 	int			errCount;
 	int			errCap;
-	float		errMax;
+	double		errMax;
 	double		lastDistance;	/* of the last row returned */
 	int64		returned;
 	int64		reranked;
@@ -125,20 +127,6 @@ typedef struct IvfpqScanOpaqueData
 } IvfpqScanOpaqueData;
 
 typedef IvfpqScanOpaqueData *IvfpqScanOpaque;
-
-static int
-CompareCandidates(const void *a, const void *b)
-{
-	float		da = ((const CandidateData *) a)->distance;
-	float		db = ((const CandidateData *) b)->distance;
-
-	if (da < db)
-		return -1;
-	if (da > db)
-		return 1;
-	return ItemPointerCompare((ItemPointer) &((const CandidateData *) a)->tid,
-							  (ItemPointer) &((const CandidateData *) b)->tid);
-}
 
 static int
 CompareTids(const void *a, const void *b)
@@ -263,19 +251,61 @@ SelectSmallest(CandidateData *c, int n, int k)
  * and cosine (1 - cos = |q - x|^2 / 2 for unit vectors), unchanged under
  * inner product.
  */
-static inline float
-Geometric(IvfpqScanOpaque so, float distance)
+static inline double
+Geometric(IvfpqScanOpaque so, double distance)
 {
 	switch (so->metric->kind)
 	{
 		case GV_METRIC_L2:
-			return sqrtf(Max(distance, 0.0f));
+			return sqrt(Max(distance, 0.0));
 		case GV_METRIC_COSINE:
-			return sqrtf(Max(2.0f * distance, 0.0f));
+			return sqrt(Max(2.0 * distance, 0.0));
 		case GV_METRIC_IP:
 			break;
 	}
 	return distance;
+}
+
+/*
+ * A float for an estimate that overflowed (a vector far from the magnitude
+ * the index was trained at, IvfpqScaleExponent): the nearest finite one,
+ * and for NaN the largest, so that pool order and the tests below never
+ * see a NaN.  Such an estimate says little, but order stays exact (the
+ * heap orders by exact distance, and a row found late is skipped): only
+ * that row's recall suffers.
+ */
+static inline float
+ClampEstimate(float d)
+{
+	if (GV_LIKELY(fabsf(d) <= FLT_MAX))
+		return d;
+	return isnan(d) ? FLT_MAX : copysignf(FLT_MAX, d);
+}
+
+/* An exact distance (as the ORDER BY operator gives it) in index units. */
+static inline double
+IndexUnits(IvfpqScanOpaque so, double distance)
+{
+	return so->metric->kind == GV_METRIC_L2 ?
+		distance * distance * so->units : distance * so->units;
+}
+
+/* Sorting the lists by their centroid's distance. */
+typedef struct ListOrderData
+{
+	double		distance;
+	int			list;
+} ListOrderData;
+
+static int
+CompareListOrder(const void *a, const void *b)
+{
+	const ListOrderData *x = a;
+	const ListOrderData *y = b;
+
+	if (x->distance != y->distance)
+		return x->distance < y->distance ? -1 : 1;
+	return x->list < y->list ? -1 : x->list > y->list;
 }
 
 /*
@@ -287,71 +317,77 @@ StartQuery(IndexScanDesc scan)
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
 	IvfpqCache	cache = so->cache;
 	int			lists = cache->meta.lists;
-	float	   *order;
-	CandidateData *sorted;
+	double	   *order;
+	ListOrderData *sorted;
 
 	so->listOrder = palloc(sizeof(int) * lists);
 	so->listBase = palloc0(sizeof(float) * lists);
-	so->listScore = palloc0(sizeof(float) * lists);
-	so->restMinScore = palloc(sizeof(float) * (lists + 1));
+	so->listScore = palloc0(sizeof(double) * lists);
+	so->restMinScore = palloc(sizeof(double) * (lists + 1));
 	so->probeLimit = Min(lists, Max(gv_ivfpq_probes, gv_ivfpq_max_probes));
-	so->maxGap = 0.0f;
-	so->restMinScore[lists] = FLT_MAX;
+	so->maxGap = 0.0;
+	so->restMinScore[lists] = HUGE_VAL;
 
 	if (!cache->meta.trained)
 	{
 		so->listOrder[0] = 0;
-		so->restMinScore[0] = FLT_MAX;
+		so->restMinScore[0] = HUGE_VAL;
 		return;
 	}
 
-	/* Per-list constants and the probing order */
-	order = palloc(sizeof(float) * lists);
+	/*
+	 * Per-list constants and the probing order, in double (a query far from
+	 * the magnitude the index was trained at may overflow float here); the
+	 * constant the ADC loop adds is a float, clamped.
+	 */
+	order = palloc(sizeof(double) * lists);
 	{
-		float		qnorm = GvInnerProduct(so->query, so->query, so->dim);
+		double		qnorm = GvSafeInnerProduct(GvInnerProduct, so->query, so->query, so->dim);
 
 		for (int l = 0; l < lists; l++)
 		{
-			float		ip = GvInnerProduct(so->query,
-											cache->centroids + (Size) l * so->dim,
-											so->dim);
+			double		ip = GvSafeInnerProduct(GvInnerProduct, so->query,
+												cache->centroids + (Size) l * so->dim,
+												so->dim);
+			double		base = 0;
 
 			switch (so->metric->kind)
 			{
 				case GV_METRIC_L2:
-					so->listBase[l] = qnorm - 2.0f * ip;
-					order[l] = so->listBase[l] + cache->centroidNorms[l];
+					base = qnorm - 2.0 * ip;
+					order[l] = base + cache->centroidNorms[l];
 					break;
 				case GV_METRIC_COSINE:
-					so->listBase[l] = 1.0f - ip;
-					order[l] = qnorm + cache->centroidNorms[l] - 2.0f * ip;
+					base = 1.0 - ip;
+					order[l] = qnorm + cache->centroidNorms[l] - 2.0 * ip;
 					break;
 				case GV_METRIC_IP:
-					so->listBase[l] = -ip;
+					base = -ip;
 					order[l] = -ip;
 					break;
 			}
+			so->listBase[l] = ClampEstimate((float) base);
+			/* centroid's distance: Euclidean under L2 and cosine */
+			so->listScore[l] = so->metric->kind == GV_METRIC_IP ? base :
+				sqrt(Max(order[l], 0.0));
 		}
 	}
-	sorted = palloc(sizeof(CandidateData) * lists);
+	sorted = palloc(sizeof(ListOrderData) * lists);
 	for (int l = 0; l < lists; l++)
 	{
-		ItemPointerSet(&sorted[l].tid, 0, (OffsetNumber) 1);
-		ItemPointerSetBlockNumber(&sorted[l].tid, l);
 		sorted[l].distance = order[l];
+		sorted[l].list = l;
 	}
-	qsort(sorted, lists, sizeof(CandidateData), CompareCandidates);
+	qsort(sorted, lists, sizeof(ListOrderData), CompareListOrder);
 	for (int l = 0; l < lists; l++)
-		so->listOrder[l] = ItemPointerGetBlockNumber(&sorted[l].tid);
+		so->listOrder[l] = sorted[l].list;
 
 	/*
-	 * Each centroid's distance to the query, for the expected nearest entry
-	 * of the lists not probed (see UnprobedBound): Euclidean under L2 and
-	 * cosine (unit vectors), the centroid's own ADC under inner product.
+	 * Each centroid's distance to the query (listScore), for the expected
+	 * nearest entry of the lists not probed (see UnprobedBound): Euclidean
+	 * under L2 and cosine (unit vectors), the centroid's own ADC under inner
+	 * product.
 	 */
-	for (int l = 0; l < lists; l++)
-		so->listScore[l] = so->metric->kind == GV_METRIC_IP ? so->listBase[l] :
-			sqrtf(Max(order[l], 0.0f));
 	for (int i = lists - 1; i >= 0; i--)
 		so->restMinScore[i] = Min(so->restMinScore[i + 1],
 								  so->listScore[so->listOrder[i]]);
@@ -429,7 +465,7 @@ ProbeList(IndexScanDesc scan, int list)
 	bool		trained = cache->meta.trained;
 	bool		useNorm = so->metric->kind == GV_METRIC_L2;
 	float		base = so->listBase[list];
-	float		listMin = FLT_MAX;
+	double		listMin = HUGE_VAL;
 
 	IvfpqGetList(scan->indexRelation, &cache->meta, list, &dir);
 	blkno = dir.startPage;
@@ -458,8 +494,8 @@ ProbeList(IndexScanDesc scan, int list)
 
 			c->tid = entry->heaptid;
 			if (trained)
-				c->distance = base + (useNorm ? entry->norm : 0.0f) +
-					AdcDistance(so->tables, entry->codes, m, ksub);
+				c->distance = ClampEstimate(base + (useNorm ? entry->norm : 0.0f) +
+											AdcDistance(so->tables, entry->codes, m, ksub));
 			else
 				c->distance = 0.0f;
 			listMin = Min(listMin, c->distance);
@@ -468,7 +504,7 @@ ProbeList(IndexScanDesc scan, int list)
 		UnlockReleaseBuffer(buf);
 	}
 	so->poolMin = Min(so->poolMin, listMin);
-	if (trained && listMin < FLT_MAX)
+	if (trained && listMin < HUGE_VAL)
 		so->maxGap = Max(so->maxGap, so->listScore[list] - Geometric(so, listMin));
 }
 
@@ -492,15 +528,15 @@ ProbeMore(IndexScanDesc scan)
 /*
  * The k-th smallest of v[0..n-1] (v is reordered): quickselect.
  */
-static float
-KthSmallest(float *v, int n, int k)
+static double
+KthSmallest(double *v, int n, int k)
 {
 	int			lo = 0;
 	int			hi = n - 1;
 
 	while (lo < hi)
 	{
-		float		pivot = v[lo + (hi - lo) / 2];
+		double		pivot = v[lo + (hi - lo) / 2];
 		int			i = lo;
 		int			j = hi;
 
@@ -512,7 +548,7 @@ KthSmallest(float *v, int n, int k)
 				j--;
 			if (i <= j)
 			{
-				float		t = v[i];
+				double		t = v[i];
 
 				v[i] = v[j];
 				v[j] = t;
@@ -539,21 +575,21 @@ KthSmallest(float *v, int n, int k)
  * underestimated (a coarse quantizer): their largest error then says little
  * about the errors of the rest.
  */
-static float
+static double
 ErrorMargin(IvfpqScanOpaque so)
 {
 	int			n = so->errCount;
-	float	   *v = palloc(sizeof(float) * n);
-	float		median;
-	float		mad;
+	double	   *v = palloc(sizeof(double) * n);
+	double		median;
+	double		mad;
 
-	memcpy(v, so->errs, sizeof(float) * n);
+	memcpy(v, so->errs, sizeof(double) * n);
 	median = KthSmallest(v, n, n / 2);
 	for (int i = 0; i < n; i++)
-		v[i] = fabsf(v[i] - median);
+		v[i] = fabs(v[i] - median);
 	mad = KthSmallest(v, n, n / 2);
 	pfree(v);
-	return Max(Max(so->errMax, median + 3.0f * 1.4826f * mad), 0.0f);
+	return Max(Max(so->errMax, median + 3.0 * 1.4826 * mad), 0.0);
 }
 
 /*
@@ -581,7 +617,7 @@ RerankBatch(IndexScanDesc scan, int want)
 		MemoryContext old;
 		Gvector		v;
 		RankedData	r;
-		float		exact;
+		double		exact;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!GvHeapFetchValue(&so->heapFetch, scan, &next[i].tid, &value))
@@ -600,8 +636,8 @@ RerankBatch(IndexScanDesc scan, int want)
 		{
 			/* the operator's kernel, once: for the memo and for the distance */
 			r.kernel = so->metric->kind == GV_METRIC_L2 ?
-				GvL2SquaredDistance(v->x, so->query, so->dim) :
-				GvInnerProduct(v->x, so->query, so->dim);
+				GvSafeL2Squared(GvL2SquaredDistance, v->x, so->rawQuery, so->dim) :
+				GvSafeInnerProduct(GvInnerProduct, v->x, so->rawQuery, so->dim);
 			r.toastid = GvDatumToastId(value);
 		}
 		if (!so->memoise ||
@@ -620,16 +656,15 @@ RerankBatch(IndexScanDesc scan, int want)
 		MemoryContextReset(so->tmpCtx);
 
 		/* How far the ADC overestimated this one, in index units */
-		exact = so->metric->kind == GV_METRIC_L2 ?
-			(float) (r.distance * r.distance) : (float) r.distance;
+		exact = IndexUnits(so, r.distance);
 		if (trained)
 		{
 			if (so->errCount >= so->errCap)
 			{
 				so->errCap = Max(so->errCap * 2, 256);
 				so->errs = so->errs == NULL ?
-					palloc_extended(sizeof(float) * so->errCap, MCXT_ALLOC_HUGE) :
-					repalloc_huge(so->errs, sizeof(float) * so->errCap);
+					palloc_extended(sizeof(double) * so->errCap, MCXT_ALLOC_HUGE) :
+					repalloc_huge(so->errs, sizeof(double) * so->errCap);
 			}
 			so->errs[so->errCount++] = r.adc - exact;
 			so->errMax = Max(so->errMax, r.adc - exact);
@@ -643,7 +678,7 @@ RerankBatch(IndexScanDesc scan, int want)
 	so->reranked += take;
 
 	/* The least ADC of what is left */
-	so->poolMin = FLT_MAX;
+	so->poolMin = HUGE_VAL;
 	for (int i = so->poolNext; i < so->poolCount; i++)
 		so->poolMin = Min(so->poolMin, so->pool[i].distance);
 }
@@ -654,22 +689,22 @@ RerankBatch(IndexScanDesc scan, int want)
  * how much nearer than its centroid a probed list's nearest entry was.
  * Under L2 and cosine the gaps are taken on Euclidean distances (not
  * squared), where a list's gap grows less with its distance to the query
- * (it is about the list's radius).  FLT_MAX when no list may be probed.
+ * (it is about the list's radius).  HUGE_VAL when no list may be probed.
  */
-static float
+static double
 UnprobedBound(IvfpqScanOpaque so)
 {
-	float		b;
+	double		b;
 
 	if (so->probed >= so->probeLimit)
-		return FLT_MAX;
+		return HUGE_VAL;
 	b = so->restMinScore[so->probed] - so->maxGap;
 	switch (so->metric->kind)
 	{
 		case GV_METRIC_L2:
-			return b > 0.0f ? b * b : 0.0f;
+			return b > 0.0 ? b * b : 0.0;
 		case GV_METRIC_COSINE:
-			return b > 0.0f ? b * b / 2.0f : 0.0f;
+			return b > 0.0 ? b * b / 2.0 : 0.0;
 		case GV_METRIC_IP:
 			break;
 	}
@@ -683,9 +718,7 @@ UnprobedBound(IvfpqScanOpaque so)
 static int
 PoolWithin(IvfpqScanOpaque so, double distance)
 {
-	float		exact = so->metric->kind == GV_METRIC_L2 ?
-		(float) (distance * distance) : (float) distance;
-	float		limit = exact + so->margin;
+	double		limit = IndexUnits(so, distance) + so->margin;
 	int			n = 0;
 
 	for (int i = so->poolNext; i < so->poolCount; i++)
@@ -702,12 +735,11 @@ PoolWithin(IvfpqScanOpaque so, double distance)
 static bool
 CanReturnTop(IvfpqScanOpaque so)
 {
-	double		d = so->heap[0].distance;
-	float		exact = so->metric->kind == GV_METRIC_L2 ? (float) (d * d) : (float) d;
-	float		bound = Min(so->poolNext < so->poolCount ? so->poolMin : FLT_MAX,
+	double		exact = IndexUnits(so, so->heap[0].distance);
+	double		bound = Min(so->poolNext < so->poolCount ? so->poolMin : HUGE_VAL,
 							UnprobedBound(so));
 
-	return bound == FLT_MAX || exact <= bound - so->margin;
+	return bound == HUGE_VAL || exact <= bound - so->margin;
 }
 
 /*
@@ -744,13 +776,13 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->exhausted = false;
 	so->pool = NULL;
 	so->poolCount = so->poolCap = so->poolNext = 0;
-	so->poolMin = FLT_MAX;
+	so->poolMin = HUGE_VAL;
 	so->heap = NULL;
 	so->heapCount = so->heapCap = 0;
-	so->margin = 0.0f;
+	so->margin = 0.0;
 	so->errs = NULL;
 	so->errCount = so->errCap = 0;
-	so->errMax = 0.0f;
+	so->errMax = 0.0;
 	so->lastDistance = -DBL_MAX;
 	so->returned = so->reranked = so->skipped = 0;
 	so->probed = 0;
@@ -790,8 +822,12 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 		old = MemoryContextSwitchTo(so->scanCtx);
 		so->cache = IvfpqGetCache(scan->indexRelation);
 		so->query = IvfpqPrepareValue(so->metric, scan->orderByData[0].sk_argument,
-									  so->cache->dim, &dim);
+									  so->cache->dim, so->cache->meta.scale, &dim);
 		so->dim = dim;
+		so->rawQuery = palloc(sizeof(float) * dim);
+		memcpy(so->rawQuery, DatumGetGvector(scan->orderByData[0].sk_argument)->x,
+			   sizeof(float) * dim);
+		so->units = ldexp(1.0, 2 * so->cache->meta.scale);
 		/* the operator's kernel on the operator's own arguments: see gvector.c */
 		so->memoise = so->metric->kind == GV_METRIC_L2 || so->metric->kind == GV_METRIC_IP;
 		so->memoKernel = so->metric->kind == GV_METRIC_L2 ? GV_MEMO_L2SQ : GV_MEMO_IP;

@@ -13,6 +13,9 @@
  */
 #include "compat.h"
 
+#include <float.h>
+#include <math.h>
+
 #include "access/generic_xlog.h"
 #include "ivfpq.h"
 #include "miscadmin.h"
@@ -47,6 +50,12 @@ IvfpqReadMeta(Relation index, IvfpqMetaPage meta)
 	GvCheckPage(index, page, GV_METAPAGE_BLKNO, GV_PAGE_ID_IVFPQ);
 	memcpy(meta, PageGetContents(page), sizeof(IvfpqMetaPageData));
 	UnlockReleaseBuffer(buf);
+	/* version 1 had no scale: its index space is the metric's */
+	if (meta->header.magic == IVFPQ_MAGIC && meta->header.version == 1)
+	{
+		meta->header.version = IVFPQ_VERSION;
+		meta->scale = 0;
+	}
 	GvCheckMetaHeader(index, &meta->header, IVFPQ_MAGIC, IVFPQ_VERSION);
 }
 
@@ -152,11 +161,82 @@ IvfpqGetCache(Relation index)
 }
 
 /*
- * A copy of a gvector datum in the metric's index space, checking its
- * dimensions against expectDim (if > 0).
+ * The index's space is the metric's (cosine: unit vectors) times 2^scale,
+ * a power of two the build chooses from its training sample: for vectors
+ * around 1e20 or 1e-20 the squared norms, centroid distances, lookup
+ * tables and ADC sums that gv_ivfpq keeps in float would overflow or
+ * underflow, in the index's space they do not.  Scaling by a power of two
+ * is exact and float arithmetic commutes with it, so every code, list and
+ * comparison is the one an index of the same vectors at ordinary
+ * magnitudes has; distances in index units are 2^(2 scale) times the
+ * metric's.  The exponent brings the sample's median largest |element|
+ * to [1, 2); it is 0 (no change, as in indexes built before it existed)
+ * when that median is within 2^-20 .. 2^20, and always for cosine, whose
+ * unit vectors the ADC's 1 - q.x relies on.  Vectors far from the sample's
+ * magnitude still get finite (clamped) codes and estimates, but poor ones:
+ * the exact re-ranking keeps their order right, not their recall.
+ */
+#define IVFPQ_PLAIN_EXPONENT	20
+
+static int
+CompareInts(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+IvfpqScaleExponent(GvMetric metric, const float *sample, int n, int dim)
+{
+	int		   *exps;
+	int			count = 0;
+	int			median;
+
+	if (metric->kind == GV_METRIC_COSINE || n <= 0)
+		return 0;
+	exps = palloc(sizeof(int) * n);
+	for (int i = 0; i < n; i++)
+	{
+		float		maxAbs = 0.0f;
+
+		for (int d = 0; d < dim; d++)
+			maxAbs = fmaxf(maxAbs, fabsf(sample[(Size) i * dim + d]));
+		if (maxAbs > 0.0f)
+			exps[count++] = ilogbf(maxAbs);
+	}
+	if (count == 0)
+	{
+		pfree(exps);
+		return 0;
+	}
+	qsort(exps, count, sizeof(int), CompareInts);
+	median = exps[count / 2];
+	pfree(exps);
+	return Abs(median) <= IVFPQ_PLAIN_EXPONENT ? 0 : -median;
+}
+
+/* x in the index's space: times 2^scale, clamped to the float range. */
+void
+IvfpqScaleVector(float *x, int dim, int scale)
+{
+	if (scale == 0)
+		return;
+	for (int d = 0; d < dim; d++)
+	{
+		float		y = ldexpf(x[d], scale);
+
+		x[d] = isinf(y) ? copysignf(FLT_MAX, y) : y;
+	}
+}
+
+/*
+ * A copy of a gvector datum in the index's space (the metric's, scaled:
+ * IvfpqScaleExponent), checking its dimensions against expectDim (if > 0).
  */
 float *
-IvfpqPrepareValue(GvMetric metric, Datum value, int expectDim, int *dim)
+IvfpqPrepareValue(GvMetric metric, Datum value, int expectDim, int scale, int *dim)
 {
 	Gvector		v = DatumGetGvector(value);
 	float	   *x;
@@ -169,6 +249,7 @@ IvfpqPrepareValue(GvMetric metric, Datum value, int expectDim, int *dim)
 	memcpy(x, v->x, sizeof(float) * v->dim);
 	/* A zero vector under cosine stays as it is; its distance is NaN. */
 	(void) GvMetricPrepareVector(metric, x, v->dim);
+	IvfpqScaleVector(x, v->dim, scale);
 	*dim = v->dim;
 	return x;
 }

@@ -109,14 +109,17 @@ typedef KdtreeLeafTupleData *KdtreeLeafTuple;
 
 /* cosine: a zero vector, stored at the origin; its distance is always 1 */
 #define KDTREE_TUPLE_ZERO	(1 << 0)
-/* cosine: a nonzero vector too small for float cosine; stored raw */
+/*
+ * cosine: a nonzero vector too small for float cosine, stored raw.  Only
+ * indexes built before the SQL cosine was computed in double where float
+ * underflows hold such tuples (and KDTREE_META_HAS_TINY); their scans stay
+ * exhaustive.  Nothing sets the flag any more.
+ */
 #define KDTREE_TUPLE_TINY	(1 << 1)
 
 #define KDTREE_LEAF_TUPLE_SIZE(dim) \
 	MAXALIGN(offsetof(KdtreeLeafTupleData, x) + sizeof(float) * (dim))
 
-/* squared norm below which a cosine vector counts as tiny */
-#define KDTREE_TINY_NORM2	1e-30
 
 /* reloptions */
 typedef struct KdtreeOptions

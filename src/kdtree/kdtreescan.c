@@ -30,10 +30,10 @@
  * larger margin than points, so a subtree never sorts after a point it
  * contains.
  *
- * A cosine query whose own squared norm is below 1e-30 or overflows float,
- * and any cosine query on an index that holds near-zero vectors (whose
- * float cosine is rounding noise, not geometry), is answered exhaustively:
- * every point comes back with bound 0 and the executor sorts.
+ * A zero cosine query (at distance 1 from everything), and any cosine query
+ * on an index built when near-zero vectors were stored raw
+ * (KDTREE_META_HAS_TINY), is answered exhaustively: every point comes back
+ * with bound 0 and the executor sorts.
  */
 #include "compat.h"
 
@@ -267,8 +267,7 @@ NodeKey(KdtreeScanOpaque so, double b)
 	if (so->metric->kind == GV_METRIC_COSINE)
 		key = b / 2 - so->cosslack - 4 * so->gamma - so->tiny;
 	else
-		key = Min(b * (1 - 3 * so->gamma) - so->tiny,
-				  (double) FLT_MAX * (1 - 3 * so->gamma));
+		key = b * (1 - 3 * so->gamma) - so->tiny;
 	return Max(key, 0.0);
 }
 
@@ -304,8 +303,7 @@ L2SquaredTiny(const float *a, const float *b, int dim)
 
 /*
  * Ordering key of a leaf tuple: for L2, the squared distance the SQL
- * operator computes itself (*exact), unless the float sum overflows (the
- * operator then falls back to double); otherwise a lower bound.
+ * operator computes itself (*exact); for cosine a lower bound.
  */
 static inline double
 PointKey(KdtreeScanOpaque so, KdtreeLeafTuple tup, bool *exact)
@@ -326,18 +324,18 @@ PointKey(KdtreeScanOpaque so, KdtreeLeafTuple tup, bool *exact)
 	}
 
 	/*
-	 * The operator computes GvL2SquaredDistance(emb, q): the same kernel on
-	 * the same floats (index space is the raw vector for L2), and a kernel's
-	 * result depends only on the values, with (a - b)^2 == (b - a)^2.
+	 * The operator computes GvSafeL2Squared(emb, q): the same kernel on the
+	 * same floats (index space is the raw vector for L2), a kernel's result
+	 * depends only on the values, with (a - b)^2 == (b - a)^2, and so does
+	 * the double pass where float would overflow or underflow (distance.h).
 	 */
-	if (so->dim <= KDTREE_INLINE_MAX_DIM)
-		d = L2SquaredTiny(so->query, tup->x, so->dim);
-	else
-		d = GvL2SquaredDistance(so->query, tup->x, so->dim);
-	if (!isfinite(d))
-		return (double) FLT_MAX * (1 - so->gamma);
 	*exact = true;
-	return d;
+	if (so->dim > KDTREE_INLINE_MAX_DIM)
+		return GvSafeL2Squared(GvL2SquaredDistance, so->query, tup->x, so->dim);
+	d = L2SquaredTiny(so->query, tup->x, so->dim);
+	if (GV_LIKELY(GvFloatSumTrusted(d)))
+		return d;
+	return GvL2SquaredDistanceDouble(so->query, tup->x, so->dim);
 }
 
 /*
@@ -665,16 +663,10 @@ StartScan(IndexScanDesc scan)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("different gvector dimensions %d and %d", so->dim, q->dim)));
 		memcpy(so->query, q->x, sizeof(float) * n);
-		if (so->metric->kind == GV_METRIC_COSINE)
-		{
-			float		norm2 = GvInnerProduct(so->query, so->query, n);
-
-			if (!(norm2 >= KDTREE_TINY_NORM2) || !isfinite(norm2) ||
-				(meta.flags & KDTREE_META_HAS_TINY))
-				so->flat = true;
-			else
-				GvMetricPrepareVector(so->metric, so->query, n);
-		}
+		if (so->metric->kind == GV_METRIC_COSINE &&
+			(!GvMetricPrepareVector(so->metric, so->query, n) ||
+			 (meta.flags & KDTREE_META_HAS_TINY)))
+			so->flat = true;
 	}
 
 	ResetQueues(so);

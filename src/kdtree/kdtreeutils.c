@@ -112,11 +112,9 @@ KdtreeReadMeta(Relation index, KdtreeMetaPageData *meta, XLogRecPtr *lsn)
 
 /*
  * Bring a gvector into index space: a plain copy for L2; for cosine a unit
- * vector, the origin for a zero vector (flag ZERO, distance always 1), and
- * the raw values for a vector whose squared norm underflows float
- * accumulation (flag TINY: its SQL distance follows float rounding, not
- * geometry, so scans of an index holding one fall back to exhaustive
- * order).  x must hold the vector's dimensions; *dim returns them.
+ * vector (normalised in double, so tiny and huge vectors too), the origin
+ * for a zero vector (flag ZERO, distance always 1).  x must hold the
+ * vector's dimensions; *dim returns them.
  */
 bool
 KdtreePrepareVector(GvMetric metric, Datum value, int *dim, float *x,
@@ -127,19 +125,8 @@ KdtreePrepareVector(GvMetric metric, Datum value, int *dim, float *x,
 	*dim = v->dim;
 	*flags = 0;
 	memcpy(x, v->x, sizeof(float) * v->dim);
-	if (metric->kind == GV_METRIC_COSINE)
-	{
-		float		norm2 = GvInnerProduct(x, x, v->dim);
-
-		if (!GvMetricPrepareVector(metric, x, v->dim))
-			*flags = KDTREE_TUPLE_ZERO;
-		else if (!(norm2 >= KDTREE_TINY_NORM2))
-		{
-			/* keep the raw values: GvMetricPrepareVector normalised them */
-			memcpy(x, v->x, sizeof(float) * v->dim);
-			*flags = KDTREE_TUPLE_TINY;
-		}
-	}
+	if (!GvMetricPrepareVector(metric, x, v->dim))
+		*flags = KDTREE_TUPLE_ZERO;
 	if ((Pointer) v != DatumGetPointer(value))
 		pfree(v);
 	return true;

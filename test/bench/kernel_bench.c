@@ -13,6 +13,11 @@
  *	(b) a set of 512 MiB, far larger than any cache: this is bounded by
  *		memory bandwidth, and a good kernel comes close to it.
  *
+ * The safe distances of distance.h (the float kernel, and double where its
+ * sum overflows or underflows) are measured beside their kernels, on the
+ * same ordinary data, where the double pass never runs: what the check
+ * costs the hot path.
+ *
  * Two baselines are measured over the same buffers in the same run:
  * memcpy into a second buffer (counted as bytes read) and a plain read-only
  * summing scan.  The best kernel should reach at least half the memcpy
@@ -50,6 +55,8 @@ typedef enum BenchKind
 	BENCH_IP,
 	BENCH_L1,
 	BENCH_COSINE,
+	BENCH_L2_SAFE,
+	BENCH_IP_SAFE,
 	BENCH_MEMCPY,
 	BENCH_SUM,
 	NUM_BENCH_KINDS
@@ -59,7 +66,7 @@ typedef enum BenchKind
 
 static const char *const BenchNames[NUM_BENCH_KINDS] = {
 	"l2_squared", "inner_product", "l1", "cosine_parts",
-	"memcpy", "sum scan"
+	"l2 safe", "ip safe", "memcpy", "sum scan"
 };
 
 /* One measurement: what to run, and the best time seen so far. */
@@ -130,6 +137,7 @@ ScanVectors(GvKernelSet set, BenchKind kind, const float *base,
 			size_t nvectors)
 {
 	float		sum = 0.0f;
+	double		dsum = 0.0;
 	float		ab,
 				aa,
 				bb;
@@ -156,10 +164,18 @@ ScanVectors(GvKernelSet set, BenchKind kind, const float *base,
 				sum += ab + bb;
 			}
 			break;
+		case BENCH_L2_SAFE:
+			for (v = 0; v < nvectors; v++)
+				dsum += GvSafeL2Squared(set->l2_squared, Query, base + v * DIM, DIM);
+			break;
+		case BENCH_IP_SAFE:
+			for (v = 0; v < nvectors; v++)
+				dsum += GvSafeInnerProduct(set->inner_product, Query, base + v * DIM, DIM);
+			break;
 		default:
 			abort();
 	}
-	return sum;
+	return sum + dsum;
 }
 
 /* Run one measurement once and keep its time if it is the best so far. */

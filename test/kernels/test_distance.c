@@ -700,8 +700,310 @@ CheckPlacementIndependent(GvKernelSet set)
 	return true;
 }
 
+/* ----------------------------------------------------------------
+ *		safe distances and packed distances (distance.h)
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Inputs where float sums fail: elements up to FLT_MAX (squares and
+ * products overflow), around 1e-25 (products below FLT_TRUE_MIN: 0 in
+ * float), subnormal elements, and a mix of 1 and 1e-30.
+ */
+typedef enum SafeClass
+{
+	SAFE_HUGE,
+	SAFE_TINY,
+	SAFE_SUBNORMAL,
+	SAFE_MIXED,
+	NUM_SAFE_CLASSES
+} SafeClass;
+
+static void
+FillSafeInput(SafeClass cls, int dim)
+{
+	for (int i = 0; i < dim; i++)
+	{
+		switch (cls)
+		{
+			case SAFE_HUGE:
+				SrcA[i] = 3e38f * RandomUnit();
+				SrcB[i] = 3e38f * RandomUnit();
+				break;
+			case SAFE_TINY:
+				SrcA[i] = 1e-25f * RandomSignedHalfToOne();
+				SrcB[i] = 1e-25f * RandomSignedHalfToOne();
+				break;
+			case SAFE_SUBNORMAL:
+				SrcA[i] = ldexpf((float) (int) (RandomUnit() * 1000), -149);
+				SrcB[i] = ldexpf((float) (int) (RandomUnit() * 1000), -149);
+				break;
+			case SAFE_MIXED:
+				SrcA[i] = (i % 2) ? 1e-30f * RandomUnit() : RandomUnit();
+				SrcB[i] = (i % 3) ? 1e-30f * RandomUnit() : RandomUnit();
+				break;
+			default:
+				abort();
+		}
+	}
+}
+
+/*
+ * Within float precision of ref, relative to the magnitude of its terms
+ * and nothing absolute: what the safe distances promise at every
+ * magnitude (the float kernels' absolute dim * FLT_TRUE_MIN allowance is
+ * what they fall back to double to avoid).
+ */
+static bool
+WithinRelative(double got, const RefData *ref, int dim)
+{
+	return fabs(got - ref->value) <= TOL_FACTOR * dim * FLT_EPSILON * ref->magnitude;
+}
+
+/*
+ * The safe distances through one tier's kernels, or (sabotage) the float
+ * kernels alone, checked against the double reference on every class and
+ * a range of dims.  Identical vectors must give 0, and their cosine parts
+ * three equal sums.
+ */
+static bool
+CheckSafe(GvKernelSet set, bool sabotage)
+{
+	static const int dims[] = {1, 2, 3, 4, 7, 8, 9, 16, 17, 33, 100, 784, 2001, 0};
+	bool		passed = true;
+
+	for (int cls = 0; cls < NUM_SAFE_CLASSES; cls++)
+	{
+		for (int k = 0; dims[k] != 0; k++)
+		{
+			int			dim = dims[k];
+			const float *a;
+			const float *b;
+			RefData		l2,
+						ip,
+						l1,
+						rab,
+						raa,
+						rbb;
+			double		got[6];
+
+			FillSafeInput((SafeClass) cls, dim);
+			a = GuardBufPlace(&GuardA, SrcA, dim, 0);
+			b = GuardBufPlace(&GuardB, SrcB, dim, dim % 5);
+			Reference(a, b, dim, &l2, &ip, &l1, &rab, &raa, &rbb);
+			if (sabotage)
+			{
+				got[0] = set->l2_squared(a, b, dim);
+				got[1] = set->inner_product(a, b, dim);
+				got[2] = set->l1(a, b, dim);
+			}
+			else
+			{
+				got[0] = GvSafeL2Squared(set->l2_squared, a, b, dim);
+				got[1] = GvSafeInnerProduct(set->inner_product, a, b, dim);
+				got[2] = GvSafeL1(a, b, dim);
+			}
+			GvSafeCosineParts(a, b, dim, &got[3], &got[4], &got[5]);
+			if (!WithinRelative(got[0], &l2, dim) || !WithinRelative(got[1], &ip, dim) ||
+				!WithinRelative(got[2], &l1, dim) || !WithinRelative(got[3], &rab, dim) ||
+				!WithinRelative(got[4], &raa, dim) || !WithinRelative(got[5], &rbb, dim))
+			{
+				if (!sabotage)
+					printf("#   %s safe, class %d, dim %d: l2 %.9g/%.9g ip %.9g/%.9g l1 %.9g/%.9g "
+						   "cos %.9g/%.9g %.9g/%.9g %.9g/%.9g\n", set->name, cls, dim,
+						   got[0], l2.value, got[1], ip.value, got[2], l1.value,
+						   got[3], rab.value, got[4], raa.value, got[5], rbb.value);
+				passed = false;
+			}
+			if (!sabotage)
+			{
+				double		ab,
+							aa,
+							bb;
+
+				GvSafeCosineParts(a, a, dim, &ab, &aa, &bb);
+				if (GvSafeL2Squared(set->l2_squared, a, a, dim) != 0 || !(ab == aa && aa == bb))
+				{
+					printf("#   %s safe, class %d, dim %d: a vector against itself\n",
+						   set->name, cls, dim);
+					passed = false;
+				}
+			}
+		}
+	}
+	return passed;
+}
+
+/* The double kernels against the reference, to double precision. */
+static bool
+CheckDoubleKernels(void)
+{
+	for (int dim = 1; dim <= 300; dim++)
+	{
+		RefData		l2,
+					ip,
+					l1,
+					ab,
+					aa,
+					bb;
+		const float *a;
+		const float *b;
+		double		tol;
+
+		FillSafeInput((SafeClass) (dim % NUM_SAFE_CLASSES), dim);
+		a = GuardBufPlace(&GuardA, SrcA, dim, 0);
+		b = GuardBufPlace(&GuardB, SrcB, dim, 0);
+		Reference(a, b, dim, &l2, &ip, &l1, &ab, &aa, &bb);
+		tol = 2.0 * dim * DBL_EPSILON;
+		if (!(fabs(GvL2SquaredDistanceDouble(a, b, dim) - l2.value) <= tol * l2.magnitude) ||
+			!(fabs(GvInnerProductDouble(a, b, dim) - ip.value) <= tol * ip.magnitude) ||
+			!(fabs(GvL1DistanceDouble(a, b, dim) - l1.value) <= tol * l1.magnitude))
+		{
+			printf("#   double kernels, dim %d\n", dim);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The double a packed distance stands for. */
+static double
+PackRound(double d)
+{
+	return GvUnpackDistance(GvPackDistance(d));
+}
+
+/* The order keys sort packed distances by value, and undo exactly. */
+static bool
+CheckPackKeys(void)
+{
+	for (int i = 0; i < 200000; i++)
+	{
+		double		x = ldexp((double) (NextRandom() >> 11) / 9007199254740992.0,
+							  (int) (NextRandom() % 601) - 300) * ((i & 1) ? -1 : 1);
+		double		y = ldexp((double) (NextRandom() >> 11) / 9007199254740992.0,
+							  (int) (NextRandom() % 601) - 300) * ((i & 2) ? -1 : 1);
+		GvPackedDistance px = GvPackDistance(x);
+		GvPackedDistance py = GvPackDistance(y);
+
+		if (GvPackedDistanceFromKey(GvPackedDistanceKey(px)) != px ||
+			GvDistanceKey(x) != GvPackedDistanceKey(px) ||
+			(GvUnpackDistance(px) < GvUnpackDistance(py)) !=
+			(GvPackedDistanceKey(px) < GvPackedDistanceKey(py)))
+		{
+			printf("#   keys of %.17g and %.17g\n", x, y);
+			return false;
+		}
+	}
+	return GvPackedDistanceKey(GvPackDistance(-0.0)) < GvPackedDistanceKey(GvPackDistance(0.0));
+}
+
+/* Floats of the normal range are stored bit for bit, and read back exactly. */
+static bool
+CheckPackNormal(void)
+{
+	for (int i = 0; i < 1000000; i++)
+	{
+		uint32_t	bits = (uint32_t) (NextRandom() >> 32);
+		uint32_t	field = (bits >> 23) & 0xFF;
+		float		f;
+
+		if (field == 0 || field == 255)
+			continue;
+		memcpy(&f, &bits, sizeof(f));
+		if (GvPackDistance(f) != bits || GvUnpackDistance(bits) != (double) f)
+		{
+			printf("#   float %.9g (0x%08x) packs to 0x%08x\n", (double) f, bits,
+				   GvPackDistance(f));
+			return false;
+		}
+	}
+	return GvPackDistance(FLT_MAX) == 0x7F7FFFFF && GvPackDistance(FLT_MIN) == 0x00800000 &&
+		GvPackDistance(0.0) == 0 && GvPackDistance(-0.0) == 0x80000000 &&
+		CheckPackKeys();
+}
+
+static int
+CompareDoubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define PACK_WIDE_COUNT 120000
+
+/*
+ * Beyond float's range: never reordered (packing is monotone), within
+ * 2^-15 relative, ordered against the normal range, finite throughout
+ * (an infinity or NaN saturates), and the least nonzero distance a pair of
+ * floats can have (2^-298) is not 0.
+ */
+static bool
+CheckPackWide(void)
+{
+	static double values[PACK_WIDE_COUNT + 1];
+	double		prevPacked = -HUGE_VAL;
+
+	/* magnitudes 2^-300 .. 2^300, both signs, and 0, in order */
+	for (int i = 0; i < PACK_WIDE_COUNT; i++)
+	{
+		double		frac = (double) (NextRandom() >> 11) / 9007199254740992.0;
+
+		values[i] = ldexp(1.0 + frac, (int) (NextRandom() % 601) - 300);
+		if (i % 2)
+			values[i] = -values[i];
+	}
+	values[PACK_WIDE_COUNT] = 0;
+	qsort(values, PACK_WIDE_COUNT + 1, sizeof(double), CompareDoubles);
+	for (int i = 0; i <= PACK_WIDE_COUNT; i++)
+	{
+		double		d = values[i];
+		double		p = PackRound(d);
+
+		if (!(p >= prevPacked) || !(fabs(p - d) <= fabs(d) * ldexp(1, -15)))
+		{
+			printf("#   %.17g packs to %.17g after %.17g\n", d, p, prevPacked);
+			return false;
+		}
+		prevPacked = p;
+	}
+	return PackRound(ldexp(1, -298)) > 0 && PackRound(-ldexp(1, -298)) < 0 &&
+		PackRound(ldexp(1, -298)) < FLT_TRUE_MIN &&
+		PackRound((double) FLT_MAX * 1.000001) > FLT_MAX &&
+		PackRound(nextafter(FLT_MAX, HUGE_VAL)) >= FLT_MAX &&
+		PackRound(nextafter(FLT_MIN, 0)) <= FLT_MIN && PackRound(FLT_MIN * (1 - 0x1p-20)) < FLT_MIN &&
+		isfinite(PackRound(HUGE_VAL)) && PackRound(HUGE_VAL) > 1e100 &&
+		PackRound(-HUGE_VAL) < -1e100 && PackRound(NAN) > 1e100;
+}
+
+/* Tests of the safe and packed distances. */
+static void
+SafeChecks(GvKernelSet sets, int nsets)
+{
+	char		desc[200];
+
+	for (int t = 0; t < nsets; t++)
+	{
+		snprintf(desc, sizeof(desc),
+				 "%s: safe distances within float precision at every magnitude, 0 for a == b",
+				 sets[t].name);
+		if (sets[t].supported())
+			Ok(CheckSafe(&sets[t], false), desc);
+		else
+			Skip(desc);
+	}
+	Ok(!CheckSafe(&sets[0], true),
+	   "self-check: the float kernels alone fail that comparison");
+	Ok(CheckDoubleKernels(), "double kernels within double precision");
+	Ok(CheckPackNormal(), "packed distances: normal floats bit for bit");
+	Ok(CheckPackWide(), "packed distances: monotone and within 2^-15 beyond float's range");
+}
+
 #define NUM_SELECTION_TESTS 10
 #define NUM_SELF_CHECKS 3
+#define NUM_SAFE_CHECKS 4
 
 
 int
@@ -717,12 +1019,13 @@ main(void)
 	GuardBufInit(&GuardA);
 	GuardBufInit(&GuardB);
 
-	planned = NUM_SELECTION_TESTS + NUM_SELF_CHECKS +
-		nsets * (NUM_KERNELS * NUM_INPUT_CLASSES + 1);
+	planned = NUM_SELECTION_TESTS + NUM_SELF_CHECKS + NUM_SAFE_CHECKS +
+		nsets * (NUM_KERNELS * NUM_INPUT_CLASSES + 2);
 	printf("1..%d\n", planned);
 
 	SelectionChecks(sets, nsets);
 	SelfChecks(&sets[0]);
+	SafeChecks(sets, nsets);
 
 	for (t = 0; t < nsets; t++)
 	{

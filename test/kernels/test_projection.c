@@ -60,8 +60,12 @@ MakeData(int n, int dim, int rank, double noise)
 	return x;
 }
 
+/*
+ * exponent: the data are scaled by 2^exponent (0: as made), up to where
+ * sketch coordinates overflow float or fall among the subnormals.
+ */
 static void
-TestCase(int n, int dim, int rank, double noise, const char *name)
+TestCase(int n, int dim, int rank, double noise, int exponent, const char *name)
 {
 	float	   *x = MakeData(n, dim, rank, noise);
 	const float **sample = malloc(sizeof(float *) * n);
@@ -76,6 +80,8 @@ TestCase(int n, int dim, int rank, double noise, const char *name)
 				valid = 1;
 	char		what[200];
 
+	for (int i = 0; i < n * dim; i++)
+		x[i] = ldexpf(x[i], exponent);
 	for (int i = 0; i < n; i++)
 		sample[i] = x + i * dim;
 	GvProjTrain(sample, n, dim, 42, mean, dirs, work);
@@ -117,7 +123,7 @@ TestCase(int n, int dim, int rank, double noise, const char *name)
 	snprintf(what, sizeof(what), "%s: bound <= true distance on %d pairs (largest ratio %.6f)",
 			 name, pairs, worstRatio);
 	Check(valid, what);
-	if (rank <= GV_PROJ_DIMS && noise == 0)
+	if (rank <= GV_PROJ_DIMS && noise == 0 && exponent == 0)
 	{
 		snprintf(what, sizeof(what), "%s: bound tight in the data's subspace (mean ratio %.4f)",
 				 name, sumRatio / pairs);
@@ -137,15 +143,68 @@ TestCase(int n, int dim, int rank, double noise, const char *name)
 	free(sk);
 }
 
+/*
+ * Elements of both signs near FLT_MAX: the vectors' distances to the mean
+ * exceed FLT_MAX, so sketch coordinates overflow float.
+ */
+static void
+TestHuge(void)
+{
+	enum
+	{
+	N = 200, DIM = 40};
+	float	   *x = malloc(sizeof(float) * N * DIM);
+	const float **sample = malloc(sizeof(float *) * N);
+	float	   *mean = malloc(sizeof(float) * DIM);
+	float	   *dirs = malloc(sizeof(float) * GV_PROJ_DIMS * DIM);
+	double	   *work = malloc(sizeof(double) * 2 * GV_PROJ_DIMS * DIM);
+	float	   *sk = malloc(sizeof(float) * GV_PROJ_SKETCH * N);
+	int			valid = 1,
+				overflowed = 0;
+
+	for (int i = 0; i < N * DIM; i++)
+		x[i] = (float) (3e38 * (Uniform() < 0 ? -1 : 1) * (0.5 + fabs(Uniform())));
+	for (int i = 0; i < N; i++)
+		sample[i] = x + i * DIM;
+	GvProjTrain(sample, N, DIM, 42, mean, dirs, work);
+	for (int i = 0; i < N; i++)
+	{
+		GvProjSketch(mean, dirs, DIM, x + i * DIM, sk + i * GV_PROJ_SKETCH);
+		for (int t = 0; t < GV_PROJ_SKETCH; t++)
+			overflowed |= isinf(sk[i * GV_PROJ_SKETCH + t]);
+	}
+	for (int i = 0; i < N; i++)
+		for (int k = i + 1; k < N; k += 3)
+		{
+			double		lb = GvProjBound2(sk + i * GV_PROJ_SKETCH, sk + k * GV_PROJ_SKETCH);
+
+			if (!(lb <= TrueDistance2(x + i * DIM, x + k * DIM, DIM)))
+				valid = 0;
+		}
+	Check(overflowed && valid,
+		  "elements near +-3e38 (sketch coordinates overflow): bound <= true distance");
+	free(x);
+	free(sample);
+	free(mean);
+	free(dirs);
+	free(work);
+	free(sk);
+}
+
 int
 main(void)
 {
 	srand(7);
-	TestCase(500, 40, 4, 0.0, "rank 4 in 40-D");
-	TestCase(500, 40, 4, 3.0, "rank 4 + noise in 40-D");
-	TestCase(300, 784, 30, 20.0, "rank 30 + noise in 784-D");
-	TestCase(200, 8, 8, 1.0, "8-D (fewer dimensions than directions)");
-	TestCase(100, 3, 3, 0.0, "3-D exact");
+	TestCase(500, 40, 4, 0.0, 0, "rank 4 in 40-D");
+	TestCase(500, 40, 4, 3.0, 0, "rank 4 + noise in 40-D");
+	TestCase(300, 784, 30, 20.0, 0, "rank 30 + noise in 784-D");
+	TestCase(200, 8, 8, 1.0, 0, "8-D (fewer dimensions than directions)");
+	TestCase(100, 3, 3, 0.0, 0, "3-D exact");
+	/* near 1e38; subnormal coordinates (1e-40 and 1e-44) */
+	TestCase(200, 40, 4, 3.0, 119, "rank 4 + noise in 40-D, near 1e38");
+	TestHuge();
+	TestCase(200, 40, 4, 3.0, -140, "rank 4 + noise in 40-D, near 1e-40");
+	TestCase(200, 40, 4, 3.0, -152, "rank 4 + noise in 40-D, near 1e-44");
 	printf("1..%d\n", TestNumber);
 	return Failures > 0;
 }

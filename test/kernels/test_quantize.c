@@ -154,6 +154,29 @@ TestInt8(void)
 	for (int i = 0; i < DIM; i++)
 		ok &= codes[i] == 0 && y[i] == 0.0f;
 	Check(ok, "int8: a zero vector encodes with scale 0 and decodes to zeros");
+
+	/*
+	 * Subnormal elements: max|x|/127 would round to a far smaller float (or
+	 * 0, every code 0); the scale rounds up instead, so codes stay in range,
+	 * k * 2^-149 with |k| <= 127 comes back exactly, and larger subnormal
+	 * vectors keep their shape.
+	 */
+	for (int i = 0; i < DIM; i++)
+		x[i] = ldexpf((float) (i % 61 - 30), -149);
+	GvInt8Encode(x, codes, &scale, DIM);
+	GvInt8Decode(codes, scale, y, DIM);
+	ok = scale == ldexpf(1.0f, -149);
+	for (int i = 0; i < DIM; i++)
+		ok &= y[i] == x[i];
+	Check(ok, "int8: whole multiples of 2^-149 up to 127 come back exactly");
+	for (int i = 0; i < DIM; i++)
+		x[i] = ldexpf((float) (i % 2001 - 1000) * 71.0f, -149);	/* up to 1e-40 */
+	GvInt8Encode(x, codes, &scale, DIM);
+	GvInt8Decode(codes, scale, y, DIM);
+	ok = scale > 0.0f && scale * 127.0f >= fabsf(x[1000 % DIM]);
+	for (int i = 0; i < DIM; i++)
+		ok &= codes[i] != -128 && fabsf(y[i] - x[i]) <= scale * 0.5f + ldexpf(1.0f, -149);
+	Check(ok, "int8: subnormal vectors keep every value within scale/2, codes in range");
 }
 
 static void
