@@ -30,7 +30,8 @@ OBJS = \
 	src/kdtree/kdtreeutils.o src/kdtree/kdtreevacuum.o src/kdtree/kdtreevalidate.o \
 	src/ivfpq/ivfpq.o src/ivfpq/ivfpqbuild.o src/ivfpq/ivfpqkmeans.o src/ivfpq/ivfpqcodebook.o \
 	src/ivfpq/ivfpqinsert.o src/ivfpq/ivfpqscan.o src/ivfpq/ivfpqvacuum.o src/ivfpq/ivfpqutils.o \
-	src/ivfpq/ivfpqvalidate.o
+	src/ivfpq/ivfpqvalidate.o \
+	src/backup/gvbwrite.o src/backup/gvbread.o src/backup/gvbackup.o src/backup/gvrestore.o
 
 # The install script is generated: sql/install/*.sql in name order, one
 # file per part (00_gvector.sql first, then one per access method).
@@ -39,7 +40,7 @@ DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
 REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_memo kdtree ivfpq \
-	magnitude
+	magnitude backup
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -49,7 +50,9 @@ WERROR ?= no
 ASSERTS ?= no
 OPTFLAGS ?=
 
-PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/gpu -I$(srcdir)/src/hnsw
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/gpu -I$(srcdir)/src/hnsw -DGV_EXTVERSION='"$(EXTVERSION)"'
+# .gvb backups are compressed with zstd (libzstd-dev)
+SHLIB_LINK = -lzstd
 # -Wextra, minus the noise PostgreSQL's own headers and fmgr macros make.
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers $(OPTFLAGS)

@@ -166,6 +166,15 @@ INSERT INTO ivfpq_s."Train2" SELECT v, v FROM ivfpq_s.train;
 ALTER INDEX ivfpq_t_tt SET (training_table = 'ivfpq_s."Train2"("B")');
 REINDEX INDEX ivfpq_t_tt;
 SELECT trained, lists, entries FROM gigavector.ivfpq_info('ivfpq_t_tt');
+-- the index depends on the table it was last trained on (pg_restore -j
+-- orders by this), so that table cannot be dropped from under it
+SELECT refobjid::regclass, deptype FROM pg_depend
+	WHERE objid = 'ivfpq_t_tt'::regclass AND refclassid = 'pg_class'::regclass AND refobjsubid = 0;
+DROP TABLE ivfpq_s."Train2";
+ALTER INDEX ivfpq_t_tt RESET (training_table);
+REINDEX INDEX ivfpq_t_tt;
+SELECT count(*) FROM pg_depend
+	WHERE objid = 'ivfpq_t_tt'::regclass AND refclassid = 'pg_class'::regclass AND refobjsubid = 0;
 DROP INDEX ivfpq_t_tt;
 -- an empty table with a training table: trained at once
 CREATE TABLE ivfpq_e2 (id int, v gvector(4));

@@ -14,8 +14,16 @@ from .psycopg import register_gvector
 from .errors import GigaVectorError, GigaVectorWarning
 from .database import IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit
 from .bm25 import BM25Config, BM25Index, BM25Result
+from .backup import (BackupCheck, BackupCompression, BackupHeader, BackupOptions, BackupResult,
+                     RestoreOptions, backup_check, backup_create, backup_read_header, backup_restore,
+                     backup_verify)
 
 __all__ = [
+    "BackupCheck",
+    "BackupCompression",
+    "BackupHeader",
+    "BackupOptions",
+    "BackupResult",
     "BM25Config",
     "BM25Index",
     "BM25Result",
@@ -26,6 +34,12 @@ __all__ = [
     "IndexType",
     "IVFPQ_MIN_TRAIN_ROWS",
     "SearchHit",
+    "RestoreOptions",
     "Vector",
+    "backup_check",
+    "backup_create",
+    "backup_read_header",
+    "backup_restore",
+    "backup_verify",
     "register_gvector",
 ]

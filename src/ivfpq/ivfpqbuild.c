@@ -35,6 +35,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/index.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "executor/tuptable.h"
@@ -158,9 +159,9 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
  * table's gvector column (the only one, or the one named), read under a
  * fresh snapshot.  The column must have the indexed column's type and, when
  * both declare them, the same dimensions; every row is checked as it is
- * read.
+ * read.  Returns the table's OID.
  */
-static void
+static Oid
 SampleTrainingTable(IvfpqBuildState bs, const char *value)
 {
 	Relation	index = bs->index;
@@ -270,6 +271,32 @@ SampleTrainingTable(IvfpqBuildState bs, const char *value)
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
+	return relid;
+}
+
+/*
+ * Record in pg_depend that the index was trained on table trainRelid
+ * (InvalidOid: on its own table), replacing what an earlier build recorded.
+ * The dependency is what pg_dump and pg_restore order by: with it a
+ * parallel restore (pg_restore -j) loads the training table's rows before
+ * it rebuilds the index, and DROP TABLE of the training table asks for
+ * CASCADE (or a REINDEX after resetting training_table) instead of leaving
+ * an index that cannot be rebuilt.  An index has no other normal dependency
+ * on a relation (its columns are automatic ones), so those are all ours.
+ */
+static void
+RecordTrainingTable(Relation index, Oid trainRelid)
+{
+	ObjectAddress indexAddr;
+	ObjectAddress tableAddr;
+
+	deleteDependencyRecordsForClass(RelationRelationId, RelationGetRelid(index),
+									RelationRelationId, DEPENDENCY_NORMAL);
+	if (!OidIsValid(trainRelid))
+		return;
+	ObjectAddressSet(indexAddr, RelationRelationId, RelationGetRelid(index));
+	ObjectAddressSet(tableAddr, RelationRelationId, trainRelid);
+	recordDependencyOn(&indexAddr, &tableAddr, DEPENDENCY_NORMAL);
 }
 
 /*
@@ -542,10 +569,13 @@ ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		}
 	}
 	if (trainingTable)
-		SampleTrainingTable(&bs, trainingTable);
+		RecordTrainingTable(index, SampleTrainingTable(&bs, trainingTable));
 	else
+	{
+		RecordTrainingTable(index, InvalidOid);
 		table_index_build_scan(heap, index, indexInfo, true, true,
 							   SampleCallback, &bs, NULL);
+	}
 
 	if (bs.rows == 0 && trainingTable)
 		ereport(ERROR,

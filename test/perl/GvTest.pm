@@ -9,7 +9,8 @@ use PostgreSQL::Test::Utils;
 use Test::More ();
 
 our @EXPORT = qw(gv_new_node random_vector_sql gv_fmnist_dir gv_require_fmnist
-  gv_fmnist_copy_file gv_fmnist_tables gv_ground_truth gv_recall gv_filtered_recall);
+  gv_fmnist_copy_file gv_fmnist_tables gv_ground_truth gv_recall gv_filtered_recall
+  gv_found_through_index);
 
 # A started node with gigavector created in database postgres.  Extra
 # postgresql.conf lines may be passed in.
@@ -152,6 +153,18 @@ sub gv_filtered_recall
 			FROM queries q,
 				LATERAL (SELECT id FROM items WHERE label = 3 ORDER BY emb <-> q.emb LIMIT 10) x
 			GROUP BY q.id) s});
+}
+
+# How many rows of table qs (id, emb) find themselves first, searched for
+# through the index of table $t (vectors $emb, an expression over q.emb;
+# index scans forced, gv_ivfpq probing 4 lists).
+sub gv_found_through_index
+{
+	my ($node, $t, $emb) = @_;
+	return $node->safe_psql('postgres', qq{
+		SET enable_seqscan = off;
+		SET gigavector.ivfpq_probes = 4;
+		SELECT count(*) FROM qs q WHERE (SELECT x.id FROM $t x ORDER BY x.emb <-> $emb LIMIT 1) = q.id});
 }
 
 1;

@@ -74,7 +74,14 @@ INSERT INTO hostile_input (type, expr) VALUES
 	('regclass', '''pg_class'''),
 	('bytea', 'NULL'), ('bytea', '''\x'''), ('bytea', '''\x00'''),
 	('bytea', '''\x0000000000000001000000013ff0000000000000'''),
-	('internal', 'NULL');
+	('internal', 'NULL'),
+	-- text and names: never an absolute path (no call may touch a file)
+	('text', 'NULL'), ('text', ''''''), ('text', '''zstd'''), ('text', '''post'''),
+	('name', 'NULL'), ('name', '''public'''), ('name', '''hostile_new'''), ('name', 'repeat(''n'', 63)'),
+	('name[]', 'NULL'), ('name[]', '''{}'''), ('name[]', '''{v}'''), ('name[]', 'ARRAY[NULL]::name[]'),
+	('jsonb', 'NULL'), ('jsonb', '''{}'''), ('jsonb', '''[]'''), ('jsonb', '''{"columns": 1, "indexes": "x"}'''),
+	('jsonb', '''{"columns": [{"name": "a", "type": "int); DROP TABLE hostile_items; --"}]}'''),
+	('jsonb', '''{"columns": [{"name": "a", "type": "gvector(2)"}], "indexes": [{"name": "i", "method": "gv_hnsw", "columns": [{"expression": "a", "opclass": "gvector_l2_ops; --", "order": ""}]}]}''');
 -- arrays of every element type the casts take; [0:1] has a lower bound
 -- other than 1, and the float8[] ones include aggregate-state shapes
 INSERT INTO hostile_input (type, expr)
@@ -104,7 +111,7 @@ INSERT INTO hostile_check VALUES
 	('double precision[]', $$CASE WHEN 'NaN' = ANY (r::float8[]) OR 'Infinity' = ANY (r::float8[]) OR '-Infinity' = ANY (r::float8[]) THEN 'not finite' END$$),
 	('numeric[]', $$CASE WHEN 'NaN' = ANY (r::numeric[]) OR 'Infinity' = ANY (r::numeric[]) OR '-Infinity' = ANY (r::numeric[]) THEN 'not finite' END$$),
 	('integer', NULL), ('integer[]', NULL), ('boolean', NULL), ('text', NULL),
-	('cstring', NULL), ('bytea', NULL), ('record', NULL),
+	('cstring', NULL), ('bytea', NULL), ('record', NULL), ('bigint', NULL), ('jsonb', NULL),
 	('internal', NULL), ('index_am_handler', NULL);
 
 -- Run one call (a query returning text rows); a row saying what went wrong,
