@@ -66,12 +66,32 @@ ifeq ($(WERROR),yes)
 PG_CFLAGS += -Werror
 endif
 
+# Export only the entry points PostgreSQL looks up by name: the magic block,
+# _PG_init, every SQL-callable function (PG_FUNCTION_INFO_V1) with its info
+# record, and the entry points of background and parallel workers, which are
+# named by string (their names end in Main or _main, e.g.
+# GvHnswParallelBuildMain).  Everything else stays
+# local, so our helpers cannot clash with another library's symbols.  On
+# PostgreSQL 15 PGDLLEXPORT is empty, hence a version script rather than
+# -fvisibility=hidden.
+EXPORTS_MAP = gigavector.exports
+SHLIB_LINK += -Wl,--version-script=$(EXPORTS_MAP)
+EXTRA_CLEAN += $(EXPORTS_MAP)
+
 # LLVM bitcode only lets the JIT inline our functions; building it would
 # make clang a requirement of every install, so we skip it.
 override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Every pg_finfo_X record the objects define names an SQL-callable X.
+$(EXPORTS_MAP): $(OBJS)
+	{ echo '{ global: Pg_magic_func; _PG_init; pg_finfo_*; *Main; *_main;'; \
+	  nm --defined-only $(OBJS) | sed -n 's/.* T pg_finfo_\([A-Za-z0-9_]*\)$$/\1;/p' | sort -u; \
+	  echo 'local: *; };'; } > $@
+
+$(MODULE_big)$(DLSUFFIX): $(EXPORTS_MAP)
 
 sql/gigavector--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@
