@@ -97,10 +97,11 @@ BEGIN
 	PERFORM gigavector.ttl_check(default_ttl, 'default TTL');
 	SELECT c.relkind, c.relowner, c.relrowsecurity, c.relforcerowsecurity INTO rel
 		FROM pg_class c WHERE c.oid = tbl;
-	IF rel.relkind IS DISTINCT FROM 'r' THEN
-		RAISE EXCEPTION '% is not a plain table', tbl
-			USING ERRCODE = 'wrong_object_type',
-				  HINT = CASE WHEN rel.relkind = 'p' THEN 'Enable TTL on each partition.' END;
+	IF rel.relkind = 'p' THEN
+		RAISE EXCEPTION '% is a partitioned table', tbl
+			USING ERRCODE = 'wrong_object_type', HINT = 'Enable TTL on each partition.';
+	ELSIF rel.relkind <> 'r' THEN
+		RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
 	END IF;
 	IF NOT pg_has_role(rel.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
@@ -189,8 +190,8 @@ BEGIN
 		RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	EXECUTE format('DROP POLICY IF EXISTS gv_ttl_expiry ON %s', tbl);
-	EXECUTE format('DROP POLICY IF EXISTS gv_ttl_all ON %s', tbl);
-	EXECUTE format('DROP POLICY IF EXISTS gv_ttl_cleanup ON %s', tbl);
+	EXECUTE format('DROP POLICY IF EXISTS %I ON %s',
+				   CASE WHEN t.rls_was_enabled THEN 'gv_ttl_cleanup' ELSE 'gv_ttl_all' END, tbl);
 	IF NOT t.rls_was_enabled THEN
 		EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
 	END IF;
@@ -256,7 +257,8 @@ COMMENT ON FUNCTION gigavector.set_ttl(regclass, anyelement, interval) IS 'make 
 
 -- Deletes expired rows now, in batches of gigavector.ttl_batch_size, all in
 -- the caller's transaction: of one table, or of every TTL table on which
--- the caller may SELECT and DELETE.  Returns the number of rows deleted.
+-- the caller holds SELECT, UPDATE and DELETE (a batch locks its rows with
+-- FOR UPDATE SKIP LOCKED, which takes UPDATE).  Returns the number of rows deleted.
 CREATE FUNCTION gigavector.ttl_cleanup(tbl regclass DEFAULT NULL) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'gv_ttl_cleanup' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION gigavector.ttl_cleanup(regclass) IS 'delete expired rows now (what the TTL worker does on its rounds)';

@@ -246,13 +246,15 @@ static bool
 MayClean(Oid relid)
 {
 	return pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
+		pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK &&
 		pg_class_aclcheck(relid, GetUserId(), ACL_DELETE) == ACLCHECK_OK;
 }
 
 /*
  * gigavector.ttl_cleanup(tbl regclass DEFAULT NULL) → bigint: delete the
- * expired rows of one table, or of every TTL table the caller may SELECT
- * from and DELETE from, now, in the caller's transaction and as the caller.
+ * expired rows of one table, or of every TTL table on which the caller
+ * holds SELECT, UPDATE (FOR UPDATE takes it) and DELETE, now, in the
+ * caller's transaction and as the caller.
  */
 Datum
 gv_ttl_cleanup(PG_FUNCTION_ARGS)
