@@ -270,8 +270,7 @@ gv_ttl_cleanup(PG_FUNCTION_ARGS)
 	if (OidIsValid(only) && tables == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table %s has no TTL",
-						DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(only)))),
+				 errmsg("table %s has no TTL", QuotedTableName(only)),
 				 errhint("Call gigavector.enable_ttl first.")));
 	foreach(lc, tables)
 	{
