@@ -218,7 +218,7 @@ ListTables(Oid only, MemoryContext cxt)
 	Datum		values[1] = {ObjectIdGetDatum(only)};
 	int			ret;
 
-	ret = SPI_execute_with_args("SELECT t.tbl::oid, c.relowner, t.ttl_column::text, t.tbl::text "
+	ret = SPI_execute_with_args("SELECT t.tbl::oid, c.relowner, t.ttl_column::text "
 								"FROM gigavector.ttl_tables t JOIN pg_catalog.pg_class c ON c.oid = t.tbl::oid "
 								"WHERE $1 = 0 OR t.tbl::oid = $1 ORDER BY 1",
 								1, types, values, NULL, true, 0);
@@ -235,8 +235,10 @@ ListTables(Oid only, MemoryContext cxt)
 		t->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
 		t->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
 		t->column = SPI_getvalue(tup, desc, 3);
-		t->name = SPI_getvalue(tup, desc, 4);
-		tables = lappend(tables, t);
+		t->name = QuotedTableName(t->relid);
+		/* a table dropped since the query began is nothing to clean */
+		if (t->name != NULL)
+			tables = lappend(tables, t);
 		MemoryContextSwitchTo(old);
 	}
 	return tables;
