@@ -589,6 +589,8 @@ class Database:
 
     def _read_ttl_column(self, conn: _Conn) -> str | None:
         """The table's expiry column, from gigavector.ttl_tables (None: no TTL)."""
+        if conn.execute("SELECT to_regclass('gigavector.ttl_tables')").fetchone() == (None,):
+            return None  # an older gigavector, without TTL
         row = conn.execute("SELECT ttl_column::text FROM gigavector.ttl_tables "
                            "WHERE tbl = %s::regclass", (self._key,)).fetchone()
         return None if row is None else str(row[0])
