@@ -214,7 +214,7 @@ COMMENT ON FUNCTION gigavector.disable_ttl(regclass) IS 'stop expiring rows of a
 -- Sets one row's TTL from now (NULL: the row never expires) and returns its
 -- new expiry.  The row is found by the table's single-column primary key;
 -- the caller needs UPDATE on the table and must be able to see the row (an
--- expired row is gone already).
+-- expired row is gone already).  Ids of any type as text.
 CREATE FUNCTION gigavector.set_ttl(tbl regclass, id text, ttl interval) RETURNS timestamptz
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp AS $$
@@ -249,11 +249,12 @@ END
 $$;
 COMMENT ON FUNCTION gigavector.set_ttl(regclass, text, interval) IS 'make one row expire after an interval from now (NULL: never)';
 
-CREATE FUNCTION gigavector.set_ttl(tbl regclass, id anyelement, ttl interval) RETURNS timestamptz
+-- Integer ids without a cast (a quoted literal or text goes to the text form).
+CREATE FUNCTION gigavector.set_ttl(tbl regclass, id bigint, ttl interval) RETURNS timestamptz
 	LANGUAGE sql
 	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT gigavector.set_ttl(tbl, id::text, ttl) $$;
-COMMENT ON FUNCTION gigavector.set_ttl(regclass, anyelement, interval) IS 'make one row expire after an interval from now (NULL: never)';
+COMMENT ON FUNCTION gigavector.set_ttl(regclass, bigint, interval) IS 'make one row expire after an interval from now (NULL: never)';
 
 -- Deletes expired rows now, in batches of gigavector.ttl_batch_size, all in
 -- the caller's transaction: of one table, or of every TTL table on which

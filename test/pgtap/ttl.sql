@@ -21,7 +21,7 @@ SELECT columns_are('gigavector', 'ttl_stats',
 SELECT has_function('gigavector', 'enable_ttl', ARRAY['regclass', 'name', 'interval'], 'enable_ttl(regclass, name, interval)');
 SELECT has_function('gigavector', 'disable_ttl', ARRAY['regclass'], 'disable_ttl(regclass)');
 SELECT has_function('gigavector', 'set_ttl', ARRAY['regclass', 'text', 'interval'], 'set_ttl(regclass, text, interval)');
-SELECT has_function('gigavector', 'set_ttl', ARRAY['regclass', 'anyelement', 'interval'], 'set_ttl(regclass, anyelement, interval)');
+SELECT has_function('gigavector', 'set_ttl', ARRAY['regclass', 'bigint', 'interval'], 'set_ttl(regclass, bigint, interval)');
 SELECT has_function('gigavector', 'ttl_cleanup', ARRAY['regclass'], 'ttl_cleanup(regclass)');
 SELECT function_returns('gigavector', 'ttl_cleanup', ARRAY['regclass'], 'bigint', 'ttl_cleanup returns the rows deleted');
 SELECT function_returns('gigavector', 'set_ttl', ARRAY['regclass', 'text', 'interval'], 'timestamp with time zone', 'set_ttl returns the new expiry');
