@@ -70,6 +70,35 @@ ok($node->log_contains(qr/gigavector ttl worker could not clean up public\.bad: 
 is($node->safe_psql('postgres', 'SELECT count(*) FROM bad'), '1', 'the failing table keeps its row');
 $node->safe_psql('postgres', 'SELECT gigavector.disable_ttl(\'bad\'); DROP TABLE bad');
 
+# The worker deletes as the table's owner: the owner's triggers never run
+# as a superuser.
+$node->safe_psql('postgres', q{
+	CREATE ROLE ttl_owner;
+	GRANT CREATE ON SCHEMA public TO ttl_owner;
+	SET ROLE ttl_owner;
+	CREATE TABLE owned (id int PRIMARY KEY, expires_at timestamptz);
+	CREATE TABLE deleted_by (who name, read_server_file boolean);
+	-- whether the trigger could do what only a superuser may
+	CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS $$
+		DECLARE
+			could boolean := true;
+		BEGIN
+			BEGIN
+				PERFORM pg_read_file('postgresql.conf', 0, 1);
+			EXCEPTION WHEN insufficient_privilege THEN
+				could := false;
+			END;
+			INSERT INTO deleted_by VALUES (current_user, could);
+			RETURN OLD;
+		END $$;
+	CREATE TRIGGER note AFTER DELETE ON owned FOR EACH ROW EXECUTE FUNCTION note();
+	SELECT gigavector.enable_ttl('owned');
+	INSERT INTO owned VALUES (1, now() - interval '1 hour'), (2, now() + interval '1 hour');
+});
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 1 FROM owned'), 'the owned table is cleaned');
+is($node->safe_psql('postgres', 'SELECT who, read_server_file FROM deleted_by'), 'ttl_owner|f',
+	"the owner's trigger ran as the owner");
+
 # A table dropped while a round is under way (the round is slow on the
 # table before it).
 $node->safe_psql('postgres', q{
