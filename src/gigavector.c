@@ -12,6 +12,7 @@
 #include "ivfpq/ivfpq.h"
 #include "kdtree/kdtree.h"
 #include "utils/guc.h"
+#include "worker/ttl.h"
 
 PG_MODULE_MAGIC;
 
@@ -24,6 +25,7 @@ _PG_init(void)
 	GvHnswInit();
 	KdtreeInit();
 	IvfpqInit();
+	GvTtlInit();
 
 	/* Settings of every part are registered above; no one else may use ours. */
 	MarkGUCPrefixReserved("gigavector");

@@ -4,7 +4,8 @@
 ``search`` …) and runs it as SQL on a PostgreSQL server: one you name with a
 connection string, or a private embedded one the package starts itself.
 ``BM25Index`` (with ``BM25Config``) is BM25 full-text search on the same
-servers, with the gv_bm25 access method.
+servers, with the gv_bm25 access method.  ``TTLManager`` (with ``TTLConfig``)
+makes vectors expire.
 Underneath sit the driver-independent :class:`Vector` value and the psycopg
 adapters (``register_gvector``).
 """
@@ -14,6 +15,7 @@ from .psycopg import register_gvector
 from .errors import GigaVectorError, GigaVectorWarning
 from .database import IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit
 from .bm25 import BM25Config, BM25Index, BM25Result
+from .ttl import TTLConfig, TTLManager, TTLStats
 from .backup import (BackupCheck, BackupCompression, BackupHeader, BackupOptions, BackupResult,
                      RestoreOptions, backup_check, backup_create, backup_read_header, backup_restore,
                      backup_verify)
@@ -34,6 +36,9 @@ __all__ = [
     "IndexType",
     "IVFPQ_MIN_TRAIN_ROWS",
     "SearchHit",
+    "TTLConfig",
+    "TTLManager",
+    "TTLStats",
     "RestoreOptions",
     "Vector",
     "backup_check",

@@ -48,6 +48,7 @@ from psycopg_pool import ConnectionPool
 from . import embedded as _embedded
 from .errors import GigaVectorError, GigaVectorWarning
 from .psycopg import register_gvector
+from .ttl import TTLConfig
 from .vector import FLOAT32_MAX, MAX_DIM, Vector, VectorBatch, VectorLike, _real
 
 try:  # numpy is optional: lists work without it
@@ -383,6 +384,7 @@ class Database:
         self._index_distance = vector_index.distance
         self._index_name = vector_index.name
         self._ivfpq_pending = vector_index.pending
+        self._ttl_column: str | None = None  # the expiry column, when the table has TTL
 
     # ------------------------------------------------------------------ open
 
@@ -392,7 +394,8 @@ class Database:
              index_distance: DistanceType | None = None,
              dsn: str | None = None, embedded: bool | None = None,
              collection: str | None = None, pool_size: int = 4,
-             settings: Mapping[str, Any] | None = None) -> Database:
+             settings: Mapping[str, Any] | None = None,
+             ttl: TTLConfig | None = None) -> Database:
         """Create or open a database.
 
         With a connection string (``dsn=``, ``$GIGAVECTOR_DSN`` or libpq's PG*
@@ -411,7 +414,15 @@ class Database:
         ``settings``: server settings for every pooled connection, e.g.
         ``{"gigavector.hnsw_ef_search": 100}``.  IVFPQ databases default to
         ``gigavector.ivfpq_probes = 16`` and ``gigavector.ivfpq_rerank = 200``.
+
+        ``ttl``: a :class:`TTLConfig`; the collection gets TTL
+        (``gigavector.enable_ttl``) and every vector added from then on
+        expires ``default_ttl_seconds`` after it was added.  A collection
+        that has TTL already keeps it either way: expired vectors are never
+        returned.
         """
+        if ttl is not None and not isinstance(ttl, TTLConfig):
+            raise ValueError(f"ttl must be a TTLConfig, not {type(ttl).__name__}")
         dim = _integer(dimension)
         if dim is None or not 1 <= dim <= MAX_DIM:
             raise ValueError(f"dimension must be an integer from 1 to {MAX_DIM}, not {dimension!r}")
@@ -458,8 +469,17 @@ class Database:
         except BaseException:
             res.close()
             raise
-        return cls(res, conninfo=conninfo, dsn=target, path=where, dimension=dim, index=index,
-                   collection=coll, vector_index=vector_index)
+        db = cls(res, conninfo=conninfo, dsn=target, path=where, dimension=dim, index=index,
+                 collection=coll, vector_index=vector_index)
+        try:
+            if ttl is not None:
+                db._enable_ttl(ttl)
+            else:
+                db._ttl_column = db._run(db._read_ttl_column)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     # ------------------------------------------------------------- plumbing
 
@@ -536,19 +556,62 @@ class Database:
         _check_jsonb(meta)
         return meta
 
-    @classmethod
-    def _filter(cls, filter_metadata: MetadataFilter) -> tuple[sql.Composable, list[Any]]:
-        """WHERE clause for a (key, value) tuple or a dict of key: value (all must match)."""
+    def _filter(self, filter_metadata: MetadataFilter) -> tuple[sql.Composable, list[Any]]:
+        """WHERE clause for a (key, value) tuple or a dict of key: value (all must
+        match), and, with TTL, for vectors that have not expired."""
+        live = self._live()
         if filter_metadata is None:
-            return sql.SQL(""), []
+            return (sql.SQL(" WHERE {}").format(live) if live else sql.SQL("")), []
         if isinstance(filter_metadata, tuple):
             if len(filter_metadata) != 2:
                 raise ValueError("filter_metadata must be a (key, value) tuple or a dict")
             filter_metadata = {filter_metadata[0]: filter_metadata[1]}
-        cond = cls._metadata(filter_metadata)
+        cond = self._metadata(filter_metadata)
         if not cond:
-            return sql.SQL(""), []
+            return (sql.SQL(" WHERE {}").format(live) if live else sql.SQL("")), []
+        if live:
+            return sql.SQL(" WHERE metadata @> %s AND {}").format(live), [Jsonb(cond)]
         return sql.SQL(" WHERE metadata @> %s"), [Jsonb(cond)]
+
+    def _live(self) -> sql.Composable | None:
+        """The condition of a vector that has not expired (None without TTL).
+
+        The table's row-level security policy says the same, but binds
+        neither superusers nor BYPASSRLS roles, which the package may be."""
+        if self._ttl_column is None:
+            return None
+        col = sql.Identifier(self._ttl_column)
+        return sql.SQL("({} IS NULL OR {} > now())").format(col, col)
+
+    def _and_live(self) -> sql.Composable:
+        live = self._live()
+        return sql.SQL(" AND {}").format(live) if live else sql.SQL("")
+
+    def _read_ttl_column(self, conn: _Conn) -> str | None:
+        """The table's expiry column, from gigavector.ttl_tables (None: no TTL)."""
+        if conn.execute("SELECT to_regclass('gigavector.ttl_tables')").fetchone() == (None,):
+            return None  # an older gigavector, without TTL
+        row = conn.execute("SELECT ttl_column::text FROM gigavector.ttl_tables "
+                           "WHERE tbl = %s::regclass", (self._key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _enable_ttl(self, config: TTLConfig) -> None:
+        """Give the collection TTL with config's default (gigavector.enable_ttl)."""
+        def run(conn: _Conn) -> str | None:
+            column = self._read_ttl_column(conn) or "expires_at"
+            conn.execute("SELECT gigavector.enable_ttl(%s::regclass, %s, %s)",
+                         (self._key, column, config.default_ttl))
+            if self._dsn is None:  # our embedded server: its worker follows the config
+                conn.execute(sql.SQL("ALTER SYSTEM SET gigavector.ttl_cleanup_interval = {}").format(
+                    sql.Literal(config.interval_setting)))
+                conn.execute("SELECT pg_reload_conf()")
+            return self._read_ttl_column(conn)
+        self._ttl_column = self._run(run)
+
+    @property
+    def ttl_column(self) -> str | None:
+        """The expiry column when the collection has TTL, else None."""
+        return self._ttl_column
 
     def _run(self, fn: Callable[[_Conn], _T]) -> _T:
         """Run fn(conn) on a pooled connection; database errors become GigaVectorError."""
@@ -657,7 +720,8 @@ class Database:
             params.append(Jsonb(self._metadata(metadata)))
         if not sets:
             raise ValueError("update needs a vector, metadata or both")
-        q = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(self._t, sql.SQL(", ").join(sets))
+        q = sql.SQL("UPDATE {} SET {} WHERE id = %s{}").format(
+            self._t, sql.SQL(", ").join(sets), self._and_live())
         key = _id(id)
         return self._run(lambda c: c.execute(q, (*params, key)).rowcount == 1)
 
@@ -666,9 +730,12 @@ class Database:
         v = self._vector(vector)
         meta = Jsonb(self._metadata(metadata))
         key = _id(id)
+        # with TTL a replaced vector starts a new life: the default expiry again
+        renew = (sql.SQL(", {} = DEFAULT").format(sql.Identifier(self._ttl_column))
+                 if self._ttl_column else sql.SQL(""))
         q = sql.SQL("INSERT INTO {} (id, embedding, metadata) VALUES (%s, %b, %b) "
                     "ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, "
-                    "metadata = EXCLUDED.metadata").format(self._t)
+                    "metadata = EXCLUDED.metadata{}").format(self._t, renew)
 
         def run(conn: _Conn) -> int:
             with conn.transaction():
@@ -684,7 +751,7 @@ class Database:
 
     def delete(self, id: int) -> bool:
         """Delete a vector; False when no such id."""
-        q = sql.SQL("DELETE FROM {} WHERE id = %s").format(self._t)
+        q = sql.SQL("DELETE FROM {} WHERE id = %s{}").format(self._t, self._and_live())
         key = _id(id)
         return self._run(lambda c: c.execute(q, (key,)).rowcount == 1)
 
@@ -692,7 +759,8 @@ class Database:
 
     def get(self, id: int) -> Vector | None:
         """The vector with this id (with .metadata and .id), or None."""
-        q = sql.SQL("SELECT id, embedding, metadata FROM {} WHERE id = %s").format(self._t)
+        q = sql.SQL("SELECT id, embedding, metadata FROM {} WHERE id = %s{}").format(
+            self._t, self._and_live())
         key = _id(id)
         row = self._run(lambda c: c.execute(q, (key,), binary=True).fetchone())
         return None if row is None else _record(row[1], row[2], row[0])
@@ -713,7 +781,8 @@ class Database:
         writes made meanwhile are not seen), which holds one pooled connection
         until the iteration ends or the iterator is dropped."""
         pool = self._pool()  # a closed database raises here, not at the first row
-        q = sql.SQL("SELECT id, embedding, metadata FROM {} ORDER BY id").format(self._t)
+        where, _ = self._filter(None)
+        q = sql.SQL("SELECT id, embedding, metadata FROM {}{} ORDER BY id").format(self._t, where)
         return _stream(pool, q)
 
     def search(self, query: VectorLike, k: int,
@@ -868,8 +937,9 @@ class Database:
             other.close()
 
     def _copy_from(self, src: Database) -> None:
-        out_sql = sql.SQL("COPY (SELECT id, embedding, metadata FROM {} ORDER BY id) TO STDOUT "
-                          "WITH (FORMAT binary)").format(src._t)
+        live, _ = src._filter(None)  # expired vectors are not saved
+        out_sql = sql.SQL("COPY (SELECT id, embedding, metadata FROM {}{} ORDER BY id) TO STDOUT "
+                          "WITH (FORMAT binary)").format(src._t, live)
         in_sql = sql.SQL("COPY {} (id, embedding, metadata) FROM STDIN WITH (FORMAT binary)").format(self._t)
         try:
             with src._pool().connection() as sconn, self._pool().connection() as dconn:

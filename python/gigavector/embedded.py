@@ -308,7 +308,9 @@ class EmbeddedServer:
         self._clear_stale_pidfile()
         argv = [os.path.join(self.bindir, "postgres"), "-D", self.pgdata, "-k", self.sockdir,
                 "-p", str(_PORT), "-c", "listen_addresses=", "-c", "unix_socket_permissions=0700",
-                "-c", "max_connections=64"]
+                "-c", "max_connections=64",
+                # the TTL worker (gigavector.ttl_cleanup_interval) runs only when preloaded
+                "-c", "shared_preload_libraries=gigavector"]
         if throwaway:
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off",
                      "-c", "full_page_writes=off"]
