@@ -4,7 +4,9 @@
 ``search`` …) and runs it as SQL on a PostgreSQL server: one you name with a
 connection string, or a private embedded one the package starts itself.
 ``BM25Index`` (with ``BM25Config``) is BM25 full-text search on the same
-servers, with the gv_bm25 access method.
+servers, with the gv_bm25 access method.  ``NamespaceManager`` keeps
+tenants apart in schemas with roles of their own; ``Server`` is the REST
+server, with ``AuthManager`` mapping API keys and JWTs to PostgreSQL roles.
 Underneath sit the driver-independent :class:`Vector` value and the psycopg
 adapters (``register_gvector``).
 """
@@ -17,8 +19,23 @@ from .bm25 import BM25Config, BM25Index, BM25Result
 from .backup import (BackupCheck, BackupCompression, BackupHeader, BackupOptions, BackupResult,
                      RestoreOptions, backup_check, backup_create, backup_read_header, backup_restore,
                      backup_verify)
+from .namespaces import Namespace, NamespaceConfig, NamespaceInfo, NamespaceManager
+from .auth import ApiKeyInfo, AuthConfig, AuthManager, AuthResult, AuthType, Identity
+from .server import Server, ServerConfig
 
 __all__ = [
+    "ApiKeyInfo",
+    "AuthConfig",
+    "AuthManager",
+    "AuthResult",
+    "AuthType",
+    "Identity",
+    "Namespace",
+    "NamespaceConfig",
+    "NamespaceInfo",
+    "NamespaceManager",
+    "Server",
+    "ServerConfig",
     "BackupCheck",
     "BackupCompression",
     "BackupHeader",
