@@ -296,6 +296,8 @@ def create_app(target: Union[Database, NamespaceManager], *, auth: AuthManager |
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, _TooLarge):  # FastAPI wraps errors of the body read
+            return error_response(413, str(exc.__cause__))
         message = "no such route" if exc.status_code == 404 else str(exc.detail)
         return error_response(exc.status_code, message)
 
