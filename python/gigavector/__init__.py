@@ -14,7 +14,7 @@ adapters (``register_gvector``).
 from .vector import Vector
 from .psycopg import register_gvector
 from .errors import GigaVectorError, GigaVectorWarning
-from .database import IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit
+from .database import IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit, acting_role
 from .bm25 import BM25Config, BM25Index, BM25Result
 from .backup import (BackupCheck, BackupCompression, BackupHeader, BackupOptions, BackupResult,
                      RestoreOptions, backup_check, backup_create, backup_read_header, backup_restore,
@@ -58,5 +58,6 @@ __all__ = [
     "backup_read_header",
     "backup_restore",
     "backup_verify",
+    "acting_role",
     "register_gvector",
 ]

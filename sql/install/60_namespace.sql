@@ -165,7 +165,7 @@ BEGIN
 	DELETE FROM gigavector.namespace_registry r WHERE r.name = drop_namespace.name
 		RETURNING r.role INTO role_name;
 	IF role_name IS NULL THEN
-		RAISE EXCEPTION 'namespace "%" does not exist', name USING ERRCODE = 'undefined_schema';
+		RAISE EXCEPTION 'namespace "%" does not exist', name USING ERRCODE = 'invalid_schema_name';
 	END IF;
 	EXECUTE format('DROP SCHEMA %I CASCADE', name);
 	DELETE FROM gigavector.api_keys k WHERE k.role = role_name;
@@ -183,7 +183,7 @@ BEGIN
 	UPDATE gigavector.namespace_registry r SET max_vectors = set_namespace_quota.max_vectors
 		WHERE r.name = set_namespace_quota.name;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'namespace "%" does not exist', name USING ERRCODE = 'undefined_schema';
+		RAISE EXCEPTION 'namespace "%" does not exist', name USING ERRCODE = 'invalid_schema_name';
 	END IF;
 END $$;
 REVOKE ALL ON FUNCTION gigavector.set_namespace_quota(text, bigint) FROM PUBLIC;
