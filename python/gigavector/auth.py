@@ -97,7 +97,7 @@ class ApiKeyInfo:
 
 
 def _hash(secret: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)  # type: ignore[arg-type]
+    return hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
 
 
 class AuthManager:

@@ -17,7 +17,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, ContextManager, Iterator, cast
+from typing import Any, ContextManager, Iterator, List, cast
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -95,7 +95,7 @@ class Namespace(Database):
     role: str
     max_vectors: int | None
 
-    @property  # type: ignore[override]
+    @property
     def count(self) -> _Count:  # an int that is also callable, see _Count
         n = _Count(Database.count(self))
         n._db = self
@@ -207,11 +207,11 @@ class NamespaceManager:
         rows = self._list("WHERE name = %s", (name,))
         return rows[0] if rows else None
 
-    def list(self) -> list[NamespaceInfo]:
+    def list(self) -> List[NamespaceInfo]:
         """The namespaces the acting role (default: the manager's login) may use, by name."""
         return self._list("", ())
 
-    def _list(self, where: str, params: tuple[Any, ...]) -> list[NamespaceInfo]:
+    def _list(self, where: str, params: tuple[Any, ...]) -> List[NamespaceInfo]:
         q = ("SELECT name, dimension, index, distance, rows, max_vectors, owner "
              "FROM gigavector.namespaces " + where + " ORDER BY name")
         rows = self._run(lambda c: c.execute(q, params).fetchall())

@@ -288,7 +288,7 @@ def create_app(target: Union[Database, NamespaceManager], *, auth: AuthManager |
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        first: dict[str, Any] = dict(errors[0]) if errors else {"loc": (), "msg": "invalid request"}
         if first.get("type") == "value_error.jsondecode":
             return error_response(400, "request body is not valid JSON")
         where = ".".join(str(p) for p in first.get("loc", ()))
