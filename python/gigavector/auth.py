@@ -70,6 +70,10 @@ class AuthConfig:
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     clock_skew_seconds: int = 60
+    #: how long a server reuses a key's row (role, expiry, revocation) before
+    #: reading it again; revoke() through this manager takes effect at once,
+    #: through another process within this time.  0: read it on every request.
+    key_cache_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ class AuthManager:
         self._verified: dict[str, bytes] = {}
         self._pepper = secrets.token_bytes(32)
         self._roles: dict[str, tuple[float, str | None]] = {}
+        self._rows: dict[str, tuple[float, tuple[Any, ...]]] = {}
         self._lock = threading.Lock()
         self._closed = False
         if db is None:
@@ -185,6 +190,7 @@ class AuthManager:
                          "WHERE key_id = %s AND revoked IS NULL RETURNING key_id", (key_id,))
         with self._lock:
             self._verified.pop(key_id, None)
+            self._rows.pop(key_id, None)
         return bool(rows)
 
     def list_keys(self) -> list[ApiKeyInfo]:
@@ -198,11 +204,11 @@ class AuthManager:
         if len(parts) != 3 or parts[0] != "gv" or not parts[1] or not parts[2]:
             return AuthResult.INVALID, None
         key_id, secret = parts[1], parts[2]
-        rows = self._sql("SELECT name, role, salt, hash, expires <= now(), revoked IS NOT NULL "
-                         "FROM gigavector.api_keys WHERE key_id = %s", (key_id,))
-        if not rows:
+        row = self._key_row(key_id)
+        if row is None:
             return AuthResult.INVALID, None
-        name, role, salt, stored, expired, revoked = rows[0]
+        name, role, salt, stored, expires, revoked = row
+        expired = expires is not None and expires <= datetime.now(timezone.utc)
         digest = hmac.new(self._pepper, key.encode(), hashlib.sha256).digest()
         with self._lock:
             known = self._verified.get(key_id)
@@ -216,6 +222,26 @@ class AuthManager:
         if expired:
             return AuthResult.EXPIRED, None
         return AuthResult.SUCCESS, Identity(role=role, key_id=key_id, name=name)
+
+    def _key_row(self, key_id: str) -> tuple[Any, ...] | None:
+        """The key's row, read again when older than key_cache_seconds."""
+        ttl = self.config.key_cache_seconds
+        now = time.monotonic()
+        if ttl > 0:
+            with self._lock:
+                hit = self._rows.get(key_id)
+            if hit is not None and now - hit[0] < ttl:
+                return hit[1]
+        rows = self._sql("SELECT name, role, salt, hash, expires, revoked IS NOT NULL "
+                         "FROM gigavector.api_keys WHERE key_id = %s", (key_id,))
+        if not rows:
+            return None
+        if ttl > 0:
+            with self._lock:
+                if len(self._rows) > 10_000:
+                    self._rows.clear()
+                self._rows[key_id] = (now, rows[0])
+        return rows[0]
 
     # ------------------------------------------------------------ JWT
 

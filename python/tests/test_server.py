@@ -167,8 +167,13 @@ def test_bad_vectors_are_400(served):
 def test_wrong_types_are_422(served):
     _, _, client = served
     assert error(client.post("/search", json={"vector": ["a", 1, 2, 3]})) == \
-        (422, "body.vector.0: value is not a valid float")
-    assert error(client.post("/search", json={"vector": [True, 1, 2, 3]}))[0] == 422
+        (422, "body.vector: item 0 is not a number")
+    assert error(client.post("/search", json={"vector": [1, True, 2, 3]})) == \
+        (422, "body.vector: item 1 is not a number")
+    assert error(client.post("/search", json={"vector": "1,2,3,4"})) == \
+        (422, "body.vector: value is not an array of numbers")
+    assert error(client.post("/search/batch", json={"vectors": [[1, 2, 3, 4], [1, "2"]]})) == \
+        (422, "body.vectors: item 1.1 is not a number")
     assert error(client.post("/search", json={"vector": [1, 2, 3, 4], "k": "5"})) == \
         (422, "body.k: value is not a valid integer")
     assert error(client.post("/search", json={"vector": [1, 2, 3, 4], "distance": "manhattan"})) \
