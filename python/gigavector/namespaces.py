@@ -106,12 +106,14 @@ class Namespace(Database):
 
 
 def _namespace_conninfo(conninfo: str, name: str, extschema: str) -> str:
-    """conninfo with search_path set to the namespace's schema, then the
-    extension's (names of letters, digits and underscores need no escaping)."""
+    """conninfo for a namespace's own pool: search_path set to its schema, then
+    the extension's, and the session's role to the namespace's role, so that
+    every statement on it runs with the tenant's privileges only (names of
+    letters, digits and underscores need no escaping)."""
     params = conninfo_to_dict(conninfo)
     options = str(params.get("options") or "")
-    path = f"{check_namespace_name(name)},{extschema}"
-    params["options"] = f"{options} -c search_path={path}".strip()
+    name = check_namespace_name(name)
+    params["options"] = f"{options} -c search_path={name},{extschema} -c role=gv_ns_{name}".strip()
     return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
 
 
@@ -122,7 +124,10 @@ class NamespaceManager:
     postgres:// or postgresql://), a data folder for an embedded server, or
     None: ``$GIGAVECTOR_DSN`` / libpq's PG* variables if set, else a throwaway
     embedded server.  The manager's login role creates and drops namespaces
-    (it needs CREATEROLE and CREATE on the database, or superuser).
+    (it needs CREATEROLE and CREATE on the database, or superuser).  Each
+    namespace gets a pool of its own whose sessions run as the namespace's
+    role (``-c role=gv_ns_<name>``): a login that is a member of the tenants'
+    roles, NOINHERIT and without grants of its own, can serve namespaces.
     """
 
     def __init__(self, path_or_dsn: str | os.PathLike[str] | None = None, *,
@@ -225,9 +230,10 @@ class NamespaceManager:
             ns = self._open.get(name)
             if ns is not None:
                 return ns
+            # the view: a login that is only a member of the tenants' roles reads it
             row = self._run(lambda c: c.execute(
-                "SELECT dimension, index, distance, role, max_vectors "
-                "FROM gigavector.namespace_registry WHERE name = %s", (name,)).fetchone())
+                "SELECT dimension, index, distance, owner, max_vectors "
+                "FROM gigavector.namespaces WHERE name = %s", (name,)).fetchone())
             if row is None:
                 return None
             index = {v: k for k, v in _SQL_INDEX.items()}[row[1]]

@@ -264,3 +264,51 @@ def test_seed_auth_example():
 
     auth.close()
     assert result == AuthResult.SUCCESS and identity.key_id == key_id and identity.role is None
+
+
+def test_server_login_without_rights_of_its_own(tenants, dsn):
+    """The server's pool logs in as a NOINHERIT role that is only a member of the
+    tenants' roles: it reads nothing as itself; each request reads as its key's role.
+    The keys live on the admin's server (AuthManager over the admin manager)."""
+    mgr, a, b = tenants
+    login = "gv_srv_" + uuid.uuid4().hex[:6]
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(f"CREATE ROLE {login} LOGIN NOINHERIT")
+        c.execute(f"GRANT {a.role}, {b.role} TO {login}")
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    params["user"] = login
+    login_dsn = psycopg.conninfo.make_conninfo(**params)
+    try:
+        with psycopg.connect(login_dsn, autocommit=True) as c:
+            assert refused_sqlstate(c, f"SELECT count(*) FROM {a.name}.vectors") == "42501"
+            assert refused_sqlstate(c, "SELECT * FROM gigavector.api_keys") == "42501"
+            assert c.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") \
+                .fetchone() == (False,)
+        served = NamespaceManager(login_dsn)
+        auth = AuthManager(AuthConfig(), mgr)
+        srv = Server(served, ServerConfig(port=0, auth=auth))
+        srv.start()
+        try:
+            key_b, _ = auth.generate_api_key("tenant b", role=b.role)
+            with httpx.Client(base_url=srv.url) as client:
+                r = client.post(f"/namespaces/{b.name}/search", json={"vector": [1, 0, 0, 0], "k": 5},
+                                headers=bearer(key_b))
+                assert [h["metadata"]["t"] for h in r.json()["hits"]] == ["b", "b", "b"]
+                assert client.post(f"/namespaces/{b.name}/vectors", json={"vector": [4, 0, 0, 0]},
+                                   headers=bearer(key_b)).status_code == 200
+                r = client.get(f"/namespaces/{a.name}/stats", headers=bearer(key_b))
+                assert error(r) == (403, f"permission denied for schema {a.name}")
+            assert b.count() == 4
+        finally:
+            srv.stop()
+            auth.close()
+            served.close()
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute(f"DROP ROLE {login}")
+
+
+def refused_sqlstate(conn, query):
+    with pytest.raises(psycopg.Error) as info:
+        conn.execute(query)
+    return info.value.sqlstate
