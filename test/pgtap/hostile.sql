@@ -78,6 +78,7 @@ INSERT INTO hostile_input (type, expr) VALUES
 	-- text and names: never an absolute path (no call may touch a file)
 	('text', 'NULL'), ('text', ''''''), ('text', '''zstd'''), ('text', '''post'''),
 	('name', 'NULL'), ('name', '''public'''), ('name', '''hostile_new'''), ('name', 'repeat(''n'', 63)'),
+	('bigint', 'NULL'), ('bigint', '0'), ('bigint', '-1'), ('bigint', '9223372036854775807'),
 	('name[]', 'NULL'), ('name[]', '''{}'''), ('name[]', '''{v}'''), ('name[]', 'ARRAY[NULL]::name[]'),
 	('jsonb', 'NULL'), ('jsonb', '''{}'''), ('jsonb', '''[]'''), ('jsonb', '''{"columns": 1, "indexes": "x"}'''),
 	('jsonb', '''{"columns": [{"name": "a", "type": "int); DROP TABLE hostile_items; --"}]}'''),
@@ -112,7 +113,8 @@ INSERT INTO hostile_check VALUES
 	('numeric[]', $$CASE WHEN 'NaN' = ANY (r::numeric[]) OR 'Infinity' = ANY (r::numeric[]) OR '-Infinity' = ANY (r::numeric[]) THEN 'not finite' END$$),
 	('integer', NULL), ('integer[]', NULL), ('boolean', NULL), ('text', NULL),
 	('cstring', NULL), ('bytea', NULL), ('record', NULL), ('bigint', NULL), ('jsonb', NULL),
-	('internal', NULL), ('index_am_handler', NULL);
+	('internal', NULL), ('index_am_handler', NULL), ('name', NULL), ('void', NULL),
+	('trigger', NULL);
 
 -- Run one call (a query returning text rows); a row saying what went wrong,
 -- or none.  A pseudo-type result cannot be shown, only tested for NULL.
