@@ -12,6 +12,7 @@ trace never does (it goes to the ``gigavector.server`` logger).
 from __future__ import annotations
 
 import logging
+import pathlib
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, StrictInt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -33,6 +34,12 @@ from ..namespaces import NamespaceManager
 __all__ = ["ApiError", "create_app"]
 
 log = logging.getLogger("gigavector.server")
+
+_DASHBOARD = pathlib.Path(__file__).with_name("dashboard")
+_ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+# the page loads nothing from elsewhere, and no other site may frame it
+_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+                 "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
 
 
 
@@ -198,6 +205,7 @@ class StatsResponse(BaseModel):
     vectors: int
     dimension: Optional[int]
     index: Optional[str]
+    index_bytes: Optional[int] = None
     namespace: Optional[str] = None
     namespaces: Optional[int] = None
     requests: int
@@ -433,6 +441,17 @@ def create_app(target: Union[Database, NamespaceManager], *, auth: AuthManager |
             raise ApiError(503, f"the database is unavailable: {str(e).strip()}") from None
         return {"status": "ok", "database": "ok"}
 
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        """The dashboard page: static, holds no data (its calls need credentials)."""
+        return FileResponse(_DASHBOARD / "index.html", headers=_PAGE_HEADERS)
+
+    @app.get("/dashboard/{asset}", include_in_schema=False)
+    def dashboard_asset(asset: str) -> FileResponse:
+        if asset not in _ASSETS:
+            raise ApiError(404, "no such route")
+        return FileResponse(_DASHBOARD / asset, media_type=_ASSETS[asset], headers=_PAGE_HEADERS)
+
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request) -> dict[str, Any]:
         identify(request)
@@ -463,10 +482,19 @@ def create_app(target: Union[Database, NamespaceManager], *, auth: AuthManager |
                        namespaces=len(infos))
             return out
         target_db, name = collection(request)
+
+        def index_bytes(conn: Any) -> int:
+            row = conn.execute(
+                "SELECT coalesce(sum(pg_relation_size(i.indexrelid)), 0) FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                "WHERE i.indrelid = %s::regclass AND a.amname LIKE 'gv\\_%%'",
+                (target_db.table.as_string(conn),)).fetchone()
+            return int(row[0]) if row is not None else 0
         with acting_role(ident.role):
             n = target_db.count()
+            size = target_db._run(index_bytes)
         out.update(vectors=n, dimension=target_db.dimension, index=target_db.index.name.lower(),
-                   namespace=name)
+                   index_bytes=size, namespace=name)
         return out
 
     def add(request: Request, body: AddRequest) -> dict[str, Any]:
