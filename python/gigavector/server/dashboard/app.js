@@ -103,6 +103,7 @@ async function search(ev) {
   const tbody = document.querySelector("#hits tbody");
   tbody.replaceChildren();
   msg.className = "";
+  msg.textContent = "searching…";
   const c = state.collections[Number(document.getElementById("collection").value)];
   if (!c) { showError(new Error("no collection")); return; }
   const text = document.getElementById("query").value.trim();
