@@ -5,7 +5,9 @@
 connection string, or a private embedded one the package starts itself.
 ``BM25Index`` (with ``BM25Config``) is BM25 full-text search on the same
 servers, with the gv_bm25 access method.  ``TTLManager`` (with ``TTLConfig``)
-makes vectors expire.
+makes vectors expire.  ``NamespaceManager`` keeps tenants apart in schemas
+with roles of their own; ``Server`` is the REST server, with ``AuthManager``
+mapping API keys and JWTs to PostgreSQL roles.
 Underneath sit the driver-independent :class:`Vector` value and the psycopg
 adapters (``register_gvector``).
 """
@@ -13,14 +15,29 @@ adapters (``register_gvector``).
 from .vector import Vector
 from .psycopg import register_gvector
 from .errors import GigaVectorError, GigaVectorWarning
-from .database import IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit
+from .database import IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit, acting_role
 from .bm25 import BM25Config, BM25Index, BM25Result
 from .ttl import TTLConfig, TTLManager, TTLStats
 from .backup import (BackupCheck, BackupCompression, BackupHeader, BackupOptions, BackupResult,
                      RestoreOptions, backup_check, backup_create, backup_read_header, backup_restore,
                      backup_verify)
+from .namespaces import Namespace, NamespaceConfig, NamespaceInfo, NamespaceManager
+from .auth import ApiKeyInfo, AuthConfig, AuthManager, AuthResult, AuthType, Identity
+from .server import Server, ServerConfig
 
 __all__ = [
+    "ApiKeyInfo",
+    "AuthConfig",
+    "AuthManager",
+    "AuthResult",
+    "AuthType",
+    "Identity",
+    "Namespace",
+    "NamespaceConfig",
+    "NamespaceInfo",
+    "NamespaceManager",
+    "Server",
+    "ServerConfig",
     "BackupCheck",
     "BackupCompression",
     "BackupHeader",
@@ -46,5 +63,6 @@ __all__ = [
     "backup_read_header",
     "backup_restore",
     "backup_verify",
+    "acting_role",
     "register_gvector",
 ]

@@ -23,6 +23,8 @@ attribute (psycopg's ``Connection.connect`` pattern).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
 import hashlib
 import json
@@ -60,7 +62,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 __all__ = ["Database", "IndexType", "DistanceType", "SearchHit", "GigaVectorError",
-           "GigaVectorWarning", "IVFPQ_MIN_TRAIN_ROWS", "MetadataFilter"]
+           "GigaVectorWarning", "IVFPQ_MIN_TRAIN_ROWS", "MetadataFilter", "acting_role"]
 
 #: fewer rows than this and an IVFPQ index is left untrained (exact answers) and rebuilt later
 IVFPQ_MIN_TRAIN_ROWS = 256
@@ -76,6 +78,42 @@ MetadataFilter = Union[tuple[str, Any], Mapping[str, Any], None]
 
 _T = TypeVar("_T")
 _Conn = psycopg.Connection[Any]
+
+#: the role this context's Database calls run as (None: the pool's login role)
+_acting_role: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "gigavector_acting_role", default=None)
+
+
+@contextlib.contextmanager
+def acting_role(role: str | None) -> Iterator[None]:
+    """Run the Database calls made in this context (thread or task) as ``role``.
+
+    Each call then runs in a transaction that starts with ``SET LOCAL ROLE``
+    (``set_config('role', role, true)``, the role a bound parameter), so the
+    role's privileges and row-level security policies decide what it may
+    read and write; the role ends with the transaction, before the
+    connection goes back to the pool.  The REST server runs every
+    authenticated request this way."""
+    token = _acting_role.set(role)
+    try:
+        yield
+    finally:
+        _acting_role.reset(token)
+
+
+def run_in_pool(pool: ConnectionPool, fn: Callable[[_Conn], _T]) -> _T:
+    """fn(conn) on a connection of pool, as the acting role when one is set
+    (see acting_role); database errors become GigaVectorError."""
+    role = _acting_role.get()
+    try:
+        with pool.connection() as conn:
+            if role is None:
+                return fn(conn)
+            with conn.transaction():
+                conn.execute("SELECT set_config('role', %s, true)", (role,))
+                return fn(conn)
+    except psycopg.Error as e:
+        raise GigaVectorError.from_psycopg(e) from e
 _Rows = Union["NDArray[Any]", list[Vector]]  # a validated batch: float32 (n, dim), or Vectors
 
 
@@ -614,12 +652,9 @@ class Database:
         return self._ttl_column
 
     def _run(self, fn: Callable[[_Conn], _T]) -> _T:
-        """Run fn(conn) on a pooled connection; database errors become GigaVectorError."""
-        try:
-            with self._pool().connection() as conn:
-                return fn(conn)
-        except psycopg.Error as e:
-            raise GigaVectorError.from_psycopg(e) from e
+        """Run fn(conn) on a pooled connection (as the acting role, if any);
+        database errors become GigaVectorError."""
+        return run_in_pool(self._pool(), fn)
 
     # ----------------------------------------------------------------- write
 
@@ -1033,6 +1068,9 @@ def _stream(pool: ConnectionPool, query: Query) -> Iterator[Vector]:
     try:
         with pool.connection() as conn, conn.transaction(), \
                 conn.cursor("gigavector_iter", binary=True) as cur:
+            role = _acting_role.get()
+            if role is not None:
+                conn.execute("SELECT set_config('role', %s, true)", (role,))
             cur.itersize = _ITER_ROWS
             cur.execute(query, ())
             for id_, emb, meta in cur:

@@ -81,6 +81,7 @@ INSERT INTO hostile_input (type, expr) VALUES
 	('interval', 'NULL'), ('interval', '''0'''), ('interval', '''-1 hour'''), ('interval', '''1 hour'''),
 	('interval', '''1 month -30 days'''), ('interval', '''178000000 years'''),
 	('bigint', 'NULL'), ('bigint', '0'), ('bigint', '1'), ('bigint', '-9223372036854775808'),
+	('bigint', '-1'), ('bigint', '9223372036854775807'),
 	('name[]', 'NULL'), ('name[]', '''{}'''), ('name[]', '''{v}'''), ('name[]', 'ARRAY[NULL]::name[]'),
 	('jsonb', 'NULL'), ('jsonb', '''{}'''), ('jsonb', '''[]'''), ('jsonb', '''{"columns": 1, "indexes": "x"}'''),
 	('jsonb', '''{"columns": [{"name": "a", "type": "int); DROP TABLE hostile_items; --"}]}'''),
@@ -116,7 +117,8 @@ INSERT INTO hostile_check VALUES
 	('integer', NULL), ('integer[]', NULL), ('boolean', NULL), ('text', NULL),
 	('cstring', NULL), ('bytea', NULL), ('record', NULL), ('bigint', NULL), ('jsonb', NULL),
 	('internal', NULL), ('index_am_handler', NULL),
-	('name', NULL), ('void', NULL), ('timestamp with time zone', NULL), ('event_trigger', NULL);
+	('name', NULL), ('void', NULL), ('timestamp with time zone', NULL), ('event_trigger', NULL),
+	('trigger', NULL);
 
 -- Run one call (a query returning text rows); a row saying what went wrong,
 -- or none.  A pseudo-type result cannot be shown, only tested for NULL.
