@@ -207,3 +207,23 @@ def test_server_refusals_keep_their_sqlstate(make_db, dsn):
         with psycopg.connect(dsn, autocommit=True) as c:
             c.execute("REVOKE ALL ON {} FROM gv_ttl_stranger".format(db.table.as_string(c)))
             c.execute("DROP ROLE gv_ttl_stranger")
+
+
+def test_collection_names_that_need_quoting(dsn):
+    # a dotted name (the seed's "vectors.db"), a quote and a percent sign
+    for name in ('ttl.vectors.db', 'ttl "q" 100%'):
+        db = Database.open(name, 2, dsn=dsn, ttl=TTLConfig(default_ttl_seconds=60))
+        try:
+            vid = db.add_vector([1.0, 1.0])
+            ttl = TTLManager(TTLConfig(), db)
+            assert 50 < ttl.get_ttl(vid) <= 60
+            ttl.set_ttl(vid, 0.1)
+            time.sleep(0.3)
+            assert db.count() == 0
+            assert ttl.cleanup_now() == 1  # (the test cluster runs no worker)
+            stats = ttl.get_stats()
+            assert (stats.total_vectors_with_ttl, stats.total_deleted) == (0, 1)
+        finally:
+            with db.connection() as c:
+                c.execute("DROP TABLE {}".format(db.table.as_string(c)))
+            db.close()
