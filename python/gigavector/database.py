@@ -423,6 +423,9 @@ class Database:
         self._index_name = vector_index.name
         self._ivfpq_pending = vector_index.pending
         self._ttl_column: str | None = None  # the expiry column, when the table has TTL
+        # the table as a regclass parameter's text (quoted: names may hold dots)
+        self._regclass = ".".join('"' + n.replace('"', '""') + '"'
+                                  for n in (collection.schema, collection.name))
 
     # ------------------------------------------------------------------ open
 
@@ -630,7 +633,7 @@ class Database:
         if conn.execute("SELECT to_regclass('gigavector.ttl_tables')").fetchone() == (None,):
             return None  # an older gigavector, without TTL
         row = conn.execute("SELECT ttl_column::text FROM gigavector.ttl_tables "
-                           "WHERE tbl = %s::regclass", (self._key,)).fetchone()
+                           "WHERE tbl = %s::regclass", (self._regclass,)).fetchone()
         return None if row is None else str(row[0])
 
     def _enable_ttl(self, config: TTLConfig) -> None:
@@ -638,7 +641,7 @@ class Database:
         def run(conn: _Conn) -> str | None:
             column = self._read_ttl_column(conn) or "expires_at"
             conn.execute("SELECT gigavector.enable_ttl(%s::regclass, %s, %s)",
-                         (self._key, column, config.default_ttl))
+                         (self._regclass, column, config.default_ttl))
             if self._dsn is None:  # our embedded server: its worker follows the config
                 conn.execute(sql.SQL("ALTER SYSTEM SET gigavector.ttl_cleanup_interval = {}").format(
                     sql.Literal(config.interval_setting)))

@@ -134,7 +134,7 @@ class TTLManager:
             db._t, live)
 
         def run(conn: Any) -> datetime.datetime | None:
-            row = conn.execute(q, (db._key, ttl, key)).fetchone()
+            row = conn.execute(q, (db._regclass, ttl, key)).fetchone()
             if row is None:
                 raise GigaVectorError(f"no vector with id {key}", sqlstate="P0002")
             expiry: datetime.datetime | None = row[0]
@@ -165,7 +165,7 @@ class TTLManager:
         """Delete the collection's expired vectors now; returns how many."""
         db = self._database()
         def run(conn: Any) -> int:
-            row = conn.execute("SELECT gigavector.ttl_cleanup(%s::regclass)", (db._key,)).fetchone()
+            row = conn.execute("SELECT gigavector.ttl_cleanup(%s::regclass)", (db._regclass,)).fetchone()
             return int(row[0])
         return db._run(run)
 
@@ -176,7 +176,7 @@ class TTLManager:
         def run(conn: Any) -> TTLStats:
             row = conn.execute("SELECT rows_with_ttl, rows_expired, rows_deleted, last_run, "
                                "last_error FROM gigavector.ttl_stats "
-                               "WHERE table_name = %s::regclass", (db._key,)).fetchone()
+                               "WHERE table_name = %s::regclass", (db._regclass,)).fetchone()
             if row is None:
                 raise GigaVectorError(f"collection {db.collection} has no TTL", sqlstate="55000")
             return TTLStats(int(row[0] or 0), int(row[1] or 0), int(row[2]), row[3], row[4])

@@ -97,21 +97,21 @@ def test_expired_vectors_are_never_returned(make_db, mode):
 
 
 def test_open_with_a_default_ttl(make_db, mode):
-    db = make_db(mode, 2, ttl=TTLConfig(default_ttl_seconds=0.3))
+    db = make_db(mode, 2, ttl=TTLConfig(default_ttl_seconds=3))
     assert db.ttl_column == "expires_at"
     ids = db.add_vectors([[1.0, 2.0], [3.0, 4.0]])
     one = db.add_vector([5.0, 6.0])
-    ttl = TTLManager(TTLConfig(default_ttl_seconds=0.3), db)
-    assert 0 < ttl.get_ttl(one) <= 0.3
+    ttl = TTLManager(TTLConfig(default_ttl_seconds=3), db)
+    assert 2 < ttl.get_ttl(one) <= 3
     assert ttl.get_stats().total_vectors_with_ttl == 3
     ttl.remove_ttl(ids[0])
     assert ttl.get_ttl(ids[0]) is None
-    time.sleep(0.6)
+    time.sleep(3.5)
     assert [h.id for h in db.search([0.0, 0.0], 10)] == [ids[0]]
     # a replaced vector starts a new life with the default TTL
     db.upsert(one, [7.0, 7.0])
     assert db.get(one) is not None
-    assert 0 < ttl.get_ttl(one) <= 0.3
+    assert 2 < ttl.get_ttl(one) <= 3
 
 
 def test_reopening_keeps_ttl(make_db, mode, dsn):
@@ -207,3 +207,23 @@ def test_server_refusals_keep_their_sqlstate(make_db, dsn):
         with psycopg.connect(dsn, autocommit=True) as c:
             c.execute("REVOKE ALL ON {} FROM gv_ttl_stranger".format(db.table.as_string(c)))
             c.execute("DROP ROLE gv_ttl_stranger")
+
+
+def test_collection_names_that_need_quoting(dsn):
+    # a dotted name (the seed's "vectors.db"), a quote and a percent sign
+    for name in ('ttl.vectors.db', 'ttl "q" 100%'):
+        db = Database.open(name, 2, dsn=dsn, ttl=TTLConfig(default_ttl_seconds=60))
+        try:
+            vid = db.add_vector([1.0, 1.0])
+            ttl = TTLManager(TTLConfig(), db)
+            assert 50 < ttl.get_ttl(vid) <= 60
+            ttl.set_ttl(vid, 0.1)
+            time.sleep(0.3)
+            assert db.count() == 0
+            assert ttl.cleanup_now() == 1  # (the test cluster runs no worker)
+            stats = ttl.get_stats()
+            assert (stats.total_vectors_with_ttl, stats.total_deleted) == (0, 1)
+        finally:
+            with db.connection() as c:
+                c.execute("DROP TABLE {}".format(db.table.as_string(c)))
+            db.close()
