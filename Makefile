@@ -40,6 +40,7 @@ DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
 REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_memo kdtree ivfpq \
+	l1 \
 	magnitude backup
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 

@@ -126,7 +126,7 @@ COMMENT ON FUNCTION cosine_distance(gvector, gvector) IS '1 - cosine similarity,
 
 CREATE FUNCTION l1_distance(gvector, gvector) RETURNS double precision
 	AS 'MODULE_PATHNAME', 'gvector_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION l1_distance(gvector, gvector) IS 'taxicab (L1) distance';
+COMMENT ON FUNCTION l1_distance(gvector, gvector) IS 'taxicab (L1) distance (operator <+>)';
 
 CREATE FUNCTION vector_dims(gvector) RETURNS integer
 	AS 'MODULE_PATHNAME', 'gvector_dims' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -237,6 +237,12 @@ CREATE OPERATOR <=> (
 );
 COMMENT ON OPERATOR <=>(gvector, gvector) IS 'cosine distance';
 
+CREATE OPERATOR <+> (
+	LEFTARG = gvector, RIGHTARG = gvector, FUNCTION = l1_distance,
+	COMMUTATOR = '<+>'
+);
+COMMENT ON OPERATOR <+>(gvector, gvector) IS 'taxicab (L1) distance';
+
 CREATE OPERATOR + (
 	LEFTARG = gvector, RIGHTARG = gvector, FUNCTION = gvector_add,
 	COMMUTATOR = +
@@ -324,4 +330,6 @@ CREATE FUNCTION gvector_l2_metric(internal) RETURNS internal
 CREATE FUNCTION gvector_cosine_metric(internal) RETURNS internal
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION gvector_ip_metric(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_l1_metric(internal) RETURNS internal
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

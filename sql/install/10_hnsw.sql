@@ -23,6 +23,11 @@ CREATE OPERATOR CLASS gvector_ip_ops
 	OPERATOR 1 <#> (gvector, gvector) FOR ORDER BY float_ops,
 	FUNCTION 1 gvector_ip_metric(internal);
 
+CREATE OPERATOR CLASS gvector_l1_ops
+	FOR TYPE gvector USING gv_hnsw AS
+	OPERATOR 1 <+> (gvector, gvector) FOR ORDER BY float_ops,
+	FUNCTION 1 gvector_l1_metric(internal);
+
 -- Filter columns after the vector: CREATE INDEX ... USING gv_hnsw (emb, category);
 -- WHERE category = value is then tested inside the graph search.
 -- The integer classes share one family with the cross-type = operators, so
