@@ -18,6 +18,8 @@ MODULE_big = gigavector
 OBJS = \
 	src/gigavector.o \
 	src/gvector.o \
+	src/ghalfvec.o \
+	src/gbit.o \
 	src/distance.o \
 	src/quantize.o \
 	src/projection.o \
@@ -40,7 +42,7 @@ DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
 REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_memo kdtree ivfpq \
-	l1 \
+	l1 ghalfvec gbit \
 	magnitude backup
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 

@@ -41,7 +41,12 @@ CREATE TYPE gvector (
 	TYPMOD_IN = gvector_typmod_in,
 	RECEIVE   = gvector_recv,
 	SEND      = gvector_send,
-	STORAGE   = external
+	STORAGE   = external,
+	-- gigavector's own category (shared with ghalfvec and gbit), gvector
+	-- preferred: l2_distance('[1,2]', '[3,4]') stays gvector's, not
+	-- ambiguous between the types' overloads
+	CATEGORY  = 'g',
+	PREFERRED = true
 );
 
 COMMENT ON TYPE gvector IS 'vector of float4 values, written [1,2,3]; gvector(n) fixes the dimensions';
