@@ -20,6 +20,7 @@ OBJS = \
 	src/gvector.o \
 	src/ghalfvec.o \
 	src/gbit.o \
+	src/gsparsevec.o \
 	src/distance.o \
 	src/quantize.o \
 	src/projection.o \
@@ -42,7 +43,7 @@ DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
 REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_memo kdtree ivfpq \
-	l1 ghalfvec gbit \
+	l1 ghalfvec gbit gsparsevec \
 	magnitude backup
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 

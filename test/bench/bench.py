@@ -114,12 +114,13 @@ SWEEPS: List[dict] = [
          configs=[(f"ef_search={ef}", [f"SET gigavector.hnsw_ef_search = {ef}"])
                   for ef in (20, 40, 80)]),
     # half precision in the table and the index: ghalfvec + gv_hnsw (stored
-    # float16, exact: no re-ranking) against pgvector's halfvec + hnsw
-    dict(name="gv_hnsw ghalfvec", group="half", type="ghalfvec", am="gv_hnsw",
+    # float16, exact: no re-ranking) against pgvector's halfvec + hnsw; in
+    # group "graph", so that they interleave with the float32 graphs
+    dict(name="gv_hnsw ghalfvec", group="graph", type="ghalfvec", am="gv_hnsw",
          **{"with": "m = 16, ef_construction = 64"},
          configs=[(f"ef_search={ef}", [f"SET gigavector.hnsw_ef_search = {ef}"])
                   for ef in GRAPH_EF_SEARCH]),
-    dict(name="pgvector hnsw halfvec", group="half", type="halfvec", am="hnsw",
+    dict(name="pgvector hnsw halfvec", group="graph", type="halfvec", am="hnsw",
          **{"with": "m = 16, ef_construction = 64"},
          configs=[(f"ef_search={ef}", [f"SET hnsw.ef_search = {ef}"])
                   for ef in GRAPH_EF_SEARCH]),

@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(62);
+SELECT plan(66);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -29,11 +29,13 @@ SELECT has_operator('gvector', '*', 'gvector', 'gvector', 'element-wise *');
 SELECT has_operator('gvector', '<+>', 'gvector', 'double precision', 'L1 distance operator');
 SELECT has_operator('ghalfvec', op, 'ghalfvec', 'double precision', 'ghalfvec distance ' || op)
 	FROM unnest(ARRAY['<->', '<=>', '<#>', '<+>']) op;
+SELECT has_operator('gsparsevec', op, 'gsparsevec', 'double precision', 'gsparsevec distance ' || op)
+	FROM unnest(ARRAY['<->', '<=>', '<#>', '<+>']) op;
 SELECT has_operator('gbit', '<~>', 'gbit', 'double precision', 'Hamming distance operator');
 SELECT has_operator('gbit', '<%>', 'gbit', 'double precision', 'Jaccard distance operator');
 SELECT is((SELECT array_agg(typname || ':' || typcategory::text || ':' || typispreferred ORDER BY typname)
-		   FROM pg_type WHERE typname IN ('gvector', 'ghalfvec', 'gbit')),
-		  ARRAY['gbit:g:false', 'ghalfvec:g:false', 'gvector:g:true'],
+		   FROM pg_type WHERE typname IN ('gvector', 'ghalfvec', 'gbit', 'gsparsevec')),
+		  ARRAY['gbit:g:false', 'ghalfvec:g:false', 'gsparsevec:g:false', 'gvector:g:true'],
 		  'one type category, gvector preferred: untyped literals resolve to gvector');
 SELECT has_operator('gvector', op, 'gvector', 'boolean', 'comparison ' || op)
 	FROM unnest(ARRAY['<', '<=', '=', '<>', '>=', '>']) op;
@@ -69,7 +71,8 @@ SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname |
 					 ORDER BY c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 		   WHERE a.amname = 'gv_hnsw'
-			 AND c.opcintype NOT IN ('gvector'::regtype, 'ghalfvec'::regtype, 'gbit'::regtype)),
+			 AND c.opcintype NOT IN ('gvector'::regtype, 'ghalfvec'::regtype, 'gbit'::regtype,
+									 'gsparsevec'::regtype)),
 		  ARRAY['boolean:bool_ops:true', 'date:date_ops:true', 'smallint:int2_ops:true',
 				'integer:int4_ops:true', 'bigint:int8_ops:true', 'text:text_ops:true',
 				'uuid:uuid_ops:true']::text[],
