@@ -18,6 +18,9 @@ MODULE_big = gigavector
 OBJS = \
 	src/gigavector.o \
 	src/gvector.o \
+	src/ghalfvec.o \
+	src/gbit.o \
+	src/gsparsevec.o \
 	src/distance.o \
 	src/quantize.o \
 	src/projection.o \
@@ -41,6 +44,7 @@ DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
 REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_memo kdtree ivfpq \
+	l1 ghalfvec gbit gsparsevec \
 	magnitude backup ttl
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 

@@ -14,6 +14,11 @@
  * avx2		AVX2 + FMA intrinsics, 8 floats per register.
  * avx512	AVX-512F intrinsics, 16 floats per register.
  *
+ * The same four families over IEEE half floats (ghalfvec) come in two: the
+ * scalar tier's widens blocks with the shared codec of quantize.c and runs
+ * the scalar float kernels; the AVX2 and AVX-512 tiers share one F16C + FMA
+ * kernel per family that widens eight halves per instruction.
+ *
  * The SIMD tiers are compiled with __attribute__((target(...))) rather than
  * with -mavx2 for the whole file, so the extension built with the plain
  * PostgreSQL flags still carries them, and the CPU is asked at load time
@@ -41,6 +46,7 @@
 #include <string.h>
 
 #include "distance.h"
+#include "quantize.h"
 
 /*
  * The SIMD tiers need x86_64 and a compiler that knows the target attribute
@@ -204,6 +210,60 @@ CosinePartsScalar(const float *a, const float *b, int dim,
 }
 
 
+/*
+ * The half kernels, portable: widen a block of each vector with the shared
+ * codec (quantize.c, which uses F16C where the CPU has it) and run the
+ * float kernel of the tier on it.  Blocks of 256 keep both on the stack.
+ */
+#define GV_HALF_BLOCK 256
+
+#define GV_HALF_BLOCKED(fname, kernel) \
+static float \
+fname(const uint16_t *a, const uint16_t *b, int dim) \
+{ \
+	float		fa[GV_HALF_BLOCK]; \
+	float		fb[GV_HALF_BLOCK]; \
+	float		result = 0.0f; \
+\
+	for (int i = 0; i < dim; i += GV_HALF_BLOCK) \
+	{ \
+		int			n = dim - i < GV_HALF_BLOCK ? dim - i : GV_HALF_BLOCK; \
+\
+		GvHalfDecode(a + i, fa, n); \
+		GvHalfDecode(b + i, fb, n); \
+		result += kernel(fa, fb, n); \
+	} \
+	return result; \
+}
+
+GV_HALF_BLOCKED(HalfL2SquaredScalar, L2SquaredScalar)
+GV_HALF_BLOCKED(HalfInnerProductScalar, InnerProductScalar)
+GV_HALF_BLOCKED(HalfL1Scalar, L1Scalar)
+
+static void
+HalfCosinePartsScalar(const uint16_t *a, const uint16_t *b, int dim,
+					  float *ab, float *aa, float *bb)
+{
+	float		fa[GV_HALF_BLOCK];
+	float		fb[GV_HALF_BLOCK];
+
+	*ab = *aa = *bb = 0.0f;
+	for (int i = 0; i < dim; i += GV_HALF_BLOCK)
+	{
+		int			n = dim - i < GV_HALF_BLOCK ? dim - i : GV_HALF_BLOCK;
+		float		pab,
+					paa,
+					pbb;
+
+		GvHalfDecode(a + i, fa, n);
+		GvHalfDecode(b + i, fb, n);
+		CosinePartsScalar(fa, fb, n, &pab, &paa, &pbb);
+		*ab += pab;
+		*aa += paa;
+		*bb += pbb;
+	}
+}
+
 #ifdef GV_HAVE_X86_SIMD
 
 /* ----------------------------------------------------------------
@@ -226,7 +286,9 @@ static bool
 Avx2Supported(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	/* every AVX2 CPU has F16C, which the tier's half kernels use */
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+		__builtin_cpu_supports("f16c");
 }
 
 /* Mask selecting the first n (0..8) of eight lanes, for _mm256_maskload_ps. */
@@ -429,6 +491,147 @@ CosinePartsAvx2(const float *a, const float *b, int dim,
 }
 
 
+/*
+ * The half kernels with F16C + FMA, for the AVX2 and AVX-512 tiers: eight
+ * halves widened per instruction (vcvtph2ps), two accumulators.  The last
+ * dim % 8 halves are copied into a zeroed block of eight: a zero pair adds
+ * exactly nothing to any of the sums, so the result does not depend on where
+ * the vectors sit in memory.
+ */
+__attribute__((target("avx2,fma,f16c")))
+static inline __m256
+HalfLoad8(const uint16_t *p)
+{
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) p));
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static inline __m256
+HalfLoadTail(const uint16_t *p, int n)
+{
+	uint16_t	block[8] = {0};
+
+	memcpy(block, p, sizeof(uint16_t) * n);
+	return HalfLoad8(block);
+}
+
+/* sum (a-b)^2 */
+__attribute__((target("avx2,fma,f16c")))
+static float
+HalfL2SquaredF16c(const uint16_t *a, const uint16_t *b, int dim)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	__m256		d;
+	int			i = 0;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		__m256		d0 = _mm256_sub_ps(HalfLoad8(a + i), HalfLoad8(b + i));
+		__m256		d1 = _mm256_sub_ps(HalfLoad8(a + i + 8), HalfLoad8(b + i + 8));
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	if (i + 8 <= dim)
+	{
+		d = _mm256_sub_ps(HalfLoad8(a + i), HalfLoad8(b + i));
+		s0 = _mm256_fmadd_ps(d, d, s0);
+		i += 8;
+	}
+	if (i < dim)
+	{
+		d = _mm256_sub_ps(HalfLoadTail(a + i, dim - i), HalfLoadTail(b + i, dim - i));
+		s1 = _mm256_fmadd_ps(d, d, s1);
+	}
+	return Avx2HorizontalSum(_mm256_add_ps(s0, s1));
+}
+
+/* sum a*b */
+__attribute__((target("avx2,fma,f16c")))
+static float
+HalfInnerProductF16c(const uint16_t *a, const uint16_t *b, int dim)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		s0 = _mm256_fmadd_ps(HalfLoad8(a + i), HalfLoad8(b + i), s0);
+		s1 = _mm256_fmadd_ps(HalfLoad8(a + i + 8), HalfLoad8(b + i + 8), s1);
+	}
+	if (i + 8 <= dim)
+	{
+		s0 = _mm256_fmadd_ps(HalfLoad8(a + i), HalfLoad8(b + i), s0);
+		i += 8;
+	}
+	if (i < dim)
+		s1 = _mm256_fmadd_ps(HalfLoadTail(a + i, dim - i), HalfLoadTail(b + i, dim - i), s1);
+	return Avx2HorizontalSum(_mm256_add_ps(s0, s1));
+}
+
+/* sum |a-b|: clear the sign bit */
+__attribute__((target("avx2,fma,f16c")))
+static float
+HalfL1F16c(const uint16_t *a, const uint16_t *b, int dim)
+{
+	const __m256 mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		s0 = _mm256_add_ps(s0, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoad8(a + i), HalfLoad8(b + i))));
+		s1 = _mm256_add_ps(s1, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoad8(a + i + 8),
+																HalfLoad8(b + i + 8))));
+	}
+	if (i + 8 <= dim)
+	{
+		s0 = _mm256_add_ps(s0, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoad8(a + i), HalfLoad8(b + i))));
+		i += 8;
+	}
+	if (i < dim)
+		s1 = _mm256_add_ps(s1, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoadTail(a + i, dim - i),
+																HalfLoadTail(b + i, dim - i))));
+	return Avx2HorizontalSum(_mm256_add_ps(s0, s1));
+}
+
+/* a.b, a.a, b.b in one pass */
+__attribute__((target("avx2,fma,f16c")))
+static void
+HalfCosinePartsF16c(const uint16_t *a, const uint16_t *b, int dim,
+					float *ab, float *aa, float *bb)
+{
+	__m256		sab = _mm256_setzero_ps();
+	__m256		saa = _mm256_setzero_ps();
+	__m256		sbb = _mm256_setzero_ps();
+	int			i = 0;
+
+	for (; i + 8 <= dim; i += 8)
+	{
+		__m256		va = HalfLoad8(a + i);
+		__m256		vb = HalfLoad8(b + i);
+
+		sab = _mm256_fmadd_ps(va, vb, sab);
+		saa = _mm256_fmadd_ps(va, va, saa);
+		sbb = _mm256_fmadd_ps(vb, vb, sbb);
+	}
+	if (i < dim)
+	{
+		__m256		va = HalfLoadTail(a + i, dim - i);
+		__m256		vb = HalfLoadTail(b + i, dim - i);
+
+		sab = _mm256_fmadd_ps(va, vb, sab);
+		saa = _mm256_fmadd_ps(va, va, saa);
+		sbb = _mm256_fmadd_ps(vb, vb, sbb);
+	}
+	*ab = Avx2HorizontalSum(sab);
+	*aa = Avx2HorizontalSum(saa);
+	*bb = Avx2HorizontalSum(sbb);
+}
+
 /* ----------------------------------------------------------------
  *		avx512 tier
  *
@@ -448,7 +651,9 @@ static bool
 Avx512Supported(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f");
+	/* with AVX2, FMA and F16C for the half kernels, as every AVX-512 CPU has */
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+		__builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
 
 /* Mask selecting the first n (1..15) of sixteen lanes. */
@@ -844,12 +1049,15 @@ GvUnpackDistance(GvPackedDistance p)
  */
 static const GvKernelSetData KernelSets[] = {
 	{"scalar", ScalarSupported, L2SquaredScalar, InnerProductScalar,
-	L1Scalar, CosinePartsScalar},
+		L1Scalar, CosinePartsScalar,
+	HalfL2SquaredScalar, HalfInnerProductScalar, HalfL1Scalar, HalfCosinePartsScalar},
 #ifdef GV_HAVE_X86_SIMD
 	{"avx512", Avx512Supported, L2SquaredAvx512, InnerProductAvx512,
-	L1Avx512, CosinePartsAvx512},
+		L1Avx512, CosinePartsAvx512,
+	HalfL2SquaredF16c, HalfInnerProductF16c, HalfL1F16c, HalfCosinePartsF16c},
 	{"avx2", Avx2Supported, L2SquaredAvx2, InnerProductAvx2,
-	L1Avx2, CosinePartsAvx2},
+		L1Avx2, CosinePartsAvx2,
+	HalfL2SquaredF16c, HalfInnerProductF16c, HalfL1F16c, HalfCosinePartsF16c},
 #endif
 };
 
@@ -864,6 +1072,10 @@ GvPairKernel GvL2SquaredDistance = L2SquaredScalar;
 GvPairKernel GvInnerProduct = InnerProductScalar;
 GvPairKernel GvL1Distance = L1Scalar;
 GvCosineKernel GvCosineParts = CosinePartsScalar;
+GvHalfPairKernel GvHalfL2SquaredDistance = HalfL2SquaredScalar;
+GvHalfPairKernel GvHalfInnerProduct = HalfInnerProductScalar;
+GvHalfPairKernel GvHalfL1Distance = HalfL1Scalar;
+GvHalfCosineKernel GvHalfCosineParts = HalfCosinePartsScalar;
 GvPairKernel GvL2SquaredDistanceCached = L2SquaredScalar;
 GvPairKernel GvInnerProductCached = InnerProductScalar;
 
@@ -878,6 +1090,10 @@ InstallKernelSet(GvKernelSet set)
 	GvInnerProduct = set->inner_product;
 	GvL1Distance = set->l1;
 	GvCosineParts = set->cosine_parts;
+	GvHalfL2SquaredDistance = set->half_l2_squared;
+	GvHalfInnerProduct = set->half_inner_product;
+	GvHalfL1Distance = set->half_l1;
+	GvHalfCosineParts = set->half_cosine_parts;
 	GvL2SquaredDistanceCached = set->l2_squared;
 	GvInnerProductCached = set->inner_product;
 	CurrentKernels = set;

@@ -31,6 +31,16 @@ typedef float (*GvPairKernel) (const float *a, const float *b, int dim);
 typedef void (*GvCosineKernel) (const float *a, const float *b, int dim,
 								float *ab, float *aa, float *bb);
 
+/*
+ * The same over IEEE half floats (ghalfvec): a and b hold dim binary16 bit
+ * patterns, widened to float and summed in float.  A half is at most 65504
+ * and at least 2^-24 in magnitude, so no sum of 16,000 squares or products
+ * of halves overflows or underflows float: these need no safe fallback.
+ */
+typedef float (*GvHalfPairKernel) (const uint16_t *a, const uint16_t *b, int dim);
+typedef void (*GvHalfCosineKernel) (const uint16_t *a, const uint16_t *b, int dim,
+									float *ab, float *aa, float *bb);
+
 /* One tier of kernels, e.g. "scalar", "avx2", "avx512". */
 typedef struct GvKernelSetData
 {
@@ -40,6 +50,10 @@ typedef struct GvKernelSetData
 	GvPairKernel inner_product; /* sum a*b */
 	GvPairKernel l1;			/* sum |a-b| */
 	GvCosineKernel cosine_parts;	/* a.b, a.a, b.b in one pass */
+	GvHalfPairKernel half_l2_squared;	/* the same over halves */
+	GvHalfPairKernel half_inner_product;
+	GvHalfPairKernel half_l1;
+	GvHalfCosineKernel half_cosine_parts;
 } GvKernelSetData;
 
 typedef const GvKernelSetData *GvKernelSet;
@@ -49,6 +63,10 @@ extern GvPairKernel GvL2SquaredDistance;
 extern GvPairKernel GvInnerProduct;
 extern GvPairKernel GvL1Distance;
 extern GvCosineKernel GvCosineParts;
+extern GvHalfPairKernel GvHalfL2SquaredDistance;
+extern GvHalfPairKernel GvHalfInnerProduct;
+extern GvHalfPairKernel GvHalfL1Distance;
+extern GvHalfCosineKernel GvHalfCosineParts;
 
 /*
  * The same kernels for vectors that are mostly in the CPU's caches: an

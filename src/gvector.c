@@ -30,10 +30,12 @@
 #include "access/xact.h"
 #include "common/shortest_dec.h"
 #include "distance.h"
+#include "ghalfvec.h"
 #include "gvector.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "parser/scansup.h"
+#include "quantize.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -1195,6 +1197,50 @@ Datum
 gvector_sum(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_GVECTOR_P(AggStateToGvector(fcinfo, "gvector_sum", false));
+}
+
+/*
+ * ghalfvec's avg and sum: the same state, fed with the halves widened
+ * (exactly) to floats; the final functions round the results to halves,
+ * where a sum past 65504 is an overflow error.
+ */
+PG_FUNCTION_INFO_V1(ghalfvec_accum);
+Datum
+ghalfvec_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext = AggMemoryContext(fcinfo, "ghalfvec_accum");
+	GvectorAggState state = AggStateArg(fcinfo, 0);
+	Ghalfvec	v;
+
+	if (PG_ARGISNULL(1))
+		return AggStateResult(fcinfo, state);
+	v = PG_GETARG_GHALFVEC_P(1);
+	if (state == NULL)
+		state = NewAggState(aggcontext, v->dim);
+	else
+		CheckAggDims(state->dim, v->dim);
+	state->count++;
+	for (int i = 0; i < v->dim; i++)
+		state->sums[i] += GvHalfToFloat(v->x[i]);
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(ghalfvec_avg);
+Datum
+ghalfvec_avg(PG_FUNCTION_ARGS)
+{
+	Gvector		v = AggStateToGvector(fcinfo, "ghalfvec_avg", true);
+
+	PG_RETURN_GHALFVEC_P(GhalfvecFromFloats(v->x, v->dim));
+}
+
+PG_FUNCTION_INFO_V1(ghalfvec_sum);
+Datum
+ghalfvec_sum(PG_FUNCTION_ARGS)
+{
+	Gvector		v = AggStateToGvector(fcinfo, "ghalfvec_sum", false);
+
+	PG_RETURN_GHALFVEC_P(GhalfvecFromFloats(v->x, v->dim));
 }
 
 /* ---------------------------------------------------------------------------

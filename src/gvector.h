@@ -36,6 +36,9 @@ extern void GvectorCheckElement(float value);
 extern void GvectorCheckSameDims(Gvector a, Gvector b);
 extern void GvectorInit(void);
 
+/* the array cast, which ghalfvec's reuses */
+extern Datum array_to_gvector(PG_FUNCTION_ARGS);
+
 /* The distance memo (gvector.c): distances index scans computed for rows. */
 typedef enum GvMemoKernel
 {

@@ -29,8 +29,11 @@
 #include "distance.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "gbit.h"
+#include "ghalfvec.h"
 #include "gvpage.h"
 #include "miscadmin.h"
+#include "quantize.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/regproc.h"
@@ -293,33 +296,97 @@ GvLogBuiltIndex(Relation index)
  * ---------------------------------------------------------------------------
  */
 
-static const GvMetricData GvMetricL2 = {GV_METRIC_L2, "l2"};
-static const GvMetricData GvMetricCosine = {GV_METRIC_COSINE, "cosine"};
-static const GvMetricData GvMetricIp = {GV_METRIC_IP, "ip"};
+static const GvMetricData GvMetricL2 = {GV_METRIC_L2, "l2", GV_TYPE_GVECTOR};
+static const GvMetricData GvMetricCosine = {GV_METRIC_COSINE, "cosine", GV_TYPE_GVECTOR};
+static const GvMetricData GvMetricIp = {GV_METRIC_IP, "ip", GV_TYPE_GVECTOR};
+static const GvMetricData GvMetricL1 = {GV_METRIC_L1, "l1", GV_TYPE_GVECTOR};
+static const GvMetricData GvMetricHalfL2 = {GV_METRIC_L2, "l2", GV_TYPE_GHALFVEC};
+static const GvMetricData GvMetricHalfCosine = {GV_METRIC_COSINE, "cosine", GV_TYPE_GHALFVEC};
+static const GvMetricData GvMetricHalfIp = {GV_METRIC_IP, "ip", GV_TYPE_GHALFVEC};
+static const GvMetricData GvMetricHalfL1 = {GV_METRIC_L1, "l1", GV_TYPE_GHALFVEC};
+static const GvMetricData GvMetricHamming = {GV_METRIC_HAMMING, "hamming", GV_TYPE_GBIT};
+static const GvMetricData GvMetricJaccard = {GV_METRIC_JACCARD, "jaccard", GV_TYPE_GBIT};
 
 /*
  * Support function 1 of the operator classes: called with a dummy argument,
  * returns the GvMetricData the class stands for.
  */
-PG_FUNCTION_INFO_V1(gvector_l2_metric);
-Datum
-gvector_l2_metric(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_POINTER(&GvMetricL2);
+#define GV_METRIC_SUPPORT(fname, metric) \
+PG_FUNCTION_INFO_V1(fname); \
+Datum \
+fname(PG_FUNCTION_ARGS) \
+{ \
+	PG_RETURN_POINTER(&(metric)); \
 }
 
-PG_FUNCTION_INFO_V1(gvector_cosine_metric);
-Datum
-gvector_cosine_metric(PG_FUNCTION_ARGS)
+GV_METRIC_SUPPORT(gvector_l2_metric, GvMetricL2)
+GV_METRIC_SUPPORT(gvector_cosine_metric, GvMetricCosine)
+GV_METRIC_SUPPORT(gvector_ip_metric, GvMetricIp)
+GV_METRIC_SUPPORT(gvector_l1_metric, GvMetricL1)
+GV_METRIC_SUPPORT(ghalfvec_l2_metric, GvMetricHalfL2)
+GV_METRIC_SUPPORT(ghalfvec_cosine_metric, GvMetricHalfCosine)
+GV_METRIC_SUPPORT(ghalfvec_ip_metric, GvMetricHalfIp)
+GV_METRIC_SUPPORT(ghalfvec_l1_metric, GvMetricHalfL1)
+GV_METRIC_SUPPORT(gbit_hamming_metric, GvMetricHamming)
+GV_METRIC_SUPPORT(gbit_jaccard_metric, GvMetricJaccard)
+
+/* The SQL name of the type an index column's metric works on. */
+const char *
+GvMetricTypeName(GvMetric metric)
 {
-	PG_RETURN_POINTER(&GvMetricCosine);
+	switch (metric->type)
+	{
+		case GV_TYPE_GHALFVEC:
+			return "ghalfvec";
+		case GV_TYPE_GBIT:
+			return "gbit";
+		default:
+			return "gvector";
+	}
 }
 
-PG_FUNCTION_INFO_V1(gvector_ip_metric);
-Datum
-gvector_ip_metric(PG_FUNCTION_ARGS)
+/*
+ * A value of the metric's type (detoasting it if need be) as a palloc'd
+ * array of floats, and its dimensions: a gvector's floats, a ghalfvec's
+ * halves widened (exactly), a gbit's bits as 0 and 1.
+ */
+float *
+GvMetricDatumToFloats(GvMetric metric, Datum value, int *dim)
 {
-	PG_RETURN_POINTER(&GvMetricIp);
+	float	   *x;
+
+	switch (metric->type)
+	{
+		case GV_TYPE_GHALFVEC:
+			{
+				Ghalfvec	h = DatumGetGhalfvec(value);
+
+				*dim = h->dim;
+				x = palloc(sizeof(float) * h->dim);
+				GvHalfDecode(h->x, x, h->dim);
+				break;
+			}
+		case GV_TYPE_GBIT:
+			{
+				Gbit		b = DatumGetGbit(value);
+
+				*dim = b->dim;
+				x = palloc(sizeof(float) * b->dim);
+				for (int i = 0; i < b->dim; i++)
+					x[i] = (float) GbitGetBit(b, i);
+				break;
+			}
+		default:
+			{
+				Gvector		v = DatumGetGvector(value);
+
+				*dim = v->dim;
+				x = palloc(sizeof(float) * v->dim);
+				memcpy(x, v->x, sizeof(float) * v->dim);
+				break;
+			}
+	}
+	return x;
 }
 
 /*
@@ -368,6 +435,9 @@ GvMetricToSqlDistance(GvMetric metric, double distance)
 		case GV_METRIC_COSINE:
 			return Min(Max(distance, 0.0), 2.0);
 		case GV_METRIC_IP:
+		case GV_METRIC_L1:
+		case GV_METRIC_HAMMING:
+		case GV_METRIC_JACCARD:
 			return distance;
 	}
 	pg_unreachable();

@@ -64,13 +64,30 @@ typedef enum GvMetricKind
 {
 	GV_METRIC_L2,				/* order by <->; distance computed as L2^2 */
 	GV_METRIC_COSINE,			/* order by <=>; vectors normalised, 1 - dot */
-	GV_METRIC_IP				/* order by <#>; -dot */
+	GV_METRIC_IP,				/* order by <#>; -dot */
+	GV_METRIC_L1,				/* order by <+>; sum |a - b| */
+	GV_METRIC_HAMMING,			/* order by <~> on gbit: L2^2 of 0/1 floats */
+	GV_METRIC_JACCARD			/* order by <%> on gbit: 1 - |a&b| / |a|b| */
 } GvMetricKind;
+
+/*
+ * The type an operator class indexes.  Access methods work on floats; a
+ * ghalfvec's halves and a gbit's bits (as 0 and 1) become floats exactly,
+ * so every access method indexes them through GvMetricDatumToFloats.
+ */
+typedef enum GvMetricType
+{
+	GV_TYPE_GVECTOR,
+	GV_TYPE_GHALFVEC,
+	GV_TYPE_GBIT
+} GvMetricType;
 
 typedef struct GvMetricData
 {
 	GvMetricKind kind;
-	const char *name;			/* "l2", "cosine", "ip" */
+	const char *name;			/* "l2", "cosine", "ip", "l1", "hamming",
+								 * "jaccard" */
+	GvMetricType type;
 } GvMetricData;
 
 typedef const GvMetricData *GvMetric;
@@ -158,6 +175,24 @@ extern GvMetric GvIndexGetMetric(Relation index, AttrNumber attno);
  * pages, gv_hnsw's build arena) in 32 bits: GvPackDistance.  Inline: it is
  * called for every distance an index computes.
  */
+/*
+ * Jaccard distance of two 0/1 float vectors (gbit in an index): 1 - |a and
+ * b| / |a or b|, with the counts exact in float; 1 when they share no bit
+ * (two empty sets too), as gbit's <%> operator says.
+ */
+static inline double
+GvJaccardFromFloats(const float *a, const float *b, int dim)
+{
+	float		ab,
+				aa,
+				bb;
+
+	GvCosineParts(a, b, dim, &ab, &aa, &bb);
+	if (ab == 0.0f)
+		return 1.0;
+	return 1.0 - (double) ab / ((double) aa + bb - ab);
+}
+
 static inline double
 GvMetricDistanceWith(GvMetric metric, GvPairKernel l2, GvPairKernel ip,
 					 const float *a, const float *b, int dim)
@@ -170,6 +205,13 @@ GvMetricDistanceWith(GvMetric metric, GvPairKernel l2, GvPairKernel ip,
 			return 1.0f - ip(a, b, dim);
 		case GV_METRIC_IP:
 			return -GvSafeInnerProduct(ip, a, b, dim);
+		case GV_METRIC_L1:
+			return GvSafeL1(a, b, dim);
+		case GV_METRIC_HAMMING:
+			/* 0/1 floats: every term and sum is exact below 2^24 */
+			return l2(a, b, dim);
+		case GV_METRIC_JACCARD:
+			return GvJaccardFromFloats(a, b, dim);
 	}
 	pg_unreachable();
 }
@@ -192,6 +234,8 @@ GvMetricDistanceCached(GvMetric metric, const float *a, const float *b, int dim)
 }
 
 extern bool GvMetricPrepareVector(GvMetric metric, float *x, int dim);
+extern float *GvMetricDatumToFloats(GvMetric metric, Datum value, int *dim);
+extern const char *GvMetricTypeName(GvMetric metric);
 extern double GvMetricToSqlDistance(GvMetric metric, double distance);
 
 #endif							/* GVPAGE_H */

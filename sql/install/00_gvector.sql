@@ -41,7 +41,12 @@ CREATE TYPE gvector (
 	TYPMOD_IN = gvector_typmod_in,
 	RECEIVE   = gvector_recv,
 	SEND      = gvector_send,
-	STORAGE   = external
+	STORAGE   = external,
+	-- gigavector's own category (shared with ghalfvec and gbit), gvector
+	-- preferred: l2_distance('[1,2]', '[3,4]') stays gvector's, not
+	-- ambiguous between the types' overloads
+	CATEGORY  = 'g',
+	PREFERRED = true
 );
 
 COMMENT ON TYPE gvector IS 'vector of float4 values, written [1,2,3]; gvector(n) fixes the dimensions';
@@ -126,7 +131,7 @@ COMMENT ON FUNCTION cosine_distance(gvector, gvector) IS '1 - cosine similarity,
 
 CREATE FUNCTION l1_distance(gvector, gvector) RETURNS double precision
 	AS 'MODULE_PATHNAME', 'gvector_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION l1_distance(gvector, gvector) IS 'taxicab (L1) distance';
+COMMENT ON FUNCTION l1_distance(gvector, gvector) IS 'taxicab (L1) distance (operator <+>)';
 
 CREATE FUNCTION vector_dims(gvector) RETURNS integer
 	AS 'MODULE_PATHNAME', 'gvector_dims' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -237,6 +242,12 @@ CREATE OPERATOR <=> (
 );
 COMMENT ON OPERATOR <=>(gvector, gvector) IS 'cosine distance';
 
+CREATE OPERATOR <+> (
+	LEFTARG = gvector, RIGHTARG = gvector, FUNCTION = l1_distance,
+	COMMUTATOR = '<+>'
+);
+COMMENT ON OPERATOR <+>(gvector, gvector) IS 'taxicab (L1) distance';
+
 CREATE OPERATOR + (
 	LEFTARG = gvector, RIGHTARG = gvector, FUNCTION = gvector_add,
 	COMMUTATOR = +
@@ -324,4 +335,6 @@ CREATE FUNCTION gvector_l2_metric(internal) RETURNS internal
 CREATE FUNCTION gvector_cosine_metric(internal) RETURNS internal
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION gvector_ip_metric(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_l1_metric(internal) RETURNS internal
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

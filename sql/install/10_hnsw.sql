@@ -23,6 +23,38 @@ CREATE OPERATOR CLASS gvector_ip_ops
 	OPERATOR 1 <#> (gvector, gvector) FOR ORDER BY float_ops,
 	FUNCTION 1 gvector_ip_metric(internal);
 
+CREATE OPERATOR CLASS gvector_l1_ops
+	FOR TYPE gvector USING gv_hnsw AS
+	OPERATOR 1 <+> (gvector, gvector) FOR ORDER BY float_ops,
+	FUNCTION 1 gvector_l1_metric(internal);
+
+-- ghalfvec (stored as float16 unless storage says otherwise: exact, no
+-- re-ranking) and gbit (stored as binary: exact)
+CREATE OPERATOR CLASS ghalfvec_l2_ops
+	DEFAULT FOR TYPE ghalfvec USING gv_hnsw AS
+	OPERATOR 1 <-> (ghalfvec, ghalfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ghalfvec_l2_metric(internal);
+CREATE OPERATOR CLASS ghalfvec_cosine_ops
+	FOR TYPE ghalfvec USING gv_hnsw AS
+	OPERATOR 1 <=> (ghalfvec, ghalfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ghalfvec_cosine_metric(internal);
+CREATE OPERATOR CLASS ghalfvec_ip_ops
+	FOR TYPE ghalfvec USING gv_hnsw AS
+	OPERATOR 1 <#> (ghalfvec, ghalfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ghalfvec_ip_metric(internal);
+CREATE OPERATOR CLASS ghalfvec_l1_ops
+	FOR TYPE ghalfvec USING gv_hnsw AS
+	OPERATOR 1 <+> (ghalfvec, ghalfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ghalfvec_l1_metric(internal);
+CREATE OPERATOR CLASS gbit_hamming_ops
+	DEFAULT FOR TYPE gbit USING gv_hnsw AS
+	OPERATOR 1 <~> (gbit, gbit) FOR ORDER BY float_ops,
+	FUNCTION 1 gbit_hamming_metric(internal);
+CREATE OPERATOR CLASS gbit_jaccard_ops
+	FOR TYPE gbit USING gv_hnsw AS
+	OPERATOR 1 <%> (gbit, gbit) FOR ORDER BY float_ops,
+	FUNCTION 1 gbit_jaccard_metric(internal);
+
 -- Filter columns after the vector: CREATE INDEX ... USING gv_hnsw (emb, category);
 -- WHERE category = value is then tested inside the graph search.
 -- The integer classes share one family with the cross-type = operators, so

@@ -19,6 +19,11 @@ CREATE OPERATOR CLASS gvector_cosine_ops
 	OPERATOR 1 <=> (gvector, gvector) FOR ORDER BY float_ops,
 	FUNCTION 1 gvector_cosine_metric(internal);
 
+CREATE OPERATOR CLASS gvector_l1_ops
+	FOR TYPE gvector USING gv_kdtree AS
+	OPERATOR 1 <+> (gvector, gvector) FOR ORDER BY float_ops,
+	FUNCTION 1 gvector_l1_metric(internal);
+
 -- Exists so that CREATE INDEX can refuse it with an explanation and a hint.
 CREATE OPERATOR CLASS gvector_ip_ops
 	FOR TYPE gvector USING gv_kdtree AS

@@ -325,6 +325,7 @@ extern int	GvHnswRandomLevel(pg_prng_state *prng, int m, int maxLevel);
 extern void GvHnswInitMetaPage(Page page, GvHnswInfo info);
 extern bool GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,
 							 bool *isnull, GvHnswRowData *row);
+extern bool GvHnswStorageIsExact(GvHnswInfo info);
 extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
 							   bool *ok);
 extern GvHnswElementTuple GvHnswPageGetElement(Page page, OffsetNumber off);

@@ -1279,16 +1279,17 @@ GvHnswInitInfo(Relation index, GvHnswInfo info)
 				 errmsg("ef_construction must be greater than or equal to 2 * m"),
 				 errhint("Raise ef_construction to at least %d or lower m.", 2 * info->m)));
 	info->vecBytes = 0;
+	info->metric = GvIndexGetMetric(index, 1);
 	GvHnswInitKeys(index, info);
 	info->storage = GvHnswChooseStorage(index, GvHnswGetStorage(index), info->dim, info->m,
 										info->keyBytes);
-	if (info->storage != HNSW_STORAGE_FLOAT && index->rd_index->indkey.values[0] == 0)
+	if (!GvHnswStorageIsExact(info) && index->rd_index->indkey.values[0] == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("gv_hnsw with storage = %s cannot index an expression",
 						GvHnswStorageName(info->storage)),
 				 errhint("Scans re-rank with exact distances read from the table's column: index a column, or use storage = float32.")));
-	if (info->storage != HNSW_STORAGE_FLOAT && GvHnswGetStorage(index) == HNSW_STORAGE_AUTO)
+	if (!GvHnswStorageIsExact(info) && GvHnswGetStorage(index) == HNSW_STORAGE_AUTO)
 		ereport(NOTICE,
 				(errmsg("gv_hnsw index \"%s\" stores its vectors as %s: %d float32 dimensions do not fit on a page with m = %d",
 						RelationGetRelationName(index), GvHnswStorageName(info->storage),
@@ -1298,7 +1299,6 @@ GvHnswInitInfo(Relation index, GvHnswInfo info)
 	info->dataBytes = info->keyBytes + info->vecBytes;
 	info->maxLevel = GvHnswMaxLevelFor(info->dataBytes, info->m);
 	Assert(info->maxLevel >= 0);
-	info->metric = GvIndexGetMetric(index, 1);
 }
 
 /*

@@ -301,12 +301,14 @@ GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
  */
 
 /* Does this index get sketches?  The bound is on L2, which cosine's
- * normalised vectors share; inner product has no such bound. */
+ * normalised vectors share; inner product, L1 and the bit metrics have no
+ * such bound. */
 static bool
 WantsProjection(GvHnswInfo info, int n)
 {
 	return info->nkeys > 0 && info->storage == HNSW_STORAGE_FLOAT &&
-		info->metric->kind != GV_METRIC_IP && n >= 4 * GV_PROJ_DIMS;
+		(info->metric->kind == GV_METRIC_L2 || info->metric->kind == GV_METRIC_COSINE) &&
+		n >= 4 * GV_PROJ_DIMS;
 }
 
 /*

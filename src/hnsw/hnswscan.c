@@ -433,7 +433,7 @@ ListFilteredElements(IndexScanDesc scan, GvHnswMetaPageData *meta)
 	so->out = palloc(sizeof(GvHnswCandidate) * Max(n, 1));
 	so->nout = RankListed(scan, listed, n, so->out);
 	pfree(listed);
-	if (info->storage != HNSW_STORAGE_FLOAT)
+	if (!GvHnswStorageIsExact(info))
 		RerankBatch(scan);		/* exact distances for all, sorted */
 	else
 		so->sortedEnd = 0;		/* sorted a part at a time, as needed */
@@ -641,7 +641,7 @@ ExhaustiveBatch(IndexScanDesc scan)
 	{
 		so->lastDist = cands[count - 1].dist;
 		so->lastTid = cands[count - 1].heaptid;
-		if (so->info->storage != HNSW_STORAGE_FLOAT)
+		if (!GvHnswStorageIsExact(so->info))
 			RerankBatch(scan);
 	}
 }
@@ -740,7 +740,7 @@ NextBatch(IndexScanDesc scan)
 		 */
 		StartExhaustive(scan);
 	}
-	else if (so->info->storage != HNSW_STORAGE_FLOAT)
+	else if (!GvHnswStorageIsExact(so->info))
 		RerankBatch(scan);
 	so->batchSize = Min(so->batchSize * 2, 10000);
 }
@@ -759,6 +759,7 @@ PrepareMemo(IndexScanDesc scan)
 	GvMetricKind kind = so->info->metric->kind;
 
 	so->memoise = so->info->storage == HNSW_STORAGE_FLOAT &&
+		so->info->metric->type == GV_TYPE_GVECTOR &&
 		(kind == GV_METRIC_L2 || kind == GV_METRIC_IP) &&
 		OidIsValid(scan->heapRelation->rd_rel->reltoastrelid);
 	so->memoKernel = kind == GV_METRIC_L2 ? GV_MEMO_L2SQ : GV_MEMO_IP;

@@ -131,8 +131,23 @@ GvHnswStorageName(int storage)
 int
 GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 {
-	static const int order[] = {HNSW_STORAGE_FLOAT, HNSW_STORAGE_HALF, HNSW_STORAGE_INT8,
+	static const int floatOrder[] = {HNSW_STORAGE_FLOAT, HNSW_STORAGE_HALF, HNSW_STORAGE_INT8,
 	HNSW_STORAGE_BIT};
+	/* the types' exact encodings first: half the size, or a 32nd */
+	static const int halfOrder[] = {HNSW_STORAGE_HALF, HNSW_STORAGE_FLOAT, HNSW_STORAGE_INT8,
+	HNSW_STORAGE_BIT};
+	static const int bitOrder[] = {HNSW_STORAGE_BIT};
+	GvMetric	metric = GvIndexGetMetric(index, 1);
+	const int  *order = floatOrder;
+	int			norder = lengthof(floatOrder);
+
+	if (metric->type == GV_TYPE_GHALFVEC && metric->kind != GV_METRIC_COSINE)
+		order = halfOrder;
+	else if (metric->type == GV_TYPE_GBIT)
+	{
+		order = bitOrder;
+		norder = lengthof(bitOrder);
+	}
 
 	if (requested != HNSW_STORAGE_AUTO)
 	{
@@ -148,7 +163,7 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 							 requested == HNSW_STORAGE_HALF ? "int8 or binary" : "float16, int8 or binary")));
 		return requested;
 	}
-	for (int i = 0; i < lengthof(order); i++)
+	for (int i = 0; i < norder; i++)
 		if (GvHnswMaxLevelFor(keyBytes + GvHnswVectorBytes(order[i], dim), m) >= 0)
 			return order[i];
 	ereport(ERROR,
@@ -381,19 +396,40 @@ GvHnswInitMetaPage(Page page, GvHnswInfo info)
 float *
 GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value, bool *ok)
 {
-	Gvector		v = DatumGetGvector(value);
-	float	   *x;
+	int			dim;
+	float	   *x = GvMetricDatumToFloats(info->metric, value, &dim);
 
-	if (v->dim != info->dim)
+	if (dim != info->dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", info->dim, v->dim),
+				 errmsg("expected %d dimensions, not %d", info->dim, dim),
 				 errhint("Index \"%s\" holds vectors of %d dimensions.",
 						 RelationGetRelationName(index), info->dim)));
-	x = palloc(sizeof(float) * info->dim);
-	memcpy(x, v->x, sizeof(float) * info->dim);
 	*ok = GvMetricPrepareVector(info->metric, x, info->dim);
 	return x;
+}
+
+/*
+ * Does the index's storage hold its vectors exactly, so that scans need
+ * not re-rank from the heap?  float32 always; float16 for ghalfvec (except
+ * under cosine, which stores normalised copies); binary for gbit (a 0/1
+ * vector is its own two-level code).
+ */
+bool
+GvHnswStorageIsExact(GvHnswInfo info)
+{
+	switch (info->storage)
+	{
+		case HNSW_STORAGE_FLOAT:
+			return true;
+		case HNSW_STORAGE_HALF:
+			return info->metric->type == GV_TYPE_GHALFVEC &&
+				info->metric->kind != GV_METRIC_COSINE;
+		case HNSW_STORAGE_BIT:
+			return info->metric->type == GV_TYPE_GBIT;
+		default:
+			return false;
+	}
 }
 
 GvHnswElementTuple

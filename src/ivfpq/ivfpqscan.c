@@ -260,7 +260,7 @@ Geometric(IvfpqScanOpaque so, double distance)
 			return sqrt(Max(distance, 0.0));
 		case GV_METRIC_COSINE:
 			return sqrt(Max(2.0 * distance, 0.0));
-		case GV_METRIC_IP:
+		default:				/* inner product (the only other gv_ivfpq has) */
 			break;
 	}
 	return distance;
@@ -361,7 +361,7 @@ StartQuery(IndexScanDesc scan)
 					base = 1.0 - ip;
 					order[l] = qnorm + cache->centroidNorms[l] - 2.0 * ip;
 					break;
-				case GV_METRIC_IP:
+				default:		/* inner product */
 					base = -ip;
 					order[l] = -ip;
 					break;
@@ -705,7 +705,7 @@ UnprobedBound(IvfpqScanOpaque so)
 			return b > 0.0 ? b * b : 0.0;
 		case GV_METRIC_COSINE:
 			return b > 0.0 ? b * b / 2.0 : 0.0;
-		case GV_METRIC_IP:
+		default:				/* inner product */
 			break;
 	}
 	return b;

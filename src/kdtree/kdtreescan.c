@@ -51,7 +51,7 @@
 /* A queued point: its ordering key and heap TID. */
 typedef struct ScanPointData
 {
-	double		key;			/* squared L2 (or cosine) distance, or a bound */
+	double		key;			/* squared L2 (or L1, cosine) distance, or a bound */
 	ItemPointerData tid;
 	bool		exact;			/* key is exactly the SQL operator's value */
 } ScanPointData;
@@ -60,7 +60,7 @@ typedef struct ScanPointData
 typedef struct ScanNodeData
 {
 	double		key;			/* lower bound, in ordering units */
-	double		rawb;			/* subtree: squared L2 bound of its cell */
+	double		rawb;			/* subtree: squared L2 (L1: L1) bound of its cell */
 	XLogRecPtr	seen;			/* subtree: LSN of the page that pointed here */
 	KdtreeRef	ref;			/* subtree */
 	int32		slot;			/* subtree: its cell offsets, or -1 */
@@ -324,6 +324,16 @@ PointKey(KdtreeScanOpaque so, KdtreeLeafTuple tup, bool *exact)
 	}
 
 	/*
+	 * L1: the operator computes GvSafeL1(emb, q), the same kernel on the
+	 * same floats, and |a - b| == |b - a|: the very value.
+	 */
+	if (so->metric->kind == GV_METRIC_L1)
+	{
+		*exact = true;
+		return GvSafeL1(so->query, tup->x, so->dim);
+	}
+
+	/*
 	 * The operator computes GvSafeL2Squared(emb, q): the same kernel on the
 	 * same floats (index space is the raw vector for L2), a kernel's result
 	 * depends only on the values, with (a - b)^2 == (b - a)^2, and so does
@@ -508,7 +518,11 @@ QueueFarSide(KdtreeScanOpaque so, KdtreeNode node, double b, int32 slot,
 	fo = Max(fabs(diff), off[node->dim]);
 	memcpy(SlotOffsets(so, far.slot), off, sizeof(double) * so->dim);
 	SlotOffsets(so, far.slot)[node->dim] = fo;
-	far.rawb = b - off[node->dim] * off[node->dim] + fo * fo;
+	/* the cell's bound is the norm of its offsets: L1's sum, or L2's squares */
+	if (so->metric->kind == GV_METRIC_L1)
+		far.rawb = b - off[node->dim] + fo;
+	else
+		far.rawb = b - off[node->dim] * off[node->dim] + fo * fo;
 	far.key = NodeKey(so, far.rawb);
 	*goleft = diff <= 0;
 	far.ref = *goleft ? node->right : node->left;
@@ -744,8 +758,8 @@ static void
 ReturnPoint(IndexScanDesc scan, const ScanPointData *p)
 {
 	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
-	double		value = so->metric->kind == GV_METRIC_COSINE ?
-		p->key : sqrt(p->key);
+	double		value = so->metric->kind == GV_METRIC_L2 ?
+		sqrt(p->key) : p->key;
 
 	scan->xs_heaptid = p->tid;
 	scan->xs_recheck = false;

@@ -37,7 +37,7 @@ KdtreeCheckMetric(Relation index, GvMetric metric)
 				 errmsg("gv_kdtree does not support inner product distance"),
 				 errdetail("Index \"%s\" uses operator class gvector_ip_ops; inner product is not a metric, so a KD-tree cannot prune on it.",
 						   RelationGetRelationName(index)),
-				 errhint("Use gvector_l2_ops, or gvector_cosine_ops (for normalised vectors <#> orders like <=>), or a gv_hnsw index.")));
+				 errhint("Use gvector_l2_ops, gvector_l1_ops, or gvector_cosine_ops (for normalised vectors <#> orders like <=>), or a gv_hnsw index.")));
 }
 
 /*

@@ -54,6 +54,10 @@ from gvbench.sweep import format_table, sweep, write_csv  # noqa: E402
 TYPES = {
     "gvector": {"extension": "gigavector", "opclass": "gvector"},
     "vector": {"extension": "vector", "opclass": "vector"},
+    # half precision; loaded through the text form (the binary COPY rows
+    # the loader builds are float4)
+    "ghalfvec": {"extension": "gigavector", "opclass": "ghalfvec", "copy": "text"},
+    "halfvec": {"extension": "vector", "opclass": "halfvec", "copy": "text"},
 }
 
 # Index sweeps measure the index: with a WHERE clause the planner may prefer
@@ -109,6 +113,17 @@ SWEEPS: List[dict] = [
          filter_columns=("label",), **{"with": "m = 16, ef_construction = 64"},
          configs=[(f"ef_search={ef}", [f"SET gigavector.hnsw_ef_search = {ef}"])
                   for ef in (20, 40, 80)]),
+    # half precision in the table and the index: ghalfvec + gv_hnsw (stored
+    # float16, exact: no re-ranking) against pgvector's halfvec + hnsw; in
+    # group "graph", so that they interleave with the float32 graphs
+    dict(name="gv_hnsw ghalfvec", group="graph", type="ghalfvec", am="gv_hnsw",
+         **{"with": "m = 16, ef_construction = 64"},
+         configs=[(f"ef_search={ef}", [f"SET gigavector.hnsw_ef_search = {ef}"])
+                  for ef in GRAPH_EF_SEARCH]),
+    dict(name="pgvector hnsw halfvec", group="graph", type="halfvec", am="hnsw",
+         **{"with": "m = 16, ef_construction = 64"},
+         configs=[(f"ef_search={ef}", [f"SET hnsw.ef_search = {ef}"])
+                  for ef in GRAPH_EF_SEARCH]),
     dict(name="pgvector hnsw", group="graph", type="vector", am="hnsw",
          **{"with": "m = 16, ef_construction = 64"},
          configs=[(f"ef_search={ef}", [f"SET hnsw.ef_search = {ef}"])
@@ -430,7 +445,8 @@ def main(argv=None) -> int:
     ds = dsmod.load_fashion_mnist()
     for t in sorted({e["type"] for e in active}):
         secs = dsmod.ensure_table(conn, table_for(args, t), t, ds.base, ds.base_labels,
-                                  fmt=args.copy_format, force=args.reload,
+                                  fmt=TYPES.get(t, {}).get("copy", args.copy_format),
+                                  force=args.reload,
                                   storage=None if args.storage == "default" else args.storage)
         log(f"{table_for(args, t)}: " + (f"loaded in {secs:.1f} s" if secs else "present"))
     nq = min(args.queries, len(ds.queries))

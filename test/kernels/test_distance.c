@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "distance.h"
+#include "quantize.h"
 
 #define MAX_DIM			16000
 #define RANDOM_MAX_DIM	2000
@@ -1001,6 +1002,85 @@ SafeChecks(GvKernelSet sets, int nsets)
 	Ok(CheckPackWide(), "packed distances: monotone and within 2^-15 beyond float's range");
 }
 
+/*
+ * The half kernels of a tier against a double reference over the widened
+ * halves, at dimensions around every block and tail size: within float
+ * precision (dim * FLT_EPSILON times the sum of the terms' magnitudes), and
+ * the same bits when the vectors sit at other addresses.
+ */
+static bool
+CheckHalfKernels(GvKernelSet set)
+{
+	static const int dims[] = {1, 7, 8, 9, 15, 16, 17, 255, 256, 257, 3072, 16000};
+	static uint16_t ha[16000 + 8];
+	static uint16_t hb[16000 + 8];
+
+	for (int d = 0; d < (int) (sizeof(dims) / sizeof(dims[0])); d++)
+	{
+		int			dim = dims[d];
+		double		l2 = 0,
+					ip = 0,
+					l1 = 0,
+					aa = 0,
+					bb = 0,
+					ml2 = 0,
+					mip = 0,
+					maa = 0,
+					mbb = 0;
+		float		fab,
+					faa,
+					fbb;
+		double		tol = (dim + 8) * FLT_EPSILON;
+
+		for (int i = 0; i < dim; i++)
+		{
+			/* up to 2^15 in magnitude: large sums, no float overflow */
+			ha[i + 1] = GvFloatToHalf(RandomUnit() * (i % 3 == 0 ? 30000.0f : 1.0f));
+			hb[i + 1] = GvFloatToHalf(RandomUnit() * (i % 5 == 0 ? 0.001f : 2.0f));
+		}
+		for (int i = 0; i < dim; i++)
+		{
+			double		x = GvHalfToFloat(ha[i + 1]);
+			double		y = GvHalfToFloat(hb[i + 1]);
+
+			l2 += (x - y) * (x - y);
+			ml2 += (x - y) * (x - y);
+			ip += x * y;
+			mip += fabs(x * y);
+			l1 += fabs(x - y);
+			aa += x * x;
+			bb += y * y;
+			maa += x * x;
+			mbb += y * y;
+		}
+		set->half_cosine_parts(ha + 1, hb + 1, dim, &fab, &faa, &fbb);
+		if (fabs(set->half_l2_squared(ha + 1, hb + 1, dim) - l2) > tol * ml2 ||
+			fabs(set->half_inner_product(ha + 1, hb + 1, dim) - ip) > tol * mip ||
+			fabs(set->half_l1(ha + 1, hb + 1, dim) - l1) > tol * l1 ||
+			fabs(fab - ip) > tol * mip || fabs(faa - aa) > tol * maa ||
+			fabs(fbb - bb) > tol * mbb)
+		{
+			printf("#   dim %d: half kernels off the double reference\n", dim);
+			return false;
+		}
+		/* placement: the same halves one element further on */
+		memmove(ha, ha + 1, sizeof(uint16_t) * dim);
+		memmove(hb + 2, hb + 1, sizeof(uint16_t) * dim);
+		{
+			float		r1 = set->half_l2_squared(ha, hb + 2, dim);
+
+			memmove(ha + 1, ha, sizeof(uint16_t) * dim);
+			memmove(hb + 1, hb + 2, sizeof(uint16_t) * dim);
+			if (r1 != set->half_l2_squared(ha + 1, hb + 1, dim))
+			{
+				printf("#   dim %d: half L2 depends on addresses\n", dim);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
 #define NUM_SELECTION_TESTS 10
 #define NUM_SELF_CHECKS 3
 #define NUM_SAFE_CHECKS 4
@@ -1020,7 +1100,7 @@ main(void)
 	GuardBufInit(&GuardB);
 
 	planned = NUM_SELECTION_TESTS + NUM_SELF_CHECKS + NUM_SAFE_CHECKS +
-		nsets * (NUM_KERNELS * NUM_INPUT_CLASSES + 2);
+		nsets * (NUM_KERNELS * NUM_INPUT_CLASSES + 3);
 	printf("1..%d\n", planned);
 
 	SelectionChecks(sets, nsets);
@@ -1054,6 +1134,12 @@ main(void)
 				 sets[t].name);
 		if (supported)
 			Ok(CheckPlacementIndependent(&sets[t]), desc);
+		else
+			Skip(desc);
+		snprintf(desc, sizeof(desc), "%s: half kernels within float precision, placement-independent",
+				 sets[t].name);
+		if (supported)
+			Ok(CheckHalfKernels(&sets[t]), desc);
 		else
 			Skip(desc);
 	}

@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(53);
+SELECT plan(66);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -26,6 +26,17 @@ SELECT has_operator('gvector', '<#>', 'gvector', 'double precision', 'negative i
 SELECT has_operator('gvector', '+', 'gvector', 'gvector', 'element-wise +');
 SELECT has_operator('gvector', '-', 'gvector', 'gvector', 'element-wise -');
 SELECT has_operator('gvector', '*', 'gvector', 'gvector', 'element-wise *');
+SELECT has_operator('gvector', '<+>', 'gvector', 'double precision', 'L1 distance operator');
+SELECT has_operator('ghalfvec', op, 'ghalfvec', 'double precision', 'ghalfvec distance ' || op)
+	FROM unnest(ARRAY['<->', '<=>', '<#>', '<+>']) op;
+SELECT has_operator('gsparsevec', op, 'gsparsevec', 'double precision', 'gsparsevec distance ' || op)
+	FROM unnest(ARRAY['<->', '<=>', '<#>', '<+>']) op;
+SELECT has_operator('gbit', '<~>', 'gbit', 'double precision', 'Hamming distance operator');
+SELECT has_operator('gbit', '<%>', 'gbit', 'double precision', 'Jaccard distance operator');
+SELECT is((SELECT array_agg(typname || ':' || typcategory::text || ':' || typispreferred ORDER BY typname)
+		   FROM pg_type WHERE typname IN ('gvector', 'ghalfvec', 'gbit', 'gsparsevec')),
+		  ARRAY['gbit:g:false', 'ghalfvec:g:false', 'gsparsevec:g:false', 'gvector:g:true'],
+		  'one type category, gvector preferred: untyped literals resolve to gvector');
 SELECT has_operator('gvector', op, 'gvector', 'boolean', 'comparison ' || op)
 	FROM unnest(ARRAY['<', '<=', '=', '<>', '>=', '>']) op;
 
@@ -42,14 +53,26 @@ SELECT is((SELECT count(*)::int FROM pg_am WHERE amname IN ('gv_hnsw', 'gv_ivfpq
 SELECT is((SELECT array_agg(a.amname || ':' || c.opcname ORDER BY a.amname, c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 		   WHERE a.amname LIKE 'gv\_%' AND c.opcintype = 'gvector'::regtype),
-		  ARRAY['gv_hnsw:gvector_cosine_ops', 'gv_hnsw:gvector_ip_ops', 'gv_hnsw:gvector_l2_ops',
+		  ARRAY['gv_hnsw:gvector_cosine_ops', 'gv_hnsw:gvector_ip_ops', 'gv_hnsw:gvector_l1_ops',
+				'gv_hnsw:gvector_l2_ops',
 				'gv_ivfpq:gvector_cosine_ops', 'gv_ivfpq:gvector_ip_ops', 'gv_ivfpq:gvector_l2_ops',
-				'gv_kdtree:gvector_cosine_ops', 'gv_kdtree:gvector_ip_ops', 'gv_kdtree:gvector_l2_ops']::text[],
-		  'each access method has the l2, cosine and ip operator classes');
+				'gv_kdtree:gvector_cosine_ops', 'gv_kdtree:gvector_ip_ops', 'gv_kdtree:gvector_l1_ops',
+				'gv_kdtree:gvector_l2_ops']::text[],
+		  'each access method has the l2, cosine and ip operator classes (gv_hnsw and gv_kdtree also l1)');
 SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname || ':' || c.opcdefault
 					 ORDER BY c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
-		   WHERE a.amname = 'gv_hnsw' AND c.opcintype <> 'gvector'::regtype),
+		   WHERE a.amname = 'gv_hnsw' AND c.opcintype IN ('ghalfvec'::regtype, 'gbit'::regtype)),
+		  ARRAY['gbit:gbit_hamming_ops:true', 'gbit:gbit_jaccard_ops:false',
+				'ghalfvec:ghalfvec_cosine_ops:false', 'ghalfvec:ghalfvec_ip_ops:false',
+				'ghalfvec:ghalfvec_l1_ops:false', 'ghalfvec:ghalfvec_l2_ops:true']::text[],
+		  'gv_hnsw has the ghalfvec and gbit operator classes, l2 and hamming the defaults');
+SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname || ':' || c.opcdefault
+					 ORDER BY c.opcname)
+		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+		   WHERE a.amname = 'gv_hnsw'
+			 AND c.opcintype NOT IN ('gvector'::regtype, 'ghalfvec'::regtype, 'gbit'::regtype,
+									 'gsparsevec'::regtype)),
 		  ARRAY['boolean:bool_ops:true', 'date:date_ops:true', 'smallint:int2_ops:true',
 				'integer:int4_ops:true', 'bigint:int8_ops:true', 'text:text_ops:true',
 				'uuid:uuid_ops:true']::text[],

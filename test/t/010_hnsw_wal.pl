@@ -3,7 +3,8 @@
 # with wal_consistency_checking = 'generic', so each GenericXLog record is
 # checked against the page it was made from.  (The indexes store float16
 # and int8 vectors, the cosine one with a filter column; 011-013 cover
-# float32.)
+# float32.  Also one index per other operator class family: gvector_l1_ops,
+# ghalfvec_l2_ops (float16 storage, exact) and gbit_hamming_ops (binary).)
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -21,7 +22,9 @@ $standby->start;
 
 my $vec = random_vector_sql(32, 'i');
 $primary->safe_psql('postgres', qq{
-	CREATE TABLE items (id int, emb gvector(32), label int GENERATED ALWAYS AS (id % 5) STORED);
+	CREATE TABLE items (id int, emb gvector(32), label int GENERATED ALWAYS AS (id % 5) STORED,
+		hemb ghalfvec(32) GENERATED ALWAYS AS (emb::ghalfvec(32)) STORED,
+		bemb gbit(32) GENERATED ALWAYS AS (binary_quantize(emb)::gbit(32)) STORED);
 	INSERT INTO items SELECT i, $vec FROM generate_series(1, 1000) i;
 	CREATE INDEX items_l2 ON items USING gv_hnsw (emb)
 		WITH (m = 8, ef_construction = 32, storage = float16);
@@ -30,6 +33,10 @@ $primary->safe_psql('postgres', qq{
 	-- float32 with a filter column: key directory entries carry sketches
 	CREATE INDEX items_key ON items USING gv_hnsw (emb, label)
 		WITH (m = 8, ef_construction = 32);
+	CREATE INDEX items_l1 ON items USING gv_hnsw (emb gvector_l1_ops)
+		WITH (m = 8, ef_construction = 32);
+	CREATE INDEX items_half ON items USING gv_hnsw (hemb) WITH (m = 8, ef_construction = 32);
+	CREATE INDEX items_bit ON items USING gv_hnsw (bemb) WITH (m = 8, ef_construction = 32);
 });
 
 my @queries = map {
@@ -43,6 +50,15 @@ push @queries, "SET enable_seqscan = off;
 push @queries, "SET enable_seqscan = off;
 	SELECT string_agg(id::text, ',') FROM (SELECT id FROM items WHERE label = 3 ORDER BY emb <-> "
   . random_vector_sql(32, 5006) . " LIMIT 10) s";
+push @queries, "SET enable_seqscan = off; SET gigavector.hnsw_ef_search = 20;
+	SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY emb <+> "
+  . random_vector_sql(32, 5007) . " LIMIT 10) s";
+push @queries, "SET enable_seqscan = off; SET gigavector.hnsw_ef_search = 20;
+	SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY hemb <-> "
+  . random_vector_sql(32, 5008) . "::ghalfvec(32) LIMIT 10) s";
+push @queries, "SET enable_seqscan = off; SET gigavector.hnsw_ef_search = 20;
+	SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY bemb <~> binary_quantize("
+  . random_vector_sql(32, 5009) . ") LIMIT 10) s";
 
 sub check
 {
@@ -64,6 +80,14 @@ sub check
 		$primary->safe_psql('postgres',
 			q{SELECT elements FROM gigavector.hnsw_verify('items_key')}),
 		"$what: standby's filter-column index (key directory checked) has the primary's elements");
+	for my $index ('items_l1', 'items_half', 'items_bit')
+	{
+		is($standby->safe_psql('postgres',
+				qq{SELECT elements FROM gigavector.hnsw_verify('$index')}),
+			$primary->safe_psql('postgres',
+				qq{SELECT elements FROM gigavector.hnsw_verify('$index')}),
+			"$what: standby's $index has the primary's elements");
+	}
 }
 
 check('after build');

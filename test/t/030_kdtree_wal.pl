@@ -1,7 +1,7 @@
 # gv_kdtree and WAL: a streaming standby gives the same exact k-NN answers
 # as the primary after a build (one within maintenance_work_mem, one in
 # batches over it), inserts that split leaves (root leaf included), deletes
-# and VACUUM; the primary runs with
+# and VACUUM (an L2 and an L1 index on one table); the primary runs with
 # wal_consistency_checking = 'generic', so every GenericXLog record is
 # replayed and compared page for page.  Then kill -9 during inserts: after
 # recovery an index scan finds every committed row and nothing else.
@@ -24,6 +24,7 @@ my $vec = random_vector_sql(6, 'i');
 $primary->safe_psql('postgres', qq{
 	CREATE TABLE items (id int PRIMARY KEY, emb gvector(6));
 	CREATE INDEX items_kd ON items USING gv_kdtree (emb);
+	CREATE INDEX items_kd_l1 ON items USING gv_kdtree (emb gvector_l1_ops);
 	CREATE TABLE built (id int PRIMARY KEY, emb gvector(6));
 	INSERT INTO built SELECT i, $vec FROM generate_series(1, 3000) i;
 	CREATE INDEX built_kd ON built USING gv_kdtree (emb gvector_cosine_ops);
@@ -57,6 +58,8 @@ sub check_standby
 	{
 		is(knn($standby, 'items', '<->', $qid), knn($primary, 'items', '<->', $qid),
 			"$label: standby answers like the primary (L2, query $qid)");
+		is(knn($standby, 'items', '<+>', $qid), knn($primary, 'items', '<+>', $qid),
+			"$label: standby answers like the primary (L1, query $qid)");
 		is(knn($standby, 'built', '<=>', $qid), knn($primary, 'built', '<=>', $qid),
 			"$label: standby answers like the primary (cosine, query $qid)");
 		is(knn($standby, 'batched', '<->', $qid), knn($primary, 'batched', '<->', $qid),

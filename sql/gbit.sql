@@ -1,0 +1,144 @@
+-- gbit: binary embeddings, Hamming <~> and Jaccard <%>, binary_quantize()
+SET client_min_messages = warning;
+
+CREATE FUNCTION err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE q;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- text form as bit's
+SELECT '0101'::gbit, '101010101'::gbit(9), vector_dims('0101'::gbit), format_type('gbit'::regtype, 64);
+-- pgvector's bit columns move through text, or by a cast from bit
+SELECT B'10110'::text::gbit, B'10110'::gbit, '10110'::gbit::varbit;
+SELECT err($$SELECT ''::gbit$$);
+SELECT err($$SELECT '0102'::gbit$$);
+SELECT err($$SELECT ' 01'::gbit$$);
+SELECT err($$SELECT '0101'::gbit(3)$$);
+SELECT err($$SELECT repeat('1', 64001)::gbit$$);
+SELECT err($$SELECT '1'::gbit(0)$$);
+SELECT err($$SELECT '1'::gbit(64001)$$);
+SELECT err($$SELECT B''::gbit$$);
+
+-- distances, against counts made from the text forms
+SELECT '0101'::gbit <~> '1100' AS hamming, '0101'::gbit <%> '0111' AS jaccard,
+	hamming_distance('1111', '1111'), jaccard_distance('1111', '1111'),
+	'0000'::gbit <%> '0000' AS jaccard_empty, '1000'::gbit <%> '0100' AS jaccard_disjoint;
+SELECT err($$SELECT '01'::gbit <~> '011'$$);
+SELECT err($$SELECT '01'::gbit <%> '011'$$);
+CREATE TABLE bt (id int, b gbit(200));
+INSERT INTO bt SELECT i, string_agg(CASE WHEN (i * 7 + j * j * 13) % 5 < 2 THEN '1' ELSE '0' END, '' ORDER BY j)::gbit
+	FROM generate_series(1, 50) i, generate_series(1, 200) j GROUP BY i;
+SELECT bool_and((a.b <~> c.b) = (SELECT count(*) FROM generate_series(1, 200) k
+								  WHERE substr(a.b::text, k, 1) <> substr(c.b::text, k, 1)))
+	AS hamming_matches_count,
+	bool_and(abs((a.b <%> c.b) - (1 - (SELECT count(*) FILTER (WHERE substr(a.b::text, k, 1) = '1' AND substr(c.b::text, k, 1) = '1')::float8
+		/ nullif(count(*) FILTER (WHERE substr(a.b::text, k, 1) = '1' OR substr(c.b::text, k, 1) = '1'), 0)
+		FROM generate_series(1, 200) k))) < 1e-12) AS jaccard_matches_count
+FROM bt a, bt c WHERE a.id < c.id AND a.id <= 10;
+
+-- binary_quantize: a bit per positive element
+SELECT binary_quantize('[1,-2,0,3,-0,0.001]'::gvector), binary_quantize('[1,-2,0,3]'::ghalfvec);
+
+-- comparison and hashing
+SELECT '0101'::gbit = '0101', '0101'::gbit < '0110', count(DISTINCT b) FROM
+	(VALUES ('01'::gbit), ('01'), ('10')) t(b) GROUP BY 1, 2;
+
+-- binary COPY round-trips; corrupt data is refused
+COPY bt TO '/tmp/gigavector_gbit.bin' WITH (FORMAT binary);
+CREATE TABLE bt2 (LIKE bt);
+COPY bt2 FROM '/tmp/gigavector_gbit.bin' WITH (FORMAT binary);
+SELECT count(*) FROM bt a JOIN bt2 c USING (id) WHERE a.b = c.b;
+CREATE TABLE b_raw (id int, b bytea);
+INSERT INTO b_raw VALUES
+	(1, '\x00000004a0'),		-- valid: 1010
+	(2, '\x00000004a1'),		-- a padding bit set
+	(3, '\x00000000'),			-- no bits
+	(4, '\x0000000a00'),		-- 10 bits, one byte
+	(5, '\x0000fa01'),			-- 64001 bits
+	(6, '\x000000');			-- truncated header
+CREATE TABLE b_recv (b gbit);
+SET client_min_messages = notice;
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT id FROM b_raw ORDER BY id LOOP
+		EXECUTE format('COPY (SELECT b FROM b_raw WHERE id = %s) TO %L WITH (FORMAT binary)',
+					   r.id, '/tmp/gigavector_gbit_raw.bin');
+		BEGIN
+			COPY b_recv FROM '/tmp/gigavector_gbit_raw.bin' WITH (FORMAT binary);
+			RAISE NOTICE 'case %: accepted', r.id;
+		EXCEPTION WHEN OTHERS THEN
+			RAISE NOTICE 'case %: % (%)', r.id, SQLERRM, SQLSTATE;
+		END;
+	END LOOP;
+END $$;
+SET client_min_messages = warning;
+SELECT * FROM b_recv;
+DROP TABLE bt, bt2, b_raw, b_recv;
+
+-- gv_hnsw: gbit_hamming_ops (default) and gbit_jaccard_ops, stored as
+-- binary (exact); recall against the exact answer
+CREATE FUNCTION recall_b(tbl regclass, op text, q gbit, k int) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+	exact int[]; got int[]; used boolean := false; line text; kth float8;
+BEGIN
+	PERFORM set_config('enable_indexscan', 'off', true);
+	-- ties are common at small Hamming distances: every row as near as the
+	-- k-th counts as a right answer
+	EXECUTE format('SELECT max(d) FROM (SELECT b %s %L::gbit AS d FROM %s ORDER BY 1 LIMIT %s) s',
+				   op, q, tbl, k) INTO kth;
+	EXECUTE format('SELECT array_agg(id) FROM %s WHERE b %s %L::gbit <= %s', tbl, op, q, kth) INTO exact;
+	PERFORM set_config('enable_indexscan', 'on', true);
+	PERFORM set_config('enable_seqscan', 'off', true);
+	FOR line IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT id FROM %s ORDER BY b %s %L::gbit LIMIT %s',
+							   tbl, op, q, k) LOOP
+		used := used OR line LIKE '%Index Scan%';
+	END LOOP;
+	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %s ORDER BY b %s %L::gbit LIMIT %s) s',
+				   tbl, op, q, k) INTO got;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	IF NOT used THEN
+		RETURN -1;
+	END IF;
+	RETURN (SELECT count(*) FROM unnest(got) g WHERE g = ANY (exact))::float8 / k;
+END $$;
+-- 256-bit codes of 3,000 points: binary_quantize of deterministic vectors
+CREATE TABLE bv (id int, v gvector(256), b gbit(256));
+INSERT INTO bv SELECT i, x, binary_quantize(x) FROM generate_series(1, 3000) i,
+	LATERAL (SELECT ARRAY(SELECT sin(i * (j + 1) * 0.29) + cos((i % 37) * j * 0.7) - 0.2
+						  FROM generate_series(0, 255) j)::gvector AS x) s;
+SET gigavector.hnsw_ef_search = 100;
+CREATE INDEX bv_ham ON bv USING gv_hnsw (b);
+SELECT avg(recall_b('bv', '<~>', b, 10)) >= 0.95 AS hamming_recall_ok FROM (SELECT b FROM bv WHERE id % 100 = 5) q;
+DROP INDEX bv_ham;
+CREATE INDEX bv_jac ON bv USING gv_hnsw (b gbit_jaccard_ops);
+SELECT avg(recall_b('bv', '<%>', b, 10)) >= 0.95 AS jaccard_recall_ok FROM (SELECT b FROM bv WHERE id % 100 = 6) q;
+DROP INDEX bv_jac;
+-- far smaller than the float32 index of the same vectors
+CREATE INDEX bv_ham ON bv USING gv_hnsw (b);
+CREATE INDEX bv_l2 ON bv USING gv_hnsw (v);
+SELECT pg_relation_size('bv_ham') * 4 < pg_relation_size('bv_l2') AS much_smaller;
+DROP INDEX bv_ham, bv_l2;
+-- the re-rank pattern: binary_quantize() in an expression index picks
+-- candidates by Hamming distance, the exact gvector distance orders them
+CREATE INDEX bv_bq ON bv USING gv_hnsw ((binary_quantize(v)::gbit(256)) gbit_hamming_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF)
+SELECT id FROM (SELECT id, v FROM bv ORDER BY binary_quantize(v)::gbit(256) <~> binary_quantize((SELECT v FROM bv WHERE id = 1)) LIMIT 100) c
+ORDER BY v <-> (SELECT v FROM bv WHERE id = 1) LIMIT 10;
+RESET enable_seqscan;
+SELECT (SELECT count(*) FROM (SELECT id FROM (SELECT id, v FROM bv
+		ORDER BY binary_quantize(v)::gbit(256) <~> binary_quantize(q.v) LIMIT 100) c
+		ORDER BY v <-> q.v LIMIT 10) s
+		WHERE id IN (SELECT id FROM bv ORDER BY v <-> q.v LIMIT 10)) >= 8 AS rerank_recall_ok
+FROM bv q WHERE q.id = 1;
+-- an expression gbit index must fit binary storage; wider codes are refused clearly
+CREATE TABLE bwide (b gbit(64000));
+SELECT err($$CREATE INDEX ON bwide USING gv_hnsw (b)$$);
+DROP TABLE bv, bwide;
+DROP FUNCTION recall_b, err;
