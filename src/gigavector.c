@@ -9,6 +9,7 @@
 #include "fmgr.h"
 #include "gvector.h"
 #include "hnsw.h"
+#include "bm25/bm25.h"
 #include "ivfpq/ivfpq.h"
 #include "kdtree/kdtree.h"
 #include "utils/guc.h"
@@ -24,6 +25,7 @@ _PG_init(void)
 	GvHnswInit();
 	KdtreeInit();
 	IvfpqInit();
+	Bm25Init();
 
 	/* Settings of every part are registered above; no one else may use ours. */
 	MarkGUCPrefixReserved("gigavector");
