@@ -25,7 +25,7 @@ CREATE TYPE bm25query (
 COMMENT ON TYPE bm25query IS 'a BM25 query bound to a gv_bm25 index and its statistics; made by bm25query()';
 
 CREATE FUNCTION bm25query(index regclass, query text, mode text DEFAULT 'or') RETURNS bm25query
-	AS 'MODULE_PATHNAME', 'bm25query_make' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'bm25query_make' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION bm25query(regclass, text, text) IS 'a BM25 query for a gv_bm25 index: its terms (the index''s text search configuration) and statistics; mode or, and, phrase';
 
 CREATE FUNCTION bm25_text_distance(text, bm25query) RETURNS float8

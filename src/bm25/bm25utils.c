@@ -541,20 +541,31 @@ PG_FUNCTION_INFO_V1(bm25query_make);
 Datum
 bm25query_make(PG_FUNCTION_ARGS)
 {
-	Oid			indexoid = PG_GETARG_OID(0);
-	text	   *qtext = PG_GETARG_TEXT_PP(1);
-	int			mode = PG_NARGS() > 2 ? ParseMode(PG_GETARG_TEXT_PP(2)) : BM25_MODE_OR;
-	Relation	index = OpenQueryIndex(indexoid);
+	Oid			indexoid;
+	text	   *qtext;
+	int			mode;
+	Relation	index;
 	Bm25MetaPageData meta;
 	Bm25Word   *terms;
 	int			nterms;
 	Size		pool = 0;
 	Size		size;
-	Size		textlen = VARSIZE_ANY_EXHDR(qtext);
+	Size		textlen;
 	Bm25Query	q;
 	uint32	   *off;
 	char	   *p;
 
+	for (int i = 0; i < PG_NARGS(); i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the %s of a bm25query must not be NULL",
+							i == 0 ? "index" : i == 1 ? "query text" : "mode")));
+	indexoid = PG_GETARG_OID(0);
+	qtext = PG_GETARG_TEXT_PP(1);
+	textlen = VARSIZE_ANY_EXHDR(qtext);
+	mode = PG_NARGS() > 2 ? ParseMode(PG_GETARG_TEXT_PP(2)) : BM25_MODE_OR;
+	index = OpenQueryIndex(indexoid);
 	Bm25ReadMeta(index, &meta);
 	terms = QueryTerms(meta.cfg, qtext, &nterms);
 	for (int i = 0; i < nterms; i++)
