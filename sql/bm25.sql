@@ -24,7 +24,7 @@ BEGIN
 	               WHERE t.body IS NOT NULL AND (%s)),
 	     occ AS (SELECT d.id, u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf
 	               FROM docs d, unnest(d.v) u),
-	     dl AS (SELECT d.id, coalesce((SELECT sum(tf) FROM occ WHERE occ.id = d.id), 0) AS dl FROM docs d),
+	     dl AS (SELECT d.id, coalesce(sum(o.tf), 0) AS dl FROM docs d LEFT JOIN occ o USING (id) GROUP BY d.id),
 	     stats AS (SELECT count(*)::float8 AS n, avg(dl)::float8 AS avgdl FROM dl),
 	     terms AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', %L))),
 	     df AS (SELECT t.lexeme, count(o.id)::float8 AS df FROM terms t LEFT JOIN occ o USING (lexeme) GROUP BY t.lexeme)
