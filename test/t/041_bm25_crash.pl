@@ -21,17 +21,27 @@ $node->safe_psql('postgres', qq{
 	INSERT INTO docs SELECT i, $doc FROM generate_series(1, 20000) i;
 });
 
-# kill -9 during CREATE INDEX: no index afterwards, and a new build works
+# kill -9 during CREATE INDEX (of a larger table, watched in
+# pg_stat_progress_create_index first): no index afterwards, and a new
+# build works
+$node->safe_psql('postgres', qq{
+	CREATE TABLE big (id int, body text);
+	INSERT INTO big SELECT i, $doc FROM generate_series(1, 150000) i;
+});
 my $bg = $node->background_psql('postgres', on_error_stop => 0);
-$bg->query_until(qr/start/, "\\echo start\nCREATE INDEX docs_bm25 ON docs USING gv_bm25 (body);\n");
-usleep(300_000);
+$bg->query_until(qr/start/, "\\echo start\nCREATE INDEX big_bm25 ON big USING gv_bm25 (body);\n");
+ok($node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_stat_progress_create_index
+	WHERE phase = 'building index: tokenizing rows' AND blocks_total > 0}),
+	'the build shows its phase and progress in pg_stat_progress_create_index');
 $node->stop('immediate');
 $bg->quit;
 $node->start;
-$node->safe_psql('postgres', 'DROP INDEX IF EXISTS docs_bm25');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'big_bm25'"), '0',
+	'a build killed midway leaves no index');
 $node->safe_psql('postgres', 'CREATE INDEX docs_bm25 ON docs USING gv_bm25 (body) WITH (text_config = english)');
 is($node->safe_psql('postgres', "SELECT documents FROM gigavector.bm25_verify('docs_bm25')"),
 	'20000', 'after a crash during a build, a new build indexes every row');
+$node->safe_psql('postgres', 'DROP TABLE big');
 
 # committed inserts, then an insert left open and one running: kill -9
 for my $batch (0 .. 4)
