@@ -13,6 +13,9 @@ use lib 'test/perl';
 use GvTest;
 use GvBm25;
 
+# The sessions killed with the server are closed afterwards: their pipes are gone.
+$SIG{PIPE} = 'IGNORE';
+
 my $node = gv_new_node('bm25_crash');
 bm25_create_oracle($node);
 my $doc = bm25_doc_sql('i');
@@ -34,7 +37,7 @@ ok($node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_stat_progre
 	WHERE phase = 'building index: tokenizing rows' AND blocks_total > 0}),
 	'the build shows its phase and progress in pg_stat_progress_create_index');
 $node->stop('immediate');
-$bg->quit;
+eval { $bg->quit };
 $node->start;
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'big_bm25'"), '0',
 	'a build killed midway leaves no index');
@@ -55,8 +58,8 @@ my $bg2 = $node->background_psql('postgres', on_error_stop => 0);
 $bg2->query_until(qr/start/, "\\echo start\nINSERT INTO docs SELECT i, $doc || ' uncommitted' FROM generate_series(40001, 60000) i;\n");
 usleep(300_000);
 $node->stop('immediate');
-$bg->quit;
-$bg2->quit;
+eval { $bg->quit };
+eval { $bg2->quit };
 $node->start;
 
 my $set = 'SET enable_seqscan = off; ';
@@ -78,7 +81,7 @@ $bg = $node->background_psql('postgres', on_error_stop => 0);
 $bg->query_until(qr/start/, "\\echo start\nVACUUM (INDEX_CLEANUP ON) docs;\n");
 usleep(200_000);
 $node->stop('immediate');
-$bg->quit;
+eval { $bg->quit };
 $node->start;
 ok($node->safe_psql('postgres', "SELECT documents >= 11250 FROM gigavector.bm25_verify('docs_bm25')") eq 't',
 	'the index verifies after a crash during VACUUM');
