@@ -34,6 +34,8 @@ OBJS = \
 	src/ivfpq/ivfpq.o src/ivfpq/ivfpqbuild.o src/ivfpq/ivfpqkmeans.o src/ivfpq/ivfpqcodebook.o \
 	src/ivfpq/ivfpqinsert.o src/ivfpq/ivfpqscan.o src/ivfpq/ivfpqvacuum.o src/ivfpq/ivfpqutils.o \
 	src/ivfpq/ivfpqvalidate.o \
+	src/bm25/bm25.o src/bm25/bm25build.o src/bm25/bm25insert.o src/bm25/bm25scan.o \
+	src/bm25/bm25utils.o src/bm25/bm25vacuum.o src/bm25/bm25validate.o \
 	src/backup/gvbwrite.o src/backup/gvbread.o src/backup/gvbackup.o src/backup/gvrestore.o \
 	src/worker/worker.o src/worker/ttl.o
 
@@ -45,7 +47,7 @@ DATA_built = sql/gigavector--$(EXTVERSION).sql
 # Explicit, so the install scripts in sql/ never run as tests.
 REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_memo kdtree ivfpq \
 	l1 ghalfvec gbit gsparsevec \
-	magnitude backup ttl
+	magnitude backup ttl bm25
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

@@ -9,6 +9,7 @@
 #include "fmgr.h"
 #include "gvector.h"
 #include "hnsw.h"
+#include "bm25/bm25.h"
 #include "ivfpq/ivfpq.h"
 #include "kdtree/kdtree.h"
 #include "utils/guc.h"
@@ -26,6 +27,7 @@ _PG_init(void)
 	KdtreeInit();
 	IvfpqInit();
 	GvTtlInit();
+	Bm25Init();
 
 	/* Settings of every part are registered above; no one else may use ours. */
 	MarkGUCPrefixReserved("gigavector");

@@ -1,0 +1,538 @@
+/*
+ * bm25build.c
+ *	  CREATE INDEX for gv_bm25: tokenise every row, gather each term's
+ *	  postings in memory, then write the pages (metapage, term-dictionary
+ *	  buckets, posting blocks, document list) without WAL and log them all
+ *	  at the end (GvLogBuiltIndex), as core's GiST and SP-GiST builds do.
+ *
+ * Progress: "tokenizing rows" counts the table's blocks (the table scan
+ * reports them), "writing posting lists" counts terms.
+ */
+#include "compat.h"
+
+#include "access/tableam.h"
+#include "bm25.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "commands/progress.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/backend_progress.h"
+#include "tsearch/ts_cache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+
+typedef struct BuildTerm
+{
+	char	   *lexeme;
+	int			len;
+	uint32		hash;
+	Bm25Posting *postings;
+	int			count;
+	int			capacity;
+} BuildTerm;
+
+typedef struct Bm25BuildState
+{
+	Oid			cfg;
+	Oid			typid;
+	MemoryContext buildCtx;		/* terms, postings, documents */
+	MemoryContext tupleCtx;		/* one row's tokens */
+	/* open-addressing table of terms: slot -> index + 1 (0: empty) */
+	int		   *slots;
+	int			nslots;
+	BuildTerm  *terms;
+	int			nterms;
+	int			capterms;
+	Bm25DocData *docs;
+	int64		ndocs;
+	int64		capdocs;
+	uint64		totalLength;
+	double		indtuples;
+} Bm25BuildState;
+
+/*
+ * The configuration an index tokenises with: its text_config option, else
+ * default_text_search_config now.
+ */
+static Oid
+IndexTextConfig(Relation index)
+{
+	Bm25Options *opts = Bm25GetOptions(index);
+
+	if (opts && opts->textConfig != 0 && ((char *) opts + opts->textConfig)[0] != '\0')
+		return get_ts_config_oid(stringToQualifiedNameList((char *) opts + opts->textConfig),
+								 false);
+	return getTSCurrentConfig(true);
+}
+
+static void
+IndexParams(Relation index, double *k1, double *b)
+{
+	Bm25Options *opts = Bm25GetOptions(index);
+
+	*k1 = opts ? opts->k1 : BM25_DEFAULT_K1;
+	*b = opts ? opts->b : BM25_DEFAULT_B;
+}
+
+static void
+GrowSlots(Bm25BuildState *bs)
+{
+	int			nslots = bs->nslots * 2;
+	int		   *slots = MemoryContextAllocHuge(bs->buildCtx, sizeof(int) * nslots);
+
+	memset(slots, 0, sizeof(int) * nslots);
+	for (int i = 0; i < bs->nterms; i++)
+	{
+		uint32		s = bs->terms[i].hash & (nslots - 1);
+
+		while (slots[s] != 0)
+			s = (s + 1) & (nslots - 1);
+		slots[s] = i + 1;
+	}
+	pfree(bs->slots);
+	bs->slots = slots;
+	bs->nslots = nslots;
+}
+
+static BuildTerm *
+LookupTerm(Bm25BuildState *bs, const char *lexeme, int len)
+{
+	uint32		hash = Bm25Hash(lexeme, len);
+	uint32		s = hash & (bs->nslots - 1);
+	BuildTerm  *t;
+
+	while (bs->slots[s] != 0)
+	{
+		t = &bs->terms[bs->slots[s] - 1];
+		if (t->hash == hash && t->len == len && memcmp(t->lexeme, lexeme, len) == 0)
+			return t;
+		s = (s + 1) & (bs->nslots - 1);
+	}
+	if (bs->nterms == bs->capterms)
+	{
+		bs->capterms *= 2;
+		bs->terms = repalloc_huge(bs->terms, sizeof(BuildTerm) * bs->capterms);
+	}
+	t = &bs->terms[bs->nterms];
+	t->lexeme = MemoryContextAlloc(bs->buildCtx, Max(len, 1));
+	memcpy(t->lexeme, lexeme, len);
+	t->len = len;
+	t->hash = hash;
+	t->count = 0;
+	t->capacity = 4;
+	t->postings = MemoryContextAlloc(bs->buildCtx, sizeof(Bm25Posting) * t->capacity);
+	bs->slots[s] = ++bs->nterms;
+	if (bs->nterms * 2 > bs->nslots)
+		GrowSlots(bs);
+	return &bs->terms[bs->nterms - 1];
+}
+
+static void
+AddDocument(Bm25BuildState *bs, ItemPointer tid, Bm25Bag *bag)
+{
+	uint64		key = Bm25TidKey(tid);
+
+	if (bs->ndocs == bs->capdocs)
+	{
+		bs->capdocs *= 2;
+		bs->docs = repalloc_huge(bs->docs, sizeof(Bm25DocData) * bs->capdocs);
+	}
+	bs->docs[bs->ndocs].key = key;
+	bs->docs[bs->ndocs].dl = (uint32) Min(bag->length, PG_UINT32_MAX);
+	bs->ndocs++;
+	bs->totalLength += Min(bag->length, PG_UINT32_MAX);
+
+	for (int i = 0; i < bag->nterms; i++)
+	{
+		BuildTerm  *t = LookupTerm(bs, bag->terms[i].lexeme, bag->terms[i].len);
+
+		if (t->count == t->capacity)
+		{
+			t->capacity *= 2;
+			t->postings = repalloc_huge(t->postings, sizeof(Bm25Posting) * t->capacity);
+		}
+		t->postings[t->count].key = key;
+		t->postings[t->count].tf = bag->terms[i].tf;
+		t->postings[t->count].dl = (uint32) Min(bag->length, PG_UINT32_MAX);
+		t->count++;
+	}
+}
+
+static void
+BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			  bool tupleIsAlive, void *state)
+{
+	Bm25BuildState *bs = state;
+	MemoryContext old;
+	Bm25Bag    *bag;
+
+	if (isnull[0])
+		return;
+	old = MemoryContextSwitchTo(bs->tupleCtx);
+	bag = Bm25TokenizeDatum(bs->cfg, bs->typid, values[0]);
+	MemoryContextSwitchTo(bs->buildCtx);
+	AddDocument(bs, tid, bag);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tupleCtx);
+	bs->indtuples += 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Writing pages (no WAL: logged at the end)
+ * ---------------------------------------------------------------------------
+ */
+
+static Buffer
+NewPage(Relation index, ForkNumber fork, uint16 flags)
+{
+	Buffer		buf = GvNewBuffer(index, fork);
+
+	GvInitPage(BufferGetPage(buf), GV_PAGE_ID_BM25, flags);
+	return buf;
+}
+
+static void
+FinishPage(Buffer buf)
+{
+	MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+}
+
+/* Appends items to a run of pages of one kind, chaining them. */
+typedef struct PageWriter
+{
+	Relation	index;
+	uint16		flags;
+	bool		chain;			/* link each page to the next */
+	Buffer		buf;
+	BlockNumber first;
+} PageWriter;
+
+static void
+WriterInit(PageWriter *w, Relation index, uint16 flags, bool chain)
+{
+	w->index = index;
+	w->flags = flags;
+	w->chain = chain;
+	w->buf = InvalidBuffer;
+	w->first = InvalidBlockNumber;
+}
+
+static ItemPointerData
+WriterAdd(PageWriter *w, Item item, Size size)
+{
+	ItemPointerData where;
+	OffsetNumber off = InvalidOffsetNumber;
+
+	if (BufferIsValid(w->buf))
+		off = PageAddItem(BufferGetPage(w->buf), item, size, InvalidOffsetNumber, false, false);
+	if (off == InvalidOffsetNumber)
+	{
+		Buffer		next = NewPage(w->index, MAIN_FORKNUM, w->flags);
+
+		if (BufferIsValid(w->buf))
+		{
+			if (w->chain)
+				GvPageGetOpaque(BufferGetPage(w->buf))->nextblkno = BufferGetBlockNumber(next);
+			FinishPage(w->buf);
+		}
+		else
+			w->first = BufferGetBlockNumber(next);
+		w->buf = next;
+		off = PageAddItem(BufferGetPage(w->buf), item, size, InvalidOffsetNumber, false, false);
+		if (off == InvalidOffsetNumber)
+			elog(ERROR, "could not add an item of %zu bytes to a gv_bm25 page", size);
+	}
+	ItemPointerSet(&where, BufferGetBlockNumber(w->buf), off);
+	return where;
+}
+
+static BlockNumber
+WriterEnd(PageWriter *w)
+{
+	BlockNumber last = InvalidBlockNumber;
+
+	if (BufferIsValid(w->buf))
+	{
+		last = BufferGetBlockNumber(w->buf);
+		FinishPage(w->buf);
+	}
+	w->buf = InvalidBuffer;
+	return last;
+}
+
+/* Point the block at prev to the block at next. */
+static void
+LinkBlock(PageWriter *w, ItemPointer prev, ItemPointer next)
+{
+	Buffer		buf;
+	bool		same = BufferIsValid(w->buf) &&
+		BufferGetBlockNumber(w->buf) == ItemPointerGetBlockNumber(prev);
+	Bm25Block	blk;
+	Page		page;
+
+	if (same)
+		buf = w->buf;
+	else
+	{
+		buf = ReadBuffer(w->index, ItemPointerGetBlockNumber(prev));
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	}
+	page = BufferGetPage(buf);
+	blk = (Bm25Block) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(prev)));
+	blk->nextBlk = ItemPointerGetBlockNumber(next);
+	blk->nextOff = ItemPointerGetOffsetNumber(next);
+	if (!same)
+		FinishPage(buf);
+}
+
+static int
+ComparePostings(const void *a, const void *b)
+{
+	const Bm25Posting *x = a;
+	const Bm25Posting *y = b;
+
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+static int
+CompareDocs(const void *a, const void *b)
+{
+	const Bm25DocData *x = a;
+	const Bm25DocData *y = b;
+
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+/*
+ * Write one term's posting blocks; fills the entry's head, tail and bounds.
+ */
+static void
+WritePostings(PageWriter *w, BuildTerm *t, Bm25Term entry)
+{
+	ItemPointerData prev;
+
+	ItemPointerSetInvalid(&prev);
+	/* a synchronised scan may start mid-table: sort by TID */
+	for (int i = 1; i < t->count; i++)
+		if (t->postings[i].key < t->postings[i - 1].key)
+		{
+			qsort(t->postings, t->count, sizeof(Bm25Posting), ComparePostings);
+			break;
+		}
+
+	entry->df = t->count;
+	entry->maxtf = 0;
+	entry->mindl = PG_UINT32_MAX;
+	for (int i = 0; i < t->count; i += BM25_BLOCK_POSTINGS)
+	{
+		int			n = Min(BM25_BLOCK_POSTINGS, t->count - i);
+		Size		size;
+		Bm25Block	blk = Bm25MakeBlock(&t->postings[i], n, &size);
+		ItemPointerData where = WriterAdd(w, (Item) blk, size);
+
+		entry->maxtf = Max(entry->maxtf, blk->maxtf);
+		entry->mindl = Min(entry->mindl, blk->mindl);
+		if (i == 0)
+		{
+			entry->headBlk = ItemPointerGetBlockNumber(&where);
+			entry->headOff = ItemPointerGetOffsetNumber(&where);
+		}
+		else
+			LinkBlock(w, &prev, &where);
+		prev = where;
+		pfree(blk);
+	}
+	entry->tailBlk = ItemPointerGetBlockNumber(&prev);
+	entry->tailOff = ItemPointerGetOffsetNumber(&prev);
+}
+
+/* Add a term entry to its bucket's chain; lastPage[bucket] is its last page. */
+static void
+AddTermToBucket(Relation index, Bm25Term entry, Size size, uint32 nbuckets,
+				BlockNumber *lastPage)
+{
+	uint32		bucket = entry->hash % nbuckets;
+	Buffer		buf = ReadBuffer(index, lastPage[bucket]);
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (PageAddItem(page, (Item) entry, size, InvalidOffsetNumber, false, false) ==
+		InvalidOffsetNumber)
+	{
+		Buffer		next = NewPage(index, MAIN_FORKNUM, BM25_PAGE_TERMS);
+
+		GvPageGetOpaque(page)->nextblkno = BufferGetBlockNumber(next);
+		lastPage[bucket] = BufferGetBlockNumber(next);
+		FinishPage(buf);
+		buf = next;
+		if (PageAddItem(BufferGetPage(buf), (Item) entry, size, InvalidOffsetNumber,
+						false, false) == InvalidOffsetNumber)
+			elog(ERROR, "could not add a term of %zu bytes to a gv_bm25 page", size);
+	}
+	FinishPage(buf);
+}
+
+static void
+InitMetaPage(Page page, Oid cfg, double k1, double b, uint32 nbuckets)
+{
+	Bm25MetaPage meta;
+
+	GvInitPage(page, GV_PAGE_ID_BM25, BM25_PAGE_META);
+	meta = Bm25PageGetMeta(page);
+	memset(meta, 0, sizeof(Bm25MetaPageData));
+	meta->header.magic = BM25_MAGIC;
+	meta->header.version = BM25_VERSION;
+	meta->header.dimensions = 0;
+	meta->cfg = cfg;
+	meta->nbuckets = nbuckets;
+	meta->k1 = k1;
+	meta->b = b;
+	meta->postingTail = InvalidBlockNumber;
+	meta->docHead = InvalidBlockNumber;
+	meta->docTail = InvalidBlockNumber;
+	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(Bm25MetaPageData)) - (char *) page;
+}
+
+/* Metapage and empty buckets: blocks 0 .. nbuckets of fork. */
+static void
+WriteSkeleton(Relation index, ForkNumber fork, Oid cfg, uint32 nbuckets, bool logIt)
+{
+	double		k1,
+				b;
+	Buffer		buf = GvNewBuffer(index, fork);
+
+	IndexParams(index, &k1, &b);
+	Assert(BufferGetBlockNumber(buf) == GV_METAPAGE_BLKNO);
+	START_CRIT_SECTION();
+	InitMetaPage(BufferGetPage(buf), cfg, k1, b, nbuckets);
+	MarkBufferDirty(buf);
+	if (logIt)
+		log_newpage_buffer(buf, true);
+	END_CRIT_SECTION();
+	UnlockReleaseBuffer(buf);
+	for (uint32 i = 0; i < nbuckets; i++)
+	{
+		buf = NewPage(index, fork, BM25_PAGE_TERMS);
+		START_CRIT_SECTION();
+		MarkBufferDirty(buf);
+		if (logIt)
+			log_newpage_buffer(buf, true);
+		END_CRIT_SECTION();
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+static void
+WriteIndex(Relation index, Bm25BuildState *bs)
+{
+	uint32		nbuckets = Max(BM25_MIN_BUCKETS, bs->nterms / BM25_TERMS_PER_BUCKET + 1);
+	BlockNumber *lastPage = palloc(sizeof(BlockNumber) * nbuckets);
+	PageWriter	pw;
+	PageWriter	dw;
+	Bm25Term	entry;
+	int			maxlen = 1;
+	Buffer		metabuf;
+	Bm25MetaPage meta;
+	BlockNumber postingTail;
+	BlockNumber docTail;
+
+	for (int i = 0; i < bs->nterms; i++)
+		maxlen = Max(maxlen, bs->terms[i].len);
+	entry = palloc0(BM25_TERM_SIZE(maxlen));
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_BM25_PHASE_WRITE);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->nterms);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+
+	WriteSkeleton(index, MAIN_FORKNUM, bs->cfg, nbuckets, false);
+	for (uint32 i = 0; i < nbuckets; i++)
+		lastPage[i] = 1 + i;
+
+	WriterInit(&pw, index, BM25_PAGE_POSTINGS, false);
+	for (int i = 0; i < bs->nterms; i++)
+	{
+		BuildTerm  *t = &bs->terms[i];
+
+		entry->hash = t->hash;
+		entry->len = t->len;
+		memcpy(entry->lexeme, t->lexeme, t->len);
+		WritePostings(&pw, t, entry);
+		AddTermToBucket(index, entry, BM25_TERM_SIZE(t->len), nbuckets, lastPage);
+		if ((i & 1023) == 0)
+		{
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, i);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	postingTail = WriterEnd(&pw);
+
+	qsort(bs->docs, bs->ndocs, sizeof(Bm25DocData), CompareDocs);
+	WriterInit(&dw, index, BM25_PAGE_DOCS, true);
+	for (int64 i = 0; i < bs->ndocs; i++)
+		WriterAdd(&dw, (Item) &bs->docs[i], sizeof(Bm25DocData));
+	docTail = WriterEnd(&dw);
+
+	metabuf = ReadBuffer(index, GV_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	meta = Bm25PageGetMeta(BufferGetPage(metabuf));
+	meta->ndocs = bs->ndocs;
+	meta->totalLength = bs->totalLength;
+	meta->nterms = bs->nterms;
+	meta->postingTail = postingTail;
+	meta->docHead = dw.first;
+	meta->docTail = docTail;
+	FinishPage(metabuf);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->nterms);
+}
+
+IndexBuildResult *
+bm25build(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *result;
+	double		heapTuples;
+	Bm25BuildState bs;
+	MemoryContext old;
+
+	if (RelationGetNumberOfBlocks(index) != 0)
+		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+
+	memset(&bs, 0, sizeof(bs));
+	bs.cfg = IndexTextConfig(index);
+	bs.typid = Bm25ColumnType(index);
+	bs.buildCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_bm25 build",
+										ALLOCSET_DEFAULT_SIZES);
+	bs.tupleCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_bm25 build row",
+										ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(bs.buildCtx);
+	bs.nslots = 1024;
+	bs.slots = palloc0(sizeof(int) * bs.nslots);
+	bs.capterms = 512;
+	bs.terms = palloc(sizeof(BuildTerm) * bs.capterms);
+	bs.capdocs = 1024;
+	bs.docs = palloc(sizeof(Bm25DocData) * bs.capdocs);
+	MemoryContextSwitchTo(old);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_BM25_PHASE_TOKENIZE);
+	heapTuples = table_index_build_scan(heap, index, indexInfo, true, true, BuildCallback, &bs, NULL);
+
+	old = MemoryContextSwitchTo(bs.buildCtx);
+	WriteIndex(index, &bs);
+	MemoryContextSwitchTo(old);
+	GvLogBuiltIndex(index);
+
+	result = palloc(sizeof(IndexBuildResult));
+	result->heap_tuples = heapTuples;
+	result->index_tuples = bs.indtuples;
+	MemoryContextDelete(bs.buildCtx);
+	MemoryContextDelete(bs.tupleCtx);
+	return result;
+}
+
+/* The init fork of an unlogged index: an empty index. */
+void
+bm25buildempty(Relation index)
+{
+	WriteSkeleton(index, INIT_FORKNUM, IndexTextConfig(index), BM25_MIN_BUCKETS, true);
+}
