@@ -34,7 +34,8 @@ from .vector import Vector
 
 if TYPE_CHECKING:
     from .bm25 import BM25Index
-    from .database import Database, VectorLike
+    from .database import Database
+    from .vector import VectorLike
 
 __all__ = ["FusionType", "HybridConfig", "HybridResult", "HybridSearcher", "fuse",
            "similarity", "NORMALIZATIONS"]
