@@ -509,6 +509,7 @@ RunBranch(const char *sql, Oid argtype, Datum arg, HybridBranch *b, MemoryContex
 		Datum		id = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
 		Datum		value = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
 
+		CHECK_FOR_INTERRUPTS();
 		if (isnull)
 			continue;
 		b->ids[b->n] = DatumGetInt64(id);

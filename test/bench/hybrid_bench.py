@@ -3,7 +3,7 @@
 queries sent separately, fused in the client), on Debian's package
 descriptions (gvbench/debian_text.py) with LSA vectors.
 
-    bash test/bench/run hybrid_bench.py [--docs 20000] [--queries 300] [--rounds 5] [--k 10]
+    bash test/bench/run hybrid_bench.py [--docs 10000] [--queries 200] [--rounds 5] [--k 10]
 
 No embedding model is available, so each document's dense vector is LSA:
 TF-IDF (log tf, smooth idf, over words of 3+ letters with df >= 2, at most
@@ -181,9 +181,9 @@ def vec_text(v: np.ndarray) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dsn", required=True)
-    ap.add_argument("--docs", type=int, default=20000)
+    ap.add_argument("--docs", type=int, default=10000)
     ap.add_argument("--vocab", type=int, default=30000)
-    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--k", type=int, default=10)
     args = ap.parse_args(argv)
