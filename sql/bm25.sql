@@ -24,7 +24,7 @@ BEGIN
 	               WHERE t.body IS NOT NULL AND (%s)),
 	     occ AS (SELECT d.id, u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf
 	               FROM docs d, unnest(d.v) u),
-	     dl AS (SELECT d.id, coalesce((SELECT sum(tf) FROM occ WHERE occ.id = d.id), 0) AS dl FROM docs d),
+	     dl AS (SELECT d.id, coalesce(sum(o.tf), 0) AS dl FROM docs d LEFT JOIN occ o USING (id) GROUP BY d.id),
 	     stats AS (SELECT count(*)::float8 AS n, avg(dl)::float8 AS avgdl FROM dl),
 	     terms AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', %L))),
 	     df AS (SELECT t.lexeme, count(o.id)::float8 AS df FROM terms t LEFT JOIN occ o USING (lexeme) GROUP BY t.lexeme)
@@ -145,6 +145,19 @@ SELECT count(*) FROM bm25_docs WHERE body @@@ bm25query('bm25_docs_body', 'zebra
 SELECT count(*) FROM bm25_docs WHERE body @@@ bm25query('bm25_docs_body', 'topic2');
 RESET enable_seqscan;
 SELECT count(*) FROM bm25_docs WHERE body @@@ bm25query('bm25_docs_body', 'topic2');
+-- a term whose last blocks VACUUM emptied, then rows at reused addresses before them
+CREATE TABLE bm25_reuse (id int, body text);
+INSERT INTO bm25_reuse SELECT i, 'common ' || CASE WHEN i > 300 THEN 'late' ELSE 'early' END FROM generate_series(1, 600) i;
+CREATE INDEX bm25_reuse_i ON bm25_reuse USING gv_bm25 (body);
+DELETE FROM bm25_reuse WHERE id > 300 OR id % 2 = 0;
+VACUUM bm25_reuse;
+INSERT INTO bm25_reuse SELECT i, 'common again' FROM generate_series(1001, 1400) i;
+SELECT * FROM gigavector.bm25_verify('bm25_reuse_i');
+SET enable_seqscan = off;
+SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM bm25_reuse ORDER BY body <&> bm25query('bm25_reuse_i', 'common') LIMIT 10000) s;
+RESET enable_seqscan;
+DROP TABLE bm25_reuse;
+
 -- REINDEX gives the same statistics as the index that was kept up to date
 CREATE TEMP TABLE before_reindex AS SELECT * FROM gigavector.bm25_verify('bm25_docs_body');
 VACUUM bm25_docs;

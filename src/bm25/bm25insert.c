@@ -487,10 +487,10 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 
 	/* the usual case: a row after every row of the term */
 	blk = ReadBlock(index, term.tailBlk, term.tailOff);
-	if (blk->count == 0 || blk->last < p->key)
+	if (blk->count > 0 && blk->last < p->key)
 	{
 		ItemPointerSet(&at, term.tailBlk, term.tailOff);
-		if (blk->count > 0 && blk->count < BM25_BLOCK_POSTINGS)
+		if (blk->count < BM25_BLOCK_POSTINGS)
 		{
 			/* into the tail block, if it fits where it is */
 			Bm25Posting *ps = palloc(sizeof(Bm25Posting) * (blk->count + 1));
@@ -521,7 +521,10 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 		return;
 	}
 
-	/* a reused row address: the first block that ends at or after it */
+	/*
+	 * A reused row address (or an emptied last block): the first block that
+	 * ends at or after it.
+	 */
 	ItemPointerSet(&at, term.headBlk, term.headOff);
 	ItemPointerSetInvalid(&prev);
 	for (;;)
@@ -530,8 +533,11 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 		if (blk->count > 0 && blk->last >= p->key)
 			break;
 		if (!BlockNumberIsValid(blk->nextBlk))
-			elog(ERROR, "index \"%s\": posting chain ends before its last block",
-				 RelationGetRelationName(index));
+		{
+			/* after every posting left (the last blocks were emptied by VACUUM) */
+			AppendBlock(is, &termAt, &term, p);
+			return;
+		}
 		prev = at;
 		ItemPointerSet(&at, blk->nextBlk, blk->nextOff);
 	}

@@ -426,12 +426,11 @@ bm25query_out(PG_FUNCTION_ARGS)
 {
 	Bm25Query	q = PG_GETARG_BM25QUERY(0);
 	StringInfoData s;
-	char	   *name = get_rel_name(q->indexoid);
 
+	/* the index by OID, not name: an output function must not read the catalog */
 	initStringInfo(&s);
-	appendStringInfo(&s, "bm25query(index=%s, mode=%s, N=%.0f, avgdl=%.6g, terms=[",
-					 name ? quote_identifier(name) : "?", ModeName(q->mode), q->ndocs,
-					 Bm25QueryAvgdl(q));
+	appendStringInfo(&s, "bm25query(index=%u, mode=%s, N=%.0f, avgdl=%.6g, terms=[",
+					 q->indexoid, ModeName(q->mode), q->ndocs, Bm25QueryAvgdl(q));
 	for (int i = 0; i < q->nterms; i++)
 	{
 		int			len;

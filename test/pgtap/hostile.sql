@@ -39,6 +39,9 @@ CREATE INDEX hostile_parted_hnsw ON hostile_parted USING gv_hnsw (v);
 CREATE INDEX hostile_parted_ivfpq ON hostile_parted USING gv_ivfpq (v);
 CREATE TABLE hostile_part1 PARTITION OF hostile_parted FOR VALUES FROM (0) TO (10);
 CREATE INDEX hostile_only_hnsw ON ONLY hostile_parted USING gv_hnsw (v);
+CREATE TABLE hostile_docs (id int, body text);
+INSERT INTO hostile_docs VALUES (1, 'cat dog'), (2, repeat('cat ', 300)), (3, NULL), (4, ''), (5, 'the and of');
+CREATE INDEX hostile_bm25 ON hostile_docs USING gv_bm25 (body);
 
 -- hostile arguments, by type: SQL expressions, each cast to the argument's
 -- type at the call.  internal has only the untyped NULL: SQL has no way to
@@ -72,6 +75,14 @@ INSERT INTO hostile_input (type, expr) VALUES
 	('regclass', '''hostile_parted'''), ('regclass', '''hostile_parted_hnsw'''),
 	('regclass', '''hostile_parted_ivfpq'''), ('regclass', '''hostile_only_hnsw'''),
 	('regclass', '''pg_class'''),
+	('regclass', '''hostile_bm25'''),
+	('bm25query', 'NULL'), ('bm25query', 'bm25query(''hostile_bm25'', ''cat'')'),
+	('bm25query', 'bm25query(''hostile_bm25'', '''', ''and'')'),
+	('bm25query', 'bm25query(''hostile_bm25'', ''cat dog'', ''phrase'')'),
+	('bm25query', 'bm25query(''hostile_bm25'', repeat(''cat dog '', 2000))'),
+	('tsvector', 'NULL'), ('tsvector', ''''''), ('tsvector', '''a:1 b c:2,3'''),
+	('tsvector', 'to_tsvector(''english'', repeat(''cat '', 300))'),
+	('tsvector', 'strip(to_tsvector(''english'', ''cats and dogs''))'),
 	('bytea', 'NULL'), ('bytea', '''\x'''), ('bytea', '''\x00'''),
 	('bytea', '''\x0000000000000001000000013ff0000000000000'''),
 	('internal', 'NULL'),
@@ -112,7 +123,9 @@ INSERT INTO hostile_check VALUES
 	('numeric[]', $$CASE WHEN 'NaN' = ANY (r::numeric[]) OR 'Infinity' = ANY (r::numeric[]) OR '-Infinity' = ANY (r::numeric[]) THEN 'not finite' END$$),
 	('integer', NULL), ('integer[]', NULL), ('boolean', NULL), ('text', NULL),
 	('cstring', NULL), ('bytea', NULL), ('record', NULL), ('bigint', NULL), ('jsonb', NULL),
-	('internal', NULL), ('index_am_handler', NULL);
+	('internal', NULL), ('index_am_handler', NULL),
+	-- a bm25query has no input form (bm25query() makes one): shown, not reloaded
+	('bm25query', NULL);
 
 -- Run one call (a query returning text rows); a row saying what went wrong,
 -- or none.  A pseudo-type result cannot be shown, only tested for NULL.
