@@ -18,6 +18,7 @@ from .errors import GigaVectorError, GigaVectorWarning
 from .database import IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit, acting_role
 from .bm25 import BM25Config, BM25Index, BM25Result
 from .ttl import TTLConfig, TTLManager, TTLStats
+from .hybrid import FusionType, HybridConfig, HybridResult, HybridSearcher
 from .backup import (BackupCheck, BackupCompression, BackupHeader, BackupOptions, BackupResult,
                      RestoreOptions, backup_check, backup_create, backup_read_header, backup_restore,
                      backup_verify)
@@ -47,6 +48,10 @@ __all__ = [
     "BM25Index",
     "BM25Result",
     "Database",
+    "FusionType",
+    "HybridConfig",
+    "HybridResult",
+    "HybridSearcher",
     "DistanceType",
     "GigaVectorError",
     "GigaVectorWarning",

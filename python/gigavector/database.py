@@ -314,6 +314,16 @@ def _setup(conn: _Conn, name: str, dimension: int, index: IndexType,
         return coll, _ensure_index(conn, coll, dimension, index, index_distance)
 
 
+def _ensure_text(conn: _Conn, coll: _Collection, text_config: str) -> None:
+    """The body column and its gv_bm25 index of a database opened with text=True."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (coll.key,))
+        conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS body text").format(coll.quoted), ())
+        conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gv_bm25 (body) "
+                             "WITH (text_config = {})").format(
+            sql.Identifier(coll.index_prefix + "body"), coll.quoted, sql.Literal(text_config)), ())
+
+
 def _check_existing(conn: _Conn, oid: int, schema: str, name: str, dimension: int) -> None:
     """Refuse a table that is not a collection, or one of another dimension."""
     cols = dict(conn.execute(
@@ -398,7 +408,7 @@ class Database:
 
     def __init__(self, resources: _Resources, *, conninfo: str, dsn: str | None,
                  path: str | None, dimension: int, index: IndexType, collection: _Collection,
-                 vector_index: _VectorIndex) -> None:
+                 vector_index: _VectorIndex, text: bool = False) -> None:
         """Private: the state Database.open() set up.  Every attribute is declared here."""
         if not isinstance(resources, _Resources):
             raise TypeError("use Database.open(path, dimension, index=...)")
@@ -426,6 +436,7 @@ class Database:
         # the table as a regclass parameter's text (quoted: names may hold dots)
         self._regclass = ".".join('"' + n.replace('"', '""') + '"'
                                   for n in (collection.schema, collection.name))
+        self._text = text  # a body column with a gv_bm25 index
 
     # ------------------------------------------------------------------ open
 
@@ -436,7 +447,8 @@ class Database:
              dsn: str | None = None, embedded: bool | None = None,
              collection: str | None = None, pool_size: int = 4,
              settings: Mapping[str, Any] | None = None,
-             ttl: TTLConfig | None = None) -> Database:
+             ttl: TTLConfig | None = None, text: bool = False,
+             text_config: str = "english") -> Database:
         """Create or open a database.
 
         With a connection string (``dsn=``, ``$GIGAVECTOR_DSN`` or libpq's PG*
@@ -461,6 +473,10 @@ class Database:
         expires ``default_ttl_seconds`` after it was added.  A collection
         that has TTL already keeps it either way: expired vectors are never
         returned.
+        ``text=True`` adds a ``body text`` column with a ``gv_bm25`` index
+        (``text_config``: its text search configuration), so that
+        ``add_vector(..., text=...)`` stores a text beside each vector and
+        :meth:`hybrid_search` fuses vector and BM25 search in one SQL call.
         """
         if ttl is not None and not isinstance(ttl, TTLConfig):
             raise ValueError(f"ttl must be a TTLConfig, not {type(ttl).__name__}")
@@ -491,6 +507,8 @@ class Database:
             temporary = target is not None and where is None and collection is None
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 coll, vector_index = _setup(conn, name, dim, index, index_distance)
+                if text:
+                    _ensure_text(conn, coll, text_config)
                 if temporary:
                     res.drop_on_close = sql.SQL("DROP TABLE IF EXISTS {}, {}").format(
                         coll.quoted, _quoted(coll.schema, coll.training_name))
@@ -511,7 +529,7 @@ class Database:
             res.close()
             raise
         db = cls(res, conninfo=conninfo, dsn=target, path=where, dimension=dim, index=index,
-                 collection=coll, vector_index=vector_index)
+                 collection=coll, vector_index=vector_index, text=text)
         try:
             if ttl is not None:
                 db._enable_ttl(ttl)
@@ -661,12 +679,57 @@ class Database:
 
     # ----------------------------------------------------------------- write
 
-    def add_vector(self, vector: VectorLike, metadata: Mapping[str, Any] | None = None) -> int:
-        """Insert one vector; returns its id."""
+    def add_vector(self, vector: VectorLike, metadata: Mapping[str, Any] | None = None, *,
+                   text: str | None = None) -> int:
+        """Insert one vector (with a text, when opened with ``text=True``); returns its id."""
         v = self._vector(vector)
         meta = self._metadata(metadata)
+        if text is not None:
+            if not self._text:
+                raise ValueError("this database holds no text: open it with text=True")
+            if not isinstance(text, str) or "\x00" in text:
+                raise ValueError("text must be a string without NUL characters")
+            qt = sql.SQL("INSERT INTO {} (embedding, metadata, body) VALUES (%b, %b, %s) "
+                         "RETURNING id").format(self._t)
+            return self._run(lambda c: int(_scalar(c, qt, (v, Jsonb(meta), text))))
         q = sql.SQL("INSERT INTO {} (embedding, metadata) VALUES (%b, %b) RETURNING id").format(self._t)
         return self._run(lambda c: int(_scalar(c, q, (v, Jsonb(meta)))))
+
+    def hybrid_search(self, query: VectorLike | None, query_text: str | None, k: int = 10,
+                      config: Any = None, filter_metadata: MetadataFilter = None) -> list[Any]:
+        """Vector and BM25 search fused by ``gigavector.hybrid_search`` in one SQL
+        call (needs ``text=True``); ``config`` a ``HybridConfig`` (default: equal
+        weights, linear fusion, min_max).  Returns ``HybridResult``s, best first."""
+        from .hybrid import HybridConfig, HybridResult, metadata_filter_sql, similarity
+        if not self._text:
+            raise ValueError("this database holds no text: open it with text=True")
+        cfg = config if config is not None else HybridConfig()
+        if not isinstance(cfg, HybridConfig):
+            raise ValueError(f"config must be a HybridConfig, not {type(cfg).__name__}")
+        limit = _k(k)
+        if limit == 0:
+            return []
+        q = self._vector(query, "query") if query is not None else None
+        if query_text is not None and not isinstance(query_text, str):
+            raise ValueError(f"query_text must be a string, not {type(query_text).__name__}")
+        if q is None and query_text is None:
+            raise ValueError("give a query vector, a query text or both")
+        distance = {0: "l2", 1: "cosine", 2: "ip"}[int(self._index_distance or 0)]
+        stmt = ("SELECT id, score, vector_rank, text_rank, vector_distance, text_score "
+                "FROM gigavector.hybrid_search(%s::regclass, 'embedding', %b, 'body', %s, %s, "
+                "fusion => %s, vector_weight => %s, text_weight => %s, normalization => %s, "
+                "rrf_k => %s, candidates => %s, filter => %s, distance => %s)")
+
+        def run(c: _Conn) -> list[Any]:
+            filt = metadata_filter_sql(filter_metadata, c)
+            rows = c.execute(stmt, (self._table.as_string(c), q, query_text, limit,
+                                    cfg.fusion.sql_name, cfg.vector_weight, cfg.text_weight,
+                                    cfg.normalization, cfg.rrf_k, cfg.prefetch_k, filt,
+                                    distance)).fetchall()
+            return [HybridResult(int(r[0]), float(r[1]),
+                                 similarity(distance, r[4]) if r[4] is not None else None,
+                                 r[5], r[2], r[3], r[4]) for r in rows]
+        return self._run(run)
 
     def add_vectors(self, vectors: VectorBatch,
                     metadata: Sequence[Mapping[str, Any] | None] | None = None, *,
