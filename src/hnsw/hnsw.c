@@ -116,7 +116,8 @@ GvHnswGetStorage(Relation index)
  * HNSW_START_VISITS * ef_search + HNSW_ROW_VISITS * r graph elements
  * (measured on Fashion-MNIST: 280 visits for 10 rows, 1,200 for 200,
  * 3,500 for 1,000 at ef_search 40), until the graph phase's bound (15% of
- * the elements, or hnsw_max_scan_tuples: hnswscan.c); past it, the exact
+ * the elements, or hnsw_max_scan_tuples, or 8 * ef_search rows handed out:
+ * hnswscan.c); past it, the exact
  * pass reads every element page and computes every distance.  r is the
  * query's LIMIT divided by the selectivity of the conditions the index
  * does not apply (a column not in it, jsonb, an expression): the rows the
@@ -194,7 +195,7 @@ gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	bound = Min((double) gv_hnsw_max_scan_tuples,
 				Max(HNSW_GRAPH_SHARE * tuples, 32.0 * gv_hnsw_ef_search));
 	visits = HNSW_START_VISITS * gv_hnsw_ef_search + HNSW_ROW_VISITS * need;
-	if (visits <= bound)
+	if (visits <= bound && need <= HNSW_GRAPH_ROWS * gv_hnsw_ef_search)
 		scanCost = visits * perVisit;
 	else
 		scanCost = bound * perVisit + costs.numIndexPages * spc_seq_page_cost +

@@ -49,6 +49,8 @@
  * (hnswscan.c).  The cost estimate (hnsw.c) uses the same bound.
  */
 #define HNSW_GRAPH_SHARE	0.15
+/* ... or after handing out this many times ef_search rows */
+#define HNSW_GRAPH_ROWS		8
 #define HNSW_MIN_MAX_SCAN_TUPLES	1
 #define HNSW_MAX_MAX_SCAN_TUPLES	INT_MAX
 

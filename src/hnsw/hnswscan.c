@@ -807,6 +807,16 @@ HoldBackFarHalf(GvHnswScanOpaque so)
 }
 
 /*
+ * The graph phase hands out at most HNSW_GRAPH_ROWS (hnsw.h) * ef_search rows; a
+ * scan whose executor still wants more (a filter the index does not see
+ * rejects most of them) goes on with the exact pass.  The graph is
+ * reliable near the query, less so farther out: between clusters it can
+ * hand out rows of the query's own cluster while nearer rows of the next
+ * one are still undiscovered, and those are lost once rows farther than
+ * them are out (recall@10 0.86 on well separated clusters, a filter for
+ * another cluster, before this bound).
+ */
+/*
  * Produce the next batch in so->out, nearest first.
  */
 static void
@@ -815,7 +825,8 @@ NextBatch(IndexScanDesc scan)
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 	int			ef = so->batchSize;
 
-	if (so->visitedCount >= so->graphBound)
+	if (so->visitedCount >= so->graphBound ||
+		so->handedOut + ef / 2 > (int64) HNSW_GRAPH_ROWS * gv_hnsw_ef_search)
 	{
 		StartExhaustive(scan);
 		return;
