@@ -16,7 +16,8 @@ answer: recall@k and whether they come back in exact distance order.
 
     bash test/bench/run filter_bench.py --rows 20000 --queries 100 --k 20
 
-Prints a markdown table (q/s as a ratio to the exact scan and to pgvector's
+JIT and parallel workers are off for every configuration (one backend
+each).  Prints a markdown table (q/s as a ratio to the exact scan and to pgvector's
 relaxed_order); it never passes or fails.
 """
 import argparse
@@ -34,6 +35,14 @@ from gvbench import dataset as dsmod  # noqa: E402
 
 def vec(v):
     return "[" + ",".join(repr(float(x)) for x in v) + "]"
+
+
+def backend_cpu_ms(conn):
+    """CPU time of the connection's backend so far (Linux schedstat; the
+    benchmark runs on the server's machine), in ms."""
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0]) / 1e6
 
 
 def setup(conn, name, type_name, base, labels, index_sql, reuse=False):
@@ -117,6 +126,7 @@ def main():
             for name, table, _, sets in run:
                 conn.execute("RESET ALL")
                 conn.execute("SET jit = off")
+                conn.execute("SET max_parallel_workers_per_gather = 0")
                 for s in sets:
                     conn.execute(s)
                 where = "label = %s" if kind == "column" else "meta @> %s::jsonb"
@@ -131,35 +141,39 @@ def main():
                 for prm in params[:3]:
                     conn.execute(qsql, prm, prepare=True).fetchall()
                 rows = []
+                c0 = backend_cpu_ms(conn)
                 t0 = time.perf_counter()
                 for prm in params:
                     rows.append(conn.execute(qsql, prm, prepare=True).fetchall())
                 secs = time.perf_counter() - t0
+                srv = (backend_cpu_ms(conn) - c0) / len(params)
                 recall, ordered = [], 0
                 for got, (idx, d) in zip(rows, gts):
                     ids = [r[0] for r in got]
                     recall.append(len(set(ids) & set(idx.tolist())) / args.k)
                     dist = [r[1] for r in got]
                     ordered += all(a <= b + 1e-6 for a, b in zip(dist, dist[1:])) and len(got) == args.k
-                results[(kind, name)] = dict(qps=len(params) / secs, recall=float(np.mean(recall)),
+                results[(kind, name)] = dict(qps=len(params) / secs, srv=srv, recall=float(np.mean(recall)),
                                              ordered=ordered / len(params),
                                              index="Index Scan" in plan and "Seq Scan" not in plan)
                 r = results[(kind, name)]
                 print(f"{kind:7s} {name:28s} recall {r['recall']:.3f} ordered {r['ordered']:.2f} "
-                      f"q/s {r['qps']:8.1f} plan {'index' if r['index'] else 'seq'}", flush=True)
+                      f"q/s {r['qps']:8.1f} srv ms {r['srv']:7.2f} plan {'index' if r['index'] else 'seq'}", flush=True)
             if am:
                 conn.execute(f"DROP INDEX fgv_{am}")
 
     print()
-    print(f"| filter | configuration | recall@{args.k} | exact order | q/s | × exact | × pgvector relaxed | plan |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"| filter | configuration | recall@{args.k} | exact order | q/s | × exact | × pgvector relaxed "
+          "| srv ms | srv × exact | plan |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (kind, name), r in results.items():
         ex = results.get((kind, "exact"))
         rel = results.get((kind, "pgvector hnsw relaxed_order"))
         vs_ex = f"{r['qps'] / ex['qps']:.2f}" if ex else "-"
         vs_rel = f"{r['qps'] / rel['qps']:.2f}" if rel else "-"
+        srv_ex = f"{r['srv'] / ex['srv']:.2f}" if ex and ex['srv'] > 0 else "-"
         print(f"| {kind} | {name} | {r['recall']:.3f} | {r['ordered']:.2f} | {r['qps']:.0f} | "
-              f"{vs_ex} | {vs_rel} | {'index' if r['index'] else 'seq'} |")
+              f"{vs_ex} | {vs_rel} | {r['srv']:.2f} | {srv_ex} | {'index' if r['index'] else 'seq'} |")
 
 if __name__ == "__main__":
     main()
