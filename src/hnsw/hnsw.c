@@ -131,8 +131,6 @@ GvHnswGetStorage(Relation index)
  * scan with a sort wins when a selective filter would have the index hand
  * out most of the table.
  */
-#define HNSW_START_VISITS	8
-#define HNSW_ROW_VISITS		4
 
 static void
 gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,

@@ -51,6 +51,9 @@
 #define HNSW_GRAPH_SHARE	0.15
 /* ... or after handing out this many times ef_search rows */
 #define HNSW_GRAPH_ROWS		8
+/* graph visits to hand out r rows: about START * ef_search + ROW * r */
+#define HNSW_START_VISITS	8
+#define HNSW_ROW_VISITS		4
 #define HNSW_MIN_MAX_SCAN_TUPLES	1
 #define HNSW_MAX_MAX_SCAN_TUPLES	INT_MAX
 

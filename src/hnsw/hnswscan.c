@@ -78,13 +78,15 @@ typedef struct GvHnswScanOpaqueData
 	GvHnswTidSetData returned;	/* heap TIDs handed out so far */
 	bool		exhaustive;		/* past the graph bound: reading every element */
 	double		lastDist;		/* exhaustive: (dist, heaptid) of the last */
-	ItemPointerData lastTid;	/* element of the last pass, in index space */
+	ItemPointerData lastTid;	/* element of the last pass, in index space;
+								 * invalid: every element at >= lastDist */
 	int			exhaustiveBatch;	/* rows the next exhaustive pass keeps */
 	double		outDist;		/* (dist, heaptid) of the last row handed */
 	ItemPointerData outTid;		/* out; invalid before the first */
 	int64		skipped;		/* rows skipped as out of order */
 	int64		handedOut;		/* rows handed out */
 	int64		graphBound;		/* visits after which the graph phase ends */
+	double		elements;		/* about how many the index holds */
 	int			sortedEnd;		/* listed: out[0, sortedEnd) is sorted and
 								 * nearer than the rest of out */
 	bool		bounded;		/* listed, in the order of distance bounds */
@@ -212,7 +214,7 @@ ListedExactLimit(Relation index, GvHnswInfo info)
  * always allowed, so that small tables still get a graph search.
  */
 static int64
-GraphBound(Relation index, GvHnswInfo info)
+GraphBound(Relation index, GvHnswInfo info, double *elements)
 {
 	double		rows = index->rd_rel->reltuples;
 	double		bound;
@@ -220,6 +222,7 @@ GraphBound(Relation index, GvHnswInfo info)
 	if (rows <= 0)
 		rows = (double) RelationGetNumberOfBlocks(index) *
 			(HNSW_MAX_TUPLE_SIZE / GvHnswTupleSize(info->dataBytes, info->m, 0));
+	*elements = rows;
 	bound = Max(rows * HNSW_GRAPH_SHARE, (double) HNSW_VISITS_PER_EF * gv_hnsw_ef_search);
 	return (int64) Min(bound, (double) gv_hnsw_max_scan_tuples);
 }
@@ -526,7 +529,7 @@ StartScan(IndexScanDesc scan)
 	so->exhaustive = false;
 	so->visitedCount = 0;
 	so->batchSize = gv_hnsw_ef_search;
-	so->graphBound = GraphBound(scan->indexRelation, info);
+	so->graphBound = GraphBound(scan->indexRelation, info, &so->elements);
 	so->nout = so->pos = 0;
 
 	GvHnswReadMeta(scan->indexRelation, &meta);
@@ -621,8 +624,9 @@ CollectCandidate(GvHnswScanOpaque so, GvHnswCandidate *c, GvHnswCandidate *cands
 {
 	if (GvHnswTidSetContains(&so->returned, &c->heaptid))
 		return;
-	if (ItemPointerIsValid(&so->lastTid) &&
-		CompareDistTid(c->dist, &c->heaptid, so->lastDist, &so->lastTid) <= 0)
+	if (ItemPointerIsValid(&so->lastTid) ?
+		CompareDistTid(c->dist, &c->heaptid, so->lastDist, &so->lastTid) <= 0 :
+		c->dist < so->lastDist)
 		return;
 	if (*count == cap)
 		*count = KeepBest(cands, *count, batch);
@@ -745,9 +749,16 @@ StartExhaustive(IndexScanDesc scan)
 	/* all of a table that work_mem holds in one pass, else 1,000 at first */
 	so->exhaustiveBatch = (int) (rows > 0 && rows * 1.1 + 1000 <= ExhaustiveCapacity() ?
 								 rows * 1.1 + 1000 : HNSW_EXHAUSTIVE_BATCH);
-	/* on from the last row handed out: nearer ones would come out of order */
+	/*
+	 * On from the distance of the last row handed out: nearer ones would
+	 * come out of order.  Rows at that very distance not handed out yet
+	 * (ties, which the graph met in any TID order) still may.
+	 */
 	so->lastDist = so->outDist;
-	so->lastTid = so->outTid;
+	ItemPointerSetInvalid(&so->lastTid);
+	if (so->info->storage != HNSW_STORAGE_FLOAT)
+		so->lastDist = -get_float8_infinity();	/* pass distances are not
+												 * the re-ranked ones */
 	ExhaustiveBatch(scan);
 }
 
@@ -807,8 +818,9 @@ HoldBackFarHalf(GvHnswScanOpaque so)
 }
 
 /*
- * The graph phase hands out at most HNSW_GRAPH_ROWS (hnsw.h) * ef_search rows; a
- * scan whose executor still wants more (a filter the index does not see
+ * The graph phase hands out at most HNSW_GRAPH_ROWS (hnsw.h) * ef_search
+ * rows, and no batch whose search would visit about as many elements as
+ * the exact pass reads (a small table); a scan whose executor still wants more (a filter the index does not see
  * rejects most of them) goes on with the exact pass.  The graph is
  * reliable near the query, less so farther out: between clusters it can
  * hand out rows of the query's own cluster while nearer rows of the next
@@ -826,7 +838,8 @@ NextBatch(IndexScanDesc scan)
 	int			ef = so->batchSize;
 
 	if (so->visitedCount >= so->graphBound ||
-		so->handedOut + ef / 2 > (int64) HNSW_GRAPH_ROWS * gv_hnsw_ef_search)
+		so->handedOut + ef / 2 > (int64) HNSW_GRAPH_ROWS * gv_hnsw_ef_search ||
+		so->visitedCount + HNSW_ROW_VISITS * ef >= so->elements)
 	{
 		StartExhaustive(scan);
 		return;
@@ -861,6 +874,9 @@ NextBatch(IndexScanDesc scan)
 	so->out = palloc(sizeof(GvHnswCandidate) * Max(so->nout, 1));
 	for (int i = so->nout - 1; i >= 0; i--)
 		so->out[i] = GvHnswHeapPop(&so->result);
+	/* quantized storage: hold back the half that is farther exactly */
+	if (so->nout > 0 && so->info->storage != HNSW_STORAGE_FLOAT)
+		RerankBatch(scan);
 	HoldBackFarHalf(so);
 	if (so->nout == 0)
 	{
@@ -872,8 +888,6 @@ NextBatch(IndexScanDesc scan)
 		 */
 		StartExhaustive(scan);
 	}
-	else if (so->info->storage != HNSW_STORAGE_FLOAT)
-		RerankBatch(scan);
 	so->batchSize = Min(so->batchSize * 2, 10000);
 }
 
@@ -964,8 +978,7 @@ gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 			return false;
 		}
 		c = &so->out[so->pos++];
-		if (ItemPointerIsValid(&so->outTid) &&
-			CompareDistTid(c->dist, &c->heaptid, so->outDist, &so->outTid) < 0)
+		if (c->dist < so->outDist)
 		{
 			so->skipped++;		/* found late: nearer than a row handed out */
 			continue;
