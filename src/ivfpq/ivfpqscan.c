@@ -30,9 +30,10 @@
  *	  centroid a probed list's nearest entry was), less the same margin.
  *
  * When the nearest re-ranked candidate fails that test, the scan re-ranks
- * every pool candidate within the margin of it (at least ivfpq_rerank), or
- * probes gigavector.ivfpq_probes more lists, whichever source is expected
- * nearer, up to gigavector.ivfpq_max_probes lists in all.  An unfiltered
+ * every pool candidate within the margin of it (at least ivfpq_rerank, and
+ * as many as were re-ranked before), or probes as many more lists as were
+ * probed (at least ivfpq_probes), whichever source is expected nearer, up
+ * to gigavector.ivfpq_max_probes lists in all.  An unfiltered
  * query usually returns its k rows from the first batch; a filter that
  * rejects rows makes the scan go on, in the same exact order, so it gets
  * its k rows whenever the lists it may probe hold them.
