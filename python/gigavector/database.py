@@ -616,21 +616,95 @@ class Database:
         return meta
 
     def _filter(self, filter_metadata: MetadataFilter) -> tuple[sql.Composable, list[Any]]:
-        """WHERE clause for a (key, value) tuple or a dict of key: value (all must
-        match), and, with TTL, for vectors that have not expired."""
+        """WHERE clause for filter_metadata (see :meth:`_metadata_filter`) and,
+        with TTL, for vectors that have not expired."""
+        where, params = self._metadata_filter(filter_metadata)
         live = self._live()
+        if live is None:
+            return where, params
+        if not params:
+            return sql.SQL(" WHERE {}").format(live), params
+        return where + sql.SQL(" AND {}").format(live), params
+
+    @classmethod
+    def _metadata_filter(cls, filter_metadata: MetadataFilter) -> tuple[sql.Composable, list[Any]]:
+        """WHERE clause for a (key, value) tuple or a dict of key: condition (all must hold).
+
+        A condition is a value (the key must hold it: jsonb containment) or a
+        dict of operators, every key of which starts with "$": ``$eq``,
+        ``$ne``, ``$lt``, ``$lte``, ``$gt``, ``$gte`` (a number, or a string:
+        compared with values of the same JSON type only), ``$in``, ``$nin``
+        (a list of values; an empty ``$in`` matches nothing) and ``$exists``
+        (a bool).  Keys and values are bound parameters.
+        """
         if filter_metadata is None:
-            return (sql.SQL(" WHERE {}").format(live) if live else sql.SQL("")), []
+            return sql.SQL(""), []
         if isinstance(filter_metadata, tuple):
             if len(filter_metadata) != 2:
                 raise ValueError("filter_metadata must be a (key, value) tuple or a dict")
             filter_metadata = {filter_metadata[0]: filter_metadata[1]}
-        cond = self._metadata(filter_metadata)
-        if not cond:
-            return (sql.SQL(" WHERE {}").format(live) if live else sql.SQL("")), []
-        if live:
-            return sql.SQL(" WHERE metadata @> %s AND {}").format(live), [Jsonb(cond)]
-        return sql.SQL(" WHERE metadata @> %s"), [Jsonb(cond)]
+        if not isinstance(filter_metadata, Mapping):
+            raise ValueError(f"filter_metadata must be a dict, not {type(filter_metadata).__name__}")
+        contains: dict[str, Any] = {}
+        parts: list[sql.Composable] = []
+        params: list[Any] = []
+        for key, cond in filter_metadata.items():
+            if not isinstance(key, str):
+                raise ValueError(f"filter_metadata keys must be strings, not {type(key).__name__}")
+            if isinstance(cond, Mapping) and cond and all(
+                    isinstance(op, str) and op.startswith("$") for op in cond):
+                for op, operand in cond.items():
+                    if op == "$eq":
+                        contains[key] = operand
+                        continue
+                    part, args = cls._operator(key, op, operand)
+                    parts.append(part)
+                    params.extend(args)
+            else:
+                contains[key] = cond
+        contains = cls._metadata(contains)
+        if contains:
+            parts.insert(0, sql.SQL("metadata @> %s"))
+            params.insert(0, Jsonb(contains))
+        if not parts:
+            return sql.SQL(""), []
+        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts), params
+
+    _COMPARISONS = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
+
+    @classmethod
+    def _operator(cls, key: str, op: str, operand: Any) -> tuple[sql.Composable, list[Any]]:
+        """One filter_metadata operator on metadata -> key, as SQL and its parameters."""
+        if op in cls._COMPARISONS:
+            cmp = sql.SQL(cls._COMPARISONS[op])
+            if isinstance(operand, bool) or not isinstance(operand, (int, float, str)):
+                raise ValueError(f"{op} on {key!r} takes a number or a string, "
+                                 f"not {type(operand).__name__}")
+            if isinstance(operand, str):
+                return (sql.SQL("(jsonb_typeof(metadata -> %s) = 'string' AND "
+                                "(metadata ->> %s) {} %s)").format(cmp), [key, key, operand])
+            if isinstance(operand, float) and not math.isfinite(operand):
+                raise ValueError(f"{op} on {key!r} takes a finite number, not {operand!r}")
+            return (sql.SQL("(jsonb_typeof(metadata -> %s) = 'number' AND "
+                            "(metadata ->> %s)::numeric {} %s::numeric)").format(cmp),
+                    [key, key, operand])
+        if op in ("$in", "$nin"):
+            if isinstance(operand, (str, bytes, Mapping)) or not isinstance(operand, Sequence):
+                raise ValueError(f"{op} on {key!r} takes a list of values, "
+                                 f"not {type(operand).__name__}")
+            values = [Jsonb(cls._metadata({"v": v})["v"]) for v in operand]
+            if op == "$in":
+                return sql.SQL("(metadata -> %s) = ANY(%s::jsonb[])"), [key, values]
+            return (sql.SQL("NOT coalesce((metadata -> %s) = ANY(%s::jsonb[]), false)"),
+                    [key, values])
+        if op == "$ne":
+            return sql.SQL("NOT (metadata @> %s)"), [Jsonb(cls._metadata({key: operand}))]
+        if op == "$exists":
+            if not isinstance(operand, bool):
+                raise ValueError(f"$exists on {key!r} takes true or false, not {type(operand).__name__}")
+            return (sql.SQL("(metadata ? %s)") if operand else sql.SQL("NOT (metadata ? %s)")), [key]
+        raise ValueError(f"unknown filter_metadata operator {op!r} on {key!r} (use $eq, $ne, $lt, "
+                         "$lte, $gt, $gte, $in, $nin or $exists)")
 
     def _live(self) -> sql.Composable | None:
         """The condition of a vector that has not expired (None without TTL).

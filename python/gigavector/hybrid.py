@@ -240,7 +240,7 @@ class HybridSearcher:
     def _one_statement(self, q: Vector | None, text: str | None, depth: int, dist: DistanceType,
                        filter_metadata: MetadataFilter) -> tuple[list[tuple[int, float]],
                                                                  list[tuple[int, float]]]:
-        _, params = self._db._filter(filter_metadata)
+        params = _containment_only(filter_metadata)
         where = sql.SQL(" WHERE metadata @> %(f)s") if params else sql.SQL("")
         wv = where if q is not None else sql.SQL(" WHERE false")
         wt = sql.SQL(" AND doc_id IN (SELECT id FROM {}{})").format(self._db._t, where)
@@ -302,10 +302,21 @@ class HybridSearcher:
         self.close()
 
 
+def _containment_only(filter_metadata: MetadataFilter) -> list[Any]:
+    """The one jsonb containment parameter of an equality-only filter_metadata
+    (none without a filter); ValueError for $ operators, which hybrid search
+    does not take."""
+    from .database import Database
+    where, params = Database._metadata_filter(filter_metadata)
+    if len(params) > 1 or (params and where.as_string(None).strip() != "WHERE metadata @> %s"):
+        raise ValueError("hybrid search takes equality filters only (key: value), "
+                         "not $ operators")
+    return params
+
+
 def metadata_filter_sql(filter_metadata: MetadataFilter, conn: Any) -> str | None:
     """A ``metadata @> '…'::jsonb`` condition as text for hybrid_search's filter."""
-    from .database import Database
-    where, params = Database._filter(filter_metadata)
+    params = _containment_only(filter_metadata)
     if not params:
         return None
     literal = sql.Literal(json.dumps(params[0].obj)).as_string(conn)

@@ -42,6 +42,18 @@
 #define HNSW_MIN_EF_SEARCH			1
 #define HNSW_MAX_EF_SEARCH			1000
 #define HNSW_DEFAULT_MAX_SCAN_TUPLES	20000
+
+/*
+ * A scan's graph phase ends after visiting this share of the index's
+ * elements (or hnsw_max_scan_tuples, if less); the exact pass follows
+ * (hnswscan.c).  The cost estimate (hnsw.c) uses the same bound.
+ */
+#define HNSW_GRAPH_SHARE	0.15
+/* ... or after handing out this many times ef_search rows */
+#define HNSW_GRAPH_ROWS		8
+/* graph visits to hand out r rows: about START * ef_search + ROW * r */
+#define HNSW_START_VISITS	8
+#define HNSW_ROW_VISITS		4
 #define HNSW_MIN_MAX_SCAN_TUPLES	1
 #define HNSW_MAX_MAX_SCAN_TUPLES	INT_MAX
 

@@ -17,9 +17,25 @@
  * more, the scan goes exact: it reads every element page and hands out the
  * rest in exact distance order, a batch at a time (ExhaustiveBatch).
  *
- * Each batch is in distance order; a later batch can hold a row nearer than
- * the last row of an earlier one (the search is approximate), as with
- * pgvector's hnsw.iterative_scan = relaxed_order.
+ * Rows come back in exact distance order, whatever the executor does with
+ * them (a WHERE clause the index does not see rejects rows and asks for
+ * more):
+ *
+ *	- each graph batch hands out only the nearer half of what its search of
+ *	  ef found; the farther half (the part a wider search is most likely to
+ *	  beat) seeds the next batch instead, so a batch boundary is one the
+ *	  search has looked well past;
+ *	- a row nearer than one already handed out (a wider search found it
+ *	  late) is skipped, never returned out of order: it costs recall, not
+ *	  order;
+ *	- the graph phase is given up for the exact pass once the graph has
+ *	  cost a fraction of what reading every element costs
+ *	  (HNSW_GRAPH_SHARE): a filter that rejects row after row (one the
+ *	  query's neighbourhood does not satisfy) then gets the rest in exact
+ *	  order from one read of the index, not from a graph search that
+ *	  would visit most of it anyway;
+ *	- the exact pass continues from the last row handed out, in (distance,
+ *	  heap TID) order, in batches that double in size.
  *
  * Conditions filter_column = value on the index's filter columns arrive
  * as scan keys and are tested on each element during the graph search:
@@ -62,7 +78,15 @@ typedef struct GvHnswScanOpaqueData
 	GvHnswTidSetData returned;	/* heap TIDs handed out so far */
 	bool		exhaustive;		/* past the graph bound: reading every element */
 	double		lastDist;		/* exhaustive: (dist, heaptid) of the last */
-	ItemPointerData lastTid;	/* element handed out, in index space */
+	ItemPointerData lastTid;	/* element of the last pass, in index space;
+								 * invalid: every element at >= lastDist */
+	int			exhaustiveBatch;	/* rows the next exhaustive pass keeps */
+	double		outDist;		/* (dist, heaptid) of the last row handed */
+	ItemPointerData outTid;		/* out; invalid before the first */
+	int64		skipped;		/* rows skipped as out of order */
+	int64		handedOut;		/* rows handed out */
+	int64		graphBound;		/* visits after which the graph phase ends */
+	double		elements;		/* about how many the index holds */
 	int			sortedEnd;		/* listed: out[0, sortedEnd) is sorted and
 								 * nearer than the rest of out */
 	bool		bounded;		/* listed, in the order of distance bounds */
@@ -177,6 +201,30 @@ ListedExactLimit(Relation index, GvHnswInfo info)
 			(HNSW_MAX_TUPLE_SIZE / GvHnswTupleSize(info->dataBytes, info->m, 0));
 	limit = sqrt((double) HNSW_VISITS_PER_EF * gv_hnsw_ef_search * rows);
 	return (int) Min(limit, (double) gv_hnsw_max_scan_tuples);
+}
+
+/*
+ * The graph phase ends, and the exact pass takes over, once the graph
+ * search has visited this many elements: gigavector.hnsw_max_scan_tuples,
+ * or HNSW_GRAPH_SHARE of the index's elements (hnsw.h) if that is less.  A visit
+ * costs about what the exact pass pays an element (a distance on a pinned
+ * page, plus a neighbour list), so a scan never spends more than about
+ * (1 + HNSW_GRAPH_SHARE) times the exact pass's work, however many rows
+ * the executor rejects; but ef_search * HNSW_VISITS_PER_EF visits are
+ * always allowed, so that small tables still get a graph search.
+ */
+static int64
+GraphBound(Relation index, GvHnswInfo info, double *elements)
+{
+	double		rows = index->rd_rel->reltuples;
+	double		bound;
+
+	if (rows <= 0)
+		rows = (double) RelationGetNumberOfBlocks(index) *
+			(HNSW_MAX_TUPLE_SIZE / GvHnswTupleSize(info->dataBytes, info->m, 0));
+	*elements = rows;
+	bound = Max(rows * HNSW_GRAPH_SHARE, (double) HNSW_VISITS_PER_EF * gv_hnsw_ef_search);
+	return (int64) Min(bound, (double) gv_hnsw_max_scan_tuples);
 }
 
 /*
@@ -481,6 +529,7 @@ StartScan(IndexScanDesc scan)
 	so->exhaustive = false;
 	so->visitedCount = 0;
 	so->batchSize = gv_hnsw_ef_search;
+	so->graphBound = GraphBound(scan->indexRelation, info, &so->elements);
 	so->nout = so->pos = 0;
 
 	GvHnswReadMeta(scan->indexRelation, &meta);
@@ -571,15 +620,16 @@ KeepBest(GvHnswCandidate *cands, int count, int n)
  */
 static void
 CollectCandidate(GvHnswScanOpaque so, GvHnswCandidate *c, GvHnswCandidate *cands,
-				 int *count, int cap)
+				 int *count, int cap, int batch)
 {
 	if (GvHnswTidSetContains(&so->returned, &c->heaptid))
 		return;
-	if (ItemPointerIsValid(&so->lastTid) &&
-		CompareDistTid(c->dist, &c->heaptid, so->lastDist, &so->lastTid) <= 0)
+	if (ItemPointerIsValid(&so->lastTid) ?
+		CompareDistTid(c->dist, &c->heaptid, so->lastDist, &so->lastTid) <= 0 :
+		c->dist < so->lastDist)
 		return;
 	if (*count == cap)
-		*count = KeepBest(cands, *count, HNSW_EXHAUSTIVE_BATCH);
+		*count = KeepBest(cands, *count, batch);
 	cands[(*count)++] = *c;
 }
 
@@ -591,16 +641,22 @@ CollectCandidate(GvHnswScanOpaque so, GvHnswCandidate *c, GvHnswCandidate *cands
  * float16 or int8).
  */
 static int
-CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap)
+CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	GvHnswRecentBuffers recent = GvHnswGetRecentBuffers(index);
 	int			count = 0;
 
+	/*
+	 * Pins through the memo of recent buffers: the buffer mapping lookup of
+	 * ReadBuffer was an eighth of a query's time when a filter the index
+	 * does not see sent it here.
+	 */
 	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
-		Buffer		buf = ReadBuffer(index, blkno);
+		Buffer		buf = GvHnswPinPage(index, recent, blkno);
 		Page		page;
 
 		CHECK_FOR_INTERRUPTS();
@@ -613,7 +669,7 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap)
 				GvHnswCandidate c;
 
 				if (RankElement(so, page, blkno, off, &c))
-					CollectCandidate(so, &c, cands, &count, cap);
+					CollectCandidate(so, &c, cands, &count, cap, batch);
 			}
 		}
 		UnlockReleaseBuffer(buf);
@@ -621,28 +677,64 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap)
 	return count;
 }
 
+/*
+ * Rows an exhaustive pass may keep: both halves of its collection array
+ * (2 * batch candidates) within work_mem.
+ */
+static double
+ExhaustiveCapacity(void)
+{
+	return Max((double) HNSW_EXHAUSTIVE_BATCH,
+			   work_mem * 1024.0 / (2 * sizeof(GvHnswCandidate)));
+}
+
+/*
+ * One exact pass: the so->exhaustiveBatch nearest elements after the
+ * cursor (lastDist, lastTid), handed out nearest first.  The first pass
+ * keeps every element when work_mem allows, so that a filter rejecting
+ * row after row reads the index once; the batch is sorted a part at a
+ * time as the executor asks (SortNextListed).
+ */
 static void
 ExhaustiveBatch(IndexScanDesc scan)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
-	int			cap = 2 * HNSW_EXHAUSTIVE_BATCH;
+	int			batch = so->exhaustiveBatch;
+	int			cap = 2 * batch;
 	GvHnswCandidate *cands = palloc(sizeof(GvHnswCandidate) * cap);
 	int			count;
 
-	count = KeepBest(cands, CollectFromIndex(scan, cands, cap), HNSW_EXHAUSTIVE_BATCH);
+	count = CollectFromIndex(scan, cands, cap, batch);
+	if (count > batch)
+	{
+		SelectNearest(cands, count, batch);
+		count = batch;
+	}
 	if (so->out)
 		pfree(so->out);
 	so->out = cands;
 	so->nout = count;
 	so->pos = 0;
-	if (count < HNSW_EXHAUSTIVE_BATCH)
+	if (count < batch)
 		so->done = true;
+	so->exhaustiveBatch = (int) Min((double) batch * 2, ExhaustiveCapacity());
 	if (count > 0)
 	{
-		so->lastDist = cands[count - 1].dist;
-		so->lastTid = cands[count - 1].heaptid;
+		/* the cursor: the farthest element kept */
+		GvHnswCandidate *last = &cands[0];
+
+		for (int i = 1; i < count; i++)
+			if (CompareCandidatesDistTid(&cands[i], last) > 0)
+				last = &cands[i];
+		so->lastDist = last->dist;
+		so->lastTid = last->heaptid;
 		if (!GvHnswStorageIsExact(so->info))
-			RerankBatch(scan);
+		{
+			RerankBatch(scan);	/* exact distances for all, sorted */
+			so->sortedEnd = INT_MAX;
+		}
+		else
+			so->sortedEnd = 0;	/* sorted a part at a time, as needed */
 	}
 }
 
@@ -651,9 +743,22 @@ StartExhaustive(IndexScanDesc scan)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 
+	double		rows = scan->indexRelation->rd_rel->reltuples;
+
 	so->exhaustive = true;
-	so->lastDist = -get_float8_infinity();
+	/* all of a table that work_mem holds in one pass, else 1,000 at first */
+	so->exhaustiveBatch = (int) (rows > 0 && rows * 1.1 + 1000 <= ExhaustiveCapacity() ?
+								 rows * 1.1 + 1000 : HNSW_EXHAUSTIVE_BATCH);
+	/*
+	 * On from the distance of the last row handed out: nearer ones would
+	 * come out of order.  Rows at that very distance not handed out yet
+	 * (ties, which the graph met in any TID order) still may.
+	 */
+	so->lastDist = so->outDist;
 	ItemPointerSetInvalid(&so->lastTid);
+	if (!GvHnswStorageIsExact(so->info))
+		so->lastDist = -get_float8_infinity();	/* pass distances are not
+												 * the re-ranked ones */
 	ExhaustiveBatch(scan);
 }
 
@@ -667,7 +772,7 @@ static bool
 SearchBatch(IndexScanDesc scan, int ef)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
-	int64		bound = gv_hnsw_max_scan_tuples;
+	int64		bound = so->graphBound;
 	int64		start = so->visitedCount;
 
 	for (;;)
@@ -692,6 +797,38 @@ SearchBatch(IndexScanDesc scan, int ef)
 }
 
 /*
+ * A batch's farther half is where a wider search most often finds nearer
+ * elements it missed, so unless the graph has nothing left to expand it
+ * goes back to the discard heap, to seed the next (wider) batch, and only
+ * the nearer half is handed out.  Without this, batch after batch handed
+ * out its tail and the next one found rows nearer than it: under a filter
+ * the index does not see (WHERE a column not in it), 0.82 recall@20.
+ */
+static void
+HoldBackFarHalf(GvHnswScanOpaque so)
+{
+	int			keep;
+
+	if (so->cand.count == 0 || so->nout < 2)
+		return;
+	keep = (so->nout + 1) / 2;
+	for (int i = keep; i < so->nout; i++)
+		GvHnswHeapPush(&so->discard, &so->out[i]);
+	so->nout = keep;
+}
+
+/*
+ * The graph phase hands out at most HNSW_GRAPH_ROWS (hnsw.h) * ef_search
+ * rows, and no batch whose search would visit about as many elements as
+ * the exact pass reads (a small table); a scan whose executor still wants more (a filter the index does not see
+ * rejects most of them) goes on with the exact pass.  The graph is
+ * reliable near the query, less so farther out: between clusters it can
+ * hand out rows of the query's own cluster while nearer rows of the next
+ * one are still undiscovered, and those are lost once rows farther than
+ * them are out (recall@10 0.86 on well separated clusters, a filter for
+ * another cluster, before this bound).
+ */
+/*
  * Produce the next batch in so->out, nearest first.
  */
 static void
@@ -700,6 +837,13 @@ NextBatch(IndexScanDesc scan)
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 	int			ef = so->batchSize;
 
+	if (so->visitedCount >= so->graphBound ||
+		so->handedOut + ef / 2 > (int64) HNSW_GRAPH_ROWS * gv_hnsw_ef_search ||
+		so->visitedCount + HNSW_ROW_VISITS * ef >= so->elements)
+	{
+		StartExhaustive(scan);
+		return;
+	}
 	so->result.count = 0;
 	while (so->discard.count > 0 && so->result.count < ef)
 	{
@@ -730,6 +874,10 @@ NextBatch(IndexScanDesc scan)
 	so->out = palloc(sizeof(GvHnswCandidate) * Max(so->nout, 1));
 	for (int i = so->nout - 1; i >= 0; i--)
 		so->out[i] = GvHnswHeapPop(&so->result);
+	/* quantized storage: hold back the half that is farther exactly */
+	if (so->nout > 0 && !GvHnswStorageIsExact(so->info))
+		RerankBatch(scan);
+	HoldBackFarHalf(so);
 	if (so->nout == 0)
 	{
 		/*
@@ -740,8 +888,6 @@ NextBatch(IndexScanDesc scan)
 		 */
 		StartExhaustive(scan);
 	}
-	else if (!GvHnswStorageIsExact(so->info))
-		RerankBatch(scan);
 	so->batchSize = Min(so->batchSize * 2, 10000);
 }
 
@@ -792,6 +938,9 @@ gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		so->out = NULL;
 		so->sortedEnd = INT_MAX;	/* only the listed path sorts lazily */
 		so->bounded = false;
+		so->outDist = -get_float8_infinity();
+		ItemPointerSetInvalid(&so->outTid);
+		so->skipped = so->handedOut = 0;
 		StartScan(scan);
 		PrepareMemo(scan);
 		so->started = true;
@@ -810,25 +959,39 @@ gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		return ReturnRow(scan, &c);
 	}
-	if (so->pos == so->sortedEnd && so->sortedEnd < so->nout)
-		SortNextListed(so);
-	while (so->pos >= so->nout && !so->done)
+	for (;;)
 	{
-		if (so->exhaustive)
-			ExhaustiveBatch(scan);
-		else
-			NextBatch(scan);
-	}
-	if (so->pos < so->nout && !so->exhaustive)
-		GvHnswTidSetAdd(&so->returned, &so->out[so->pos].heaptid);
-	MemoryContextSwitchTo(old);
+		GvHnswCandidate *c;
 
-	if (so->pos >= so->nout)
-	{
-		GvDistanceMemoForget();
-		return false;
+		while (so->pos >= so->nout && !so->done)
+		{
+			if (so->exhaustive)
+				ExhaustiveBatch(scan);
+			else
+				NextBatch(scan);
+		}
+		if (so->pos == so->sortedEnd && so->sortedEnd < so->nout)
+			SortNextListed(so);
+		if (so->pos >= so->nout)
+		{
+			MemoryContextSwitchTo(old);
+			GvDistanceMemoForget();
+			return false;
+		}
+		c = &so->out[so->pos++];
+		if (c->dist < so->outDist)
+		{
+			so->skipped++;		/* found late: nearer than a row handed out */
+			continue;
+		}
+		so->outDist = c->dist;
+		so->outTid = c->heaptid;
+		so->handedOut++;
+		if (!so->exhaustive)
+			GvHnswTidSetAdd(&so->returned, &c->heaptid);
+		MemoryContextSwitchTo(old);
+		return ReturnRow(scan, c);
 	}
-	return ReturnRow(scan, &so->out[so->pos++]);
 }
 
 void
@@ -836,6 +999,11 @@ gvhnswendscan(IndexScanDesc scan)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 
+	if (so->started)
+		elog(DEBUG1, "gv_hnsw scan: %lld rows handed out, %lld skipped out of order, "
+			 "%lld graph visits%s",
+			 (long long) so->handedOut, (long long) so->skipped,
+			 (long long) so->visitedCount, so->exhaustive ? ", exact pass" : "");
 	GvHeapFetchEnd(&so->heapFetch);
 	GvDistanceMemoForget();
 	MemoryContextDelete(so->ctx);

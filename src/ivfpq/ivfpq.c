@@ -190,11 +190,21 @@ IvfpqGetTrainingTable(Relation index)
 /*
  * Cost estimate.  A scan's startup cost is the ADC distances of the rows
  * in the first ivfpq_probes lists plus ivfpq_rerank table row fetches;
- * nothing comes out before that.  Its total cost is modelled as probing
- * ivfpq_max_probes lists, so that the planner's LIMIT interpolation
- * charges a filtered query for the extra lists it may need, and a filter
- * so selective that even those lists are unlikely to hold the rows makes
- * the index unattractive (an exact plan is chosen).
+ * nothing comes out before that.  After it, every row handed out has been
+ * fetched from the table and re-ranked (about 1.5 fetches a row: the
+ * margin), from lists probed as needed; past half the rows the scan
+ * re-ranks them all (ivfpqscan.c).
+ *
+ * The rows it must hand out are the query's LIMIT divided by the
+ * selectivity s of the conditions the index does not see, and divided by
+ * s once more: such a filter may keep rows far from the query (WHERE label
+ * = another class than the query's), and then the scan re-ranks most of
+ * the table, one heap fetch (and TOAST read) per row, where the exact
+ * plan reads only the rows the filter keeps -- 8 times the exact plan's
+ * time in issue #20's demo.  Charging 1 / s^2 keeps the index for
+ * unselective filters and gives selective ones the exact plan.  The total
+ * is set so that the planner's LIMIT interpolation, startup + (k / rows) *
+ * (total - startup), gives the cost of those rows.
  */
 static void
 ivfpqcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -209,8 +219,11 @@ ivfpqcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		perRow;
 	double		perFetch;
 	double		firstRows;
-	double		maxRows;
-	double		selectivity;
+	double		selOther;
+	double		need;
+	double		fetches;
+	double		probedRows;
+	double		scanCost;
 	double		spc_random_page_cost;
 
 	if (path->indexorderbys == NIL)
@@ -241,15 +254,23 @@ ivfpqcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	perRow = cpu_index_tuple_cost + cpu_operator_cost;
 	perFetch = cpu_tuple_cost + cpu_operator_cost * 10 + 0.1 * spc_random_page_cost;
 	firstRows = tuples * Min(1.0, gv_ivfpq_probes / lists);
-	maxRows = tuples * Min(1.0, Max(gv_ivfpq_probes, gv_ivfpq_max_probes) / lists);
 
-	*indexStartupCost = firstRows * perRow + Min((double) gv_ivfpq_rerank, tuples) * perFetch;
-	*indexTotalCost = *indexStartupCost + maxRows * perRow + maxRows * perFetch;
+	selOther = index->rel->tuples > 0 ? index->rel->rows / index->rel->tuples : 1.0;
+	selOther = Min(Max(selOther, 1e-10), 1.0);
+	need = tuples;
+	if (root->limit_tuples > 0)
+		need = Min(tuples, Max(root->limit_tuples, 1.0) / (selOther * selOther));
+	fetches = Max(Min((double) gv_ivfpq_rerank, tuples), 1.5 * need);
+	if (fetches > 0.5 * tuples)
+		fetches = tuples;
+	probedRows = Min(tuples, Max(firstRows, 2.0 * fetches));
+	scanCost = probedRows * perRow + fetches * perFetch;
 
-	selectivity = index->rel->tuples > 0 ?
-		index->rel->rows / index->rel->tuples : 1.0;
-	if (selectivity < 1.0 && selectivity * maxRows < 2.0 * Min((double) gv_ivfpq_rerank, tuples))
-		*indexStartupCost = *indexTotalCost = *indexTotalCost * 1e4;
+	*indexStartupCost = Min(scanCost,
+							firstRows * perRow + Min((double) gv_ivfpq_rerank, tuples) * perFetch);
+	/* the planner interpolates at LIMIT / s rows (not our LIMIT / s^2) */
+	*indexTotalCost = *indexStartupCost + (scanCost - *indexStartupCost) * tuples /
+		(root->limit_tuples > 0 ? Min(tuples, Max(root->limit_tuples, 1.0) / selOther) : tuples);
 
 	*indexSelectivity = 1.0;
 	*indexCorrelation = 0;
