@@ -223,7 +223,10 @@ CREATE TEMP TABLE hostile_fn AS
 	SELECT p.oid::regprocedure AS fn, p.prorettype::regtype AS rettype, p.prokind
 	FROM pg_proc p
 	JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
-	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'gigavector';
+	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'gigavector'
+	-- hybrid_search takes 14 arguments: their cross product of hostile inputs
+	-- fills the disk; its bad inputs are one at a time in sql/hybrid.sql
+	WHERE p.proname <> 'hybrid_search';
 
 SELECT cmp_ok((SELECT count(*)::int FROM hostile_fn), '>=', 45,
 			  'the catalog lists the extension''s functions');
