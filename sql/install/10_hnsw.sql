@@ -56,24 +56,68 @@ CREATE OPERATOR CLASS gbit_jaccard_ops
 	FUNCTION 1 gbit_jaccard_metric(internal);
 
 -- Filter columns after the vector: CREATE INDEX ... USING gv_hnsw (emb, category);
--- WHERE category = value is then tested inside the graph search.
--- The integer classes share one family with the cross-type = operators, so
+-- WHERE conditions on them are then tested inside the graph search:
+-- = (strategy 1) on every kind; < <= >= > (2-5, so BETWEEN too) on the
+-- ordered kinds (integers, float4/float8, date, timestamp, timestamptz),
+-- whose stored codes order like the values (src/hnsw/hnswfilter.c); and,
+-- through the access method, = ANY(array) / IN (...) and IS [NOT] NULL.
+-- The integer classes share one family with the cross-type operators, so
 -- that WHERE int_column = $1 uses the index whatever integer type the
 -- client binds (psycopg sends a small Python int as smallint); every integer
--- is stored as its sign-extended Datum, equal across the three types.
+-- is stored as its sign-extended Datum, equal across the three types.  The
+-- float classes share one the same way (float4 values are stored as the
+-- double they equal).
 CREATE OPERATOR FAMILY integer_ops USING gv_hnsw;
 CREATE OPERATOR CLASS int2_ops DEFAULT FOR TYPE int2 USING gv_hnsw FAMILY integer_ops AS
-	OPERATOR 1 = (int2, int2);
+	OPERATOR 1 = (int2, int2), OPERATOR 2 < (int2, int2), OPERATOR 3 <= (int2, int2),
+	OPERATOR 4 >= (int2, int2), OPERATOR 5 > (int2, int2);
 CREATE OPERATOR CLASS int4_ops DEFAULT FOR TYPE int4 USING gv_hnsw FAMILY integer_ops AS
-	OPERATOR 1 = (int4, int4);
+	OPERATOR 1 = (int4, int4), OPERATOR 2 < (int4, int4), OPERATOR 3 <= (int4, int4),
+	OPERATOR 4 >= (int4, int4), OPERATOR 5 > (int4, int4);
 CREATE OPERATOR CLASS int8_ops DEFAULT FOR TYPE int8 USING gv_hnsw FAMILY integer_ops AS
-	OPERATOR 1 = (int8, int8);
+	OPERATOR 1 = (int8, int8), OPERATOR 2 < (int8, int8), OPERATOR 3 <= (int8, int8),
+	OPERATOR 4 >= (int8, int8), OPERATOR 5 > (int8, int8);
 ALTER OPERATOR FAMILY integer_ops USING gv_hnsw ADD
 	OPERATOR 1 = (int2, int4), OPERATOR 1 = (int2, int8),
 	OPERATOR 1 = (int4, int2), OPERATOR 1 = (int4, int8),
-	OPERATOR 1 = (int8, int2), OPERATOR 1 = (int8, int4);
+	OPERATOR 1 = (int8, int2), OPERATOR 1 = (int8, int4),
+	OPERATOR 2 < (int2, int4), OPERATOR 2 < (int2, int8),
+	OPERATOR 2 < (int4, int2), OPERATOR 2 < (int4, int8),
+	OPERATOR 2 < (int8, int2), OPERATOR 2 < (int8, int4),
+	OPERATOR 3 <= (int2, int4), OPERATOR 3 <= (int2, int8),
+	OPERATOR 3 <= (int4, int2), OPERATOR 3 <= (int4, int8),
+	OPERATOR 3 <= (int8, int2), OPERATOR 3 <= (int8, int4),
+	OPERATOR 4 >= (int2, int4), OPERATOR 4 >= (int2, int8),
+	OPERATOR 4 >= (int4, int2), OPERATOR 4 >= (int4, int8),
+	OPERATOR 4 >= (int8, int2), OPERATOR 4 >= (int8, int4),
+	OPERATOR 5 > (int2, int4), OPERATOR 5 > (int2, int8),
+	OPERATOR 5 > (int4, int2), OPERATOR 5 > (int4, int8),
+	OPERATOR 5 > (int8, int2), OPERATOR 5 > (int8, int4);
+CREATE OPERATOR FAMILY float_ops USING gv_hnsw;
+CREATE OPERATOR CLASS float4_ops DEFAULT FOR TYPE float4 USING gv_hnsw FAMILY float_ops AS
+	OPERATOR 1 = (float4, float4), OPERATOR 2 < (float4, float4), OPERATOR 3 <= (float4, float4),
+	OPERATOR 4 >= (float4, float4), OPERATOR 5 > (float4, float4);
+CREATE OPERATOR CLASS float8_ops DEFAULT FOR TYPE float8 USING gv_hnsw FAMILY float_ops AS
+	OPERATOR 1 = (float8, float8), OPERATOR 2 < (float8, float8), OPERATOR 3 <= (float8, float8),
+	OPERATOR 4 >= (float8, float8), OPERATOR 5 > (float8, float8);
+ALTER OPERATOR FAMILY float_ops USING gv_hnsw ADD
+	OPERATOR 1 = (float4, float8), OPERATOR 1 = (float8, float4),
+	OPERATOR 2 < (float4, float8), OPERATOR 2 < (float8, float4),
+	OPERATOR 3 <= (float4, float8), OPERATOR 3 <= (float8, float4),
+	OPERATOR 4 >= (float4, float8), OPERATOR 4 >= (float8, float4),
+	OPERATOR 5 > (float4, float8), OPERATOR 5 > (float8, float4);
 CREATE OPERATOR CLASS bool_ops DEFAULT FOR TYPE bool USING gv_hnsw AS OPERATOR 1 = (bool, bool);
-CREATE OPERATOR CLASS date_ops DEFAULT FOR TYPE date USING gv_hnsw AS OPERATOR 1 = (date, date);
+CREATE OPERATOR CLASS date_ops DEFAULT FOR TYPE date USING gv_hnsw AS
+	OPERATOR 1 = (date, date), OPERATOR 2 < (date, date), OPERATOR 3 <= (date, date),
+	OPERATOR 4 >= (date, date), OPERATOR 5 > (date, date);
+CREATE OPERATOR CLASS timestamp_ops DEFAULT FOR TYPE timestamp USING gv_hnsw AS
+	OPERATOR 1 = (timestamp, timestamp), OPERATOR 2 < (timestamp, timestamp),
+	OPERATOR 3 <= (timestamp, timestamp), OPERATOR 4 >= (timestamp, timestamp),
+	OPERATOR 5 > (timestamp, timestamp);
+CREATE OPERATOR CLASS timestamptz_ops DEFAULT FOR TYPE timestamptz USING gv_hnsw AS
+	OPERATOR 1 = (timestamptz, timestamptz), OPERATOR 2 < (timestamptz, timestamptz),
+	OPERATOR 3 <= (timestamptz, timestamptz), OPERATOR 4 >= (timestamptz, timestamptz),
+	OPERATOR 5 > (timestamptz, timestamptz);
 CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING gv_hnsw AS OPERATOR 1 = (text, text);
 CREATE OPERATOR CLASS uuid_ops DEFAULT FOR TYPE uuid USING gv_hnsw AS OPERATOR 1 = (uuid, uuid);
 

@@ -132,6 +132,24 @@ GvHnswGetStorage(Relation index)
  * out most of the table.
  */
 
+/* Does the path have a condition "vector IS NULL" (on the first column)? */
+static bool
+VectorIsNullClause(IndexPath *path)
+{
+	ListCell   *lc;
+
+	foreach(lc, path->indexclauses)
+	{
+		IndexClause *iclause = lfirst_node(IndexClause, lc);
+		Node	   *clause = (Node *) iclause->rinfo->clause;
+
+		if (iclause->indexcol == 0 && IsA(clause, NullTest) &&
+			((NullTest *) clause)->nulltesttype == IS_NULL)
+			return true;
+	}
+	return false;
+}
+
 static void
 gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 				 Cost *indexStartupCost, Cost *indexTotalCost,
@@ -156,8 +174,11 @@ gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	int			m;
 	Relation	rel;
 
-	/* Only an ordering scan makes sense. */
-	if (path->indexorderbys == NIL)
+	/*
+	 * Only an ordering scan makes sense, and not one for rows whose vector
+	 * IS NULL: the index holds none of them (hnswfilter.c).
+	 */
+	if (path->indexorderbys == NIL || VectorIsNullClause(path))
 	{
 		*indexStartupCost = get_float8_infinity();
 		*indexTotalCost = get_float8_infinity();
@@ -249,8 +270,8 @@ gv_hnsw_handler(PG_FUNCTION_ARGS)
 	amroutine->amcanunique = false;
 	amroutine->amcanmulticol = true;	/* the vector, then filter columns */
 	amroutine->amoptionalkey = true;
-	amroutine->amsearcharray = false;
-	amroutine->amsearchnulls = false;
+	amroutine->amsearcharray = true;	/* filter column = ANY(array) */
+	amroutine->amsearchnulls = true;	/* filter column IS [NOT] NULL */
 	amroutine->amstorage = false;
 	amroutine->amclusterable = false;
 	amroutine->ampredlocks = false;

@@ -194,6 +194,8 @@ typedef struct GvHnswInfoData
 	int			vecBytes;		/* size of an encoded vector in a tuple */
 	int			nkeys;			/* filter columns after the vector */
 	bool		keyHashed[HNSW_MAX_KEYS];	/* stored as a hash: recheck */
+	uint8		keyKind[HNSW_MAX_KEYS]; /* HNSW_KEY_HASHED, _INTEGER, _FLOAT */
+	Oid			keyType[HNSW_MAX_KEYS]; /* type of each filter column */
 	int16		keyLen[HNSW_MAX_KEYS];	/* attlen of each filter column */
 	int			keyBytes;		/* 8 * nkeys */
 	int			dataBytes;		/* keyBytes + vecBytes: see the tuple layout */
@@ -214,14 +216,53 @@ typedef struct GvHnswRowData
 } GvHnswRowData;
 
 /*
- * Equality conditions on filter columns, as a scan tests them against
- * element tuples (col = filter column number from 0, code as stored).
+ * How a filter column's values are stored (hnswfilter.c): as a 64-bit code
+ * that orders like the values (integers, dates and timestamps: the
+ * sign-extended Datum; float4 and float8: an order key of the value as a
+ * double), or as a hash of the bytes that only tests equality (text, uuid:
+ * scans ask the executor to recheck).
  */
+#define HNSW_KEY_HASHED		0
+#define HNSW_KEY_INTEGER	1
+#define HNSW_KEY_FLOAT		2
+
+/*
+ * Strategy numbers of the filter columns' operator classes.  Only the
+ * ordered kinds have 2-5.
+ */
+#define HNSW_KEY_EQUAL			1
+#define HNSW_KEY_LESS			2
+#define HNSW_KEY_LESS_EQUAL		3
+#define HNSW_KEY_GREATER_EQUAL	4
+#define HNSW_KEY_GREATER		5
+
+/* One condition on a filter column, as a scan tests it (hnswfilter.c). */
+typedef enum GvHnswKeyOp
+{
+	HNSW_COND_EQ,
+	HNSW_COND_LT,
+	HNSW_COND_LE,
+	HNSW_COND_GE,
+	HNSW_COND_GT,
+	HNSW_COND_IN,				/* = ANY(array): codes, sorted, unique */
+	HNSW_COND_IS_NULL,
+	HNSW_COND_NOT_NULL
+} GvHnswKeyOp;
+
+typedef struct GvHnswKeyCond
+{
+	int			col;			/* filter column number, from 0 */
+	GvHnswKeyOp op;
+	int64		code;			/* the value's code (EQ, LT, LE, GE, GT) */
+	int			ncodes;			/* IN */
+	int64	   *codes;
+} GvHnswKeyCond;
+
+/* The conditions on filter columns that a scan tests in the graph. */
 typedef struct GvHnswKeyFilterData
 {
 	int			n;
-	int			col[INDEX_MAX_KEYS];
-	uint64		code[INDEX_MAX_KEYS];
+	GvHnswKeyCond *conds;
 } GvHnswKeyFilterData;
 
 typedef GvHnswKeyFilterData *GvHnswKeyFilter;
@@ -321,13 +362,6 @@ extern int	GvHnswVectorBytes(int storage, int dim);
 extern int	GvHnswChooseStorage(Relation index, int requested, int dim, int m,
 								int keyBytes);
 extern void GvHnswInitKeys(Relation index, GvHnswInfo info);
-extern uint64 GvHnswKeyCode(GvHnswInfo info, int col, Datum value);
-extern void GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull,
-							 char *dst, uint8 *nulls);
-extern bool GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls,
-								GvHnswKeyFilter filter);
-extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
-							GvHnswKeyFilter filter);
 extern const char *GvHnswStorageName(int storage);
 extern void GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec,
 							 char *dst);
@@ -365,6 +399,17 @@ extern void GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 extern int	GvHnswSelectNeighbors(Relation index, GvHnswInfo info,
 								GvHnswCandidate *cands, int ncands, int lm,
 								ItemPointer self, GvHnswCandidate *out);
+
+/* hnswfilter.c */
+extern uint64 GvHnswKeyCode(GvHnswInfo info, int col, Datum value);
+extern void GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull,
+							 char *dst, uint8 *nulls);
+extern bool GvHnswPrepareFilter(GvHnswInfo info, ScanKey keys, int nkeys,
+								GvHnswKeyFilter filter, bool *recheck);
+extern bool GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls,
+								GvHnswKeyFilter filter);
+extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
+							GvHnswKeyFilter filter);
 
 /* hnswkeydir.c */
 extern void GvHnswKeyDirWriteBegin(GvHnswKeyDirWriter w, Relation index,

@@ -37,8 +37,8 @@
  *	- the exact pass continues from the last row handed out, in (distance,
  *	  heap TID) order, in batches that double in size.
  *
- * Conditions filter_column = value on the index's filter columns arrive
- * as scan keys and are tested on each element during the graph search:
+ * Conditions on the index's filter columns (=, ranges, IN, IS [NOT] NULL:
+ * hnswfilter.c) arrive as scan keys and are tested on each element during the graph search:
  * elements that fail them still route the search but are never results,
  * so a selective filter costs graph steps, not heap visits.
  *
@@ -74,7 +74,8 @@ typedef struct GvHnswScanOpaqueData
 	GvHnswCandidate *out;
 	int			nout;
 	int			pos;
-	GvHnswKeyFilterData filter; /* WHERE filter_column = value, tested in the graph */
+	GvHnswKeyFilterData filter; /* conditions on filter columns, tested in
+									 * the graph (hnswfilter.c) */
 	GvHnswTidSetData returned;	/* heap TIDs handed out so far */
 	bool		exhaustive;		/* past the graph bound: reading every element */
 	double		lastDist;		/* exhaustive: (dist, heaptid) of the last */
@@ -135,32 +136,6 @@ gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	MemoryContextReset(so->ctx);
 	so->started = false;
 	so->done = false;
-}
-
-/*
- * Turn the scan keys (filter_column = value) into codes to test against
- * element tuples.  Returns false when no row can match (a NULL value).
- */
-static bool
-PrepareFilter(IndexScanDesc scan)
-{
-	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
-
-	so->filter.n = 0;
-	so->recheck = false;
-	for (int i = 0; i < scan->numberOfKeys; i++)
-	{
-		ScanKey		key = &scan->keyData[i];
-		int			col = key->sk_attno - 2;
-
-		if (key->sk_flags & SK_ISNULL)
-			return false;
-		Assert(col >= 0 && col < so->info->nkeys);
-		so->filter.col[so->filter.n] = col;
-		so->filter.code[so->filter.n++] = GvHnswKeyCode(so->info, col, key->sk_argument);
-		so->recheck |= so->info->keyHashed[col];
-	}
-	return true;
 }
 
 /* Is the element at tid live and does it pass the filter? */
@@ -514,9 +489,10 @@ StartScan(IndexScanDesc scan)
 	so->query = GvHnswPrepareDatum(scan->indexRelation, info,
 								 scan->orderByData[0].sk_argument, &ok);
 	so->decoded = palloc(sizeof(float) * info->dim);
-	if (!PrepareFilter(scan))
+	if (!GvHnswPrepareFilter(info, scan->keyData, scan->numberOfKeys, &so->filter,
+							 &so->recheck))
 	{
-		so->done = true;		/* a condition no row satisfies (= NULL) */
+		so->done = true;		/* no row can match (= NULL, IN ()) */
 		return;
 	}
 	/* a zero query under cosine is at distance 1 from everything: any order */

@@ -255,46 +255,16 @@ GvHnswInitKeys(Relation index, GvHnswInfo info)
 		info->keyHashed[k] = !(att->attbyval && att->attlen > 0 &&
 							   att->attlen <= (int) sizeof(Datum));
 		info->keyLen[k] = att->attlen;
+		info->keyType[k] = att->atttypid;
+		if (info->keyHashed[k])
+			info->keyKind[k] = HNSW_KEY_HASHED;
+		else if (att->atttypid == FLOAT4OID || att->atttypid == FLOAT8OID)
+			info->keyKind[k] = HNSW_KEY_FLOAT;
+		else
+			info->keyKind[k] = HNSW_KEY_INTEGER;
 	}
 	info->keyBytes = (int) sizeof(uint64) * info->nkeys;
 	info->dataBytes = info->keyBytes + info->vecBytes;
-}
-
-/* A filter column value as stored: the Datum, or a hash of its bytes. */
-uint64
-GvHnswKeyCode(GvHnswInfo info, int col, Datum value)
-{
-	struct varlena *v;
-	uint64		code;
-
-	if (!info->keyHashed[col])
-		return (uint64) value;
-	if (info->keyLen[col] > 0)	/* fixed length, by reference (uuid) */
-		return DatumGetUInt64(hash_any_extended((const unsigned char *) DatumGetPointer(value),
-												info->keyLen[col], 0));
-	v = PG_DETOAST_DATUM_PACKED(value);
-	code = DatumGetUInt64(hash_any_extended((const unsigned char *) VARDATA_ANY(v),
-											VARSIZE_ANY_EXHDR(v), 0));
-	if ((Pointer) v != DatumGetPointer(value))
-		pfree(v);
-	return code;
-}
-
-/* Encode the filter columns values[1..nkeys] into dst and a NULL bitmap. */
-void
-GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull, char *dst, uint8 *nulls)
-{
-	*nulls = 0;
-	for (int k = 0; k < info->nkeys; k++)
-	{
-		uint64		code = 0;
-
-		if (isnull[k + 1])
-			*nulls |= (uint8) (1 << k);
-		else
-			code = GvHnswKeyCode(info, k, values[k + 1]);
-		memcpy(dst + k * sizeof(uint64), &code, sizeof(uint64));
-	}
 }
 
 /*
@@ -317,36 +287,6 @@ GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values, bool *isnull,
 	GvHnswEncodeKeys(info, values, isnull, row->keys, &row->keyNulls);
 	row->toastid = GvDatumToastId(values[0]);
 	return true;
-}
-
-/*
- * Do filter column codes (an element's or a key directory entry's) satisfy
- * every condition of filter (NULL: no filter)?
- */
-bool
-GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls, GvHnswKeyFilter filter)
-{
-	if (filter == NULL)
-		return true;
-	for (int i = 0; i < filter->n; i++)
-	{
-		int			k = filter->col[i];
-		uint64		code;
-
-		if (keyNulls & (1 << k))
-			return false;
-		memcpy(&code, keys + k * sizeof(uint64), sizeof(uint64));
-		if (code != filter->code[i])
-			return false;
-	}
-	return true;
-}
-
-/* Does an element pass the filter (NULL: no filter)? */
-bool
-GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup, GvHnswKeyFilter filter)
-{
-	return GvHnswKeyCodesMatch(tup->data, tup->keyNulls, filter);
 }
 
 /*

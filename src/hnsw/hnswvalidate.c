@@ -18,39 +18,43 @@
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
 /*
- * A filter column's operator class: one operator, strategy 1, for search,
- * boolean, both sides of the class's type (an equality), no support
- * functions.
+ * A filter column's operator class: search operators only, boolean, no
+ * support functions; = of the class's own type as strategy 1, and
+ * strategies 1-5 (= < <= >= >, hnsw.h) for the rest, the range ones only
+ * on types stored by value (whose codes order like the values:
+ * hnswfilter.c).  Other type pairs than the class's own are cross-type
+ * operators (integers, floats).
  */
 static bool
 ValidateFilterOpclass(Form_pg_opclass classform, CatCList *oprlist, CatCList *proclist)
 {
 	bool		ok = proclist->n_members == 0;
 	bool		own = false;
+	bool		ordered = get_typbyval(classform->opcintype);
 
-	/*
-	 * The family's operators: = as strategy 1, boolean, for search.  Others
-	 * than the class's own type pair are cross-type equalities (integers).
-	 */
 	for (int i = 0; ok && i < oprlist->n_members; i++)
 	{
 		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
 
-		ok = op->amopstrategy == 1 && op->amoppurpose == AMOP_SEARCH &&
+		ok = op->amopstrategy >= HNSW_KEY_EQUAL &&
+			op->amopstrategy <= (ordered ? HNSW_KEY_GREATER : HNSW_KEY_EQUAL) &&
+			op->amoppurpose == AMOP_SEARCH &&
 			check_amop_signature(op->amopopr, BOOLOID, op->amoplefttype,
 								 op->amoprighttype);
-		own |= op->amoplefttype == classform->opcintype &&
+		own |= op->amopstrategy == HNSW_KEY_EQUAL &&
+			op->amoplefttype == classform->opcintype &&
 			op->amoprighttype == classform->opcintype;
 	}
 	if (!ok || !own)
 		ereport(INFO,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("gv_hnsw filter operator class \"%s\" needs = of its type as strategy 1 (and only = operators) and no support function",
+				 errmsg("gv_hnsw filter operator class \"%s\" needs = of its type as strategy 1, only = < <= >= > (strategies 1 to 5, ranges only for types passed by value) and no support function",
 						NameStr(classform->opcname))));
 	return ok && own;
 }
