@@ -1,7 +1,7 @@
 -- gv_hnsw filter columns beyond "=": ranges (< <= >= > BETWEEN) on
 -- integers, floats, dates and timestamps, IS [NOT] NULL, and = ANY / IN
--- (applied by the executor on PostgreSQL 15: see the README).  Every
--- answer is compared with the exact one of a sequential scan.
+-- (through the planner hook of hnswplanner.c).  Every answer is compared
+-- with the exact one of a sequential scan.
 CREATE TABLE fr (id int PRIMARY KEY, price float8, qty int, day date, ts timestamptz,
                  tag text, f4 real, emb gvector(4)) WITH (autovacuum_enabled = off);
 INSERT INTO fr SELECT i, CASE WHEN i % 50 = 0 THEN NULL ELSE (i % 100) / 4.0 - 5 END,
@@ -26,9 +26,20 @@ EXPLAIN (COSTS OFF) SELECT id FROM fr WHERE day >= '2026-01-05' AND ts < '2026-0
 EXPLAIN (COSTS OFF) SELECT id FROM fr WHERE price IS NULL ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
 EXPLAIN (COSTS OFF) SELECT id FROM fr WHERE price IS NOT NULL AND qty > -3::smallint
 	ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
--- IN on a column after the first cannot keep the ORDER BY on PostgreSQL 15:
--- the executor applies it (rows still in exact order)
+-- IN and = ANY, on integers and on hashed text (rechecked), as bound
+-- parameters too (a generic plan), and op ANY for the ranges
 EXPLAIN (COSTS OFF) SELECT id FROM fr WHERE qty IN (1, 2, 3) ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM fr WHERE tag = ANY('{tag1,tag2}') AND qty < ANY('{0,5}')
+	ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
+PREPARE fr_in(int[]) AS SELECT id FROM fr WHERE qty = ANY($1) ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF) EXECUTE fr_in('{1,2}');
+EXECUTE fr_in('{1,2}');
+SELECT id FROM fr WHERE qty = ANY('{1,2}') ORDER BY l2_distance(emb, '[1,0,0,0]'), id LIMIT 5;
+DEALLOCATE fr_in;
+RESET plan_cache_mode;
+-- <> ALL (NOT IN) is not an index condition: the executor applies it
+EXPLAIN (COSTS OFF) SELECT id FROM fr WHERE qty NOT IN (1, 2, 3) ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
 -- no index holds NULL vectors: "emb IS NULL" is never an index scan
 EXPLAIN (COSTS OFF) SELECT id FROM fr WHERE emb IS NULL ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
 -- top 10 through the index = the exact top 10, for 11 queries a condition
@@ -60,6 +71,9 @@ SELECT cond, fr_agree(cond) FROM unnest(ARRAY[
 	'price < ''-Infinity''', 'price IS NULL', 'price IS NOT NULL AND qty = 3',
 	'qty >= 20', 'qty < -9', 'qty > -3::smallint', 'qty <= 5::bigint AND qty > 4',
 	'qty IN (1, 2, 3)', 'qty = ANY(ARRAY[-10, 26]::bigint[])', 'qty IN (1, NULL)',
+	'qty IN (-10) AND price IN (-5, -4.75, 19.75)', 'qty > ANY(''{25, 20}'')', 'qty <= ANY(''{-9, -10}'')',
+	'f4 IN (-1, 1, ''NaN'')', 'day IN (''2026-01-02'', ''2026-02-01'')', 'tag IN (''tag3'') AND qty IN (4, 5, 6)',
+	'qty NOT IN (1, 2, 3)',
 	'day BETWEEN ''2026-01-05'' AND ''2026-01-07''', 'day > ''2026-01-31''',
 	'ts >= ''2026-01-02 20:00+00''', 'ts < ''2026-01-01 02:00+00'' AND day < ''2026-01-03''',
 	'tag IN (''tag1'', ''tag5'')', 'f4 < -2.5', 'f4 = 1', 'f4 > 0.5::float8',
@@ -72,6 +86,8 @@ SELECT count(*) FROM (SELECT id FROM fr WHERE price = 0 ORDER BY emb <-> '[1,0,0
 -- conditions no row meets: no rows, no error
 SELECT count(*) FROM (SELECT id FROM fr WHERE qty < NULL ORDER BY emb <-> '[1,0,0,0]' LIMIT 5) s;
 SELECT count(*) FROM (SELECT id FROM fr WHERE qty = ANY('{}'::int[]) ORDER BY emb <-> '[1,0,0,0]' LIMIT 5) s;
+SELECT count(*) FROM (SELECT id FROM fr WHERE qty = ANY('{NULL}'::int[]) ORDER BY emb <-> '[1,0,0,0]' LIMIT 5) s;
+SELECT count(*) FROM (SELECT id FROM fr WHERE qty = ANY(NULL::int[]) ORDER BY emb <-> '[1,0,0,0]' LIMIT 5) s;
 SELECT count(*) FROM (SELECT id FROM fr WHERE qty > 5 AND qty < 3 ORDER BY emb <-> '[1,0,0,0]' LIMIT 5) s;
 SELECT count(*) FROM (SELECT id FROM fr WHERE emb IS NULL ORDER BY emb <-> '[1,0,0,0]' LIMIT 5) s;
 -- rows inserted after the build carry their codes too

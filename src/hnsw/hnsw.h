@@ -411,6 +411,9 @@ extern bool GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls,
 extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
 							GvHnswKeyFilter filter);
 
+/* hnswplanner.c */
+extern void GvHnswPlannerInit(void);
+
 /* hnswkeydir.c */
 extern void GvHnswKeyDirWriteBegin(GvHnswKeyDirWriter w, Relation index,
 								   GvHnswInfo info);

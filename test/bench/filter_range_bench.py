@@ -120,7 +120,8 @@ def main():
             rows, qps, plan = run_config(conn, table, type_name, sets, queries, limit, args.k)
             recall = np.mean([len({r[0] for r in got} & gt) / len(gt) for got, gt in zip(rows, gts)])
             ordered = np.mean([len(got) == len(gt) and
-                               all(a[1] <= b[1] + 1e-6 for a, b in zip(got, got[1:])) for got in rows])
+                               all(a[1] <= b[1] + 1e-6 for a, b in zip(got, got[1:]))
+                               for got, gt in zip(rows, gts)])
             results[(sel, name)] = (recall, ordered, qps, "Index Cond" in plan)
             print(f"{sel:6.3f} {name:34s} recall {recall:.3f} ordered {ordered:.2f} q/s {qps:8.1f}",
                   flush=True)

@@ -1,0 +1,161 @@
+/*
+ * hnswplanner.c
+ *	  Lets "filter_column = ANY(array)" (and IN (...)) be a gv_hnsw index
+ *	  condition of an ordered scan.
+ *
+ * PostgreSQL 15's planner (build_index_paths) gives up an index's order as
+ * soon as it takes a ScalarArrayOpExpr on a column after the first, since
+ * for btree that order would be lost.  gv_hnsw's order comes from its
+ * ORDER BY operator, which array conditions do not disturb, and the vector
+ * is always its first column, so the planner would never let an IN list be
+ * tested inside the index.  A set_rel_pathlist hook adds, for each ordered
+ * gv_hnsw path the planner built, a copy with the rel's array conditions on
+ * filter columns as index clauses too, costed by the access method like any
+ * other path; add_path keeps the cheaper.  The executor already turns such
+ * clauses into SK_SEARCHARRAY scan keys (amsearcharray), which
+ * hnswfilter.c tests.
+ */
+#include "compat.h"
+
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "hnsw.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "utils/lsyscache.h"
+
+static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
+
+/*
+ * If rinfo is "indexed column op ANY(array)" for filter column indexcol
+ * (op in the column's operator family, the column a plain Var of rel on the
+ * left), an IndexClause for it; else NULL.
+ */
+static IndexClause *
+ArrayIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo, int indexcol)
+{
+	ScalarArrayOpExpr *saop;
+	Node	   *left;
+	IndexClause *iclause;
+
+	if (!IsA(rinfo->clause, ScalarArrayOpExpr) || rinfo->pseudoconstant)
+		return NULL;
+	saop = (ScalarArrayOpExpr *) rinfo->clause;
+	if (!saop->useOr || list_length(saop->args) != 2)
+		return NULL;
+	left = linitial(saop->args);
+	if (IsA(left, RelabelType))
+		left = (Node *) ((RelabelType *) left)->arg;
+	if (!IsA(left, Var) || ((Var *) left)->varno != index->rel->relid ||
+		((Var *) left)->varattno != index->indexkeys[indexcol] ||
+		((Var *) left)->varlevelsup != 0)
+		return NULL;
+	if (!op_in_opfamily(saop->opno, index->opfamily[indexcol]))
+		return NULL;
+	/* the array side must be known when the scan starts */
+	if (!bms_is_empty(pull_varnos(root, lsecond(saop->args))))
+		return NULL;
+	if (contain_volatile_functions(lsecond(saop->args)))
+		return NULL;
+
+	iclause = makeNode(IndexClause);
+	iclause->rinfo = rinfo;
+	iclause->indexquals = list_make1(rinfo);
+	iclause->lossy = false;
+	iclause->indexcol = indexcol;
+	iclause->indexcols = NIL;
+	return iclause;
+}
+
+/*
+ * The path's index clauses with the array conditions merged in, in
+ * index-column order (the executor expects that); NIL if there are none to
+ * add.
+ */
+static List *
+WithArrayClauses(PlannerInfo *root, IndexPath *path, RelOptInfo *rel)
+{
+	IndexOptInfo *index = path->indexinfo;
+	List	   *extra = NIL;
+	List	   *merged = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		ListCell   *lc2;
+		bool		present = false;
+
+		foreach(lc2, path->indexclauses)
+			present |= lfirst_node(IndexClause, lc2)->rinfo == rinfo;
+		for (int col = 1; col < index->nkeycolumns && !present; col++)
+		{
+			IndexClause *iclause = ArrayIndexClause(root, index, rinfo, col);
+
+			if (iclause)
+			{
+				extra = lappend(extra, iclause);
+				break;
+			}
+		}
+	}
+	if (extra == NIL)
+		return NIL;
+	for (int col = 0; col < index->nkeycolumns; col++)
+	{
+		foreach(lc, path->indexclauses)
+			if (lfirst_node(IndexClause, lc)->indexcol == col)
+				merged = lappend(merged, lfirst(lc));
+		foreach(lc, extra)
+			if (lfirst_node(IndexClause, lc)->indexcol == col)
+				merged = lappend(merged, lfirst(lc));
+	}
+	return merged;
+}
+
+static void
+GvHnswSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+{
+	List	   *added = NIL;
+	ListCell   *lc;
+	Oid			hnswAm;
+
+	if (prev_set_rel_pathlist_hook)
+		prev_set_rel_pathlist_hook(root, rel, rti, rte);
+	if (rel->reloptkind != RELOPT_BASEREL || rte->rtekind != RTE_RELATION ||
+		rel->indexlist == NIL || rel->baserestrictinfo == NIL)
+		return;
+	hnswAm = get_am_oid("gv_hnsw", true);
+	if (!OidIsValid(hnswAm))
+		return;
+
+	foreach(lc, rel->pathlist)
+	{
+		IndexPath  *path = (IndexPath *) lfirst(lc);
+		List	   *clauses;
+
+		/* unparameterized ordered scans (a parameterized one's loop count is the planner's own) */
+		if (!IsA(path, IndexPath) || path->indexinfo->relam != hnswAm ||
+			path->indexorderbys == NIL || PATH_REQ_OUTER(&path->path) != NULL)
+			continue;
+		clauses = WithArrayClauses(root, path, rel);
+		if (clauses == NIL)
+			continue;
+		added = lappend(added,
+						create_index_path(root, path->indexinfo, clauses,
+										  path->indexorderbys, path->indexorderbycols,
+										  path->path.pathkeys, path->indexscandir,
+										  false, NULL, 1.0, false));
+	}
+	foreach(lc, added)
+		add_path(rel, (Path *) lfirst(lc));
+}
+
+void
+GvHnswPlannerInit(void)
+{
+	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
+	set_rel_pathlist_hook = GvHnswSetRelPathlist;
+}
