@@ -245,7 +245,7 @@ class HybridSearcher:
         params = _containment_only(filter_metadata)
         # the filter and, with TTL, "not expired": the table's policy says so
         # too, but binds neither superusers nor BYPASSRLS roles
-        conds = [sql.SQL("metadata @> %(f)s")] if params else []
+        conds: list[sql.Composable] = [sql.SQL("metadata @> %(f)s")] if params else []
         live = self._db._live()
         if live is not None:
             conds.append(live)
