@@ -12,7 +12,12 @@
  * Each branch is an ordinary ORDER BY ... LIMIT candidates query, so the
  * planner uses the column's gv_hnsw / gv_ivfpq / gv_kdtree index (an exact
  * scan and sort when there is none) and the gv_bm25 index, with the filter
- * inside each scan.  Prepared plans are kept per statement text for the
+ * inside each scan.  Without a gv_bm25 index the text branch is exact too:
+ * its bm25query carries statistics counted from the table
+ * (Bm25QueryForColumn), so a sequential scan with <&> and @@@ scores rows as
+ * an index would.  On a table with TTL both branches also get "not expired"
+ * (LiveCondition), which the table's row-level security policy does not
+ * impose on superusers.  Prepared plans are kept per statement text for the
  * life of the backend (the plan cache replans them after DDL, a change of
  * search_path or of role), so a repeated call plans nothing.
  *
@@ -787,7 +792,6 @@ LiveCondition(Oid relid)
 	{
 		char	   *column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		const char *quoted = quote_identifier(column);
-
 		char	   *cond = psprintf("(%s IS NULL OR %s > pg_catalog.now())", quoted, quoted);
 
 		/* in the caller's context, which SPI_finish keeps */
