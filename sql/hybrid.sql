@@ -338,3 +338,6 @@ RESET enable_seqscan;
 -- without TTL they are back
 SELECT gigavector.disable_ttl('hy_ttl_idx');
 SELECT array_agg(id) FROM gigavector.hybrid_search('hy_ttl_idx', 'emb', '[0,0]', 'body', 'apple', 6, candidates => 6);
+-- leave no TTL table behind for the tests after this one (ttl.sql counts them)
+DROP TABLE hy_ttl, hy_ttl_idx;
+SELECT count(*) FROM gigavector.ttl_tables;
