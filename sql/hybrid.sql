@@ -219,8 +219,125 @@ SELECT s, hy_err('SELECT count(*) FROM gigavector.hybrid_search(' || s || ')') F
 	$$'hy_textpk', 'emb', '[0,0]', 'body', 'apple', 3$$,
 	$$'hy_twopk', 'emb', '[0,0]', 'body', 'apple', 3$$,
 	$$'hy_view', 'emb', '[0,0]', 'body', 'apple', 3$$,
-	$$'hy_nobm25', 'emb', '[0,0]', 'body', 'apple', 3$$,
 	$$'no_such_table', 'emb', '[0,0]', 'body', 'apple', 3$$]) s;
 SELECT hy_err('SELECT gigavector.rrf(0)'), hy_err('SELECT gigavector.rrf(1, -1)');
 -- no gv_bm25 index is no error when there is no query text: the vector branch alone
 SELECT id, vector_rank FROM gigavector.hybrid_search('hy_nobm25', 'emb', '[0,0]', 'body', NULL, 3);
+
+-- No index at all: both branches exact.  The text branch is scored with
+-- statistics counted from the table (N, average length, df), which are the
+-- index's: the same scores, row for row, as a gv_bm25 index built now with
+-- the defaults (default_text_search_config, k1 1.2, b 0.75).  hy_fb_idx has
+-- the indexes, hy_fb has none; the same rows, among them a NULL text (in
+-- neither N) and an empty one (in both).
+SET default_text_search_config = 'english';
+CREATE TABLE hy_fb_idx (id int PRIMARY KEY, emb gvector(2), body text, cat int, tsv tsvector);
+INSERT INTO hy_fb_idx SELECT id, emb, body, cat, to_tsvector('english', body) FROM hy_docs;
+INSERT INTO hy_fb_idx VALUES (7, '[2,2]', NULL, 1, NULL), (8, '[3,3]', '', 2, ''),
+	(9, '[5,5]', 'Apple kiwi kiwi kiwi limes', 1, to_tsvector('english', 'Apple kiwi kiwi kiwi limes'));
+CREATE TABLE hy_fb (LIKE hy_fb_idx INCLUDING CONSTRAINTS);
+ALTER TABLE hy_fb ADD PRIMARY KEY (id);
+INSERT INTO hy_fb SELECT * FROM hy_fb_idx;
+CREATE INDEX hy_fb_idx_body ON hy_fb_idx USING gv_bm25 (body);
+CREATE INDEX hy_fb_idx_tsv ON hy_fb_idx USING gv_bm25 (tsv);
+-- the hand-worked RRF answer above, from hy_docs without its index
+CREATE TABLE hy_docs_plain (id int PRIMARY KEY, emb gvector(2), body text, cat int);
+INSERT INTO hy_docs_plain SELECT * FROM hy_docs;
+SELECT hy_match(array_agg(id ORDER BY score DESC, id), array_agg(score ORDER BY score DESC, id),
+		'{1,3,4,2,5}', '{0.0160092,0.0158730,0.0081967,0.0080645,0.0080645}')
+	FROM gigavector.hybrid_search('hy_docs_plain', 'emb', '[0,0]', 'body', 'apple', 5, candidates => 4);
+SELECT id, round(text_score::numeric, 6) AS text_score, text_rank
+	FROM gigavector.hybrid_search('hy_docs_plain', 'emb', NULL, 'body', 'apple', 5);
+-- hy_fb_same(column, query, fusion, normalization, filter): does hy_fb give
+-- exactly (=, not within a tolerance) hy_fb_idx's rows, ranks, distances,
+-- text scores and fused scores?  (No two rows are as far from [0.3,1.1],
+-- so an index and a sort cannot order ties differently.)
+CREATE FUNCTION hy_fb_same(col name, q text, fusion text, norm text, filt text DEFAULT NULL) RETURNS text
+	LANGUAGE sql AS $$
+	WITH i AS (SELECT row_number() OVER () n, * FROM gigavector.hybrid_search('hy_fb_idx', 'emb', '[0.3,1.1]', col, q, 9,
+			fusion, 0.6, 0.4, norm, candidates => 5, filter => filt)),
+		 e AS (SELECT row_number() OVER () n, * FROM gigavector.hybrid_search('hy_fb', 'emb', '[0.3,1.1]', col, q, 9,
+			fusion, 0.6, 0.4, norm, candidates => 5, filter => filt))
+	SELECT CASE WHEN (SELECT count(*) FROM i) <> (SELECT count(*) FROM e) THEN 'ROWS differ'
+		WHEN EXISTS (SELECT 1 FROM i JOIN e USING (n) WHERE (i.id, i.score, i.vector_rank, i.text_rank,
+				i.vector_distance, i.text_score) IS DISTINCT FROM (e.id, e.score, e.vector_rank, e.text_rank,
+				e.vector_distance, e.text_score)) THEN 'DIFFER'
+		ELSE 'same ' || (SELECT count(*) FROM e) || ' rows, ' || (SELECT count(text_rank) FROM e) || ' by text' END $$;
+SELECT c, q, f, hy_fb_same(c, q, f, nm)
+	FROM unnest(ARRAY['body', 'tsv']::name[]) c,
+		 unnest(ARRAY['apple', 'kiwi lime apple', 'pear plum fig', 'zebra']) q,
+		 (VALUES ('rrf', 'min_max'), ('linear', 'min_max'), ('linear', 'z_score'), ('linear', 'l2'), ('linear', 'none')) v(f, nm)
+	ORDER BY 1, 2, 3, 4;
+-- the filter inside the exact text branch too
+SELECT hy_fb_same('body', 'apple kiwi', 'rrf', 'min_max', 'cat = 1'), hy_fb_same('tsv', 'fig', 'linear', 'l2', 'id > 4');
+-- text scores are bm25_score's with the index's statistics
+SELECT bool_and(h.text_score = bm25_score(d.body, bm25query('hy_fb_idx_body', 'kiwi apple'))) AS same, count(*)
+	FROM gigavector.hybrid_search('hy_fb', 'emb', NULL, 'body', 'kiwi apple', 9) h JOIN hy_fb_idx d USING (id);
+-- the statistics follow the table: after a DELETE and VACUUM, still the same
+DELETE FROM hy_fb_idx WHERE id IN (2, 9);
+DELETE FROM hy_fb WHERE id IN (2, 9);
+VACUUM hy_fb_idx;
+VACUUM hy_fb;
+SELECT hy_fb_same('body', 'apple kiwi', 'linear', 'min_max'), hy_fb_same('tsv', 'apple kiwi', 'rrf', 'min_max');
+-- and with a vector index on one side only (small enough for gv_hnsw to be exact)
+CREATE INDEX ON hy_fb_idx USING gv_hnsw (emb);
+SET enable_seqscan = off;
+SELECT hy_fb_same('body', 'pear plum', 'linear', 'z_score'), hy_fb_same('body', 'pear plum', 'rrf', 'min_max');
+RESET enable_seqscan;
+-- a partitioned table: the statistics count every partition
+CREATE TABLE hy_fb_part (id int PRIMARY KEY, emb gvector(2), body text, cat int, tsv tsvector) PARTITION BY RANGE (id);
+CREATE TABLE hy_fb_part1 PARTITION OF hy_fb_part FOR VALUES FROM (1) TO (5);
+CREATE TABLE hy_fb_part2 PARTITION OF hy_fb_part FOR VALUES FROM (5) TO (100);
+INSERT INTO hy_fb_part SELECT * FROM hy_fb;
+SELECT count(*) AS rows, bool_and((p.id, p.score, p.text_score) = (e.id, e.score, e.text_score)) AS same
+	FROM (SELECT row_number() OVER () n, * FROM gigavector.hybrid_search('hy_fb_part', 'emb', '[1,1]', 'body', 'apple fig', 7, 'linear')) p
+	JOIN (SELECT row_number() OVER () n, * FROM gigavector.hybrid_search('hy_fb', 'emb', '[1,1]', 'body', 'apple fig', 7, 'linear')) e
+	USING (n);
+-- counting reads the whole table: it needs the right to read the text column first
+CREATE ROLE hy_reader;
+GRANT USAGE ON SCHEMA gigavector TO hy_reader;
+GRANT SELECT (id, emb) ON hy_fb TO hy_reader;
+SET ROLE hy_reader;
+SELECT hy_err($s$SELECT count(*) FROM gigavector.hybrid_search('hy_fb', 'emb', '[0,0]', 'body', 'apple', 3)$s$);
+RESET ROLE;
+GRANT SELECT (body) ON hy_fb TO hy_reader;
+SET ROLE hy_reader;
+SELECT count(*) FROM gigavector.hybrid_search('hy_fb', 'emb', '[0,0]', 'body', 'apple', 3);
+RESET ROLE;
+DROP OWNED BY hy_reader;
+DROP ROLE hy_reader;
+RESET default_text_search_config;
+
+-- TTL (gigavector.enable_ttl): expired rows are never returned, to anyone
+-- (the row-level security policy does not bind a superuser, hybrid_search
+-- adds the condition itself), by either branch, indexed or exact.
+CREATE TABLE hy_ttl (id int PRIMARY KEY, emb gvector(2), body text);
+INSERT INTO hy_ttl SELECT id, emb, body FROM hy_docs;
+SELECT gigavector.enable_ttl('hy_ttl');
+CREATE TABLE hy_ttl_idx (LIKE hy_ttl);
+ALTER TABLE hy_ttl_idx ADD PRIMARY KEY (id);
+INSERT INTO hy_ttl_idx SELECT * FROM hy_ttl;
+SELECT gigavector.enable_ttl('hy_ttl_idx');
+CREATE INDEX ON hy_ttl_idx USING gv_bm25 (body) WITH (text_config = 'english');
+CREATE INDEX ON hy_ttl_idx USING gv_hnsw (emb);
+-- 1 (the best text row) and 4 (the nearest) expire; 3 expires in an hour
+UPDATE hy_ttl SET expires_at = now() - interval '1 second' WHERE id IN (1, 4);
+UPDATE hy_ttl SET expires_at = now() + interval '1 hour' WHERE id = 3;
+UPDATE hy_ttl_idx h SET expires_at = t.expires_at FROM hy_ttl t WHERE h.id = t.id;
+SELECT current_setting('is_superuser') AS superuser, count(*) AS rows_seen FROM hy_ttl;
+SELECT id, vector_rank, text_rank FROM gigavector.hybrid_search('hy_ttl', 'emb', '[0,0]', 'body', 'apple', 6,
+	candidates => 6, distance => 'l2');
+SET enable_seqscan = off;
+SELECT id, vector_rank, text_rank FROM gigavector.hybrid_search('hy_ttl_idx', 'emb', '[0,0]', 'body', 'apple', 6,
+	candidates => 6);
+-- k rows come back while k rows live, the filter beside the expiry
+SELECT array_agg(id) FROM gigavector.hybrid_search('hy_ttl_idx', 'emb', '[0,0]', 'body', NULL, 4, candidates => 4);
+SELECT array_agg(id) FROM gigavector.hybrid_search('hy_ttl_idx', 'emb', NULL, 'body', 'apple pear', 4,
+	filter => 'id < 3');
+RESET enable_seqscan;
+-- without TTL they are back
+SELECT gigavector.disable_ttl('hy_ttl_idx');
+SELECT array_agg(id) FROM gigavector.hybrid_search('hy_ttl_idx', 'emb', '[0,0]', 'body', 'apple', 6, candidates => 6);
+-- leave no TTL table behind for the tests after this one (ttl.sql counts them)
+DROP TABLE hy_ttl, hy_ttl_idx;
+SELECT count(*) FROM gigavector.ttl_tables;

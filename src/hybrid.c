@@ -12,7 +12,12 @@
  * Each branch is an ordinary ORDER BY ... LIMIT candidates query, so the
  * planner uses the column's gv_hnsw / gv_ivfpq / gv_kdtree index (an exact
  * scan and sort when there is none) and the gv_bm25 index, with the filter
- * inside each scan.  Prepared plans are kept per statement text for the
+ * inside each scan.  Without a gv_bm25 index the text branch is exact too:
+ * its bm25query carries statistics counted from the table
+ * (Bm25QueryForColumn), so a sequential scan with <&> and @@@ scores rows as
+ * an index would.  On a table with TTL both branches also get "not expired"
+ * (LiveCondition), which the table's row-level security policy does not
+ * impose on superusers.  Prepared plans are kept per statement text for the
  * life of the backend (the plan cache replans them after DDL, a change of
  * search_path or of role), so a repeated call plans nothing.
  *
@@ -55,12 +60,15 @@
 #include "parser/parse_relation.h"
 #include "parser/parser.h"
 #include "rewrite/rewriteManip.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
+
+#include "bm25/bm25.h"
 
 extern Datum bm25query_make(PG_FUNCTION_ARGS);
 
@@ -754,8 +762,44 @@ typedef struct HybridPlanText
 	char	   *tsql;
 	Oid			gvectorType;
 	Oid			bm25Type;
-	Oid			bm25Index;
+	Oid			bm25Index;		/* InvalidOid: none, the text branch is exact */
+	AttrNumber	textAttnum;
 } HybridPlanText;
+
+/*
+ * The condition of a row that has not expired, when the table has TTL
+ * (gigavector.enable_ttl); NULL when it has none.  The table's row-level
+ * security policy says the same but binds neither superusers nor BYPASSRLS
+ * roles: hybrid_search never returns an expired row to anyone.  The column
+ * comes from gigavector.ttl_tables and goes in as a quoted identifier.
+ */
+static char *
+LiveCondition(Oid relid)
+{
+	static const char sql[] = "SELECT ttl_column::pg_catalog.text FROM gigavector.ttl_tables WHERE tbl = $1";
+	Oid			nsp = get_namespace_oid("gigavector", true);
+	Oid			argtype = REGCLASSOID;
+	Datum		arg = ObjectIdGetDatum(relid);
+	char	   *result = NULL;
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("ttl_tables", nsp)))
+		return NULL;			/* an install without TTL */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_plan(BranchPlan(sql, 1, &argtype), &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read gigavector.ttl_tables");
+	if (SPI_processed > 0)
+	{
+		char	   *column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		const char *quoted = quote_identifier(column);
+		char	   *cond = psprintf("(%s IS NULL OR %s > pg_catalog.now())", quoted, quoted);
+
+		/* in the caller's context, which SPI_finish keeps */
+		result = strcpy(SPI_palloc(strlen(cond) + 1), cond);
+	}
+	SPI_finish();
+	return result;
+}
 
 static void
 BuildStatements(FunctionCallInfo fcinfo, HybridArgs *a, HybridPlanText *p)
@@ -772,6 +816,7 @@ BuildStatements(FunctionCallInfo fcinfo, HybridArgs *a, HybridPlanText *p)
 				opclass;
 	const char *where;
 	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 2);
+	char	   *ttl;
 
 	if (rel == NULL)
 		ereport(ERROR,
@@ -800,19 +845,17 @@ BuildStatements(FunctionCallInfo fcinfo, HybridArgs *a, HybridPlanText *p)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" is of type %s, not text or tsvector",
 						NameStr(*a->tcolumn), format_type_be(ttype))));
+	/* without a gv_bm25 index the text branch is exact: see TextQuery */
 	p->bm25Index = ColumnIndex(rel, tatt, textAms, &opclass);
-	if (a->qtext != NULL && !OidIsValid(p->bm25Index))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("column \"%s\" of relation \"%s\" has no gv_bm25 index",
-						NameStr(*a->tcolumn), RelationGetRelationName(rel)),
-				 errhint("BM25 scores need the index's statistics: CREATE INDEX ON %s USING gv_bm25 (%s).",
-						 table, quote_identifier(NameStr(*a->tcolumn)))));
+	p->textAttnum = tatt;
 	p->bm25Type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("bm25query"),
 								  ObjectIdGetDatum(TypeNamespace(argtype)));
 	if (!a->hasDistance)
 		a->distance = IndexDistance(rel, vatt);
 	where = a->filter == NULL ? "true" : DeparseFilter(rel, a->filter);
+	ttl = LiveCondition(a->relid);
+	if (ttl != NULL)
+		where = psprintf("(%s) AND %s", where, ttl);
 
 	p->vsql = psprintf("SELECT %s::pg_catalog.int8, (%s OPERATOR(%s.%s) $1)::pg_catalog.float8 FROM %s"
 					   " WHERE (%s) ORDER BY %s OPERATOR(%s.%s) $1 LIMIT %d",
@@ -828,6 +871,27 @@ BuildStatements(FunctionCallInfo fcinfo, HybridArgs *a, HybridPlanText *p)
 					   quote_identifier(NameStr(*a->tcolumn)), ext,
 					   quote_identifier(NameStr(*a->tcolumn)), ext, a->candidates);
 	relation_close(rel, AccessShareLock);
+}
+
+/*
+ * The text branch's bm25query: the gv_bm25 index's, or without one a query
+ * whose statistics are counted from the table (Bm25QueryForColumn), so
+ * that the exact scan with <&> and @@@ gives the scores such an index
+ * would.  Counting reads every row, so it needs the right to read the text
+ * column first (the branch statement checks the rest before any row).
+ */
+static Datum
+TextQuery(HybridArgs *a, HybridPlanText *p)
+{
+	if (OidIsValid(p->bm25Index))
+		return DirectFunctionCall2(bm25query_make, ObjectIdGetDatum(p->bm25Index),
+								   PointerGetDatum(a->qtext));
+	if (pg_class_aclcheck(a->relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+		pg_attribute_aclcheck(a->relid, p->textAttnum, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", get_rel_name(a->relid))));
+	return Bm25QueryForColumn(a->relid, NameStr(*a->tcolumn), a->qtext);
 }
 
 /* One output row. */
@@ -877,8 +941,7 @@ gv_hybrid_search(PG_FUNCTION_ARGS)
 		RunBranch(p.vsql, p.gvectorType, a.qvector, &v, keep);
 	if (a.qtext != NULL)
 	{
-		Datum		q = DirectFunctionCall2(bm25query_make, ObjectIdGetDatum(p.bm25Index),
-										   PointerGetDatum(a.qtext));
+		Datum		q = TextQuery(&a, &p);
 
 		RunBranch(p.tsql, p.bm25Type, q, &t, keep);
 	}

@@ -34,6 +34,7 @@ import os
 import struct
 import sys
 import threading
+import time
 import uuid
 import warnings
 import weakref
@@ -114,6 +115,10 @@ def run_in_pool(pool: ConnectionPool, fn: Callable[[_Conn], _T]) -> _T:
                 return fn(conn)
     except psycopg.Error as e:
         raise GigaVectorError.from_psycopg(e) from e
+# how stale a Database's knowledge that its collection has no TTL may get
+# (TTL given by another process is obeyed at most this much later)
+TTL_RECHECK_SECONDS = 1.0
+
 _Rows = Union["NDArray[Any]", list[Vector]]  # a validated batch: float32 (n, dim), or Vectors
 
 
@@ -433,6 +438,7 @@ class Database:
         self._index_name = vector_index.name
         self._ivfpq_pending = vector_index.pending
         self._ttl_column: str | None = None  # the expiry column, when the table has TTL
+        self._ttl_checked = time.monotonic()  # when gigavector.ttl_tables was last read
         # the table as a regclass parameter's text (quoted: names may hold dots)
         self._regclass = ".".join('"' + n.replace('"', '""') + '"'
                                   for n in (collection.schema, collection.name))
@@ -712,6 +718,8 @@ class Database:
         The table's row-level security policy says the same, but binds
         neither superusers nor BYPASSRLS roles, which the package may be."""
         if self._ttl_column is None:
+            self._recheck_ttl()
+        if self._ttl_column is None:
             return None
         col = sql.Identifier(self._ttl_column)
         return sql.SQL("({} IS NULL OR {} > now())").format(col, col)
@@ -719,6 +727,16 @@ class Database:
     def _and_live(self) -> sql.Composable:
         live = self._live()
         return sql.SQL(" AND {}").format(live) if live else sql.SQL("")
+
+    def _recheck_ttl(self) -> None:
+        """Learn of TTL that another process gave the collection: the table
+        of TTL tables is read again when the last look is over
+        TTL_RECHECK_SECONDS old (so at most once a second)."""
+        now = time.monotonic()
+        if now - self._ttl_checked < TTL_RECHECK_SECONDS or self._closed or self._res.pool is None:
+            return
+        self._ttl_checked = now
+        self._ttl_column = self._run(self._read_ttl_column)
 
     def _read_ttl_column(self, conn: _Conn) -> str | None:
         """The table's expiry column, from gigavector.ttl_tables (None: no TTL)."""

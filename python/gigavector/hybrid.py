@@ -190,7 +190,9 @@ class HybridSearcher:
     the fusion of :func:`fuse` in Python either way.  ``filter_metadata``
     (as in ``Database.search``) applies to both branches: on one server
     inside each branch; across servers the text branch's candidates are
-    checked against the database afterwards (so fewer may remain)."""
+    checked against the database afterwards (so fewer may remain).  When
+    the database has TTL, expired vectors are never returned, by either
+    branch."""
 
     def __init__(self, db: "Database", bm25: "BM25Index", config: HybridConfig | None = None):
         if config is not None and not isinstance(config, HybridConfig):
@@ -241,7 +243,13 @@ class HybridSearcher:
                        filter_metadata: MetadataFilter) -> tuple[list[tuple[int, float]],
                                                                  list[tuple[int, float]]]:
         params = _containment_only(filter_metadata)
-        where = sql.SQL(" WHERE metadata @> %(f)s") if params else sql.SQL("")
+        # the filter and, with TTL, "not expired": the table's policy says so
+        # too, but binds neither superusers nor BYPASSRLS roles
+        conds: list[sql.Composable] = [sql.SQL("metadata @> %(f)s")] if params else []
+        live = self._db._live()
+        if live is not None:
+            conds.append(live)
+        where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds) if conds else sql.SQL("")
         wv = where if q is not None else sql.SQL(" WHERE false")
         wt = sql.SQL(" AND doc_id IN (SELECT id FROM {}{})").format(self._db._t, where)
         stmt = sql.SQL(
@@ -283,8 +291,9 @@ class HybridSearcher:
         if text is None:
             return []
         hits = [(r.doc_id, r.score) for r in self._bm25.search(text, depth)]
+        # the database's filter and, with TTL, its expiry decide which survive
         where, params = self._db._filter(filter_metadata)
-        if not hits or not params:
+        if not hits or (not params and self._db._live() is None):
             return hits
         stmt = sql.SQL("SELECT id FROM {}{} AND id = ANY(%s)").format(self._db._t, where)
         with self._db.connection() as conn:

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from gigavector import (BM25Index, Database, FusionType, HybridConfig, HybridResult,
-                        HybridSearcher, IndexType)
+                        HybridSearcher, IndexType, TTLConfig, TTLManager)
 from gigavector.hybrid import fuse, similarity
 
 WORDS = ("vector search database postgres index graph neural text query rank fusion "
@@ -254,3 +254,68 @@ def test_seed_readme_hybrid(mode, capsys):
     assert results[0].vector_index == 8 and results[0].vector_rank == 1
     bm25.close()
     db.close()
+
+
+@pytest.mark.parametrize("fusion", [FusionType.RRF, FusionType.LINEAR])
+def test_expired_vectors_are_never_returned(mode, fusion):
+    """TTL: HybridSearcher (one statement on one server, two queries across
+    two) and Database(text=True).hybrid_search (gigavector.hybrid_search)
+    return no expired vector, by either branch, and still k of them: the
+    answer is the fusion of both branches over the live rows alone."""
+    vectors, documents = vecs(60, 8, 21), texts(60, 22)
+    q, words = vectors[0], "apple pear"
+    with Database.open(None, dimension=8, index=IndexType.KDTREE) as db:
+        bm25 = BM25Index() if mode == "embedded" else BM25Index(db=db)
+        try:
+            for vec, text in zip(vectors, documents):
+                bm25.add_document(db.add_vector(vec), text)
+            hybrid = HybridSearcher(db, bm25, HybridConfig(0.6, 0.4, fusion, prefetch_k=30))
+            nearest = [h.id for h in db.search(q, 5)]
+            best_text = [r.doc_id for r in bm25.search(words, 3)]
+            ttl = TTLManager(TTLConfig(), db)
+            expired = set(nearest) | set(best_text)
+            for i in expired:
+                ttl.set_ttl(i, 0.2)
+            time.sleep(0.5)
+            assert db.count() == 60 - len(expired)
+            got = hybrid.search(q, words, k=10)
+            live = {v.id for v in db}
+            vh = [(h.id, h.distance) for h in db.search(q, 30)]
+            th = [(r.doc_id, r.score) for r in bm25.search(words, 60) if r.doc_id in live][:30]
+            want = fuse(vh, th, 10, fusion=fusion, vector_weight=0.6, text_weight=0.4)
+            assert len(got) == 10 and not expired & {r.vector_index for r in got}
+            assert [r.vector_index for r in got] == [w.vector_index for w in want]
+            assert [r.combined_score for r in got] == pytest.approx([w.combined_score for w in want])
+            text_only = hybrid.search(None, words, k=5)
+            assert len(text_only) == 5 and not expired & {r.vector_index for r in text_only}
+        finally:
+            bm25.close()
+
+    with Database.open(None, dimension=8, index=IndexType.KDTREE, text=True,
+                       ttl=TTLConfig(default_ttl_seconds=3600)) as db:
+        ids = [db.add_vector(v, text=t) for v, t in zip(vectors, documents)]
+        ttl = TTLManager(TTLConfig(default_ttl_seconds=3600), db)
+        cfg = HybridConfig(fusion=fusion, prefetch_k=30)
+        before = db.hybrid_search(q, words, k=6, config=cfg)
+        expired = {r.vector_index for r in before[:3]}
+        for i in expired:
+            ttl.set_ttl(i, 0.2)
+        time.sleep(0.5)
+        after = db.hybrid_search(q, words, k=6, config=cfg)
+        assert len(after) == 6 and not expired & {r.vector_index for r in after}
+        # the fusion of both branches over the live rows (the BM25 statistics
+        # still count the expired rows until they are deleted: the index's)
+        vh = [(h.id, h.distance) for h in db.search(q, 30)]
+        with db.connection() as c:
+            t = db.table.as_string(c)
+            idx = c.execute("SELECT indexrelid::regclass::text FROM pg_index i JOIN pg_class x "
+                            "ON x.oid = i.indexrelid JOIN pg_am a ON a.oid = x.relam "
+                            "WHERE indrelid = %s::regclass AND amname = 'gv_bm25'", (t,)).fetchone()[0]
+            th = c.execute(f"SELECT id, -(body <&> bm25query(%s, %s)) FROM {t} "
+                           f"WHERE body @@@ bm25query(%s, %s) AND (expires_at IS NULL OR expires_at > now()) "
+                           f"ORDER BY body <&> bm25query(%s, %s) LIMIT 30",
+                           (idx, words, idx, words, idx, words)).fetchall()
+        want = fuse(vh, th, 6, fusion=fusion)
+        assert [r.vector_index for r in after] == [w.vector_index for w in want]
+        assert [r.combined_score for r in after] == pytest.approx([w.combined_score for w in want])
+        assert len(ids) == 60

@@ -9,13 +9,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 import httpx
 import psycopg
 import pytest
 
-from gigavector import Database, IndexType, Server, ServerConfig
+from gigavector import Database, IndexType, Server, ServerConfig, TTLConfig, TTLManager
 
 PYTHON_DIR = os.path.join(os.path.dirname(__file__), "..")
 
@@ -123,6 +124,62 @@ def test_search_batch(served):
     results = r.json()["results"]
     assert [[h["id"] for h in hs] for hs in results] == [[ids[0], ids[1]], [ids[9], ids[8]]]
     assert results[1][0]["distance"] == pytest.approx(0.2, rel=1e-5)
+
+
+def test_expired_vectors_are_never_served(served, dsn):
+    """TTL: no route answers with an expired vector, while the worker has not
+    deleted it (the server connects as a superuser here, whom the table's
+    row-level security policy does not bind)."""
+    db, _, client = served
+    rows = [[float(i), 0.0, 0.0, 0.0] for i in range(12)]
+    ids = client.post("/vectors", json={"vectors": rows, "metadata": [{"odd": i % 2} for i in range(12)]}
+                      ).json()["ids"]
+    ttl = TTLManager(TTLConfig(), db)
+    for i in ids[:4]:  # the four nearest to the origin
+        ttl.set_ttl(i, 0.2)
+    ttl.set_ttl(ids[4], 3600)
+    time.sleep(0.5)
+    with psycopg.connect(dsn) as c:  # still there: only hidden
+        assert c.execute(f"SELECT count(*), current_setting('is_superuser') FROM {db.table.as_string(c)}"
+                         ).fetchone() == (12, "on")
+    hits = client.post("/search", json={"vector": [0, 0, 0, 0], "k": 5}).json()["hits"]
+    assert [h["id"] for h in hits] == ids[4:9]
+    assert [h["distance"] for h in hits] == pytest.approx([4, 5, 6, 7, 8])
+    hits = client.post("/search", json={"vector": [0, 0, 0, 0], "k": 3, "filter": {"odd": 1}}).json()["hits"]
+    assert [h["id"] for h in hits] == [ids[5], ids[7], ids[9]]
+    results = client.post("/search/batch", json={"vectors": [[0, 0, 0, 0], [2, 0, 0, 0]], "k": 2}
+                          ).json()["results"]
+    assert [[h["id"] for h in hs] for hs in results] == [ids[4:6], ids[4:6]]
+    for gone in ids[:4]:
+        assert error(client.get(f"/vectors/{gone}")) == (404, f"no vector with id {gone}")
+    assert client.get(f"/vectors/{ids[4]}").json()["vector"] == [4.0, 0.0, 0.0, 0.0]
+    assert client.get("/stats").json()["vectors"] == 8
+    assert error(client.put(f"/vectors/{ids[0]}", json={"metadata": {"x": 1}})) == \
+        (404, f"no vector with id {ids[0]}")
+    assert error(client.delete(f"/vectors/{ids[1]}")) == (404, f"no vector with id {ids[1]}")
+    # the worker's (or cleanup_now's) deletion changes nothing the server shows
+    ttl.cleanup_now()
+    assert (ttl.get_stats().total_expired, ttl.get_stats().total_deleted) == (0, 4)
+    assert [h["id"] for h in client.post("/search", json={"vector": [0, 0, 0, 0], "k": 5}).json()["hits"]] \
+        == ids[4:9]
+    assert client.get("/stats").json()["vectors"] == 8
+
+
+def test_ttl_given_by_another_process_is_obeyed(served, dsn):
+    """The server's collection gets TTL from another Database (another
+    process): its expired vectors are not served either, once a second has
+    passed (TTL_RECHECK_SECONDS: how long a Database trusts that its
+    collection has no TTL)."""
+    db, _, client = served
+    ids = db.add_vectors([[float(i), 0.0, 0.0, 0.0] for i in range(6)])
+    client.post("/search", json={"vector": [0, 0, 0, 0], "k": 2})  # the server has answered before
+    with Database.open(db.collection, 4, IndexType.HNSW, dsn=dsn) as other:
+        TTLManager(TTLConfig(), other).set_ttl(ids[0], 0.2)
+    time.sleep(1.1)
+    hits = client.post("/search", json={"vector": [0, 0, 0, 0], "k": 2}).json()["hits"]
+    assert [h["id"] for h in hits] == ids[1:3]
+    assert error(client.get(f"/vectors/{ids[0]}")) == (404, f"no vector with id {ids[0]}")
+    assert client.get("/stats").json()["vectors"] == 5
 
 
 def test_openapi_lists_the_routes(served):

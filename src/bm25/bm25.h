@@ -272,6 +272,7 @@ extern Size Bm25EncodePostings(const Bm25Posting *p, int n, char *out);
 extern void Bm25DecodePostings(Bm25Block blk, Bm25Posting *out);
 extern Bm25Block Bm25MakeBlock(const Bm25Posting *p, int n, Size *size);
 extern Oid	Bm25ColumnType(Relation index);
+extern Datum Bm25QueryForColumn(Oid relid, const char *column, text *qtext);
 
 /* bm25build.c */
 extern IndexBuildResult *bm25build(Relation heap, Relation index, IndexInfo *indexInfo);

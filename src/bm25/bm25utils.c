@@ -10,19 +10,26 @@
 #include <math.h>
 
 #include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "bm25.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
+#include "executor/tuptable.h"
 #include "storage/lmgr.h"
+#include "tsearch/ts_cache.h"
 #include "tsearch/ts_type.h"
 #include "tsearch/ts_utils.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 /* Text is tokenised in pieces of about this many bytes, cut at white space. */
 #define BM25_CHUNK_BYTES	(1024 * 1024)
@@ -536,37 +543,23 @@ QueryTerms(Oid cfg, text *query, int *nterms)
 	return words;
 }
 
-PG_FUNCTION_INFO_V1(bm25query_make);
-Datum
-bm25query_make(PG_FUNCTION_ARGS)
+/*
+ * A bm25query value for a query text's distinct terms, with everything but
+ * the statistics (N, the total length, each term's df), which the caller
+ * fills in.
+ */
+static Bm25Query
+NewQuery(Oid cfg, int mode, double k1, double b, text *qtext)
 {
-	Oid			indexoid;
-	text	   *qtext;
-	int			mode;
-	Relation	index;
-	Bm25MetaPageData meta;
-	Bm25Word   *terms;
+	Size		textlen = VARSIZE_ANY_EXHDR(qtext);
 	int			nterms;
+	Bm25Word   *terms = QueryTerms(cfg, qtext, &nterms);
 	Size		pool = 0;
 	Size		size;
-	Size		textlen;
 	Bm25Query	q;
 	uint32	   *off;
 	char	   *p;
 
-	for (int i = 0; i < PG_NARGS(); i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("the %s of a bm25query must not be NULL",
-							i == 0 ? "index" : i == 1 ? "query text" : "mode")));
-	indexoid = PG_GETARG_OID(0);
-	qtext = PG_GETARG_TEXT_PP(1);
-	textlen = VARSIZE_ANY_EXHDR(qtext);
-	mode = PG_NARGS() > 2 ? ParseMode(PG_GETARG_TEXT_PP(2)) : BM25_MODE_OR;
-	index = OpenQueryIndex(indexoid);
-	Bm25ReadMeta(index, &meta);
-	terms = QueryTerms(meta.cfg, qtext, &nterms);
 	for (int i = 0; i < nterms; i++)
 		pool += terms[i].len;
 	size = offsetof(Bm25QueryData, data) + sizeof(uint32) * (2 * nterms + 1) + pool + textlen;
@@ -576,37 +569,152 @@ bm25query_make(PG_FUNCTION_ARGS)
 				 errmsg("bm25query is too long")));
 	q = palloc0(size);
 	SET_VARSIZE(q, size);
-	q->indexoid = indexoid;
-	q->heapoid = index->rd_index->indrelid;
-	q->cfg = meta.cfg;
+	q->cfg = cfg;
 	q->mode = mode;
 	q->nterms = nterms;
 	q->textlen = textlen;
-	q->k1 = meta.k1;
-	q->b = meta.b;
+	q->k1 = k1;
+	q->b = b;
+	off = Bm25QueryOffsets(q);
+	p = (char *) (off + nterms + 1);
+	off[0] = 0;
+	for (int i = 0; i < nterms; i++)
+	{
+		memcpy(p + off[i], terms[i].word, terms[i].len);
+		off[i + 1] = off[i] + terms[i].len;
+	}
+	memcpy(p + off[nterms], VARDATA_ANY(qtext), textlen);
+	return q;
+}
+
+PG_FUNCTION_INFO_V1(bm25query_make);
+Datum
+bm25query_make(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid;
+	int			mode;
+	Relation	index;
+	Bm25MetaPageData meta;
+	Bm25Query	q;
+
+	for (int i = 0; i < PG_NARGS(); i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the %s of a bm25query must not be NULL",
+							i == 0 ? "index" : i == 1 ? "query text" : "mode")));
+	indexoid = PG_GETARG_OID(0);
+	mode = PG_NARGS() > 2 ? ParseMode(PG_GETARG_TEXT_PP(2)) : BM25_MODE_OR;
+	index = OpenQueryIndex(indexoid);
+	Bm25ReadMeta(index, &meta);
+	q = NewQuery(meta.cfg, mode, meta.k1, meta.b, PG_GETARG_TEXT_PP(1));
+	q->indexoid = indexoid;
+	q->heapoid = index->rd_index->indrelid;
 
 	/* statistics of one moment: no insert or vacuum step in between */
 	LockPage(index, BM25_LOCK_BLKNO, ShareLock);
 	Bm25ReadMeta(index, &meta);
 	q->ndocs = (double) meta.ndocs;
 	q->totalLength = (double) meta.totalLength;
-	off = Bm25QueryOffsets(q);
-	p = (char *) (off + nterms + 1);
-	off[0] = 0;
-	for (int i = 0; i < nterms; i++)
+	for (int i = 0; i < q->nterms; i++)
 	{
 		Bm25TermData t;
 		ItemPointerData where;
+		int			len;
+		char	   *lex = Bm25QueryLexeme(q, i, &len);
 
-		Bm25QueryDf(q)[i] = Bm25FindTerm(index, &meta, terms[i].word, terms[i].len, &t, &where)
-			? t.df : 0;
-		memcpy(p + off[i], terms[i].word, terms[i].len);
-		off[i + 1] = off[i] + terms[i].len;
+		Bm25QueryDf(q)[i] = Bm25FindTerm(index, &meta, lex, len, &t, &where) ? t.df : 0;
 	}
 	UnlockPage(index, BM25_LOCK_BLKNO, ShareLock);
-	memcpy(p + off[nterms], VARDATA_ANY(qtext), textlen);
 	relation_close(index, AccessShareLock);
 	PG_RETURN_POINTER(q);
+}
+
+/*
+ * Add one table's rows to an index-less query's statistics: every row the
+ * snapshot sees whose column is not NULL counts in N, its length in the
+ * total, and each query term it holds in that term's df -- what a gv_bm25
+ * index built on the column now would count (Bm25TokenizeDatum, as
+ * bm25build does).  Row-level security does not apply, as it does not to
+ * an index's statistics.
+ */
+static void
+CountTableStatistics(Bm25Query q, Relation rel, const char *column)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), column);
+	Oid			typid;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	MemoryContext rowcxt,
+				old;
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist", column,
+			 RelationGetRelationName(rel));
+	typid = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid;
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "bm25 table statistics",
+								   ALLOCSET_DEFAULT_SIZES);
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, attnum, &isnull);
+		Bm25Bag    *bag;
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull)
+			continue;
+		old = MemoryContextSwitchTo(rowcxt);
+		bag = Bm25TokenizeDatum(q->cfg, typid, value);
+		q->ndocs += 1;
+		q->totalLength += (double) bag->length;
+		for (int i = 0; i < q->nterms; i++)
+		{
+			int			len;
+			char	   *lex = Bm25QueryLexeme(q, i, &len);
+
+			if (BagTf(bag, lex, len) > 0)
+				Bm25QueryDf(q)[i]++;
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(rowcxt);
+}
+
+/*
+ * A bm25query (mode or) over a text or tsvector column that has no gv_bm25
+ * index, for gigavector.hybrid_search's exact text branch: scored as a
+ * gv_bm25 index built on the column now with its defaults would score it
+ * (default_text_search_config, k1 1.2, b 0.75), its statistics counted by
+ * reading the table and every table that inherits from it (the partitions
+ * of a partitioned table) -- so the operators <&> and @@@ give, row for
+ * row, the scores and matches of that index.  (An index counts the rows
+ * deleted since its last VACUUM too; this counts the rows the snapshot
+ * sees.)  The caller checks the column and the user's right to read it.
+ */
+Datum
+Bm25QueryForColumn(Oid relid, const char *column, text *qtext)
+{
+	Bm25Query	q = NewQuery(getTSCurrentConfig(true), BM25_MODE_OR,
+							 BM25_DEFAULT_K1, BM25_DEFAULT_B, qtext);
+	List	   *tables = find_all_inheritors(relid, AccessShareLock, NULL);
+	ListCell   *lc;
+
+	q->indexoid = InvalidOid;
+	q->heapoid = relid;
+	foreach(lc, tables)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), AccessShareLock);
+
+		if (RELKIND_HAS_TABLE_AM(rel->rd_rel->relkind))
+			CountTableStatistics(q, rel, column);
+		table_close(rel, AccessShareLock);
+	}
+	return PointerGetDatum(q);
 }
 
 /* ---------------------------------------------------------------------------

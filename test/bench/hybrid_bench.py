@@ -4,6 +4,7 @@ queries sent separately, fused in the client), on Debian's package
 descriptions (gvbench/debian_text.py) with LSA vectors.
 
     bash test/bench/run hybrid_bench.py [--docs 10000] [--queries 200] [--rounds 5] [--k 10]
+        [--fusions rrf,linear]
 
 No embedding model is available, so each document's dense vector is LSA:
 TF-IDF (log tf, smooth idf, over words of 3+ letters with df >= 2, at most
@@ -16,10 +17,11 @@ The table: (id int primary key, emb gvector(256), body text) with a gv_hnsw
 index (gvector_cosine_ops) and a gv_bm25 index (english).  In one run, one
 connection, prepared statements, the methods interleaved round by round:
 
-  hybrid_search   SELECT ... FROM gigavector.hybrid_search(t, 'emb', $1, 'body', $2, k)  (RRF)
+  hybrid_search   SELECT ... FROM gigavector.hybrid_search(t, 'emb', $1, 'body', $2, k, fusion)
+                  (RRF, and linear with min_max, each a method of its own)
   two queries     the vector branch (ORDER BY emb <=> $1 LIMIT 3k) and the BM25 branch
                   (ORDER BY body <&> bm25query(...) LIMIT 3k), each a prepared statement
-  hand-written    the two queries + RRF in Python (gigavector.hybrid.fuse)
+  hand-written    the two queries + the same fusion in Python (gigavector.hybrid.fuse)
 
 and prints q/s (median over rounds), the ratios, and how often hybrid_search's
 top k equals the hand-written top k.  Times are reported, never judged.
@@ -186,7 +188,13 @@ def main(argv=None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--fusions", default="rrf,linear",
+                    help="comma-separated: rrf, linear (min_max)")
     args = ap.parse_args(argv)
+    fusions = [f.strip() for f in args.fusions.split(",") if f.strip()]
+    for f in fusions:
+        if f not in ("rrf", "linear"):
+            ap.error(f"unknown fusion {f!r}")
 
     corpus = dt.load_debian_text(log=log)
     ndocs = min(args.docs, len(corpus))
@@ -215,16 +223,19 @@ def main(argv=None) -> int:
     k, depth = args.k, 3 * args.k
 
     hyb = ("SELECT id, score FROM gigavector.hybrid_search('hybrid_docs', 'emb', %s::gvector, "
-           "'body', %s, %s)")
+           "'body', %s, %s, %s)")
     vq = ("SELECT id, emb <=> %s::gvector AS d FROM hybrid_docs ORDER BY emb <=> %s::gvector "
           "LIMIT %s")
     tq = ("SELECT id, -(body <&> bm25query('hybrid_docs_body', %s)) FROM hybrid_docs "
           "WHERE body @@@ bm25query('hybrid_docs_body', %s) "
           "ORDER BY body <&> bm25query('hybrid_docs_body', %s) LIMIT %s")
+    kinds = {"rrf": FusionType.RRF, "linear": FusionType.LINEAR}
 
-    def run_hybrid() -> List[List[int]]:
-        return [[r[0] for r in conn.execute(hyb, (qv, qt, k), prepare=True).fetchall()]
-                for qv, qt in zip(qvecs, queries)]
+    def run_hybrid(fusion: str):
+        def run() -> List[List[int]]:
+            return [[r[0] for r in conn.execute(hyb, (qv, qt, k, fusion), prepare=True).fetchall()]
+                    for qv, qt in zip(qvecs, queries)]
+        return run
 
     def branches(qv: str, qt: str):
         return (conn.execute(vq, (qv, qv, depth), prepare=True).fetchall(),
@@ -234,41 +245,53 @@ def main(argv=None) -> int:
         for qv, qt in zip(qvecs, queries):
             branches(qv, qt)
 
-    def run_hand() -> List[List[int]]:
-        out = []
-        for qv, qt in zip(qvecs, queries):
-            vh, th = branches(qv, qt)
-            out.append([r.vector_index for r in fuse(vh, th, k, distance="cosine",
-                                                      fusion=FusionType.RRF)])
-        return out
+    def run_hand(fusion: str):
+        def run() -> List[List[int]]:
+            out = []
+            for qv, qt in zip(qvecs, queries):
+                vh, th = branches(qv, qt)
+                out.append([r.vector_index for r in fuse(vh, th, k, distance="cosine",
+                                                          fusion=kinds[fusion])])
+            return out
+        return run
 
     # warm-up (plans prepared, pages cached), then agreement
-    a, b = run_hybrid(), run_hand()
+    same: Dict[str, int] = {}
+    for f in fusions:
+        a, b = run_hybrid(f)(), run_hand(f)()
+        same[f] = sum(x == y for x, y in zip(a, b))
     run_two()
-    same = sum(x == y for x, y in zip(a, b))
-    times: Dict[str, List[float]] = {"hybrid_search": [], "two queries": [], "hand-written": []}
-    methods = [("hybrid_search", run_hybrid), ("two queries", run_two), ("hand-written", run_hand)]
+    methods = [("two queries", run_two)]
+    for f in fusions:
+        methods += [(f"hybrid_search {f}", run_hybrid(f)), (f"hand-written {f}", run_hand(f))]
+    times: Dict[str, List[float]] = {name: [] for name, _ in methods}
     for r in range(args.rounds):
-        for name, fn in methods[r % 3:] + methods[:r % 3]:
+        shift = r % len(methods)
+        for name, fn in methods[shift:] + methods[:shift]:
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
+        log(f"round {r + 1} of {args.rounds}")
     qps = {n: len(queries) / statistics.median(ts) for n, ts in times.items()}
     commit = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     print(f"hybrid_bench: {ndocs} Debian descriptions ({corpus.release}, {corpus.fingerprint}), "
-          f"LSA {DIM} dims, {len(queries)} queries, k = {k}, candidates {depth} per branch, RRF; "
+          f"LSA {DIM} dims, {len(queries)} queries, k = {k}, candidates {depth} per branch, "
+          f"fusions {', '.join(fusions)}; "
           f"commit {commit}, {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; "
           f"median of {args.rounds} interleaved rounds, one connection, prepared statements")
     print()
-    print("| method | q/s | time vs two queries | hybrid_search speed-up |")
+    print("| method | q/s | time vs two queries | hybrid_search (same fusion) speed-up |")
     print("|---|---:|---:|---:|")
     for n in times:
-        print(f"| {n} | {qps[n]:.0f} | {qps['two queries'] / qps[n]:.2f}× | "
-              f"{qps['hybrid_search'] / qps[n]:.2f}× |")
+        f = n.split()[-1]
+        mine = qps.get(f"hybrid_search {f}")
+        speedup = f"{mine / qps[n]:.2f}×" if mine else "—"
+        print(f"| {n} | {qps[n]:.0f} | {qps['two queries'] / qps[n]:.2f}× | {speedup} |")
     print()
-    print(f"hybrid_search's top {k} equals the hand-written top {k} for {same} of {len(queries)} "
-          f"queries")
+    for f in fusions:
+        print(f"{f}: hybrid_search's top {k} equals the hand-written top {k} for {same[f]} of "
+              f"{len(queries)} queries")
     return 0
 
 
