@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
                                  "else an embedded server)")
     s.add_argument("--dimension", type=int, help="the collection's dimension")
     s.add_argument("--index", default="hnsw", choices=[i.name.lower() for i in IndexType])
+    s.add_argument("--text", action="store_true",
+                   help="the collection keeps a text per vector (a gv_bm25 index): "
+                        "POST /search/text and /search/hybrid")
     s.add_argument("--namespaces", action="store_true",
                    help="serve the database's namespaces (/namespaces/{name}/...) instead")
     s.add_argument("--host", default="127.0.0.1")
@@ -52,6 +55,8 @@ def serve(args: argparse.Namespace) -> int:
         kw: dict[str, Any] = {"pool_size": args.pool_size}
         if args.dsn:
             kw["dsn"] = args.dsn
+        if args.text:
+            kw["text"] = True
         target = Database.open(args.path, args.dimension, IndexType[args.index.upper()], **kw)
     auth = None
     try:
