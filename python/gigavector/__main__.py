@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="require API keys, JWTs or either (keys in gigavector.api_keys)")
     s.add_argument("--jwt-secret-env", default="GIGAVECTOR_JWT_SECRET",
                    help="environment variable holding the HS256 secret")
+    s.add_argument("--jwt-public-key", metavar="FILE",
+                   help="PEM file of the RSA public key that RS256 tokens are checked with")
     s.add_argument("--request-role", help="role for requests without a role of their own")
     s.add_argument("--allow-unauthenticated", action="store_true",
                    help="listen on a non-loopback address without --auth")
@@ -62,7 +64,12 @@ def serve(args: argparse.Namespace) -> int:
     try:
         if args.auth:
             secret = os.environ.get(args.jwt_secret_env) or None
-            auth = AuthManager(AuthConfig(auth_type=AuthType(args.auth), jwt_secret=secret), target)
+            public_key = None
+            if args.jwt_public_key:
+                with open(args.jwt_public_key, "rb") as f:
+                    public_key = f.read()
+            auth = AuthManager(AuthConfig(auth_type=AuthType(args.auth), jwt_secret=secret,
+                                          jwt_public_key=public_key), target)
         server = Server(target, ServerConfig(
             port=args.port, host=args.host, enable_cors=args.cors, auth=auth,
             allow_unauthenticated=args.allow_unauthenticated, request_role=args.request_role))
