@@ -290,9 +290,9 @@ class AuthManager:
             alg = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError:
             return AuthResult.INVALID, None
-        key = self._jwt_keys.get(alg) if isinstance(alg, str) else None
-        if key is None:  # none, another algorithm, or one this server has no key for
-            return AuthResult.INVALID, None
+        if not isinstance(alg, str) or alg not in self._jwt_keys:
+            return AuthResult.INVALID, None  # none, another algorithm, or one without a key here
+        key = self._jwt_keys[alg]
         try:
             claims = jwt.decode(token, key, algorithms=[alg],
                                 audience=cfg.jwt_audience, issuer=cfg.jwt_issuer,

@@ -352,10 +352,10 @@ def _hit(h: SearchHit) -> dict[str, Any]:
 
 def _lean_hits(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """Hits of (id, metadata, distance) rows, nearest first."""
-    hits = [{"id": r[0], "distance": float(r[2]), "metadata": r[1] if isinstance(r[1], dict) else {}}
-            for r in rows]
-    hits.sort(key=lambda h: h["distance"])  # approximate indexes: see database._hits
-    return hits
+    # approximate indexes return batches whose order may differ slightly at the seams
+    ordered = sorted(rows, key=lambda r: float(r[2]))
+    return [{"id": r[0], "distance": float(r[2]), "metadata": r[1] if isinstance(r[1], dict) else {}}
+            for r in ordered]
 
 
 def _text_collection(target_db: Database) -> Database:
