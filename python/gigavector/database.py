@@ -920,8 +920,10 @@ class Database:
         if not self._text:
             raise ValueError("this database holds no text: open it with text=True")
         n = len(rows)
-        if isinstance(texts, str) or len(texts) != n:
-            raise ValueError(f"{n} vectors but {1 if isinstance(texts, str) else len(texts)} texts")
+        if isinstance(texts, (str, bytes)):
+            raise ValueError("texts must be a list of strings (one per vector), not a string")
+        if len(texts) != n:
+            raise ValueError(f"{n} vectors but {len(texts)} texts")
         for i, t in enumerate(texts):
             if t is not None and (not isinstance(t, str) or "\x00" in t):
                 raise ValueError(f"text {i} must be a string without NUL characters")

@@ -215,3 +215,26 @@ def test_text_routes_run_as_the_keys_role(texts):
             c.execute(f"REVOKE ALL ON {table} FROM {reader}")
             c.execute(f"DROP ROLE {reader}")
             c.execute(f"DROP ROLE {stranger}")
+
+
+def test_database_text_search_bad_input(texts, collection_without_text):
+    db, ids = texts
+    cases = [(lambda: collection_without_text.text_search("fish"),
+              "this database holds no text: open it with text=True"),
+             (lambda: db.text_search(b"fish"), "query_text must be a string, not bytes"),
+             (lambda: db.text_search("fish", mode="fuzzy"),
+              "mode must be 'or', 'and' or 'phrase', not 'fuzzy'"),
+             (lambda: db.text_search("fish", k=-1), "k must be an integer from 0 to 2**63-1, not -1"),
+             (lambda: db.add_vectors([[1, 0, 0, 0]], texts="ab"),
+              "texts must be a list of strings (one per vector), not a string"),
+             (lambda: db.add_vectors([[1, 0, 0, 0]], texts=[5]),
+              "text 0 must be a string without NUL characters"),
+             (lambda: collection_without_text.add_vectors([[1, 0, 0, 0]], texts=["a"]),
+              "this database holds no text: open it with text=True")]
+    for call, message in cases:
+        with pytest.raises(ValueError) as e:
+            call()
+        assert str(e.value) == message
+    assert db.text_search("fish", k=0) == []
+    assert [h.id for h in db.text_search("fish", filter_metadata={"c": {"$ne": "y"}})] == [ids[0]]
+    assert db.count() == 4  # nothing was written
