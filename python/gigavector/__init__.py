@@ -15,7 +15,8 @@ adapters (``register_gvector``).
 from .vector import Vector
 from .psycopg import register_gvector
 from .errors import GigaVectorError, GigaVectorWarning
-from .database import IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit, acting_role
+from .database import (IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit, TextHit,
+                       acting_role)
 from .bm25 import BM25Config, BM25Index, BM25Result
 from .ttl import TTLConfig, TTLManager, TTLStats
 from .hybrid import FusionType, HybridConfig, HybridResult, HybridSearcher
@@ -58,6 +59,7 @@ __all__ = [
     "IndexType",
     "IVFPQ_MIN_TRAIN_ROWS",
     "SearchHit",
+    "TextHit",
     "TTLConfig",
     "TTLManager",
     "TTLStats",

@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
                                  "else an embedded server)")
     s.add_argument("--dimension", type=int, help="the collection's dimension")
     s.add_argument("--index", default="hnsw", choices=[i.name.lower() for i in IndexType])
+    s.add_argument("--text", action="store_true",
+                   help="the collection keeps a text per vector (a gv_bm25 index): "
+                        "POST /search/text and /search/hybrid")
     s.add_argument("--namespaces", action="store_true",
                    help="serve the database's namespaces (/namespaces/{name}/...) instead")
     s.add_argument("--host", default="127.0.0.1")
@@ -33,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="require API keys, JWTs or either (keys in gigavector.api_keys)")
     s.add_argument("--jwt-secret-env", default="GIGAVECTOR_JWT_SECRET",
                    help="environment variable holding the HS256 secret")
+    s.add_argument("--jwt-public-key", metavar="FILE",
+                   help="PEM file of the RSA public key that RS256 tokens are checked with")
     s.add_argument("--request-role", help="role for requests without a role of their own")
     s.add_argument("--allow-unauthenticated", action="store_true",
                    help="listen on a non-loopback address without --auth")
@@ -52,12 +57,19 @@ def serve(args: argparse.Namespace) -> int:
         kw: dict[str, Any] = {"pool_size": args.pool_size}
         if args.dsn:
             kw["dsn"] = args.dsn
+        if args.text:
+            kw["text"] = True
         target = Database.open(args.path, args.dimension, IndexType[args.index.upper()], **kw)
     auth = None
     try:
         if args.auth:
             secret = os.environ.get(args.jwt_secret_env) or None
-            auth = AuthManager(AuthConfig(auth_type=AuthType(args.auth), jwt_secret=secret), target)
+            public_key = None
+            if args.jwt_public_key:
+                with open(args.jwt_public_key, "rb") as f:
+                    public_key = f.read()
+            auth = AuthManager(AuthConfig(auth_type=AuthType(args.auth), jwt_secret=secret,
+                                          jwt_public_key=public_key), target)
         server = Server(target, ServerConfig(
             port=args.port, host=args.host, enable_cors=args.cors, auth=auth,
             allow_unauthenticated=args.allow_unauthenticated, request_role=args.request_role))

@@ -5,10 +5,13 @@ shown once by :meth:`AuthManager.generate_api_key`.  The database keeps only
 the key id, a random salt and the scrypt hash of the secret, with the key's
 name, role, creation, expiry and revocation times, in ``gigavector.api_keys``
 (only its owner reads it).  A JWT is HS256, signed with
-``AuthConfig.jwt_secret``; its ``role`` claim names the role and ``sub`` the
-caller; ``exp`` is required, ``nbf``, ``iss`` and ``aud`` are checked when
-configured, with ``clock_skew_seconds`` of leeway; ``alg: none`` and every
-other algorithm are refused.
+``AuthConfig.jwt_secret``, or RS256, signed by the private key of
+``AuthConfig.jwt_public_key``; its ``role`` claim names the role and ``sub``
+the caller; ``exp`` is required, ``nbf``, ``iss`` and ``aud`` are checked
+when configured, with ``clock_skew_seconds`` of leeway.  Each algorithm is
+bound to its own key (HS256 to the secret, RS256 to the public key), so a
+token "signed" with the public key as an HMAC secret is refused, and so are
+``alg: none`` and every other algorithm.
 
 The server runs each authenticated request as the credential's role
 (``acting_role``): PostgreSQL's privileges decide what it may read.  A role
@@ -31,6 +34,8 @@ from typing import Any, ContextManager, Union
 
 import jwt
 import psycopg
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from psycopg_pool import ConnectionPool
 
 from . import embedded as _embedded
@@ -42,6 +47,7 @@ __all__ = ["AuthConfig", "AuthManager", "AuthResult", "AuthType", "Identity", "A
 
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 _ROLE_CACHE_SECONDS = 30.0
+_RSA_MIN_BITS = 2048
 
 
 class AuthType(enum.Enum):
@@ -63,10 +69,13 @@ class AuthResult(enum.Enum):
 
 @dataclass(frozen=True)
 class AuthConfig:
-    """How the server authenticates: API keys, JWT (HS256 with jwt_secret) or both."""
+    """How the server authenticates: API keys, JWT or both.  JWTs are HS256
+    with ``jwt_secret`` and/or RS256 with ``jwt_public_key`` (an RSA public
+    key of at least 2048 bits, PEM text or bytes)."""
 
     auth_type: AuthType = AuthType.API_KEY
     jwt_secret: str | None = None
+    jwt_public_key: Union[str, bytes, None] = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     clock_skew_seconds: int = 60
@@ -104,6 +113,24 @@ def _hash(secret: str, salt: bytes) -> bytes:
     return hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
 
 
+def _rsa_public_key(pem: Union[str, bytes]) -> rsa.RSAPublicKey:
+    """The RSA public key of PEM text, else ValueError (a private key, another
+    kind of key or a short one is refused)."""
+    data = pem.encode() if isinstance(pem, str) else pem
+    if not isinstance(data, bytes):
+        raise ValueError("jwt_public_key must be PEM text or bytes")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"jwt_public_key is not a PEM public key: {e}") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("jwt_public_key must be an RSA public key (RS256)")
+    if key.key_size < _RSA_MIN_BITS:
+        raise ValueError(f"jwt_public_key has {key.key_size} bits: at least {_RSA_MIN_BITS} "
+                         f"are needed")
+    return key
+
+
 class AuthManager:
     """Issues, lists, revokes and checks API keys and JWTs.
 
@@ -115,8 +142,17 @@ class AuthManager:
     def __init__(self, config: AuthConfig | None = None,
                  db: Union[Database, NamespaceManager, None] = None) -> None:
         self.config = config if config is not None else AuthConfig()
-        if self.config.auth_type in (AuthType.JWT, AuthType.BOTH) and not self.config.jwt_secret:
-            raise ValueError("JWT authentication needs AuthConfig(jwt_secret=...)")
+        cfg = self.config
+        if cfg.auth_type in (AuthType.JWT, AuthType.BOTH) \
+                and not cfg.jwt_secret and cfg.jwt_public_key is None:
+            raise ValueError("JWT authentication needs AuthConfig(jwt_secret=...) (HS256) "
+                             "or AuthConfig(jwt_public_key=...) (RS256)")
+        # the key of each accepted algorithm: a token is checked with its own only
+        self._jwt_keys: dict[str, Any] = {}
+        if cfg.jwt_secret:
+            self._jwt_keys["HS256"] = cfg.jwt_secret
+        if cfg.jwt_public_key is not None:
+            self._jwt_keys["RS256"] = _rsa_public_key(cfg.jwt_public_key)
         self._server: _embedded.EmbeddedServer | None = None
         self._pool: ConnectionPool | None = None
         self._db = db
@@ -247,12 +283,18 @@ class AuthManager:
 
     def _check_jwt(self, token: str) -> tuple[AuthResult, Identity | None]:
         cfg = self.config
-        assert cfg.jwt_secret is not None
         options: dict[str, Any] = {"require": ["exp", "role"]}
         if cfg.jwt_audience is None:
             options["verify_aud"] = False
         try:
-            claims = jwt.decode(token, cfg.jwt_secret, algorithms=["HS256"],
+            alg = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError:
+            return AuthResult.INVALID, None
+        if not isinstance(alg, str) or alg not in self._jwt_keys:
+            return AuthResult.INVALID, None  # none, another algorithm, or one without a key here
+        key = self._jwt_keys[alg]
+        try:
+            claims = jwt.decode(token, key, algorithms=[alg],
                                 audience=cfg.jwt_audience, issuer=cfg.jwt_issuer,
                                 leeway=cfg.clock_skew_seconds, options=options)
         except jwt.ExpiredSignatureError:
@@ -267,7 +309,8 @@ class AuthManager:
 
     def create_token(self, role: str, subject: str | None = None, expires_in: float = 3600,
                      **claims: Any) -> str:
-        """An HS256 token for role signed with jwt_secret (for tests and tools)."""
+        """An HS256 token for role signed with jwt_secret (for tests and tools;
+        RS256 tokens are signed by whoever holds the private key)."""
         if not self.config.jwt_secret:
             raise ValueError("create_token needs AuthConfig(jwt_secret=...)")
         now = int(time.time())

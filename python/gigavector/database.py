@@ -62,7 +62,7 @@ except ImportError:  # pragma: no cover - exercised only without numpy
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["Database", "IndexType", "DistanceType", "SearchHit", "GigaVectorError",
+__all__ = ["Database", "IndexType", "DistanceType", "SearchHit", "TextHit", "GigaVectorError",
            "GigaVectorWarning", "IVFPQ_MIN_TRAIN_ROWS", "MetadataFilter", "acting_role"]
 
 #: fewer rows than this and an IVFPQ index is left untrained (exact answers) and rebuilt later
@@ -100,6 +100,37 @@ def acting_role(role: str | None) -> Iterator[None]:
         yield
     finally:
         _acting_role.reset(token)
+
+
+def fetch_in_pool(pool: ConnectionPool, query: Query, params: Sequence[Any] | Mapping[str, Any],
+                  *, binary: bool = False) -> list[tuple[Any, ...]]:
+    """The rows of one statement on a connection of pool, as the acting role
+    when one is set; database errors become GigaVectorError.
+
+    With a role, BEGIN, ``set_config('role', $1, true)``, the statement and
+    COMMIT go out together in one pipeline: the role costs no round trip of
+    its own (run_in_pool's transaction takes four)."""
+    role = _acting_role.get()
+    try:
+        with pool.connection() as conn:
+            if role is None:
+                return conn.execute(query, params, binary=binary).fetchall()
+            try:
+                with conn.pipeline():
+                    conn.execute("BEGIN")
+                    conn.execute("SELECT set_config('role', %s, true)", (role,))
+                    cur = conn.execute(query, params, binary=binary)
+                    conn.execute("COMMIT")
+            except psycopg.Error:
+                # the failed statement left the transaction aborted: end it here
+                # (the pool would too, with a warning); the role ends with it
+                if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("ROLLBACK")
+                raise
+            return cur.fetchall()
+    except psycopg.Error as e:
+        raise GigaVectorError.from_psycopg(e) from e
 
 
 def run_in_pool(pool: ConnectionPool, fn: Callable[[_Conn], _T]) -> _T:
@@ -164,6 +195,16 @@ class SearchHit:
     @property
     def id(self) -> int | None:
         return self.vector.id
+
+
+@dataclass(frozen=True)
+class TextHit:
+    """One text_search result: the row's id, its BM25 score (higher is
+    better) and its metadata."""
+
+    id: int
+    score: float
+    metadata: dict[str, Any]
 
 
 class _Resources:
@@ -769,6 +810,12 @@ class Database:
         database errors become GigaVectorError."""
         return run_in_pool(self._pool(), fn)
 
+    def _fetch(self, query: Query, params: Sequence[Any] | Mapping[str, Any],
+               binary: bool = False) -> list[tuple[Any, ...]]:
+        """The rows of one statement on a pooled connection (as the acting
+        role, if any, in the same round trip: see fetch_in_pool)."""
+        return fetch_in_pool(self._pool(), query, params, binary=binary)
+
     # ----------------------------------------------------------------- write
 
     def add_vector(self, vector: VectorLike, metadata: Mapping[str, Any] | None = None, *,
@@ -792,6 +839,13 @@ class Database:
         """Vector and BM25 search fused by ``gigavector.hybrid_search`` in one SQL
         call (needs ``text=True``); ``config`` a ``HybridConfig`` (default: equal
         weights, linear fusion, min_max).  Returns ``HybridResult``s, best first."""
+        return [r for r, _ in self._hybrid(query, query_text, k, config, filter_metadata, False)]
+
+    def _hybrid(self, query: VectorLike | None, query_text: str | None, k: int, config: Any,
+                filter_metadata: MetadataFilter, with_metadata: bool) -> list[tuple[Any, Any]]:
+        """hybrid_search()'s (HybridResult, metadata) pairs; the metadata (None
+        unless with_metadata: the REST server's answers hold it) joined in the
+        same statement, in the function's order."""
         from .hybrid import HybridConfig, HybridResult, metadata_filter_sql, similarity
         if not self._text:
             raise ValueError("this database holds no text: open it with text=True")
@@ -807,10 +861,17 @@ class Database:
         if q is None and query_text is None:
             raise ValueError("give a query vector, a query text or both")
         distance = {0: "l2", 1: "cosine", 2: "ip"}[int(self._index_distance or 0)]
-        stmt = ("SELECT id, score, vector_rank, text_rank, vector_distance, text_score "
-                "FROM gigavector.hybrid_search(%s::regclass, 'embedding', %b, 'body', %s, %s, "
+        call = ("gigavector.hybrid_search(%s::regclass, 'embedding', %b, 'body', %s, %s, "
                 "fusion => %s, vector_weight => %s, text_weight => %s, normalization => %s, "
                 "rrf_k => %s, candidates => %s, filter => %s, distance => %s)")
+        stmt: Query = "SELECT id, score, vector_rank, text_rank, vector_distance, text_score, " \
+                      "NULL FROM " + call
+        if with_metadata:
+            stmt = sql.SQL("SELECT h.id, h.score, h.vector_rank, h.text_rank, h.vector_distance, "
+                           "h.text_score, t.metadata FROM " + call +
+                           " WITH ORDINALITY AS h(id, score, vector_rank, text_rank, "
+                           "vector_distance, text_score, n) JOIN {} t ON t.id = h.id ORDER BY h.n"
+                           ).format(self._t)
 
         def run(c: _Conn) -> list[Any]:
             filt = metadata_filter_sql(filter_metadata, c)
@@ -818,19 +879,22 @@ class Database:
                                     cfg.fusion.sql_name, cfg.vector_weight, cfg.text_weight,
                                     cfg.normalization, cfg.rrf_k, cfg.prefetch_k, filt,
                                     distance)).fetchall()
-            return [HybridResult(int(r[0]), float(r[1]),
-                                 similarity(distance, r[4]) if r[4] is not None else None,
-                                 r[5], r[2], r[3], r[4]) for r in rows]
+            return [(HybridResult(int(r[0]), float(r[1]),
+                                  similarity(distance, r[4]) if r[4] is not None else None,
+                                  r[5], r[2], r[3], r[4]), r[6]) for r in rows]
         return self._run(run)
 
     def add_vectors(self, vectors: VectorBatch,
                     metadata: Sequence[Mapping[str, Any] | None] | None = None, *,
-                    progress: bool | None = None) -> list[int]:
+                    progress: bool | None = None,
+                    texts: Sequence[str | None] | None = None) -> list[int]:
         """Insert many vectors with one binary COPY in one transaction; returns their ids.
 
         ``vectors``: a list of sequences or a 2-D numpy array.  ``metadata``:
         optional, one dict (or None) per vector.  ``progress``: a tqdm bar
         (None: only for 10,000 vectors or more, when tqdm is installed).
+        ``texts``: one text (or None) per vector, for a database opened with
+        ``text=True`` (one INSERT from arrays instead of the COPY).
         """
         rows = self._rows(vectors)
         n = len(rows)
@@ -839,6 +903,8 @@ class Database:
             metas = [self._metadata(m) for m in metadata]
             if len(metas) != n:
                 raise ValueError(f"{n} vectors but {len(metas)} metadata entries")
+        if texts is not None:
+            return self._add_with_texts(rows, metas, texts)
         if n == 0:
             return []
         bar = _progress_bar(n, progress)
@@ -865,6 +931,35 @@ class Database:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _add_with_texts(self, rows: _Rows, metas: list[dict[str, Any]] | None,
+                        texts: Sequence[str | None]) -> list[int]:
+        """add_vectors with texts: ids drawn first, then one INSERT from arrays."""
+        if not self._text:
+            raise ValueError("this database holds no text: open it with text=True")
+        n = len(rows)
+        if isinstance(texts, (str, bytes)):
+            raise ValueError("texts must be a list of strings (one per vector), not a string")
+        if len(texts) != n:
+            raise ValueError(f"{n} vectors but {len(texts)} texts")
+        for i, t in enumerate(texts):
+            if t is not None and (not isinstance(t, str) or "\x00" in t):
+                raise ValueError(f"text {i} must be a string without NUL characters")
+        if n == 0:
+            return []
+        vecs = [r if isinstance(r, Vector) else Vector(r) for r in rows]
+        jsons = [Jsonb(m) for m in metas] if metas is not None else [Jsonb({})] * n
+        stmt = sql.SQL("INSERT INTO {} (id, embedding, metadata, body) "
+                       "SELECT * FROM unnest(%s::bigint[], %b::gvector[], %s::jsonb[], %s::text[])"
+                       ).format(self._t)
+
+        def load(conn: _Conn) -> list[int]:
+            with conn.transaction():
+                ids = [int(r[0]) for r in conn.execute(
+                    "SELECT nextval(%s) FROM generate_series(1, %s)", (self._sequence, n))]
+                conn.execute(stmt, (ids, vecs, jsons, list(texts)))
+            return ids
+        return self._run(load)
 
     def _rows(self, vectors: VectorBatch) -> _Rows:
         """Validate a batch: a float32 numpy array (n, dim) when numpy exists, else Vectors."""
@@ -955,14 +1050,14 @@ class Database:
         q = sql.SQL("SELECT id, embedding, metadata FROM {} WHERE id = %s{}").format(
             self._t, self._and_live())
         key = _id(id)
-        row = self._run(lambda c: c.execute(q, (key,), binary=True).fetchone())
-        return None if row is None else _record(row[1], row[2], row[0])
+        rows = self._fetch(q, (key,), binary=True)
+        return None if not rows else _record(rows[0][1], rows[0][2], rows[0][0])
 
     def count(self, filter_metadata: MetadataFilter = None) -> int:
         """How many vectors (matching the filter, if given)."""
         where, params = self._filter(filter_metadata)
         q = sql.SQL("SELECT count(*) FROM {}{}").format(self._t, where)
-        return self._run(lambda c: int(_scalar(c, q, params)))
+        return int(self._fetch(q, params)[0][0])
 
     def __len__(self) -> int:
         return self.count()
@@ -986,6 +1081,13 @@ class Database:
         ``filter_metadata``: a (key, value) tuple or a dict; only vectors whose
         metadata holds every given key with that value are considered.
         """
+        return _hits(self._nearest(query, k, distance, filter_metadata, "id, embedding, metadata"))
+
+    def _nearest(self, query: VectorLike, k: int, distance: DistanceType,
+                 filter_metadata: MetadataFilter, columns: str) -> list[tuple[Any, ...]]:
+        """search()'s rows: columns, then the distance.  The REST server asks
+        for "id, metadata": its answers hold no vectors, so none are read,
+        sent or decoded."""
         q = self._vector(query, "query")
         limit = _k(k)
         if limit == 0:
@@ -993,10 +1095,42 @@ class Database:
         op = sql.SQL(DistanceType(distance).operator)
         where, params = self._filter(filter_metadata)
         self._train_if_due()
-        stmt = sql.SQL("SELECT id, embedding, metadata, embedding {} %b AS distance FROM {}{} "
-                       "ORDER BY distance LIMIT %s").format(op, self._t, where)
-        rows = self._run(lambda c: c.execute(stmt, (q, *params, limit), binary=True).fetchall())
-        return _hits(rows)
+        stmt = sql.SQL("SELECT {}, embedding {} %b AS distance FROM {}{} "
+                       "ORDER BY distance LIMIT %s").format(sql.SQL(columns), op, self._t, where)
+        return self._fetch(stmt, (q, *params, limit), binary=True)
+
+    def text_search(self, query_text: str, k: int = 10, filter_metadata: MetadataFilter = None,
+                    mode: str = "or") -> list[TextHit]:
+        """The k rows whose text (``text=True``) best matches query_text by
+        BM25 (the body's ``gv_bm25`` index, ``<&>``), best first, as
+        ``TextHit``s.  ``mode``: ``"or"`` (any term), ``"and"`` (every term),
+        ``"phrase"``; ``filter_metadata`` as for search().  A query without
+        a term (empty, only stop words) finds nothing."""
+        if not self._text:
+            raise ValueError("this database holds no text: open it with text=True")
+        if not isinstance(query_text, str):
+            raise ValueError(f"query_text must be a string, not {type(query_text).__name__}")
+        if "\x00" in query_text:
+            raise ValueError("query_text must not contain NUL characters")
+        if mode not in ("or", "and", "phrase"):
+            raise ValueError(f"mode must be 'or', 'and' or 'phrase', not {mode!r}")
+        limit = _k(k)
+        if limit == 0:
+            return []
+        where, params = self._filter(filter_metadata)
+        # the WHERE keeps the answer to matching rows whatever the plan (see BM25Index.search)
+        match = sql.SQL("body @@@ bm25query(%s::regclass, %s, %s)")
+        cond = sql.SQL(" WHERE {}").format(match) if where == sql.SQL("") \
+            else sql.SQL("{} AND {}").format(where, match)
+        index = '"' + self._schema.replace('"', '""') + '"."' + \
+            (_index_prefix(self._schema, self._name) + "body").replace('"', '""') + '"'
+        query = (index, query_text, mode)
+        stmt = sql.SQL("SELECT id, -(body <&> bm25query(%s::regclass, %s, %s)) AS score, metadata "
+                       "FROM {}{} ORDER BY body <&> bm25query(%s::regclass, %s, %s) LIMIT %s"
+                       ).format(self._t, cond)
+        rows = self._fetch(stmt, (*query, *params, *query, *query, limit))
+        return [TextHit(int(r[0]), float(r[1]), r[2] if isinstance(r[2], dict) else {})
+                for r in rows]
 
     def search_batch(self, queries: VectorBatch, k: int,
                      distance: DistanceType = DistanceType.EUCLIDEAN,
@@ -1016,7 +1150,7 @@ class Database:
             "FROM unnest(%b::gvector[]) WITH ORDINALITY AS q(v, i) CROSS JOIN LATERAL ("
             "SELECT id, embedding, metadata, embedding {} q.v AS distance FROM {}{} "
             "ORDER BY distance LIMIT %s) s ORDER BY q.i, s.distance").format(op, self._t, where)
-        rows = self._run(lambda c: c.execute(stmt, (qs, *params, limit), binary=True).fetchall())
+        rows = self._fetch(stmt, (qs, *params, limit), binary=True)
         out: list[list[SearchHit]] = [[] for _ in qs]
         for i, id_, emb, meta, dist in rows:
             out[i - 1].append(SearchHit(float(dist), _record(emb, meta, id_)))

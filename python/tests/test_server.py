@@ -186,7 +186,7 @@ def test_openapi_lists_the_routes(served):
     _, _, client = served
     paths = client.get("/openapi.json").json()["paths"]
     for p in ("/health", "/stats", "/vectors", "/vectors/{vector}", "/search", "/search/batch",
-              "/namespaces", "/namespaces/{namespace}/search"):
+              "/search/text", "/search/hybrid", "/namespaces", "/namespaces/{namespace}/search"):
         assert p in paths
     assert client.get("/docs").status_code == 404  # no interactive docs (they would need a CDN)
 

@@ -63,7 +63,9 @@ ROUTES = [("GET", "/stats", None), ("GET", "/namespaces", None), ("GET", "/opena
           ("GET", "/vectors/1", None), ("PUT", "/vectors/1", {"vector": [1, 1, 1, 1]}),
           ("DELETE", "/vectors/1", None),
           ("POST", "/search", {"vector": [1, 1, 1, 1]}),
-          ("POST", "/search/batch", {"vectors": [[1, 1, 1, 1]]})]
+          ("POST", "/search/batch", {"vectors": [[1, 1, 1, 1]]}),
+          ("POST", "/search/text", {"text": "fish"}),
+          ("POST", "/search/hybrid", {"vector": [1, 1, 1, 1], "text": "fish"})]
 
 
 def each_route(ns):

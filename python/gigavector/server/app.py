@@ -23,12 +23,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, StrictInt
+from pydantic import BaseModel, StrictFloat, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..auth import AuthManager, AuthResult, Identity
 from ..database import Database, DistanceType, SearchHit, acting_role
 from ..errors import GigaVectorError
+from ..hybrid import FusionType, HybridConfig
 from ..namespaces import NamespaceManager
 
 __all__ = ["ApiError", "create_app"]
@@ -143,11 +144,14 @@ def error_response(status: int, message: str, sqlstate: str | None = None,
 
 
 class AddRequest(BaseModel):
-    """One vector (vector + metadata dict) or many (vectors + metadata list)."""
+    """One vector (vector + metadata dict + text) or many (vectors + metadata
+    list + texts); texts only for a collection with text."""
 
     vector: Optional[Numbers] = None
     vectors: Optional[NumberLists] = None
     metadata: Union[dict[str, Any], list[Optional[dict[str, Any]]], None] = None
+    text: Optional[StrictStr] = None
+    texts: Optional[list[Optional[StrictStr]]] = None
 
 
 class AddOneResponse(BaseModel):
@@ -175,6 +179,52 @@ class BatchSearchRequest(BaseModel):
     k: StrictInt = 10
     distance: Literal["euclidean", "cosine", "dot_product"] = "euclidean"
     filter: Optional[dict[str, Any]] = None
+
+
+class TextSearchRequest(BaseModel):
+    text: StrictStr
+    k: StrictInt = 10
+    mode: Literal["or", "and", "phrase"] = "or"
+    filter: Optional[dict[str, Any]] = None
+
+
+class HybridSearchRequest(BaseModel):
+    """Either query may be left out (null), not both; the rest is HybridConfig."""
+
+    vector: Optional[Numbers] = None
+    text: Optional[StrictStr] = None
+    k: StrictInt = 10
+    fusion: Literal["linear", "rrf"] = "linear"
+    vector_weight: Union[StrictInt, StrictFloat] = 0.5
+    text_weight: Union[StrictInt, StrictFloat] = 0.5
+    normalization: Literal["min_max", "z_score", "l2", "none"] = "min_max"
+    rrf_k: StrictInt = 60
+    candidates: Optional[StrictInt] = None
+    filter: Optional[dict[str, Any]] = None
+
+
+class TextHit(BaseModel):
+    id: int
+    score: float
+    metadata: dict[str, Any]
+
+
+class TextSearchResponse(BaseModel):
+    hits: list[TextHit]
+
+
+class HybridHit(BaseModel):
+    id: int
+    score: float
+    vector_rank: Optional[int]
+    text_rank: Optional[int]
+    vector_distance: Optional[float]
+    text_score: Optional[float]
+    metadata: dict[str, Any]
+
+
+class HybridSearchResponse(BaseModel):
+    hits: list[HybridHit]
 
 
 class Hit(BaseModel):
@@ -298,6 +348,21 @@ class _TooLarge(Exception):
 
 def _hit(h: SearchHit) -> dict[str, Any]:
     return {"id": h.id, "distance": h.distance, "metadata": h.vector.metadata or {}}
+
+
+def _lean_hits(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Hits of (id, metadata, distance) rows, nearest first."""
+    # approximate indexes return batches whose order may differ slightly at the seams
+    ordered = sorted(rows, key=lambda r: float(r[2]))
+    return [{"id": r[0], "distance": float(r[2]), "metadata": r[1] if isinstance(r[1], dict) else {}}
+            for r in ordered]
+
+
+def _text_collection(target_db: Database) -> Database:
+    if not target_db._text:
+        raise ApiError(400, "this collection holds no text: serve a Database opened with "
+                            "text=True (python3 -m gigavector serve --text)")
+    return target_db
 
 
 def create_app(target: Union[Database, NamespaceManager], *, auth: AuthManager | None,
@@ -502,15 +567,22 @@ def create_app(target: Union[Database, NamespaceManager], *, auth: AuthManager |
         target_db, _ = collection(request)
         if (body.vector is None) == (body.vectors is None):
             raise ApiError(400, 'give "vector" (one) or "vectors" (many), not both or neither')
+        if body.text is not None or body.texts is not None:
+            _text_collection(target_db)
         with acting_role(ident.role):
             if body.vector is not None:
                 if isinstance(body.metadata, list):
                     raise ApiError(400, '"metadata" of one vector is an object')
-                return {"id": target_db.add_vector(body.vector, body.metadata)}
+                if body.texts is not None:
+                    raise ApiError(400, '"texts" goes with "vectors"; one vector has "text"')
+                return {"id": target_db.add_vector(body.vector, body.metadata, text=body.text)}
             assert body.vectors is not None
             if isinstance(body.metadata, dict):
                 raise ApiError(400, '"metadata" of many vectors is a list of objects')
-            return {"ids": target_db.add_vectors(body.vectors, body.metadata, progress=False)}
+            if body.text is not None:
+                raise ApiError(400, '"text" goes with "vector"; many vectors have "texts"')
+            return {"ids": target_db.add_vectors(body.vectors, body.metadata, progress=False,
+                                                 texts=body.texts)}
 
     def get_vector(request: Request, vector: str) -> dict[str, Any]:
         ident = identify(request)
@@ -550,10 +622,11 @@ def create_app(target: Union[Database, NamespaceManager], *, auth: AuthManager |
         target_db, _ = collection(request)
         k = check_k(body.k)
         with acting_role(ident.role):
-            hits = target_db.search(body.vector, k, _DISTANCES[body.distance], body.filter)
+            rows = target_db._nearest(body.vector, k, _DISTANCES[body.distance], body.filter,
+                                      "id, metadata")
         # a Response skips FastAPI's check of the answer against SearchResponse,
         # which this dict matches by construction (the route's hot path)
-        return JSONResponse({"hits": [_hit(h) for h in hits]})
+        return JSONResponse({"hits": _lean_hits(rows)})
 
     def search_batch(request: Request, body: BatchSearchRequest) -> JSONResponse:
         ident = identify(request)
@@ -563,6 +636,33 @@ def create_app(target: Union[Database, NamespaceManager], *, auth: AuthManager |
             results = target_db.search_batch(body.vectors, k, _DISTANCES[body.distance], body.filter)
         return JSONResponse({"results": [[_hit(h) for h in hits] for hits in results]})
 
+    def search_text(request: Request, body: TextSearchRequest) -> JSONResponse:
+        ident = identify(request)
+        target_db = _text_collection(collection(request)[0])
+        k = check_k(body.k)
+        with acting_role(ident.role):
+            hits = target_db.text_search(body.text, k, body.filter, body.mode)
+        return JSONResponse({"hits": [{"id": h.id, "score": h.score, "metadata": h.metadata}
+                                      for h in hits]})
+
+    def search_hybrid(request: Request, body: HybridSearchRequest) -> JSONResponse:
+        ident = identify(request)
+        target_db = _text_collection(collection(request)[0])
+        k = check_k(body.k)
+        if body.vector is None and body.text is None:
+            raise ApiError(400, 'give "vector", "text" or both')
+        config = HybridConfig(vector_weight=body.vector_weight, text_weight=body.text_weight,
+                              fusion=FusionType.RRF if body.fusion == "rrf" else FusionType.LINEAR,
+                              rrf_k=body.rrf_k, prefetch_k=body.candidates,
+                              normalization=body.normalization)
+        with acting_role(ident.role):
+            pairs = target_db._hybrid(body.vector, body.text, k, config, body.filter, True)
+        return JSONResponse({"hits": [
+            {"id": r.vector_index, "score": r.combined_score, "vector_rank": r.vector_rank,
+             "text_rank": r.text_rank, "vector_distance": r.vector_distance,
+             "text_score": r.text_score, "metadata": meta if isinstance(meta, dict) else {}}
+            for r, meta in pairs]})
+
     add_route("GET", "/stats", stats, response_model=StatsResponse, response_model_exclude_none=True)
     add_route("POST", "/vectors", add, response_model=Union[AddOneResponse, AddManyResponse])
     add_route("GET", "/vectors/{vector}", get_vector, response_model=VectorResponse)
@@ -570,4 +670,6 @@ def create_app(target: Union[Database, NamespaceManager], *, auth: AuthManager |
     add_route("DELETE", "/vectors/{vector}", delete_vector, response_model=DeleteResponse)
     add_route("POST", "/search", search, response_model=SearchResponse)
     add_route("POST", "/search/batch", search_batch, response_model=BatchSearchResponse)
+    add_route("POST", "/search/text", search_text, response_model=TextSearchResponse)
+    add_route("POST", "/search/hybrid", search_hybrid, response_model=HybridSearchResponse)
     return app
