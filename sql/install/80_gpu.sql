@@ -18,11 +18,23 @@ CREATE TABLE gigavector.gpu_collections (
 	PRIMARY KEY (relid, attnum)
 );
 COMMENT ON TABLE gigavector.gpu_collections IS 'collections loaded for GPU search (gigavector.gpu_load)';
-GRANT SELECT ON gigavector.gpu_collections TO PUBLIC;
+
+-- Everyone may read which columns are loaded; only a table's owner may
+-- load or unload it (gpu_load and gpu_unload run as their caller).
+ALTER TABLE gigavector.gpu_collections ENABLE ROW LEVEL SECURITY;
+CREATE POLICY gpu_collections_read ON gigavector.gpu_collections FOR SELECT USING (true);
+CREATE POLICY gpu_collections_insert ON gigavector.gpu_collections FOR INSERT
+	WITH CHECK (pg_catalog.pg_has_role((SELECT relowner FROM pg_catalog.pg_class WHERE oid = relid), 'USAGE'));
+CREATE POLICY gpu_collections_update ON gigavector.gpu_collections FOR UPDATE
+	USING (pg_catalog.pg_has_role((SELECT relowner FROM pg_catalog.pg_class WHERE oid = relid), 'USAGE'));
+CREATE POLICY gpu_collections_delete ON gigavector.gpu_collections FOR DELETE
+	USING (pg_catalog.pg_has_role((SELECT relowner FROM pg_catalog.pg_class WHERE oid = relid), 'USAGE'));
+GRANT SELECT, INSERT, UPDATE, DELETE ON gigavector.gpu_collections TO PUBLIC;
 GRANT USAGE ON SEQUENCE gigavector.gpu_version_seq TO PUBLIC;
 
 -- The trigger of a loaded table: a new version for its collections.  As
--- the extension's owner, so that any writer of the table may bump it.
+-- the extension's owner, so that any writer of the table may bump it
+-- (the owner-only policies above do not bind the extension's owner).
 CREATE FUNCTION gigavector.gpu_refresh() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -35,15 +47,15 @@ CREATE FUNCTION gigavector.gpu_push(tbl regclass, column_name name) RETURNS bigi
 	AS 'MODULE_PATHNAME', 'gv_gpu_push' LANGUAGE C STRICT VOLATILE;
 CREATE FUNCTION gigavector.gpu_evict(tbl oid, attnum int2) RETURNS void
 	AS 'MODULE_PATHNAME', 'gv_gpu_evict' LANGUAGE C STRICT VOLATILE;
-REVOKE ALL ON FUNCTION gigavector.gpu_push(regclass, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION gigavector.gpu_evict(oid, int2) FROM PUBLIC;
+COMMENT ON FUNCTION gigavector.gpu_push(regclass, name) IS 'scan a loaded column again and replace its resident copy (gpu_load calls it; needs SELECT)';
+COMMENT ON FUNCTION gigavector.gpu_evict(oid, int2) IS 'free the resident copy of a column (gpu_unload calls it; owner only)';
 
 -- Load a gvector column for GPU search; returns the rows loaded.  The table
 -- needs a one-column integer primary key (the ids searches return) and no
 -- row-level security (the resident copy is shared by every reader).
 CREATE FUNCTION gigavector.gpu_load(tbl regclass, column_name name, use_float16 boolean DEFAULT false)
 	RETURNS bigint
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	att record;
 	pk name;
@@ -60,8 +72,7 @@ BEGIN
 		RAISE EXCEPTION 'column "%" of relation "%" is not a gvector', column_name, tbl
 			USING ERRCODE = 'datatype_mismatch', HINT = 'GPU search works on gvector columns.';
 	END IF;
-	IF NOT pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE')
-	   AND NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	IF (SELECT relrowsecurity FROM pg_class WHERE oid = tbl) THEN
@@ -92,12 +103,11 @@ COMMENT ON FUNCTION gigavector.gpu_load(regclass, name, boolean) IS 'load a gvec
 -- Forget a loaded column: the resident copy is freed, the trigger dropped
 -- with the table's last loaded column.  False if it was not loaded.
 CREATE FUNCTION gigavector.gpu_unload(tbl regclass, column_name name) RETURNS boolean
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n int2;
 BEGIN
-	IF NOT pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE')
-	   AND NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	DELETE FROM gigavector.gpu_collections c WHERE c.relid = tbl AND c.column_name = gpu_unload.column_name
@@ -137,11 +147,14 @@ CREATE FUNCTION gigavector.gpu_device_info(device int,
 	AS 'MODULE_PATHNAME', 'gv_gpu_device_info' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION gigavector.gpu_device_info(int) IS 'a CUDA device: name, memory in bytes, compute capability';
 
+COMMENT ON FUNCTION gigavector.gpu_refresh() IS 'trigger of loaded tables: a new version of their GPU collections';
+
 CREATE FUNCTION gigavector.gpu_status_rows(OUT relid oid, OUT attnum int2, OUT vectors bigint,
 		OUT dimensions int, OUT bytes bigint, OUT queries_served bigint, OUT version bigint,
 		OUT backend text, OUT process text)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'gv_gpu_status_rows' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION gigavector.gpu_status_rows() IS 'resident GPU collections of this database (the rows of gigavector.gpu_status)';
 
 -- Every loaded collection of this database; vectors etc. are NULL while
 -- it is not resident (after a worker restart: the next search reloads it).

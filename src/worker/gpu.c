@@ -131,7 +131,7 @@ GvGpuInit(void)
 							 "auto: CUDA when gigavector_cuda.so loads and finds a device, "
 							 "else the CPU backend; on: CUDA or searches fail; off: the CPU backend.",
 							 &gv_gpu_mode, GPU_MODE_AUTO, gpu_mode_options,
-							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("gigavector.gpu_memory_limit",
 							"Most memory the GPU search worker's loaded collections may take.",
 							"0: no limit but the device's (or the host's) own.",
@@ -503,12 +503,14 @@ gv_gpu_worker_main(Datum arg)
 	const GvCudaApi *cuda;
 	GpuStore   *store;
 	MemoryContext reqcxt;
+	int			mode;
 
 	GvWorkerSetUpSignals();
 	if (shared == NULL)
 		elog(FATAL, "gigavector gpu worker started without its shared memory");
 	before_shmem_exit(ClearWorker, (Datum) 0);
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	mode = gv_gpu_mode;
 	cuda = StartBackend();
 	store = GpuStoreCreate(TopMemoryContext, cuda, 0);
 	reqcxt = AllocSetContextCreate(TopMemoryContext, "gigavector gpu request",
@@ -542,6 +544,12 @@ gv_gpu_worker_main(Datum arg)
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
 			GvWorkerReloadIfAsked();
+			/* a new gigavector.gpu takes a new process (a new backend) */
+			if (gv_gpu_mode != mode)
+			{
+				ereport(LOG, (errmsg("gigavector gpu worker restarting for the new gigavector.gpu")));
+				proc_exit(1);
+			}
 			continue;
 		}
 		{
@@ -556,7 +564,7 @@ gv_gpu_worker_main(Datum arg)
 									   req->op == GPU_OP_SEARCH ? "gigavector gpu: search" :
 									   req->op == GPU_OP_LOAD ? "gigavector gpu: load" :
 									   "gigavector gpu: unload");
-				Serve(store, req, gv_gpu_mode == GPU_MODE_ON, reqcxt);
+				Serve(store, req, mode == GPU_MODE_ON, reqcxt);
 				PublishStatus(store);
 				dsm_detach(seg);
 			}

@@ -447,7 +447,11 @@ gv_gpu_push(PG_FUNCTION_ARGS)
 Datum
 gv_gpu_evict(PG_FUNCTION_ARGS)
 {
-	Call		call = NewCall(GPU_OP_UNLOAD, 0, 0, 0, 0);
+	Call		call;
+
+	if (!pg_class_ownercheck(PG_GETARG_OID(0), GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(PG_GETARG_OID(0)));
+	call = NewCall(GPU_OP_UNLOAD, 0, 0, 0, 0);
 
 	call.req->key.relid = PG_GETARG_OID(0);
 	call.req->key.attnum = PG_GETARG_INT16(1);
