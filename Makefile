@@ -112,3 +112,19 @@ kernel-check:
 # PGXS tracks no header dependencies: rebuild every object when a header
 # changes (the access methods share structs through them).
 $(OBJS): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h $(srcdir)/gpu/*.h)
+
+# The CUDA backend (gpu/Makefile.cuda): built whenever nvcc is found, unless
+# CUDA=no; gigavector.so never links it (the GPU worker dlopen()s it).
+NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+CUDA ?= $(if $(NVCC),yes,no)
+ifeq ($(CUDA),yes)
+PG_CPPFLAGS += -DGV_WITH_CUDA
+all: gpu/gigavector_cuda.so
+install: install-cuda
+gpu/gigavector_cuda.so: gpu/gv_cuda.cu gpu/gv_gpu.h gpu/Makefile.cuda
+	$(MAKE) -f gpu/Makefile.cuda NVCC=$(NVCC) $@
+.PHONY: install-cuda
+install-cuda: gpu/gigavector_cuda.so
+	$(INSTALL_SHLIB) gpu/gigavector_cuda.so '$(DESTDIR)$(pkglibdir)/gigavector_cuda.so'
+endif
+EXTRA_CLEAN += gpu/gigavector_cuda.so
