@@ -38,6 +38,7 @@ OBJS = \
 	src/bm25/bm25utils.o src/bm25/bm25vacuum.o src/bm25/bm25validate.o \
 	src/backup/gvbwrite.o src/backup/gvbread.o src/backup/gvbackup.o src/backup/gvrestore.o \
 	src/worker/worker.o src/worker/ttl.o \
+	src/worker/gpu.o src/worker/gpustore.o src/worker/gpusql.o \
 	src/hybrid.o
 
 # The install script is generated: sql/install/*.sql in name order, one
@@ -48,7 +49,7 @@ DATA_built = sql/gigavector--$(EXTVERSION).sql
 # Explicit, so the install scripts in sql/ never run as tests.
 REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_filter_range hnsw_memo kdtree ivfpq \
 	l1 ghalfvec gbit gsparsevec \
-	magnitude backup ttl bm25 hybrid
+	magnitude backup ttl bm25 hybrid gpu
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -111,3 +112,19 @@ kernel-check:
 # PGXS tracks no header dependencies: rebuild every object when a header
 # changes (the access methods share structs through them).
 $(OBJS): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h $(srcdir)/gpu/*.h)
+
+# The CUDA backend (gpu/Makefile.cuda): built whenever nvcc is found, unless
+# CUDA=no; gigavector.so never links it (the GPU worker dlopen()s it).
+NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+CUDA ?= $(if $(NVCC),yes,no)
+ifeq ($(CUDA),yes)
+PG_CPPFLAGS += -DGV_WITH_CUDA
+all: gpu/gigavector_cuda.so
+install: install-cuda
+gpu/gigavector_cuda.so: gpu/gv_cuda.cu gpu/gv_gpu.h gpu/Makefile.cuda
+	$(MAKE) -f gpu/Makefile.cuda NVCC=$(NVCC) $@
+.PHONY: install-cuda
+install-cuda: gpu/gigavector_cuda.so
+	$(INSTALL_SHLIB) gpu/gigavector_cuda.so '$(DESTDIR)$(pkglibdir)/gigavector_cuda.so'
+endif
+EXTRA_CLEAN += gpu/gigavector_cuda.so

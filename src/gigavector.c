@@ -13,6 +13,7 @@
 #include "ivfpq/ivfpq.h"
 #include "kdtree/kdtree.h"
 #include "utils/guc.h"
+#include "worker/gpu.h"
 #include "worker/ttl.h"
 
 PG_MODULE_MAGIC;
@@ -28,6 +29,7 @@ _PG_init(void)
 	IvfpqInit();
 	GvTtlInit();
 	Bm25Init();
+	GvGpuInit();
 
 	/* Settings of every part are registered above; no one else may use ours. */
 	MarkGUCPrefixReserved("gigavector");

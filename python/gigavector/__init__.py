@@ -7,7 +7,8 @@ connection string, or a private embedded one the package starts itself.
 servers, with the gv_bm25 access method.  ``TTLManager`` (with ``TTLConfig``)
 makes vectors expire.  ``NamespaceManager`` keeps tenants apart in schemas
 with roles of their own; ``Server`` is the REST server, with ``AuthManager``
-mapping API keys and JWTs to PostgreSQL roles.
+mapping API keys and JWTs to PostgreSQL roles.  ``GPUIndex`` (with ``GPUConfig``)
+is exact search on the server's GPU search worker (its CPU backend without a GPU).
 Underneath sit the driver-independent :class:`Vector` value and the psycopg
 adapters (``register_gvector``).
 """
@@ -26,6 +27,8 @@ from .backup import (BackupCheck, BackupCompression, BackupHeader, BackupOptions
 from .namespaces import Namespace, NamespaceConfig, NamespaceInfo, NamespaceManager
 from .auth import ApiKeyInfo, AuthConfig, AuthManager, AuthResult, AuthType, Identity
 from .server import Server, ServerConfig
+from .gpu import (GPUConfig, GPUDeviceInfo, GPUHit, GPUIndex, gpu_available, gpu_device_count,
+                  gpu_get_device_info)
 
 __all__ = [
     "ApiKeyInfo",
@@ -40,6 +43,13 @@ __all__ = [
     "NamespaceManager",
     "Server",
     "ServerConfig",
+    "GPUConfig",
+    "GPUDeviceInfo",
+    "GPUHit",
+    "GPUIndex",
+    "gpu_available",
+    "gpu_device_count",
+    "gpu_get_device_info",
     "BackupCheck",
     "BackupCompression",
     "BackupHeader",

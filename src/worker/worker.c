@@ -61,6 +61,8 @@ static int	nkinds = 0;
 
 static volatile sig_atomic_t got_sigterm = false;
 
+static void SetUpSignals(void);
+
 /*
  * Register a kind and its launcher (see worker.h).
  */
@@ -86,6 +88,37 @@ GvWorkerRegister(const GvWorkerKind *kind)
 	strlcpy(bgw.bgw_extra, kind->name, GV_WORKER_NAME_LEN);
 	RegisterBackgroundWorker(&bgw);
 	return true;
+}
+
+/*
+ * Register a service (see worker.h): a single static worker, not a
+ * launcher, since a service such as the GPU worker owns something there is
+ * one of (a device) rather than serving each database.
+ */
+bool
+GvWorkerRegisterService(const char *name, const char *function_name, int restart_s)
+{
+	BackgroundWorker bgw;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return false;
+	memset(&bgw, 0, sizeof(bgw));
+	/* a connection (to no database) puts it in pg_stat_activity */
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_ConsistentState;
+	bgw.bgw_restart_time = restart_s;
+	strlcpy(bgw.bgw_library_name, "gigavector", BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, function_name, BGW_MAXLEN);
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "gigavector %s worker", name);
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "gigavector %s worker", name);
+	RegisterBackgroundWorker(&bgw);
+	return true;
+}
+
+void
+GvWorkerSetUpSignals(void)
+{
+	SetUpSignals();
 }
 
 bool

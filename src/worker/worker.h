@@ -38,6 +38,18 @@ typedef struct GvWorkerKind
  */
 extern bool GvWorkerRegister(const GvWorkerKind *kind);
 
+/*
+ * Register a service: one static worker for the whole cluster, connected
+ * to no database, running function_name (exported by name), started again
+ * restart_s seconds after it exits.  Only from shared_preload_libraries;
+ * otherwise a no-op that returns false.
+ */
+extern bool GvWorkerRegisterService(const char *name, const char *function_name,
+									int restart_s);
+
+/* The frame's signal handlers (SIGTERM a flag, SIGHUP a reload), unblocked. */
+extern void GvWorkerSetUpSignals(void);
+
 /* True once SIGTERM arrived: a round stops at its next safe point. */
 extern bool GvWorkerStopRequested(void);
 

@@ -108,6 +108,13 @@ INSERT INTO hostile_input (type, expr) VALUES
 	('jsonb', 'NULL'), ('jsonb', '''{}'''), ('jsonb', '''[]'''), ('jsonb', '''{"columns": 1, "indexes": "x"}'''),
 	('jsonb', '''{"columns": [{"name": "a", "type": "int); DROP TABLE hostile_items; --"}]}'''),
 	('jsonb', '''{"columns": [{"name": "a", "type": "gvector(2)"}], "indexes": [{"name": "i", "method": "gv_hnsw", "columns": [{"expression": "a", "opclass": "gvector_l2_ops; --", "order": ""}]}]}''');
+-- GPU search: attribute numbers, and query batches (empty, mixed dimensions, NULLs, 1,000)
+INSERT INTO hostile_input (type, expr) VALUES
+	('smallint', 'NULL'), ('smallint', '0'), ('smallint', '1'), ('smallint', '2'),
+	('smallint', '-1'), ('smallint', '32767'),
+	('gvector[]', 'NULL'), ('gvector[]', '''{}'''), ('gvector[]', 'ARRAY[''[1,2]'']::gvector[]'),
+	('gvector[]', 'ARRAY[''[1,2]'', ''[1,2,3]'']::gvector[]'), ('gvector[]', 'ARRAY[NULL]::gvector[]'),
+	('gvector[]', 'array_fill(''[1,2]''::gvector, ARRAY[1000])');
 -- arrays of every element type the casts take; [0:1] has a lower bound
 -- other than 1, and the float8[] ones include aggregate-state shapes
 INSERT INTO hostile_input (type, expr)
