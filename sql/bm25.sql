@@ -129,15 +129,21 @@ SELECT count(*) FROM (SELECT id FROM bm25_docs ORDER BY body <&> bm25query('bm25
 
 -- statistics: dead rows count until VACUUM removes them, then stop
 SELECT * FROM gigavector.bm25_verify('bm25_docs_body');
+SELECT * FROM gigavector.bm25_verify_table('bm25_docs_body');
 DELETE FROM bm25_docs WHERE id % 2 = 0 AND id >= 100;
 UPDATE bm25_docs SET body = 'vector search, vector search, vector search' WHERE id = 2;
 SELECT documents FROM gigavector.bm25_verify('bm25_docs_body');
+-- against the table: the deleted rows' and the old version's entries await VACUUM ...
+SELECT * FROM gigavector.bm25_verify_table('bm25_docs_body');
 VACUUM bm25_docs;
 SELECT * FROM gigavector.bm25_verify('bm25_docs_body');
+-- ... and are gone after it
+SELECT * FROM gigavector.bm25_verify_table('bm25_docs_body');
 SELECT q, bm25_check(q, 10) FROM unnest(ARRAY['search', 'vector search', 'topic3 vector database', 'filler']) q;
 -- row addresses reused after VACUUM: new rows are found, old rows' words are gone
 INSERT INTO bm25_docs SELECT i, 'brand new zebra row ' || i FROM generate_series(2000, 2299) i;
 SELECT * FROM gigavector.bm25_verify('bm25_docs_body');
+SELECT * FROM gigavector.bm25_verify_table('bm25_docs_body');
 SELECT count(*) AS reused FROM bm25_docs WHERE id >= 2000 AND ctid < (SELECT max(ctid) FROM bm25_docs WHERE id < 2000);
 SELECT q, bm25_check(q, 10) FROM unnest(ARRAY['zebra', 'zebra filler', 'topic4', 'filler number 102']) q;
 SET enable_seqscan = off;
@@ -250,6 +256,46 @@ SET ROLE bm25_nobody;
 SELECT bm25_err($$SELECT bm25query('bm25_docs_body', 'x')$$);
 RESET ROLE;
 DROP ROLE bm25_nobody;
+
+-- bm25_verify_table finds an index that does not match its table.  The
+-- mismatches are made on purpose: rows written while the index is marked
+-- not ready (so neither INSERT nor VACUUM maintains it), and a text search
+-- configuration changed after the build (the rows now tokenise otherwise).
+CREATE TABLE bm25_mismatch (id int, body text);
+INSERT INTO bm25_mismatch SELECT i, 'cat cats dog ' || i FROM generate_series(1, 20) i;
+CREATE TEXT SEARCH CONFIGURATION bm25_cfg (COPY = english);
+CREATE INDEX bm25_mismatch_i ON bm25_mismatch USING gv_bm25 (body) WITH (text_config = 'bm25_cfg');
+SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
+-- a row the index never saw
+UPDATE pg_index SET indisready = false WHERE indexrelid = 'bm25_mismatch_i'::regclass;
+INSERT INTO bm25_mismatch VALUES (21, 'unseen');
+UPDATE pg_index SET indisready = true WHERE indexrelid = 'bm25_mismatch_i'::regclass;
+SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
+SELECT * FROM gigavector.bm25_verify('bm25_mismatch_i');
+REINDEX INDEX bm25_mismatch_i;
+SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
+-- entries of rows a VACUUM removed without telling the index
+UPDATE pg_index SET indisready = false WHERE indexrelid = 'bm25_mismatch_i'::regclass;
+DELETE FROM bm25_mismatch WHERE id > 15;
+VACUUM bm25_mismatch;
+UPDATE pg_index SET indisready = true WHERE indexrelid = 'bm25_mismatch_i'::regclass;
+SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+REINDEX INDEX bm25_mismatch_i;
+SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
+-- the configuration changed: "cat cats" gave cat twice, now cat and cats once each
+ALTER TEXT SEARCH CONFIGURATION bm25_cfg ALTER MAPPING FOR asciiword WITH simple;
+SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+-- ... and keeps stop words: the lengths differ
+UPDATE bm25_mismatch SET body = 'the dog ' || id;
+ALTER TEXT SEARCH CONFIGURATION bm25_cfg ALTER MAPPING FOR asciiword WITH english_stem;
+REINDEX INDEX bm25_mismatch_i;
+ALTER TEXT SEARCH CONFIGURATION bm25_cfg ALTER MAPPING FOR asciiword WITH simple;
+SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+-- errors: not a gv_bm25 index
+SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch')$$);
+DROP TABLE bm25_mismatch;
+DROP TEXT SEARCH CONFIGURATION bm25_cfg;
 
 DROP TABLE bm25_docs, bm25_big, bm25_kinds, bm25_unlogged;
 DROP FUNCTION bm25_check, bm25_oracle, bm25_err;

@@ -122,6 +122,8 @@ for my $round (['terms', 1, 2], ['terms', 20, 3], ['documents', 0, 5])
 	$node->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) docs');
 	my ($docs2, $postings2) = split /\|/, $node->safe_psql('postgres', $verify);
 	is($docs2, scalar(keys %live), "a second VACUUM finishes the job ($what)");
+	is($node->safe_psql('postgres', "SELECT table_rows, invisible_documents FROM gigavector.bm25_verify_table('docs_bm25')"),
+		scalar(keys %live) . '|0', "the index matches the table, no entry of a removed row left ($what)");
 	if ($stage eq 'terms')
 	{
 		ok($docs1 == $docs0 && $postings0 > $postings1 && $postings1 > $postings2,
