@@ -257,6 +257,40 @@ SELECT bm25_err($$SELECT bm25query('bm25_docs_body', 'x')$$);
 RESET ROLE;
 DROP ROLE bm25_nobody;
 
+-- a build whose postings outgrow maintenance_work_mem sorts them in
+-- temporary files (the DEBUG line says so) and writes the same index, to
+-- the byte (past each page's LSN and checksum), as a build in memory
+CREATE TABLE bm25_spill AS SELECT i AS id,
+	(SELECT string_agg('w' || ((i * 7 + j * 13) % 500), ' ') FROM generate_series(1, 12 + i % 5) j) AS body
+	FROM generate_series(1, 20000) i;
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = debug1;
+CREATE INDEX bm25_spill_small ON bm25_spill USING gv_bm25 (body) WITH (text_config = 'english');
+RESET client_min_messages;
+SET maintenance_work_mem = '256MB';
+CREATE INDEX bm25_spill_big ON bm25_spill USING gv_bm25 (body) WITH (text_config = 'english');
+RESET maintenance_work_mem;
+SELECT * FROM gigavector.bm25_verify('bm25_spill_small');
+SELECT * FROM gigavector.bm25_verify('bm25_spill_big');
+SELECT table_rows, postings FROM gigavector.bm25_verify_table('bm25_spill_small');
+CHECKPOINT;
+SELECT length(a) / 8192 AS pages, length(a) = length(b) AS same_length,
+	bool_and(substring(a FROM p * 8192 + 11 FOR 8182) = substring(b FROM p * 8192 + 11 FOR 8182)) AS same_pages
+	FROM (SELECT pg_read_binary_file(pg_relation_filepath('bm25_spill_small')) AS a,
+				 pg_read_binary_file(pg_relation_filepath('bm25_spill_big')) AS b) f,
+		 generate_series(0, length(a) / 8192 - 1) p
+	GROUP BY a, b;
+-- and the same scores, to the bit
+SET enable_seqscan = off;
+SELECT q, count(*) AS rows, bool_and(s.id = b.id AND s.score = b.score) AS same FROM unnest(ARRAY['w1', 'w7 w250', 'w3 w4 w5 w499']) q,
+	LATERAL (SELECT row_number() OVER () AS rn, id, -(body <&> bm25query('bm25_spill_small', q)) AS score FROM
+		(SELECT * FROM bm25_spill ORDER BY body <&> bm25query('bm25_spill_small', q), id LIMIT 50) x) s
+	JOIN LATERAL (SELECT row_number() OVER () AS rn, id, -(body <&> bm25query('bm25_spill_big', q)) AS score FROM
+		(SELECT * FROM bm25_spill ORDER BY body <&> bm25query('bm25_spill_big', q), id LIMIT 50) y) b USING (rn)
+	GROUP BY q ORDER BY q;
+RESET enable_seqscan;
+DROP TABLE bm25_spill;
+
 -- bm25_verify_table finds an index that does not match its table.  The
 -- mismatches are made on purpose: rows written while the index is marked
 -- not ready (so neither INSERT nor VACUUM maintains it), and a text search
