@@ -129,15 +129,21 @@ SELECT count(*) FROM (SELECT id FROM bm25_docs ORDER BY body <&> bm25query('bm25
 
 -- statistics: dead rows count until VACUUM removes them, then stop
 SELECT * FROM gigavector.bm25_verify('bm25_docs_body');
+SELECT * FROM gigavector.bm25_verify_table('bm25_docs_body');
 DELETE FROM bm25_docs WHERE id % 2 = 0 AND id >= 100;
 UPDATE bm25_docs SET body = 'vector search, vector search, vector search' WHERE id = 2;
 SELECT documents FROM gigavector.bm25_verify('bm25_docs_body');
+-- against the table: the deleted rows' and the old version's entries await VACUUM ...
+SELECT * FROM gigavector.bm25_verify_table('bm25_docs_body');
 VACUUM bm25_docs;
 SELECT * FROM gigavector.bm25_verify('bm25_docs_body');
+-- ... and are gone after it
+SELECT * FROM gigavector.bm25_verify_table('bm25_docs_body');
 SELECT q, bm25_check(q, 10) FROM unnest(ARRAY['search', 'vector search', 'topic3 vector database', 'filler']) q;
 -- row addresses reused after VACUUM: new rows are found, old rows' words are gone
 INSERT INTO bm25_docs SELECT i, 'brand new zebra row ' || i FROM generate_series(2000, 2299) i;
 SELECT * FROM gigavector.bm25_verify('bm25_docs_body');
+SELECT * FROM gigavector.bm25_verify_table('bm25_docs_body');
 SELECT count(*) AS reused FROM bm25_docs WHERE id >= 2000 AND ctid < (SELECT max(ctid) FROM bm25_docs WHERE id < 2000);
 SELECT q, bm25_check(q, 10) FROM unnest(ARRAY['zebra', 'zebra filler', 'topic4', 'filler number 102']) q;
 SET enable_seqscan = off;
@@ -250,6 +256,80 @@ SET ROLE bm25_nobody;
 SELECT bm25_err($$SELECT bm25query('bm25_docs_body', 'x')$$);
 RESET ROLE;
 DROP ROLE bm25_nobody;
+
+-- a build whose postings outgrow maintenance_work_mem sorts them in
+-- temporary files (the DEBUG line says so) and writes the same index, to
+-- the byte (past each page's LSN and checksum), as a build in memory
+CREATE TABLE bm25_spill AS SELECT i AS id,
+	(SELECT string_agg('w' || ((i * 7 + j * 13) % 500), ' ') FROM generate_series(1, 12 + i % 5) j) AS body
+	FROM generate_series(1, 20000) i;
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = debug1;
+CREATE INDEX bm25_spill_small ON bm25_spill USING gv_bm25 (body) WITH (text_config = 'english');
+RESET client_min_messages;
+SET maintenance_work_mem = '256MB';
+CREATE INDEX bm25_spill_big ON bm25_spill USING gv_bm25 (body) WITH (text_config = 'english');
+RESET maintenance_work_mem;
+SELECT * FROM gigavector.bm25_verify('bm25_spill_small');
+SELECT * FROM gigavector.bm25_verify('bm25_spill_big');
+SELECT table_rows, postings FROM gigavector.bm25_verify_table('bm25_spill_small');
+CHECKPOINT;
+SELECT length(a) / 8192 AS pages, length(a) = length(b) AS same_length,
+	bool_and(substring(a FROM p * 8192 + 11 FOR 8182) = substring(b FROM p * 8192 + 11 FOR 8182)) AS same_pages
+	FROM (SELECT pg_read_binary_file(pg_relation_filepath('bm25_spill_small')) AS a,
+				 pg_read_binary_file(pg_relation_filepath('bm25_spill_big')) AS b) f,
+		 generate_series(0, length(a) / 8192 - 1) p
+	GROUP BY a, b;
+-- and the same scores, to the bit
+SET enable_seqscan = off;
+SELECT q, count(*) AS rows, bool_and(s.id = b.id AND s.score = b.score) AS same FROM unnest(ARRAY['w1', 'w7 w250', 'w3 w4 w5 w499']) q,
+	LATERAL (SELECT row_number() OVER () AS rn, id, -(body <&> bm25query('bm25_spill_small', q)) AS score FROM
+		(SELECT * FROM bm25_spill ORDER BY body <&> bm25query('bm25_spill_small', q), id LIMIT 50) x) s
+	JOIN LATERAL (SELECT row_number() OVER () AS rn, id, -(body <&> bm25query('bm25_spill_big', q)) AS score FROM
+		(SELECT * FROM bm25_spill ORDER BY body <&> bm25query('bm25_spill_big', q), id LIMIT 50) y) b USING (rn)
+	GROUP BY q ORDER BY q;
+RESET enable_seqscan;
+DROP TABLE bm25_spill;
+
+-- bm25_verify_table finds an index that does not match its table.  The
+-- mismatches are made on purpose: rows written while the index is marked
+-- not ready (so neither INSERT nor VACUUM maintains it), and a text search
+-- configuration changed after the build (the rows now tokenise otherwise).
+CREATE TABLE bm25_mismatch (id int, body text);
+INSERT INTO bm25_mismatch SELECT i, 'cat cats dog ' || i FROM generate_series(1, 20) i;
+CREATE TEXT SEARCH CONFIGURATION bm25_cfg (COPY = english);
+CREATE INDEX bm25_mismatch_i ON bm25_mismatch USING gv_bm25 (body) WITH (text_config = 'bm25_cfg');
+SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
+-- a row the index never saw
+UPDATE pg_index SET indisready = false WHERE indexrelid = 'bm25_mismatch_i'::regclass;
+INSERT INTO bm25_mismatch VALUES (21, 'unseen');
+UPDATE pg_index SET indisready = true WHERE indexrelid = 'bm25_mismatch_i'::regclass;
+SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
+SELECT * FROM gigavector.bm25_verify('bm25_mismatch_i');
+REINDEX INDEX bm25_mismatch_i;
+SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
+-- entries of rows a VACUUM removed without telling the index
+UPDATE pg_index SET indisready = false WHERE indexrelid = 'bm25_mismatch_i'::regclass;
+DELETE FROM bm25_mismatch WHERE id > 15;
+VACUUM bm25_mismatch;
+UPDATE pg_index SET indisready = true WHERE indexrelid = 'bm25_mismatch_i'::regclass;
+SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+REINDEX INDEX bm25_mismatch_i;
+SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
+-- the configuration changed: "cat cats" gave cat twice, now cat and cats once each
+ALTER TEXT SEARCH CONFIGURATION bm25_cfg ALTER MAPPING FOR asciiword WITH simple;
+SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+-- ... and keeps stop words: the lengths differ
+UPDATE bm25_mismatch SET body = 'the dog ' || id;
+ALTER TEXT SEARCH CONFIGURATION bm25_cfg ALTER MAPPING FOR asciiword WITH english_stem;
+REINDEX INDEX bm25_mismatch_i;
+ALTER TEXT SEARCH CONFIGURATION bm25_cfg ALTER MAPPING FOR asciiword WITH simple;
+SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+-- errors: not a gv_bm25 index
+SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch')$$);
+DROP TABLE bm25_mismatch;
+DROP TEXT SEARCH CONFIGURATION bm25_cfg;
 
 DROP TABLE bm25_docs, bm25_big, bm25_kinds, bm25_unlogged;
 DROP FUNCTION bm25_check, bm25_oracle, bm25_err;

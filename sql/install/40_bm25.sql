@@ -72,3 +72,9 @@ CREATE FUNCTION gigavector.bm25_verify(index regclass,
 COMMENT ON FUNCTION gigavector.bm25_verify(regclass) IS 'check the structure and statistics of a gv_bm25 index; raises an error on corruption, returns counts';
 REVOKE ALL ON FUNCTION gigavector.bm25_verify(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gigavector.bm25_verify(regclass) TO pg_stat_scan_tables;
+CREATE FUNCTION gigavector.bm25_verify_table(index regclass,
+	OUT table_rows bigint, OUT postings bigint, OUT invisible_documents bigint)
+	AS 'MODULE_PATHNAME', 'gv_bm25_verify_table' LANGUAGE C STRICT;
+COMMENT ON FUNCTION gigavector.bm25_verify_table(regclass) IS 'check a gv_bm25 index against its table: every visible row indexed with its terms, term frequencies and length, no entry of a row VACUUM removed; raises an error on a mismatch, returns counts';
+REVOKE ALL ON FUNCTION gigavector.bm25_verify_table(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION gigavector.bm25_verify_table(regclass) TO pg_stat_scan_tables;

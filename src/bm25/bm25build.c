@@ -7,6 +7,13 @@
  *
  * Progress: "tokenizing rows" counts the table's blocks (the table scan
  * reports them), "writing posting lists" counts terms.
+ *
+ * Memory: postings are kept per term in arrays while these stay within
+ * maintenance_work_mem; past it every posting (those so far and the rest)
+ * goes to a tuplesort on (term, row), which spills to temporary files, and
+ * the writer reads each term's postings back from it in the same order.
+ * Either way the pages written are the same.  The document list (12 bytes
+ * a row) and the vocabulary stay in memory.
  */
 #include "compat.h"
 
@@ -14,13 +21,17 @@
 #include "bm25.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_operator_d.h"
+#include "catalog/pg_type_d.h"
 #include "commands/progress.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/backend_progress.h"
 #include "tsearch/ts_cache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/tuplesort.h"
 
 typedef struct BuildTerm
 {
@@ -49,6 +60,13 @@ typedef struct Bm25BuildState
 	int64		capdocs;
 	uint64		totalLength;
 	double		indtuples;
+	Size		postingBytes;	/* of the terms' posting arrays */
+	Tuplesortstate *spill;		/* once those outgrew maintenance_work_mem */
+	TupleDesc	spillDesc;		/* (term, key, tf, dl) */
+	TupleTableSlot *putSlot;
+	TupleTableSlot *getSlot;
+	bool		spillAhead;		/* getSlot holds the next sorted posting */
+	int			spillTerm;		/* its term */
 } Bm25BuildState;
 
 /*
@@ -120,12 +138,61 @@ LookupTerm(Bm25BuildState *bs, const char *lexeme, int len)
 	t->len = len;
 	t->hash = hash;
 	t->count = 0;
-	t->capacity = 4;
-	t->postings = MemoryContextAlloc(bs->buildCtx, sizeof(Bm25Posting) * t->capacity);
+	t->capacity = bs->spill ? 0 : 4;
+	t->postings = bs->spill ? NULL :
+		MemoryContextAlloc(bs->buildCtx, sizeof(Bm25Posting) * t->capacity);
+	bs->postingBytes += sizeof(Bm25Posting) * t->capacity;
 	bs->slots[s] = ++bs->nterms;
 	if (bs->nterms * 2 > bs->nslots)
 		GrowSlots(bs);
 	return &bs->terms[bs->nterms - 1];
+}
+
+static void
+SpillPut(Bm25BuildState *bs, int term, const Bm25Posting *p)
+{
+	TupleTableSlot *slot = bs->putSlot;
+
+	ExecClearTuple(slot);
+	slot->tts_values[0] = Int32GetDatum(term);
+	slot->tts_values[1] = Int64GetDatum((int64) p->key);
+	slot->tts_values[2] = Int32GetDatum((int32) p->tf);
+	slot->tts_values[3] = Int32GetDatum((int32) p->dl);
+	memset(slot->tts_isnull, 0, sizeof(bool) * 4);
+	ExecStoreVirtualTuple(slot);
+	tuplesort_puttupleslot(bs->spill, slot);
+}
+
+/* The posting arrays outgrew maintenance_work_mem: move them to a tuplesort. */
+static void
+StartSpill(Bm25BuildState *bs)
+{
+	AttrNumber	attNums[2] = {1, 2};
+	Oid			sortOps[2] = {Int4LessOperator, Int8LessOperator};
+	Oid			collations[2] = {InvalidOid, InvalidOid};
+	bool		nullsFirst[2] = {false, false};
+
+	ereport(DEBUG1,
+			(errmsg_internal("gv_bm25 build: postings past maintenance_work_mem, sorting them in temporary files")));
+	bs->spillDesc = CreateTemplateTupleDesc(4);
+	TupleDescInitEntry(bs->spillDesc, 1, "term", INT4OID, -1, 0);
+	TupleDescInitEntry(bs->spillDesc, 2, "key", INT8OID, -1, 0);
+	TupleDescInitEntry(bs->spillDesc, 3, "tf", INT4OID, -1, 0);
+	TupleDescInitEntry(bs->spillDesc, 4, "dl", INT4OID, -1, 0);
+	bs->spill = tuplesort_begin_heap(bs->spillDesc, 2, attNums, sortOps, collations, nullsFirst,
+									 maintenance_work_mem, NULL, TUPLESORT_NONE);
+	bs->putSlot = MakeSingleTupleTableSlot(bs->spillDesc, &TTSOpsVirtual);
+	for (int i = 0; i < bs->nterms; i++)
+	{
+		BuildTerm  *t = &bs->terms[i];
+
+		for (int j = 0; j < t->count; j++)
+			SpillPut(bs, i, &t->postings[j]);
+		pfree(t->postings);
+		t->postings = NULL;
+		t->capacity = 0;
+	}
+	bs->postingBytes = 0;
 }
 
 static void
@@ -138,6 +205,8 @@ AddDocument(Bm25BuildState *bs, ItemPointer tid, Bm25Bag *bag)
 		bs->capdocs *= 2;
 		bs->docs = repalloc_huge(bs->docs, sizeof(Bm25DocData) * bs->capdocs);
 	}
+	/* zero the padding too: pages are then a function of the rows alone */
+	memset(&bs->docs[bs->ndocs], 0, sizeof(Bm25DocData));
 	bs->docs[bs->ndocs].key = key;
 	bs->docs[bs->ndocs].dl = (uint32) Min(bag->length, PG_UINT32_MAX);
 	bs->ndocs++;
@@ -146,17 +215,27 @@ AddDocument(Bm25BuildState *bs, ItemPointer tid, Bm25Bag *bag)
 	for (int i = 0; i < bag->nterms; i++)
 	{
 		BuildTerm  *t = LookupTerm(bs, bag->terms[i].lexeme, bag->terms[i].len);
+		Bm25Posting p;
 
+		p.key = key;
+		p.tf = bag->terms[i].tf;
+		p.dl = (uint32) Min(bag->length, PG_UINT32_MAX);
+		if (bs->spill)
+		{
+			SpillPut(bs, t - bs->terms, &p);
+			t->count++;
+			continue;
+		}
 		if (t->count == t->capacity)
 		{
+			bs->postingBytes += sizeof(Bm25Posting) * t->capacity;
 			t->capacity *= 2;
 			t->postings = repalloc_huge(t->postings, sizeof(Bm25Posting) * t->capacity);
 		}
-		t->postings[t->count].key = key;
-		t->postings[t->count].tf = bag->terms[i].tf;
-		t->postings[t->count].dl = (uint32) Min(bag->length, PG_UINT32_MAX);
-		t->count++;
+		t->postings[t->count++] = p;
 	}
+	if (bs->spill == NULL && bs->postingBytes > (Size) maintenance_work_mem * 1024)
+		StartSpill(bs);
 }
 
 static void
@@ -305,17 +384,60 @@ CompareDocs(const void *a, const void *b)
 	return (x->key > y->key) - (x->key < y->key);
 }
 
+/* Read the next sorted posting of the spill into getSlot, if any. */
+static void
+SpillAdvance(Bm25BuildState *bs)
+{
+	bs->spillAhead = tuplesort_gettupleslot(bs->spill, true, false, bs->getSlot, NULL);
+	if (bs->spillAhead)
+	{
+		slot_getallattrs(bs->getSlot);
+		bs->spillTerm = DatumGetInt32(bs->getSlot->tts_values[0]);
+	}
+}
+
 /*
- * Write one term's posting blocks; fills the entry's head, tail and bounds.
+ * The postings of term ti from done on, at most a block's worth, into out:
+ * from its array, or from the spill (sorted by term, then row).
+ */
+static int
+NextPostings(Bm25BuildState *bs, int ti, int done, Bm25Posting *out)
+{
+	BuildTerm  *t = &bs->terms[ti];
+	int			n = 0;
+
+	if (bs->spill == NULL)
+	{
+		n = Min(BM25_BLOCK_POSTINGS, t->count - done);
+		memcpy(out, &t->postings[done], sizeof(Bm25Posting) * n);
+		return n;
+	}
+	while (n < BM25_BLOCK_POSTINGS && bs->spillAhead && bs->spillTerm == ti)
+	{
+		Datum	   *v = bs->getSlot->tts_values;
+
+		out[n].key = (uint64) DatumGetInt64(v[1]);
+		out[n].tf = (uint32) DatumGetInt32(v[2]);
+		out[n].dl = (uint32) DatumGetInt32(v[3]);
+		n++;
+		SpillAdvance(bs);
+	}
+	return n;
+}
+
+/*
+ * Write term ti's posting blocks; fills the entry's head, tail and bounds.
  */
 static void
-WritePostings(PageWriter *w, BuildTerm *t, Bm25Term entry)
+WritePostings(PageWriter *w, Bm25BuildState *bs, int ti, Bm25Term entry, Bm25Posting *batch)
 {
+	BuildTerm  *t = &bs->terms[ti];
 	ItemPointerData prev;
+	int			n;
 
 	ItemPointerSetInvalid(&prev);
-	/* a synchronised scan may start mid-table: sort by TID */
-	for (int i = 1; i < t->count; i++)
+	/* a synchronised scan may start mid-table: sort by TID (the spill is sorted) */
+	for (int i = 1; bs->spill == NULL && i < t->count; i++)
 		if (t->postings[i].key < t->postings[i - 1].key)
 		{
 			qsort(t->postings, t->count, sizeof(Bm25Posting), ComparePostings);
@@ -325,11 +447,10 @@ WritePostings(PageWriter *w, BuildTerm *t, Bm25Term entry)
 	entry->df = t->count;
 	entry->maxtf = 0;
 	entry->mindl = PG_UINT32_MAX;
-	for (int i = 0; i < t->count; i += BM25_BLOCK_POSTINGS)
+	for (int i = 0; (n = NextPostings(bs, ti, i, batch)) > 0; i += n)
 	{
-		int			n = Min(BM25_BLOCK_POSTINGS, t->count - i);
 		Size		size;
-		Bm25Block	blk = Bm25MakeBlock(&t->postings[i], n, &size);
+		Bm25Block	blk = Bm25MakeBlock(batch, n, &size);
 		ItemPointerData where = WriterAdd(w, (Item) blk, size);
 
 		entry->maxtf = Max(entry->maxtf, blk->maxtf);
@@ -438,6 +559,7 @@ WriteIndex(Relation index, Bm25BuildState *bs)
 	Bm25MetaPage meta;
 	BlockNumber postingTail;
 	BlockNumber docTail;
+	Bm25Posting *batch = palloc(sizeof(Bm25Posting) * BM25_BLOCK_POSTINGS);
 
 	for (int i = 0; i < bs->nterms; i++)
 		maxlen = Max(maxlen, bs->terms[i].len);
@@ -450,6 +572,12 @@ WriteIndex(Relation index, Bm25BuildState *bs)
 	for (uint32 i = 0; i < nbuckets; i++)
 		lastPage[i] = 1 + i;
 
+	if (bs->spill)
+	{
+		tuplesort_performsort(bs->spill);
+		bs->getSlot = MakeSingleTupleTableSlot(bs->spillDesc, &TTSOpsMinimalTuple);
+		SpillAdvance(bs);
+	}
 	WriterInit(&pw, index, BM25_PAGE_POSTINGS, false);
 	for (int i = 0; i < bs->nterms; i++)
 	{
@@ -458,7 +586,7 @@ WriteIndex(Relation index, Bm25BuildState *bs)
 		entry->hash = t->hash;
 		entry->len = t->len;
 		memcpy(entry->lexeme, t->lexeme, t->len);
-		WritePostings(&pw, t, entry);
+		WritePostings(&pw, bs, i, entry, batch);
 		AddTermToBucket(index, entry, BM25_TERM_SIZE(t->len), nbuckets, lastPage);
 		if ((i & 1023) == 0)
 		{
@@ -467,6 +595,13 @@ WriteIndex(Relation index, Bm25BuildState *bs)
 		}
 	}
 	postingTail = WriterEnd(&pw);
+	if (bs->spill)
+	{
+		Assert(!bs->spillAhead);
+		tuplesort_end(bs->spill);
+		ExecDropSingleTupleTableSlot(bs->putSlot);
+		ExecDropSingleTupleTableSlot(bs->getSlot);
+	}
 
 	qsort(bs->docs, bs->ndocs, sizeof(Bm25DocData), CompareDocs);
 	WriterInit(&dw, index, BM25_PAGE_DOCS, true);

@@ -1,17 +1,29 @@
 /*
  * bm25vacuum.c
  *	  VACUUM for gv_bm25: every row VACUUM reports dead (the bulk-delete
- *	  callback, asked for every document and every posting) stops counting:
- *	  its document entry goes, with its length, from N and the total
- *	  length; its postings go from their blocks and from their terms'
- *	  document frequencies.  So scores are exact after VACUUM, without
- *	  VACUUM FULL or REINDEX.
+ *	  callback, asked for every posting and every document) stops counting:
+ *	  its postings go from their blocks and from their terms' document
+ *	  frequencies; its document entry goes, with its length, from N and the
+ *	  total length.  So scores are exact after VACUUM, without VACUUM FULL
+ *	  or REINDEX.
  *
  * Work is done a page at a time under the index's writer lock (inserts
  * wait for one page, not the whole vacuum; searches see each page's
  * change whole).  Blocks are rewritten in place (they only shrink); a
  * block left empty stays in its chain, skipped by scans.  Term bounds
  * (highest tf, lowest length) are recomputed from the blocks that remain.
+ *
+ * Order, for a crash (or an ERROR) between two records: postings first,
+ * documents last.  Each posting block rewrite takes the term's df down in
+ * the same record, so df always equals the term's postings.  Until the
+ * document pass has run, a dead row's document entry outlives its
+ * postings: the state an insert cut short leaves (a document whose
+ * postings add up to less than its length), which bm25_verify accepts and
+ * the next VACUUM finishes (the heap keeps the row's line pointer dead
+ * until every index has been vacuumed).  The other order would leave
+ * postings of rows no longer in N, a df that can exceed N (a negative
+ * idf).  Bounds are updated after a term's blocks: until then they are
+ * only looser (a higher tf, a lower length), which scans allow.
  */
 #include "compat.h"
 
@@ -84,17 +96,21 @@ VacuumDocuments(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 }
 
 /*
- * Remove the dead postings of the term at (blkno, off); returns how many
- * went, and the bounds of those that remain.
+ * Remove the dead postings of the term at termoff on the (exclusively
+ * locked) term page termbuf, one block a record that also takes the
+ * term's df down by the postings removed from that block; returns the
+ * bounds of the postings that remain.
  */
-static uint32
-VacuumTermPostings(IndexVacuumInfo *info, Bm25Term term, IndexBulkDeleteCallback callback,
-				   void *callback_state, uint32 *maxtf, uint32 *mindl)
+static void
+VacuumTermPostings(IndexVacuumInfo *info, Buffer termbuf, OffsetNumber termoff,
+				   IndexBulkDeleteCallback callback, void *callback_state,
+				   uint32 *maxtf, uint32 *mindl)
 {
 	Relation	index = info->index;
+	Bm25Term	term = (Bm25Term) PageGetItem(BufferGetPage(termbuf),
+											  PageGetItemId(BufferGetPage(termbuf), termoff));
 	BlockNumber blkno = term->headBlk;
 	OffsetNumber off = term->headOff;
-	uint32		removed = 0;
 	Bm25Posting *ps = palloc(sizeof(Bm25Posting) * BM25_BLOCK_POSTINGS);
 
 	*maxtf = 0;
@@ -135,12 +151,17 @@ VacuumTermPostings(IndexVacuumInfo *info, Bm25Term term, IndexBulkDeleteCallback
 				GenericXLogState *state = GenericXLogStart(index);
 				Size		size;
 				Bm25Block	nb = Bm25MakeBlock(ps, n, &size);
+				Page		tpage;
+				Bm25Term	w;
 
-				removed += blk->count - n;
 				if (n == 0)
 					nb->first = nb->last = blk->last;
 				nb->nextBlk = nextBlk;
 				nb->nextOff = nextOff;
+				/* the term page first: the order pages are locked in, also in redo */
+				tpage = GenericXLogRegisterBuffer(state, termbuf, 0);
+				w = (Bm25Term) PageGetItem(tpage, PageGetItemId(tpage, termoff));
+				w->df -= Min(w->df, (uint32) (blk->count - n));
 				page = GenericXLogRegisterBuffer(state, buf, 0);
 				if (!PageIndexTupleOverwrite(page, off, (Item) nb, size))
 					elog(ERROR, "failed to overwrite a posting block in index \"%s\"",
@@ -159,7 +180,6 @@ VacuumTermPostings(IndexVacuumInfo *info, Bm25Term term, IndexBulkDeleteCallback
 		off = nextOff;
 	}
 	pfree(ps);
-	return removed;
 }
 
 static void
@@ -193,19 +213,17 @@ VacuumTerms(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *callb
 			{
 				Bm25Term	t = (Bm25Term) PageGetItem(page, PageGetItemId(page, off));
 				uint32		maxtf,
-							mindl,
-							removed;
+							mindl;
 
 				if (t->df == 0 || !BlockNumberIsValid(t->headBlk))
 					continue;
-				removed = VacuumTermPostings(info, t, callback, callback_state, &maxtf, &mindl);
-				if (removed > 0 || maxtf != t->maxtf || mindl != t->mindl)
+				VacuumTermPostings(info, buf, off, callback, callback_state, &maxtf, &mindl);
+				if (maxtf != t->maxtf || mindl != t->mindl)
 				{
 					GenericXLogState *state = GenericXLogStart(index);
 					Page		p = GenericXLogRegisterBuffer(state, buf, 0);
 					Bm25Term	w = (Bm25Term) PageGetItem(p, PageGetItemId(p, off));
 
-					w->df -= Min(w->df, removed);
 					w->maxtf = maxtf;
 					w->mindl = mindl;
 					GenericXLogFinish(state);
@@ -229,8 +247,9 @@ bm25bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	if (stats == NULL)
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
 	stats->num_index_tuples = 0;
-	VacuumDocuments(info, stats, callback, callback_state);
+	/* postings before documents: see the comment at the top */
 	VacuumTerms(info, callback, callback_state);
+	VacuumDocuments(info, stats, callback, callback_state);
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;
 }

@@ -7,12 +7,17 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "bm25.h"
+#include "catalog/index.h"
 #include "catalog/pg_opclass.h"
 #include "funcapi.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 bool
@@ -220,5 +225,292 @@ gv_bm25_verify(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum((int64) npostings);
 	values[4] = Int64GetDatum((int64) RelationGetNumberOfBlocks(index));
 	relation_close(index, AccessShareLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* ---------------------------------------------------------------------------
+ * gigavector.bm25_verify_table: the index against its table
+ * ---------------------------------------------------------------------------
+ */
+
+/* A posting of the index, by row and term (the term entry's place). */
+typedef struct PostingKey
+{
+	uint64		doc;
+	uint64		term;			/* block << 16 | offset of the term entry */
+} PostingKey;
+
+typedef struct PostingEntry
+{
+	PostingKey	key;
+	uint32		tf;
+	bool		seen;			/* a visible row has it */
+} PostingEntry;
+
+typedef struct TableDoc
+{
+	uint64		key;
+	uint32		dl;
+	uint32		npostings;
+	bool		seen;			/* a visible row */
+} TableDoc;
+
+typedef struct TableCheckState
+{
+	Relation	index;
+	Bm25MetaPageData meta;
+	Oid			typid;
+	HTAB	   *docs;
+	HTAB	   *postings;
+	MemoryContext rowCtx;
+	int64		rows;
+	int64		postingsChecked;
+} TableCheckState;
+
+static void
+CorruptRow(Relation index, ItemPointer tid, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("index \"%s\" does not match its table: %s",
+					RelationGetRelationName(index), what),
+			 errdetail("The row is at (%u,%u) in the table.",
+					   ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid)),
+			 errhint("Rebuild the index with REINDEX.")));
+}
+
+/* Every document entry and posting of the index, into s->docs and s->postings. */
+static void
+CollectIndex(TableCheckState *s, Bm25Posting *ps)
+{
+	Relation	index = s->index;
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(TableDoc);
+	s->docs = hash_create("gv_bm25 verify_table documents", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(PostingKey);
+	ctl.entrysize = sizeof(PostingEntry);
+	s->postings = hash_create("gv_bm25 verify_table postings", 4096, &ctl, HASH_ELEM | HASH_BLOBS);
+
+	for (BlockNumber blkno = s->meta.docHead; BlockNumberIsValid(blkno);)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		GvCheckPage(index, page, blkno, GV_PAGE_ID_BM25);
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			Bm25Doc		doc = (Bm25Doc) PageGetItem(page, PageGetItemId(page, off));
+			TableDoc   *d = hash_search(s->docs, &doc->key, HASH_ENTER, NULL);
+
+			d->dl = doc->dl;
+			d->npostings = 0;
+			d->seen = false;
+		}
+		blkno = GvPageGetOpaque(page)->nextblkno;
+		UnlockReleaseBuffer(buf);
+	}
+
+	for (uint32 bucket = 0; bucket < s->meta.nbuckets; bucket++)
+	{
+		for (BlockNumber blkno = 1 + bucket; BlockNumberIsValid(blkno);)
+		{
+			Buffer		buf = ReadBuffer(index, blkno);
+			Page		page;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			GvCheckPage(index, page, blkno, GV_PAGE_ID_BM25);
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+			{
+				Bm25Term	t = (Bm25Term) PageGetItem(page, PageGetItemId(page, off));
+				BlockNumber pb = t->headBlk;
+				OffsetNumber po = t->headOff;
+
+				while (BlockNumberIsValid(pb))
+				{
+					Buffer		pbuf = ReadBuffer(index, pb);
+					Bm25Block	blk;
+
+					LockBuffer(pbuf, BUFFER_LOCK_SHARE);
+					blk = (Bm25Block) PageGetItem(BufferGetPage(pbuf),
+												  PageGetItemId(BufferGetPage(pbuf), po));
+					Bm25DecodePostings(blk, ps);
+					for (int i = 0; i < blk->count; i++)
+					{
+						PostingKey	key = {ps[i].key, (uint64) blkno << 16 | off};
+						PostingEntry *p = hash_search(s->postings, &key, HASH_ENTER, NULL);
+						TableDoc   *d = hash_search(s->docs, &ps[i].key, HASH_FIND, NULL);
+
+						p->tf = ps[i].tf;
+						p->seen = false;
+						if (d)
+							d->npostings++;
+					}
+					pb = blk->nextBlk;
+					po = blk->nextOff;
+					UnlockReleaseBuffer(pbuf);
+				}
+			}
+			blkno = GvPageGetOpaque(page)->nextblkno;
+			UnlockReleaseBuffer(buf);
+		}
+	}
+}
+
+/*
+ * A row the snapshot sees: it has a document entry of its length and a
+ * posting of each of its terms with its tf, and no other posting (the
+ * count of its postings equals its distinct terms).
+ */
+static void
+CheckRowCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+				 bool tupleIsAlive, void *state)
+{
+	TableCheckState *s = state;
+	uint64		key = Bm25TidKey(tid);
+	TableDoc   *d;
+	Bm25Bag    *bag;
+	MemoryContext old;
+
+	if (isnull[0])
+	{
+		if (hash_search(s->docs, &key, HASH_FIND, NULL) != NULL)
+			CorruptRow(index, tid, "a row whose value is NULL has a document entry");
+		return;
+	}
+	d = hash_search(s->docs, &key, HASH_FIND, NULL);
+	if (d == NULL)
+		CorruptRow(index, tid, "a row of the table is not in the document list");
+	old = MemoryContextSwitchTo(s->rowCtx);
+	bag = Bm25TokenizeDatum(s->meta.cfg, s->typid, values[0]);
+	if (d->dl != (uint32) Min(bag->length, PG_UINT32_MAX))
+		CorruptRow(index, tid, "a row's length differs from its document entry's");
+	for (int i = 0; i < bag->nterms; i++)
+	{
+		Bm25TermData term;
+		ItemPointerData where;
+		PostingKey	pk;
+		PostingEntry *p;
+
+		if (!Bm25FindTerm(index, &s->meta, bag->terms[i].lexeme, bag->terms[i].len, &term, &where))
+			CorruptRow(index, tid, "a term of a row is not in the term dictionary");
+		pk.doc = key;
+		pk.term = (uint64) ItemPointerGetBlockNumber(&where) << 16 | ItemPointerGetOffsetNumber(&where);
+		p = hash_search(s->postings, &pk, HASH_FIND, NULL);
+		if (p == NULL)
+			CorruptRow(index, tid, "a term of a row has no posting for it");
+		if (p->tf != bag->terms[i].tf)
+			CorruptRow(index, tid, "a posting's term frequency differs from the row's");
+		p->seen = true;
+	}
+	if (d->npostings != (uint32) bag->nterms)
+		CorruptRow(index, tid, "a row has postings of terms it does not contain");
+	d->seen = true;
+	s->rows++;
+	s->postingsChecked += bag->nterms;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(s->rowCtx);
+}
+
+/*
+ * A document entry no visible row claimed: its row is deleted and not yet
+ * vacuumed, or not committed (yet, or ever).  Either way its line pointer
+ * is still in use; one VACUUM has set unused (or a block or item beyond
+ * the table's end) means VACUUM removed the row and left its entry.
+ */
+static bool
+RowRemoved(Relation heap, BlockNumber nblocks, ItemPointer tid)
+{
+	Buffer		buf;
+	Page		page;
+	bool		removed;
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+
+	if (ItemPointerGetBlockNumber(tid) >= nblocks)
+		return true;
+	buf = ReadBuffer(heap, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	removed = off > PageGetMaxOffsetNumber(page) || !ItemIdIsUsed(PageGetItemId(page, off));
+	UnlockReleaseBuffer(buf);
+	return removed;
+}
+
+/*
+ * Check the index against its table under an MVCC snapshot and the reader
+ * lock (no insert or VACUUM step of the index meanwhile): every row the
+ * snapshot sees is indexed exactly (CheckRowCallback); every other document
+ * entry's row is still there, dead or uncommitted (RowRemoved): after a
+ * VACUUM with no older snapshot open there is none left, so the count
+ * returned, invisible_documents, is 0.  Postings of rows no snapshot sees
+ * are left to bm25_verify (they point to a document entry).
+ */
+PG_FUNCTION_INFO_V1(gv_bm25_verify_table);
+Datum
+gv_bm25_verify_table(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	TableCheckState s = {0};
+	Relation	heap;
+	IndexInfo  *indexInfo;
+	TableScanDesc scan;
+	Snapshot	snapshot;
+	TupleDesc	tupdesc;
+	HASH_SEQ_STATUS seq;
+	TableDoc   *d;
+	int64		invisible = 0;
+	BlockNumber nblocks;
+	Datum		values[3];
+	bool		nulls[3] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	s.index = GvOpenIndexToCheck(indexoid, "gv_bm25");
+	heap = table_open(s.index->rd_index->indrelid, AccessShareLock);
+	s.typid = Bm25ColumnType(s.index);
+	s.rowCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_bm25 verify_table row",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	LockPage(s.index, BM25_LOCK_BLKNO, ShareLock);
+	Bm25ReadMeta(s.index, &s.meta);
+	CollectIndex(&s, palloc(sizeof(Bm25Posting) * BM25_BLOCK_POSTINGS));
+
+	/* a snapshot taken under the lock: every row it sees is in the index */
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	indexInfo = BuildIndexInfo(s.index);
+	indexInfo->ii_Concurrent = true;	/* an MVCC scan, as CREATE INDEX CONCURRENTLY's */
+	scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, true);
+	table_index_build_scan(heap, s.index, indexInfo, true, false, CheckRowCallback, &s, scan);
+
+	nblocks = RelationGetNumberOfBlocks(heap);
+	hash_seq_init(&seq, s.docs);
+	while ((d = hash_seq_search(&seq)) != NULL)
+	{
+		ItemPointerData tid;
+
+		if (d->seen)
+			continue;
+		Bm25KeyTid(d->key, &tid);
+		if (RowRemoved(heap, nblocks, &tid))
+		{
+			hash_seq_term(&seq);
+			CorruptRow(s.index, &tid, "a document entry's row has been removed from the table");
+		}
+		invisible++;
+	}
+	UnregisterSnapshot(snapshot);
+	UnlockPage(s.index, BM25_LOCK_BLKNO, ShareLock);
+
+	values[0] = Int64GetDatum(s.rows);
+	values[1] = Int64GetDatum(s.postingsChecked);
+	values[2] = Int64GetDatum(invisible);
+	table_close(heap, AccessShareLock);
+	relation_close(s.index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

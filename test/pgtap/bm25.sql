@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(34);
+SELECT plan(36);
 
 -- the SQL surface
 SELECT is((SELECT amtype::text FROM pg_am WHERE amname = 'gv_bm25'), 'i', 'access method gv_bm25 exists');
@@ -43,6 +43,10 @@ SELECT ok(NOT has_function_privilege('public', 'gigavector.bm25_verify(regclass)
 		  'PUBLIC may not run bm25_verify');
 SELECT ok(has_function_privilege('pg_stat_scan_tables', 'gigavector.bm25_verify(regclass)', 'EXECUTE'),
 		  'pg_stat_scan_tables may run bm25_verify');
+SELECT ok(NOT has_function_privilege('public', 'gigavector.bm25_verify_table(regclass)', 'EXECUTE'),
+		  'PUBLIC may not run bm25_verify_table');
+SELECT ok(has_function_privilege('pg_stat_scan_tables', 'gigavector.bm25_verify_table(regclass)', 'EXECUTE'),
+		  'pg_stat_scan_tables may run bm25_verify_table');
 SELECT is((SELECT amvalidate(c.oid) FROM pg_opclass c WHERE c.opcname = 'text_bm25_ops'), true, 'amvalidate');
 
 CREATE TABLE t (id int, body text);
