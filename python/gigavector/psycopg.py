@@ -99,13 +99,15 @@ def _codec_classes(name: str, value_cls: Any, to_numpy: bool) -> list[type]:
         format = Format.TEXT
 
         def dump(self, obj: Any) -> bytes:
-            return (obj if isinstance(obj, value_cls) else value_cls(obj)).to_text().encode()
+            text: str = (obj if isinstance(obj, value_cls) else value_cls(obj)).to_text()
+            return text.encode()
 
     class BinaryDumper(Dumper):
         format = Format.BINARY
 
         def dump(self, obj: Any) -> bytes:
-            return (obj if isinstance(obj, value_cls) else value_cls(obj)).to_binary()
+            data: bytes = (obj if isinstance(obj, value_cls) else value_cls(obj)).to_binary()
+            return data
 
     class TextLoader(Loader):
         format = Format.TEXT
@@ -182,7 +184,8 @@ class _NumpyByDtypeDumper(Dumper):
 
     def upgrade(self, obj: Any, format: Any) -> Dumper:
         dumper = self.targets.get(obj.dtype.type, self.targets[None])
-        return dumper(self.cls, self._context)
+        upgraded: Dumper = dumper(self.cls, self._context)
+        return upgraded
 
     def dump(self, obj: Any) -> bytes:  # pragma: no cover - always upgraded
         return self.upgrade(obj, self.format).dump(obj)
