@@ -39,7 +39,7 @@ OBJS = \
 	src/backup/gvbwrite.o src/backup/gvbread.o src/backup/gvbackup.o src/backup/gvrestore.o \
 	src/worker/worker.o src/worker/ttl.o \
 	src/worker/gpu.o src/worker/gpustore.o src/worker/gpusql.o \
-	src/hybrid.o
+	src/hybrid.o src/maxsim.o
 
 # The install script is generated: sql/install/*.sql in name order, one
 # file per part (00_gvector.sql first, then one per access method).
@@ -49,7 +49,7 @@ DATA_built = sql/gigavector--$(EXTVERSION).sql
 # Explicit, so the install scripts in sql/ never run as tests.
 REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_filter_range hnsw_memo kdtree ivfpq \
 	l1 ghalfvec gbit gsparsevec \
-	magnitude backup ttl bm25 hybrid gpu
+	magnitude backup ttl bm25 hybrid gpu maxsim
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

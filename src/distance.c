@@ -17,7 +17,9 @@
  * The same four families over IEEE half floats (ghalfvec) come in two: the
  * scalar tier's widens blocks with the shared codec of quantize.c and runs
  * the scalar float kernels; the AVX2 and AVX-512 tiers share one F16C + FMA
- * kernel per family that widens eight halves per instruction.
+ * kernel per family that widens eight halves per instruction, and the
+ * avx512fp16 tier (AVX-512 FP16 CPUs) widens sixteen per instruction into
+ * 512-bit float sums.
  *
  * The SIMD tiers are compiled with __attribute__((target(...))) rather than
  * with -mavx2 for the whole file, so the extension built with the plain
@@ -834,6 +836,175 @@ CosinePartsAvx512(const float *a, const float *b, int dim,
 	*bb = _mm512_reduce_add_ps(_mm512_add_ps(bb0, bb1));
 }
 
+/* ----------------------------------------------------------------
+ *		avx512fp16 tier
+ *
+ * For CPUs with AVX-512 FP16 (Sapphire Rapids and later): the half kernels
+ * widen sixteen halves per instruction (vcvtph2psx, zmm) and sum in float
+ * with 512-bit FMAs; the tail is one zero-masked 16-bit load (AVX-512BW/VL),
+ * which never touches the masked-off halves, so no copy and no dependence on
+ * where the vector sits.  The arithmetic stays float: a product of two
+ * halves is exact in float but not in half, and a half sum overflows past
+ * 65504, so FP16 multiply-adds would break the accuracy the F16C kernels
+ * give (distance.h).  A half vector is half a float vector's bytes, so the
+ * 32-byte loads here stream from memory as the AVX2 float loads do.
+ *
+ * The float kernels of this tier are the AVX2 ones, for the reason the
+ * tier order below gives.
+ * ----------------------------------------------------------------
+ */
+
+static bool
+Avx512Fp16Supported(void)
+{
+	__builtin_cpu_init();
+	return Avx512Supported() && __builtin_cpu_supports("avx512bw") &&
+		__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512fp16");
+}
+
+#define GV_FP16_TARGET "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512fp16"
+
+__attribute__((target(GV_FP16_TARGET)))
+static inline __m512
+HalfLoad16Fp16(const uint16_t *p)
+{
+	return _mm512_cvtxph_ps(_mm256_castsi256_ph(_mm256_loadu_si256((const __m256i *) p)));
+}
+
+/* the first n (1..15) halves at p, the rest zero */
+__attribute__((target(GV_FP16_TARGET)))
+static inline __m512
+HalfLoadTailFp16(const uint16_t *p, int n)
+{
+	return _mm512_cvtxph_ps(_mm256_castsi256_ph(
+		_mm256_maskz_loadu_epi16(AVX512_TAIL_MASK(n), p)));
+}
+
+/* sum (a-b)^2 */
+__attribute__((target(GV_FP16_TARGET)))
+static float
+HalfL2SquaredFp16(const uint16_t *a, const uint16_t *b, int dim)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		d;
+	int			i = 0;
+
+	for (; i + 32 <= dim; i += 32)
+	{
+		__m512		d0 = _mm512_sub_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i));
+		__m512		d1 = _mm512_sub_ps(HalfLoad16Fp16(a + i + 16), HalfLoad16Fp16(b + i + 16));
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+	}
+	if (i + 16 <= dim)
+	{
+		d = _mm512_sub_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i));
+		s0 = _mm512_fmadd_ps(d, d, s0);
+		i += 16;
+	}
+	if (i < dim)
+	{
+		d = _mm512_sub_ps(HalfLoadTailFp16(a + i, dim - i), HalfLoadTailFp16(b + i, dim - i));
+		s1 = _mm512_fmadd_ps(d, d, s1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+/* sum a*b */
+__attribute__((target(GV_FP16_TARGET)))
+static float
+HalfInnerProductFp16(const uint16_t *a, const uint16_t *b, int dim)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= dim; i += 32)
+	{
+		s0 = _mm512_fmadd_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i), s0);
+		s1 = _mm512_fmadd_ps(HalfLoad16Fp16(a + i + 16), HalfLoad16Fp16(b + i + 16), s1);
+	}
+	if (i + 16 <= dim)
+	{
+		s0 = _mm512_fmadd_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i), s0);
+		i += 16;
+	}
+	if (i < dim)
+		s1 = _mm512_fmadd_ps(HalfLoadTailFp16(a + i, dim - i),
+							 HalfLoadTailFp16(b + i, dim - i), s1);
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+/* sum |a-b|: clear the sign bit (an AVX-512F and on the integer view) */
+__attribute__((target(GV_FP16_TARGET)))
+static inline __m512
+AbsFp16Tier(__m512 x)
+{
+	return _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(x),
+												_mm512_set1_epi32(0x7FFFFFFF)));
+}
+
+__attribute__((target(GV_FP16_TARGET)))
+static float
+HalfL1Fp16(const uint16_t *a, const uint16_t *b, int dim)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= dim; i += 32)
+	{
+		s0 = _mm512_add_ps(s0, AbsFp16Tier(_mm512_sub_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i))));
+		s1 = _mm512_add_ps(s1, AbsFp16Tier(_mm512_sub_ps(HalfLoad16Fp16(a + i + 16),
+														 HalfLoad16Fp16(b + i + 16))));
+	}
+	if (i + 16 <= dim)
+	{
+		s0 = _mm512_add_ps(s0, AbsFp16Tier(_mm512_sub_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i))));
+		i += 16;
+	}
+	if (i < dim)
+		s1 = _mm512_add_ps(s1, AbsFp16Tier(_mm512_sub_ps(HalfLoadTailFp16(a + i, dim - i),
+														 HalfLoadTailFp16(b + i, dim - i))));
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+/* a.b, a.a, b.b in one pass */
+__attribute__((target(GV_FP16_TARGET)))
+static void
+HalfCosinePartsFp16(const uint16_t *a, const uint16_t *b, int dim,
+					float *ab, float *aa, float *bb)
+{
+	__m512		sab = _mm512_setzero_ps();
+	__m512		saa = _mm512_setzero_ps();
+	__m512		sbb = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 16 <= dim; i += 16)
+	{
+		__m512		va = HalfLoad16Fp16(a + i);
+		__m512		vb = HalfLoad16Fp16(b + i);
+
+		sab = _mm512_fmadd_ps(va, vb, sab);
+		saa = _mm512_fmadd_ps(va, va, saa);
+		sbb = _mm512_fmadd_ps(vb, vb, sbb);
+	}
+	if (i < dim)
+	{
+		__m512		va = HalfLoadTailFp16(a + i, dim - i);
+		__m512		vb = HalfLoadTailFp16(b + i, dim - i);
+
+		sab = _mm512_fmadd_ps(va, vb, sab);
+		saa = _mm512_fmadd_ps(va, va, saa);
+		sbb = _mm512_fmadd_ps(vb, vb, sbb);
+	}
+	*ab = _mm512_reduce_add_ps(sab);
+	*aa = _mm512_reduce_add_ps(saa);
+	*bb = _mm512_reduce_add_ps(sbb);
+}
+
 #endif							/* GV_HAVE_X86_SIMD */
 
 
@@ -1045,7 +1216,9 @@ GvUnpackDistance(GvPackedDistance p)
  * an alignment peel (which would make results depend on addresses) most of
  * their 64-byte loads straddle cache lines.  Index searches and scans are
  * memory-bound, so AVX2 is the better default; GIGAVECTOR_KERNEL=avx512
- * selects AVX-512 where the CPU has it.
+ * selects AVX-512 where the CPU has it.  Where the CPU has AVX-512 FP16,
+ * avx512fp16 -- the AVX2 float kernels with 512-bit half kernels, whose
+ * 32-byte loads do not suffer the straddling -- is the default.
  */
 static const GvKernelSetData KernelSets[] = {
 	{"scalar", ScalarSupported, L2SquaredScalar, InnerProductScalar,
@@ -1058,6 +1231,10 @@ static const GvKernelSetData KernelSets[] = {
 	{"avx2", Avx2Supported, L2SquaredAvx2, InnerProductAvx2,
 		L1Avx2, CosinePartsAvx2,
 	HalfL2SquaredF16c, HalfInnerProductF16c, HalfL1F16c, HalfCosinePartsF16c},
+	/* AVX2's float kernels (as above), AVX-512 FP16's half kernels */
+	{"avx512fp16", Avx512Fp16Supported, L2SquaredAvx2, InnerProductAvx2,
+		L1Avx2, CosinePartsAvx2,
+	HalfL2SquaredFp16, HalfInnerProductFp16, HalfL1Fp16, HalfCosinePartsFp16},
 #endif
 };
 

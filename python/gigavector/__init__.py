@@ -10,11 +10,14 @@ with roles of their own; ``Server`` is the REST server, with ``AuthManager``
 mapping API keys and JWTs to PostgreSQL roles.  ``GPUIndex`` (with ``GPUConfig``)
 is exact search on the server's GPU search worker (its CPU backend without a GPU).
 Underneath sit the driver-independent :class:`Vector` value and the psycopg
-adapters (``register_gvector``).
+adapters (``register_gvector``; ``HalfVector``, ``BitVector``, ``SparseVector`` with
+``register_ghalfvec``, ``register_gbit``, ``register_gsparsevec``, or ``register_types`` for all).
 """
 
 from .vector import Vector
-from .psycopg import register_gvector
+from .psycopg import (register_gbit, register_ghalfvec, register_gsparsevec, register_gvector,
+                      register_types)
+from .wiretypes import BitVector, HalfVector, SparseVector
 from .errors import GigaVectorError, GigaVectorWarning
 from .database import (IVFPQ_MIN_TRAIN_ROWS, Database, DistanceType, IndexType, SearchHit, TextHit,
                        acting_role)
@@ -82,4 +85,11 @@ __all__ = [
     "backup_verify",
     "acting_role",
     "register_gvector",
+    "register_ghalfvec",
+    "register_gbit",
+    "register_gsparsevec",
+    "register_types",
+    "HalfVector",
+    "BitVector",
+    "SparseVector",
 ]

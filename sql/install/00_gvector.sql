@@ -318,7 +318,7 @@ CREATE OPERATOR CLASS gvector_ops
 
 CREATE FUNCTION gigavector.distance_kernel() RETURNS text
 	AS 'MODULE_PATHNAME', 'gvector_distance_kernel' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION gigavector.distance_kernel() IS 'SIMD tier of the distance kernels in use: scalar, avx2 or avx512';
+COMMENT ON FUNCTION gigavector.distance_kernel() IS 'SIMD tier of the distance kernels in use: scalar, avx2, avx512 or avx512fp16';
 
 CREATE FUNCTION gigavector.gpu_info() RETURNS text
 	AS 'MODULE_PATHNAME', 'gv_gpu_info' LANGUAGE C STABLE PARALLEL SAFE;

@@ -1011,7 +1011,8 @@ SafeChecks(GvKernelSet sets, int nsets)
 static bool
 CheckHalfKernels(GvKernelSet set)
 {
-	static const int dims[] = {1, 7, 8, 9, 15, 16, 17, 255, 256, 257, 3072, 16000};
+	static const int dims[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49,
+	255, 256, 257, 3072, 16000};
 	static uint16_t ha[16000 + 8];
 	static uint16_t hb[16000 + 8];
 
@@ -1081,6 +1082,68 @@ CheckHalfKernels(GvKernelSet set)
 	return true;
 }
 
+/*
+ * A tier's half kernels against the scalar tier's (the reference every tier
+ * must agree with), for every dimension from 1 to 600 -- each tail length of
+ * the 8- and 16-wide loads, and both unrolled loops -- on halves over the
+ * whole finite range: the two may differ only by float rounding,
+ * (dim + 8) * FLT_EPSILON times the sum of the magnitudes of the terms.
+ */
+static bool
+CheckHalfAgainstScalar(GvKernelSet set, GvKernelSet scalar)
+{
+	static uint16_t ha[600];
+	static uint16_t hb[600];
+
+	for (int dim = 1; dim <= 600; dim++)
+	{
+		double		tol = (dim + 8) * FLT_EPSILON;
+		double		ml2 = 0,
+					mip = 0,
+					ml1 = 0,
+					maa = 0,
+					mbb = 0;
+		float		sab,
+					saa,
+					sbb,
+					tab,
+					taa,
+					tbb;
+
+		for (int i = 0; i < dim; i++)
+		{
+			double		x,
+						y;
+
+			ha[i] = GvFloatToHalf(RandomUnit() * (i % 7 == 0 ? 60000.0f : 3.0f));
+			hb[i] = GvFloatToHalf(RandomUnit() * (i % 4 == 0 ? 1e-4f : 100.0f));
+			x = GvHalfToFloat(ha[i]);
+			y = GvHalfToFloat(hb[i]);
+			ml2 += (x - y) * (x - y);
+			mip += fabs(x * y);
+			ml1 += fabs(x - y);
+			maa += x * x;
+			mbb += y * y;
+		}
+		scalar->half_cosine_parts(ha, hb, dim, &sab, &saa, &sbb);
+		set->half_cosine_parts(ha, hb, dim, &tab, &taa, &tbb);
+		if (fabs((double) set->half_l2_squared(ha, hb, dim) -
+				 scalar->half_l2_squared(ha, hb, dim)) > 2 * tol * ml2 ||
+			fabs((double) set->half_inner_product(ha, hb, dim) -
+				 scalar->half_inner_product(ha, hb, dim)) > 2 * tol * mip ||
+			fabs((double) set->half_l1(ha, hb, dim) -
+				 scalar->half_l1(ha, hb, dim)) > 2 * tol * ml1 ||
+			fabs((double) tab - sab) > 2 * tol * mip ||
+			fabs((double) taa - saa) > 2 * tol * maa ||
+			fabs((double) tbb - sbb) > 2 * tol * mbb)
+		{
+			printf("#   dim %d: %s half kernels off the scalar tier's\n", dim, set->name);
+			return false;
+		}
+	}
+	return true;
+}
+
 #define NUM_SELECTION_TESTS 10
 #define NUM_SELF_CHECKS 3
 #define NUM_SAFE_CHECKS 4
@@ -1100,7 +1163,7 @@ main(void)
 	GuardBufInit(&GuardB);
 
 	planned = NUM_SELECTION_TESTS + NUM_SELF_CHECKS + NUM_SAFE_CHECKS +
-		nsets * (NUM_KERNELS * NUM_INPUT_CLASSES + 3);
+		nsets * (NUM_KERNELS * NUM_INPUT_CLASSES + 4);
 	printf("1..%d\n", planned);
 
 	SelectionChecks(sets, nsets);
@@ -1140,6 +1203,12 @@ main(void)
 				 sets[t].name);
 		if (supported)
 			Ok(CheckHalfKernels(&sets[t]), desc);
+		else
+			Skip(desc);
+		snprintf(desc, sizeof(desc), "%s: half kernels agree with the scalar tier's, dim 1..600",
+				 sets[t].name);
+		if (supported)
+			Ok(CheckHalfAgainstScalar(&sets[t], &sets[0]), desc);
 		else
 			Skip(desc);
 	}

@@ -107,7 +107,7 @@ SELECT has_function('subvector', ARRAY['gvector', 'integer', 'integer']);
 SELECT function_returns('l2_distance', ARRAY['gvector', 'gvector'], 'double precision');
 SELECT function_returns('subvector', ARRAY['gvector', 'integer', 'integer'], 'gvector');
 SELECT has_function('gigavector', 'distance_kernel', ARRAY[]::name[]);
-SELECT ok(gigavector.distance_kernel() IN ('scalar', 'avx2', 'avx512'),
+SELECT ok(gigavector.distance_kernel() IN ('scalar', 'avx2', 'avx512', 'avx512fp16'),
 		  'distance_kernel() names a known tier');
 SELECT schema_privs_are('gigavector', 'public', ARRAY['USAGE'],
 					   'every role may use the management schema');
