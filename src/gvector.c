@@ -32,9 +32,9 @@
 #include "distance.h"
 #include "ghalfvec.h"
 #include "gvector.h"
+#include "gvparse.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
-#include "parser/scansup.h"
 #include "quantize.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -42,9 +42,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
-
-/* Initial capacity of the element buffer while parsing text. */
-#define GVECTOR_PARSE_INITIAL 64
 
 /*
  * Allocate a zeroed gvector of the given dimensions.
@@ -138,47 +135,70 @@ CheckArithmetic(float result, bool may_be_zero)
  */
 
 /*
- * Report a malformed literal, with a detail saying what was wrong.
+ * Report what GvParseText or GvParseBinary (gvparse.c) found wrong with
+ * input lit (NULL for binary input) as the error a client can act on.
  */
 static void
 pg_attribute_noreturn()
-ReportBadLiteral(const char *lit, const char *detail)
+ReportParseError(const char *lit, GvParseStatus status, GvParseError *err)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type gvector: \"%s\"", lit),
-			 errdetail_internal("%s", detail)));
+	switch (status)
+	{
+		case GV_PARSE_SYNTAX:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type gvector: \"%s\"", lit),
+					 errdetail_internal("%s", err->detail)));
+			break;
+		case GV_PARSE_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("gvector must have at least 1 dimension")));
+			break;
+		case GV_PARSE_RANGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("\"%.*s\" is out of range for type gvector",
+							err->tokenLen, err->token)));
+			break;
+		case GV_PARSE_NAN:
+			GvectorCheckElement(get_float4_nan());
+			break;
+		case GV_PARSE_INFINITE:
+			GvectorCheckElement(get_float4_infinity());
+			break;
+		case GV_PARSE_TOO_MANY_DIMS:
+			GvectorCheckDim(GVECTOR_MAX_DIM + 1);
+			break;
+		case GV_PARSE_NO_DIMS:
+			GvectorCheckDim(0);
+			break;
+		case GV_PARSE_SHORT_HEADER:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("insufficient data for a gvector header")));
+			break;
+		case GV_PARSE_RESERVED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid gvector header: reserved field is %d, not 0",
+							err->value)));
+			break;
+		case GV_PARSE_SHORT_DATA:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg_plural("insufficient data for a gvector of %d dimension",
+								   "insufficient data for a gvector of %d dimensions",
+								   err->value, err->value)));
+			break;
+		case GV_PARSE_OK:
+			break;
+	}
+	elog(ERROR, "unexpected gvector parse status %d", (int) status);
 }
 
-/*
- * Parse one element at *pos; leave *pos after it.
- */
-static float
-ParseElement(const char *lit, char **pos)
-{
-	char	   *start = *pos;
-	char	   *end;
-	float		value;
-
-	while (scanner_isspace(*start))
-		start++;
-
-	errno = 0;
-	value = strtof(start, &end);
-	if (end == start)
-		ReportBadLiteral(lit, "Expected a number.");
-
-	/* As float4in: overflow, or underflow all the way to zero, is an error */
-	if (errno == ERANGE && (isinf(value) || value == 0.0f))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("\"%.*s\" is out of range for type gvector",
-						(int) (end - start), start)));
-	GvectorCheckElement(value);
-
-	*pos = end;
-	return value;
-}
+StaticAssertDecl(GV_PARSE_MAX_DIM == GVECTOR_MAX_DIM,
+				 "gvparse.h and gvector.h disagree on the most dimensions");
 
 PG_FUNCTION_INFO_V1(gvector_in);
 Datum
@@ -186,54 +206,16 @@ gvector_in(PG_FUNCTION_ARGS)
 {
 	char	   *lit = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int			capacity = GVECTOR_PARSE_INITIAL;
+	int			capacity = GvParseTextCapacity(lit);
 	float	   *values = palloc(sizeof(float) * capacity);
-	int			dim = 0;
-	char	   *pos = lit;
+	GvParseError err;
+	GvParseStatus status;
+	int			dim;
 	Gvector		result;
 
-	while (scanner_isspace(*pos))
-		pos++;
-	if (*pos != '[')
-		ReportBadLiteral(lit, "Gvector contents must start with \"[\".");
-	pos++;
-
-	while (scanner_isspace(*pos))
-		pos++;
-	if (*pos == ']')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("gvector must have at least 1 dimension")));
-
-	for (;;)
-	{
-		if (dim == GVECTOR_MAX_DIM)
-			GvectorCheckDim(dim + 1);
-		if (dim == capacity)
-		{
-			capacity *= 2;
-			values = repalloc(values, sizeof(float) * capacity);
-		}
-		values[dim++] = ParseElement(lit, &pos);
-
-		while (scanner_isspace(*pos))
-			pos++;
-		if (*pos == ',')
-			pos++;
-		else if (*pos == ']')
-			break;
-		else if (*pos == '\0')
-			ReportBadLiteral(lit, "Unexpected end of input.");
-		else
-			ReportBadLiteral(lit, "Expected \",\" or \"]\" after a number.");
-	}
-	pos++;
-
-	while (scanner_isspace(*pos))
-		pos++;
-	if (*pos != '\0')
-		ReportBadLiteral(lit, "Junk after closing right bracket.");
-
+	status = GvParseText(lit, values, capacity, &dim, &err);
+	if (status != GV_PARSE_OK)
+		ReportParseError(lit, status, &err);
 	CheckTypmod(typmod, dim);
 	result = InitGvector(dim);
 	memcpy(result->x, values, sizeof(float) * dim);
@@ -319,36 +301,22 @@ gvector_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
+	GvParseError err;
+	GvParseStatus status;
 	int			dim;
-	int			unused;
-	Gvector		result;
+	size_t		used;
+	int			room = Min(GVECTOR_MAX_DIM, (buf->len - buf->cursor - 4) / (int) sizeof(float));
+	/* as many elements as the data can hold: all of them, if it is valid */
+	Gvector		result = InitGvector(Max(room, 1));
 
-	if (buf->len - buf->cursor < 4)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("insufficient data for a gvector header")));
-	dim = (int16) pq_getmsgint(buf, sizeof(int16));
-	unused = (int16) pq_getmsgint(buf, sizeof(int16));
-	if (unused != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid gvector header: reserved field is %d, not 0",
-						unused)));
-	GvectorCheckDim(dim);
-	if (buf->len - buf->cursor < (int) sizeof(float) * dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg_plural("insufficient data for a gvector of %d dimension",
-							   "insufficient data for a gvector of %d dimensions",
-							   dim, dim)));
+	status = GvParseBinary((const unsigned char *) buf->data + buf->cursor,
+						   buf->len - buf->cursor, result->x, &dim, &used, &err);
+	if (status != GV_PARSE_OK)
+		ReportParseError(NULL, status, &err);
 	CheckTypmod(typmod, dim);
-
-	result = InitGvector(dim);
-	for (int i = 0; i < dim; i++)
-	{
-		result->x[i] = pq_getmsgfloat4(buf);
-		GvectorCheckElement(result->x[i]);
-	}
+	buf->cursor += used;
+	SET_VARSIZE(result, GVECTOR_SIZE(dim));
+	result->dim = dim;
 	PG_RETURN_GVECTOR_P(result);
 }
 

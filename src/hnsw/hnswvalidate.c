@@ -208,8 +208,9 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
  *	   free slot a tombstone;
  *	 - every neighbour pointer names an element tuple of the index, no
  *	   element links to itself, no list names an element twice;
- *	 - the entry point is a live element of the recorded level (or the
- *	   index has no live element and no entry point).
+ *	 - the entry point is an element of the recorded level that is live or
+ *	   a tombstone not yet free (or the index has no live element and no
+ *	   entry point).
  * Returns counts: live elements, tombstones, links, links to tombstones,
  * and live elements not reachable from the entry point at level 0 (a
  * quality measure, not an error: vacuum repairs most of them).
@@ -362,8 +363,16 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 		if (ItemPointerGetBlockNumber(&meta.entry) >= nblocks ||
 			ItemPointerGetOffsetNumber(&meta.entry) > maxoffs[ItemPointerGetBlockNumber(&meta.entry)])
 			Corrupt(index, "entry point names no element", 0, 0);
-		if (!GvHnswGetElementCopy(index, info, &meta.entry, tup))
-			Corrupt(index, "entry point is a tombstone", 0, 0);
+		/*
+		 * A tombstone that is not free yet may be the entry point: VACUUM
+		 * marks dead elements before it moves the entry point off one, and
+		 * a crash or cancel in between leaves it so until the next VACUUM.
+		 * It still routes (searches and inserts descend through it).  A
+		 * free one may be reused for another row at any level: corruption.
+		 */
+		if (!GvHnswGetElementCopy(index, info, &meta.entry, tup) &&
+			(tup->flags & HNSW_ELEMENT_FREE))
+			Corrupt(index, "entry point is a free slot", 0, 0);
 		if (tup->level != meta.entryLevel)
 			Corrupt(index, "entry point's level differs from the metapage's", 0, 0);
 
