@@ -53,12 +53,18 @@ typedef struct MemCand
 	int32		idx;
 } MemCand;
 
-typedef struct MemHeap
-{
-	MemCand    *items;
-	int			count;
-	int			size;
-} MemHeap;
+/* The search's candidates: a min-heap on distance (gvheap.h) */
+#define GV_HEAP_PREFIX		memnear
+#define GV_HEAP_ELEMENT		MemCand
+#define GV_HEAP_LESS(a, b)	((a)->key < (b)->key)
+#include "gvheap.h"
+
+/* Its results and an element's spares: a max-heap, farthest on top */
+#define GV_HEAP_PREFIX		memfar
+#define GV_HEAP_ELEMENT		MemCand
+#define GV_HEAP_LESS(a, b)	((a)->key < (b)->key)
+#define GV_HEAP_MAX
+#include "gvheap.h"
 
 /*
  * A participant's state for inserting into a graph: its visited array
@@ -72,8 +78,8 @@ typedef struct GvHnswBuilderData
 	uint32	   *visitedTag;
 	uint32		visitedSize;
 	uint32		epoch;
-	MemHeap		cand;
-	MemHeap		result;
+	memnear_heap cand;
+	memfar_heap result;
 	MemCand    *scratch;		/* AddLink 2 * (2m + 1); SetLinksMem 2m */
 	MemCand    *found;			/* a level's search result: ef + 1 */
 	MemCand    *chosen;			/* the new element's neighbours at level 0
@@ -100,62 +106,6 @@ typedef struct GvHnswBuildState
 								 * of the same rows in the same order is the
 								 * same graph (reproducible tests, REINDEX) */
 } GvHnswBuildState;
-
-/* ---------------------------------------------------------------------------
- * Flat heaps: cand is a min-heap, result a max-heap
- * ---------------------------------------------------------------------------
- */
-
-static inline void
-MemHeapPush(MemHeap *h, uint32 key, int32 idx, bool max)
-{
-	int			i;
-
-	if (h->count == h->size)
-	{
-		h->size *= 2;
-		h->items = repalloc(h->items, sizeof(MemCand) * h->size);
-	}
-	i = h->count++;
-	while (i > 0)
-	{
-		int			p = (i - 1) / 2;
-
-		if (max ? h->items[p].key >= key : h->items[p].key <= key)
-			break;
-		h->items[i] = h->items[p];
-		i = p;
-	}
-	h->items[i].key = key;
-	h->items[i].idx = idx;
-}
-
-static inline MemCand
-MemHeapPop(MemHeap *h, bool max)
-{
-	MemCand		top = h->items[0];
-	MemCand		last = h->items[--h->count];
-	int			i = 0;
-
-	for (;;)
-	{
-		int			c = 2 * i + 1;
-
-		if (c >= h->count)
-			break;
-		if (c + 1 < h->count &&
-			(max ? h->items[c + 1].key > h->items[c].key :
-			 h->items[c + 1].key < h->items[c].key))
-			c++;
-		if (max ? h->items[c].key <= last.key : h->items[c].key >= last.key)
-			break;
-		h->items[i] = h->items[c];
-		i = c;
-	}
-	if (h->count > 0)
-		h->items[i] = last;
-	return top;
-}
 
 /* ---------------------------------------------------------------------------
  * The arena
@@ -479,14 +429,14 @@ static void
 SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 {
 	GvHnswGraph g = b->graph;
-	MemHeap    *cand = &b->cand;
-	MemHeap    *result = &b->result;
+	memnear_heap *cand = &b->cand;
+	memfar_heap *result = &b->result;
 
-	cand->count = 0;
+	memnear_reset(cand);
 	b->epoch++;
 	for (int i = 0; i < result->count; i++)
 	{
-		MemHeapPush(cand, result->items[i].key, result->items[i].idx, false);
+		memnear_push(cand, &result->items[i]);
 		Visit(b, result->items[i].idx);
 	}
 
@@ -498,7 +448,7 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 
 		if (cand->items[0].key > result->items[0].key && result->count >= ef)
 			break;
-		c = MemHeapPop(cand, false);
+		c = memnear_pop(cand);
 		n = LoadNeighbours(b, GraphElement(g, c.idx), level);
 		for (int i = 0; i < n; i++)
 		{
@@ -514,10 +464,12 @@ SearchLayerMem(GvHnswBuilder b, const float *q, int ef, int level)
 			d = Dist(b, q, ElementVector(g, GraphElement(g, j)));
 			if (result->count < ef || d < result->items[0].key)
 			{
-				MemHeapPush(cand, d, j, false);
-				MemHeapPush(result, d, j, true);
+				MemCand		found = {d, j};
+
+				memnear_push(cand, &found);
+				memfar_push(result, &found);
 				if (result->count > ef)
-					MemHeapPop(result, true);
+					(void) memfar_pop(result);
 			}
 		}
 	}
@@ -688,7 +640,9 @@ SetLinksMem(GvHnswBuilder b, int32 idx, MemCand *chosen, int nout, int level)
 static void
 AddSpare(GvHnswGraph g, GvHnswGraphElement e, MemCand c)
 {
-	MemHeap		spares = {ElementSpares(g, e), e->nfill, 2 * g->m};
+	memfar_heap spares;
+
+	memfar_attach(&spares, ElementSpares(g, e), e->nfill, 2 * g->m);
 
 	/*
 	 * In a shared graph two elements inserted at the same time can each
@@ -701,13 +655,13 @@ AddSpare(GvHnswGraph g, GvHnswGraphElement e, MemCand c)
 			return;
 
 	/* A max-heap on distance: most offers lose to the farthest at once. */
-	if (spares.count == spares.size)
+	if (spares.count == spares.capacity)
 	{
 		if (c.key >= spares.items[0].key)
 			return;
-		(void) MemHeapPop(&spares, true);
+		(void) memfar_pop(&spares);
 	}
-	MemHeapPush(&spares, c.key, c.idx, true);
+	memfar_push(&spares, &c);
 	e->nfill = spares.count;
 }
 
@@ -830,8 +784,8 @@ InsertMem(GvHnswBuilder b, int32 idx)
 			}
 		}
 
-		b->result.count = 0;
-		MemHeapPush(&b->result, epDist, ep, true);
+		memfar_reset(&b->result);
+		memfar_push(&b->result, &(MemCand) {epDist, ep});
 
 		for (int l = Min(level, epLevel); l >= 0; l--)
 		{
@@ -893,9 +847,8 @@ GvHnswBuilderCreate(GvHnswGraph graph, GvHnswInfo info)
 	b->info = info;
 	b->visitedSize = 1024;
 	b->visitedTag = palloc0(sizeof(uint32) * b->visitedSize);
-	b->cand.size = b->result.size = 256;
-	b->cand.items = palloc(sizeof(MemCand) * 256);
-	b->result.items = palloc(sizeof(MemCand) * 256);
+	memnear_init_alloc(&b->cand, 256);
+	memfar_init_alloc(&b->result, 256);
 	b->scratch = palloc(sizeof(MemCand) * 2 * (4 * m + 1));
 	b->found = palloc(sizeof(MemCand) * (info->efConstruction + 1));
 	b->chosen = palloc(sizeof(MemCand) * (4 * m + 1 + HNSW_MAX_LEVEL * 2 * m));

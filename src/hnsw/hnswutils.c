@@ -520,6 +520,22 @@ GvHnswTidSetContains(GvHnswTidSet set, ItemPointer tid)
  * ---------------------------------------------------------------------------
  */
 
+/*
+ * GvHnswHeapData keeps the min-or-max choice at run time, for the callers
+ * that pass either kind around; each operation works on a view of it as
+ * one of the kit's heaps (gvheap.h), whose order is fixed at compile time.
+ */
+#define GV_HEAP_PREFIX		near
+#define GV_HEAP_ELEMENT		GvHnswCandidate
+#define GV_HEAP_LESS(a, b)	((a)->dist < (b)->dist)
+#include "gvheap.h"
+
+#define GV_HEAP_PREFIX		far
+#define GV_HEAP_ELEMENT		GvHnswCandidate
+#define GV_HEAP_LESS(a, b)	((a)->dist < (b)->dist)
+#define GV_HEAP_MAX
+#include "gvheap.h"
+
 void
 GvHnswHeapInit(GvHnswHeap heap, int size, bool max)
 {
@@ -529,60 +545,48 @@ GvHnswHeapInit(GvHnswHeap heap, int size, bool max)
 	heap->max = max;
 }
 
-static inline bool
-Before(GvHnswHeap heap, GvHnswCandidate *a, GvHnswCandidate *b)
-{
-	return heap->max ? a->dist > b->dist : a->dist < b->dist;
-}
-
 void
 GvHnswHeapPush(GvHnswHeap heap, GvHnswCandidate *c)
 {
-	int			i;
-
-	if (heap->count == heap->size)
+	if (heap->max)
 	{
-		heap->size *= 2;
-		heap->items = repalloc_huge(heap->items, sizeof(GvHnswCandidate) * heap->size);
-	}
-	i = heap->count++;
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
+		far_heap	h = {heap->items, heap->count, heap->size, true};
 
-		if (!Before(heap, c, &heap->items[parent]))
-			break;
-		heap->items[i] = heap->items[parent];
-		i = parent;
+		far_push(&h, c);
+		heap->items = h.items;
+		heap->count = h.count;
+		heap->size = h.capacity;
 	}
-	heap->items[i] = *c;
+	else
+	{
+		near_heap	h = {heap->items, heap->count, heap->size, true};
+
+		near_push(&h, c);
+		heap->items = h.items;
+		heap->count = h.count;
+		heap->size = h.capacity;
+	}
 }
 
 GvHnswCandidate
 GvHnswHeapPop(GvHnswHeap heap)
 {
-	GvHnswCandidate top = heap->items[0];
-	GvHnswCandidate last;
-	int			i = 0;
+	GvHnswCandidate top;
 
-	Assert(heap->count > 0);
-	last = heap->items[--heap->count];
-	for (;;)
+	if (heap->max)
 	{
-		int			child = 2 * i + 1;
+		far_heap	h = {heap->items, heap->count, heap->size, true};
 
-		if (child >= heap->count)
-			break;
-		if (child + 1 < heap->count &&
-			Before(heap, &heap->items[child + 1], &heap->items[child]))
-			child++;
-		if (!Before(heap, &heap->items[child], &last))
-			break;
-		heap->items[i] = heap->items[child];
-		i = child;
+		top = far_pop(&h);
+		heap->count = h.count;
 	}
-	if (heap->count > 0)
-		heap->items[i] = last;
+	else
+	{
+		near_heap	h = {heap->items, heap->count, heap->size, true};
+
+		top = near_pop(&h);
+		heap->count = h.count;
+	}
 	return top;
 }
 
