@@ -485,42 +485,22 @@ CompareMemCand(const void *a, const void *b)
 }
 
 /*
- * The selection heuristic over n candidates (distances to the base
- * element); writes at most lm of them to out, returns how many.  The
- * candidates it rejected are left at the front of cands, nearest first
- * (*npruned of them, if npruned is not NULL).  Vectors never change once
- * added, so this needs no lock.
+ * The selection heuristic (hnswselect.h) over n candidates (distances to
+ * the base element): SelectMem(b, cands, n, lm, out, npruned) writes at
+ * most lm of them to out, returns how many, and leaves the rejected ones at
+ * the front of cands.  Vectors never change once added, so this needs no
+ * lock.
  */
-static int
-SelectMem(GvHnswBuilder b, MemCand *cands, int n, int lm, MemCand *out, int *npruned)
-{
-	GvHnswGraph g = b->graph;
-	int			nout = 0;
-	int			nrejected = 0;
-
-	qsort(cands, n, sizeof(MemCand), CompareMemCand);
-	for (int i = 0; i < n && nout < lm; i++)
-	{
-		const float *v = ElementVector(g, GraphElement(g, cands[i].idx));
-		bool		good = true;
-
-		for (int j = 0; j < nout; j++)
-		{
-			if (Dist(b, v, ElementVector(g, GraphElement(g, out[j].idx))) < cands[i].key)
-			{
-				good = false;
-				break;
-			}
-		}
-		if (good)
-			out[nout++] = cands[i];
-		else
-			cands[nrejected++] = cands[i];	/* nrejected <= i: already read */
-	}
-	if (npruned)
-		*npruned = nrejected;
-	return nout;
-}
+#define HNSW_SELECT_NAME	SelectMem
+#define HNSW_SELECT_STATE	GvHnswBuilderData
+#define HNSW_SELECT_CAND	MemCand
+#define HNSW_SELECT_SORT(c, n)	qsort((c), (n), sizeof(MemCand), CompareMemCand)
+#define HNSW_SELECT_VECTOR(b, c) \
+	((const float *) ElementVector((b)->graph, GraphElement((b)->graph, (c)->idx)))
+#define HNSW_SELECT_NEARER(b, v, j, kept, c) \
+	(Dist((b), (v), ElementVector((b)->graph, GraphElement((b)->graph, (kept)->idx))) < (c)->key)
+#define HNSW_SELECT_PRUNED
+#include "hnswselect.h"
 
 /* Make out[0, nout) element e's links at level (the caller holds its lock). */
 static void

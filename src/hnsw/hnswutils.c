@@ -998,41 +998,57 @@ CompareCandidates(const void *a, const void *b)
  * the base element; their vectors are read from the index.  The element
  * self, if valid, is skipped.  Returns the number written to out (<= lm).
  */
+typedef struct DiskSelectData
+{
+	Relation	index;
+	GvHnswInfo	info;
+	ItemPointer self;
+	float	  **vecs;			/* the kept neighbours' vectors */
+	GvHnswElementTuple tup;
+	float	   *decoded;
+} DiskSelectData;
+
+/* a candidate's vector, or NULL for the base element itself or a tombstone */
+static const float *
+DiskSelectVector(DiskSelectData *st, GvHnswCandidate *c)
+{
+	if (st->self && ItemPointerEquals(&c->tid, st->self))
+		return NULL;
+	if (!GvHnswGetElementCopy(st->index, st->info, &c->tid, st->tup))
+		return NULL;
+	return GvHnswElementVector(st->info, st->tup, st->decoded);
+}
+
+#define HNSW_SELECT_NAME	DiskSelect
+#define HNSW_SELECT_STATE	DiskSelectData
+#define HNSW_SELECT_CAND	GvHnswCandidate
+#define HNSW_SELECT_SORT(c, n)	qsort((c), (n), sizeof(GvHnswCandidate), CompareCandidates)
+#define HNSW_SELECT_VECTOR(st, c)	DiskSelectVector((st), (c))
+#define HNSW_SELECT_NEARER(st, v, j, kept, c) \
+	(GvMetricDistance((st)->info->metric, (v), (st)->vecs[j], (st)->info->dim) < (c)->dist)
+#define HNSW_SELECT_KEEP(st, v, j) \
+	((st)->vecs[j] = memcpy(palloc(sizeof(float) * (st)->info->dim), (v), \
+							sizeof(float) * (st)->info->dim))
+#include "hnswselect.h"
+
 int
 GvHnswSelectNeighbors(Relation index, GvHnswInfo info, GvHnswCandidate *cands,
 					int ncands, int lm, ItemPointer self, GvHnswCandidate *out)
 {
-	int			dim = info->dim;
-	int			nout = 0;
-	float	  **vecs = palloc(sizeof(float *) * lm);
-	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
-	float	   *decoded = palloc(sizeof(float) * dim);
+	DiskSelectData st;
+	int			nout;
 
-	qsort(cands, ncands, sizeof(GvHnswCandidate), CompareCandidates);
-	for (int i = 0; i < ncands && nout < lm; i++)
-	{
-		bool		good = true;
-		const float *vec;
-
-		if (self && ItemPointerEquals(&cands[i].tid, self))
-			continue;
-		if (!GvHnswGetElementCopy(index, info, &cands[i].tid, tup))
-			continue;			/* tombstone */
-		vec = GvHnswElementVector(info, tup, decoded);
-		for (int j = 0; j < nout && good; j++)
-			if (GvMetricDistance(info->metric, vec, vecs[j], dim) < cands[i].dist)
-				good = false;
-		if (good)
-		{
-			vecs[nout] = palloc(sizeof(float) * dim);
-			memcpy(vecs[nout], vec, sizeof(float) * dim);
-			out[nout++] = cands[i];
-		}
-	}
+	st.index = index;
+	st.info = info;
+	st.self = self;
+	st.vecs = palloc(sizeof(float *) * lm);
+	st.tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
+	st.decoded = palloc(sizeof(float) * info->dim);
+	nout = DiskSelect(&st, cands, ncands, lm, out, NULL);
 	for (int j = 0; j < nout; j++)
-		pfree(vecs[j]);
-	pfree(vecs);
-	pfree(tup);
-	pfree(decoded);
+		pfree(st.vecs[j]);
+	pfree(st.vecs);
+	pfree(st.tup);
+	pfree(st.decoded);
 	return nout;
 }
