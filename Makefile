@@ -18,6 +18,7 @@ MODULE_big = gigavector
 OBJS = \
 	src/gigavector.o \
 	src/gvector.o \
+	src/distmemo.o \
 	src/gvparse.o \
 	src/ghalfvec.o \
 	src/gbit.o \
