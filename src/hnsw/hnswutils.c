@@ -8,6 +8,8 @@
  * distance directly on the vector in the shared buffer, through the SIMD
  * kernels (GvMetricDistance): no fmgr call and no allocation per distance.
  */
+/* the memo of recent buffers peeks at buffer descriptors: compat.h */
+#define GV_COMPAT_BUFFER_INTERNALS
 #include "compat.h"
 
 #include <float.h>
@@ -21,7 +23,6 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "quantize.h"
-#include "storage/buf_internals.h"
 #include "storage/bufmgr.h"
 #include "fmgr.h"
 #include "utils/float.h"
@@ -668,12 +669,12 @@ LearnFromDescriptors(RecentBuffers *recent)
 	}
 	for (int i = recent->scanNext; i < end; i++)
 	{
-		BufferDesc *desc = GetBufferDescriptor(i);
-		BufferTag	tag = desc->tag;
+		BlockNumber blkno;
+		Buffer		buf = GvPeekSharedBuffer(i, recent->node, &blkno);
 
-		if (RelFileNodeEquals(tag.rnode, recent->node) && tag.forkNum == MAIN_FORKNUM &&
-			(tag.blockNum >= recent->nblocks || !BufferIsValid(recent->buffers[tag.blockNum])))
-			RememberBuffer(recent, tag.blockNum, BufferDescriptorGetBuffer(desc));
+		if (BufferIsValid(buf) &&
+			(blkno >= recent->nblocks || !BufferIsValid(recent->buffers[blkno])))
+			RememberBuffer(recent, blkno, buf);
 	}
 	recent->scanNext = end;
 }
@@ -769,10 +770,13 @@ PrefetchPin(RecentBuffers *recent, ItemPointer tid)
 {
 	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
 	Page		page = RecentPageHint(recent, blkno);
+	const void *desc;
+	Size		desclen;
 
 	if (page == NULL)
 		return;
-	PrefetchRange(GetBufferDescriptor(recent->buffers[blkno] - 1), sizeof(BufferDesc));
+	desc = GvSharedBufferDescriptor(recent->buffers[blkno], &desclen);
+	PrefetchRange(desc, desclen);
 	PrefetchRange(PageGetItemId(page, ItemPointerGetOffsetNumber(tid)), sizeof(ItemIdData));
 }
 
