@@ -508,6 +508,11 @@ typedef struct GvHnswBuilderData *GvHnswBuilder;
 extern IndexBuildResult *gvhnswbuild(Relation heap, Relation index,
 								   IndexInfo *indexInfo);
 extern void gvhnswbuildempty(Relation index);
+extern void GvHnswInitInfo(Relation index, GvHnswInfo info);
+
+/* hnswgraph.c */
+extern void GvHnswGraphInitLocal(GvHnswGraph g, GvHnswGraphHeader hdr, GvHnswInfo info,
+								 Size memLimit, MemoryContext ctx);
 extern Size GvHnswGraphSpace(GvHnswInfo info, Size memLimit);
 extern void GvHnswGraphInitShared(GvHnswGraph graph, GvHnswInfo info, Size memLimit,
 								  char *space, int tranche);
@@ -515,9 +520,10 @@ extern void GvHnswGraphAttach(GvHnswGraph graph, GvHnswInfo info, char *space);
 extern GvHnswBuilder GvHnswBuilderCreate(GvHnswGraph graph, GvHnswInfo info);
 extern bool GvHnswBuilderInsert(GvHnswBuilder builder, ItemPointer heaptid,
 								const GvHnswRowData *row, int level);
+extern void GvHnswWriteMetaPage(Relation index, ForkNumber fork, GvHnswInfo info,
+								ItemPointer entry, int entryLevel, BlockNumber insertPage);
 extern void GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph graph);
 extern void GvHnswReportGraphFull(double ntuples);
-extern void GvHnswInitInfo(Relation index, GvHnswInfo info);
 
 /* hnswbuildparallel.c */
 extern int	GvHnswParallelWorkers(Relation heap, Relation index);
