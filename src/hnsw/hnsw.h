@@ -374,10 +374,8 @@ extern bool GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,
 extern bool GvHnswStorageIsExact(GvHnswInfo info);
 extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
 							   bool *ok);
+extern GvHnswElementTuple GvHnswGetElementLocked(Relation index, Page page, ItemPointer tid);
 extern GvHnswElementTuple GvHnswPageGetElement(Page page, OffsetNumber off);
-typedef struct GvHnswRecentBuffersData *GvHnswRecentBuffers;
-extern GvHnswRecentBuffers GvHnswGetRecentBuffers(Relation index);
-extern Buffer GvHnswPinPage(Relation index, GvHnswRecentBuffers recent, BlockNumber blkno);
 extern bool GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
 							   GvHnswElementTuple dst);
 extern void GvHnswTidSetInit(GvHnswTidSet set, int capacity);
@@ -388,6 +386,14 @@ extern void GvHnswHeapInit(GvHnswHeap heap, int size, bool max);
 extern void GvHnswHeapPush(GvHnswHeap heap, GvHnswCandidate *c);
 extern GvHnswCandidate GvHnswHeapPop(GvHnswHeap heap);
 #define GvHnswHeapTop(h) (&(h)->items[0])
+extern int	GvHnswSelectNeighbors(Relation index, GvHnswInfo info,
+								GvHnswCandidate *cands, int ncands, int lm,
+								ItemPointer self, GvHnswCandidate *out);
+
+/* hnswsearch.c */
+typedef struct GvHnswRecentBuffersData *GvHnswRecentBuffers;
+extern GvHnswRecentBuffers GvHnswGetRecentBuffers(Relation index);
+extern Buffer GvHnswPinPage(Relation index, GvHnswRecentBuffers recent, BlockNumber blkno);
 extern void GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 								GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
 								GvHnswTidSet visited, int ef, int level,
@@ -396,9 +402,6 @@ extern void GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *
 extern void GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 						  GvHnswMetaPageData *meta, int toLevel,
 						  GvHnswCandidate *ep);
-extern int	GvHnswSelectNeighbors(Relation index, GvHnswInfo info,
-								GvHnswCandidate *cands, int ncands, int lm,
-								ItemPointer self, GvHnswCandidate *out);
 
 /* hnswfilter.c */
 extern uint64 GvHnswKeyCode(GvHnswInfo info, int col, Datum value);
