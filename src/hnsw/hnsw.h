@@ -374,7 +374,6 @@ extern bool GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,
 extern bool GvHnswStorageIsExact(GvHnswInfo info);
 extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
 							   bool *ok);
-extern GvHnswElementTuple GvHnswGetElementLocked(Relation index, Page page, ItemPointer tid);
 extern GvHnswElementTuple GvHnswPageGetElement(Page page, OffsetNumber off);
 extern bool GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
 							   GvHnswElementTuple dst);
@@ -382,13 +381,101 @@ extern void GvHnswTidSetInit(GvHnswTidSet set, int capacity);
 extern bool GvHnswTidSetAdd(GvHnswTidSet set, ItemPointer tid);
 extern bool GvHnswTidSetContains(GvHnswTidSet set, ItemPointer tid);
 extern void GvHnswTidSetFree(GvHnswTidSet set);
-extern void GvHnswHeapInit(GvHnswHeap heap, int size, bool max);
-extern void GvHnswHeapPush(GvHnswHeap heap, GvHnswCandidate *c);
-extern GvHnswCandidate GvHnswHeapPop(GvHnswHeap heap);
 #define GvHnswHeapTop(h) (&(h)->items[0])
 extern int	GvHnswSelectNeighbors(Relation index, GvHnswInfo info,
 								GvHnswCandidate *cands, int ncands, int lm,
 								ItemPointer self, GvHnswCandidate *out);
+
+/*
+ * GvHnswHeapData keeps the min-or-max choice at run time, for the callers
+ * that pass either kind around; each operation works on a view of it as
+ * one of the kit's heaps (gvheap.h), whose order is fixed at compile time.
+ * Inline: searches push and pop for every neighbour they look at.
+ */
+#define GV_HEAP_PREFIX		gvhnsw_near
+#define GV_HEAP_ELEMENT		GvHnswCandidate
+#define GV_HEAP_LESS(a, b)	((a)->dist < (b)->dist)
+#include "gvheap.h"
+
+#define GV_HEAP_PREFIX		gvhnsw_far
+#define GV_HEAP_ELEMENT		GvHnswCandidate
+#define GV_HEAP_LESS(a, b)	((a)->dist < (b)->dist)
+#define GV_HEAP_MAX
+#include "gvheap.h"
+
+static inline void
+GvHnswHeapInit(GvHnswHeap heap, int size, bool max)
+{
+	heap->size = Max(size, 16);
+	heap->items = palloc(sizeof(GvHnswCandidate) * heap->size);
+	heap->count = 0;
+	heap->max = max;
+}
+
+static inline void
+GvHnswHeapPush(GvHnswHeap heap, GvHnswCandidate *c)
+{
+	if (heap->max)
+	{
+		gvhnsw_far_heap h = {heap->items, heap->count, heap->size, true};
+
+		gvhnsw_far_push(&h, c);
+		heap->items = h.items;
+		heap->count = h.count;
+		heap->size = h.capacity;
+	}
+	else
+	{
+		gvhnsw_near_heap h = {heap->items, heap->count, heap->size, true};
+
+		gvhnsw_near_push(&h, c);
+		heap->items = h.items;
+		heap->count = h.count;
+		heap->size = h.capacity;
+	}
+}
+
+static inline GvHnswCandidate
+GvHnswHeapPop(GvHnswHeap heap)
+{
+	GvHnswCandidate top;
+
+	if (heap->max)
+	{
+		gvhnsw_far_heap h = {heap->items, heap->count, heap->size, true};
+
+		top = gvhnsw_far_pop(&h);
+		heap->count = h.count;
+	}
+	else
+	{
+		gvhnsw_near_heap h = {heap->items, heap->count, heap->size, true};
+
+		top = gvhnsw_near_pop(&h);
+		heap->count = h.count;
+	}
+	return top;
+}
+
+/*
+ * Check that tid names an element tuple of this index.  Pointers come from
+ * our own pages, so a bad one means corruption.
+ */
+static inline GvHnswElementTuple
+GvHnswGetElementLocked(Relation index, Page page, ItemPointer tid)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page) ||
+		!ItemIdIsNormal(PageGetItemId(page, off)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a neighbour pointer to a missing element (%u,%u)",
+						RelationGetRelationName(index),
+						ItemPointerGetBlockNumber(tid), off),
+				 errhint("Rebuild the index with REINDEX.")));
+	return (GvHnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+}
 
 /* hnswsearch.c */
 typedef struct GvHnswRecentBuffersData *GvHnswRecentBuffers;

@@ -61,14 +61,7 @@ GvHnswGetInfo(Relation index)
 void
 GvHnswReadMeta(Relation index, GvHnswMetaPageData *meta)
 {
-	Buffer		buf = ReadBuffer(index, GV_METAPAGE_BLKNO);
-	Page		page;
-
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	GvCheckPage(index, page, GV_METAPAGE_BLKNO, GV_PAGE_ID_HNSW);
-	memcpy(meta, GvHnswPageGetMeta(page), sizeof(GvHnswMetaPageData));
-	UnlockReleaseBuffer(buf);
+	(void) GvReadMetaPage(index, GV_PAGE_ID_HNSW, meta, sizeof(GvHnswMetaPageData));
 	GvCheckMetaHeader(index, &meta->header, HNSW_MAGIC, HNSW_VERSION);
 }
 
@@ -378,26 +371,6 @@ GvHnswPageGetElement(Page page, OffsetNumber off)
 }
 
 /*
- * Check that tid names an element tuple of this index.  Pointers come from
- * our own pages, so a bad one means corruption.
- */
-GvHnswElementTuple
-GvHnswGetElementLocked(Relation index, Page page, ItemPointer tid)
-{
-	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
-
-	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page) ||
-		!ItemIdIsNormal(PageGetItemId(page, off)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" has a neighbour pointer to a missing element (%u,%u)",
-						RelationGetRelationName(index),
-						ItemPointerGetBlockNumber(tid), off),
-				 errhint("Rebuild the index with REINDEX.")));
-	return GvHnswPageGetElement(page, off);
-}
-
-/*
  * Copy the element at tid into dst (room for a tuple of the index's
  * largest size).  Returns false if the slot holds a tombstone.
  */
@@ -518,76 +491,6 @@ GvHnswTidSetContains(GvHnswTidSet set, ItemPointer tid)
  * Binary heaps of candidates
  * ---------------------------------------------------------------------------
  */
-
-/*
- * GvHnswHeapData keeps the min-or-max choice at run time, for the callers
- * that pass either kind around; each operation works on a view of it as
- * one of the kit's heaps (gvheap.h), whose order is fixed at compile time.
- */
-#define GV_HEAP_PREFIX		near
-#define GV_HEAP_ELEMENT		GvHnswCandidate
-#define GV_HEAP_LESS(a, b)	((a)->dist < (b)->dist)
-#include "gvheap.h"
-
-#define GV_HEAP_PREFIX		far
-#define GV_HEAP_ELEMENT		GvHnswCandidate
-#define GV_HEAP_LESS(a, b)	((a)->dist < (b)->dist)
-#define GV_HEAP_MAX
-#include "gvheap.h"
-
-void
-GvHnswHeapInit(GvHnswHeap heap, int size, bool max)
-{
-	heap->size = Max(size, 16);
-	heap->items = palloc(sizeof(GvHnswCandidate) * heap->size);
-	heap->count = 0;
-	heap->max = max;
-}
-
-void
-GvHnswHeapPush(GvHnswHeap heap, GvHnswCandidate *c)
-{
-	if (heap->max)
-	{
-		far_heap	h = {heap->items, heap->count, heap->size, true};
-
-		far_push(&h, c);
-		heap->items = h.items;
-		heap->count = h.count;
-		heap->size = h.capacity;
-	}
-	else
-	{
-		near_heap	h = {heap->items, heap->count, heap->size, true};
-
-		near_push(&h, c);
-		heap->items = h.items;
-		heap->count = h.count;
-		heap->size = h.capacity;
-	}
-}
-
-GvHnswCandidate
-GvHnswHeapPop(GvHnswHeap heap)
-{
-	GvHnswCandidate top;
-
-	if (heap->max)
-	{
-		far_heap	h = {heap->items, heap->count, heap->size, true};
-
-		top = far_pop(&h);
-		heap->count = h.count;
-	}
-	else
-	{
-		near_heap	h = {heap->items, heap->count, heap->size, true};
-
-		top = near_pop(&h);
-		heap->count = h.count;
-	}
-	return top;
-}
 
 static int
 CompareCandidates(const void *a, const void *b)
