@@ -27,6 +27,8 @@ OBJS = \
 	src/quantize.o \
 	src/projection.o \
 	src/gvpage.o \
+	src/gvmetric.o \
+	src/gvheapfetch.o \
 	gpu/gv_gpu.o \
 	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswgraph.o src/hnsw/hnswbuildparallel.o src/hnsw/hnswinsert.o \
 	src/hnsw/hnswfilter.o src/hnsw/hnswplanner.o src/hnsw/hnswkeydir.o src/hnsw/hnswscan.o src/hnsw/hnswsearch.o src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o \
