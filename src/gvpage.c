@@ -189,6 +189,28 @@ GvBlobRead(Relation index, BlockNumber start, uint16 page_id, uint16 flags,
 }
 
 /*
+ * Copy the first size bytes of the metapage's contents into meta, under a
+ * share lock, once the page is known to be one of page_id's; returns the
+ * page's LSN.  The caller then checks the header (GvCheckMetaHeader),
+ * after reading an older format into the current one if it can.
+ */
+XLogRecPtr
+GvReadMetaPage(Relation index, uint16 page_id, void *meta, Size size)
+{
+	Buffer		buf = ReadBuffer(index, GV_METAPAGE_BLKNO);
+	Page		page;
+	XLogRecPtr	lsn;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	GvCheckPage(index, page, GV_METAPAGE_BLKNO, page_id);
+	memcpy(meta, PageGetContents(page), size);
+	lsn = PageGetLSN(page);
+	UnlockReleaseBuffer(buf);
+	return lsn;
+}
+
+/*
  * Refuse a metapage that is not ours, or of a format this build cannot read.
  */
 void

@@ -61,6 +61,7 @@ typedef GvMetaHeaderData *GvMetaHeader;
 /* page helpers */
 extern void GvInitPage(Page page, uint16 page_id, uint16 flags);
 extern Buffer GvNewBuffer(Relation index, ForkNumber fork);
+extern XLogRecPtr GvReadMetaPage(Relation index, uint16 page_id, void *meta, Size size);
 extern void GvCheckMetaHeader(Relation index, GvMetaHeader header,
 							  uint32 magic, uint32 version);
 extern void GvCheckPage(Relation index, Page page, BlockNumber blkno,
