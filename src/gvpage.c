@@ -303,6 +303,20 @@ GvXLogRegisterNew(GenericXLogState *state, Buffer buffer, uint16 page_id,
 }
 
 /*
+ * VACUUM's step on one page: delete the items at offsets[0, n) of the page
+ * in buf (exclusively locked by the caller) in one GenericXLog record.
+ */
+void
+GvPageDeleteItems(Relation index, Buffer buf, OffsetNumber *offsets, int n)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+	PageIndexMultiDelete(page, offsets, n);
+	GenericXLogFinish(state);
+}
+
+/*
  * WAL-log every page of a freshly built index in one pass, if the relation
  * needs WAL at all (not for unlogged or temporary indexes).
  */

@@ -100,6 +100,7 @@ extern void GvBlobRead(Relation index, BlockNumber start, uint16 page_id, uint16
 extern Page GvXLogRegisterNew(GenericXLogState *state, Buffer buffer,
 							  uint16 page_id, uint16 flags);
 extern void GvLogBuiltIndex(Relation index);
+extern void GvPageDeleteItems(Relation index, Buffer buf, OffsetNumber *offsets, int n);
 
 /* operator classes and metrics */
 extern bool GvValidateVectorOpclass(Oid opclassoid, const char *amname);
