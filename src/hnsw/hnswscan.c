@@ -49,6 +49,7 @@
  */
 #include "compat.h"
 
+#include "access/itup.h"
 #include "access/relscan.h"
 #include "hnsw.h"
 #include "miscadmin.h"
@@ -101,6 +102,7 @@ typedef struct GvHnswScanOpaqueData
 								 * distance memo (gvector.c) */
 	GvMemoKernel memoKernel;
 	GvHeapFetchData heapFetch;	/* re-ranking (float16, int8, binary storage) */
+	MemoryContext rowCtx;		/* re-ranking: a heap row's values */
 } GvHnswScanOpaqueData;
 
 typedef GvHnswScanOpaqueData *GvHnswScanOpaque;
@@ -134,6 +136,7 @@ gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	GvHeapFetchEnd(&so->heapFetch);
 	GvDistanceMemoForget();
 	MemoryContextReset(so->ctx);
+	so->rowCtx = NULL;			/* was a child of ctx */
 	so->started = false;
 	so->done = false;
 }
@@ -544,32 +547,50 @@ CompareCandidatesDistTid(const void *a, const void *b)
 }
 
 /*
- * Replace the approximate distances of so->out by exact ones from the heap
- * rows and sort it; drop rows the scan's snapshot cannot see.
+ * Replace the approximate distances of c[0, n) by exact ones from the heap
+ * rows; drop rows the scan's snapshot cannot see.  Returns how many are
+ * left.
  */
-static void
-RerankBatch(IndexScanDesc scan)
+static int
+ExactDistances(IndexScanDesc scan, GvHnswCandidate *c, int n)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	MemoryContext old;
 	int			keep = 0;
 
-	for (int i = 0; i < so->nout; i++)
+	if (so->rowCtx == NULL)
+		so->rowCtx = AllocSetContextCreate(so->ctx, "gv_hnsw scan rows",
+										   ALLOCSET_DEFAULT_SIZES);
+	for (int i = 0; i < n; i++)
 	{
 		bool		ok;
 		Datum		value;
 		float	   *x;
 
-		if (!GvHeapFetchValue(&so->heapFetch, scan, &so->out[i].heaptid, &value))
+		if (!GvHeapFetchValue(&so->heapFetch, scan, &c[i].heaptid, &value))
 			continue;
+		old = MemoryContextSwitchTo(so->rowCtx);	/* the detoasted row */
 		x = GvHnswPrepareDatum(scan->indexRelation, so->info, value, &ok);
-		so->out[keep] = so->out[i];
-		so->out[keep++].dist = GvMetricDistance(so->info->metric, so->query, x,
-												so->info->dim);
-		pfree(x);
+		c[keep] = c[i];
+		c[keep++].dist = GvMetricDistance(so->info->metric, so->query, x,
+										  so->info->dim);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(so->rowCtx);
 	}
 	GvHeapFetchRelease(&so->heapFetch);
-	so->nout = keep;
-	qsort(so->out, keep, sizeof(GvHnswCandidate), CompareCandidatesDistTid);
+	return keep;
+}
+
+/*
+ * Replace the approximate distances of so->out by exact ones and sort it.
+ */
+static void
+RerankBatch(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+
+	so->nout = ExactDistances(scan, so->out, so->nout);
+	qsort(so->out, so->nout, sizeof(GvHnswCandidate), CompareCandidatesDistTid);
 }
 
 /* Keep the n best of cands (sorted); returns the new count. */
@@ -592,14 +613,12 @@ KeepBest(GvHnswCandidate *cands, int count, int n)
 
 /*
  * Add c to the exhaustive batch being collected if it comes after the last
- * element handed out and was not handed out by the graph phase.
+ * element handed out (the graph phase's rows are already left out).
  */
 static void
 CollectCandidate(GvHnswScanOpaque so, GvHnswCandidate *c, GvHnswCandidate *cands,
 				 int *count, int cap, int batch)
 {
-	if (GvHnswTidSetContains(&so->returned, &c->heaptid))
-		return;
 	if (ItemPointerIsValid(&so->lastTid) ?
 		CompareDistTid(c->dist, &c->heaptid, so->lastDist, &so->lastTid) <= 0 :
 		c->dist < so->lastDist)
@@ -613,8 +632,13 @@ CollectCandidate(GvHnswScanOpaque so, GvHnswCandidate *c, GvHnswCandidate *cands
  * The exact pass reads the index's own pages, not the table: index
  * entries carry the TIDs the executor expects (HOT chain roots), cover
  * exactly the rows a partial index holds, and hold the filter columns.
- * Distances are in the index's storage (re-ranked afterwards when it is
- * float16 or int8).
+ *
+ * Under float16, int8 or binary storage every distance is computed from
+ * the heap row before it is compared with the cursor.  The cursor of a
+ * pass must be in the order rows are handed out: with a pass's cursor in
+ * quantized order, a row the next pass found (quantized distance past the
+ * cursor) could be exactly nearer than rows already handed out and was
+ * skipped, a few rows of every thousand.
  */
 static int
 CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
@@ -623,6 +647,8 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 	Relation	index = scan->indexRelation;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	GvHnswRecentBuffers recent = GvHnswGetRecentBuffers(index);
+	bool		exact = GvHnswStorageIsExact(so->info);
+	GvHnswCandidate *onPage = palloc(sizeof(GvHnswCandidate) * MaxIndexTuplesPerPage);
 	int			count = 0;
 
 	/*
@@ -635,6 +661,8 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 		Buffer		buf = GvHnswPinPage(index, recent, blkno);
 		Page		page;
 
+		int			n = 0;
+
 		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
@@ -642,14 +670,18 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				GvHnswCandidate c;
-
-				if (RankElement(so, page, blkno, off, &c))
-					CollectCandidate(so, &c, cands, &count, cap, batch);
+				if (RankElement(so, page, blkno, off, &onPage[n]) &&
+					!GvHnswTidSetContains(&so->returned, &onPage[n].heaptid))
+					n++;
 			}
 		}
-		UnlockReleaseBuffer(buf);
+		UnlockReleaseBuffer(buf);	/* before the heap is read */
+		if (!exact)
+			n = ExactDistances(scan, onPage, n);
+		for (int i = 0; i < n; i++)
+			CollectCandidate(so, &onPage[i], cands, &count, cap, batch);
 	}
+	pfree(onPage);
 	return count;
 }
 
@@ -704,13 +736,7 @@ ExhaustiveBatch(IndexScanDesc scan)
 				last = &cands[i];
 		so->lastDist = last->dist;
 		so->lastTid = last->heaptid;
-		if (!GvHnswStorageIsExact(so->info))
-		{
-			RerankBatch(scan);	/* exact distances for all, sorted */
-			so->sortedEnd = INT_MAX;
-		}
-		else
-			so->sortedEnd = 0;	/* sorted a part at a time, as needed */
+		so->sortedEnd = 0;		/* sorted a part at a time, as needed */
 	}
 }
 
@@ -732,9 +758,6 @@ StartExhaustive(IndexScanDesc scan)
 	 */
 	so->lastDist = so->outDist;
 	ItemPointerSetInvalid(&so->lastTid);
-	if (!GvHnswStorageIsExact(so->info))
-		so->lastDist = -get_float8_infinity();	/* pass distances are not
-												 * the re-ranked ones */
 	ExhaustiveBatch(scan);
 }
 
