@@ -27,7 +27,8 @@
 #include "projection.h"
 
 #define HNSW_MAGIC			0x47564853	/* "GVHS" */
-#define HNSW_VERSION		2	/* 2: element tuples carry toastid */
+#define HNSW_VERSION		3	/* 2: element tuples carry toastid; 3: and
+								 * several heap TIDs (moretids) */
 
 /* Reloptions: default, min, max */
 #define HNSW_DEFAULT_M				16
@@ -129,6 +130,14 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
 #define GvHnswPageGetMeta(page) ((GvHnswMetaPage) PageGetContents(page))
 
 /*
+ * Heap TIDs an element holds: rows whose vectors (and filter columns) the
+ * index stores as the same bytes share one element (hnswinsert.c,
+ * hnswbuild.c), so that identical vectors do not crowd each other's
+ * neighbour lists.  A row that finds its element full gets a new one.
+ */
+#define HNSW_HEAPTIDS			8
+
+/*
  * An element tuple.  The layout after the fixed head depends only on the
  * index's m and dimensions and on capLevel (the level the tuple has room
  * for), so a tombstone's slot can be reused by a new element of a level up
@@ -162,9 +171,17 @@ typedef struct GvHnswElementTupleData
 								 * a back-link takes the first spare's slot */
 	Oid			toastid;		/* the heap row's vector is this out-of-line
 								 * TOAST value (InvalidOid: inline, or not
-								 * known); see GvDistanceMemoPut */
+								 * known, or more than one row); see
+								 * GvDistanceMemoPut */
+	uint16		ntids;			/* heap TIDs: heaptid, then moretids[0,
+								 * ntids - 1); 0 in a tombstone */
+	ItemPointerData moretids[HNSW_HEAPTIDS - 1];
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
 } GvHnswElementTupleData;
+
+/* The i-th heap TID of an element, 0 <= i < ntids. */
+#define GvHnswElementHeapTid(tup, i) \
+	((i) == 0 ? &(tup)->heaptid : &(tup)->moretids[(i) - 1])
 
 typedef GvHnswElementTupleData *GvHnswElementTuple;
 
@@ -332,6 +349,8 @@ typedef struct GvHnswCandidate
 	ItemPointerData tid;
 	ItemPointerData heaptid;	/* valid for returnable elements */
 	Oid			toastid;		/* the element's, in scans */
+	uint16		ntids;			/* scans: the element's heap TIDs, 1 once
+								 * expanded into one candidate each */
 } GvHnswCandidate;
 
 typedef struct GvHnswHeapData
@@ -461,6 +480,8 @@ typedef struct GvHnswGraphElementData
 	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links at each level */
 	uint8		nfill;			/* level-0 spares kept at insert (hnswbuild.c) */
 	Oid			toastid;		/* as in the element tuple */
+	uint16		ntids;			/* as in the element tuple */
+	ItemPointerData moretids[HNSW_HEAPTIDS - 1];
 } GvHnswGraphElementData;
 
 typedef GvHnswGraphElementData *GvHnswGraphElement;

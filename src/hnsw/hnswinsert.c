@@ -48,6 +48,7 @@ FillElement(GvHnswElementTuple tup, GvHnswInfo info, int level, int capLevel,
 	tup->capLevel = capLevel;
 	tup->keyNulls = keyNulls;
 	tup->heaptid = *heaptid;
+	tup->ntids = 1;
 	tup->toastid = toastid;
 	memcpy(tup->data, data, info->dataBytes);
 	dists = GvHnswTupleDists(tup, info->dataBytes);
@@ -300,6 +301,69 @@ GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 }
 
 /*
+ * Add heaptid to the element at tid if it is live, stores the same bytes
+ * as tup (filter columns and encoded vector) and has a free heap TID slot.
+ */
+static bool
+AddHeapTid(Relation index, GvHnswInfo info, ItemPointer tid, GvHnswElementTuple tup)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	GvHnswElementTuple cur;
+	bool		added = false;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	cur = GvHnswPageGetElement(BufferGetPage(buf), off);
+	if (!(cur->flags & HNSW_ELEMENT_DELETED) && cur->ntids >= 1 &&
+		cur->ntids < HNSW_HEAPTIDS && cur->keyNulls == tup->keyNulls &&
+		memcmp(cur->data, tup->data, info->dataBytes) == 0)
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+		cur = GvHnswPageGetElement(page, off);
+		cur->moretids[cur->ntids - 1] = tup->heaptid;
+		cur->ntids++;
+		cur->toastid = InvalidOid;	/* the rows' TOAST values differ */
+		GenericXLogFinish(state);
+		added = true;
+	}
+	UnlockReleaseBuffer(buf);
+	return added;
+}
+
+/*
+ * A row whose vector the index stores as the same bytes as an element's
+ * joins that element rather than becoming one of its own: two hundred
+ * copies of a vector as two hundred elements at distance 0 from each other
+ * filled each other's neighbour lists, and most of them lost every link
+ * to them.  Such an element is at the distance of tup's own decoded vector
+ * from vec, among the nearest, which the level-0 search w has found if
+ * anything has; those candidates are tried until one has room.
+ * Returns the element's TID in *element, or false if none took the row.
+ */
+static bool
+JoinDuplicate(Relation index, GvHnswInfo info, const float *vec,
+			  GvHnswElementTuple tup, GvHnswCandidate *w, int nw, ItemPointer element)
+{
+	float	   *decoded = palloc(sizeof(float) * info->dim);
+	double		self = GvMetricDistance(info->metric, vec,
+										GvHnswElementVector(info, tup, decoded), info->dim);
+	bool		joined = false;
+
+	for (int i = 0; i < nw && !joined; i++)
+	{
+		if (w[i].dist == self && AddHeapTid(index, info, &w[i].tid, tup))
+		{
+			*element = w[i].tid;
+			joined = true;
+		}
+	}
+	pfree(decoded);
+	return joined;
+}
+
+/*
  * Insert vec (already in the metric's space) for heap row heaptid.
  */
 void
@@ -372,6 +436,14 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 			w = palloc(sizeof(GvHnswCandidate) * Max(result.count, 1));
 			while (result.count > 0)
 				w[nw++] = GvHnswHeapPop(&result);
+			if (l == 0 && JoinDuplicate(index, info, vec, tup, w, nw, &newtid))
+			{
+				if (info->nkeys > 0)
+					GvHnswKeyDirAppend(index, info, &newtid, heaptid, row->keyNulls,
+									   data, vec);
+				UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
+				return;
+			}
 			chosen[l] = palloc(sizeof(GvHnswCandidate) * lm);
 			nchosen[l] = GvHnswSelectNeighbors(index, info, w, nw, lm, NULL, chosen[l]);
 			for (int i = 0; i < nchosen[l]; i++)

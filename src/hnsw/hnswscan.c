@@ -97,6 +97,7 @@ typedef struct GvHnswScanOpaqueData
 	int			nlisted;
 	GvHnswRecentBuffers recent; /* bounded: pins the element pages */
 	GvHnswHeapData found;		/* bounded: read, not yet returned (min-heap) */
+	GvHnswTidSetData readListed;	/* bounded: the elements read */
 	bool		recheck;		/* a filter column is stored as a hash */
 	bool		memoise;		/* leave returned rows' distances in the
 								 * distance memo (gvector.c) */
@@ -206,36 +207,57 @@ GraphBound(Relation index, GvHnswInfo info, double *elements)
 }
 
 /*
- * The element at off of a share-locked page as a result candidate: false
+ * One candidate for each heap TID of element tup (at tid), all at the
+ * distance of c[0]; returns how many (ntids, at most HNSW_HEAPTIDS).
+ */
+static int
+ExpandElement(GvHnswElementTuple tup, ItemPointer tid, GvHnswCandidate *c)
+{
+	for (int i = 0; i < tup->ntids; i++)
+	{
+		c[i].dist = c[0].dist;
+		c[i].tid = *tid;
+		c[i].heaptid = *GvHnswElementHeapTid(tup, i);
+		c[i].toastid = tup->ntids == 1 ? tup->toastid : InvalidOid;
+		c[i].ntids = 1;
+	}
+	return tup->ntids;
+}
+
+/*
+ * The element at off of a share-locked page as result candidates, one for
+ * each of its heap TIDs (c has room for HNSW_HEAPTIDS); returns how many: 0
  * if there is none (a page that is not an element page, a line pointer past
  * its end: a stale directory entry), it is a tombstone or fails the filter.
  * The distance is in the index's storage (re-ranked later when that is not
  * float32).
  */
-static bool
+static int
 RankElement(GvHnswScanOpaque so, Page page, BlockNumber blkno, OffsetNumber off,
 			GvHnswCandidate *c)
 {
 	GvHnswInfo	info = so->info;
 	GvHnswElementTuple tup;
+	ItemPointerData tid;
 
 	if (PageIsNew(page) || !(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT) ||
 		off > PageGetMaxOffsetNumber(page))
-		return false;
+		return 0;
 	tup = GvHnswPageGetElement(page, off);
 	if ((tup->flags & HNSW_ELEMENT_DELETED) || !GvHnswKeysMatch(info, tup, &so->filter))
-		return false;
+		return 0;
 	c->dist = GvMetricDistance(info->metric, so->query,
 							   GvHnswElementVector(info, tup, so->decoded), info->dim);
-	c->heaptid = tup->heaptid;
-	c->toastid = tup->toastid;
-	ItemPointerSet(&c->tid, blkno, off);
-	return true;
+	ItemPointerSet(&tid, blkno, off);
+	return ExpandElement(tup, &tid, c);
 }
 
 /*
  * Exact distances to the listed elements (sorted by TID, so each page is
- * read once) that are live and pass the filter; returns how many.
+ * read once, and an element listed once for each of its heap TIDs is
+ * ranked once) that are live and pass the filter, one candidate for each
+ * heap TID; out has room for HNSW_HEAPTIDS a listed entry.  Returns how
+ * many.
  */
 static int
 RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out)
@@ -248,6 +270,8 @@ RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out
 	{
 		BlockNumber blkno = ItemPointerGetBlockNumber(&listed[i].tid);
 
+		if (i > 0 && ItemPointerEquals(&listed[i].tid, &listed[i - 1].tid))
+			continue;
 		if (!BufferIsValid(buf) || BufferGetBlockNumber(buf) != blkno)
 		{
 			CHECK_FOR_INTERRUPTS();
@@ -256,9 +280,8 @@ RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out
 			buf = ReadBuffer(scan->indexRelation, blkno);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 		}
-		if (RankElement(so, BufferGetPage(buf), blkno,
-						ItemPointerGetOffsetNumber(&listed[i].tid), &out[count]))
-			count++;
+		count += RankElement(so, BufferGetPage(buf), blkno,
+							 ItemPointerGetOffsetNumber(&listed[i].tid), &out[count]);
 	}
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
@@ -354,7 +377,8 @@ ListedSiftDown(GvHnswListed *heap, int n, int i)
 
 /*
  * Bounded listing: read the element of the listed entry with the least
- * bound into so->found if it is live and passes the filter.
+ * bound into so->found if it is live and passes the filter, and not read
+ * before (an element has an entry for each of its heap TIDs).
  */
 static void
 ReadNextListed(IndexScanDesc scan)
@@ -362,16 +386,20 @@ ReadNextListed(IndexScanDesc scan)
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 	ItemPointerData tid = so->listed[0].tid;
 	Buffer		buf;
-	GvHnswCandidate c;
+	GvHnswCandidate c[HNSW_HEAPTIDS];
+	int			n;
 
 	so->listed[0] = so->listed[--so->nlisted];
 	ListedSiftDown(so->listed, so->nlisted, 0);
+	if (!GvHnswTidSetAdd(&so->readListed, &tid))
+		return;
 	CHECK_FOR_INTERRUPTS();
 	buf = GvHnswPinPage(scan->indexRelation, so->recent, ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	if (RankElement(so, BufferGetPage(buf), ItemPointerGetBlockNumber(&tid),
-					ItemPointerGetOffsetNumber(&tid), &c))
-		GvHnswHeapPush(&so->found, &c);
+	n = RankElement(so, BufferGetPage(buf), ItemPointerGetBlockNumber(&tid),
+					ItemPointerGetOffsetNumber(&tid), c);
+	for (int i = 0; i < n; i++)
+		GvHnswHeapPush(&so->found, &c[i]);
 	UnlockReleaseBuffer(buf);
 }
 
@@ -419,6 +447,7 @@ StartBounded(IndexScanDesc scan, GvHnswListed *listed, int n)
 	so->nlisted = n;
 	so->recent = GvHnswGetRecentBuffers(scan->indexRelation);
 	GvHnswHeapInit(&so->found, 64, false);
+	GvHnswTidSetInit(&so->readListed, 64);
 	so->bounded = true;
 }
 
@@ -456,7 +485,7 @@ ListFilteredElements(IndexScanDesc scan, GvHnswMetaPageData *meta)
 		StartBounded(scan, listed, n);
 		return true;
 	}
-	so->out = palloc(sizeof(GvHnswCandidate) * Max(n, 1));
+	so->out = palloc(sizeof(GvHnswCandidate) * Max(n, 1) * HNSW_HEAPTIDS);
 	so->nout = RankListed(scan, listed, n, so->out);
 	pfree(listed);
 	if (!GvHnswStorageIsExact(info))
@@ -648,7 +677,8 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	GvHnswRecentBuffers recent = GvHnswGetRecentBuffers(index);
 	bool		exact = GvHnswStorageIsExact(so->info);
-	GvHnswCandidate *onPage = palloc(sizeof(GvHnswCandidate) * MaxIndexTuplesPerPage);
+	GvHnswCandidate *onPage = palloc(sizeof(GvHnswCandidate) *
+									 MaxIndexTuplesPerPage * HNSW_HEAPTIDS);
 	int			count = 0;
 
 	/*
@@ -670,9 +700,11 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				if (RankElement(so, page, blkno, off, &onPage[n]) &&
-					!GvHnswTidSetContains(&so->returned, &onPage[n].heaptid))
-					n++;
+				int			end = n + RankElement(so, page, blkno, off, &onPage[n]);
+
+				for (int i = n; i < end; i++)
+					if (!GvHnswTidSetContains(&so->returned, &onPage[i].heaptid))
+						onPage[n++] = onPage[i];
 			}
 		}
 		UnlockReleaseBuffer(buf);	/* before the heap is read */
@@ -796,6 +828,48 @@ SearchBatch(IndexScanDesc scan, int ef)
 }
 
 /*
+ * One row in so->out for each heap TID of the elements that hold several
+ * (read again from their pages: the search keeps only the first), in the
+ * element's place.  A row held back and found again in a later batch is
+ * one already.
+ */
+static void
+ExpandBatch(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	GvHnswInfo	info = so->info;
+	GvHnswCandidate *out;
+	GvHnswElementTuple tup = NULL;
+	int			n = 0;
+	int			more = 0;
+
+	for (int i = 0; i < so->nout; i++)
+		more += so->out[i].ntids - 1;
+	if (more == 0)
+		return;
+	out = palloc(sizeof(GvHnswCandidate) * (so->nout + more));
+	for (int i = 0; i < so->nout; i++)
+	{
+		if (so->out[i].ntids <= 1)
+			out[n++] = so->out[i];
+		else
+		{
+			if (tup == NULL)
+				tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
+			out[n] = so->out[i];
+			/* gone or changed since (VACUUM): its TIDs as they are now */
+			if (GvHnswGetElementCopy(scan->indexRelation, info, &so->out[i].tid, tup))
+				n += ExpandElement(tup, &so->out[i].tid, &out[n]);
+		}
+	}
+	pfree(so->out);
+	so->out = out;
+	so->nout = n;
+	if (tup)
+		pfree(tup);
+}
+
+/*
  * A batch's farther half is where a wider search most often finds nearer
  * elements it missed, so unless the graph has nothing left to expand it
  * goes back to the discard heap, to seed the next (wider) batch, and only
@@ -873,6 +947,7 @@ NextBatch(IndexScanDesc scan)
 	so->out = palloc(sizeof(GvHnswCandidate) * Max(so->nout, 1));
 	for (int i = so->nout - 1; i >= 0; i--)
 		so->out[i] = GvHnswHeapPop(&so->result);
+	ExpandBatch(scan);
 	/* quantized storage: hold back the half that is farther exactly */
 	if (so->nout > 0 && !GvHnswStorageIsExact(so->info))
 		RerankBatch(scan);

@@ -897,6 +897,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 			e.tid = nbrs[i];
 			e.heaptid = tup->heaptid;
 			e.toastid = tup->toastid;
+			e.ntids = tup->ntids;
 			live = !(tup->flags & HNSW_ELEMENT_DELETED) && GvHnswKeysMatch(info, tup, filter);
 			UnlockReleaseBuffer(buf);
 
@@ -945,6 +946,7 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 								GvHnswElementVector(info, tup, decoded), info->dim);
 	ep->heaptid = tup->heaptid;
 	ep->toastid = tup->toastid;
+	ep->ntids = tup->ntids;
 	pfree(tup);
 	pfree(decoded);
 

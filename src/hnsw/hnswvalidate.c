@@ -128,16 +128,28 @@ CheckUnlisted(Relation index, GvHnswInfo info, OffsetNumber *maxoffs,
 			if (GvHnswTidSetContains(listed, &tid) ||
 				!GvHnswGetElementCopy(index, info, &tid, tup))
 				continue;
-			if (table_index_fetch_tuple(fetch, &tup->heaptid, snapshot, slot,
-										&callAgain, &allDead))
-				Corrupt(index, "the key directory does not list the element of a visible row",
-						blkno, off);
-			ExecClearTuple(slot);
+			for (int i = 0; i < tup->ntids; i++)
+			{
+				if (table_index_fetch_tuple(fetch, GvHnswElementHeapTid(tup, i), snapshot,
+											slot, &callAgain, &allDead))
+					Corrupt(index, "the key directory does not list the element of a visible row",
+							blkno, off);
+				ExecClearTuple(slot);
+			}
 		}
 	ExecDropSingleTupleTableSlot(slot);
 	table_index_fetch_end(fetch);
 	UnregisterSnapshot(snapshot);
 	table_close(heap, AccessShareLock);
+}
+
+static bool
+ElementHoldsHeapTid(GvHnswElementTuple tup, ItemPointer heaptid)
+{
+	for (int i = 0; i < tup->ntids; i++)
+		if (ItemPointerEquals(GvHnswElementHeapTid(tup, i), heaptid))
+			return true;
+	return false;
 }
 
 /*
@@ -182,7 +194,7 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
 				ItemPointerGetOffsetNumber(&e->element) > maxoffs[eb])
 				Corrupt(index, "key directory entry names no element", blkno, off);
 			if (GvHnswGetElementCopy(index, info, &e->element, tup) &&
-				ItemPointerEquals(&tup->heaptid, &e->heaptid) &&
+				ElementHoldsHeapTid(tup, &e->heaptid) &&
 				tup->keyNulls == e->keyNulls &&
 				memcmp(tup->data, e->keys, info->keyBytes) == 0)
 				GvHnswTidSetAdd(&listed, &e->element);
@@ -296,14 +308,17 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 				Corrupt(index, "free slot that is not a tombstone", blkno, off);
 			if (e->flags & HNSW_ELEMENT_DELETED)
 			{
-				if (ItemPointerIsValid(&e->heaptid))
+				if (ItemPointerIsValid(&e->heaptid) || e->ntids != 0)
 					Corrupt(index, "tombstone with a heap pointer", blkno, off);
 				tombstones++;
 			}
 			else
 			{
-				if (!ItemPointerIsValid(&e->heaptid))
-					Corrupt(index, "live element without a heap pointer", blkno, off);
+				if (e->ntids < 1 || e->ntids > HNSW_HEAPTIDS)
+					Corrupt(index, "live element without a heap pointer, or with too many", blkno, off);
+				for (int i = 0; i < e->ntids; i++)
+					if (!ItemPointerIsValid(GvHnswElementHeapTid(e, i)))
+						Corrupt(index, "live element without a heap pointer", blkno, off);
 				if (!ItemPointerIsValid(&meta.entry) || e->level > meta.entryLevel)
 					Corrupt(index, "live element above the entry point's level", blkno, off);
 				live++;
