@@ -78,6 +78,8 @@
  */
 #define HNSW_ELEMENT_DELETED	1	/* tombstone: routes, never returned */
 #define HNSW_ELEMENT_FREE		2	/* tombstone nothing links to: reusable */
+#define HNSW_ELEMENT_OVERFLOW	4	/* more heap TIDs of an element's vector:
+									 * on its overflow chain, not in the graph */
 
 /* Build phases for pg_stat_progress_create_index */
 #define PROGRESS_HNSW_PHASE_LOAD	2
@@ -130,12 +132,14 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
 #define GvHnswPageGetMeta(page) ((GvHnswMetaPage) PageGetContents(page))
 
 /*
- * Heap TIDs an element holds: rows whose vectors (and filter columns) the
- * index stores as the same bytes share one element (hnswinsert.c,
+ * Heap TIDs an element tuple holds: rows whose vectors (and filter columns)
+ * the index stores as the same bytes share one graph element (hnswinsert.c,
  * hnswbuild.c), so that identical vectors do not crowd each other's
- * neighbour lists.  A row that finds its element full gets a new one.
+ * neighbour lists.  When its tuple is full, more go to overflow tuples
+ * (HNSW_ELEMENT_OVERFLOW: the same layout, level 0, never linked) chained
+ * from it, so that a vector has one graph element however many rows hold it.
  */
-#define HNSW_HEAPTIDS			8
+#define HNSW_HEAPTIDS			7
 
 /*
  * An element tuple.  The layout after the fixed head depends only on the
@@ -174,10 +178,17 @@ typedef struct GvHnswElementTupleData
 								 * known, or more than one row); see
 								 * GvDistanceMemoPut */
 	uint16		ntids;			/* heap TIDs: heaptid, then moretids[0,
-								 * ntids - 1); 0 in a tombstone */
+								 * ntids - 1); 0 in a tombstone, may be 0
+								 * in an element with an overflow chain
+								 * and in an overflow tuple */
+	ItemPointerData overflow;	/* the next overflow tuple, or invalid */
 	ItemPointerData moretids[HNSW_HEAPTIDS - 1];
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
 } GvHnswElementTupleData;
+
+/* What a search's candidate says of an element's heap TIDs. */
+#define GvHnswCandidateTids(tup) \
+	(ItemPointerIsValid(&(tup)->overflow) ? HNSW_HEAPTIDS + 1 : (tup)->ntids)
 
 /* The i-th heap TID of an element, 0 <= i < ntids. */
 #define GvHnswElementHeapTid(tup, i) \
@@ -349,8 +360,10 @@ typedef struct GvHnswCandidate
 	ItemPointerData tid;
 	ItemPointerData heaptid;	/* valid for returnable elements */
 	Oid			toastid;		/* the element's, in scans */
-	uint16		ntids;			/* scans: the element's heap TIDs, 1 once
-								 * expanded into one candidate each */
+	uint16		ntids;			/* scans: the element's heap TIDs (more
+								 * than HNSW_HEAPTIDS: it has an overflow
+								 * chain), 1 once expanded into one
+								 * candidate each (GvHnswCandidateTids) */
 } GvHnswCandidate;
 
 typedef struct GvHnswHeapData
@@ -480,7 +493,10 @@ typedef struct GvHnswGraphElementData
 	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links at each level */
 	uint8		nfill;			/* level-0 spares kept at insert (hnswbuild.c) */
 	Oid			toastid;		/* as in the element tuple */
-	uint16		ntids;			/* as in the element tuple */
+	uint16		ntids;			/* as in the element tuple; 0: merged into
+								 * another's element, not written */
+	bool		deferred;		/* a duplicate of a full element: inserted
+								 * after the graph is written (hnswbuild.c) */
 	ItemPointerData moretids[HNSW_HEAPTIDS - 1];
 } GvHnswGraphElementData;
 

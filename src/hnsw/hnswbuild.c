@@ -406,6 +406,7 @@ GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const GvHnswRowData *row, in
 		LWLockInitialize(&e->lock, hdr->tranche);
 	e->heaptid = *heaptid;
 	e->ntids = 1;
+	e->deferred = false;
 	ItemPointerSetInvalid(&e->tid);
 	e->level = level;
 	e->keyNulls = row->keyNulls;
@@ -771,9 +772,11 @@ ChosenAt(GvHnswBuilder b, int level)
 /*
  * A new element whose vector and filter columns equal those of an element
  * the level-0 search found (found[0, n), distances to it) gives its heap
- * TID to that one if it has room (see HNSW_HEAPTIDS): true if it did.  The
- * new element is then left out of the graph (ntids 0: never linked, not
- * written), the arena space it took lost.
+ * TID to that one if it has room (see HNSW_HEAPTIDS), else is deferred: it
+ * goes to the element's overflow chain through the on-disk insert once the
+ * graph is written (InsertDeferred).  Either way true: the new element is
+ * left out of the graph (ntids 0: never linked, not written), the arena
+ * space it took lost.
  */
 static bool
 JoinDuplicateMem(GvHnswBuilder b, int32 idx, MemCand *found, int n)
@@ -799,8 +802,10 @@ JoinDuplicateMem(GvHnswBuilder b, int32 idx, MemCand *found, int n)
 			d->moretids[d->ntids - 1] = e->heaptid;
 			d->ntids++;
 			d->toastid = InvalidOid;	/* the rows' TOAST values differ */
-			joined = true;
 		}
+		else
+			e->deferred = true;
+		joined = true;
 		if (g->shared)
 			LWLockRelease(&d->lock);
 	}
@@ -1084,6 +1089,37 @@ WriteKeyDirectory(Relation index, GvHnswInfo info, GvHnswGraph g, int nelements)
 }
 
 /*
+ * The duplicates of full elements (JoinDuplicateMem), through the on-disk
+ * insert, which adds them to the elements' overflow chains.
+ */
+static void
+InsertDeferred(Relation index, GvHnswGraph g, int total)
+{
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw deferred",
+											  ALLOCSET_DEFAULT_SIZES);
+
+	for (int i = 0; i < total; i++)
+	{
+		GvHnswGraphElement e = GraphElement(g, i);
+		GvHnswRowData row;
+		MemoryContext old;
+
+		if (!e->deferred)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		row.vec = ElementVector(g, e);
+		row.keys = (char *) e + g->keysOffset;
+		row.keyNulls = e->keyNulls;
+		row.toastid = e->toastid;
+		old = MemoryContextSwitchTo(tmp);
+		GvHnswInsertVector(index, GvHnswGetInfo(index), &row, &e->heaptid);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(tmp);
+	}
+	MemoryContextDelete(tmp);
+}
+
+/*
  * Fill the free level-0 slots of an element tuple with the element's
  * spares (OfferSpares), nearest first, skipping those already linked: the paper's
  * keepPrunedConnections, applied when the graph is written rather than
@@ -1214,6 +1250,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 	pfree(order);
 	if (info->nkeys > 0)
 		WriteKeyDirectory(index, info, g, total);
+	InsertDeferred(index, g, total);
 }
 
 /* The graph filled maintenance_work_mem after ntuples rows: say so. */

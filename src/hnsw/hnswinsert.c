@@ -117,6 +117,7 @@ PlaceInFreeSlot(Relation index, GvHnswInfo info, GvHnswElementTuple tup,
 
 				FillElement(dst, info, tup->level, cap, tup->data, tup->keyNulls,
 							&tup->heaptid, tup->toastid);
+				dst->flags = tup->flags;	/* 0, or an overflow tuple's */
 				/* copy the neighbours chosen for the levels we have */
 				for (int l = 0; l <= tup->level; l++)
 				{
@@ -300,36 +301,129 @@ GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 	UnlockReleaseBuffer(buf);
 }
 
+/* What an insert found at one tuple of a duplicate's chain. */
+typedef enum ChainStep
+{
+	CHAIN_NO_MATCH,				/* not an element of these bytes */
+	CHAIN_ADDED,				/* the heap TID went into it */
+	CHAIN_NEXT,					/* full: *next is the next overflow tuple */
+	CHAIN_END					/* full, and the last of the chain */
+} ChainStep;
+
 /*
- * Add heaptid to the element at tid if it is live, stores the same bytes
- * as tup (filter columns and encoded vector) and has a free heap TID slot.
+ * One step along the chain of an element that stores the same bytes as tup
+ * (filter columns and encoded vector): add tup's heap TID to the tuple at
+ * tid if it has room.  first: tid is the graph element, which must be live
+ * and match; later tuples are its overflow tuples.
  */
-static bool
-AddHeapTid(Relation index, GvHnswInfo info, ItemPointer tid, GvHnswElementTuple tup)
+static ChainStep
+AddToChainTuple(Relation index, GvHnswInfo info, ItemPointer tid, bool first,
+				GvHnswElementTuple tup, ItemPointer next)
 {
 	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
 	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 	GvHnswElementTuple cur;
-	bool		added = false;
+	ChainStep	step;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	cur = GvHnswPageGetElement(BufferGetPage(buf), off);
-	if (!(cur->flags & HNSW_ELEMENT_DELETED) && cur->ntids >= 1 &&
-		cur->ntids < HNSW_HEAPTIDS && cur->keyNulls == tup->keyNulls &&
-		memcmp(cur->data, tup->data, info->dataBytes) == 0)
+	if ((cur->flags & HNSW_ELEMENT_DELETED) ||
+		(cur->flags & HNSW_ELEMENT_OVERFLOW) == first ||
+		cur->keyNulls != tup->keyNulls ||
+		memcmp(cur->data, tup->data, info->dataBytes) != 0)
+		step = CHAIN_NO_MATCH;
+	else if (cur->ntids < HNSW_HEAPTIDS)
 	{
 		GenericXLogState *state = GenericXLogStart(index);
 		Page		page = GenericXLogRegisterBuffer(state, buf, 0);
 
 		cur = GvHnswPageGetElement(page, off);
-		cur->moretids[cur->ntids - 1] = tup->heaptid;
+		*GvHnswElementHeapTid(cur, cur->ntids) = tup->heaptid;
 		cur->ntids++;
 		cur->toastid = InvalidOid;	/* the rows' TOAST values differ */
 		GenericXLogFinish(state);
-		added = true;
+		step = CHAIN_ADDED;
+	}
+	else
+	{
+		*next = cur->overflow;
+		step = ItemPointerIsValid(next) ? CHAIN_NEXT : CHAIN_END;
 	}
 	UnlockReleaseBuffer(buf);
-	return added;
+	return step;
+}
+
+/*
+ * Make the overflow tuple at otid the next of the chain's last tuple,
+ * from last on (concurrent inserts may have made the chain longer).
+ */
+static void
+LinkOverflow(Relation index, ItemPointer last, ItemPointer otid)
+{
+	ItemPointerData cur = *last;
+
+	for (;;)
+	{
+		Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&cur));
+		OffsetNumber off = ItemPointerGetOffsetNumber(&cur);
+		GvHnswElementTuple t;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		t = GvHnswPageGetElement(BufferGetPage(buf), off);
+		if (!ItemPointerIsValid(&t->overflow))
+		{
+			GenericXLogState *state = GenericXLogStart(index);
+			Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+			GvHnswPageGetElement(page, off)->overflow = *otid;
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buf);
+			return;
+		}
+		cur = t->overflow;
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Add tup's heap TID to the element at tid, if it stores the same bytes:
+ * into the first tuple of its chain with room, else into a new overflow
+ * tuple at the chain's end.  Returns the tuple that took it in *where.
+ */
+static bool
+AddToDuplicate(Relation index, GvHnswInfo info, ItemPointer tid,
+			   GvHnswElementTuple tup, ItemPointer where)
+{
+	ItemPointerData cur = *tid;
+	ItemPointerData next;
+	bool		first = true;
+	Size		size = GvHnswTupleSize(info->dataBytes, info->m, 0);
+	GvHnswElementTuple otup;
+
+	for (;;)
+	{
+		ChainStep	step = AddToChainTuple(index, info, &cur, first, tup, &next);
+
+		if (step == CHAIN_NO_MATCH)
+			return false;
+		if (step == CHAIN_ADDED)
+		{
+			*where = cur;
+			return true;
+		}
+		if (step == CHAIN_END)
+			break;
+		cur = next;
+		first = false;
+	}
+	otup = palloc(size);
+	FillElement(otup, info, 0, 0, tup->data, tup->keyNulls, &tup->heaptid, InvalidOid);
+	otup->flags = HNSW_ELEMENT_OVERFLOW;
+	if (!PlaceInFreeSlot(index, info, otup, where))
+		AppendElement(index, otup, size, where);
+	LinkOverflow(index, &cur, where);
+	pfree(otup);
+	return true;
 }
 
 /*
@@ -339,12 +433,12 @@ AddHeapTid(Relation index, GvHnswInfo info, ItemPointer tid, GvHnswElementTuple 
  * filled each other's neighbour lists, and most of them lost every link
  * to them.  Such an element is at the distance of tup's own decoded vector
  * from vec, among the nearest, which the level-0 search w has found if
- * anything has; those candidates are tried until one has room.
- * Returns the element's TID in *element, or false if none took the row.
+ * anything has.  Returns the tuple that took the row in *where, or false
+ * if none did.
  */
 static bool
 JoinDuplicate(Relation index, GvHnswInfo info, const float *vec,
-			  GvHnswElementTuple tup, GvHnswCandidate *w, int nw, ItemPointer element)
+			  GvHnswElementTuple tup, GvHnswCandidate *w, int nw, ItemPointer where)
 {
 	float	   *decoded = palloc(sizeof(float) * info->dim);
 	double		self = GvMetricDistance(info->metric, vec,
@@ -352,13 +446,7 @@ JoinDuplicate(Relation index, GvHnswInfo info, const float *vec,
 	bool		joined = false;
 
 	for (int i = 0; i < nw && !joined; i++)
-	{
-		if (w[i].dist == self && AddHeapTid(index, info, &w[i].tid, tup))
-		{
-			*element = w[i].tid;
-			joined = true;
-		}
-	}
+		joined = w[i].dist == self && AddToDuplicate(index, info, &w[i].tid, tup, where);
 	pfree(decoded);
 	return joined;
 }

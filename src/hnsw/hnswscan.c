@@ -827,46 +827,74 @@ SearchBatch(IndexScanDesc scan, int ef)
 	}
 }
 
+/* Room for n more candidates in *out (of *cap), grown as needed. */
+static void
+ReserveCandidates(GvHnswCandidate **out, int *cap, int used, int n)
+{
+	if (used + n > *cap)
+	{
+		*cap = Max(*cap * 2, used + n);
+		*out = repalloc_huge(*out, sizeof(GvHnswCandidate) * *cap);
+	}
+}
+
 /*
- * One row in so->out for each heap TID of the elements that hold several
- * (read again from their pages: the search keeps only the first), in the
- * element's place.  A row held back and found again in a later batch is
- * one already.
+ * One row in so->out for each heap TID of the elements that hold several,
+ * or have an overflow chain (read again from their pages: the search keeps
+ * only the first TID), in the element's place.  A row held back and found
+ * again in a later batch is one already.  Overflow tuples are not graph
+ * elements, so only this finds their rows in the graph phase; the exact
+ * pass reads them as it reads every element.
  */
 static void
 ExpandBatch(IndexScanDesc scan)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 	GvHnswInfo	info = so->info;
+	Relation	index = scan->indexRelation;
+	int			cap = so->nout + 16;
 	GvHnswCandidate *out;
-	GvHnswElementTuple tup = NULL;
+	GvHnswElementTuple tup;
 	int			n = 0;
-	int			more = 0;
+	bool		any = false;
 
-	for (int i = 0; i < so->nout; i++)
-		more += so->out[i].ntids - 1;
-	if (more == 0)
+	for (int i = 0; i < so->nout && !any; i++)
+		any = so->out[i].ntids != 1;
+	if (!any)
 		return;
-	out = palloc(sizeof(GvHnswCandidate) * (so->nout + more));
+	out = palloc(sizeof(GvHnswCandidate) * cap);
+	tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
 	for (int i = 0; i < so->nout; i++)
 	{
-		if (so->out[i].ntids <= 1)
-			out[n++] = so->out[i];
-		else
+		ItemPointerData tid = so->out[i].tid;
+		int64		hops = 0;
+
+		ReserveCandidates(&out, &cap, n, 1);
+		if (so->out[i].ntids == 1)
 		{
-			if (tup == NULL)
-				tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
+			out[n++] = so->out[i];
+			continue;
+		}
+		/* gone or changed since (VACUUM): its TIDs as they are now */
+		if (!GvHnswGetElementCopy(index, info, &tid, tup))
+			continue;
+		for (;;)
+		{
+			ReserveCandidates(&out, &cap, n, HNSW_HEAPTIDS);
 			out[n] = so->out[i];
-			/* gone or changed since (VACUUM): its TIDs as they are now */
-			if (GvHnswGetElementCopy(scan->indexRelation, info, &so->out[i].tid, tup))
-				n += ExpandElement(tup, &so->out[i].tid, &out[n]);
+			n += ExpandElement(tup, &tid, &out[n]);
+			tid = tup->overflow;
+			if (!ItemPointerIsValid(&tid) || ++hops > so->elements * 2 + 1000)
+				break;			/* the end, or a corrupt chain that loops */
+			GvHnswGetElementCopy(index, info, &tid, tup);
+			if (!(tup->flags & HNSW_ELEMENT_OVERFLOW))
+				break;
 		}
 	}
 	pfree(so->out);
 	so->out = out;
 	so->nout = n;
-	if (tup)
-		pfree(tup);
+	pfree(tup);
 }
 
 /*

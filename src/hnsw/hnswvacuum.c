@@ -78,7 +78,10 @@ CountDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
 /*
  * Drop the dead heap TIDs of an element (on a page registered for WAL),
  * keeping the live ones in order; an element left with none becomes a
- * tombstone.  Returns how many were dropped.
+ * tombstone.  Not an overflow tuple, nor an element with an overflow
+ * chain: those stay, empty, for rows of the same vector to fill again (the
+ * chain's other tuples may hold live rows, and an overflow tuple is only
+ * ever reached through the chain).  Returns how many were dropped.
  */
 static int
 RemoveDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
@@ -100,7 +103,8 @@ RemoveDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
 	for (int i = Max(kept, 1); i < HNSW_HEAPTIDS; i++)
 		ItemPointerSetInvalid(&tup->moretids[i - 1]);
 	tup->ntids = kept;
-	if (kept == 0)
+	if (kept == 0 && !(tup->flags & HNSW_ELEMENT_OVERFLOW) &&
+		!ItemPointerIsValid(&tup->overflow))
 	{
 		tup->flags |= HNSW_ELEMENT_DELETED;
 		ItemPointerSetInvalid(&tup->heaptid);
@@ -205,7 +209,8 @@ HighestLiveElement(VacuumState vs, ItemPointer best, int *level)
 			{
 				GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
 
-				if (!(tup->flags & HNSW_ELEMENT_DELETED) && tup->level > *level)
+				if (!(tup->flags & (HNSW_ELEMENT_DELETED | HNSW_ELEMENT_OVERFLOW)) &&
+					tup->level > *level)
 				{
 					*level = tup->level;
 					ItemPointerSet(best, blkno, off);
@@ -892,12 +897,12 @@ gvhnswvacuumcleanup(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats)
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				uint8		flags = GvHnswPageGetElement(page, off)->flags;
+				GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
 
-				if (flags & HNSW_ELEMENT_FREE)
+				if (tup->flags & HNSW_ELEMENT_FREE)
 					hasFree = true;
-				else if (!(flags & HNSW_ELEMENT_DELETED) && !counted)
-					stats->num_index_tuples++;
+				else if (!(tup->flags & HNSW_ELEMENT_DELETED) && !counted)
+					stats->num_index_tuples += tup->ntids;
 			}
 		}
 		UnlockReleaseBuffer(buf);
