@@ -226,23 +226,26 @@ BEGIN
       IS NOT DISTINCT FROM (SELECT array_agg(d ORDER BY d) FROM (SELECT v <-> '[2,4,1]' AS d FROM hnsw_dup ORDER BY 1 LIMIT 200) x)
   FROM (SELECT v.elements AS e, v.unreachable AS u FROM gigavector.hnsw_verify(idx::regclass) v) x;
 END $$;
+-- rows i of 1..1000 that pass cond: vector i % 5, filter column a function of it
+CREATE FUNCTION hnsw_dup_insert(cond text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE 'INSERT INTO hnsw_dup SELECT i, ARRAY[i % 5, (i % 5) * 2, 1]::float8[]::gvector, i % 5 % 2 '
+    || 'FROM generate_series(1, 1000) i WHERE ' || cond;
+END $$;
 CREATE INDEX hnsw_dup_idx ON hnsw_dup USING gv_hnsw (v, label);
-INSERT INTO hnsw_dup SELECT i, ARRAY[i % 5, (i % 5) * 2, 1]::float8[]::gvector, i % 5 % 2
-FROM generate_series(1, 1000) i;
+SELECT hnsw_dup_insert('true');
 SELECT * FROM hnsw_dup_check('hnsw_dup_idx');
 DELETE FROM hnsw_dup WHERE id % 3 = 0;
 VACUUM hnsw_dup;
 SELECT * FROM hnsw_dup_check('hnsw_dup_idx');
-INSERT INTO hnsw_dup SELECT i, ARRAY[i % 5, (i % 5) * 2, 1]::float8[]::gvector, i % 5 % 2
-FROM generate_series(1, 1000) i WHERE i % 3 = 0;
+SELECT hnsw_dup_insert('i % 3 = 0');
 SELECT * FROM hnsw_dup_check('hnsw_dup_idx');
 -- every row of one vector gone: its element stays (empty, its overflow
 -- chain kept for rows of that vector to fill again)
 DELETE FROM hnsw_dup WHERE id % 5 = 0;
 VACUUM hnsw_dup;
 SELECT * FROM hnsw_dup_check('hnsw_dup_idx');
-INSERT INTO hnsw_dup SELECT i, ARRAY[i % 5, (i % 5) * 2, 1]::float8[]::gvector, i % 5 % 2
-FROM generate_series(1, 1000) i WHERE i % 5 = 0;
+SELECT hnsw_dup_insert('i % 5 = 0');
 SELECT * FROM hnsw_dup_check('hnsw_dup_idx');
 DROP INDEX hnsw_dup_idx;
 -- a build merges them the same way; int8 storage merges equal codes
@@ -252,4 +255,4 @@ DROP INDEX hnsw_dup_idx;
 CREATE INDEX hnsw_dup_idx ON hnsw_dup USING gv_hnsw (v, label) WITH (storage = int8);
 SELECT * FROM hnsw_dup_check('hnsw_dup_idx');
 DROP TABLE hnsw_dup;
-DROP FUNCTION hnsw_dup_check;
+DROP FUNCTION hnsw_dup_check, hnsw_dup_insert;
