@@ -328,7 +328,7 @@ AddToChainTuple(Relation index, GvHnswInfo info, ItemPointer tid, bool first,
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	cur = GvHnswPageGetElement(BufferGetPage(buf), off);
 	if ((cur->flags & HNSW_ELEMENT_DELETED) ||
-		(cur->flags & HNSW_ELEMENT_OVERFLOW) == first ||
+		((cur->flags & HNSW_ELEMENT_OVERFLOW) != 0) == first ||
 		cur->keyNulls != tup->keyNulls ||
 		memcmp(cur->data, tup->data, info->dataBytes) != 0)
 		step = CHAIN_NO_MATCH;

@@ -690,7 +690,6 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 	{
 		Buffer		buf = GvHnswPinPage(index, recent, blkno);
 		Page		page;
-
 		int			n = 0;
 
 		CHECK_FOR_INTERRUPTS();
