@@ -213,18 +213,20 @@ RESET gigavector.hnsw_ef_search;
 -- reinserts and builds.
 CREATE TABLE hnsw_dup (id int, v gvector(3), label int) WITH (autovacuum_enabled = off);
 CREATE FUNCTION hnsw_dup_check(idx text)
-RETURNS TABLE (elements bigint, unreachable bigint, every_row bool, filtered bool, nearest_200 bool)
+RETURNS TABLE (elements bigint, unreachable bigint, tids_are_rows bool, every_row bool, filtered bool,
+               nearest_200 bool)
 LANGUAGE plpgsql AS $$
 BEGIN
   SET LOCAL enable_seqscan = off;
-  RETURN QUERY SELECT e, u,
+  RETURN QUERY SELECT e, u, t = (SELECT count(*) FROM hnsw_dup),
     (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM hnsw_dup ORDER BY v <-> '[1,2,1]' LIMIT 5000) s)
       IS NOT DISTINCT FROM (SELECT array_agg(id ORDER BY id) FROM hnsw_dup),
     (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM hnsw_dup WHERE label = 1 ORDER BY v <-> '[1,2,1]' LIMIT 5000) s)
       IS NOT DISTINCT FROM (SELECT array_agg(id ORDER BY id) FROM hnsw_dup WHERE label = 1),
     (SELECT array_agg(d) FROM (SELECT v <-> '[2,4,1]' AS d FROM hnsw_dup ORDER BY v <-> '[2,4,1]' LIMIT 200) s)
       IS NOT DISTINCT FROM (SELECT array_agg(d ORDER BY d) FROM (SELECT v <-> '[2,4,1]' AS d FROM hnsw_dup ORDER BY 1 LIMIT 200) x)
-  FROM (SELECT v.elements AS e, v.unreachable AS u FROM gigavector.hnsw_verify(idx::regclass) v) x;
+  FROM (SELECT v.elements AS e, v.unreachable AS u, v.heap_tids AS t
+        FROM gigavector.hnsw_verify(idx::regclass) v) x;
 END $$;
 -- rows i of 1..1000 that pass cond: vector i % 5, filter column a function of it
 CREATE FUNCTION hnsw_dup_insert(cond text) RETURNS void LANGUAGE plpgsql AS $$

@@ -289,6 +289,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 	GvHnswMetaPageData meta;
 	BlockNumber nblocks;
 	int64		live = 0,
+				heapTids = 0,
 				overflows = 0,
 				tombstones = 0,
 				links = 0,
@@ -297,8 +298,8 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 	OffsetNumber *maxoffs;
 	GvHnswTidSetData reached;
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {0};
+	Datum		values[6];
+	bool		nulls[6] = {0};
 	Size		maxsize;
 	GvHnswElementTuple tup;
 
@@ -374,6 +375,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 					if (ItemPointerIsValid(&GvHnswTupleNbrs(e, info->dataBytes, info->m)[i]))
 						Corrupt(index, "overflow tuple with a neighbour", blkno, off);
 				overflows++;
+				heapTids += e->ntids;
 			}
 			else
 			{
@@ -383,6 +385,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 				for (int i = 0; i < e->ntids; i++)
 					if (!ItemPointerIsValid(GvHnswElementHeapTid(e, i)))
 						Corrupt(index, "live element without a heap pointer", blkno, off);
+				heapTids += e->ntids;
 				if (!ItemPointerIsValid(&meta.entry) || e->level > meta.entryLevel)
 					Corrupt(index, "live element above the entry point's level", blkno, off);
 				live++;
@@ -516,5 +519,6 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(links);
 	values[3] = Int64GetDatum(deadLinks);
 	values[4] = Int64GetDatum(unreachable);
+	values[5] = Int64GetDatum(heapTids);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

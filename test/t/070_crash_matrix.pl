@@ -147,8 +147,8 @@ sub check_all
 		}
 		if ($name =~ /^hnsw/)
 		{
-			cmp_ok($node->safe_psql('postgres', "SELECT elements FROM gigavector.hnsw_verify('i_$name')"),
-				'>=', $live, "$what: hnsw_verify passes, an element for every row");
+			cmp_ok($node->safe_psql('postgres', "SELECT heap_tids FROM gigavector.hnsw_verify('i_$name')"),
+				'>=', $live, "$what: hnsw_verify passes, a heap TID for every row");
 		}
 		elsif ($name eq 'ivfpq')
 		{
