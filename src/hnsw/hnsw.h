@@ -186,9 +186,18 @@ typedef struct GvHnswElementTupleData
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
 } GvHnswElementTupleData;
 
-/* What a search's candidate says of an element's heap TIDs. */
-#define GvHnswCandidateTids(tup) \
-	(ItemPointerIsValid(&(tup)->overflow) ? HNSW_HEAPTIDS + 1 : (tup)->ntids)
+/*
+ * A search's candidate for an element that holds more than one heap TID
+ * (or has an overflow chain) carries this as its toastid, and a scan
+ * expands it into one candidate a TID before it hands rows out (hnswscan.c:
+ * ExpandBatch); keeping the count in the candidate would make the scans'
+ * candidate arrays a third larger.  No TOAST value has this id: OIDs
+ * below FirstNormalObjectId are never assigned once the cluster runs.
+ */
+#define HNSW_TOASTID_EXPAND		((Oid) 1)
+#define GvHnswCandidateToastId(tup) \
+	((tup)->ntids == 1 && !ItemPointerIsValid(&(tup)->overflow) ? \
+	 (tup)->toastid : HNSW_TOASTID_EXPAND)
 
 /* The i-th heap TID of an element, 0 <= i < ntids. */
 #define GvHnswElementHeapTid(tup, i) \
@@ -359,11 +368,8 @@ typedef struct GvHnswCandidate
 	double		dist;			/* GvMetricDistance */
 	ItemPointerData tid;
 	ItemPointerData heaptid;	/* valid for returnable elements */
-	Oid			toastid;		/* the element's, in scans */
-	uint16		ntids;			/* scans: the element's heap TIDs (more
-								 * than HNSW_HEAPTIDS: it has an overflow
-								 * chain), 1 once expanded into one
-								 * candidate each (GvHnswCandidateTids) */
+	Oid			toastid;		/* the element's, in scans; or
+								 * HNSW_TOASTID_EXPAND */
 } GvHnswCandidate;
 
 typedef struct GvHnswHeapData

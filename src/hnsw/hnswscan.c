@@ -219,7 +219,6 @@ ExpandElement(GvHnswElementTuple tup, ItemPointer tid, GvHnswCandidate *c)
 		c[i].tid = *tid;
 		c[i].heaptid = *GvHnswElementHeapTid(tup, i);
 		c[i].toastid = tup->ntids == 1 ? tup->toastid : InvalidOid;
-		c[i].ntids = 1;
 	}
 	return tup->ntids;
 }
@@ -858,7 +857,7 @@ ExpandBatch(IndexScanDesc scan)
 	bool		any = false;
 
 	for (int i = 0; i < so->nout && !any; i++)
-		any = so->out[i].ntids != 1;
+		any = so->out[i].toastid == HNSW_TOASTID_EXPAND;
 	if (!any)
 		return;
 	out = palloc(sizeof(GvHnswCandidate) * cap);
@@ -869,7 +868,7 @@ ExpandBatch(IndexScanDesc scan)
 		int64		hops = 0;
 
 		ReserveCandidates(&out, &cap, n, 1);
-		if (so->out[i].ntids == 1)
+		if (so->out[i].toastid != HNSW_TOASTID_EXPAND)
 		{
 			out[n++] = so->out[i];
 			continue;
