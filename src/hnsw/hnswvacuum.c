@@ -100,15 +100,12 @@ RemoveDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
 			kept++;
 		}
 	}
-	for (int i = Max(kept, 1); i < HNSW_HEAPTIDS; i++)
-		ItemPointerSetInvalid(&tup->moretids[i - 1]);
+	for (int i = kept; i < HNSW_HEAPTIDS; i++)
+		ItemPointerSetInvalid(GvHnswElementHeapTid(tup, i));
 	tup->ntids = kept;
 	if (kept == 0 && !(tup->flags & HNSW_ELEMENT_OVERFLOW) &&
 		!ItemPointerIsValid(&tup->overflow))
-	{
 		tup->flags |= HNSW_ELEMENT_DELETED;
-		ItemPointerSetInvalid(&tup->heaptid);
-	}
 	return ntids - kept;
 }
 
