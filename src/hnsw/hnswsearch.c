@@ -332,7 +332,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 									  GvHnswElementVector(info, tup, decoded), dim);
 			e.tid = nbrs[i];
 			e.heaptid = tup->heaptid;
-			e.toastid = tup->toastid;
+			e.toastid = GvHnswCandidateToastId(tup);
 			live = !(tup->flags & HNSW_ELEMENT_DELETED) && GvHnswKeysMatch(info, tup, filter);
 			UnlockReleaseBuffer(buf);
 
@@ -380,7 +380,7 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 	ep->dist = GvMetricDistance(info->metric, q,
 								GvHnswElementVector(info, tup, decoded), info->dim);
 	ep->heaptid = tup->heaptid;
-	ep->toastid = tup->toastid;
+	ep->toastid = GvHnswCandidateToastId(tup);
 	pfree(tup);
 	pfree(decoded);
 

@@ -372,7 +372,8 @@ GvHnswPageGetElement(Page page, OffsetNumber off)
 
 /*
  * Copy the element at tid into dst (room for a tuple of the index's
- * largest size).  Returns false if the slot holds a tombstone.
+ * largest size).  Returns false if the slot holds a tombstone or an
+ * overflow tuple (not a graph element; copied all the same).
  */
 bool
 GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
@@ -385,7 +386,7 @@ GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = GvHnswGetElementLocked(index, BufferGetPage(buf), tid);
 	memcpy(dst, tup, GvHnswTupleSize(info->dataBytes, info->m, tup->capLevel));
-	live = !(tup->flags & HNSW_ELEMENT_DELETED);
+	live = !(tup->flags & (HNSW_ELEMENT_DELETED | HNSW_ELEMENT_OVERFLOW));
 	UnlockReleaseBuffer(buf);
 	return live;
 }

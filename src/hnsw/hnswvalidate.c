@@ -100,6 +100,26 @@ Corrupt(Relation index, const char *what, BlockNumber blkno, OffsetNumber off)
 }
 
 /*
+ * Copy the tuple at tid into tup: true if it holds heap TIDs (a live graph
+ * element or an overflow tuple).
+ */
+static bool
+CopyHolder(Relation index, GvHnswInfo info, ItemPointer tid, GvHnswElementTuple tup)
+{
+	return GvHnswGetElementCopy(index, info, tid, tup) ||
+		(tup->flags & (HNSW_ELEMENT_OVERFLOW | HNSW_ELEMENT_DELETED)) == HNSW_ELEMENT_OVERFLOW;
+}
+
+static bool
+ElementHoldsHeapTid(GvHnswElementTuple tup, ItemPointer heaptid)
+{
+	for (int i = 0; i < tup->ntids; i++)
+		if (ItemPointerEquals(GvHnswElementHeapTid(tup, i), heaptid))
+			return true;
+	return false;
+}
+
+/*
  * Live elements the key directory does not list: allowed only for rows no
  * one can see -- an insert that a crash cut short wrote its element but not
  * its entry, and its transaction never committed (VACUUM tombstones such
@@ -126,13 +146,16 @@ CheckUnlisted(Relation index, GvHnswInfo info, OffsetNumber *maxoffs,
 			CHECK_FOR_INTERRUPTS();
 			ItemPointerSet(&tid, blkno, off);
 			if (GvHnswTidSetContains(listed, &tid) ||
-				!GvHnswGetElementCopy(index, info, &tid, tup))
+				!CopyHolder(index, info, &tid, tup) || tup->ntids == 0)
 				continue;
-			if (table_index_fetch_tuple(fetch, &tup->heaptid, snapshot, slot,
-										&callAgain, &allDead))
-				Corrupt(index, "the key directory does not list the element of a visible row",
-						blkno, off);
-			ExecClearTuple(slot);
+			for (int i = 0; i < tup->ntids; i++)
+			{
+				if (table_index_fetch_tuple(fetch, GvHnswElementHeapTid(tup, i), snapshot,
+											slot, &callAgain, &allDead))
+					Corrupt(index, "the key directory does not list the element of a visible row",
+							blkno, off);
+				ExecClearTuple(slot);
+			}
 		}
 	ExecDropSingleTupleTableSlot(slot);
 	table_index_fetch_end(fetch);
@@ -143,7 +166,8 @@ CheckUnlisted(Relation index, GvHnswInfo info, OffsetNumber *maxoffs,
 /*
  * The key directory: a chain of key pages from the metapage's head to its
  * tail, entries of the right size naming elements, and every live element
- * listed once by an entry that agrees with it (heap TID, key codes).
+ * listed by an entry that agrees with it (heap TID, key codes); live
+ * counts the graph's elements and overflow tuples.
  */
 static void
 VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
@@ -181,8 +205,8 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
 			if (eb <= GV_METAPAGE_BLKNO || eb >= nblocks ||
 				ItemPointerGetOffsetNumber(&e->element) > maxoffs[eb])
 				Corrupt(index, "key directory entry names no element", blkno, off);
-			if (GvHnswGetElementCopy(index, info, &e->element, tup) &&
-				ItemPointerEquals(&tup->heaptid, &e->heaptid) &&
+			if (CopyHolder(index, info, &e->element, tup) &&
+				ElementHoldsHeapTid(tup, &e->heaptid) &&
 				tup->keyNulls == e->keyNulls &&
 				memcmp(tup->data, e->keys, info->keyBytes) == 0)
 				GvHnswTidSetAdd(&listed, &e->element);
@@ -193,72 +217,106 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
 	}
 	if (last != meta->keyDirTail)
 		Corrupt(index, "key directory's last page is not the metapage's tail", last, 0);
-	if (listed.count != live)
+	if (listed.count != live)	/* (an empty holder is listed by none) */
 		CheckUnlisted(index, info, maxoffs, &listed, tup);
 	GvHnswTidSetFree(&listed);
 	pfree(tup);
 }
 
-/* What hnsw_verify has learnt so far, and what its passes share. */
-typedef struct HnswVerifyState
+/*
+ * gigavector.hnsw_verify(index regclass): check the graph's structural
+ * invariants and raise an error at the first violation:
+ *	 - the metapage's magic, version, and every page's page id;
+ *	 - every element's level within its tuple's capacity and the index's
+ *	   limit, no live element above the entry point's level, and every
+ *	   free slot a tombstone;
+ *	 - every neighbour pointer names an element tuple of the index, no
+ *	   element links to itself, no list names an element twice;
+ *	 - the entry point is an element of the recorded level that is live or
+ *	   a tombstone not yet free (or the index has no live element and no
+ *	   entry point).
+ * Returns counts: live elements, tombstones, links, links to tombstones,
+ * and live elements not reachable from the entry point at level 0 (a
+ * quality measure, not an error: vacuum repairs most of them).
+ */
+/*
+ * The overflow chain of the live element at tid: overflow tuples that
+ * store the element's bytes, each on one chain once.  Returns how many,
+ * each added to reached.
+ */
+static int64
+VerifyOverflowChain(Relation index, GvHnswInfo info, ItemPointer tid, BlockNumber nblocks,
+					OffsetNumber *maxoffs, GvHnswTidSet reached)
 {
+	GvHnswElementTuple head = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
+	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
+	ItemPointerData next;
+	int64		n = 0;
+
+	GvHnswGetElementCopy(index, info, tid, head);
+	for (next = head->overflow; ItemPointerIsValid(&next); next = tup->overflow)
+	{
+		BlockNumber nb = ItemPointerGetBlockNumber(&next);
+
+		CHECK_FOR_INTERRUPTS();
+		if (nb <= GV_METAPAGE_BLKNO || nb >= nblocks ||
+			ItemPointerGetOffsetNumber(&next) > maxoffs[nb])
+			Corrupt(index, "overflow pointer to no element", ItemPointerGetBlockNumber(tid),
+					ItemPointerGetOffsetNumber(tid));
+		if (!GvHnswTidSetAdd(reached, &next))
+			Corrupt(index, "overflow tuple on two chains, or a chain that loops",
+					nb, ItemPointerGetOffsetNumber(&next));
+		GvHnswGetElementCopy(index, info, &next, tup);
+		if ((tup->flags & (HNSW_ELEMENT_OVERFLOW | HNSW_ELEMENT_DELETED)) != HNSW_ELEMENT_OVERFLOW ||
+			tup->keyNulls != head->keyNulls ||
+			memcmp(tup->data, head->data, info->dataBytes) != 0)
+			Corrupt(index, "overflow pointer to a tuple that is not one of the element's",
+					nb, ItemPointerGetOffsetNumber(&next));
+		n++;
+	}
+	pfree(head);
+	pfree(tup);
+	return n;
+}
+
+PG_FUNCTION_INFO_V1(gv_hnsw_verify);
+Datum
+gv_hnsw_verify(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
 	Relation	index;
 	GvHnswInfo	info;
 	GvHnswMetaPageData meta;
 	BlockNumber nblocks;
-	OffsetNumber *maxoffs;		/* elements on each page (0: no element page) */
-	Size		maxsize;		/* of an element tuple */
-	GvHnswElementTuple tup;		/* room for one, maxsize */
-	int64		live;
-	int64		tombstones;
-	int64		links;
-	int64		deadLinks;
-	int64		unreachable;
-} HnswVerifyState;
+	int64		live = 0,
+				heapTids = 0,
+				overflows = 0,
+				tombstones = 0,
+				links = 0,
+				deadLinks = 0,
+				unreachable = 0;
+	OffsetNumber *maxoffs;
+	GvHnswTidSetData reached;
+	TupleDesc	tupdesc;
+	Datum		values[6];
+	bool		nulls[6] = {0};
+	Size		maxsize;
+	GvHnswElementTuple tup;
 
-/* Check one element tuple of an element page and count it. */
-static void
-VerifyElement(HnswVerifyState *vs, Page page, BlockNumber blkno, OffsetNumber off)
-{
-	Relation	index = vs->index;
-	GvHnswInfo	info = vs->info;
-	ItemId		iid = PageGetItemId(page, off);
-	GvHnswElementTuple e;
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
 
-	if (!ItemIdIsNormal(iid))
-		Corrupt(index, "unused line pointer", blkno, off);
-	e = (GvHnswElementTuple) PageGetItem(page, iid);
-	if (ItemIdGetLength(iid) != GvHnswTupleSize(info->dataBytes, info->m, e->capLevel))
-		Corrupt(index, "element tuple of the wrong size", blkno, off);
-	if (e->level > e->capLevel || e->capLevel > info->maxLevel)
-		Corrupt(index, "element level beyond its capacity", blkno, off);
-	if (e->spares > 2 * info->m)
-		Corrupt(index, "more spare links than level-0 slots", blkno, off);
-	if ((e->flags & HNSW_ELEMENT_FREE) && !(e->flags & HNSW_ELEMENT_DELETED))
-		Corrupt(index, "free slot that is not a tombstone", blkno, off);
-	if (e->flags & HNSW_ELEMENT_DELETED)
-	{
-		if (ItemPointerIsValid(&e->heaptid))
-			Corrupt(index, "tombstone with a heap pointer", blkno, off);
-		vs->tombstones++;
-	}
-	else
-	{
-		if (!ItemPointerIsValid(&e->heaptid))
-			Corrupt(index, "live element without a heap pointer", blkno, off);
-		if (!ItemPointerIsValid(&vs->meta.entry) || e->level > vs->meta.entryLevel)
-			Corrupt(index, "live element above the entry point's level", blkno, off);
-		vs->live++;
-	}
-}
+	index = GvOpenIndexToCheck(indexoid, "gv_hnsw");
+	info = GvHnswGetInfo(index);
+	GvHnswReadMeta(index, &meta);
+	maxsize = GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel);
+	tup = palloc(maxsize);
 
-/* Pass 1: every page's id, and every element of the element pages. */
-static void
-VerifyPages(HnswVerifyState *vs)
-{
-	Relation	index = vs->index;
+	nblocks = RelationGetNumberOfBlocks(index);
+	maxoffs = palloc0(sizeof(OffsetNumber) * Max(nblocks, 1));
 
-	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < vs->nblocks; blkno++)
+	/* Pages and elements. */
+	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
 		Buffer		buf = ReadBuffer(index, blkno);
 		Page		page;
@@ -285,206 +343,182 @@ VerifyPages(HnswVerifyState *vs)
 		}
 		if (!(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
 			Corrupt(index, "page is not an element page", blkno, 0);
-		vs->maxoffs[blkno] = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= vs->maxoffs[blkno]; off++)
-			VerifyElement(vs, page, blkno, off);
+		maxoffs[blkno] = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoffs[blkno]; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			GvHnswElementTuple e;
+
+			if (!ItemIdIsNormal(iid))
+				Corrupt(index, "unused line pointer", blkno, off);
+			e = (GvHnswElementTuple) PageGetItem(page, iid);
+			if (ItemIdGetLength(iid) != GvHnswTupleSize(info->dataBytes, info->m, e->capLevel))
+				Corrupt(index, "element tuple of the wrong size", blkno, off);
+			if (e->level > e->capLevel || e->capLevel > info->maxLevel)
+				Corrupt(index, "element level beyond its capacity", blkno, off);
+			if (e->spares > 2 * info->m)
+				Corrupt(index, "more spare links than level-0 slots", blkno, off);
+			if ((e->flags & HNSW_ELEMENT_FREE) && !(e->flags & HNSW_ELEMENT_DELETED))
+				Corrupt(index, "free slot that is not a tombstone", blkno, off);
+			if (e->flags & HNSW_ELEMENT_DELETED)
+			{
+				if (ItemPointerIsValid(&e->heaptid) || e->ntids != 0)
+					Corrupt(index, "tombstone with a heap pointer", blkno, off);
+				tombstones++;
+			}
+			else if (e->flags & HNSW_ELEMENT_OVERFLOW)
+			{
+				if (e->level != 0 || e->ntids > HNSW_HEAPTIDS)
+					Corrupt(index, "overflow tuple of a level above 0, or with too many heap pointers",
+							blkno, off);
+				for (int i = 0; i < GvHnswSlots(info->m, e->capLevel); i++)
+					if (ItemPointerIsValid(&GvHnswTupleNbrs(e, info->dataBytes, info->m)[i]))
+						Corrupt(index, "overflow tuple with a neighbour", blkno, off);
+				overflows++;
+				heapTids += e->ntids;
+			}
+			else
+			{
+				if (e->ntids > HNSW_HEAPTIDS ||
+					(e->ntids == 0 && !ItemPointerIsValid(&e->overflow)))
+					Corrupt(index, "live element without a heap pointer, or with too many", blkno, off);
+				for (int i = 0; i < e->ntids; i++)
+					if (!ItemPointerIsValid(GvHnswElementHeapTid(e, i)))
+						Corrupt(index, "live element without a heap pointer", blkno, off);
+				heapTids += e->ntids;
+				if (!ItemPointerIsValid(&meta.entry) || e->level > meta.entryLevel)
+					Corrupt(index, "live element above the entry point's level", blkno, off);
+				live++;
+			}
+		}
 		UnlockReleaseBuffer(buf);
 	}
-}
 
-/* Check the neighbour list of the element at (blkno, off) and count its links. */
-static void
-VerifyElementLinks(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off)
-{
-	Relation	index = vs->index;
-	GvHnswInfo	info = vs->info;
-	ItemPointerData tid;
-	ItemPointer nbrs;
-
-	ItemPointerSet(&tid, blkno, off);
-	GvHnswGetElementCopy(index, info, &tid, vs->tup);
-	nbrs = GvHnswTupleNbrs(vs->tup, info->dataBytes, info->m);
-	for (int l = 0; l <= vs->tup->level; l++)
+	/* Links. */
+	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
-		int			start = GvHnswLevelStart(info->m, l);
-		int			n = GvHnswLevelSlots(info->m, l);
-
-		for (int i = 0; i < n; i++)
-		{
-			ItemPointer t = &nbrs[start + i];
-			BlockNumber tb;
-			OffsetNumber to;
-
-			if (!ItemPointerIsValid(t))
-				continue;
-			tb = ItemPointerGetBlockNumber(t);
-			to = ItemPointerGetOffsetNumber(t);
-			if (tb <= GV_METAPAGE_BLKNO || tb >= vs->nblocks ||
-				to < FirstOffsetNumber || to > vs->maxoffs[tb])
-				Corrupt(index, "neighbour pointer to no element", blkno, off);
-			if (ItemPointerEquals(t, &tid))
-				Corrupt(index, "element links to itself", blkno, off);
-			for (int j = 0; j < i; j++)
-				if (ItemPointerEquals(t, &nbrs[start + j]))
-					Corrupt(index, "neighbour listed twice", blkno, off);
-			vs->links++;
-		}
-	}
-}
-
-/* Pass 2: every neighbour pointer. */
-static void
-VerifyLinks(HnswVerifyState *vs)
-{
-	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < vs->nblocks; blkno++)
-	{
-		for (OffsetNumber off = FirstOffsetNumber; off <= vs->maxoffs[blkno]; off++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			VerifyElementLinks(vs, blkno, off);
-		}
-	}
-}
-
-/* The entry point names an element that may route searches, at its level. */
-static void
-VerifyEntryPoint(HnswVerifyState *vs)
-{
-	Relation	index = vs->index;
-	ItemPointer entry = &vs->meta.entry;
-
-	if (ItemPointerGetBlockNumber(entry) >= vs->nblocks ||
-		ItemPointerGetOffsetNumber(entry) > vs->maxoffs[ItemPointerGetBlockNumber(entry)])
-		Corrupt(index, "entry point names no element", 0, 0);
-
-	/*
-	 * A tombstone that is not free yet may be the entry point: VACUUM marks
-	 * dead elements before it moves the entry point off one, and a crash or
-	 * cancel in between leaves it so until the next VACUUM.  It still routes
-	 * (searches and inserts descend through it).  A free one may be reused
-	 * for another row at any level: corruption.
-	 */
-	if (!GvHnswGetElementCopy(index, vs->info, entry, vs->tup) &&
-		(vs->tup->flags & HNSW_ELEMENT_FREE))
-		Corrupt(index, "entry point is a free slot", 0, 0);
-	if (vs->tup->level != vs->meta.entryLevel)
-		Corrupt(index, "entry point's level differs from the metapage's", 0, 0);
-}
-
-/* Count the live elements a breadth-first walk of level 0 from the entry point misses. */
-static void
-CountUnreachable(HnswVerifyState *vs)
-{
-	GvHnswInfo	info = vs->info;
-	GvHnswTidSetData reached;
-	ItemPointerData *queue;
-	int64		head = 0,
-				tail = 0;
-
-	queue = palloc(sizeof(ItemPointerData) * (vs->live + vs->tombstones + 1));
-	GvHnswTidSetInit(&reached, vs->live + vs->tombstones + 1);
-	GvHnswTidSetAdd(&reached, &vs->meta.entry);
-	queue[tail++] = vs->meta.entry;
-	while (head < tail)
-	{
-		ItemPointerData cur = queue[head++];
-		ItemPointer nbrs;
-		bool		isLive;
-
-		CHECK_FOR_INTERRUPTS();
-		isLive = GvHnswGetElementCopy(vs->index, info, &cur, vs->tup);
-		if (isLive)
-			vs->unreachable--;
-		nbrs = GvHnswTupleNbrs(vs->tup, info->dataBytes, info->m);
-		for (int i = 0; i < 2 * info->m; i++)
-			if (ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetAdd(&reached, &nbrs[i]))
-				queue[tail++] = nbrs[i];
-	}
-	vs->unreachable += vs->live;
-}
-
-/* Pass 4: count the links from live elements to tombstones. */
-static void
-CountDeadLinks(HnswVerifyState *vs)
-{
-	GvHnswInfo	info = vs->info;
-
-	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < vs->nblocks; blkno++)
-		for (OffsetNumber off = FirstOffsetNumber; off <= vs->maxoffs[blkno]; off++)
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoffs[blkno]; off++)
 		{
 			ItemPointerData tid;
 			ItemPointer nbrs;
-			GvHnswElementTuple other = palloc(vs->maxsize);
 
+			CHECK_FOR_INTERRUPTS();
 			ItemPointerSet(&tid, blkno, off);
-			if (!GvHnswGetElementCopy(vs->index, info, &tid, vs->tup))
-				continue;
-			nbrs = GvHnswTupleNbrs(vs->tup, info->dataBytes, info->m);
-			for (int i = 0; i < GvHnswSlots(info->m, vs->tup->level); i++)
-				if (ItemPointerIsValid(&nbrs[i]) &&
-					!GvHnswGetElementCopy(vs->index, info, &nbrs[i], other))
-					vs->deadLinks++;
-			pfree(other);
+			GvHnswGetElementCopy(index, info, &tid, tup);
+			nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
+			for (int l = 0; l <= tup->level; l++)
+			{
+				int			start = GvHnswLevelStart(info->m, l);
+				int			n = GvHnswLevelSlots(info->m, l);
+
+				for (int i = 0; i < n; i++)
+				{
+					ItemPointer t = &nbrs[start + i];
+					BlockNumber tb;
+					OffsetNumber to;
+
+					if (!ItemPointerIsValid(t))
+						continue;
+					tb = ItemPointerGetBlockNumber(t);
+					to = ItemPointerGetOffsetNumber(t);
+					if (tb <= GV_METAPAGE_BLKNO || tb >= nblocks ||
+						to < FirstOffsetNumber || to > maxoffs[tb])
+						Corrupt(index, "neighbour pointer to no element", blkno, off);
+					if (ItemPointerEquals(t, &tid))
+						Corrupt(index, "element links to itself", blkno, off);
+					for (int j = 0; j < i; j++)
+						if (ItemPointerEquals(t, &nbrs[start + j]))
+							Corrupt(index, "neighbour listed twice", blkno, off);
+					links++;
+				}
+			}
 		}
-}
-
-/*
- * gigavector.hnsw_verify(index regclass): check the graph's structural
- * invariants and raise an error at the first violation:
- *	 - the metapage's magic, version, and every page's page id;
- *	 - every element's level within its tuple's capacity and the index's
- *	   limit, no live element above the entry point's level, and every
- *	   free slot a tombstone;
- *	 - every neighbour pointer names an element tuple of the index, no
- *	   element links to itself, no list names an element twice;
- *	 - the entry point is an element of the recorded level that is live or
- *	   a tombstone not yet free (or the index has no live element and no
- *	   entry point).
- * Returns counts: live elements, tombstones, links, links to tombstones,
- * and live elements not reachable from the entry point at level 0 (a
- * quality measure, not an error: vacuum repairs most of them).
- */
-PG_FUNCTION_INFO_V1(gv_hnsw_verify);
-Datum
-gv_hnsw_verify(PG_FUNCTION_ARGS)
-{
-	HnswVerifyState vs = {0};
-	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {0};
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
-	vs.index = GvOpenIndexToCheck(PG_GETARG_OID(0), "gv_hnsw");
-	vs.info = GvHnswGetInfo(vs.index);
-	GvHnswReadMeta(vs.index, &vs.meta);
-	vs.maxsize = GvHnswTupleSize(vs.info->dataBytes, vs.info->m, vs.info->maxLevel);
-	vs.tup = palloc(vs.maxsize);
-	vs.nblocks = RelationGetNumberOfBlocks(vs.index);
-	vs.maxoffs = palloc0(sizeof(OffsetNumber) * Max(vs.nblocks, 1));
-
-	VerifyPages(&vs);
-	VerifyLinks(&vs);
-	/* Pass 3: the entry point, and reachability at level 0. */
-	if (ItemPointerIsValid(&vs.meta.entry))
-	{
-		VerifyEntryPoint(&vs);
-		CountUnreachable(&vs);
 	}
-	else if (vs.live > 0)
-		Corrupt(vs.index, "live elements but no entry point", 0, 0);
-	if (vs.tombstones > 0)
-		CountDeadLinks(&vs);
-	if (vs.info->nkeys > 0 && vs.meta.keyDirHead != GV_METAPAGE_BLKNO)
-		VerifyKeyDirectory(vs.index, vs.info, &vs.meta, vs.maxoffs, vs.live);
 
-	index_close(vs.index, AccessShareLock);
+	/* Entry point, and reachability at level 0. */
+	if (ItemPointerIsValid(&meta.entry))
+	{
+		ItemPointerData *queue;
+		int64		head = 0,
+					tail = 0;
 
-	values[0] = Int64GetDatum(vs.live);
-	values[1] = Int64GetDatum(vs.tombstones);
-	values[2] = Int64GetDatum(vs.links);
-	values[3] = Int64GetDatum(vs.deadLinks);
-	values[4] = Int64GetDatum(vs.unreachable);
+		if (ItemPointerGetBlockNumber(&meta.entry) >= nblocks ||
+			ItemPointerGetOffsetNumber(&meta.entry) > maxoffs[ItemPointerGetBlockNumber(&meta.entry)])
+			Corrupt(index, "entry point names no element", 0, 0);
+		/*
+		 * A tombstone that is not free yet may be the entry point: VACUUM
+		 * marks dead elements before it moves the entry point off one, and
+		 * a crash or cancel in between leaves it so until the next VACUUM.
+		 * It still routes (searches and inserts descend through it).  A
+		 * free one may be reused for another row at any level: corruption.
+		 */
+		if (!GvHnswGetElementCopy(index, info, &meta.entry, tup) &&
+			(tup->flags & HNSW_ELEMENT_FREE))
+			Corrupt(index, "entry point is a free slot", 0, 0);
+		if (tup->level != meta.entryLevel)
+			Corrupt(index, "entry point's level differs from the metapage's", 0, 0);
+
+		queue = palloc(sizeof(ItemPointerData) * (live + tombstones + 1));
+		GvHnswTidSetInit(&reached, live + overflows + tombstones + 1);
+		GvHnswTidSetAdd(&reached, &meta.entry);
+		queue[tail++] = meta.entry;
+		while (head < tail)
+		{
+			ItemPointerData cur = queue[head++];
+			ItemPointer nbrs;
+			bool		isLive;
+
+			CHECK_FOR_INTERRUPTS();
+			isLive = GvHnswGetElementCopy(index, info, &cur, tup);
+			if (isLive)
+			{
+				unreachable--;
+				unreachable -= VerifyOverflowChain(index, info, &cur, nblocks, maxoffs,
+												   &reached);
+				GvHnswGetElementCopy(index, info, &cur, tup);
+			}
+			nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
+			for (int i = 0; i < 2 * info->m; i++)
+				if (ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetAdd(&reached, &nbrs[i]))
+					queue[tail++] = nbrs[i];
+		}
+		unreachable += live + overflows;
+	}
+	else if (live > 0)
+		Corrupt(index, "live elements but no entry point", 0, 0);
+
+	/* Links to tombstones. */
+	if (tombstones > 0)
+	{
+		for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoffs[blkno]; off++)
+			{
+				ItemPointerData tid;
+				ItemPointer nbrs;
+				GvHnswElementTuple other = palloc(maxsize);
+
+				ItemPointerSet(&tid, blkno, off);
+				if (!GvHnswGetElementCopy(index, info, &tid, tup))
+					continue;
+				nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
+				for (int i = 0; i < GvHnswSlots(info->m, tup->level); i++)
+					if (ItemPointerIsValid(&nbrs[i]) &&
+						!GvHnswGetElementCopy(index, info, &nbrs[i], other))
+						deadLinks++;
+				pfree(other);
+			}
+	}
+
+	if (info->nkeys > 0 && meta.keyDirHead != GV_METAPAGE_BLKNO)
+		VerifyKeyDirectory(index, info, &meta, maxoffs, live + overflows);
+
+	index_close(index, AccessShareLock);
+
+	values[0] = Int64GetDatum(live);
+	values[1] = Int64GetDatum(tombstones);
+	values[2] = Int64GetDatum(links);
+	values[3] = Int64GetDatum(deadLinks);
+	values[4] = Int64GetDatum(unreachable);
+	values[5] = Int64GetDatum(heapTids);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
