@@ -127,14 +127,16 @@ sub check_index
 		"$what: the nearest 10 through the index equal a sequential scan's");
 }
 
-# A new cluster from the backup, recovered to @target and promoted.
+# A new cluster from the backup, recovered to the target $setting names and promoted.
 sub recover_to
 {
 	my ($label, $setting) = @_;
 	my $copy = PostgreSQL::Test::Cluster->new("pitr_$label");
 	$copy->init_from_backup($node, 'base', has_restoring => 1, standby => 0);
+	# archive_mode off: a promoted copy must not archive its timeline where
+	# the next copy would follow it
 	$copy->append_conf('postgresql.conf', "$setting\nrecovery_target_action = 'promote'\n"
-		  . "max_worker_processes = 8\nmax_parallel_maintenance_workers = 2\n");
+		  . "archive_mode = off\nmax_worker_processes = 8\nmax_parallel_maintenance_workers = 2\n");
 	$copy->start;
 	$copy->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()') or die "$label: recovery did not end";
 	return $copy;
