@@ -9,7 +9,7 @@
 #   4. torn pages: full_page_writes on, a CHECKPOINT loop and writers, and
 #      pg_ctl stop -m immediate in the middle, several times.
 # After each restart, for every index: its check function passes (hnsw_verify,
-# ivfpq_info, bm25_verify), an index scan over the whole index returns every
+# ivfpq_info, kdtree_verify, bm25_verify and bm25_verify_table), an index scan over the whole index returns every
 # committed row once and nothing else, and the nearest 10 through the index
 # equal a sequential scan's (for gv_bm25: the rows matching a term).
 # A streaming standby, made from a backup taken before the tables, replays
@@ -189,6 +189,11 @@ sub check_all
 		{
 			cmp_ok($node->safe_psql('postgres', "SELECT entries FROM gigavector.ivfpq_info('i_$name')"),
 				'>=', $live, "$what: ivfpq_info reads the index, an entry for every row");
+		}
+		elsif ($name eq 'kdtree')
+		{
+			cmp_ok($node->safe_psql('postgres', "SELECT points FROM gigavector.kdtree_verify('i_$name')"),
+				'>=', $live, "$what: kdtree_verify passes, a point for every row");
 		}
 		TODO:
 		{

@@ -4,8 +4,9 @@
 # Then: no client saw an error, and for every table the live rows equal what
 # the clients committed (rows at the start + inserted - deleted, logged in
 # the same transactions), a scan of the whole index returns exactly the live
-# rows (so none that was deleted), and after a last VACUUM hnsw_verify and
-# bm25_verify pass with no link to a tombstone and every element reachable.
+# rows (so none that was deleted), and after a last VACUUM each index's check
+# function passes (hnsw_verify with no link to a tombstone and every element
+# reachable, ivfpq_info, kdtree_verify, bm25_verify and bm25_verify_table).
 # Last, a backend running 3,000 searches does not grow its memory
 # (pg_backend_memory_contexts at the start and at the end).
 #
@@ -147,6 +148,11 @@ for my $name (@names)
 		is($node->safe_psql('postgres', "SELECT elements || '|' || links_to_tombstones || '|' || unreachable
 			FROM gigavector.hnsw_verify('i_$name')"), "$live|0|0",
 			"$name: hnsw_verify passes, an element for each live row, none unreachable");
+	}
+	elsif ($name eq 'kdtree')
+	{
+		is($node->safe_psql('postgres', "SELECT points FROM gigavector.kdtree_verify('i_kdtree')"),
+			$live, 'kdtree: kdtree_verify passes, a point for each live row');
 	}
 	elsif ($name eq 'ivfpq')
 	{
