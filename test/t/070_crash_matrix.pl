@@ -265,12 +265,12 @@ for my $name (grep { /^hnsw/ } @names)
 {
 	TODO:
 	{
-		# Through binary storage (16 dimensions: Hamming distances 0..16, ties
-		# everywhere) vacuumcleanup's RelinkUnreachable offers an unreachable
-		# element as a back-link, and GvHnswAddBackLink takes it only in
-		# place of a strictly farther neighbour: on a tie nothing links it.
-		# Seen without a crash too: a VACUUM cancelled midway, then a full
-		# one, left 427 of 2,250 elements unreachable.
+		# Through binary storage hnsw_verify counts elements unreachable
+		# that vacuumcleanup's RelinkUnreachable (MarkReachable) finds
+		# reachable, so VACUUM links none of them again.  Seen without a
+		# crash too: a VACUUM cancelled midway, then a full one, left 427
+		# of 2,250 elements unreachable by hnsw_verify's count, and further
+		# VACUUMs report no element linked again.
 		local $TODO = $name eq 'hnsw_binary'
 		  ? 'known bug: VACUUM leaves gv_hnsw elements unreachable through binary storage' : undef;
 		is($node->safe_psql('postgres', "SELECT links_to_tombstones || '|' || unreachable
