@@ -12,7 +12,9 @@
 #	the corpus in memory, libFuzzer-fashion; their count is the coverage
 #	figure reported.
 #
-#	sql_bm25query       bm25query(index, TEXT, mode) in a top-k and a match
+#	sql_bm25query       bm25query(index, TEXT, mode) in a top-k and a match,
+#	                    bm25_score(TEXT, ...) over it as a document, its last
+#	                    word as a mode
 #	sql_hybrid_filter   hybrid_search(..., filter => TEXT)
 #	sql_reloptions      EXECUTE 'CREATE INDEX ... USING ' || TEXT (access method,
 #	                    columns, WITH options), rolled back
@@ -38,7 +40,11 @@ my %targets = (
 			my $mode = $modes[ $n % 3 ];
 			return "SELECT count(*) FROM (SELECT id FROM docs ORDER BY body <&> "
 			  . "bm25query('docs_bm25', $q, '$mode') LIMIT 10) s;\n"
-			  . "SELECT count(*) FROM docs WHERE body @@@ bm25query('docs_bm25', $q, '$mode');";
+			  . "SELECT count(*) FROM docs WHERE body @@@ bm25query('docs_bm25', $q, '$mode');\n"
+			  # the input as a document, and its last word as the mode
+			  . "SELECT bm25_score($q, bm25query('docs_bm25', 'w1 the doc7')), "
+			  . "bm25_score(to_tsvector('simple', $q), bm25query('docs_bm25', 'w2', 'phrase'));\n"
+			  . "SELECT bm25query('docs_bm25', 'w1 w2', substring($q from '\\S*\$'));";
 		},
 		words => [ qw(the w1 w2 & | ! <-> : * ( ) " ' - AND OR NOT), "\t", "\x{e9}t\x{e9}", "\x{4e2d}\x{6587}" ],
 	},
@@ -202,9 +208,9 @@ while (time < $end)
 		}
 		next;
 	}
-	my ($state) = $stderr =~ /ERROR:  ([0-9A-Z]{5}):/;
-	my ($where) = $stderr =~ /LOCATION:  (\w+)/;
-	my $sig = defined $state ? "$state " . ($where // '') : 'ok';
+	# each statement's error and where it was raised, in order
+	my @errors = $stderr =~ /ERROR:  ([0-9A-Z]{5}):.*?LOCATION:  (\w+)/sg;
+	my $sig = @errors ? join(' ', @errors) : 'ok';
 	if (!$outcomes{$sig}++ && $executions > @corpus)
 	{
 		push @corpus, $input;
