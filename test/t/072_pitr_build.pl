@@ -37,15 +37,7 @@ min_parallel_table_scan_size = 0
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION gigavector');
 
-my %index = (
-	hnsw_float32 => 'gv_hnsw (emb) WITH (storage = float32, m = 8, ef_construction = 32)',
-	hnsw_float16 => 'gv_hnsw (emb) WITH (storage = float16, m = 8, ef_construction = 32)',
-	hnsw_int8 => 'gv_hnsw (emb) WITH (storage = int8, m = 8, ef_construction = 32)',
-	hnsw_binary => 'gv_hnsw (emb) WITH (storage = binary, m = 8, ef_construction = 32)',
-	hnsw_parallel => 'gv_hnsw (emb) WITH (m = 8, ef_construction = 32)',
-	ivfpq => 'gv_ivfpq (emb) WITH (lists = 4)',
-	kdtree => 'gv_kdtree (emb)',
-	bm25 => 'gv_bm25 (body)',);
+my %index = gv_every_index();
 my @names = sort keys %index;
 
 my $vec = random_vector_sql($dim, 'i');
