@@ -212,6 +212,13 @@ sub check_all
 	check_standby($when);
 }
 
+# The parallel table's build does use workers (so the crash hits one).
+my (undef, undef, $build_messages) = $node->psql('postgres', qq{SET client_min_messages = debug1;
+	CREATE INDEX i_hnsw_parallel ON t_hnsw_parallel USING $index{hnsw_parallel};
+	DROP INDEX i_hnsw_parallel;});
+like($build_messages, qr/[1-9] of \d+ parallel workers launched/,
+	'the gv_hnsw build of the parallel table launches workers');
+
 # 1. During CREATE INDEX: each session builds its index again and again.
 load_then_crash(2000, \&kill_all_and_restart, sub {
 	my ($name) = @_;
