@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/xlog.h"
 #include "funcapi.h"
 #include "kdtree.h"
 #include "miscadmin.h"
@@ -192,7 +193,8 @@ VerifyTree(Relation index, const KdtreeMetaPageData *meta, BlockNumber nblocks,
  * gigavector.kdtree_verify(index regclass): nodes, leaves, points, pages.
  * Raises an error at the first corruption found.  Writers are kept out
  * while it walks (ShareLock on the index), so a split in progress is not
- * mistaken for one.
+ * mistaken for one; on a standby, which grants no such lock, replay goes
+ * on meanwhile (check a standby that is not replaying splits).
  */
 PG_FUNCTION_INFO_V1(gv_kdtree_verify);
 Datum
@@ -205,16 +207,20 @@ gv_kdtree_verify(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {0};
+	bool		standby = RecoveryInProgress();
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	index = GvOpenIndexToCheck(PG_GETARG_OID(0), "gv_kdtree");
-	LockRelation(index, ShareLock);
+	/* a standby grants no lock above RowExclusiveLock; only replay writes there */
+	if (!standby)
+		LockRelation(index, ShareLock);
 	KdtreeReadMeta(index, &meta, NULL);
 	nblocks = RelationGetNumberOfBlocks(index);
 	if (BlockNumberIsValid(meta.root.blkno))
 		VerifyTree(index, &meta, nblocks, &counts);
-	UnlockRelation(index, ShareLock);
+	if (!standby)
+		UnlockRelation(index, ShareLock);
 	index_close(index, AccessShareLock);
 
 	values[0] = Int64GetDatum(counts.nodes);
