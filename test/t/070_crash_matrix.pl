@@ -144,6 +144,11 @@ sub check_standby
 		my $sql = "SELECT count(*) FROM t_$name; $index_scan" . answer_sql($name);
 		is($standby->safe_psql('postgres', $sql), $node->safe_psql('postgres', $sql),
 			"$when, $name: the standby answers through the index as the primary");
+		my $check = $name =~ /^hnsw/ ? 'hnsw_verify' : $name eq 'bm25' ? 'bm25_verify'
+		  : $name eq 'kdtree' ? 'kdtree_verify' : 'ivfpq_info';
+		$sql = "SELECT * FROM gigavector.$check('i_$name')";
+		is($standby->safe_psql('postgres', $sql), $node->safe_psql('postgres', $sql),
+			"$when, $name: $check passes on the standby with the primary's counts");
 	}
 	unlike(slurp_file($standby->logfile), qr/inconsistent page found/,
 		"$when: the standby found no inconsistent page in the WAL it replayed");
