@@ -8,14 +8,16 @@
 #   3. during VACUUM of half the rows, then again after a full VACUUM,
 #   4. torn pages: full_page_writes on, a CHECKPOINT loop and writers, and
 #      pg_ctl stop -m immediate in the middle, several times.
-# After each restart, for every index: its check function passes (hnsw_verify,
-# ivfpq_info, kdtree_verify, bm25_verify and bm25_verify_table), an index scan over the whole index returns every
+# After each restart, for every index: its check function passes
+# (hnsw_verify, ivfpq_info, kdtree_verify, bm25_verify and
+# bm25_verify_table), an index scan over the whole index returns every
 # committed row once and nothing else, and the nearest 10 through the index
 # equal a sequential scan's (for gv_bm25: the rows matching a term).
 # A streaming standby, made from a backup taken before the tables, replays
 # all of it with wal_consistency_checking = 'all' (every record's pages
 # compared with a full image taken at the primary): after each step it has
-# found no inconsistency and answers each of those queries as the primary.
+# found no inconsistency, answers each of those queries as the primary, and
+# its check functions return the primary's counts.
 #
 # GV_LONG=1: 20,000 rows a table (3,000) and 10 torn-page rounds (3).
 use strict;
