@@ -83,13 +83,15 @@ $$;
 
 -- A postgres_fdw server for a shard, with extensions 'gigavector' so that
 -- the distance and BM25 operators are sent to it, async_capable so that
--- scans of several shards run at once, and a user mapping for the caller
+-- scans of several shards run at once, batch_size so that loads send 100
+-- rows a round trip, and a user mapping for the caller
 -- holding the user and password of the connection string.
 CREATE FUNCTION gigavector.add_shard_server(name text, conninfo text) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	server_opts text[] := ARRAY[format('extensions %L', 'gigavector'), format('async_capable %L', 'true')];
+	server_opts text[] := ARRAY[format('extensions %L', 'gigavector'), format('async_capable %L', 'true'),
+								format('batch_size %L', '100')];
 	user_opts text[] := '{}';
 	o record;
 BEGIN
