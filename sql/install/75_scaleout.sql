@@ -8,8 +8,8 @@
 -- routing; every query works through the partitions; k-NN and BM25 searches
 -- are fanned out to all shards at once by distributed_search and
 -- distributed_text_search, over dblink connections kept open per session.
--- postgres_fdw and dblink (contrib) are created on first use, not required
--- by the extension.
+-- postgres_fdw and dblink (contrib) are created on first use, in schema
+-- gigavector_remote, not required by the extension.
 
 -- What create_distributed_table must remember that a partitioned table
 -- cannot hold: the unique constraints (a partitioned table with foreign
@@ -40,11 +40,14 @@ SELECT pg_catalog.pg_extension_config_dump('gigavector.retired_shards', '');
 CREATE FUNCTION gigavector.scaleout_prepare() RETURNS void
 	LANGUAGE plpgsql AS $$
 BEGIN
+	-- their own schema, not gigavector's: DROP EXTENSION gigavector must not need CASCADE
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'postgres_fdw') THEN
-		CREATE EXTENSION postgres_fdw SCHEMA gigavector;
+		CREATE SCHEMA IF NOT EXISTS gigavector_remote;
+		CREATE EXTENSION postgres_fdw SCHEMA gigavector_remote;
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'dblink') THEN
-		CREATE EXTENSION dblink SCHEMA gigavector;
+		CREATE SCHEMA IF NOT EXISTS gigavector_remote;
+		CREATE EXTENSION dblink SCHEMA gigavector_remote;
 	END IF;
 	PERFORM pg_catalog.set_config('search_path', pg_catalog.format('pg_catalog, %I, pg_temp',
 		(SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
@@ -228,6 +231,7 @@ DECLARE
 	cons text[];
 	idx text[];
 	shard regclass;
+	seqs text[];
 	nonempty boolean;
 BEGIN
 	IF tbl IS NULL OR shard_key IS NULL OR servers IS NULL OR cardinality(servers) = 0 THEN
@@ -268,7 +272,15 @@ BEGIN
 				   (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = tbl));
 	INSERT INTO gigavector.distributed_tables
 		VALUES (format('%I.%I', nsp, rel)::regclass, shard_key, cons, (SELECT reloptions FROM pg_class WHERE oid = tbl));
+	-- before the drop: the old identity sequences' names, which the new ones take
+	SELECT coalesce(array_agg(format('ALTER SEQUENCE %s RENAME TO %I',
+		pg_get_serial_sequence(format('%I.%I', nsp, rel), a.attname),
+		(SELECT relname FROM pg_class WHERE oid = pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname)::regclass))), '{}')
+		INTO seqs FROM pg_attribute a WHERE a.attrelid = tbl AND a.attidentity <> '' AND NOT a.attisdropped;
 	EXECUTE format('DROP TABLE %I.%I', nsp, tmp);
+	FOR i IN 1 .. cardinality(seqs) LOOP
+		EXECUTE seqs[i];
+	END LOOP;
 	-- the dropped table's indexes, now partitioned indexes of the new one
 	FOR i IN 1 .. cardinality(idx) LOOP
 		EXECUTE idx[i];
