@@ -400,38 +400,43 @@ END
 $$;
 COMMENT ON FUNCTION gigavector.drop_retired_shards(regclass) IS 'drop the shards add_shard retired (their remote tables too); returns how many';
 
--- dblink connection names of this session's shard connections, opened
--- when missing: one per shard, so that shards on one server run at once.
-CREATE FUNCTION gigavector.shard_connection(shard regclass, server text) RETURNS text
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	conn text := 'gigavector_shard_' || shard::oid;
-BEGIN
-	PERFORM gigavector.scaleout_prepare();
-	IF dblink_get_connections() IS NULL OR NOT conn = ANY (dblink_get_connections()) THEN
-		PERFORM dblink_connect(conn, server);
-	END IF;
-	RETURN conn;
-END
-$$;
-
--- SET statements carrying this session's gigavector settings to the shards
--- (ef_search, probes, ...), so that a search means the same everywhere.
-CREATE FUNCTION gigavector.shard_settings() RETURNS text[]
+-- The set_config calls that give this session's gigavector search settings to
+-- a shard's session (ef_search, probes, ...), so that a search means the
+-- same everywhere.  Named, not read from pg_settings: that view costs a
+-- millisecond a call.
+CREATE FUNCTION gigavector.shard_settings() RETURNS text
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp AS $$
-	SELECT coalesce(array_agg(format('SET %s = %L', name, setting) ORDER BY name), '{}')
-	FROM pg_settings
-	WHERE name LIKE 'gigavector.%' AND context IN ('user', 'superuser') AND source NOT IN ('default', 'override')
+	SELECT string_agg(format('set_config(%L, %L, false)', name, current_setting(name)), ', ')
+	FROM unnest(ARRAY['gigavector.hnsw_ef_search', 'gigavector.hnsw_max_scan_tuples', 'gigavector.ivfpq_probes',
+					  'gigavector.ivfpq_max_probes', 'gigavector.ivfpq_rerank']) name
 $$;
 
--- Sends one query to every active shard of tbl at once, then gathers the
--- (key, score) rows of each.  The query is format(template, the shard's
--- table as an identifier, the same as a literal, VARIADIC args): values
--- travel as arguments and are never read as format specifiers.  A failure
--- on any shard closes every connection (none is left busy) and raises.
-CREATE FUNCTION gigavector.shard_fan_out(tbl regclass, template text, VARIADIC args text[],
+-- On a shard: prepares statement as name in this session unless it is
+-- there already.  Sent by a coordinator's shard_fan_out with every search,
+-- so that the shard parses and plans a search once per connection.
+CREATE FUNCTION gigavector.prepare_once(name text, statement text) RETURNS text
+	LANGUAGE plpgsql AS $$
+BEGIN
+	-- no SET search_path: the statement's names resolve as the session's would
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_statements p WHERE p.name = prepare_once.name) THEN
+		EXECUTE pg_catalog.format('PREPARE %I AS %s', name, statement);
+	END IF;
+	RETURN name;
+END
+$$;
+COMMENT ON FUNCTION gigavector.prepare_once(text, text) IS 'prepare a statement in this session unless a statement of that name exists (used by distributed searches on their shards)';
+
+-- Runs one query on every shard of tbl at once, over this session's dblink
+-- connection to each (opened when missing: one per shard, so that shards on
+-- one server run at once too), then gathers the (key, score) rows of each.
+-- The query is format(template, the shard's table as an identifier, the
+-- same as text, VARIADIC args), prepared on the shard once per connection
+-- (prepare_once: later calls skip parsing and planning there) and executed
+-- with $1 = value; the settings travel in the same round trip.  Values travel as arguments, never read as format specifiers.  A
+-- failure on any shard closes every connection (none is left busy) and
+-- raises.
+CREATE FUNCTION gigavector.shard_fan_out(tbl regclass, template text, value text, VARIADIC args text[],
 	OUT shard text, OUT key text, OUT score float8)
 	RETURNS SETOF record
 	LANGUAGE plpgsql
@@ -439,25 +444,38 @@ CREATE FUNCTION gigavector.shard_fan_out(tbl regclass, template text, VARIADIC a
 DECLARE
 	conns text[] := '{}';
 	names text[] := '{}';
-	-- RESET ALL first: a setting reset here must not linger on the shards
-	settings text[] := 'RESET ALL'::text || gigavector.shard_settings();
+	settings text := gigavector.shard_settings();
+	open_conns text[];
+	prepared text;
+	conn text;
+	stmt text;
 	remote text;
 	s record;
 BEGIN
 	PERFORM gigavector.scaleout_prepare();
+	open_conns := coalesce(dblink_get_connections(), '{}');
 	BEGIN
-		FOR s IN SELECT * FROM gigavector.shards v WHERE v.tbl = shard_fan_out.tbl AND v.status = 'active'
-				 ORDER BY v.remainder, v.modulus LOOP
-			conns := conns || gigavector.shard_connection(s.shard, s.server);
+		-- the partitions straight from the catalogs (the shards view is slower)
+		FOR s IN SELECT p.inhrelid::regclass AS shard, v.srvname,
+					(SELECT substr(o, 13) FROM unnest(f.ftoptions) o WHERE o LIKE 'schema_name=%') AS nsp,
+					(SELECT substr(o, 12) FROM unnest(f.ftoptions) o WHERE o LIKE 'table_name=%') AS rel
+				 FROM pg_inherits p JOIN pg_foreign_table f ON f.ftrelid = p.inhrelid
+				 JOIN pg_foreign_server v ON v.oid = f.ftserver
+				 WHERE p.inhparent = tbl ORDER BY p.inhrelid LOOP
+			conn := 'gigavector_shard_' || s.shard::oid;
+			conns := conns || conn;
 			names := names || s.shard::text;
-			remote := format('%I.%I', s.remote_schema, s.remote_table);
-			PERFORM dblink_send_query(conns[cardinality(conns)], array_to_string(settings
-				|| format(template, VARIADIC ARRAY[remote, remote] || args), '; '));
+			IF NOT conn = ANY (open_conns) THEN
+				PERFORM dblink_connect(conn, s.srvname);
+			END IF;
+			remote := format('%I.%I', s.nsp, s.rel);
+			stmt := format(template, VARIADIC ARRAY[remote, remote] || args);
+			prepared := 'gv_' || left(md5(stmt), 20);
+			PERFORM dblink_send_query(conn, format('SELECT concat(gigavector.prepare_once(%L, %L), %s); EXECUTE %I(%L)',
+												   prepared, stmt, settings, prepared, value));
 		END LOOP;
 		FOR c IN 1 .. cardinality(conns) LOOP
-			FOR i IN 1 .. cardinality(settings) LOOP
-				PERFORM FROM dblink_get_result(conns[c]) AS r(status text);
-			END LOOP;
+			PERFORM FROM dblink_get_result(conns[c]) AS r(prepared text);
 			RETURN QUERY SELECT names[c], r.key, r.score FROM dblink_get_result(conns[c]) AS r(key text, score float8);
 			PERFORM FROM dblink_get_result(conns[c]) AS r(key text, score float8);
 		END LOOP;
@@ -530,10 +548,10 @@ BEGIN
 		RAISE EXCEPTION 'the query vector must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl,
-		'SELECT %3$I::text, (%4$I ' || op || ' %5$L)::float8 FROM %1$s WHERE %7$s '
-		'ORDER BY %4$I ' || op || ' %5$L LIMIT %6$s',
+		'SELECT %3$I::text, (%4$I ' || op || ' $1)::float8 FROM %1$s WHERE %6$s '
+		'ORDER BY %4$I ' || op || ' $1 LIMIT %5$s', query::text,
 		(SELECT d.shard_key FROM gigavector.distributed_tables d WHERE d.tbl = distributed_search.tbl),
-		vector_column, query::text, k::text, gigavector.shard_filter(filter)) f
+		vector_column, k::text, gigavector.shard_filter(filter)) f
 		ORDER BY f.score, f.key LIMIT k;
 END
 $$;
@@ -552,7 +570,7 @@ CREATE FUNCTION gigavector.distributed_text_search(tbl regclass, text_column nam
 	SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	-- the shard's gv_bm25 index on the column, found there (it has the shard's name)
-	q text := '(SELECT bm25query(i.indexrelid::regclass, %5$L, %6$L) FROM pg_index i '
+	q text := '(SELECT bm25query(i.indexrelid::regclass, $1, %5$L) FROM pg_index i '
 		'JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam '
 		'JOIN pg_attribute t ON t.attrelid = i.indrelid AND t.attnum = i.indkey[0] '
 		'WHERE i.indrelid = %2$L::regclass AND a.amname = ''gv_bm25'' AND t.attname = %4$L LIMIT 1)';
@@ -563,10 +581,10 @@ BEGIN
 		RAISE EXCEPTION 'the query text and mode must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl,
-		'SELECT %3$I::text, (-(%4$I <&> ' || q || '))::float8 FROM %1$s WHERE (%8$s) AND %4$I @@@ ' || q
-		|| ' ORDER BY %4$I <&> ' || q || ' LIMIT %7$s',
+		'SELECT %3$I::text, (-(%4$I <&> ' || q || '))::float8 FROM %1$s WHERE (%7$s) AND %4$I @@@ ' || q
+		|| ' ORDER BY %4$I <&> ' || q || ' LIMIT %6$s', query,
 		(SELECT d.shard_key FROM gigavector.distributed_tables d WHERE d.tbl = distributed_text_search.tbl),
-		text_column, query, mode, k::text, gigavector.shard_filter(filter)) f
+		text_column, mode, k::text, gigavector.shard_filter(filter)) f
 		ORDER BY f.score DESC, f.key LIMIT k;
 END
 $$;
