@@ -403,11 +403,13 @@ COMMENT ON FUNCTION gigavector.drop_retired_shards(regclass) IS 'drop the shards
 -- The set_config calls that give this session's gigavector search settings to
 -- a shard's session (ef_search, probes, ...), so that a search means the
 -- same everywhere.  Named, not read from pg_settings: that view costs a
--- millisecond a call.
+-- millisecond a call.  Before the library is loaded here they are unset,
+-- and the shards keep their own.
 CREATE FUNCTION gigavector.shard_settings() RETURNS text
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp AS $$
-	SELECT string_agg(format('set_config(%L, %L, false)', name, current_setting(name)), ', ')
+	SELECT coalesce(string_agg(format('set_config(%L, %L, false)', name, current_setting(name, true)), ', ')
+		FILTER (WHERE current_setting(name, true) IS NOT NULL), '''''')
 	FROM unnest(ARRAY['gigavector.hnsw_ef_search', 'gigavector.hnsw_max_scan_tuples', 'gigavector.ivfpq_probes',
 					  'gigavector.ivfpq_max_probes', 'gigavector.ivfpq_rerank']) name
 $$;

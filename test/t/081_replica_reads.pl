@@ -11,13 +11,9 @@ use Test::More;
 use lib 'test/perl';
 use GvTest;
 
-my $primary = gv_new_node('primary', allows_streaming => 1,
+# wal_keep_size: with full page images in every record the standby must not fall behind the kept WAL
+my ($primary, $standby) = gv_primary_and_standby(
 	conf => "wal_consistency_checking = 'generic'\nwal_keep_size = '1GB'\n");
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->append_conf('postgresql.conf', "wal_consistency_checking = 'generic'\n");
-$standby->start;
 
 my $vec = random_vector_sql(16, 'i');
 my %am = (hnsw => 'gv_hnsw (emb)', ivfpq => 'gv_ivfpq (emb) WITH (lists = 16, subquantizers = 4)',
