@@ -102,6 +102,11 @@ BEGIN
 		RAISE EXCEPTION 'the name and connection string of a shard server must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF btrim(conninfo) = '' THEN
+		RAISE EXCEPTION 'a shard server''s connection string must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name the server, e.g. ''host=10.0.0.2 port=5432 dbname=app''.';
+	END IF;
 	PERFORM gigavector.scaleout_prepare();
 	IF EXISTS (SELECT FROM pg_foreign_server WHERE srvname = add_shard_server.name) THEN
 		RAISE EXCEPTION 'shard server "%" already exists', name

@@ -99,6 +99,9 @@ is(sql(q{SELECT count(*) FROM queries q, LATERAL gigavector.distributed_search('
 my $plan = sql(q{EXPLAIN VERBOSE SELECT id FROM dist ORDER BY emb <-> (SELECT emb FROM queries LIMIT 1) LIMIT 10});
 my @remote = $plan =~ /Remote SQL: SELECT id, emb FROM public\.dist_shard\d ORDER BY \(emb OPERATOR\(public\.<->\) \$1::public\.gvector\(784\)\) ASC NULLS LAST/g;
 is(scalar @remote, 2, 'EXPLAIN VERBOSE: the ORDER BY is sent to both shards') or note $plan;
+like(sql(q{EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM dist WHERE label = 3}),
+	qr/Async Foreign Scan on public\.dist_shard0.*Remote SQL: SELECT NULL FROM public\.dist_shard0 WHERE \(\(label = 3\)\).*Async Foreign Scan on public\.dist_shard1/s,
+	'a scan without an order reads both shards at once, the filter sent along (async_capable)');
 
 # --- ANN: gv_hnsw on every shard, recall at least one server's ----------
 sql(q{CREATE INDEX items_emb ON items USING gv_hnsw (emb) WITH (m = 16, ef_construction = 64);
