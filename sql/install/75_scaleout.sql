@@ -34,24 +34,24 @@ CREATE TABLE gigavector.retired_shards (
 COMMENT ON TABLE gigavector.retired_shards IS 'shards replaced by gigavector.add_shard, kept until gigavector.drop_retired_shards';
 SELECT pg_catalog.pg_extension_config_dump('gigavector.retired_shards', '');
 
--- Creates postgres_fdw and dblink when missing and puts dblink's schema on
--- the caller's search_path: no SET clause here, so the set_config outlives
--- this call and lasts until the caller's own SET search_path is undone.
-CREATE FUNCTION gigavector.scaleout_prepare() RETURNS void
-	LANGUAGE plpgsql AS $$
+-- Creates postgres_fdw and dblink when missing and returns the search_path
+-- that lets a caller name dblink's functions; each caller sets it for
+-- itself (its own SET search_path clause undoes it when it returns).
+CREATE FUNCTION gigavector.scaleout_prepare() RETURNS text
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	-- their own schema, not gigavector's: DROP EXTENSION gigavector must not need CASCADE
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'postgres_fdw') THEN
+	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'postgres_fdw') THEN
 		CREATE SCHEMA IF NOT EXISTS gigavector_remote;
 		CREATE EXTENSION postgres_fdw SCHEMA gigavector_remote;
 	END IF;
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'dblink') THEN
+	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'dblink') THEN
 		CREATE SCHEMA IF NOT EXISTS gigavector_remote;
 		CREATE EXTENSION dblink SCHEMA gigavector_remote;
 	END IF;
-	PERFORM pg_catalog.set_config('search_path', pg_catalog.format('pg_catalog, %I, pg_temp',
-		(SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
-		 WHERE e.extname = 'dblink')), true);
+	RETURN format('pg_catalog, %I, pg_temp', (SELECT n.nspname FROM pg_extension e
+		JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'));
 END
 $$;
 
@@ -107,7 +107,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Name the server, e.g. ''host=10.0.0.2 port=5432 dbname=app''.';
 	END IF;
-	PERFORM gigavector.scaleout_prepare();
+	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
 	IF EXISTS (SELECT FROM pg_foreign_server WHERE srvname = add_shard_server.name) THEN
 		RAISE EXCEPTION 'shard server "%" already exists', name
 			USING ERRCODE = 'duplicate_object';
@@ -203,7 +203,7 @@ DECLARE
 	shard name;
 	n int := 0;
 BEGIN
-	PERFORM gigavector.scaleout_prepare();
+	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
 	PERFORM gigavector.shard_server_check(server);
 	SELECT s.nspname, c.relname INTO nsp, rel FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
 		WHERE c.oid = tbl;
@@ -263,7 +263,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Create the distributed table empty, then load it: rows are routed to their shards.';
 	END IF;
-	PERFORM gigavector.scaleout_prepare();
+	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
 	SELECT coalesce(array_agg(pg_get_constraintdef(oid) ORDER BY oid), '{}') INTO cons
 		FROM pg_constraint WHERE conrelid = tbl AND contype IN ('p', 'u');
 	SELECT coalesce(array_agg(pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid), '{}') INTO idx
@@ -393,7 +393,7 @@ DECLARE
 	n int := 0;
 BEGIN
 	PERFORM gigavector.distributed_check(tbl);
-	PERFORM gigavector.scaleout_prepare();
+	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
 	FOR s IN SELECT * FROM gigavector.shards v WHERE v.tbl = drop_retired_shards.tbl AND v.status = 'retired' LOOP
 		PERFORM dblink_exec(s.server, format('DROP TABLE IF EXISTS %I.%I', s.remote_schema, s.remote_table));
 		DELETE FROM gigavector.retired_shards r WHERE r.shard = s.shard;
@@ -459,7 +459,7 @@ DECLARE
 	remote text;
 	s record;
 BEGIN
-	PERFORM gigavector.scaleout_prepare();
+	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
 	open_conns := coalesce(dblink_get_connections(), '{}');
 	BEGIN
 		-- the partitions straight from the catalogs (the shards view is slower)
