@@ -19,7 +19,9 @@ against numpy's exact one (recall@k).
     bash test/bench/run shard_bench.py --rows 20000 --queries 200
 
 Prints a markdown table: median and mean latency per query, the median's
-ratio to one server and to one shard alone, recall@k.  It never passes or fails.
+ratio to one server and to one shard alone, the server CPU per query (the
+backend's and, for the distributed rows, the shard sessions' serving it:
+less disturbed by other jobs than latency), recall@k.  It never passes or fails.
 """
 import argparse
 import statistics
@@ -42,6 +44,28 @@ def connect(dsn):
     conn.execute("SET gigavector.hnsw_ef_search = 40")
     conn.execute("SET jit = off")
     return conn
+
+
+def cpu_ms(pids):
+    """CPU time so far of backends pids (Linux schedstat; the benchmark runs
+    on the servers' machine), in ms."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total / 1e6
+
+
+def remote_backends(shard_dsns, application_name):
+    """The pids of the coordinator's connections to the shards (dblink's or
+    postgres_fdw's sessions, by their application_name)."""
+    pids = []
+    for d in shard_dsns:
+        with psycopg.connect(d, autocommit=True) as c:
+            pids += [r[0] for r in c.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()",
+                (application_name,)).fetchall()]
+    return pids
 
 
 def shard_databases(conn, dsn, n):
@@ -114,29 +138,40 @@ def main():
         "ORDER BY ... LIMIT, 3 shards": (conn, plain.format("dist3"), True),
     }
     times = {name: [] for name in configs}
+    cpu = {name: 0.0 for name in configs}
     hits = {name: 0 for name in configs}
-    for rnd in range(2):  # the first round warms caches and connections
+    pid = {id(c): c.execute("SELECT pg_backend_pid()").fetchone()[0] for c in (conn, *one_of.values())}
+    pids = {}
+    for rnd in range(2):  # the first round warms caches and opens the shard connections
         for qi, q in enumerate(queries):
             text = dsmod.vector_text(q)
             for name, (c, stmt, full) in configs.items():
                 t = time.perf_counter()
+                before = cpu_ms(pids.get(name, [pid[id(c)]])) if rnd else 0.0
                 rows = c.execute(stmt, (text, k), prepare=True).fetchall()
                 if rnd:
                     times[name].append(time.perf_counter() - t)
+                    cpu[name] += cpu_ms(pids[name]) - before
                     if full:
                         hits[name] += len(truth[qi] & {r[0] for r in rows})
+        # every backend a configuration's query runs in: its own, and the shards'
+        dblink, fdw = remote_backends(shard_dsns, "dblink"), remote_backends(shard_dsns, "postgres_fdw")
+        for name, (c, _, _) in configs.items():
+            pids[name] = [pid[id(c)]] + (dblink if "distributed_search" in name else fdw if "LIMIT," in name else [])
     one = statistics.median(times["one server"])
     print(f"\n{args.rows} Fashion-MNIST rows, {args.queries} queries, k = {k}, gv_hnsw ef_search 40\n")
-    print("| configuration | median ms | mean ms | vs one server | vs one shard alone | recall@10 |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| configuration | median ms | mean ms | vs one server | vs one shard alone | CPU ms | CPU vs one shard alone | recall@10 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    nq = len(queries)
     for name in configs:
         med = statistics.median(times[name])
         n = 3 if "3" in name else 2
         alone = statistics.median(times[f"one shard of {n}"])
-        recall = f"{hits[name] / (k * len(queries)):.3f}" if configs[name][2] else "-"
-        alone_txt = f"{med / alone:.2f}x" if name != "one server" else "-"
+        alone_cpu = cpu[f"one shard of {n}"] / nq
+        recall = f"{hits[name] / (k * nq):.3f}" if configs[name][2] else "-"
+        vs = (f"{med / alone:.2f}x", f"{cpu[name] / nq / alone_cpu:.2f}x") if name != "one server" else ("-", "-")
         print(f"| {name} | {med * 1000:.2f} | {statistics.mean(times[name]) * 1000:.2f} | "
-              f"{med / one:.2f}x | {alone_txt} | {recall} |")
+              f"{med / one:.2f}x | {vs[0]} | {cpu[name] / nq:.2f} | {vs[1]} | {recall} |")
 
 if __name__ == "__main__":
     main()
