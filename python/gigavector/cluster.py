@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import psycopg
 
-from .database import Database, MetadataFilter, _scalar
+from .database import Database, _scalar
 from .errors import GigaVectorError
 from .vector import VectorLike
 
@@ -103,15 +103,15 @@ class ShardManager:
             "ORDER BY status, remainder, shard::text", (self._regclass(collection),))
         return [ShardInfo(*r) for r in rows]
 
-    def search(self, query: VectorLike, k: int = 10, *, filter_metadata: MetadataFilter = None,
+    def search(self, query: VectorLike, k: int = 10, *, filter_columns: Mapping[str, Any] | None = None,
                distance: str = "<->", collection: str | None = None) -> list[tuple[int, float]]:
         """The k nearest (id, distance) of the collection, every shard searched
         at once through its own index and the answers merged.
-        ``filter_metadata``: a dict of column values ({"label": 3}, or a
-        list for any of several), sent to every shard."""
+        ``filter_columns``: column values the rows must have, sent to every
+        shard: ``{"label": 3}``, or a list for any of several values (table
+        columns, not metadata keys: Database.search filters on metadata)."""
         vec = self._db._vector(query, "query")
-        where = json.dumps(dict(filter_metadata)) if isinstance(filter_metadata, Mapping) \
-            else json.dumps(dict([filter_metadata])) if filter_metadata is not None else None
+        where = json.dumps(dict(filter_columns)) if filter_columns is not None else None
         rows = self._db._fetch(
             "SELECT key::bigint, distance FROM gigavector.distributed_search("
             "%s::regclass, 'embedding', %s, %s, %s, %s::jsonb)",

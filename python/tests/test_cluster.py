@@ -64,6 +64,8 @@ def test_sharded_collection_search_equals_exact(sharded):
         # the Database's own search runs through the partitioned table
         assert [h.id for h in db.search(q, 10)] == want_ids
     assert len(db) == 600
+    near = shards.search(vectors[5], k=10, filter_columns={"id": [2, 6, 9]})
+    assert [i for i, _ in near][0] == 6 and sorted(i for i, _ in near) == [2, 6, 9]
 
 
 def test_extend_moves_rows_and_loses_none(sharded):
