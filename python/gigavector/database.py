@@ -49,6 +49,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from . import embedded as _embedded
+from . import failover as _failover
 from .errors import GigaVectorError, GigaVectorWarning
 from .psycopg import register_gvector
 from .ttl import TTLConfig
@@ -212,10 +213,14 @@ class _Resources:
 
     def __init__(self) -> None:
         self.pool: ConnectionPool | None = None
+        self.read_pool: ConnectionPool | None = None  # read_dsn's, when given
         self.server: _embedded.EmbeddedServer | None = None
         self.drop_on_close: sql.Composed | None = None
 
     def close(self) -> None:
+        read_pool, self.read_pool = self.read_pool, None
+        if read_pool is not None:
+            read_pool.close()
         pool, self.pool = self.pool, None
         if pool is not None:
             try:
@@ -454,7 +459,7 @@ class Database:
 
     def __init__(self, resources: _Resources, *, conninfo: str, dsn: str | None,
                  path: str | None, dimension: int, index: IndexType, collection: _Collection,
-                 vector_index: _VectorIndex, text: bool = False) -> None:
+                 vector_index: _VectorIndex, text: bool = False, read_retries: int = 0) -> None:
         """Private: the state Database.open() set up.  Every attribute is declared here."""
         if not isinstance(resources, _Resources):
             raise TypeError("use Database.open(path, dimension, index=...)")
@@ -484,6 +489,7 @@ class Database:
         self._regclass = ".".join('"' + n.replace('"', '""') + '"'
                                   for n in (collection.schema, collection.name))
         self._text = text  # a body column with a gv_bm25 index
+        self._read_retries = read_retries  # times a read is retried after a lost connection
 
     # ------------------------------------------------------------------ open
 
@@ -495,7 +501,8 @@ class Database:
              collection: str | None = None, pool_size: int = 4,
              settings: Mapping[str, Any] | None = None,
              ttl: TTLConfig | None = None, text: bool = False,
-             text_config: str = "english") -> Database:
+             text_config: str = "english", read_dsn: str | None = None,
+             read_retries: int = 3) -> Database:
         """Create or open a database.
 
         With a connection string (``dsn=``, ``$GIGAVECTOR_DSN`` or libpq's PG*
@@ -524,9 +531,21 @@ class Database:
         (``text_config``: its text search configuration), so that
         ``add_vector(..., text=...)`` stores a text beside each vector and
         :meth:`hybrid_search` fuses vector and BM25 search in one SQL call.
+
+        High availability: ``dsn`` may name several hosts
+        (``host=a,b,c target_session_attrs=read-write``), so that after a
+        failover new connections reach the new primary.  ``read_dsn``
+        (e.g. the same hosts with ``target_session_attrs=prefer-standby``)
+        sends searches, get() and count() to a standby, which may lag the
+        primary (see ReplicationManager.wait_for_replica).  A read whose
+        connection is lost is retried ``read_retries`` times; a write whose
+        connection is lost raises GigaVectorError: it may have committed.
         """
         if ttl is not None and not isinstance(ttl, TTLConfig):
             raise ValueError(f"ttl must be a TTLConfig, not {type(ttl).__name__}")
+        retries = _integer(read_retries)
+        if retries is None or retries < 0:
+            raise ValueError(f"read_retries must be an integer >= 0, not {read_retries!r}")
         dim = _integer(dimension)
         if dim is None or not 1 <= dim <= MAX_DIM:
             raise ValueError(f"dimension must be an integer from 1 to {MAX_DIM}, not {dimension!r}")
@@ -569,6 +588,11 @@ class Database:
                 conninfo, min_size=1, max_size=max(1, pool_size), open=True,
                 kwargs={"autocommit": True}, configure=_configurer(session),
                 name=f"gigavector:{name}")
+            if read_dsn is not None:
+                res.read_pool = ConnectionPool(
+                    read_dsn, min_size=1, max_size=max(1, pool_size), open=True,
+                    kwargs={"autocommit": True}, configure=_configurer(session),
+                    name=f"gigavector:{name}:read")
         except psycopg.Error as e:
             res.close()
             raise GigaVectorError.from_psycopg(e) from e
@@ -576,7 +600,7 @@ class Database:
             res.close()
             raise
         db = cls(res, conninfo=conninfo, dsn=target, path=where, dimension=dim, index=index,
-                 collection=coll, vector_index=vector_index, text=text)
+                 collection=coll, vector_index=vector_index, text=text, read_retries=retries)
         try:
             if ttl is not None:
                 db._enable_ttl(ttl)
@@ -808,13 +832,23 @@ class Database:
     def _run(self, fn: Callable[[_Conn], _T]) -> _T:
         """Run fn(conn) on a pooled connection (as the acting role, if any);
         database errors become GigaVectorError."""
-        return run_in_pool(self._pool(), fn)
+        pool = self._pool()
+        try:
+            return run_in_pool(pool, fn)
+        except GigaVectorError as e:
+            if _failover.connection_lost(e):
+                raise _failover.write_outcome_unknown(pool, e) from e
+            raise
 
     def _fetch(self, query: Query, params: Sequence[Any] | Mapping[str, Any],
                binary: bool = False) -> list[tuple[Any, ...]]:
-        """The rows of one statement on a pooled connection (as the acting
-        role, if any, in the same round trip: see fetch_in_pool)."""
-        return fetch_in_pool(self._pool(), query, params, binary=binary)
+        """The rows of one read-only statement on a pooled connection (as the
+        acting role, if any, in the same round trip: see fetch_in_pool), on
+        read_dsn's server when given; retried after a lost connection."""
+        pool = self._pool()
+        pool = self._res.read_pool or pool
+        return _failover.read_with_retries(
+            pool, lambda: fetch_in_pool(pool, query, params, binary=binary), self._read_retries)
 
     # ----------------------------------------------------------------- write
 

@@ -8,7 +8,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More ();
 
-our @EXPORT = qw(gv_new_node random_vector_sql gv_fmnist_dir gv_require_fmnist
+our @EXPORT = qw(gv_new_node gv_primary_and_standby random_vector_sql gv_fmnist_dir gv_require_fmnist
   gv_fmnist_copy_file gv_fmnist_tables gv_ground_truth gv_recall gv_filtered_recall
   gv_found_through_index gv_every_index);
 
@@ -43,6 +43,20 @@ sub gv_every_index
 		ivfpq => 'gv_ivfpq (emb) WITH (lists = 4)',
 		kdtree => 'gv_kdtree (emb)',
 		bm25 => 'gv_bm25 (body)',);
+}
+
+# A started primary (gv_new_node with allows_streaming) and a streaming
+# standby made from its base backup, both with the extra conf lines.
+sub gv_primary_and_standby
+{
+	my (%opts) = @_;
+	my $primary = gv_new_node('primary', allows_streaming => 1, conf => $opts{conf});
+	$primary->backup('base');
+	my $standby = PostgreSQL::Test::Cluster->new('standby');
+	$standby->init_from_backup($primary, 'base', has_streaming => 1);
+	$standby->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
+	$standby->start;
+	return ($primary, $standby);
 }
 
 # SQL for a deterministic pseudo-random gvector of $dim dimensions whose
