@@ -45,6 +45,11 @@ SELECT err($$SELECT ARRAY[70000]::ghalfvec$$);
 SELECT err($$SELECT ARRAY[1,NULL]::ghalfvec$$);
 SELECT err($$SELECT '{{1,2},{3,4}}'::real[]::ghalfvec$$);
 SELECT err($$SELECT ARRAY[1,2]::ghalfvec(3)$$);
+-- the array cast's errors name ghalfvec
+SELECT err($$SELECT '{}'::real[]::ghalfvec$$);
+SELECT err($$SELECT array_fill(1::real, ARRAY[16001])::ghalfvec$$);
+SELECT err($$SELECT ARRAY['NaN'::real]::ghalfvec$$);
+SELECT err($$SELECT ARRAY['Infinity'::float8]::ghalfvec$$);
 SELECT '[1,2,3]'::ghalfvec::gvector(3), '[1,2,3]'::gvector(3)::ghalfvec(3);
 SELECT err($$SELECT '[1,2,3]'::ghalfvec::gvector(2)$$);
 
@@ -89,6 +94,7 @@ SELECT err($$SELECT '[1,2]'::ghalfvec + '[1]'$$);
 SELECT avg(v), sum(v) FROM h;
 SELECT err($$SELECT sum(v) FROM (VALUES ('[60000]'::ghalfvec), ('[60000]')) t(v)$$);
 SELECT err($$SELECT avg(v) FROM (VALUES ('[1]'::ghalfvec), ('[1,2]')) t(v)$$);
+SELECT err($$SELECT sum(v) FROM (VALUES ('[1,2]'::ghalfvec), ('[1]')) t(v)$$);
 
 -- comparison, DISTINCT, GROUP BY, hash join; -0 = 0
 SELECT '[1,2]'::ghalfvec < '[1,3]', '[-0]'::ghalfvec = '[0]', '[1,2]'::ghalfvec = '[1,2,0]';
