@@ -170,6 +170,8 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("gv_hnsw cannot index %d dimensions with m = %d: even a binary element does not fit on a page",
 					dim, m),
+			 metric->type == GV_TYPE_GSPARSEVEC ?
+			 errhint("gv_hnsw stores a gsparsevec with all its dimensions: declare the column with fewer, or lower m.") :
 			 errhint("Lower m, or index fewer dimensions (for example with subvector()); gv_ivfpq indexes up to 16000 dimensions.")));
 	return HNSW_STORAGE_FLOAT;	/* keep the compiler quiet */
 }
