@@ -168,9 +168,18 @@ DROP INDEX hs_l1;
 -- the dimensions must be declared, and must fit on a page
 CREATE TABLE hs_nodim (v gsparsevec);
 SELECT err($$CREATE INDEX ON hs_nodim USING gv_hnsw (v)$$);
-CREATE TABLE hs_wide (v gsparsevec(1000000));
+CREATE TABLE hs_wide (v gsparsevec(30522));
 SELECT err($$CREATE INDEX ON hs_wide USING gv_hnsw (v)$$);
-DROP TABLE hs, hs_nodim, hs_wide;
+-- past float32's room it is stored float16, then int8 (never binary unless asked)
+CREATE TABLE hs_mid (v gsparsevec(5000));
+INSERT INTO hs_mid VALUES ('{1:1,4000:2}/5000'), ('{2:1}/5000');
+SET client_min_messages = notice;
+CREATE INDEX ON hs_mid USING gv_hnsw (v);
+SET client_min_messages = warning;
+SET enable_seqscan = off;
+SELECT v FROM hs_mid ORDER BY v <-> '{4000:2}/5000' LIMIT 1;
+RESET enable_seqscan;
+DROP TABLE hs, hs_nodim, hs_wide, hs_mid;
 DROP FUNCTION recall_s;
 DROP TABLE sv, sv2, s_raw, s_recv;
 DROP FUNCTION err;

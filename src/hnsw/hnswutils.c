@@ -148,6 +148,11 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 		order = bitOrder;
 		norder = lengthof(bitOrder);
 	}
+	else if (metric->type == GV_TYPE_GSPARSEVEC)
+		norder--;				/* not binary: the densified vectors of a wide
+								 * sparse column make builds crawl (each
+								 * element all its dimensions, in memory and
+								 * in every re-ranked distance) */
 
 	if (requested != HNSW_STORAGE_AUTO)
 	{
@@ -166,12 +171,16 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 	for (int i = 0; i < norder; i++)
 		if (GvHnswMaxLevelFor(keyBytes + GvHnswVectorBytes(order[i], dim), m) >= 0)
 			return order[i];
+	if (metric->type == GV_TYPE_GSPARSEVEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("gv_hnsw cannot index a gsparsevec of %d dimensions with m = %d: it stores the vector with all its dimensions, and even an int8 element does not fit on a page",
+						dim, m),
+				 errhint("Declare the column with fewer dimensions, or lower m; wider sparse vectors are searched by sequential scan.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("gv_hnsw cannot index %d dimensions with m = %d: even a binary element does not fit on a page",
 					dim, m),
-			 metric->type == GV_TYPE_GSPARSEVEC ?
-			 errhint("gv_hnsw stores a gsparsevec with all its dimensions: declare the column with fewer, or lower m.") :
 			 errhint("Lower m, or index fewer dimensions (for example with subvector()); gv_ivfpq indexes up to 16000 dimensions.")));
 	return HNSW_STORAGE_FLOAT;	/* keep the compiler quiet */
 }
