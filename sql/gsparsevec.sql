@@ -165,6 +165,25 @@ SET enable_seqscan = off;
 SELECT err($$SELECT id FROM hs ORDER BY v <+> '{1:1}/100' LIMIT 1$$);
 RESET enable_seqscan;
 DROP INDEX hs_l1;
+-- gv_ivfpq: trained on the densified vectors, re-ranked with the operators
+SET gigavector.ivfpq_probes = 8;
+CREATE INDEX hs_ivf ON hs USING gv_ivfpq (v gsparsevec_l2_ops) WITH (lists = 16, subquantizers = 16);
+SELECT trained, lists, entries FROM gigavector.ivfpq_info('hs_ivf');
+SELECT avg(recall_s('hs', '<->', v, 10)) >= 0.95 AS ivfpq_l2_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 5) q;
+DROP INDEX hs_ivf;
+CREATE INDEX hs_ivf ON hs USING gv_ivfpq (v gsparsevec_ip_ops) WITH (lists = 16, subquantizers = 16);
+SELECT avg(recall_s('hs', '<#>', v, 10)) >= 0.95 AS ivfpq_ip_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 6) q;
+-- rows inserted after training are encoded the same way
+INSERT INTO hs VALUES (4001, '{7:30,9:30}/256');
+SET enable_seqscan = off;
+SELECT id FROM hs ORDER BY v <#> '{7:1,9:1}/256' LIMIT 1;
+SELECT err($$SELECT id FROM hs ORDER BY v <#> '{1:1}/100' LIMIT 1$$);
+RESET enable_seqscan;
+DROP INDEX hs_ivf;
+CREATE INDEX hs_ivf ON hs USING gv_ivfpq (v gsparsevec_cosine_ops) WITH (lists = 16, subquantizers = 16);
+SELECT avg(recall_s('hs', '<=>', v, 10)) >= 0.95 AS ivfpq_cosine_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 7) q;
+DROP INDEX hs_ivf;
+RESET gigavector.ivfpq_probes;
 -- the dimensions must be declared, and must fit on a page
 CREATE TABLE hs_nodim (v gsparsevec);
 SELECT err($$CREATE INDEX ON hs_nodim USING gv_hnsw (v)$$);

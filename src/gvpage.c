@@ -412,6 +412,23 @@ GvMetricDatumToFloats(GvMetric metric, Datum value, int *dim)
 	return x;
 }
 
+/* The dimensions of a value of the metric's type (detoasted if need be). */
+int
+GvMetricDatumDims(GvMetric metric, Datum value)
+{
+	switch (metric->type)
+	{
+		case GV_TYPE_GHALFVEC:
+			return DatumGetGhalfvec(value)->dim;
+		case GV_TYPE_GBIT:
+			return DatumGetGbit(value)->dim;
+		case GV_TYPE_GSPARSEVEC:
+			return DatumGetGsparsevec(value)->dim;
+		default:
+			return DatumGetGvector(value)->dim;
+	}
+}
+
 /*
  * The metric of an index column, from its operator class.
  */

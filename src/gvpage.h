@@ -237,6 +237,7 @@ GvMetricDistanceCached(GvMetric metric, const float *a, const float *b, int dim)
 
 extern bool GvMetricPrepareVector(GvMetric metric, float *x, int dim);
 extern float *GvMetricDatumToFloats(GvMetric metric, Datum value, int *dim);
+extern int	GvMetricDatumDims(GvMetric metric, Datum value);
 extern const char *GvMetricTypeName(GvMetric metric);
 extern double GvMetricToSqlDistance(GvMetric metric, double distance);
 

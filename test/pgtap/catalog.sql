@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(67);
+SELECT plan(68);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -70,6 +70,11 @@ SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname |
 				'gsparsevec:gsparsevec_cosine_ops:false', 'gsparsevec:gsparsevec_ip_ops:false',
 				'gsparsevec:gsparsevec_l1_ops:false', 'gsparsevec:gsparsevec_l2_ops:true']::text[],
 		  'gv_hnsw has the ghalfvec, gbit and gsparsevec operator classes, l2 and hamming the defaults');
+SELECT is((SELECT array_agg(c.opcname || ':' || c.opcdefault ORDER BY c.opcname)
+		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+		   WHERE a.amname = 'gv_ivfpq' AND c.opcintype = 'gsparsevec'::regtype),
+		  ARRAY['gsparsevec_cosine_ops:false', 'gsparsevec_ip_ops:false', 'gsparsevec_l2_ops:true']::text[],
+		  'gv_ivfpq has the gsparsevec operator classes, l2 the default');
 SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname || ':' || c.opcdefault
 					 ORDER BY c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
