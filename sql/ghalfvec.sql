@@ -185,6 +185,22 @@ SET enable_seqscan = off;
 SELECT err($$SELECT id FROM hv ORDER BY v <+> '[1,2]' LIMIT 1$$);
 RESET enable_seqscan;
 DROP INDEX hv_l1;
+-- gv_ivfpq: trained on the halves, re-ranked with the operators
+SET gigavector.ivfpq_probes = 8;
+CREATE INDEX hv_ivf ON hv USING gv_ivfpq (v) WITH (lists = 16, subquantizers = 8);
+SELECT trained, lists, entries FROM gigavector.ivfpq_info('hv_ivf');
+SELECT avg(recall_h('hv', '<->', v, 10)) >= 0.95 AS ivfpq_l2_recall_ok FROM (SELECT v FROM hv WHERE id % 100 = 5) q;
+DROP INDEX hv_ivf;
+CREATE INDEX hv_ivf ON hv USING gv_ivfpq (v ghalfvec_ip_ops) WITH (lists = 16, subquantizers = 8);
+SELECT avg(recall_h('hv', '<#>', v, 10)) >= 0.9 AS ivfpq_ip_recall_ok FROM (SELECT v FROM hv WHERE id % 100 = 6) q;
+DROP INDEX hv_ivf;
+CREATE INDEX hv_ivf ON hv USING gv_ivfpq (v ghalfvec_cosine_ops) WITH (lists = 16, subquantizers = 8);
+SELECT avg(recall_h('hv', '<=>', v, 10)) >= 0.95 AS ivfpq_cosine_recall_ok FROM (SELECT v FROM hv WHERE id % 100 = 7) q;
+SET enable_seqscan = off;
+SELECT err($$SELECT id FROM hv ORDER BY v <=> '[1,2]' LIMIT 1$$);
+RESET enable_seqscan;
+DROP INDEX hv_ivf;
+RESET gigavector.ivfpq_probes;
 -- the index holds halves: half the size of a gvector index of the same rows
 CREATE TABLE fv AS SELECT id, v::gvector(16) AS v FROM hv;
 CREATE INDEX hv_l2 ON hv USING gv_hnsw (v);

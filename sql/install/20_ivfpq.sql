@@ -43,3 +43,17 @@ CREATE OPERATOR CLASS gsparsevec_ip_ops
 	FOR TYPE gsparsevec USING gv_ivfpq AS
 	OPERATOR 1 <#> (gsparsevec, gsparsevec) FOR ORDER BY float_ops,
 	FUNCTION 1 gsparsevec_ip_metric(internal);
+
+-- ghalfvec: trained and encoded on the halves widened to floats (exactly)
+CREATE OPERATOR CLASS ghalfvec_l2_ops
+	DEFAULT FOR TYPE ghalfvec USING gv_ivfpq AS
+	OPERATOR 1 <-> (ghalfvec, ghalfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ghalfvec_l2_metric(internal);
+CREATE OPERATOR CLASS ghalfvec_cosine_ops
+	FOR TYPE ghalfvec USING gv_ivfpq AS
+	OPERATOR 1 <=> (ghalfvec, ghalfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ghalfvec_cosine_metric(internal);
+CREATE OPERATOR CLASS ghalfvec_ip_ops
+	FOR TYPE ghalfvec USING gv_ivfpq AS
+	OPERATOR 1 <#> (ghalfvec, ghalfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ghalfvec_ip_metric(internal);

@@ -72,9 +72,10 @@ SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname |
 		  'gv_hnsw has the ghalfvec, gbit and gsparsevec operator classes, l2 and hamming the defaults');
 SELECT is((SELECT array_agg(c.opcname || ':' || c.opcdefault ORDER BY c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
-		   WHERE a.amname = 'gv_ivfpq' AND c.opcintype = 'gsparsevec'::regtype),
-		  ARRAY['gsparsevec_cosine_ops:false', 'gsparsevec_ip_ops:false', 'gsparsevec_l2_ops:true']::text[],
-		  'gv_ivfpq has the gsparsevec operator classes, l2 the default');
+		   WHERE a.amname = 'gv_ivfpq' AND c.opcintype IN ('ghalfvec'::regtype, 'gsparsevec'::regtype)),
+		  ARRAY['ghalfvec_cosine_ops:false', 'ghalfvec_ip_ops:false', 'ghalfvec_l2_ops:true',
+				'gsparsevec_cosine_ops:false', 'gsparsevec_ip_ops:false', 'gsparsevec_l2_ops:true']::text[],
+		  'gv_ivfpq has the ghalfvec and gsparsevec operator classes, l2 the default');
 SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname || ':' || c.opcdefault
 					 ORDER BY c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
