@@ -48,6 +48,7 @@ CREATE INDEX ON items USING gv_hnsw ((binary_quantize(embedding)::gbit(3)) gbit_
 CREATE INDEX ON items USING gv_hnsw ((quantize_half(embedding)::ghalfvec(3)) ghalfvec_l2_ops);
 CREATE INDEX ON items USING gv_hnsw (embedding) WITH (storage = float16);
 CREATE INDEX ON items USING gv_ivfpq (embedding gvector_l2_ops) WITH (lists = 4);
+CREATE INDEX ON items USING gv_ivfpq (half ghalfvec_l2_ops) WITH (lists = 4);
 SET gigavector.hnsw_ef_search = 100;
 SET gigavector.ivfpq_probes = 4;
 SELECT count(*) AS indexes FROM pg_index WHERE indrelid = 'items'::regclass;
