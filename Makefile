@@ -49,7 +49,7 @@ DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
 REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_filter_range hnsw_memo kdtree ivfpq \
-	l1 ghalfvec gbit gsparsevec \
+	l1 ghalfvec gbit gsparsevec migrate \
 	magnitude backup ttl bm25 hybrid gpu maxsim
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 

@@ -130,3 +130,23 @@ COMMENT ON FUNCTION gigavector.hnsw_verify(regclass) IS 'check the structure of 
 -- for superusers and members of pg_stat_scan_tables (or whom they grant it).
 REVOKE ALL ON FUNCTION gigavector.hnsw_verify(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gigavector.hnsw_verify(regclass) TO pg_stat_scan_tables;
+
+-- gsparsevec: element tuples hold the vector densified (its non-zeros in
+-- place, zeros elsewhere) in the storage the build chooses, so the
+-- dimensions (the column's typmod) must fit on a page as for gvector
+CREATE OPERATOR CLASS gsparsevec_l2_ops
+	DEFAULT FOR TYPE gsparsevec USING gv_hnsw AS
+	OPERATOR 1 <-> (gsparsevec, gsparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 gsparsevec_l2_metric(internal);
+CREATE OPERATOR CLASS gsparsevec_cosine_ops
+	FOR TYPE gsparsevec USING gv_hnsw AS
+	OPERATOR 1 <=> (gsparsevec, gsparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 gsparsevec_cosine_metric(internal);
+CREATE OPERATOR CLASS gsparsevec_ip_ops
+	FOR TYPE gsparsevec USING gv_hnsw AS
+	OPERATOR 1 <#> (gsparsevec, gsparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 gsparsevec_ip_metric(internal);
+CREATE OPERATOR CLASS gsparsevec_l1_ops
+	FOR TYPE gsparsevec USING gv_hnsw AS
+	OPERATOR 1 <+> (gsparsevec, gsparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 gsparsevec_l1_metric(internal);

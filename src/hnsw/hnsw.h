@@ -405,6 +405,9 @@ extern void GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec
 							 char *dst);
 extern const float *GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup,
 									  float *buf);
+extern uint8 *GvHnswQueryBits(GvHnswInfo info, const float *q);
+extern double GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
+									GvHnswElementTuple tup, float *decoded);
 extern int	GvHnswRandomLevel(pg_prng_state *prng, int m, int maxLevel);
 extern void GvHnswInitMetaPage(Page page, GvHnswInfo info);
 extern bool GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,

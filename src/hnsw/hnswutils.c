@@ -24,6 +24,7 @@
 #include "storage/buf_internals.h"
 #include "storage/bufmgr.h"
 #include "fmgr.h"
+#include "gbit.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 
@@ -148,6 +149,11 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 		order = bitOrder;
 		norder = lengthof(bitOrder);
 	}
+	else if (metric->type == GV_TYPE_GSPARSEVEC)
+		norder--;				/* not binary: the densified vectors of a wide
+								 * sparse column make builds crawl (each
+								 * element all its dimensions, in memory and
+								 * in every re-ranked distance) */
 
 	if (requested != HNSW_STORAGE_AUTO)
 	{
@@ -166,6 +172,12 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 	for (int i = 0; i < norder; i++)
 		if (GvHnswMaxLevelFor(keyBytes + GvHnswVectorBytes(order[i], dim), m) >= 0)
 			return order[i];
+	if (metric->type == GV_TYPE_GSPARSEVEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("gv_hnsw cannot index a gsparsevec of %d dimensions with m = %d: it stores the vector with all its dimensions, and even an int8 element does not fit on a page",
+						dim, m),
+				 errhint("Declare the column with fewer dimensions, or lower m; wider sparse vectors are searched by sequential scan.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("gv_hnsw cannot index %d dimensions with m = %d: even a binary element does not fit on a page",
@@ -232,6 +244,58 @@ GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup, float *buf)
 		default:
 			return (const float *) (tup->data + info->keyBytes);
 	}
+}
+
+/*
+ * A gbit query's bits laid out as the index's binary codes (bit i in byte
+ * i / 8 at i % 8), so that gv_hnsw compares it with elements code to code
+ * (GvHnswElementDistance); NULL for other indexes.  palloc'd.
+ */
+uint8 *
+GvHnswQueryBits(GvHnswInfo info, const float *q)
+{
+	uint8	   *bits;
+
+	if (info->storage != HNSW_STORAGE_BIT || info->metric->type != GV_TYPE_GBIT)
+		return NULL;
+	bits = palloc0((info->dim + 7) / 8);
+	for (int i = 0; i < info->dim; i++)
+		if (q[i] != 0.0f)
+			bits[i >> 3] |= (uint8) (1 << (i & 7));
+	return bits;
+}
+
+/*
+ * The distance from q to an element.  With qbits (GvHnswQueryBits) it is
+ * counted on the codes, without decoding them to floats: an element's code
+ * is its bits exactly when its two levels are 0 and 1, as they are for every
+ * gbit but one with no bit or every bit set, which goes the float way.  The
+ * counts are the ones the float kernels would sum, so the distances are
+ * the same.
+ */
+double
+GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
+					  GvHnswElementTuple tup, float *decoded)
+{
+	if (qbits != NULL)
+	{
+		const float *levels = (const float *) (tup->data + info->keyBytes);
+		const uint8 *code = (const uint8 *) (levels + 2);
+		int			bytes = (info->dim + 7) / 8;
+
+		if (levels[0] == 0.0f && levels[1] == 1.0f)
+		{
+			uint64		both;
+
+			if (info->metric->kind == GV_METRIC_HAMMING)
+				return (double) GvCountBits(qbits, code, bytes, COUNT_XOR);
+			both = GvCountBits(qbits, code, bytes, COUNT_AND);
+			if (both == 0)
+				return 1.0;
+			return 1.0 - (double) both / (double) GvCountBits(qbits, code, bytes, COUNT_OR);
+		}
+	}
+	return GvMetricDistance(info->metric, q, GvHnswElementVector(info, tup, decoded), info->dim);
 }
 
 /*
@@ -858,6 +922,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 	int			nslots = GvHnswLevelSlots(info->m, level);
 	ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * nslots);
 	float	   *decoded = palloc(sizeof(float) * dim);
+	uint8	   *qbits = GvHnswQueryBits(info, q);
 	RecentBuffers *recent = GvHnswGetRecentBuffers(index);
 
 	while (cand->count > 0)
@@ -893,8 +958,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 			buf = GvHnswPinPage(index, recent, ItemPointerGetBlockNumber(&nbrs[i]));
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			tup = GetElementLocked(index, BufferGetPage(buf), &nbrs[i]);
-			e.dist = GvMetricDistance(info->metric, q,
-									  GvHnswElementVector(info, tup, decoded), dim);
+			e.dist = GvHnswElementDistance(info, q, qbits, tup, decoded);
 			e.tid = nbrs[i];
 			e.heaptid = tup->heaptid;
 			e.toastid = GvHnswCandidateToastId(tup);
@@ -926,6 +990,8 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 	}
 	pfree(nbrs);
 	pfree(decoded);
+	if (qbits)
+		pfree(qbits);
 }
 
 /*

@@ -612,7 +612,7 @@ INSERT INTO badinput_case (descr, sql, expected) VALUES
 	($c$backup_verify of a missing file$c$, $c$SELECT gigavector.backup_verify('/nonexistent/x.gvb')$c$, '58P01'),
 	($c$backup_verify of a relative path$c$, $c$SELECT gigavector.backup_verify('x.gvb')$c$, '42602'),
 	($c$backup_info of a missing file$c$, $c$SELECT gigavector.backup_info('/nonexistent/x.gvb')$c$, '58P01'),
-	($c$backup_info of a directory$c$, $c$SELECT gigavector.backup_info('/')$c$, '22P04'),
+	($c$backup_info of a directory$c$, $c$SELECT gigavector.backup_info('/')$c$, '42809'),
 	($c$backup_verify of a directory$c$, $c$SELECT gigavector.backup_verify('/')$c$, '42809'),
 	($c$restore of a missing file$c$, $c$SELECT gigavector.restore('/nonexistent/x.gvb')$c$, '58P01'),
 	($c$restore of NULL$c$, $c$SELECT gigavector.restore(NULL)$c$, '22004'),

@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(67);
+SELECT plan(68);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -62,11 +62,20 @@ SELECT is((SELECT array_agg(a.amname || ':' || c.opcname ORDER BY a.amname, c.op
 SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname || ':' || c.opcdefault
 					 ORDER BY c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
-		   WHERE a.amname = 'gv_hnsw' AND c.opcintype IN ('ghalfvec'::regtype, 'gbit'::regtype)),
+		   WHERE a.amname = 'gv_hnsw'
+			 AND c.opcintype IN ('ghalfvec'::regtype, 'gbit'::regtype, 'gsparsevec'::regtype)),
 		  ARRAY['gbit:gbit_hamming_ops:true', 'gbit:gbit_jaccard_ops:false',
 				'ghalfvec:ghalfvec_cosine_ops:false', 'ghalfvec:ghalfvec_ip_ops:false',
-				'ghalfvec:ghalfvec_l1_ops:false', 'ghalfvec:ghalfvec_l2_ops:true']::text[],
-		  'gv_hnsw has the ghalfvec and gbit operator classes, l2 and hamming the defaults');
+				'ghalfvec:ghalfvec_l1_ops:false', 'ghalfvec:ghalfvec_l2_ops:true',
+				'gsparsevec:gsparsevec_cosine_ops:false', 'gsparsevec:gsparsevec_ip_ops:false',
+				'gsparsevec:gsparsevec_l1_ops:false', 'gsparsevec:gsparsevec_l2_ops:true']::text[],
+		  'gv_hnsw has the ghalfvec, gbit and gsparsevec operator classes, l2 and hamming the defaults');
+SELECT is((SELECT array_agg(c.opcname || ':' || c.opcdefault ORDER BY c.opcname)
+		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+		   WHERE a.amname = 'gv_ivfpq' AND c.opcintype IN ('ghalfvec'::regtype, 'gsparsevec'::regtype)),
+		  ARRAY['ghalfvec_cosine_ops:false', 'ghalfvec_ip_ops:false', 'ghalfvec_l2_ops:true',
+				'gsparsevec_cosine_ops:false', 'gsparsevec_ip_ops:false', 'gsparsevec_l2_ops:true']::text[],
+		  'gv_ivfpq has the ghalfvec and gsparsevec operator classes, l2 the default');
 SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname || ':' || c.opcdefault
 					 ORDER BY c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod

@@ -4,7 +4,8 @@
 # checked against the page it was made from.  (The indexes store float16
 # and int8 vectors, the cosine one with a filter column; 011-013 cover
 # float32.  Also one index per other operator class family: gvector_l1_ops,
-# ghalfvec_l2_ops (float16 storage, exact) and gbit_hamming_ops (binary).)
+# ghalfvec_l2_ops (float16 storage, exact), gbit_hamming_ops (binary) and
+# gsparsevec_ip_ops (float32 storage of the densified vectors).)
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -22,9 +23,14 @@ $standby->start;
 
 my $vec = random_vector_sql(32, 'i');
 $primary->safe_psql('postgres', qq{
+	-- about a third of the coordinates, a different third in each row
+	CREATE FUNCTION sparsify(v gvector) RETURNS gsparsevec IMMUTABLE LANGUAGE sql
+		AS \$\$ SELECT ARRAY(SELECT CASE WHEN x > 0.5 THEN x ELSE 0 END
+							 FROM unnest(v::real[]) x)::gvector::gsparsevec \$\$;
 	CREATE TABLE items (id int, emb gvector(32), label int GENERATED ALWAYS AS (id % 5) STORED,
 		hemb ghalfvec(32) GENERATED ALWAYS AS (emb::ghalfvec(32)) STORED,
-		bemb gbit(32) GENERATED ALWAYS AS (binary_quantize(emb)::gbit(32)) STORED);
+		bemb gbit(32) GENERATED ALWAYS AS (binary_quantize(emb)::gbit(32)) STORED,
+		semb gsparsevec(32) GENERATED ALWAYS AS (sparsify(emb)::gsparsevec(32)) STORED);
 	INSERT INTO items SELECT i, $vec FROM generate_series(1, 1000) i;
 	CREATE INDEX items_l2 ON items USING gv_hnsw (emb)
 		WITH (m = 8, ef_construction = 32, storage = float16);
@@ -37,6 +43,8 @@ $primary->safe_psql('postgres', qq{
 		WITH (m = 8, ef_construction = 32);
 	CREATE INDEX items_half ON items USING gv_hnsw (hemb) WITH (m = 8, ef_construction = 32);
 	CREATE INDEX items_bit ON items USING gv_hnsw (bemb) WITH (m = 8, ef_construction = 32);
+	CREATE INDEX items_sparse ON items USING gv_hnsw (semb gsparsevec_ip_ops)
+		WITH (m = 8, ef_construction = 32);
 });
 
 my @queries = map {
@@ -59,6 +67,9 @@ push @queries, "SET enable_seqscan = off; SET gigavector.hnsw_ef_search = 20;
 push @queries, "SET enable_seqscan = off; SET gigavector.hnsw_ef_search = 20;
 	SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY bemb <~> binary_quantize("
   . random_vector_sql(32, 5009) . ") LIMIT 10) s";
+push @queries, "SET enable_seqscan = off; SET gigavector.hnsw_ef_search = 20;
+	SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY semb <#> sparsify("
+  . random_vector_sql(32, 5010) . ") LIMIT 10) s";
 
 sub check
 {
@@ -80,7 +91,7 @@ sub check
 		$primary->safe_psql('postgres',
 			q{SELECT elements FROM gigavector.hnsw_verify('items_key')}),
 		"$what: standby's filter-column index (key directory checked) has the primary's elements");
-	for my $index ('items_l1', 'items_half', 'items_bit')
+	for my $index ('items_l1', 'items_half', 'items_bit', 'items_sparse')
 	{
 		is($standby->safe_psql('postgres',
 				qq{SELECT elements FROM gigavector.hnsw_verify('$index')}),
