@@ -120,6 +120,13 @@ CREATE OPERATOR CLASS timestamptz_ops DEFAULT FOR TYPE timestamptz USING gv_hnsw
 	OPERATOR 5 > (timestamptz, timestamptz);
 CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING gv_hnsw AS OPERATOR 1 = (text, text);
 CREATE OPERATOR CLASS uuid_ops DEFAULT FOR TYPE uuid USING gv_hnsw AS OPERATOR 1 = (uuid, uuid);
+-- jsonb: each row's top-level keys and key/value pairs as a 64-bit
+-- signature (src/hnsw/hnswjsonb.c), so that @> (7), ? (9), ?| (10) and ?&
+-- (11) -- the numbers of GIN's jsonb_ops -- and = are tested in the graph;
+-- the executor rechecks, so results are exact.
+CREATE OPERATOR CLASS jsonb_ops DEFAULT FOR TYPE jsonb USING gv_hnsw AS
+	OPERATOR 1 = (jsonb, jsonb), OPERATOR 7 @> (jsonb, jsonb), OPERATOR 9 ? (jsonb, text),
+	OPERATOR 10 ?| (jsonb, text[]), OPERATOR 11 ?& (jsonb, text[]);
 
 CREATE FUNCTION gigavector.hnsw_verify(index regclass,
 	OUT elements bigint, OUT tombstones bigint, OUT links bigint,

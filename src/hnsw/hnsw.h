@@ -219,12 +219,15 @@ typedef struct GvHnswRowData
  * How a filter column's values are stored (hnswfilter.c): as a 64-bit code
  * that orders like the values (integers, dates and timestamps: the
  * sign-extended Datum; float4 and float8: an order key of the value as a
- * double), or as a hash of the bytes that only tests equality (text, uuid:
- * scans ask the executor to recheck).
+ * double), as a hash of the bytes that only tests equality (text, uuid:
+ * scans ask the executor to recheck), or for jsonb as a 64-bit signature of
+ * its top-level keys and key/value pairs that tests containment (@>, ?, ?|,
+ * ?&) with false positives the executor's recheck removes.
  */
 #define HNSW_KEY_HASHED		0
 #define HNSW_KEY_INTEGER	1
 #define HNSW_KEY_FLOAT		2
+#define HNSW_KEY_JSONB		3	/* a signature of the top-level pairs */
 
 /*
  * Strategy numbers of the filter columns' operator classes.  Only the
@@ -236,6 +239,12 @@ typedef struct GvHnswRowData
 #define HNSW_KEY_GREATER_EQUAL	4
 #define HNSW_KEY_GREATER		5
 
+/* jsonb filter columns (numbered as in GIN's jsonb_ops) */
+#define HNSW_KEY_CONTAINS		7	/* @> */
+#define HNSW_KEY_EXISTS			9	/* ? */
+#define HNSW_KEY_EXISTS_ANY		10	/* ?| */
+#define HNSW_KEY_EXISTS_ALL		11	/* ?& */
+
 /* One condition on a filter column, as a scan tests it (hnswfilter.c). */
 typedef enum GvHnswKeyOp
 {
@@ -246,7 +255,9 @@ typedef enum GvHnswKeyOp
 	HNSW_COND_GT,
 	HNSW_COND_IN,				/* = ANY(array): codes, sorted, unique */
 	HNSW_COND_IS_NULL,
-	HNSW_COND_NOT_NULL
+	HNSW_COND_NOT_NULL,
+	HNSW_COND_CONTAINS,			/* jsonb: every bit of code is set */
+	HNSW_COND_CONTAINS_ANY		/* jsonb: every bit of one of codes */
 } GvHnswKeyOp;
 
 typedef struct GvHnswKeyCond
@@ -254,7 +265,7 @@ typedef struct GvHnswKeyCond
 	int			col;			/* filter column number, from 0 */
 	GvHnswKeyOp op;
 	int64		code;			/* the value's code (EQ, LT, LE, GE, GT) */
-	int			ncodes;			/* IN */
+	int			ncodes;			/* IN, CONTAINS_ANY */
 	int64	   *codes;
 } GvHnswKeyCond;
 
@@ -410,6 +421,10 @@ extern bool GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls,
 								GvHnswKeyFilter filter);
 extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
 							GvHnswKeyFilter filter);
+
+/* hnswjsonb.c */
+extern uint64 GvHnswJsonbRowCode(Datum value);
+extern bool GvHnswJsonbPrepareCond(ScanKey key, GvHnswKeyCond *cond);
 
 /* hnswplanner.c */
 extern void GvHnswPlannerInit(void);

@@ -2,8 +2,8 @@
  * hnswfilter.c
  *	  Filter columns of a gv_hnsw index: how their values are stored as
  *	  64-bit codes, and how a scan's conditions on them (=, <, <=, >=, >,
- *	  BETWEEN, IN / = ANY, IS NULL, IS NOT NULL) are turned into tests on
- *	  those codes.
+ *	  BETWEEN, IN / = ANY, IS NULL, IS NOT NULL; jsonb's @>, ?, ?|, ?&) are
+ *	  turned into tests on those codes.
  *
  * Codes of the ordered kinds order like the values, so a range is a range
  * of codes and no recheck is needed.  Integers, dates and timestamps are
@@ -57,6 +57,8 @@ KeyCodeOfType(GvHnswInfo info, int col, Datum value, Oid typid)
 			return (uint64) FloatOrderCode(typid == FLOAT4OID ?
 										   (double) DatumGetFloat4(value) :
 										   DatumGetFloat8(value));
+		case HNSW_KEY_JSONB:
+			return GvHnswJsonbRowCode(value);
 		default:
 			break;
 	}
@@ -215,7 +217,12 @@ GvHnswPrepareFilter(GvHnswInfo info, ScanKey keys, int nkeys,
 			continue;
 		}
 		Assert(cond->col >= 0 && cond->col < info->nkeys);
-		if (key->sk_flags & SK_SEARCHARRAY)
+		if (info->keyKind[cond->col] == HNSW_KEY_JSONB)
+		{
+			if (!GvHnswJsonbPrepareCond(key, cond))
+				return false;
+		}
+		else if (key->sk_flags & SK_SEARCHARRAY)
 		{
 			if (!PrepareArrayCond(info, key, cond))
 				return false;
@@ -275,6 +282,13 @@ CondHolds(const GvHnswKeyCond *cond, bool isnull, int64 code)
 			return code > cond->code;
 		case HNSW_COND_IN:
 			return CodeInSet(code, cond->codes, cond->ncodes);
+		case HNSW_COND_CONTAINS:
+			return (code & cond->code) == cond->code;
+		case HNSW_COND_CONTAINS_ANY:
+			for (int i = 0; i < cond->ncodes; i++)
+				if ((code & cond->codes[i]) == cond->codes[i])
+					return true;
+			return false;
 		default:
 			return false;
 	}

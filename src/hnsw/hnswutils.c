@@ -238,7 +238,7 @@ GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup, float *buf)
  * The filter columns after the vector: how many, and whether each is kept
  * exactly (pass-by-value types of up to 8 bytes: the Datum itself) or as a
  * 64-bit hash of its bytes (anything else; scans then ask the executor to
- * recheck).  A hash of the bytes is only an equality test under a
+ * recheck), jsonb as a signature (hnswjsonb.c; rechecked too).  A hash of the bytes is only an equality test under a
  * deterministic collation: build refuses the others.
  */
 void
@@ -256,7 +256,9 @@ GvHnswInitKeys(Relation index, GvHnswInfo info)
 							   att->attlen <= (int) sizeof(Datum));
 		info->keyLen[k] = att->attlen;
 		info->keyType[k] = att->atttypid;
-		if (info->keyHashed[k])
+		if (att->atttypid == JSONBOID)
+			info->keyKind[k] = HNSW_KEY_JSONB;
+		else if (info->keyHashed[k])
 			info->keyKind[k] = HNSW_KEY_HASHED;
 		else if (att->atttypid == FLOAT4OID || att->atttypid == FLOAT8OID)
 			info->keyKind[k] = HNSW_KEY_FLOAT;
