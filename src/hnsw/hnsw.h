@@ -197,7 +197,8 @@ typedef struct GvHnswInfoData
 	uint8		keyKind[HNSW_MAX_KEYS]; /* HNSW_KEY_HASHED, _INTEGER, _FLOAT */
 	Oid			keyType[HNSW_MAX_KEYS]; /* type of each filter column */
 	int16		keyLen[HNSW_MAX_KEYS];	/* attlen of each filter column */
-	int			keyBytes;		/* 8 * nkeys */
+	int16		keyOffset[HNSW_MAX_KEYS];	/* where each is in keys[] */
+	int			keyBytes;		/* 8 per column, HNSW_JSONB_BYTES for jsonb */
 	int			dataBytes;		/* keyBytes + vecBytes: see the tuple layout */
 	GvMetric	metric;
 	int			projDims;		/* key entries hold sketches (projection.h) */
@@ -220,7 +221,7 @@ typedef struct GvHnswRowData
  * that orders like the values (integers, dates and timestamps: the
  * sign-extended Datum; float4 and float8: an order key of the value as a
  * double), as a hash of the bytes that only tests equality (text, uuid:
- * scans ask the executor to recheck), or for jsonb as a 64-bit signature of
+ * scans ask the executor to recheck), or for jsonb as a 256-bit signature of
  * its top-level keys and key/value pairs that tests containment (@>, ?, ?|,
  * ?&) with false positives the executor's recheck removes.
  */
@@ -228,6 +229,10 @@ typedef struct GvHnswRowData
 #define HNSW_KEY_INTEGER	1
 #define HNSW_KEY_FLOAT		2
 #define HNSW_KEY_JSONB		3	/* a signature of the top-level pairs */
+
+/* A jsonb filter column's signature: 256 bits (hnswjsonb.c) */
+#define HNSW_JSONB_WORDS	4
+#define HNSW_JSONB_BYTES	(HNSW_JSONB_WORDS * (int) sizeof(uint64))
 
 /*
  * Strategy numbers of the filter columns' operator classes.  Only the
@@ -256,8 +261,7 @@ typedef enum GvHnswKeyOp
 	HNSW_COND_IN,				/* = ANY(array): codes, sorted, unique */
 	HNSW_COND_IS_NULL,
 	HNSW_COND_NOT_NULL,
-	HNSW_COND_CONTAINS,			/* jsonb: every bit of code is set */
-	HNSW_COND_CONTAINS_ANY		/* jsonb: every bit of one of codes */
+	HNSW_COND_CONTAINS			/* jsonb: the bits of one of sigs are set */
 } GvHnswKeyOp;
 
 typedef struct GvHnswKeyCond
@@ -265,8 +269,9 @@ typedef struct GvHnswKeyCond
 	int			col;			/* filter column number, from 0 */
 	GvHnswKeyOp op;
 	int64		code;			/* the value's code (EQ, LT, LE, GE, GT) */
-	int			ncodes;			/* IN, CONTAINS_ANY */
+	int			ncodes;			/* IN; CONTAINS: how many sigs */
 	int64	   *codes;
+	uint64	   *sigs;			/* CONTAINS: HNSW_JSONB_WORDS words each */
 } GvHnswKeyCond;
 
 /* The conditions on filter columns that a scan tests in the graph. */
@@ -274,6 +279,7 @@ typedef struct GvHnswKeyFilterData
 {
 	int			n;
 	GvHnswKeyCond *conds;
+	int16		offsets[HNSW_MAX_KEYS]; /* the index's keyOffset */
 } GvHnswKeyFilterData;
 
 typedef GvHnswKeyFilterData *GvHnswKeyFilter;
@@ -423,8 +429,9 @@ extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
 							GvHnswKeyFilter filter);
 
 /* hnswjsonb.c */
-extern uint64 GvHnswJsonbRowCode(Datum value);
+extern void GvHnswJsonbSignature(Datum value, char *dst);
 extern bool GvHnswJsonbPrepareCond(ScanKey key, GvHnswKeyCond *cond);
+extern bool GvHnswJsonbHolds(const char *stored, const GvHnswKeyCond *cond);
 
 /* hnswplanner.c */
 extern void GvHnswPlannerInit(void);

@@ -57,8 +57,6 @@ KeyCodeOfType(GvHnswInfo info, int col, Datum value, Oid typid)
 			return (uint64) FloatOrderCode(typid == FLOAT4OID ?
 										   (double) DatumGetFloat4(value) :
 										   DatumGetFloat8(value));
-		case HNSW_KEY_JSONB:
-			return GvHnswJsonbRowCode(value);
 		default:
 			break;
 	}
@@ -80,20 +78,28 @@ GvHnswKeyCode(GvHnswInfo info, int col, Datum value)
 	return KeyCodeOfType(info, col, value, info->keyType[col]);
 }
 
-/* Encode the filter columns values[1..nkeys] into dst and a NULL bitmap. */
+/*
+ * Encode the filter columns values[1..nkeys] into dst (at their
+ * keyOffset: 8 bytes each, a jsonb's signature more) and a NULL bitmap.
+ */
 void
 GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull, char *dst, uint8 *nulls)
 {
 	*nulls = 0;
+	memset(dst, 0, info->keyBytes);
 	for (int k = 0; k < info->nkeys; k++)
 	{
-		uint64		code = 0;
+		uint64		code;
 
 		if (isnull[k + 1])
 			*nulls |= (uint8) (1 << k);
+		else if (info->keyKind[k] == HNSW_KEY_JSONB)
+			GvHnswJsonbSignature(values[k + 1], dst + info->keyOffset[k]);
 		else
+		{
 			code = GvHnswKeyCode(info, k, values[k + 1]);
-		memcpy(dst + k * sizeof(uint64), &code, sizeof(uint64));
+			memcpy(dst + info->keyOffset[k], &code, sizeof(uint64));
+		}
 	}
 }
 
@@ -194,6 +200,7 @@ GvHnswPrepareFilter(GvHnswInfo info, ScanKey keys, int nkeys,
 {
 	filter->n = 0;
 	filter->conds = palloc0(sizeof(GvHnswKeyCond) * Max(nkeys, 1));
+	memcpy(filter->offsets, info->keyOffset, sizeof(filter->offsets));
 	*recheck = false;
 	for (int i = 0; i < nkeys; i++)
 	{
@@ -282,13 +289,6 @@ CondHolds(const GvHnswKeyCond *cond, bool isnull, int64 code)
 			return code > cond->code;
 		case HNSW_COND_IN:
 			return CodeInSet(code, cond->codes, cond->ncodes);
-		case HNSW_COND_CONTAINS:
-			return (code & cond->code) == cond->code;
-		case HNSW_COND_CONTAINS_ANY:
-			for (int i = 0; i < cond->ncodes; i++)
-				if ((code & cond->codes[i]) == cond->codes[i])
-					return true;
-			return false;
 		default:
 			return false;
 	}
@@ -306,10 +306,17 @@ GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls, GvHnswKeyFilter filter)
 	for (int i = 0; i < filter->n; i++)
 	{
 		const GvHnswKeyCond *cond = &filter->conds[i];
+		bool		isnull = (keyNulls & (1 << cond->col)) != 0;
 		int64		code;
 
-		memcpy(&code, keys + cond->col * sizeof(int64), sizeof(int64));
-		if (!CondHolds(cond, (keyNulls & (1 << cond->col)) != 0, code))
+		if (cond->op == HNSW_COND_CONTAINS)
+		{
+			if (isnull || !GvHnswJsonbHolds(keys + filter->offsets[cond->col], cond))
+				return false;
+			continue;
+		}
+		memcpy(&code, keys + filter->offsets[cond->col], sizeof(int64));
+		if (!CondHolds(cond, isnull, code))
 			return false;
 	}
 	return true;

@@ -4,7 +4,7 @@
  *	  a 64-bit signature of its top-level keys and key/value pairs, so that
  *	  @>, ?, ?|, ?& (and =) are tested inside the graph search.
  *
- * The signature is a Bloom filter: every item sets three of the 64 bits,
+ * The signature is a Bloom filter: every item sets three of the 256 bits,
  * picked by a hash of the item.  An object's items are each top-level key
  * ("the key is there") and each key with its value when that is a scalar
  * ("the key holds the value"), or with each scalar element when it is an
@@ -35,44 +35,47 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
-#define SIGNATURE_ALL		(~(uint64) 0)
 #define KEY_SEED			0x6b6579	/* distinct seeds: a key and a key */
 #define PAIR_SEED			0x70616972	/* with a value never share a hash */
 #define VALUE_SEED			0x76616c
 #define NULL_VALUE_HASH		UINT64CONST(0x9e3779b97f4a7c15)
 
 /*
- * The three bits an item's hash sets; the hash is mixed first (the
+ * Set the three bits of an item's hash; the hash is mixed first (the
  * avalanche step of MurmurHash3), since hash_combine64's low bits are weak.
  */
-static inline uint64
-ItemBits(uint64 hash)
+static void
+AddItem(uint64 *sig, uint64 hash)
 {
 	hash ^= hash >> 33;
 	hash *= UINT64CONST(0xff51afd7ed558ccd);
 	hash ^= hash >> 33;
 	hash *= UINT64CONST(0xc4ceb9fe1a85ec53);
 	hash ^= hash >> 33;
-	return ((uint64) 1 << (hash & 63)) | ((uint64) 1 << ((hash >> 6) & 63)) |
-		((uint64) 1 << ((hash >> 12) & 63));
+	for (int i = 0; i < 3; i++)
+	{
+		int			bit = (int) ((hash >> (8 * i)) & 255);
+
+		sig[bit >> 6] |= (uint64) 1 << (bit & 63);
+	}
 }
 
 static uint64
-KeyHash(const char *key, int len, uint64 seed)
+HashBytes(const char *bytes, int len, uint64 seed)
 {
-	return DatumGetUInt64(hash_any_extended((const unsigned char *) key, len, seed));
+	return DatumGetUInt64(hash_any_extended((const unsigned char *) bytes, len, seed));
 }
 
 /* The item "the key is there". */
-static uint64
-KeyBits(const char *key, int len)
+static void
+AddKey(uint64 *sig, const char *key, int len)
 {
-	return ItemBits(KeyHash(key, len, KEY_SEED));
+	AddItem(sig, HashBytes(key, len, KEY_SEED));
 }
 
-/* The item "key holds the scalar value", 0 for a container. */
-static uint64
-PairBits(const JsonbValue *key, const JsonbValue *value)
+/* The item "key holds the scalar value" (nothing for a container). */
+static void
+AddPair(uint64 *sig, const JsonbValue *key, const JsonbValue *value)
 {
 	uint64		vh;
 
@@ -82,11 +85,11 @@ PairBits(const JsonbValue *key, const JsonbValue *value)
 			vh = NULL_VALUE_HASH;
 			break;
 		case jbvString:
-			vh = KeyHash(value->val.string.val, value->val.string.len, VALUE_SEED);
+			vh = HashBytes(value->val.string.val, value->val.string.len, VALUE_SEED);
 			break;
 		case jbvBool:
-			vh = value->val.boolean ? KeyHash("true", 4, VALUE_SEED) :
-				KeyHash("false", 5, VALUE_SEED);
+			vh = value->val.boolean ? HashBytes("true", 4, VALUE_SEED) :
+				HashBytes("false", 5, VALUE_SEED);
 			break;
 		case jbvNumeric:
 			vh = DatumGetUInt64(DirectFunctionCall2(hash_numeric_extended,
@@ -94,25 +97,23 @@ PairBits(const JsonbValue *key, const JsonbValue *value)
 													Int64GetDatum(VALUE_SEED)));
 			break;
 		default:
-			return 0;
+			return;
 	}
-	return ItemBits(hash_combine64(KeyHash(key->val.string.val, key->val.string.len,
-										   PAIR_SEED), vh));
+	AddItem(sig, hash_combine64(HashBytes(key->val.string.val, key->val.string.len,
+										  PAIR_SEED), vh));
 }
 
-/* The items of key with each scalar element of the array container. */
-static uint64
-ArrayPairBits(const JsonbValue *key, JsonbContainer *array)
+/* The items of key with each scalar element of an array container. */
+static void
+AddArrayPairs(uint64 *sig, const JsonbValue *key, JsonbContainer *array)
 {
 	JsonbIterator *it = JsonbIteratorInit(array);
 	JsonbValue	elem;
 	JsonbIteratorToken tok;
-	uint64		bits = 0;
 
 	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
 		if (tok == WJB_ELEM)
-			bits |= PairBits(key, &elem);
-	return bits;
+			AddPair(sig, key, &elem);
 }
 
 /*
@@ -120,48 +121,59 @@ ArrayPairBits(const JsonbValue *key, JsonbContainer *array)
  * a row holds is what a condition asks for (a value that is an object asks
  * only for its key, an array for its scalar elements).
  */
-static uint64
-Signature(Jsonb *jb)
+static void
+Signature(Jsonb *jb, uint64 *sig)
 {
 	JsonbIterator *it;
 	JsonbValue	key;
 	JsonbValue	value;
 	JsonbIteratorToken tok;
-	uint64		bits = 0;
 
+	memset(sig, JB_ROOT_IS_OBJECT(jb) ? 0 : 0xff, HNSW_JSONB_BYTES);
 	if (!JB_ROOT_IS_OBJECT(jb))
-		return SIGNATURE_ALL;
+		return;
 	it = JsonbIteratorInit(&jb->root);
 	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
 	{
 		if (tok != WJB_KEY)
 			continue;
-		bits |= KeyBits(key.val.string.val, key.val.string.len);
+		AddKey(sig, key.val.string.val, key.val.string.len);
 		tok = JsonbIteratorNext(&it, &value, true);
 		Assert(tok == WJB_VALUE);
 		if (value.type != jbvBinary)
-			bits |= PairBits(&key, &value);
+			AddPair(sig, &key, &value);
 		else if ((value.val.binary.data->header & JB_FARRAY) != 0)
-			bits |= ArrayPairBits(&key, value.val.binary.data);
+			AddArrayPairs(sig, &key, value.val.binary.data);
 	}
-	return bits;
 }
 
-/* A stored jsonb filter column value. */
-uint64
-GvHnswJsonbRowCode(Datum value)
+static void
+SignatureOfDatum(Datum value, uint64 *sig)
 {
 	Jsonb	   *jb = DatumGetJsonbP(value);
-	uint64		code = Signature(jb);
 
+	Signature(jb, sig);
 	if ((Pointer) jb != DatumGetPointer(value))
 		pfree(jb);
-	return code;
 }
 
-/* The keys of a text[] (NULL elements ignored, as ?| and ?& do). */
+/* A stored jsonb filter column value: HNSW_JSONB_BYTES at dst. */
+void
+GvHnswJsonbSignature(Datum value, char *dst)
+{
+	uint64		sig[HNSW_JSONB_WORDS];
+
+	SignatureOfDatum(value, sig);
+	memcpy(dst, sig, HNSW_JSONB_BYTES);
+}
+
+/*
+ * The keys of a text[] (NULL elements ignored, as ?| and ?& do): all of
+ * them in one signature (all), or one signature each (each, if not NULL).
+ * Returns how many.
+ */
 static int
-KeyCodesOfArray(Datum arrayDatum, uint64 *all, int64 **each)
+KeySignatures(Datum arrayDatum, uint64 *all, uint64 *each)
 {
 	ArrayType  *array = DatumGetArrayTypeP(arrayDatum);
 	Datum	   *elems;
@@ -170,48 +182,55 @@ KeyCodesOfArray(Datum arrayDatum, uint64 *all, int64 **each)
 	int			n = 0;
 
 	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
-	*all = 0;
-	*each = palloc(sizeof(int64) * Max(nelems, 1));
 	for (int i = 0; i < nelems; i++)
 	{
 		text	   *t;
-		uint64		bits;
 
 		if (nulls[i])
 			continue;
 		t = DatumGetTextPP(elems[i]);
-		bits = KeyBits(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-		*all |= bits;
-		(*each)[n++] = (int64) bits;
+		if (all)
+			AddKey(all, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		if (each)
+			AddKey(each + (n * HNSW_JSONB_WORDS), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		n++;
 	}
 	return n;
 }
 
-/* The signature a row needs for "column <strategy> value" (not ?|). */
-static uint64
-QueryCode(StrategyNumber strategy, Datum value)
+static int
+ArrayLength(Datum arrayDatum)
+{
+	ArrayType  *array = DatumGetArrayTypeP(arrayDatum);
+
+	return ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
+}
+
+/*
+ * The signature (zeroed by the caller) a row needs for "column <strategy>
+ * value"; = asks what @> does (an equal row contains the value).
+ */
+static void
+QuerySignature(StrategyNumber strategy, Datum value, uint64 *sig)
 {
 	switch (strategy)
 	{
 		case HNSW_KEY_EQUAL:
 		case HNSW_KEY_CONTAINS:
-			return Signature(DatumGetJsonbP(value));
+			SignatureOfDatum(value, sig);
+			break;
 		case HNSW_KEY_EXISTS:
 			{
 				text	   *t = DatumGetTextPP(value);
 
-				return KeyBits(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+				AddKey(sig, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+				break;
 			}
 		case HNSW_KEY_EXISTS_ALL:
-			{
-				uint64		all;
-				int64	   *each;
-
-				(void) KeyCodesOfArray(value, &all, &each);
-				return all;
-			}
+			(void) KeySignatures(value, sig, NULL);
+			break;
 		default:
-			return 0;			/* nothing known: the recheck decides */
+			break;				/* ?| ANY(...): nothing asked, the recheck decides */
 	}
 }
 
@@ -234,35 +253,53 @@ PrepareArrayCond(ScanKey key, GvHnswKeyCond *cond)
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
 					  &elems, &nulls, &nelems);
-	cond->op = HNSW_COND_CONTAINS_ANY;
-	cond->codes = palloc(sizeof(int64) * Max(nelems, 1));
+	cond->sigs = palloc0(HNSW_JSONB_BYTES * Max(nelems, 1));
 	cond->ncodes = 0;
 	for (int i = 0; i < nelems; i++)
 		if (!nulls[i])
-			cond->codes[cond->ncodes++] = (int64)
-				(key->sk_strategy == HNSW_KEY_EXISTS_ANY ? 0 :
-				 QueryCode(key->sk_strategy, elems[i]));
+			QuerySignature(key->sk_strategy, elems[i],
+						   cond->sigs + (cond->ncodes++ * HNSW_JSONB_WORDS));
 	return cond->ncodes > 0;
 }
 
 /*
- * The condition a scan key on a jsonb filter column becomes; false when no
- * row can match it.
+ * The condition a scan key on a jsonb filter column becomes: the
+ * signatures of which a row must hold one.  False when no row can match.
  */
 bool
 GvHnswJsonbPrepareCond(ScanKey key, GvHnswKeyCond *cond)
 {
+	cond->op = HNSW_COND_CONTAINS;
 	if (key->sk_flags & SK_SEARCHARRAY)
 		return PrepareArrayCond(key, cond);
 	if (key->sk_strategy == HNSW_KEY_EXISTS_ANY)
 	{
-		uint64		all;
-
-		cond->op = HNSW_COND_CONTAINS_ANY;
-		cond->ncodes = KeyCodesOfArray(key->sk_argument, &all, &cond->codes);
+		cond->sigs = palloc0(HNSW_JSONB_BYTES * Max(ArrayLength(key->sk_argument), 1));
+		cond->ncodes = KeySignatures(key->sk_argument, NULL, cond->sigs);
 		return cond->ncodes > 0;
 	}
-	cond->op = key->sk_strategy == HNSW_KEY_EQUAL ? HNSW_COND_EQ : HNSW_COND_CONTAINS;
-	cond->code = (int64) QueryCode(key->sk_strategy, key->sk_argument);
+	cond->sigs = palloc0(HNSW_JSONB_BYTES);
+	cond->ncodes = 1;
+	QuerySignature(key->sk_strategy, key->sk_argument, cond->sigs);
 	return true;
+}
+
+/* Does a stored signature hold every bit of one of the condition's? */
+bool
+GvHnswJsonbHolds(const char *stored, const GvHnswKeyCond *cond)
+{
+	uint64		row[HNSW_JSONB_WORDS];
+
+	memcpy(row, stored, HNSW_JSONB_BYTES);
+	for (int i = 0; i < cond->ncodes; i++)
+	{
+		const uint64 *want = cond->sigs + i * HNSW_JSONB_WORDS;
+		bool		holds = true;
+
+		for (int w = 0; w < HNSW_JSONB_WORDS; w++)
+			holds &= (row[w] & want[w]) == want[w];
+		if (holds)
+			return true;
+	}
+	return false;
 }

@@ -248,6 +248,7 @@ GvHnswInitKeys(Relation index, GvHnswInfo info)
 
 	info->nkeys = IndexRelationGetNumberOfKeyAttributes(index) - 1;
 	Assert(info->nkeys <= HNSW_MAX_KEYS);
+	info->keyBytes = 0;
 	for (int k = 0; k < info->nkeys; k++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, k + 1);
@@ -264,8 +265,10 @@ GvHnswInitKeys(Relation index, GvHnswInfo info)
 			info->keyKind[k] = HNSW_KEY_FLOAT;
 		else
 			info->keyKind[k] = HNSW_KEY_INTEGER;
+		info->keyOffset[k] = (int16) info->keyBytes;
+		info->keyBytes += info->keyKind[k] == HNSW_KEY_JSONB ? HNSW_JSONB_BYTES :
+			(int) sizeof(uint64);
 	}
-	info->keyBytes = (int) sizeof(uint64) * info->nkeys;
 	info->dataBytes = info->keyBytes + info->vecBytes;
 }
 
