@@ -1259,8 +1259,7 @@ class Database:
             return
         index = self._vector_index()
         distance = self._index_distance
-        name = self._index_name
-        assert name is not None
+        name = self._index_name or ""  # not empty: _vector_index() checked it
 
         def run(c: _Conn) -> None:
             nkeys = _scalar(c, "SELECT indnkeyatts FROM pg_index WHERE indexrelid = %s::regclass",
