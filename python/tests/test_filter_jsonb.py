@@ -10,12 +10,11 @@ import json
 
 import numpy as np
 import pytest
+from test_filtered_scans import CLASSES, K, check_scan, vec
 
 N = 6000
 DIM = 32
-K = 10
 NQ = 8
-CLASSES = 10
 
 
 def meta_of(i, label):
@@ -52,17 +51,6 @@ INDEXES = {
 }
 
 
-def vec(v):
-    return "[" + ",".join(repr(float(x)) for x in v) + "]"
-
-
-def distances(base, q, op):
-    if op == "<->":
-        return np.sqrt(((base - q) ** 2).sum(axis=1))
-    nb = np.linalg.norm(base, axis=1)
-    return 1.0 - (base @ q) / (nb * np.linalg.norm(q))
-
-
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(21)
@@ -93,34 +81,8 @@ def table(dsn, data):
         c.execute("DROP TABLE IF EXISTS filtj")
 
 
-def check_scan(conn, data, op, where, mask_of, name):
-    """Run NQ queries; return (mean recall, list of failures)."""
-    base, labels, queries, qlabels = data
-    ids = np.arange(N)
-    recalls, problems = [], []
-    for qi in range(NQ):
-        q = queries[qi]
-        other = int((qlabels[qi] + 1) % CLASSES)
-        params = {"q": vec(q), "other": json.dumps({"label": other})}
-        rows = conn.execute(
-            f"SELECT id FROM filtj WHERE {where} ORDER BY emb {op} %(q)s::gvector LIMIT {K}",
-            params).fetchall()
-        got = [r[0] for r in rows]
-        d = distances(base, q, op)
-        mask = mask_of(ids, labels, qlabels[qi])
-        want_n = min(K, int(mask.sum()))
-        if len(got) != want_n:
-            problems.append(f"{name} q{qi}: {len(got)} rows, expected {want_n}")
-            continue
-        if not all(mask[g] for g in got):
-            problems.append(f"{name} q{qi}: a row that fails the filter")
-        gd = d[got]
-        if np.any(np.diff(gd) < -1e-5 * max(1.0, float(np.abs(gd).max()))):
-            problems.append(f"{name} q{qi}: not in exact distance order: {gd.tolist()}")
-        truth = np.sort(d[mask])[:want_n]
-        kth = truth[-1] if want_n else 0.0
-        recalls.append(float(np.mean(gd <= kth + 1e-6 * max(1.0, abs(kth)))) if want_n else 1.0)
-    return float(np.mean(recalls)) if recalls else 0.0, problems
+def other_class(other):
+    return {"other": json.dumps({"label": other})}
 
 
 @pytest.mark.parametrize("index", list(INDEXES))
@@ -138,7 +100,8 @@ def test_jsonb_filter_column_exact_order_and_recall(conn, table, data, index):
                 {"q": vec(data[2][0]), "other": json.dumps({"label": 1})}))
             if "Index Cond: " not in plan or "Filter:" in plan:
                 failures.append(f"{index} / {fname}: not an index condition:\n{plan}")
-            recall, problems = check_scan(conn, data, op, where, mask_of, f"{index} / {fname}")
+            recall, problems = check_scan(conn, data, op, where, mask_of, f"{index} / {fname}",
+                                          "filtj", other_class)
             failures += problems
             if recall < 0.95:
                 failures.append(f"{index} / {fname}: recall@{K} {recall:.3f} < 0.95")

@@ -79,17 +79,21 @@ def table(dsn, data):
         c.execute("DROP TABLE IF EXISTS filt")
 
 
-def check_scan(conn, data, op, where, mask_of, name):
-    """Run NQ queries; return (mean recall, list of failures)."""
+def filter_params(other):
+    """The query parameters of FILTERS' conditions for a query whose other class is other."""
+    return {"other": other, "meta": json.dumps({"label": other})}
+
+
+def check_scan(conn, data, op, where, mask_of, name, table="filt", params_of=filter_params):
+    """Run the queries of data on table; return (mean recall, list of failures)."""
     base, labels, queries, qlabels = data
-    ids = np.arange(N)
+    ids = np.arange(len(base))
     recalls, problems = [], []
-    for qi in range(NQ):
+    for qi in range(len(queries)):
         q = queries[qi]
-        other = int((qlabels[qi] + 1) % CLASSES)
-        params = {"q": vec(q), "other": other, "meta": json.dumps({"label": other})}
+        params = {"q": vec(q), **params_of(int((qlabels[qi] + 1) % CLASSES))}
         rows = conn.execute(
-            f"SELECT id FROM filt WHERE {where} ORDER BY emb {op} %(q)s::gvector LIMIT {K}",
+            f"SELECT id FROM {table} WHERE {where} ORDER BY emb {op} %(q)s::gvector LIMIT {K}",
             params).fetchall()
         got = [r[0] for r in rows]
         d = distances(base, q, op)

@@ -427,6 +427,8 @@ extern bool GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls,
 								GvHnswKeyFilter filter);
 extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
 							GvHnswKeyFilter filter);
+extern int	GvHnswScanKeyElements(ScanKey key, Datum **elems, bool **nulls,
+								  Oid *elemtype);
 
 /* hnswjsonb.c */
 extern void GvHnswJsonbSignature(Datum value, char *dst);

@@ -112,6 +112,22 @@ CompareCodes(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The elements of an SK_SEARCHARRAY key's array and their type; how many. */
+int
+GvHnswScanKeyElements(ScanKey key, Datum **elems, bool **nulls, Oid *elemtype)
+{
+	ArrayType  *array = DatumGetArrayTypeP(key->sk_argument);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			nelems;
+
+	*elemtype = ARR_ELEMTYPE(array);
+	get_typlenbyvalalign(*elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, *elemtype, typlen, typbyval, typalign, elems, nulls, &nelems);
+	return nelems;
+}
+
 static GvHnswKeyOp
 OpOfStrategy(StrategyNumber strategy)
 {
@@ -139,19 +155,12 @@ OpOfStrategy(StrategyNumber strategy)
 static bool
 PrepareArrayCond(GvHnswInfo info, ScanKey key, GvHnswKeyCond *cond)
 {
-	ArrayType  *array = DatumGetArrayTypeP(key->sk_argument);
-	Oid			elemtype = ARR_ELEMTYPE(array);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
+	Oid			elemtype;
 	Datum	   *elems;
 	bool	   *nulls;
-	int			nelems;
+	int			nelems = GvHnswScanKeyElements(key, &elems, &nulls, &elemtype);
 	int			n = 0;
 
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-					  &elems, &nulls, &nelems);
 	cond->codes = palloc(sizeof(int64) * Max(nelems, 1));
 	for (int i = 0; i < nelems; i++)
 		if (!nulls[i])

@@ -33,7 +33,6 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 
 #define KEY_SEED			0x6b6579	/* distinct seeds: a key and a key */
 #define PAIR_SEED			0x70616972	/* with a value never share a hash */
@@ -241,18 +240,11 @@ QuerySignature(StrategyNumber strategy, Datum value, uint64 *sig)
 static bool
 PrepareArrayCond(ScanKey key, GvHnswKeyCond *cond)
 {
-	ArrayType  *array = DatumGetArrayTypeP(key->sk_argument);
-	Oid			elemtype = ARR_ELEMTYPE(array);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
+	Oid			elemtype;
 	Datum	   *elems;
 	bool	   *nulls;
-	int			nelems;
+	int			nelems = GvHnswScanKeyElements(key, &elems, &nulls, &elemtype);
 
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-					  &elems, &nulls, &nelems);
 	cond->sigs = palloc0(HNSW_JSONB_BYTES * Max(nelems, 1));
 	cond->ncodes = 0;
 	for (int i = 0; i < nelems; i++)

@@ -21,7 +21,8 @@ answer (recall@k, and whether k rows came back in distance order).
 
 JIT and parallel workers are off (one backend each).  Prints a markdown table
 with q/s as a ratio to the exact scan's and to pgvector relaxed_order's for
-the same filter; it never passes or fails.
+the same filter, and the backend's CPU time per query (steadier than q/s on
+a shared machine) as a ratio to the exact scan's; it never passes or fails.
 """
 import argparse
 import json
@@ -33,7 +34,7 @@ import numpy as np
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from filter_bench import backend_cpu_ms, vec  # noqa: E402
+from filter_bench import time_queries, vec  # noqa: E402
 from gvbench import dataset as dsmod  # noqa: E402
 
 # selectivity -> (column, the value query qi filters on, numpy mask of ids/labels for that value)
@@ -72,16 +73,7 @@ def run_config(conn, table, sets, where, params, gts, k):
     t = "gvector" if table == "fsg" else "vector"
     qsql = (f"SELECT id, emb <=> %s::{t} AS d FROM {table} WHERE {where} "
             f"ORDER BY emb <=> %s::{t} LIMIT {k}")
-    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + qsql, params[0], prepare=False))
-    for prm in params[:3]:
-        conn.execute(qsql, prm, prepare=True).fetchall()
-    rows = []
-    c0 = backend_cpu_ms(conn)
-    t0 = time.perf_counter()
-    for prm in params:
-        rows.append(conn.execute(qsql, prm, prepare=True).fetchall())
-    secs = time.perf_counter() - t0
-    srv = (backend_cpu_ms(conn) - c0) / len(params)
+    plan, rows, secs, srv = time_queries(conn, qsql, params)
     recall, ordered = [], 0
     for got, idx in zip(rows, gts):
         ids = [r[0] for r in got]
@@ -161,15 +153,16 @@ def main():
 
     print()
     print(f"| filter | selectivity | configuration | recall@{args.k} | exact order | q/s | × exact "
-          "| × pgvector relaxed | plan |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| × pgvector relaxed | srv ms | srv × exact | plan |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (kind, sel, name), r in sorted(results.items(), key=lambda kv: (kv[0][0], list(SELECTIVITIES).index(kv[0][1]))):
         ex = results.get((kind, sel, "exact"))
         rel = results.get((kind, sel, "pgvector hnsw relaxed_order"))
         vs_ex = f"{r['qps'] / ex['qps']:.2f}" if ex else "-"
         vs_rel = f"{r['qps'] / rel['qps']:.2f}" if rel else "-"
+        srv_ex = f"{r['srv'] / ex['srv']:.2f}" if ex and ex['srv'] > 0 else "-"
         print(f"| {kind} | {sel} | {name} | {r['recall']:.3f} | {r['ordered']:.2f} | {r['qps']:.0f} | "
-              f"{vs_ex} | {vs_rel} | {r['plan']} |")
+              f"{vs_ex} | {vs_rel} | {r['srv']:.2f} | {srv_ex} | {r['plan']} |")
 
 
 if __name__ == "__main__":
