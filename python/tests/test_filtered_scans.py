@@ -138,7 +138,7 @@ def test_filtered_exact_order_and_recall(conn, table, data, index):
         conn.execute("DROP INDEX IF EXISTS filt_emb")
 
 
-@pytest.mark.parametrize("am", ["gv_hnsw", "gv_ivfpq"])
+@pytest.mark.parametrize("am", ["gv_hnsw", "gv_ivfpq", "gv_kdtree"])
 def test_planner_takes_exact_plan_for_selective_filters(conn, table, data, am):
     """A filter the index does not see that keeps 0.1% of the rows would
     have the index hand out most of the table: the planner must choose the
