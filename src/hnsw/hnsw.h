@@ -134,7 +134,8 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
  * for), so a tombstone's slot can be reused by a new element of a level up
  * to capLevel by overwriting it in place:
  *
- *	 uint64		keys[nkeys]		filter column values (or hashes), unaligned
+ *	 char		keys[keyBytes]	filter column codes at keyOffset[k] (values,
+ *								hashes, jsonb signatures), unaligned
  *	 char		data[vecBytes]	the vector, as the index's storage encodes it:
  *								float[dim], half[dim], {float scale;
  *								int8[dim]} or {float lo, hi; bits},
