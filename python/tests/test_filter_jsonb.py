@@ -10,11 +10,7 @@ import json
 
 import numpy as np
 import pytest
-from test_filtered_scans import CLASSES, K, check_scan, vec
-
-N = 6000
-DIM = 32
-NQ = 8
+from test_filtered_scans import CLASSES, DIM, K, N, check_scan, data, vec  # noqa: F401 (data: a fixture)
 
 
 def meta_of(i, label):
@@ -49,17 +45,6 @@ INDEXES = {
     "l2": ("gvector_l2_ops", "<->"),
     "cosine": ("gvector_cosine_ops", "<=>"),
 }
-
-
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(21)
-    centers = rng.standard_normal((CLASSES, DIM)) * 4.0
-    labels = rng.integers(0, CLASSES, N)
-    base = (centers[labels] + rng.standard_normal((N, DIM))).astype(np.float32)
-    qlabels = rng.integers(0, CLASSES, NQ)
-    queries = (centers[qlabels] + rng.standard_normal((NQ, DIM))).astype(np.float32)
-    return base.astype(np.float64), labels, queries.astype(np.float64), qlabels
 
 
 @pytest.fixture(scope="module")

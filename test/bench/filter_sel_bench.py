@@ -34,7 +34,7 @@ import numpy as np
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from filter_bench import time_queries, vec  # noqa: E402
+from filter_bench import ratio_cells, time_queries, vec  # noqa: E402
 from gvbench import dataset as dsmod  # noqa: E402
 
 # selectivity -> (column, the value query qi filters on, numpy mask of ids/labels for that value)
@@ -156,11 +156,8 @@ def main():
           "| × pgvector relaxed | srv ms | srv × exact | plan |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (kind, sel, name), r in sorted(results.items(), key=lambda kv: (kv[0][0], list(SELECTIVITIES).index(kv[0][1]))):
-        ex = results.get((kind, sel, "exact"))
-        rel = results.get((kind, sel, "pgvector hnsw relaxed_order"))
-        vs_ex = f"{r['qps'] / ex['qps']:.2f}" if ex else "-"
-        vs_rel = f"{r['qps'] / rel['qps']:.2f}" if rel else "-"
-        srv_ex = f"{r['srv'] / ex['srv']:.2f}" if ex and ex['srv'] > 0 else "-"
+        vs_ex, vs_rel, srv_ex = ratio_cells(r, results.get((kind, sel, "exact")),
+                                            results.get((kind, sel, "pgvector hnsw relaxed_order")))
         print(f"| {kind} | {sel} | {name} | {r['recall']:.3f} | {r['ordered']:.2f} | {r['qps']:.0f} | "
               f"{vs_ex} | {vs_rel} | {r['srv']:.2f} | {srv_ex} | {r['plan']} |")
 
