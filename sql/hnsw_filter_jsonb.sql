@@ -99,6 +99,12 @@ INSERT INTO fj SELECT i, jsonb_build_object('category', 'new', 'n', i), ARRAY[co
 SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM fj WHERE meta @> '{"category": "new"}'
 	ORDER BY emb <-> '[1,0,0,0]' LIMIT 50) s;
 SELECT fj_agree('meta @> ''{"category": "new", "n": 4007}'''), fj_agree('meta ? ''category''');
+-- after VACUUM (tombstones, repaired links, key directory entries removed)
+DELETE FROM fj WHERE id % 3 = 0;
+VACUUM fj;
+SELECT elements, unreachable FROM gigavector.hnsw_verify('fj_idx');
+SELECT fj_agree('meta @> ''{"category": "C"}'''), fj_agree('meta @> ''{"rare": "yes"}'''),
+	fj_agree('meta ?| ''{flag,category}''');
 -- an expression column makes ->> an index condition (a hashed text code)
 CREATE INDEX fj_expr ON fj USING gv_hnsw (emb, (meta ->> 'category'));
 DROP INDEX fj_idx;
