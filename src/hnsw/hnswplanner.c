@@ -1,7 +1,7 @@
 /*
  * hnswplanner.c
- *	  Lets "filter_column = ANY(array)" (and IN (...)) be a gv_hnsw index
- *	  condition of an ordered scan.
+ *	  Lets "filter_column = ANY(array)" (and IN (...)), and "jsonb_column
+ *	  ->> key = value", be gv_hnsw index conditions of an ordered scan.
  *
  * PostgreSQL 15's planner (build_index_paths) gives up an index's order as
  * soon as it takes a ScalarArrayOpExpr on a column after the first, since
@@ -14,16 +14,26 @@
  * other path; add_path keeps the cheaper.  The executor already turns such
  * clauses into SK_SEARCHARRAY scan keys (amsearcharray), which
  * hnswfilter.c tests.
+ *
+ * "metadata ->> 'k' = $1" on a jsonb filter column is no indexable clause
+ * at all (its left side is not the column); the same hook gives such paths
+ * a lossy derived condition the index can test (FieldTextIndexClause).
  */
 #include "compat.h"
 
 #include "catalog/pg_type.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_operator.h"
 #include "commands/defrem.h"
 #include "hnsw.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parse_func.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
@@ -70,6 +80,86 @@ ArrayIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo, in
 }
 
 /*
+ * If rinfo is "jsonb filter column ->> key = value" (either way round; key
+ * and value known when the scan starts, a deterministic collation) for
+ * filter column indexcol, an IndexClause with a lossy derived condition:
+ * "column @> ANY(gigavector.jsonb_field_candidates(key, value))", the
+ * objects of which one must be contained for ->> to give value (hnswjsonb.c
+ * tests it on the signatures); the executor rechecks the ->> clause.
+ */
+static IndexClause *
+FieldTextIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo, int indexcol)
+{
+	OpExpr	   *eq;
+	OpExpr	   *field = NULL;
+	Node	   *value = NULL;
+	Node	   *column;
+	Oid			contains;
+	Oid			candidates;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	ScalarArrayOpExpr *saop;
+	IndexClause *iclause;
+
+	if (!IsA(rinfo->clause, OpExpr) || rinfo->pseudoconstant ||
+		((OpExpr *) rinfo->clause)->opno != TextEqualOperator)
+		return NULL;
+	eq = (OpExpr *) rinfo->clause;
+	if (OidIsValid(eq->inputcollid) && !get_collation_isdeterministic(eq->inputcollid))
+		return NULL;
+	for (int side = 0; side < 2 && field == NULL; side++)
+	{
+		Node	   *arg = (Node *) list_nth(eq->args, side);
+
+		if (IsA(arg, OpExpr) && get_opcode(((OpExpr *) arg)->opno) == F_JSONB_OBJECT_FIELD_TEXT)
+		{
+			field = (OpExpr *) arg;
+			value = (Node *) list_nth(eq->args, 1 - side);
+		}
+	}
+	if (field == NULL)
+		return NULL;
+	column = linitial(field->args);
+	if (!IsA(column, Var) || ((Var *) column)->varno != index->rel->relid ||
+		((Var *) column)->varattno != index->indexkeys[indexcol] ||
+		((Var *) column)->varlevelsup != 0)
+		return NULL;
+	contains = get_opfamily_member(index->opfamily[indexcol], JSONBOID, JSONBOID,
+								   HNSW_KEY_CONTAINS);
+	if (!OidIsValid(contains))
+		return NULL;
+	/* key and value must be known when the scan starts */
+	if (!bms_is_empty(pull_varnos(root, (Node *) list_make2(lsecond(field->args), value))) ||
+		contain_volatile_functions((Node *) list_make2(lsecond(field->args), value)))
+		return NULL;
+	candidates = LookupFuncName(list_make2(makeString("gigavector"),
+										   makeString("jsonb_field_candidates")),
+								2, argtypes, true);
+	if (!OidIsValid(candidates))
+		return NULL;
+
+	saop = makeNode(ScalarArrayOpExpr);
+	saop->opno = contains;
+	saop->opfuncid = get_opcode(contains);
+	saop->useOr = true;
+	saop->inputcollid = InvalidOid;
+	saop->args = list_make2(copyObject(column),
+							makeFuncExpr(candidates, JSONBARRAYOID,
+										 list_make2(copyObject(lsecond(field->args)),
+													copyObject(value)),
+										 InvalidOid, DEFAULT_COLLATION_OID,
+										 COERCE_EXPLICIT_CALL));
+	saop->location = -1;
+
+	iclause = makeNode(IndexClause);
+	iclause->rinfo = rinfo;
+	iclause->indexquals = list_make1(make_simple_restrictinfo(root, (Expr *) saop));
+	iclause->lossy = true;
+	iclause->indexcol = indexcol;
+	iclause->indexcols = NIL;
+	return iclause;
+}
+
+/*
  * The path's index clauses with the array conditions merged in, in
  * index-column order (the executor expects that); NIL if there are none to
  * add.
@@ -93,6 +183,9 @@ WithArrayClauses(PlannerInfo *root, IndexPath *path, RelOptInfo *rel)
 		for (int col = 1; col < index->nkeycolumns && !present; col++)
 		{
 			IndexClause *iclause = ArrayIndexClause(root, index, rinfo, col);
+
+			if (iclause == NULL)
+				iclause = FieldTextIndexClause(root, index, rinfo, col);
 
 			if (iclause)
 			{
