@@ -38,6 +38,35 @@
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 
+/* Is node index column indexcol, a plain Var of the index's rel? */
+static bool
+IsIndexColumn(Node *node, IndexOptInfo *index, int indexcol)
+{
+	return IsA(node, Var) && ((Var *) node)->varno == index->rel->relid &&
+		((Var *) node)->varattno == index->indexkeys[indexcol] &&
+		((Var *) node)->varlevelsup == 0;
+}
+
+/* Is expr known when the scan starts (no Var of the query level, not volatile)? */
+static bool
+KnownAtScanStart(PlannerInfo *root, Node *expr)
+{
+	return bms_is_empty(pull_varnos(root, expr)) && !contain_volatile_functions(expr);
+}
+
+static IndexClause *
+MakeIndexClause(RestrictInfo *rinfo, RestrictInfo *indexqual, bool lossy, int indexcol)
+{
+	IndexClause *iclause = makeNode(IndexClause);
+
+	iclause->rinfo = rinfo;
+	iclause->indexquals = list_make1(indexqual);
+	iclause->lossy = lossy;
+	iclause->indexcol = indexcol;
+	iclause->indexcols = NIL;
+	return iclause;
+}
+
 /*
  * If rinfo is "indexed column op ANY(array)" for filter column indexcol
  * (op in the column's operator family, the column a plain Var of rel on the
@@ -48,7 +77,6 @@ ArrayIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo, in
 {
 	ScalarArrayOpExpr *saop;
 	Node	   *left;
-	IndexClause *iclause;
 
 	if (!IsA(rinfo->clause, ScalarArrayOpExpr) || rinfo->pseudoconstant)
 		return NULL;
@@ -58,25 +86,11 @@ ArrayIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo, in
 	left = linitial(saop->args);
 	if (IsA(left, RelabelType))
 		left = (Node *) ((RelabelType *) left)->arg;
-	if (!IsA(left, Var) || ((Var *) left)->varno != index->rel->relid ||
-		((Var *) left)->varattno != index->indexkeys[indexcol] ||
-		((Var *) left)->varlevelsup != 0)
+	if (!IsIndexColumn(left, index, indexcol) ||
+		!op_in_opfamily(saop->opno, index->opfamily[indexcol]) ||
+		!KnownAtScanStart(root, lsecond(saop->args)))
 		return NULL;
-	if (!op_in_opfamily(saop->opno, index->opfamily[indexcol]))
-		return NULL;
-	/* the array side must be known when the scan starts */
-	if (!bms_is_empty(pull_varnos(root, lsecond(saop->args))))
-		return NULL;
-	if (contain_volatile_functions(lsecond(saop->args)))
-		return NULL;
-
-	iclause = makeNode(IndexClause);
-	iclause->rinfo = rinfo;
-	iclause->indexquals = list_make1(rinfo);
-	iclause->lossy = false;
-	iclause->indexcol = indexcol;
-	iclause->indexcols = NIL;
-	return iclause;
+	return MakeIndexClause(rinfo, rinfo, false, indexcol);
 }
 
 /*
@@ -98,7 +112,6 @@ FieldTextIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo
 	Oid			candidates;
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	ScalarArrayOpExpr *saop;
-	IndexClause *iclause;
 
 	if (!IsA(rinfo->clause, OpExpr) || rinfo->pseudoconstant ||
 		((OpExpr *) rinfo->clause)->opno != TextEqualOperator)
@@ -119,17 +132,10 @@ FieldTextIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo
 	if (field == NULL)
 		return NULL;
 	column = linitial(field->args);
-	if (!IsA(column, Var) || ((Var *) column)->varno != index->rel->relid ||
-		((Var *) column)->varattno != index->indexkeys[indexcol] ||
-		((Var *) column)->varlevelsup != 0)
-		return NULL;
 	contains = get_opfamily_member(index->opfamily[indexcol], JSONBOID, JSONBOID,
 								   HNSW_KEY_CONTAINS);
-	if (!OidIsValid(contains))
-		return NULL;
-	/* key and value must be known when the scan starts */
-	if (!bms_is_empty(pull_varnos(root, (Node *) list_make2(lsecond(field->args), value))) ||
-		contain_volatile_functions((Node *) list_make2(lsecond(field->args), value)))
+	if (!IsIndexColumn(column, index, indexcol) || !OidIsValid(contains) ||
+		!KnownAtScanStart(root, (Node *) list_make2(lsecond(field->args), value)))
 		return NULL;
 	candidates = LookupFuncName(list_make2(makeString("gigavector"),
 										   makeString("jsonb_field_candidates")),
@@ -149,14 +155,7 @@ FieldTextIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo
 										 InvalidOid, DEFAULT_COLLATION_OID,
 										 COERCE_EXPLICIT_CALL));
 	saop->location = -1;
-
-	iclause = makeNode(IndexClause);
-	iclause->rinfo = rinfo;
-	iclause->indexquals = list_make1(make_simple_restrictinfo(root, (Expr *) saop));
-	iclause->lossy = true;
-	iclause->indexcol = indexcol;
-	iclause->indexcols = NIL;
-	return iclause;
+	return MakeIndexClause(rinfo, make_simple_restrictinfo(root, (Expr *) saop), true, indexcol);
 }
 
 /*
