@@ -39,7 +39,7 @@ OBJS = \
 	src/bm25/bm25utils.o src/bm25/bm25vacuum.o src/bm25/bm25validate.o \
 	src/backup/gvbwrite.o src/backup/gvbread.o src/backup/gvbackup.o src/backup/gvrestore.o \
 	src/worker/worker.o src/worker/ttl.o \
-	src/worker/gpu.o src/worker/gpustore.o src/worker/gpusql.o \
+	src/worker/gpu.o src/worker/gpucpu.o src/worker/gpustore.o src/worker/gpusql.o \
 	src/hybrid.o src/maxsim.o
 
 # The install script is generated: sql/install/*.sql in name order, one

@@ -148,7 +148,7 @@ COMMENT ON FUNCTION gigavector.jsonb_field_candidates(text, text) IS 'jsonb obje
 
 CREATE FUNCTION gigavector.hnsw_verify(index regclass,
 	OUT elements bigint, OUT tombstones bigint, OUT links bigint,
-	OUT links_to_tombstones bigint, OUT unreachable bigint)
+	OUT links_to_tombstones bigint, OUT unreachable bigint, OUT heap_tids bigint)
 	AS 'MODULE_PATHNAME', 'gv_hnsw_verify' LANGUAGE C STRICT;
 COMMENT ON FUNCTION gigavector.hnsw_verify(regclass) IS 'check the structure of a gv_hnsw index; raises an error on corruption, returns counts';
 -- It reads the whole index under a lock: like pgstattuple's functions, only

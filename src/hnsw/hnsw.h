@@ -27,7 +27,8 @@
 #include "projection.h"
 
 #define HNSW_MAGIC			0x47564853	/* "GVHS" */
-#define HNSW_VERSION		2	/* 2: element tuples carry toastid */
+#define HNSW_VERSION		3	/* 2: element tuples carry toastid; 3: and
+								 * several heap TIDs (moretids) */
 
 /* Reloptions: default, min, max */
 #define HNSW_DEFAULT_M				16
@@ -77,6 +78,8 @@
  */
 #define HNSW_ELEMENT_DELETED	1	/* tombstone: routes, never returned */
 #define HNSW_ELEMENT_FREE		2	/* tombstone nothing links to: reusable */
+#define HNSW_ELEMENT_OVERFLOW	4	/* more heap TIDs of an element's vector:
+									 * on its overflow chain, not in the graph */
 
 /* Build phases for pg_stat_progress_create_index */
 #define PROGRESS_HNSW_PHASE_LOAD	2
@@ -129,6 +132,16 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
 #define GvHnswPageGetMeta(page) ((GvHnswMetaPage) PageGetContents(page))
 
 /*
+ * Heap TIDs an element tuple holds: rows whose vectors (and filter columns)
+ * the index stores as the same bytes share one graph element (hnswinsert.c,
+ * hnswbuild.c), so that identical vectors do not crowd each other's
+ * neighbour lists.  When its tuple is full, more go to overflow tuples
+ * (HNSW_ELEMENT_OVERFLOW: the same layout, level 0, never linked) chained
+ * from it, so that a vector has one graph element however many rows hold it.
+ */
+#define HNSW_HEAPTIDS			7
+
+/*
  * An element tuple.  The layout after the fixed head depends only on the
  * index's m and dimensions and on capLevel (the level the tuple has room
  * for), so a tombstone's slot can be reused by a new element of a level up
@@ -163,9 +176,33 @@ typedef struct GvHnswElementTupleData
 								 * a back-link takes the first spare's slot */
 	Oid			toastid;		/* the heap row's vector is this out-of-line
 								 * TOAST value (InvalidOid: inline, or not
-								 * known); see GvDistanceMemoPut */
+								 * known, or more than one row); see
+								 * GvDistanceMemoPut */
+	uint16		ntids;			/* heap TIDs: heaptid, then moretids[0,
+								 * ntids - 1); 0 in a tombstone, may be 0
+								 * in an element with an overflow chain
+								 * and in an overflow tuple */
+	ItemPointerData overflow;	/* the next overflow tuple, or invalid */
+	ItemPointerData moretids[HNSW_HEAPTIDS - 1];
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
 } GvHnswElementTupleData;
+
+/*
+ * A search's candidate for an element that holds more than one heap TID
+ * (or has an overflow chain) carries this as its toastid, and a scan
+ * expands it into one candidate a TID before it hands rows out (hnswscan.c:
+ * ExpandBatch); keeping the count in the candidate would make the scans'
+ * candidate arrays a third larger.  No TOAST value has this id: OIDs
+ * below FirstNormalObjectId are never assigned once the cluster runs.
+ */
+#define HNSW_TOASTID_EXPAND		((Oid) 1)
+#define GvHnswCandidateToastId(tup) \
+	((tup)->ntids == 1 && !ItemPointerIsValid(&(tup)->overflow) ? \
+	 (tup)->toastid : HNSW_TOASTID_EXPAND)
+
+/* The i-th heap TID of an element, 0 <= i < ntids. */
+#define GvHnswElementHeapTid(tup, i) \
+	((i) == 0 ? &(tup)->heaptid : &(tup)->moretids[(i) - 1])
 
 typedef GvHnswElementTupleData *GvHnswElementTuple;
 
@@ -349,7 +386,8 @@ typedef struct GvHnswCandidate
 	double		dist;			/* GvMetricDistance */
 	ItemPointerData tid;
 	ItemPointerData heaptid;	/* valid for returnable elements */
-	Oid			toastid;		/* the element's, in scans */
+	Oid			toastid;		/* the element's, in scans; or
+								 * HNSW_TOASTID_EXPAND */
 } GvHnswCandidate;
 
 typedef struct GvHnswHeapData
@@ -486,6 +524,11 @@ typedef struct GvHnswGraphElementData
 	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links at each level */
 	uint8		nfill;			/* level-0 spares kept at insert (hnswbuild.c) */
 	Oid			toastid;		/* as in the element tuple */
+	uint16		ntids;			/* as in the element tuple; 0: merged into
+								 * another's element, not written */
+	bool		deferred;		/* a duplicate of a full element: inserted
+								 * after the graph is written (hnswbuild.c) */
+	ItemPointerData moretids[HNSW_HEAPTIDS - 1];
 } GvHnswGraphElementData;
 
 typedef GvHnswGraphElementData *GvHnswGraphElement;

@@ -405,7 +405,8 @@ GetElementLocked(Relation index, Page page, ItemPointer tid)
 
 /*
  * Copy the element at tid into dst (room for a tuple of the index's
- * largest size).  Returns false if the slot holds a tombstone.
+ * largest size).  Returns false if the slot holds a tombstone or an
+ * overflow tuple (not a graph element; copied all the same).
  */
 bool
 GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
@@ -418,7 +419,7 @@ GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = GetElementLocked(index, BufferGetPage(buf), tid);
 	memcpy(dst, tup, GvHnswTupleSize(info->dataBytes, info->m, tup->capLevel));
-	live = !(tup->flags & HNSW_ELEMENT_DELETED);
+	live = !(tup->flags & (HNSW_ELEMENT_DELETED | HNSW_ELEMENT_OVERFLOW));
 	UnlockReleaseBuffer(buf);
 	return live;
 }
@@ -901,7 +902,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 									  GvHnswElementVector(info, tup, decoded), dim);
 			e.tid = nbrs[i];
 			e.heaptid = tup->heaptid;
-			e.toastid = tup->toastid;
+			e.toastid = GvHnswCandidateToastId(tup);
 			live = !(tup->flags & HNSW_ELEMENT_DELETED) && GvHnswKeysMatch(info, tup, filter);
 			UnlockReleaseBuffer(buf);
 
@@ -949,7 +950,7 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 	ep->dist = GvMetricDistance(info->metric, q,
 								GvHnswElementVector(info, tup, decoded), info->dim);
 	ep->heaptid = tup->heaptid;
-	ep->toastid = tup->toastid;
+	ep->toastid = GvHnswCandidateToastId(tup);
 	pfree(tup);
 	pfree(decoded);
 

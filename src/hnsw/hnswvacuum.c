@@ -62,8 +62,56 @@ IsElementPage(Page page)
 		(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT);
 }
 
+/* How many of the element's heap TIDs are dead. */
+static int
+CountDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
+			  void *callback_state)
+{
+	int			dead = 0;
+
+	for (int i = 0; i < tup->ntids; i++)
+		if (callback(GvHnswElementHeapTid(tup, i), callback_state))
+			dead++;
+	return dead;
+}
+
 /*
- * Pass 1: tombstone dead elements; collect every tombstone that is not
+ * Drop the dead heap TIDs of an element (on a page registered for WAL),
+ * keeping the live ones in order; an element left with none becomes a
+ * tombstone.  Not an overflow tuple, nor an element with an overflow
+ * chain: those stay, empty, for rows of the same vector to fill again (the
+ * chain's other tuples may hold live rows, and an overflow tuple is only
+ * ever reached through the chain).  Returns how many were dropped.
+ */
+static int
+RemoveDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
+			   void *callback_state)
+{
+	int			kept = 0;
+	int			ntids = tup->ntids;
+
+	for (int i = 0; i < ntids; i++)
+	{
+		ItemPointerData t = *GvHnswElementHeapTid(tup, i);
+
+		if (!callback(&t, callback_state))
+		{
+			*GvHnswElementHeapTid(tup, kept) = t;
+			kept++;
+		}
+	}
+	for (int i = kept; i < HNSW_HEAPTIDS; i++)
+		ItemPointerSetInvalid(GvHnswElementHeapTid(tup, i));
+	tup->ntids = kept;
+	if (kept == 0 && !(tup->flags & HNSW_ELEMENT_OVERFLOW) &&
+		!ItemPointerIsValid(&tup->overflow))
+		tup->flags |= HNSW_ELEMENT_DELETED;
+	return ntids - kept;
+}
+
+/*
+ * Pass 1: tombstone dead elements (those whose heap TIDs are all dead;
+ * the others lose their dead ones); collect every tombstone that is not
  * FREE yet in the dead set, and the pages that hold them.
  */
 static void
@@ -96,7 +144,8 @@ MarkDead(VacuumState vs, IndexBulkDeleteResult *stats,
 			ItemPointerData tid;
 
 			ItemPointerSet(&tid, blkno, off);
-			if (!(tup->flags & HNSW_ELEMENT_DELETED) && callback(&tup->heaptid, callback_state))
+			if (!(tup->flags & HNSW_ELEMENT_DELETED) &&
+				CountDeadTids(tup, callback, callback_state) > 0)
 			{
 				if (state == NULL)
 				{
@@ -104,9 +153,7 @@ MarkDead(VacuumState vs, IndexBulkDeleteResult *stats,
 					page = GenericXLogRegisterBuffer(state, buf, 0);
 					tup = GvHnswPageGetElement(page, off);
 				}
-				tup->flags |= HNSW_ELEMENT_DELETED;
-				ItemPointerSetInvalid(&tup->heaptid);
-				stats->tuples_removed++;
+				stats->tuples_removed += RemoveDeadTids(tup, callback, callback_state);
 			}
 			if ((tup->flags & HNSW_ELEMENT_DELETED) && !(tup->flags & HNSW_ELEMENT_FREE))
 			{
@@ -114,7 +161,7 @@ MarkDead(VacuumState vs, IndexBulkDeleteResult *stats,
 				holdsDead = true;
 			}
 			else if (!(tup->flags & HNSW_ELEMENT_DELETED))
-				stats->num_index_tuples++;
+				stats->num_index_tuples += tup->ntids;
 		}
 		if (state)
 			GenericXLogFinish(state);
@@ -159,7 +206,8 @@ HighestLiveElement(VacuumState vs, ItemPointer best, int *level)
 			{
 				GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
 
-				if (!(tup->flags & HNSW_ELEMENT_DELETED) && tup->level > *level)
+				if (!(tup->flags & (HNSW_ELEMENT_DELETED | HNSW_ELEMENT_OVERFLOW)) &&
+					tup->level > *level)
 				{
 					*level = tup->level;
 					ItemPointerSet(best, blkno, off);
@@ -846,12 +894,12 @@ gvhnswvacuumcleanup(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats)
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				uint8		flags = GvHnswPageGetElement(page, off)->flags;
+				GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
 
-				if (flags & HNSW_ELEMENT_FREE)
+				if (tup->flags & HNSW_ELEMENT_FREE)
 					hasFree = true;
-				else if (!(flags & HNSW_ELEMENT_DELETED) && !counted)
-					stats->num_index_tuples++;
+				else if (!(tup->flags & HNSW_ELEMENT_DELETED) && !counted)
+					stats->num_index_tuples += tup->ntids;
 			}
 		}
 		UnlockReleaseBuffer(buf);

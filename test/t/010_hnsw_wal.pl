@@ -112,6 +112,52 @@ $primary->safe_psql('postgres', qq{
 });
 check('after vacuum and reuse');
 
+# Identical vectors share an element (up to 8 heap TIDs each; 5 vectors of
+# 200 rows, the filter column a function of the vector): the inserts that
+# add a TID to an element, and VACUUM removing dead TIDs from one, replay on
+# the standby; every row is returned through the index there.
+$primary->safe_psql('postgres', q{
+	CREATE TABLE dups (id int, v gvector(3), label int);
+	CREATE INDEX dups_l2 ON dups USING gv_hnsw (v, label);
+	INSERT INTO dups SELECT i, ARRAY[i % 5, (i % 5) * 2, 1]::float8[]::gvector, i % 5 % 2
+	FROM generate_series(1, 1000) i;
+});
+my $dups_all = q{SET enable_seqscan = off;
+	SELECT count(DISTINCT id) || '|' || coalesce(sum(id), 0) FROM (SELECT id FROM dups ORDER BY v <-> '[1,2,1]' LIMIT 5000) s};
+my $dups_label = q{SET enable_seqscan = off;
+	SELECT count(DISTINCT id) || '|' || coalesce(sum(id), 0) FROM (SELECT id FROM dups WHERE label = 1 ORDER BY v <-> '[1,2,1]' LIMIT 5000) s};
+my $dups_verify = q{SELECT elements || '|' || unreachable FROM gigavector.hnsw_verify('dups_l2')};
+sub check_dups
+{
+	my ($what, $rows) = @_;
+	$primary->wait_for_catchup($standby);
+	my $expect = $primary->safe_psql('postgres', 'SELECT count(*) || \'|\' || coalesce(sum(id), 0) FROM dups');
+	my $expect_label = $primary->safe_psql('postgres',
+		'SELECT count(*) || \'|\' || coalesce(sum(id), 0) FROM dups WHERE label = 1');
+	like($expect, qr/^$rows\|/, "$what: $rows rows of duplicates");
+	for my $node ($primary, $standby)
+	{
+		my $name = $node->name;
+		is($node->safe_psql('postgres', $dups_all), $expect,
+			"$what, $name: a scan of the whole index returns every row of the duplicates once");
+		is($node->safe_psql('postgres', $dups_label), $expect_label,
+			"$what, $name: and every row that passes a filter column");
+		like($node->safe_psql('postgres', $dups_verify), qr/^\d+\|0$/,
+			"$what, $name: hnsw_verify finds every element of the duplicates reachable");
+	}
+	is($standby->safe_psql('postgres', $dups_verify), $primary->safe_psql('postgres', $dups_verify),
+		"$what: standby's duplicates index has the primary's elements");
+}
+check_dups('duplicates inserted', 1000);
+$primary->safe_psql('postgres', 'DELETE FROM dups WHERE id % 3 = 0');
+$primary->safe_psql('postgres', 'VACUUM dups');
+check_dups('duplicates deleted and vacuumed', 667);
+$primary->safe_psql('postgres', q{
+	INSERT INTO dups SELECT i, ARRAY[i % 5, (i % 5) * 2, 1]::float8[]::gvector, i % 5 % 2
+	FROM generate_series(1, 1000) i WHERE i % 3 = 0;
+});
+check_dups('duplicates inserted again', 1000);
+
 # Unlogged table: the init fork comes back empty after a crash.
 $primary->safe_psql('postgres', qq{
 	CREATE UNLOGGED TABLE scratch (id int, emb gvector(32));
@@ -127,6 +173,25 @@ is($primary->safe_psql('postgres', qq{SET enable_seqscan = off;
 	SELECT count(*) FROM (SELECT id FROM scratch ORDER BY emb <-> } . random_vector_sql(32, 7) . ' LIMIT 50) s'),
 	10, 'unlogged index is empty after a crash and takes new rows');
 check('after crash recovery');
+check_dups('after crash recovery', 1000);
+
+# An index of an older on-disk format (version 2, one heap TID an element)
+# is refused with a clear error, not misread.
+my $path = $primary->safe_psql('postgres', q{SELECT pg_relation_filepath('dups_l2')});
+$primary->stop;
+open(my $fh, '+<', $primary->data_dir . "/$path") or die "open $path: $!";
+binmode $fh;
+seek($fh, 24 + 4, 0);			# the page header, then the magic number
+print $fh pack('L', 2);
+close($fh);
+$primary->start;
+my ($rc, $out, $err) = $primary->psql('postgres', $dups_all);
+like($err, qr/index "dups_l2" has on-disk format version 2, but this build reads version 3.*\n.*HINT:  Rebuild the index with REINDEX/s,
+	'an index of format version 2 is refused, with REINDEX as the hint');
+$primary->safe_psql('postgres', 'REINDEX INDEX dups_l2');
+is($primary->safe_psql('postgres', $dups_all),
+	$primary->safe_psql('postgres', q{SELECT count(*) || '|' || sum(id) FROM dups}),
+	'after REINDEX the index answers again');
 
 $standby->stop;
 $primary->stop;
