@@ -47,6 +47,10 @@ EXECUTE fj_f('category', 'B');
 DEALLOCATE fj_f;
 RESET plan_cache_mode;
 EXPLAIN (COSTS OFF) SELECT id FROM fj WHERE meta ->> 'category' = id::text ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
+CREATE COLLATION fj_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+EXPLAIN (COSTS OFF) SELECT id FROM fj WHERE meta ->> 'category' = 'a' COLLATE fj_ci ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
+SELECT count(*) FROM (SELECT id FROM fj WHERE meta ->> 'category' = 'a' COLLATE fj_ci ORDER BY emb <-> '[1,0,0,0]' LIMIT 1000) s;
+DROP COLLATION fj_ci;
 SELECT gigavector.jsonb_field_candidates('k', 'A'), gigavector.jsonb_field_candidates('k', '-1.50'),
 	gigavector.jsonb_field_candidates('k', '[1, 2]'), gigavector.jsonb_field_candidates('k', '1e5');
 -- top 10 through the index = the exact top 10, for 11 queries a condition
