@@ -1,8 +1,9 @@
 /*
  * hnswjsonb.c
  *	  jsonb filter columns of a gv_hnsw index: each row's jsonb is stored as
- *	  a 64-bit signature of its top-level keys and key/value pairs, so that
- *	  @>, ?, ?|, ?& (and =) are tested inside the graph search.
+ *	  a 256-bit signature of its top-level keys and key/value pairs, so that
+ *	  @>, ?, ?|, ?& (and =; ->> through hnswplanner.c) are tested inside the
+ *	  graph search.
  *
  * The signature is a Bloom filter: every item sets three of the 256 bits,
  * picked by a hash of the item.  An object's items are each top-level key
@@ -10,7 +11,8 @@
  * ("the key holds the value"), or with each scalar element when it is an
  * array (containment looks into arrays).  A condition becomes the signature
  * of what a row must hold: for @> the items of its object (for a value that
- * is an object or holds containers, only the key), for ? and ?& the keys.
+ * is an object only the key, for an array the key with each scalar element),
+ * for ? and ?& the keys.
  * A row can match only if its signature has every bit of the condition's.
  * Different items may set the same bits, so a row that passes may still
  * not match: scans ask the executor to recheck, and since no row that
