@@ -398,20 +398,25 @@ def _ensure_index(conn: _Conn, coll: _Collection, dimension: int, index: IndexTy
     drops an index silently."""
     am = index.access_method
     ours = conn.execute(
-        "SELECT c.relname, a.amname, o.opcname FROM pg_index i "
+        "SELECT c.relname, a.amname, o.opcname, i.indnkeyatts FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
         "JOIN pg_opclass o ON o.oid = i.indclass[0] "
         "WHERE i.indrelid = %s AND a.amname LIKE 'gv\\_%%' AND c.relname LIKE %s",
         (coll.oid, coll.index_prefix.replace("_", "\\_") + "%")).fetchall()
     if index_distance is None:
-        same_am = [o for _, a, o in ours if a == am]
+        same_am = [o for _, a, o, _ in ours if a == am]
         index_distance = _OPCLASS_DISTANCE.get(same_am[0], DistanceType.EUCLIDEAN) \
             if same_am else DistanceType.EUCLIDEAN
     wanted = "no vector index" if am is None else f"{am} for {index_distance.name}"
     keep = None
-    for relname, a, opc in ours:
+    for relname, a, opc, nkeys in ours:
         if a == am and opc == index_distance.opclass and keep is None:
             keep = relname
+            if am == "gv_hnsw" and nkeys == 1 and _hnsw_takes_jsonb(conn):
+                warnings.warn(f"index {relname} of collection {coll.name!r} was made by an older "
+                              f"version without metadata in it: filter_metadata is applied after "
+                              f"the index scan until rebuild_index() adds it",
+                              GigaVectorWarning, stacklevel=4)
             continue
         had = _OPCLASS_DISTANCE.get(opc)
         serves = had.name if had is not None else opc
@@ -434,9 +439,7 @@ def _ensure_index(conn: _Conn, coll: _Collection, dimension: int, index: IndexTy
                 if am == "gv_ivfpq":
                     options = sql.SQL(" WITH (subquantizers = {})").format(
                         sql.Literal(_ivfpq_subquantizers(dimension)))
-                conn.execute(sql.SQL("CREATE INDEX {} ON {} USING {} (embedding {}){}").format(
-                    sql.Identifier(keep), coll.quoted, sql.Identifier(am),
-                    sql.Identifier(index_distance.opclass), options), ())
+                conn.execute(_create_index_sql(conn, coll.quoted, keep, am, index_distance, options), ())
         except psycopg.Error as e:
             warnings.warn(f"cannot create a {am} index for {index_distance.name} "
                           f"({GigaVectorError.from_psycopg(e)}): searches are exact scans",
@@ -444,6 +447,26 @@ def _ensure_index(conn: _Conn, coll: _Collection, dimension: int, index: IndexTy
             return _VectorIndex()
     pending = am == "gv_ivfpq" and not _ivfpq_trained(conn, coll.schema, keep)
     return _VectorIndex(index_distance, keep, pending)
+
+
+def _hnsw_takes_jsonb(conn: _Conn) -> bool:
+    """Whether gv_hnsw takes a jsonb filter column (an extension older than
+    its jsonb_ops does not)."""
+    return bool(_scalar(conn, "SELECT EXISTS (SELECT FROM pg_opclass c JOIN pg_am a "
+                              "ON a.oid = c.opcmethod WHERE a.amname = 'gv_hnsw' "
+                              "AND c.opcintype = 'jsonb'::regtype AND c.opcdefault)"))
+
+
+def _create_index_sql(conn: _Conn, table: sql.Composable, name: str, am: str,
+                      distance: DistanceType, options: sql.Composable) -> sql.Composed:
+    """CREATE INDEX for the collection's vector index; gv_hnsw holds metadata as
+    a filter column too, so that filter_metadata's containment (``metadata @>``)
+    is tested inside the index."""
+    columns = sql.SQL("embedding {}").format(sql.Identifier(distance.opclass))
+    if am == "gv_hnsw" and _hnsw_takes_jsonb(conn):
+        columns = columns + sql.SQL(", metadata")
+    return sql.SQL("CREATE INDEX {} ON {} USING {} ({}){}").format(
+        sql.Identifier(name), table, sql.Identifier(am), columns, options)
 
 
 def _ivfpq_trained(conn: _Conn, schema: str, index_name: str) -> bool:
@@ -764,6 +787,10 @@ class Database:
                 raise ValueError(f"{op} on {key!r} takes a list of values, "
                                  f"not {type(operand).__name__}")
             values = [Jsonb(cls._metadata({"v": v})["v"]) for v in operand]
+            if op == "$in" and all(v is None or isinstance(v, (str, int, float)) for v in operand):
+                # for scalars, containment is equality: an index condition of gv_hnsw
+                return (sql.SQL("metadata @> ANY(%s::jsonb[])"),
+                        [[Jsonb(cls._metadata({key: v})) for v in operand]])
             if op == "$in":
                 return sql.SQL("(metadata -> %s) = ANY(%s::jsonb[])"), [key, values]
             return (sql.SQL("NOT coalesce((metadata -> %s) = ANY(%s::jsonb[]), false)"),
@@ -1257,11 +1284,28 @@ class Database:
             self._run(run)
 
     def rebuild_index(self) -> None:
-        """REINDEX the collection's vector index (IVFPQ: retrain on the current rows)."""
+        """REINDEX the collection's vector index (IVFPQ: retrain on the current rows).
+
+        A gv_hnsw index made by an older version without ``metadata`` in it is
+        built again with it (in one transaction), so that filter_metadata is
+        answered inside the index."""
         if self._index_distance is None:
             return
         index = self._vector_index()
-        self._run(lambda c: c.execute(sql.SQL("REINDEX INDEX {}").format(index), ()))
+        distance = self._index_distance
+        name = self._index_name or ""  # not empty: _vector_index() checked it
+
+        def run(c: _Conn) -> None:
+            nkeys = _scalar(c, "SELECT indnkeyatts FROM pg_index WHERE indexrelid = %s::regclass",
+                            (index.as_string(c),))
+            if self._index.access_method == "gv_hnsw" and nkeys == 1 and _hnsw_takes_jsonb(c):
+                with c.transaction():
+                    c.execute(sql.SQL("DROP INDEX {}").format(index), ())
+                    c.execute(_create_index_sql(c, self._t, name, "gv_hnsw", distance,
+                                                sql.SQL("")), ())
+            else:
+                c.execute(sql.SQL("REINDEX INDEX {}").format(index), ())
+        self._run(run)
         self._ivfpq_pending = False
 
     def save(self, path: str | os.PathLike[str] | None = None) -> None:

@@ -302,7 +302,7 @@ GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
  * The filter columns after the vector: how many, and whether each is kept
  * exactly (pass-by-value types of up to 8 bytes: the Datum itself) or as a
  * 64-bit hash of its bytes (anything else; scans then ask the executor to
- * recheck).  A hash of the bytes is only an equality test under a
+ * recheck), jsonb as a signature (hnswjsonb.c; rechecked too).  A hash of the bytes is only an equality test under a
  * deterministic collation: build refuses the others.
  */
 void
@@ -312,6 +312,7 @@ GvHnswInitKeys(Relation index, GvHnswInfo info)
 
 	info->nkeys = IndexRelationGetNumberOfKeyAttributes(index) - 1;
 	Assert(info->nkeys <= HNSW_MAX_KEYS);
+	info->keyBytes = 0;
 	for (int k = 0; k < info->nkeys; k++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, k + 1);
@@ -320,14 +321,18 @@ GvHnswInitKeys(Relation index, GvHnswInfo info)
 							   att->attlen <= (int) sizeof(Datum));
 		info->keyLen[k] = att->attlen;
 		info->keyType[k] = att->atttypid;
-		if (info->keyHashed[k])
+		if (att->atttypid == JSONBOID)
+			info->keyKind[k] = HNSW_KEY_JSONB;
+		else if (info->keyHashed[k])
 			info->keyKind[k] = HNSW_KEY_HASHED;
 		else if (att->atttypid == FLOAT4OID || att->atttypid == FLOAT8OID)
 			info->keyKind[k] = HNSW_KEY_FLOAT;
 		else
 			info->keyKind[k] = HNSW_KEY_INTEGER;
+		info->keyOffset[k] = (int16) info->keyBytes;
+		info->keyBytes += info->keyKind[k] == HNSW_KEY_JSONB ? HNSW_JSONB_BYTES :
+			(int) sizeof(uint64);
 	}
-	info->keyBytes = (int) sizeof(uint64) * info->nkeys;
 	info->dataBytes = info->keyBytes + info->vecBytes;
 }
 

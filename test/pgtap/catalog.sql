@@ -84,7 +84,8 @@ SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname |
 									 'gsparsevec'::regtype)),
 		  ARRAY['boolean:bool_ops:true', 'date:date_ops:true', 'real:float4_ops:true',
 				'double precision:float8_ops:true', 'smallint:int2_ops:true',
-				'integer:int4_ops:true', 'bigint:int8_ops:true', 'text:text_ops:true',
+				'integer:int4_ops:true', 'bigint:int8_ops:true', 'jsonb:jsonb_ops:true',
+				'text:text_ops:true',
 				'timestamp without time zone:timestamp_ops:true',
 				'timestamp with time zone:timestamptz_ops:true',
 				'uuid:uuid_ops:true']::text[],
@@ -93,12 +94,13 @@ SELECT is((SELECT array_agg(DISTINCT format_type(c.opcintype, NULL) || ':' || o.
 					 ORDER BY format_type(c.opcintype, NULL) || ':' || o.amopstrategy)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 		   JOIN pg_amop o ON o.amopfamily = c.opcfamily AND o.amoplefttype = c.opcintype
-		   WHERE a.amname = 'gv_hnsw' AND c.opcname IN ('int4_ops', 'float8_ops', 'text_ops')),
+		   WHERE a.amname = 'gv_hnsw' AND c.opcname IN ('int4_ops', 'float8_ops', 'text_ops', 'jsonb_ops')),
 		  ARRAY['double precision:1', 'double precision:2', 'double precision:3',
 				'double precision:4', 'double precision:5',
 				'integer:1', 'integer:2', 'integer:3', 'integer:4', 'integer:5',
+				'jsonb:1', 'jsonb:10', 'jsonb:11', 'jsonb:7', 'jsonb:9',
 				'text:1']::text[],
-		  'ordered filter columns have = < <= >= > (strategies 1-5), hashed ones = only');
+		  'ordered filter columns have = < <= >= > (strategies 1-5), hashed ones = only, jsonb = @> ? ?| ?& (1, 7, 9, 10, 11)');
 SELECT is_empty($$
 	SELECT c.opcname FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 	WHERE a.amname LIKE 'gv\_%' AND NOT amvalidate(c.oid)

@@ -153,6 +153,7 @@ INSERT INTO hostile_check VALUES
 	('real[]', $$CASE WHEN 'NaN' = ANY (r::real[]) OR 'Infinity' = ANY (r::real[]) OR '-Infinity' = ANY (r::real[]) THEN 'not finite' END$$),
 	('double precision[]', $$CASE WHEN 'NaN' = ANY (r::float8[]) OR 'Infinity' = ANY (r::float8[]) OR '-Infinity' = ANY (r::float8[]) THEN 'not finite' END$$),
 	('numeric[]', $$CASE WHEN 'NaN' = ANY (r::numeric[]) OR 'Infinity' = ANY (r::numeric[]) OR '-Infinity' = ANY (r::numeric[]) THEN 'not finite' END$$),
+	('jsonb[]', $$CASE WHEN EXISTS (SELECT FROM unnest(r::jsonb[]) e WHERE jsonb_typeof(e) <> 'object') THEN 'not objects' END$$),
 	('integer', NULL), ('integer[]', NULL), ('boolean', NULL), ('text', NULL),
 	('cstring', NULL), ('bytea', NULL), ('record', NULL), ('bigint', NULL), ('jsonb', NULL),
 	('internal', NULL), ('index_am_handler', NULL),
