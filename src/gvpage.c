@@ -32,6 +32,7 @@
 #include "fmgr.h"
 #include "gbit.h"
 #include "ghalfvec.h"
+#include "gsparsevec.h"
 #include "gvpage.h"
 #include "miscadmin.h"
 #include "quantize.h"

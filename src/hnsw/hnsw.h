@@ -147,7 +147,8 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
  * for), so a tombstone's slot can be reused by a new element of a level up
  * to capLevel by overwriting it in place:
  *
- *	 uint64		keys[nkeys]		filter column values (or hashes), unaligned
+ *	 char		keys[keyBytes]	filter column codes at keyOffset[k] (values,
+ *								hashes, jsonb signatures), unaligned
  *	 char		data[vecBytes]	the vector, as the index's storage encodes it:
  *								float[dim], half[dim], {float scale;
  *								int8[dim]} or {float lo, hi; bits},
@@ -234,7 +235,8 @@ typedef struct GvHnswInfoData
 	uint8		keyKind[HNSW_MAX_KEYS]; /* HNSW_KEY_HASHED, _INTEGER, _FLOAT */
 	Oid			keyType[HNSW_MAX_KEYS]; /* type of each filter column */
 	int16		keyLen[HNSW_MAX_KEYS];	/* attlen of each filter column */
-	int			keyBytes;		/* 8 * nkeys */
+	int16		keyOffset[HNSW_MAX_KEYS];	/* where each is in keys[] */
+	int			keyBytes;		/* 8 per column, HNSW_JSONB_BYTES for jsonb */
 	int			dataBytes;		/* keyBytes + vecBytes: see the tuple layout */
 	GvMetric	metric;
 	int			projDims;		/* key entries hold sketches (projection.h) */
@@ -256,12 +258,19 @@ typedef struct GvHnswRowData
  * How a filter column's values are stored (hnswfilter.c): as a 64-bit code
  * that orders like the values (integers, dates and timestamps: the
  * sign-extended Datum; float4 and float8: an order key of the value as a
- * double), or as a hash of the bytes that only tests equality (text, uuid:
- * scans ask the executor to recheck).
+ * double), as a hash of the bytes that only tests equality (text, uuid:
+ * scans ask the executor to recheck), or for jsonb as a 256-bit signature of
+ * its top-level keys and key/value pairs that tests containment (@>, ?, ?|,
+ * ?&) with false positives the executor's recheck removes.
  */
 #define HNSW_KEY_HASHED		0
 #define HNSW_KEY_INTEGER	1
 #define HNSW_KEY_FLOAT		2
+#define HNSW_KEY_JSONB		3	/* a signature of the top-level pairs */
+
+/* A jsonb filter column's signature: 256 bits (hnswjsonb.c) */
+#define HNSW_JSONB_WORDS	4
+#define HNSW_JSONB_BYTES	(HNSW_JSONB_WORDS * (int) sizeof(uint64))
 
 /*
  * Strategy numbers of the filter columns' operator classes.  Only the
@@ -273,6 +282,12 @@ typedef struct GvHnswRowData
 #define HNSW_KEY_GREATER_EQUAL	4
 #define HNSW_KEY_GREATER		5
 
+/* jsonb filter columns (numbered as in GIN's jsonb_ops) */
+#define HNSW_KEY_CONTAINS		7	/* @> */
+#define HNSW_KEY_EXISTS			9	/* ? */
+#define HNSW_KEY_EXISTS_ANY		10	/* ?| */
+#define HNSW_KEY_EXISTS_ALL		11	/* ?& */
+
 /* One condition on a filter column, as a scan tests it (hnswfilter.c). */
 typedef enum GvHnswKeyOp
 {
@@ -283,7 +298,8 @@ typedef enum GvHnswKeyOp
 	HNSW_COND_GT,
 	HNSW_COND_IN,				/* = ANY(array): codes, sorted, unique */
 	HNSW_COND_IS_NULL,
-	HNSW_COND_NOT_NULL
+	HNSW_COND_NOT_NULL,
+	HNSW_COND_CONTAINS			/* jsonb: the bits of one of sigs are set */
 } GvHnswKeyOp;
 
 typedef struct GvHnswKeyCond
@@ -291,8 +307,9 @@ typedef struct GvHnswKeyCond
 	int			col;			/* filter column number, from 0 */
 	GvHnswKeyOp op;
 	int64		code;			/* the value's code (EQ, LT, LE, GE, GT) */
-	int			ncodes;			/* IN */
+	int			ncodes;			/* IN; CONTAINS: how many sigs */
 	int64	   *codes;
+	uint64	   *sigs;			/* CONTAINS: HNSW_JSONB_WORDS words each */
 } GvHnswKeyCond;
 
 /* The conditions on filter columns that a scan tests in the graph. */
@@ -300,6 +317,7 @@ typedef struct GvHnswKeyFilterData
 {
 	int			n;
 	GvHnswKeyCond *conds;
+	int16		offsets[HNSW_MAX_KEYS]; /* the index's keyOffset */
 } GvHnswKeyFilterData;
 
 typedef GvHnswKeyFilterData *GvHnswKeyFilter;
@@ -405,6 +423,9 @@ extern void GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec
 							 char *dst);
 extern const float *GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup,
 									  float *buf);
+extern uint8 *GvHnswQueryBits(GvHnswInfo info, const float *q);
+extern double GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
+									GvHnswElementTuple tup, float *decoded);
 extern int	GvHnswRandomLevel(pg_prng_state *prng, int m, int maxLevel);
 extern void GvHnswInitMetaPage(Page page, GvHnswInfo info);
 extern bool GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,
@@ -538,6 +559,13 @@ extern bool GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls,
 								GvHnswKeyFilter filter);
 extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
 							GvHnswKeyFilter filter);
+extern int	GvHnswScanKeyElements(ScanKey key, Datum **elems, bool **nulls,
+								  Oid *elemtype);
+
+/* hnswjsonb.c */
+extern void GvHnswJsonbSignature(Datum value, char *dst);
+extern bool GvHnswJsonbPrepareCond(ScanKey key, GvHnswKeyCond *cond);
+extern bool GvHnswJsonbHolds(const char *stored, const GvHnswKeyCond *cond);
 
 /* hnswplanner.c */
 extern void GvHnswPlannerInit(void);

@@ -66,6 +66,7 @@ typedef struct GvHnswScanOpaqueData
 	bool		done;
 	float	   *query;
 	float	   *decoded;		/* scratch for an element's vector */
+	uint8	   *qbits;			/* the query's bits (GvHnswQueryBits) or NULL */
 	GvHnswHeapData cand;
 	GvHnswHeapData result;
 	GvHnswHeapData discard;
@@ -257,8 +258,7 @@ RankElement(GvHnswScanOpaque so, Page page, BlockNumber blkno, OffsetNumber off,
 	tup = GvHnswPageGetElement(page, off);
 	if ((tup->flags & HNSW_ELEMENT_DELETED) || !GvHnswKeysMatch(info, tup, &so->filter))
 		return 0;
-	c->dist = GvMetricDistance(info->metric, so->query,
-							   GvHnswElementVector(info, tup, so->decoded), info->dim);
+	c->dist = GvHnswElementDistance(info, so->query, so->qbits, tup, so->decoded);
 	ItemPointerSet(&tid, blkno, off);
 	return ExpandElement(tup, &tid, c);
 }
@@ -473,6 +473,7 @@ StartScan(IndexScanDesc scan)
 	so->query = GvHnswPrepareDatum(scan->indexRelation, info,
 								 scan->orderByData[0].sk_argument, &ok);
 	so->decoded = palloc(sizeof(float) * info->dim);
+	so->qbits = GvHnswQueryBits(info, so->query);
 	if (!GvHnswPrepareFilter(info, scan->keyData, scan->numberOfKeys, &so->filter,
 							 &so->recheck))
 	{

@@ -293,6 +293,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 	int			nslots = GvHnswLevelSlots(info->m, level);
 	ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * nslots);
 	float	   *decoded = palloc(sizeof(float) * dim);
+	uint8	   *qbits = GvHnswQueryBits(info, q);
 	RecentBuffers *recent = GvHnswGetRecentBuffers(index);
 
 	while (cand->count > 0)
@@ -328,8 +329,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 			buf = GvHnswPinPage(index, recent, ItemPointerGetBlockNumber(&nbrs[i]));
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			tup = GvHnswGetElementLocked(index, BufferGetPage(buf), &nbrs[i]);
-			e.dist = GvMetricDistance(info->metric, q,
-									  GvHnswElementVector(info, tup, decoded), dim);
+			e.dist = GvHnswElementDistance(info, q, qbits, tup, decoded);
 			e.tid = nbrs[i];
 			e.heaptid = tup->heaptid;
 			e.toastid = GvHnswCandidateToastId(tup);
@@ -361,6 +361,8 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 	}
 	pfree(nbrs);
 	pfree(decoded);
+	if (qbits)
+		pfree(qbits);
 }
 
 /*

@@ -23,6 +23,7 @@
 #include "quantize.h"
 #include "storage/bufmgr.h"
 #include "fmgr.h"
+#include "gbit.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 
@@ -140,6 +141,11 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 		order = bitOrder;
 		norder = lengthof(bitOrder);
 	}
+	else if (metric->type == GV_TYPE_GSPARSEVEC)
+		norder--;				/* not binary: the densified vectors of a wide
+								 * sparse column make builds crawl (each
+								 * element all its dimensions, in memory and
+								 * in every re-ranked distance) */
 
 	if (requested != HNSW_STORAGE_AUTO)
 	{
@@ -158,6 +164,12 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 	for (int i = 0; i < norder; i++)
 		if (GvHnswMaxLevelFor(keyBytes + GvHnswVectorBytes(order[i], dim), m) >= 0)
 			return order[i];
+	if (metric->type == GV_TYPE_GSPARSEVEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("gv_hnsw cannot index a gsparsevec of %d dimensions with m = %d: it stores the vector with all its dimensions, and even an int8 element does not fit on a page",
+						dim, m),
+				 errhint("Declare the column with fewer dimensions, or lower m; wider sparse vectors are searched by sequential scan.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("gv_hnsw cannot index %d dimensions with m = %d: even a binary element does not fit on a page",
@@ -227,10 +239,62 @@ GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup, float *buf)
 }
 
 /*
+ * A gbit query's bits laid out as the index's binary codes (bit i in byte
+ * i / 8 at i % 8), so that gv_hnsw compares it with elements code to code
+ * (GvHnswElementDistance); NULL for other indexes.  palloc'd.
+ */
+uint8 *
+GvHnswQueryBits(GvHnswInfo info, const float *q)
+{
+	uint8	   *bits;
+
+	if (info->storage != HNSW_STORAGE_BIT || info->metric->type != GV_TYPE_GBIT)
+		return NULL;
+	bits = palloc0((info->dim + 7) / 8);
+	for (int i = 0; i < info->dim; i++)
+		if (q[i] != 0.0f)
+			bits[i >> 3] |= (uint8) (1 << (i & 7));
+	return bits;
+}
+
+/*
+ * The distance from q to an element.  With qbits (GvHnswQueryBits) it is
+ * counted on the codes, without decoding them to floats: an element's code
+ * is its bits exactly when its two levels are 0 and 1, as they are for every
+ * gbit but one with no bit or every bit set, which goes the float way.  The
+ * counts are the ones the float kernels would sum, so the distances are
+ * the same.
+ */
+double
+GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
+					  GvHnswElementTuple tup, float *decoded)
+{
+	if (qbits != NULL)
+	{
+		const float *levels = (const float *) (tup->data + info->keyBytes);
+		const uint8 *code = (const uint8 *) (levels + 2);
+		int			bytes = (info->dim + 7) / 8;
+
+		if (levels[0] == 0.0f && levels[1] == 1.0f)
+		{
+			uint64		both;
+
+			if (info->metric->kind == GV_METRIC_HAMMING)
+				return (double) GvCountBits(qbits, code, bytes, COUNT_XOR);
+			both = GvCountBits(qbits, code, bytes, COUNT_AND);
+			if (both == 0)
+				return 1.0;
+			return 1.0 - (double) both / (double) GvCountBits(qbits, code, bytes, COUNT_OR);
+		}
+	}
+	return GvMetricDistance(info->metric, q, GvHnswElementVector(info, tup, decoded), info->dim);
+}
+
+/*
  * The filter columns after the vector: how many, and whether each is kept
  * exactly (pass-by-value types of up to 8 bytes: the Datum itself) or as a
  * 64-bit hash of its bytes (anything else; scans then ask the executor to
- * recheck).  A hash of the bytes is only an equality test under a
+ * recheck), jsonb as a signature (hnswjsonb.c; rechecked too).  A hash of the bytes is only an equality test under a
  * deterministic collation: build refuses the others.
  */
 void
@@ -240,6 +304,7 @@ GvHnswInitKeys(Relation index, GvHnswInfo info)
 
 	info->nkeys = IndexRelationGetNumberOfKeyAttributes(index) - 1;
 	Assert(info->nkeys <= HNSW_MAX_KEYS);
+	info->keyBytes = 0;
 	for (int k = 0; k < info->nkeys; k++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, k + 1);
@@ -248,14 +313,18 @@ GvHnswInitKeys(Relation index, GvHnswInfo info)
 							   att->attlen <= (int) sizeof(Datum));
 		info->keyLen[k] = att->attlen;
 		info->keyType[k] = att->atttypid;
-		if (info->keyHashed[k])
+		if (att->atttypid == JSONBOID)
+			info->keyKind[k] = HNSW_KEY_JSONB;
+		else if (info->keyHashed[k])
 			info->keyKind[k] = HNSW_KEY_HASHED;
 		else if (att->atttypid == FLOAT4OID || att->atttypid == FLOAT8OID)
 			info->keyKind[k] = HNSW_KEY_FLOAT;
 		else
 			info->keyKind[k] = HNSW_KEY_INTEGER;
+		info->keyOffset[k] = (int16) info->keyBytes;
+		info->keyBytes += info->keyKind[k] == HNSW_KEY_JSONB ? HNSW_JSONB_BYTES :
+			(int) sizeof(uint64);
 	}
-	info->keyBytes = (int) sizeof(uint64) * info->nkeys;
 	info->dataBytes = info->keyBytes + info->vecBytes;
 }
 

@@ -23,27 +23,37 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
+/* May a filter column of type typid have an operator of this strategy? */
+static bool
+FilterStrategyAllowed(Oid typid, int16 strategy)
+{
+	if (strategy == HNSW_KEY_EQUAL)
+		return true;
+	if (typid == JSONBOID)		/* a signature of containment (hnswjsonb.c) */
+		return strategy == HNSW_KEY_CONTAINS || strategy == HNSW_KEY_EXISTS ||
+			strategy == HNSW_KEY_EXISTS_ANY || strategy == HNSW_KEY_EXISTS_ALL;
+	return get_typbyval(typid) && strategy >= HNSW_KEY_LESS && strategy <= HNSW_KEY_GREATER;
+}
+
 /*
  * A filter column's operator class: search operators only, boolean, no
  * support functions; = of the class's own type as strategy 1, and
  * strategies 1-5 (= < <= >= >, hnsw.h) for the rest, the range ones only
  * on types stored by value (whose codes order like the values:
- * hnswfilter.c).  Other type pairs than the class's own are cross-type
- * operators (integers, floats).
+ * hnswfilter.c), and for jsonb @> ? ?| ?& (7, 9, 10, 11).  Other type pairs
+ * than the class's own are cross-type operators (integers, floats).
  */
 static bool
 ValidateFilterOpclass(Form_pg_opclass classform, CatCList *oprlist, CatCList *proclist)
 {
 	bool		ok = proclist->n_members == 0;
 	bool		own = false;
-	bool		ordered = get_typbyval(classform->opcintype);
 
 	for (int i = 0; ok && i < oprlist->n_members; i++)
 	{
 		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
 
-		ok = op->amopstrategy >= HNSW_KEY_EQUAL &&
-			op->amopstrategy <= (ordered ? HNSW_KEY_GREATER : HNSW_KEY_EQUAL) &&
+		ok = FilterStrategyAllowed(classform->opcintype, op->amopstrategy) &&
 			op->amoppurpose == AMOP_SEARCH &&
 			check_amop_signature(op->amopopr, BOOLOID, op->amoplefttype,
 								 op->amoprighttype);
@@ -54,7 +64,7 @@ ValidateFilterOpclass(Form_pg_opclass classform, CatCList *oprlist, CatCList *pr
 	if (!ok || !own)
 		ereport(INFO,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("gv_hnsw filter operator class \"%s\" needs = of its type as strategy 1, only = < <= >= > (strategies 1 to 5, ranges only for types passed by value) and no support function",
+				 errmsg("gv_hnsw filter operator class \"%s\" needs = of its type as strategy 1, only = < <= >= > (strategies 1 to 5, ranges only for types passed by value) or for jsonb @> ? ?| ?& (7, 9, 10, 11), and no support function",
 						NameStr(classform->opcname))));
 	return ok && own;
 }
