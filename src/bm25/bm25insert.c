@@ -122,20 +122,19 @@ CountDocument(Bm25MetaPage meta, void *arg)
 	meta->totalLength += *(uint32 *) arg;
 }
 
-static void
-CountTerm(Bm25MetaPage meta, void *arg)
-{
-	meta->nterms++;
-}
-
-/* A new term: its one-posting block, then its entry in its bucket's chain. */
+/*
+ * A new term: its one-posting block, then its entry in its bucket's chain.
+ * The metapage's term count goes up in the second record, with the entry,
+ * so that a crash between the two leaves the count equal to the
+ * dictionary's (and at worst a posting block nothing points to).
+ */
 static void
 AddTerm(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 {
 	Relation	index = is->index;
 	Size		blksize;
 	Bm25Block	blk = Bm25MakeBlock(p, 1, &blksize);
-	ItemPointerData where = AppendItem(is, false, (Item) blk, blksize, CountTerm, NULL);
+	ItemPointerData where = AppendItem(is, false, (Item) blk, blksize, NULL, NULL);
 	Size		size = BM25_TERM_SIZE(len);
 	Bm25Term	entry = palloc0(size);
 	BlockNumber blkno;
@@ -165,6 +164,8 @@ AddTerm(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 		{
 			GenericXLogState *state = GenericXLogStart(index);
 			Buffer		newbuf = InvalidBuffer;
+			Buffer		metabuf;
+			Page		metapage;
 
 			page = GenericXLogRegisterBuffer(state, buf, 0);
 			if (PageAddItem(page, (Item) entry, size, InvalidOffsetNumber, false, false) ==
@@ -180,7 +181,11 @@ AddTerm(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 						 RelationGetRelationName(index));
 				GvPageGetOpaque(page)->nextblkno = BufferGetBlockNumber(newbuf);
 			}
+			metapage = RegisterMeta(state, &metabuf, index);
+			Bm25PageGetMeta(metapage)->nterms++;
+			memcpy(&is->meta, Bm25PageGetMeta(metapage), sizeof(Bm25MetaPageData));
 			GenericXLogFinish(state);
+			UnlockReleaseBuffer(metabuf);
 			if (BufferIsValid(newbuf))
 				UnlockReleaseBuffer(newbuf);
 			UnlockReleaseBuffer(buf);
