@@ -34,6 +34,7 @@ Bm25Init(void)
 	add_real_reloption(bm25_relopt_kind, "b",
 					   "BM25 length normalisation b",
 					   BM25_DEFAULT_B, 0.0, 1.0, AccessExclusiveLock);
+	Bm25PlannerInit();
 }
 
 static bytea *

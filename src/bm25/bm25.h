@@ -289,6 +289,10 @@ extern void bm25rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orde
 					   int norderbys);
 extern bool bm25gettuple(IndexScanDesc scan, ScanDirection dir);
 extern void bm25endscan(IndexScanDesc scan);
+extern bool Bm25ScanScore(Bm25Query q, ItemPointer tid, double *score);
+
+/* bm25planner.c */
+extern void Bm25PlannerInit(void);
 
 /* bm25vacuum.c */
 extern IndexBulkDeleteResult *bm25bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
