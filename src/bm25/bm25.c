@@ -144,6 +144,8 @@ bm25buildphasename(int64 phasenum)
 			return "initializing";
 		case PROGRESS_BM25_PHASE_TOKENIZE:
 			return "tokenizing rows";
+		case PROGRESS_BM25_PHASE_MERGE:
+			return "merging the workers' postings";
 		case PROGRESS_BM25_PHASE_WRITE:
 			return "writing posting lists";
 		default:

@@ -14,7 +14,9 @@
 #include "fmgr.h"
 #include "gvpage.h"
 #include "nodes/execnodes.h"
+#include "storage/dsm.h"
 #include "storage/itemptr.h"
+#include "storage/shm_toc.h"
 #include "utils/relcache.h"
 
 #define BM25_MAGIC			0x424D3235	/* "BM25" */
@@ -42,6 +44,7 @@
 /* progress subphases */
 #define PROGRESS_BM25_PHASE_TOKENIZE	2
 #define PROGRESS_BM25_PHASE_WRITE		3
+#define PROGRESS_BM25_PHASE_MERGE		4	/* a parallel build's, between those two */
 
 /*
  * The lock that orders readers and writers: a heavyweight page lock on the
@@ -275,8 +278,18 @@ extern Oid	Bm25ColumnType(Relation index);
 extern Datum Bm25QueryForColumn(Oid relid, const char *column, text *qtext);
 
 /* bm25build.c */
+typedef struct Bm25BuildState Bm25BuildState;
+extern void Bm25BuildAddDoc(Bm25BuildState *bs, uint64 key, uint32 dl);
+extern void Bm25BuildAddPosting(Bm25BuildState *bs, const char *lexeme, int len,
+								const Bm25Posting *p);
 extern IndexBuildResult *bm25build(Relation heap, Relation index, IndexInfo *indexInfo);
 extern void bm25buildempty(Relation index);
+
+/* bm25buildparallel.c */
+extern int	Bm25ParallelWorkers(Relation heap, Relation index);
+extern bool Bm25BuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, Oid cfg,
+							  Bm25BuildState *bs, int nworkers, double *reltuples);
+extern PGDLLEXPORT void Bm25ParallelBuildMain(dsm_segment *seg, shm_toc *toc);
 
 /* bm25insert.c */
 extern bool bm25insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
