@@ -104,7 +104,8 @@ typedef Bm25TermData *Bm25Term;
  * postings of one term in heap TID order, each (TID delta, tf, dl) as
  * variable-byte integers.  A TID is a 48-bit key, block << 16 | offset.
  * first/last/maxtf/mindl let a scan skip the block or bound its scores
- * without decoding it.
+ * without decoding it.  The item may be longer than the header and nbytes
+ * of data: inserts leave room for postings to come (bm25insert.c).
  */
 typedef struct Bm25BlockData
 {
@@ -123,6 +124,7 @@ typedef Bm25BlockData *Bm25Block;
 
 #define BM25_BLOCK_HEADER offsetof(Bm25BlockData, data)
 #define BM25_POSTING_MAXBYTES 20	/* 10 + 5 + 5 bytes of varbyte */
+#define BM25_ROOM_PER_POSTING 5		/* an inserted posting's usual size, for room left in blocks */
 
 /* A document-list entry: a row and its length. */
 typedef struct Bm25DocData

@@ -301,7 +301,9 @@ CursorLoad(Relation index, Bm25ScanOpaque so, Cursor *c, BlockNumber blkno, Offs
 					 errmsg("index \"%s\" has a posting link to a missing item (%u,%u)",
 							RelationGetRelationName(index), blkno, off)));
 		iid = PageGetItemId(page, off);
-		len = ItemIdGetLength(iid);
+		/* the data, not the room an insert left after it */
+		len = Min(ItemIdGetLength(iid),
+				  BM25_BLOCK_HEADER + ((Bm25Block) PageGetItem(page, iid))->nbytes);
 		if (len > c->blkcap)
 		{
 			c->blkcap = Max(len, BM25_BLOCK_HEADER + BM25_BLOCK_POSTINGS * BM25_POSTING_MAXBYTES);
