@@ -78,16 +78,9 @@ $node->safe_psql('postgres', qq{
 	CREATE TABLE big (id int, body text);
 	INSERT INTO big SELECT i, $doc FROM generate_series(1, 200000) i;
 });
-my $bg = $node->background_psql('postgres', on_error_stop => 0);
-$bg->query_until(qr/start/, "$parallel\n\\echo start\nCREATE INDEX big_bm25 ON big USING gv_bm25 (body);\n");
-ok($node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_stat_progress_create_index
-	WHERE phase IN ('building index: merging the workers'' postings', 'building index: writing posting lists')}),
+bm25_crash_during_build($node, $parallel, 'CREATE INDEX big_bm25 ON big USING gv_bm25 (body);', 'big_bm25',
+	q{phase IN ('building index: merging the workers'' postings', 'building index: writing posting lists')},
 	'a parallel build shows its merge phase in pg_stat_progress_create_index');
-$node->stop('immediate');
-eval { $bg->quit };
-$node->start;
-is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'big_bm25'"), '0',
-	'a parallel build killed midway leaves no index');
 cmp_ok(build('CREATE INDEX big_bm25 ON big USING gv_bm25 (body);'), '>=', 1,
 	'after the crash a parallel build launches workers again');
 is($node->safe_psql('postgres', "SELECT documents FROM gigavector.bm25_verify('big_bm25')"),
