@@ -33,7 +33,7 @@
 #include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
 #include "commands/progress.h"
-#include "executor/instrument.h"
+#include "gvparallel.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
@@ -46,8 +46,6 @@
 
 #define PARALLEL_KEY_BM25_SHARED	UINT64CONST(0xB000000000000001)
 #define PARALLEL_KEY_TUPLESORT		UINT64CONST(0xB000000000000002)
-#define PARALLEL_KEY_BUFFER_USAGE	UINT64CONST(0xB000000000000003)
-#define PARALLEL_KEY_WAL_USAGE		UINT64CONST(0xB000000000000004)
 
 /* Shared state of a parallel build; the parallel heap scan follows it. */
 typedef struct Bm25ParallelSharedData
@@ -166,8 +164,6 @@ Participate(Bm25ParallelShared shared, Sharedsort *sharedsort, Relation heap, Re
 {
 	ParticipantState ps;
 	SortCoordinateData coordinate;
-	IndexInfo  *indexInfo;
-	TableScanDesc scan;
 	TupleDesc	desc = StreamDesc();
 	double		reltuples;
 
@@ -181,11 +177,8 @@ Participate(Bm25ParallelShared shared, Sharedsort *sharedsort, Relation heap, Re
 	coordinate.sharedsort = sharedsort;
 	ps.sort = BeginStreamSort(desc, shared->sortmem, &coordinate);
 
-	indexInfo = BuildIndexInfo(index);
-	indexInfo->ii_Concurrent = shared->isconcurrent;
-	scan = table_beginscan_parallel(heap, ParallelTableScanFromShared(shared));
-	reltuples = table_index_build_scan(heap, index, indexInfo, true, leader,
-									   ParallelCallback, &ps, scan);
+	reltuples = GvParallelScan(heap, index, ParallelTableScanFromShared(shared),
+							   shared->isconcurrent, leader, ParallelCallback, &ps);
 	tuplesort_performsort(ps.sort);
 	tuplesort_end(ps.sort);
 	ExecDropSingleTupleTableSlot(ps.slot);
@@ -202,31 +195,20 @@ Bm25ParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 	Relation	heap;
 	Relation	index;
 	double		reltuples;
-	BufferUsage *bufferUsage;
-	WalUsage   *walUsage;
 
 	shared = shm_toc_lookup(toc, PARALLEL_KEY_BM25_SHARED, false);
 	sharedsort = shm_toc_lookup(toc, PARALLEL_KEY_TUPLESORT, false);
 	tuplesort_attach_shared(sharedsort, seg);
 	InstrStartParallelQuery();
 
-	/* The same lock modes as the leader's CREATE INDEX (see nbtsort.c). */
-	heap = table_open(shared->heaprelid,
-					  shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock);
-	index = index_open(shared->indexrelid, RowExclusiveLock);
-
+	GvParallelOpen(shared->heaprelid, shared->indexrelid, shared->isconcurrent, &heap, &index);
 	reltuples = Participate(shared, sharedsort, heap, index, false);
 
 	SpinLockAcquire(&shared->mutex);
 	shared->reltuples += reltuples;
 	SpinLockRelease(&shared->mutex);
-
-	bufferUsage = shm_toc_lookup(toc, PARALLEL_KEY_BUFFER_USAGE, false);
-	walUsage = shm_toc_lookup(toc, PARALLEL_KEY_WAL_USAGE, false);
-	InstrEndParallelQuery(&bufferUsage[ParallelWorkerNumber], &walUsage[ParallelWorkerNumber]);
-
-	index_close(index, RowExclusiveLock);
-	table_close(heap, shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock);
+	GvParallelReportUsage(toc);
+	GvParallelClose(heap, index, shared->isconcurrent);
 }
 
 /* Merge the participants' runs into the build state. */
@@ -300,9 +282,8 @@ Bm25BuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, Oid cfg,
 	sortSize = tuplesort_estimate_shared(nworkers + 1);
 	shm_toc_estimate_chunk(&pcxt->estimator, sharedSize);
 	shm_toc_estimate_chunk(&pcxt->estimator, sortSize);
-	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(BufferUsage), nworkers));
-	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(WalUsage), nworkers));
-	shm_toc_estimate_keys(&pcxt->estimator, 4);
+	shm_toc_estimate_keys(&pcxt->estimator, 2);
+	GvParallelEstimateUsage(pcxt, nworkers);
 	InitializeParallelDSM(pcxt);
 	if (pcxt->seg == NULL)
 		goto serial;
@@ -320,10 +301,7 @@ Bm25BuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, Oid cfg,
 	tuplesort_initialize_shared(sharedsort, nworkers + 1, pcxt->seg);
 	shm_toc_insert(pcxt->toc, PARALLEL_KEY_BM25_SHARED, shared);
 	shm_toc_insert(pcxt->toc, PARALLEL_KEY_TUPLESORT, sharedsort);
-	bufferUsage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(BufferUsage), nworkers));
-	shm_toc_insert(pcxt->toc, PARALLEL_KEY_BUFFER_USAGE, bufferUsage);
-	walUsage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(WalUsage), nworkers));
-	shm_toc_insert(pcxt->toc, PARALLEL_KEY_WAL_USAGE, walUsage);
+	GvParallelAllocUsage(pcxt, nworkers, &bufferUsage, &walUsage);
 
 	LaunchParallelWorkers(pcxt);
 	ereport(DEBUG1,
@@ -345,8 +323,7 @@ Bm25BuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, Oid cfg,
 	*reltuples = Participate(shared, sharedsort, heap, index, true);
 	WaitForParallelWorkersToFinish(pcxt);
 	*reltuples += shared->reltuples;
-	for (int i = 0; i < pcxt->nworkers_launched; i++)
-		InstrAccumParallelQuery(&bufferUsage[i], &walUsage[i]);
+	GvParallelAccumUsage(pcxt, bufferUsage, walUsage);
 
 	nparticipants = pcxt->nworkers_launched + 1;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_BM25_PHASE_MERGE);
