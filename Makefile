@@ -28,7 +28,7 @@ OBJS = \
 	src/gvpage.o \
 	gpu/gv_gpu.o \
 	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswbuildparallel.o src/hnsw/hnswinsert.o \
-	src/hnsw/hnswfilter.o src/hnsw/hnswplanner.o src/hnsw/hnswkeydir.o src/hnsw/hnswscan.o src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o \
+	src/hnsw/hnswfilter.o src/hnsw/hnswjsonb.o src/hnsw/hnswplanner.o src/hnsw/hnswkeydir.o src/hnsw/hnswscan.o src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o \
 	src/hnsw/hnswvalidate.o \
 	src/kdtree/kdtree.o src/kdtree/kdtreebuild.o src/kdtree/kdtreeinsert.o src/kdtree/kdtreescan.o \
 	src/kdtree/kdtreeutils.o src/kdtree/kdtreevacuum.o src/kdtree/kdtreevalidate.o \
@@ -39,7 +39,7 @@ OBJS = \
 	src/bm25/bm25utils.o src/bm25/bm25vacuum.o src/bm25/bm25validate.o src/bm25/bm25planner.o \
 	src/backup/gvbwrite.o src/backup/gvbread.o src/backup/gvbackup.o src/backup/gvrestore.o \
 	src/worker/worker.o src/worker/ttl.o \
-	src/worker/gpu.o src/worker/gpustore.o src/worker/gpusql.o \
+	src/worker/gpu.o src/worker/gpucpu.o src/worker/gpustore.o src/worker/gpusql.o \
 	src/hybrid.o src/maxsim.o
 
 # The install script is generated: sql/install/*.sql in name order, one
@@ -48,8 +48,8 @@ INSTALL_PARTS = $(sort $(wildcard $(srcdir)/sql/install/*.sql))
 DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
-REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_filter_range hnsw_memo kdtree ivfpq \
-	l1 ghalfvec gbit gsparsevec \
+REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_filter_range hnsw_filter_jsonb hnsw_memo kdtree ivfpq \
+	l1 ghalfvec gbit gsparsevec migrate \
 	magnitude backup ttl bm25 hybrid gpu maxsim
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 

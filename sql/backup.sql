@@ -143,6 +143,10 @@ SELECT gigavector.restore('relative.gvb');
 SELECT gigavector.restore(NULL::text);
 SELECT bk_try(format('SELECT gigavector.restore(%L)', :'abs_builddir' || '/results/missing.gvb'), :'abs_builddir');
 SELECT bk_try(format('SELECT gigavector.backup_verify(%L)', :'abs_builddir' || '/results/missing.gvb'), :'abs_builddir');
+-- a directory is not a backup file, for reading or for writing
+SELECT bk_try(format('SELECT gigavector.backup_info(%L)', :'abs_builddir' || '/results'), :'abs_builddir');
+SELECT bk_try(format('SELECT gigavector.restore(%L)', :'abs_builddir' || '/results'), :'abs_builddir');
+SELECT bk_try(format('SELECT gigavector.backup(%L, %L)', 'bk', :'abs_builddir' || '/results'), :'abs_builddir');
 -- a definition's pieces that go into DDL unquoted are checked
 \set VERBOSITY terse
 SELECT * FROM gigavector.restore_definition(

@@ -45,6 +45,11 @@ SELECT err($$SELECT ARRAY[70000]::ghalfvec$$);
 SELECT err($$SELECT ARRAY[1,NULL]::ghalfvec$$);
 SELECT err($$SELECT '{{1,2},{3,4}}'::real[]::ghalfvec$$);
 SELECT err($$SELECT ARRAY[1,2]::ghalfvec(3)$$);
+-- the array cast's errors name ghalfvec
+SELECT err($$SELECT '{}'::real[]::ghalfvec$$);
+SELECT err($$SELECT array_fill(1::real, ARRAY[16001])::ghalfvec$$);
+SELECT err($$SELECT ARRAY['NaN'::real]::ghalfvec$$);
+SELECT err($$SELECT ARRAY['Infinity'::float8]::ghalfvec$$);
 SELECT '[1,2,3]'::ghalfvec::gvector(3), '[1,2,3]'::gvector(3)::ghalfvec(3);
 SELECT err($$SELECT '[1,2,3]'::ghalfvec::gvector(2)$$);
 
@@ -89,6 +94,7 @@ SELECT err($$SELECT '[1,2]'::ghalfvec + '[1]'$$);
 SELECT avg(v), sum(v) FROM h;
 SELECT err($$SELECT sum(v) FROM (VALUES ('[60000]'::ghalfvec), ('[60000]')) t(v)$$);
 SELECT err($$SELECT avg(v) FROM (VALUES ('[1]'::ghalfvec), ('[1,2]')) t(v)$$);
+SELECT err($$SELECT sum(v) FROM (VALUES ('[1,2]'::ghalfvec), ('[1]')) t(v)$$);
 
 -- comparison, DISTINCT, GROUP BY, hash join; -0 = 0
 SELECT '[1,2]'::ghalfvec < '[1,3]', '[-0]'::ghalfvec = '[0]', '[1,2]'::ghalfvec = '[1,2,0]';
@@ -179,6 +185,22 @@ SET enable_seqscan = off;
 SELECT err($$SELECT id FROM hv ORDER BY v <+> '[1,2]' LIMIT 1$$);
 RESET enable_seqscan;
 DROP INDEX hv_l1;
+-- gv_ivfpq: trained on the halves, re-ranked with the operators
+SET gigavector.ivfpq_probes = 8;
+CREATE INDEX hv_ivf ON hv USING gv_ivfpq (v) WITH (lists = 16, subquantizers = 8);
+SELECT trained, lists, entries FROM gigavector.ivfpq_info('hv_ivf');
+SELECT avg(recall_h('hv', '<->', v, 10)) >= 0.95 AS ivfpq_l2_recall_ok FROM (SELECT v FROM hv WHERE id % 100 = 5) q;
+DROP INDEX hv_ivf;
+CREATE INDEX hv_ivf ON hv USING gv_ivfpq (v ghalfvec_ip_ops) WITH (lists = 16, subquantizers = 8);
+SELECT avg(recall_h('hv', '<#>', v, 10)) >= 0.9 AS ivfpq_ip_recall_ok FROM (SELECT v FROM hv WHERE id % 100 = 6) q;
+DROP INDEX hv_ivf;
+CREATE INDEX hv_ivf ON hv USING gv_ivfpq (v ghalfvec_cosine_ops) WITH (lists = 16, subquantizers = 8);
+SELECT avg(recall_h('hv', '<=>', v, 10)) >= 0.95 AS ivfpq_cosine_recall_ok FROM (SELECT v FROM hv WHERE id % 100 = 7) q;
+SET enable_seqscan = off;
+SELECT err($$SELECT id FROM hv ORDER BY v <=> '[1,2]' LIMIT 1$$);
+RESET enable_seqscan;
+DROP INDEX hv_ivf;
+RESET gigavector.ivfpq_probes;
 -- the index holds halves: half the size of a gvector index of the same rows
 CREATE TABLE fv AS SELECT id, v::gvector(16) AS v FROM hv;
 CREATE INDEX hv_l2 ON hv USING gv_hnsw (v);

@@ -96,3 +96,35 @@ FROM (SELECT ARRAY(SELECT id FROM hs_max ORDER BY v <-> q.v LIMIT 5) AS idx,
 RESET enable_seqscan;
 INSERT INTO hs_max SELECT 100, array_fill(1::real, ARRAY[16000])::gvector;
 DROP TABLE hs_max;
+
+-- a scan of the whole index through quantized storage returns every row, in
+-- exact order: the exact pass (here two passes, as reltuples counts only the
+-- rows of the build) ranks by exact distances, so no row of a later pass is
+-- nearer than one already handed out
+CREATE TABLE hs_all (id int, v gvector(16));
+INSERT INTO hs_all SELECT i, (SELECT array_agg(sin(i * 1000 + j)::real ORDER BY j)
+                              FROM generate_series(1, 16) j)::gvector
+FROM generate_series(1, 3000) i;
+CREATE FUNCTION hs_all_scan(storage text) RETURNS TABLE (returned bigint, distinct_rows bigint, out_of_order bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('CREATE INDEX hs_all_idx ON hs_all USING gv_hnsw (v) WITH (storage = %s, m = 8, ef_construction = 32)', storage);
+  INSERT INTO hs_all SELECT i, (SELECT array_agg(sin(i * 1000 + j)::real ORDER BY j)
+                                FROM generate_series(1, 16) j)::gvector
+  FROM generate_series(3001, 5500) i;
+  SET LOCAL enable_seqscan = off;
+  SET LOCAL gigavector.hnsw_ef_search = 1000;
+  RETURN QUERY
+  SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE d < prev)
+  FROM (SELECT id, d, lag(d) OVER (ORDER BY n) AS prev
+        FROM (SELECT id, v <-> '[1,0,-1,0,1,0,-1,0,1,0,-1,0,1,0,-1,0]' AS d, row_number() OVER () AS n
+              FROM (SELECT id, v FROM hs_all ORDER BY v <-> '[1,0,-1,0,1,0,-1,0,1,0,-1,0,1,0,-1,0]'
+                    LIMIT 100000) s) r) o;
+  DROP INDEX hs_all_idx;
+  DELETE FROM hs_all WHERE id > 3000;
+END $$;
+SELECT 'float16' AS storage, * FROM hs_all_scan('float16');
+SELECT 'int8' AS storage, * FROM hs_all_scan('int8');
+SELECT 'binary' AS storage, * FROM hs_all_scan('binary');
+DROP FUNCTION hs_all_scan;
+DROP TABLE hs_all;

@@ -121,6 +121,10 @@ SELECT kd_exact('kd_big', '<->', '[5,5,5,5,5,5,5,5]', 3100), kd_exact('kd_big', 
 SET enable_seqscan = off;
 SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM kd_big ORDER BY emb <-> '[0,0,0,0,0,0,0,0]') s;
 RESET enable_seqscan;
+-- kdtree_verify: every point inside its cell, each page reached once; a
+-- binary tree has one node fewer than leaves
+SELECT points, leaves > 100, nodes = leaves - 1 FROM gigavector.kdtree_verify('kd_big_idx');
+SELECT points, nodes = leaves - 1 FROM gigavector.kdtree_verify('kd_big_cos');
 SELECT kd_exact('kd_big', '<=>', '[5,5,5,5,5,5,5,5]', 3100), kd_exact('kd_big', '<=>', '[1,-1,0,0,0,0,0,2]', 100);
 -- and it takes deletes (VACUUM) and inserts like a tree built in one go
 DELETE FROM kd_big WHERE id % 3 = 0;
@@ -128,6 +132,8 @@ VACUUM kd_big;
 INSERT INTO kd_big SELECT i, ARRAY[i % 50, -i, 1, 2, 3, 4, 5, i % 3]::gvector FROM generate_series(60001, 63000) i;
 SELECT kd_exact('kd_big', '<->', '[5,5,5,5,5,5,5,5]', 2100), kd_exact('kd_big', '<->', '[25,-61500,1,2,3,4,5,1]', 300),
 	kd_exact('kd_big', '<=>', '[1,-1,0,0,0,0,0,2]', 100);
+SELECT v.points = (SELECT count(*) FROM kd_big), v.nodes = v.leaves - 1
+	FROM gigavector.kdtree_verify('kd_big_idx') v;
 DROP TABLE kd_big;
 
 -- L2 scans cache the root node in rd_amcache: TRUNCATE and REINDEX (new
@@ -178,8 +184,11 @@ SELECT kd_exact('kd_cos', '<=>', '[1,2,3]', 10), kd_exact('kd_cos', '<=>', '[1e3
 CREATE TABLE kd_empty (id int, emb gvector(4));
 CREATE INDEX ON kd_empty USING gv_kdtree (emb) WITH (fillfactor = 50);
 SELECT id FROM kd_empty ORDER BY emb <-> '[1,2,3,4]' LIMIT 3;
+SELECT * FROM gigavector.kdtree_verify('kd_empty_emb_idx');
 INSERT INTO kd_empty SELECT i, ARRAY[i, -i, i % 7, 1]::gvector FROM generate_series(1, 500) i;
 SELECT kd_exact('kd_empty', '<->', '[10,-10,3,1]', 20);
+-- the inserts split the first leaf, and again
+SELECT points, leaves > 2, nodes = leaves - 1 FROM gigavector.kdtree_verify('kd_empty_emb_idx');
 
 -- typmod-less column: one dimension per index
 CREATE TABLE kd_any (id int, emb gvector);
@@ -192,6 +201,10 @@ INSERT INTO kd_any VALUES (4, '[5,6]');
 SELECT id FROM kd_any ORDER BY emb <-> '[5,5]' LIMIT 2;
 
 -- errors
+SELECT * FROM gigavector.kdtree_verify('kd');
+CREATE INDEX kd_id_btree ON kd (id);
+SELECT * FROM gigavector.kdtree_verify('kd_id_btree');
+DROP INDEX kd_id_btree;
 CREATE INDEX ON kd USING gv_kdtree (emb gvector_ip_ops);
 CREATE TABLE kd_wide (emb gvector(129));
 CREATE INDEX ON kd_wide USING gv_kdtree (emb);

@@ -244,17 +244,10 @@ gbit_to_varbit(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------------
  */
 
-typedef enum
+/* The bits set in a op b, over bytes bytes (gv_hnsw's binary codes too). */
+uint64
+GvCountBits(const uint8 *a, const uint8 *b, int bytes, GvBitOp op)
 {
-	COUNT_XOR,
-	COUNT_AND,
-	COUNT_OR
-} CountOp;
-
-static uint64
-CountBits(Gbit a, Gbit b, CountOp op)
-{
-	int			bytes = GBIT_BYTES(a->dim);
 	uint64		count = 0;
 	int			i = 0;
 
@@ -263,18 +256,24 @@ CountBits(Gbit a, Gbit b, CountOp op)
 		uint64		x,
 					y;
 
-		memcpy(&x, a->data + i, 8);
-		memcpy(&y, b->data + i, 8);
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
 		count += pg_popcount64(op == COUNT_XOR ? x ^ y : op == COUNT_AND ? x & y : x | y);
 	}
 	for (; i < bytes; i++)
 	{
-		uint8		x = a->data[i];
-		uint8		y = b->data[i];
+		uint8		x = a[i];
+		uint8		y = b[i];
 
 		count += pg_popcount32(op == COUNT_XOR ? x ^ y : op == COUNT_AND ? x & y : x | y);
 	}
 	return count;
+}
+
+static uint64
+CountBits(Gbit a, Gbit b, GvBitOp op)
+{
+	return GvCountBits(a->data, b->data, GBIT_BYTES(a->dim), op);
 }
 
 /* Number of positions where the bits differ. */

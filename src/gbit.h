@@ -34,4 +34,13 @@ typedef GbitData *Gbit;
 
 extern Gbit InitGbit(int dim);
 
+typedef enum GvBitOp
+{
+	COUNT_XOR,
+	COUNT_AND,
+	COUNT_OR
+} GvBitOp;
+
+extern uint64 GvCountBits(const uint8 *a, const uint8 *b, int bytes, GvBitOp op);
+
 #endif							/* GBIT_H */

@@ -376,16 +376,17 @@ ghalfvec_to_gvector(PG_FUNCTION_ARGS)
 	PG_RETURN_GVECTOR_P(result);
 }
 
-/* An array through gvector's own cast (its checks and messages), then halves. */
+/* An array's elements as floats, then each checked as a half. */
 PG_FUNCTION_INFO_V1(array_to_ghalfvec);
 Datum
 array_to_ghalfvec(PG_FUNCTION_ARGS)
 {
-	Datum		v = DirectFunctionCall3(array_to_gvector, PG_GETARG_DATUM(0),
-										Int32GetDatum(-1), BoolGetDatum(false));
+	int			n;
+	float	   *x = GvArrayToFloats(PG_GETARG_ARRAYTYPE_P(0), &n);
 
-	return DirectFunctionCall3(gvector_to_ghalfvec, v, PG_GETARG_DATUM(1),
-							   BoolGetDatum(false));
+	CheckDim(n);
+	CheckTypmod(PG_GETARG_INT32(1), n);
+	PG_RETURN_GHALFVEC_P(GhalfvecFromFloats(x, n));
 }
 
 PG_FUNCTION_INFO_V1(ghalfvec_to_float4);

@@ -362,20 +362,21 @@ ArrayElementToFloat(Datum d, Oid elemtype)
 	}
 }
 
-PG_FUNCTION_INFO_V1(array_to_gvector);
-Datum
-array_to_gvector(PG_FUNCTION_ARGS)
+/*
+ * The elements of a one-dimensional array of int4, float4, float8 or numeric
+ * as palloc'd floats, and their number.  Each vector type checks the count
+ * and the values itself, so that its errors name it.
+ */
+float *
+GvArrayToFloats(ArrayType *array, int *n)
 {
-	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
-	int32		typmod = PG_GETARG_INT32(1);
 	Oid			elemtype = ARR_ELEMTYPE(array);
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
 	Datum	   *elems;
 	bool	   *nulls;
-	int			n;
-	Gvector		result;
+	float	   *x;
 
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
@@ -384,19 +385,36 @@ array_to_gvector(PG_FUNCTION_ARGS)
 
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-					  &elems, &nulls, &n);
-	GvectorCheckDim(n);
-	CheckTypmod(typmod, n);
-
-	result = InitGvector(n);
-	for (int i = 0; i < n; i++)
+					  &elems, &nulls, n);
+	x = palloc(sizeof(float) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
 	{
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("array must not contain nulls")));
-		result->x[i] = ArrayElementToFloat(elems[i], elemtype);
-		GvectorCheckElement(result->x[i]);
+		x[i] = ArrayElementToFloat(elems[i], elemtype);
+	}
+	return x;
+}
+
+PG_FUNCTION_INFO_V1(array_to_gvector);
+Datum
+array_to_gvector(PG_FUNCTION_ARGS)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+	int			n;
+	float	   *x = GvArrayToFloats(array, &n);
+	Gvector		result;
+
+	GvectorCheckDim(n);
+	CheckTypmod(typmod, n);
+	result = InitGvector(n);
+	for (int i = 0; i < n; i++)
+	{
+		GvectorCheckElement(x[i]);
+		result->x[i] = x[i];
 	}
 	PG_RETURN_GVECTOR_P(result);
 }
@@ -958,6 +976,8 @@ typedef struct GvectorAggStateData
 {
 	int64		count;			/* vectors added, at least 1 */
 	int32		dim;			/* their dimensions */
+	bool		half;			/* of ghalfvec values, not gvector (for the
+								 * messages) */
 	double		sums[FLEXIBLE_ARRAY_MEMBER];	/* element-wise sums */
 } GvectorAggStateData;
 
@@ -1006,14 +1026,18 @@ AggStateResult(FunctionCallInfo fcinfo, GvectorAggState state)
 	PG_RETURN_POINTER(state);
 }
 
-/* Both states, or a state and a vector, must have the same dimensions. */
+/*
+ * Both states, or a state and a vector, must have the same dimensions; the
+ * message names the type the state sums.
+ */
 static void
-CheckAggDims(int dim1, int dim2)
+CheckAggDims(GvectorAggState state, int dim2)
 {
-	if (dim1 != dim2)
+	if (state->dim != dim2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different gvector dimensions %d and %d", dim1, dim2)));
+				 errmsg("different %s dimensions %d and %d",
+						state->half ? "ghalfvec" : "gvector", state->dim, dim2)));
 }
 
 /*
@@ -1035,7 +1059,7 @@ gvector_accum(PG_FUNCTION_ARGS)
 	if (state == NULL)
 		state = NewAggState(aggcontext, v->dim);
 	else
-		CheckAggDims(state->dim, v->dim);
+		CheckAggDims(state, v->dim);
 
 	state->count++;
 	for (int i = 0; i < v->dim; i++)
@@ -1064,7 +1088,7 @@ gvector_combine(PG_FUNCTION_ARGS)
 		memcpy(s1, s2, GVECTOR_AGG_STATE_SIZE(s2->dim));
 		PG_RETURN_POINTER(s1);
 	}
-	CheckAggDims(s1->dim, s2->dim);
+	CheckAggDims(s1, s2->dim);
 
 	s1->count += s2->count;
 	for (int i = 0; i < s1->dim; i++)
@@ -1072,7 +1096,10 @@ gvector_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s1);
 }
 
-/* A worker's state for the leader: int64 count, int32 dim, dim x float8. */
+/*
+ * A worker's state for the leader: int64 count, int32 dim, int8 half, dim x
+ * float8.
+ */
 PG_FUNCTION_INFO_V1(gvector_agg_serialize);
 Datum
 gvector_agg_serialize(PG_FUNCTION_ARGS)
@@ -1085,6 +1112,7 @@ gvector_agg_serialize(PG_FUNCTION_ARGS)
 	pq_begintypsend(&buf);
 	pq_sendint64(&buf, state->count);
 	pq_sendint32(&buf, state->dim);
+	pq_sendbyte(&buf, state->half);
 	for (int i = 0; i < state->dim; i++)
 		pq_sendfloat8(&buf, state->sums[i]);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
@@ -1116,6 +1144,7 @@ gvector_agg_deserialize(PG_FUNCTION_ARGS)
 		elog(ERROR, "gvector aggregate: malformed serialized state");
 	state = NewAggState(CurrentMemoryContext, dim);
 	state->count = count;
+	state->half = pq_getmsgbyte(&buf) != 0;
 	for (int i = 0; i < dim; i++)
 		state->sums[i] = pq_getmsgfloat8(&buf);
 	pq_getmsgend(&buf);
@@ -1184,9 +1213,12 @@ ghalfvec_accum(PG_FUNCTION_ARGS)
 		return AggStateResult(fcinfo, state);
 	v = PG_GETARG_GHALFVEC_P(1);
 	if (state == NULL)
+	{
 		state = NewAggState(aggcontext, v->dim);
+		state->half = true;
+	}
 	else
-		CheckAggDims(state->dim, v->dim);
+		CheckAggDims(state, v->dim);
 	state->count++;
 	for (int i = 0; i < v->dim; i++)
 		state->sums[i] += GvHalfToFloat(v->x[i]);

@@ -36,8 +36,9 @@ extern void GvectorCheckElement(float value);
 extern void GvectorCheckSameDims(Gvector a, Gvector b);
 extern void GvectorInit(void);
 
-/* the array cast, which ghalfvec's reuses */
-extern Datum array_to_gvector(PG_FUNCTION_ARGS);
+/* the array casts' common part: an array's elements as floats */
+struct ArrayType;
+extern float *GvArrayToFloats(struct ArrayType *array, int *n);
 
 /* The distance memo (gvector.c): distances index scans computed for rows. */
 typedef enum GvMemoKernel

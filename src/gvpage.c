@@ -31,6 +31,7 @@
 #include "fmgr.h"
 #include "gbit.h"
 #include "ghalfvec.h"
+#include "gsparsevec.h"
 #include "gvpage.h"
 #include "miscadmin.h"
 #include "quantize.h"
@@ -306,6 +307,10 @@ static const GvMetricData GvMetricHalfIp = {GV_METRIC_IP, "ip", GV_TYPE_GHALFVEC
 static const GvMetricData GvMetricHalfL1 = {GV_METRIC_L1, "l1", GV_TYPE_GHALFVEC};
 static const GvMetricData GvMetricHamming = {GV_METRIC_HAMMING, "hamming", GV_TYPE_GBIT};
 static const GvMetricData GvMetricJaccard = {GV_METRIC_JACCARD, "jaccard", GV_TYPE_GBIT};
+static const GvMetricData GvMetricSparseL2 = {GV_METRIC_L2, "l2", GV_TYPE_GSPARSEVEC};
+static const GvMetricData GvMetricSparseCosine = {GV_METRIC_COSINE, "cosine", GV_TYPE_GSPARSEVEC};
+static const GvMetricData GvMetricSparseIp = {GV_METRIC_IP, "ip", GV_TYPE_GSPARSEVEC};
+static const GvMetricData GvMetricSparseL1 = {GV_METRIC_L1, "l1", GV_TYPE_GSPARSEVEC};
 
 /*
  * Support function 1 of the operator classes: called with a dummy argument,
@@ -329,6 +334,10 @@ GV_METRIC_SUPPORT(ghalfvec_ip_metric, GvMetricHalfIp)
 GV_METRIC_SUPPORT(ghalfvec_l1_metric, GvMetricHalfL1)
 GV_METRIC_SUPPORT(gbit_hamming_metric, GvMetricHamming)
 GV_METRIC_SUPPORT(gbit_jaccard_metric, GvMetricJaccard)
+GV_METRIC_SUPPORT(gsparsevec_l2_metric, GvMetricSparseL2)
+GV_METRIC_SUPPORT(gsparsevec_cosine_metric, GvMetricSparseCosine)
+GV_METRIC_SUPPORT(gsparsevec_ip_metric, GvMetricSparseIp)
+GV_METRIC_SUPPORT(gsparsevec_l1_metric, GvMetricSparseL1)
 
 /* The SQL name of the type an index column's metric works on. */
 const char *
@@ -340,6 +349,8 @@ GvMetricTypeName(GvMetric metric)
 			return "ghalfvec";
 		case GV_TYPE_GBIT:
 			return "gbit";
+		case GV_TYPE_GSPARSEVEC:
+			return "gsparsevec";
 		default:
 			return "gvector";
 	}
@@ -348,7 +359,9 @@ GvMetricTypeName(GvMetric metric)
 /*
  * A value of the metric's type (detoasting it if need be) as a palloc'd
  * array of floats, and its dimensions: a gvector's floats, a ghalfvec's
- * halves widened (exactly), a gbit's bits as 0 and 1.
+ * halves widened (exactly), a gbit's bits as 0 and 1, a gsparsevec's
+ * non-zeros in place and zeros elsewhere (the index's dimensions bound its
+ * size: the build refuses more than fit on a page).
  */
 float *
 GvMetricDatumToFloats(GvMetric metric, Datum value, int *dim)
@@ -376,6 +389,16 @@ GvMetricDatumToFloats(GvMetric metric, Datum value, int *dim)
 					x[i] = (float) GbitGetBit(b, i);
 				break;
 			}
+		case GV_TYPE_GSPARSEVEC:
+			{
+				Gsparsevec	s = DatumGetGsparsevec(value);
+
+				*dim = s->dim;
+				x = palloc0(sizeof(float) * s->dim);
+				for (int i = 0; i < s->nnz; i++)
+					x[s->indices[i]] = GsparsevecValues(s)[i];
+				break;
+			}
 		default:
 			{
 				Gvector		v = DatumGetGvector(value);
@@ -387,6 +410,23 @@ GvMetricDatumToFloats(GvMetric metric, Datum value, int *dim)
 			}
 	}
 	return x;
+}
+
+/* The dimensions of a value of the metric's type (detoasted if need be). */
+int
+GvMetricDatumDims(GvMetric metric, Datum value)
+{
+	switch (metric->type)
+	{
+		case GV_TYPE_GHALFVEC:
+			return DatumGetGhalfvec(value)->dim;
+		case GV_TYPE_GBIT:
+			return DatumGetGbit(value)->dim;
+		case GV_TYPE_GSPARSEVEC:
+			return DatumGetGsparsevec(value)->dim;
+		default:
+			return DatumGetGvector(value)->dim;
+	}
 }
 
 /*

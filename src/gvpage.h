@@ -72,14 +72,16 @@ typedef enum GvMetricKind
 
 /*
  * The type an operator class indexes.  Access methods work on floats; a
- * ghalfvec's halves and a gbit's bits (as 0 and 1) become floats exactly,
- * so every access method indexes them through GvMetricDatumToFloats.
+ * ghalfvec's halves, a gbit's bits (as 0 and 1) and a gsparsevec's
+ * elements become floats exactly, so every access method indexes them
+ * through GvMetricDatumToFloats.
  */
 typedef enum GvMetricType
 {
 	GV_TYPE_GVECTOR,
 	GV_TYPE_GHALFVEC,
-	GV_TYPE_GBIT
+	GV_TYPE_GBIT,
+	GV_TYPE_GSPARSEVEC			/* densified: its non-zeros, zeros elsewhere */
 } GvMetricType;
 
 typedef struct GvMetricData
@@ -235,6 +237,7 @@ GvMetricDistanceCached(GvMetric metric, const float *a, const float *b, int dim)
 
 extern bool GvMetricPrepareVector(GvMetric metric, float *x, int dim);
 extern float *GvMetricDatumToFloats(GvMetric metric, Datum value, int *dim);
+extern int	GvMetricDatumDims(GvMetric metric, Datum value);
 extern const char *GvMetricTypeName(GvMetric metric);
 extern double GvMetricToSqlDistance(GvMetric metric, double distance);
 

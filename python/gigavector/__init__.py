@@ -30,6 +30,7 @@ from .backup import (BackupCheck, BackupCompression, BackupHeader, BackupOptions
 from .namespaces import Namespace, NamespaceConfig, NamespaceInfo, NamespaceManager
 from .auth import ApiKeyInfo, AuthConfig, AuthManager, AuthResult, AuthType, Identity
 from .server import Server, ServerConfig
+from .cluster import Cluster, Member, ReplicaInfo, ReplicationManager, ShardInfo, ShardManager
 from .gpu import (GPUConfig, GPUDeviceInfo, GPUHit, GPUIndex, gpu_available, gpu_device_count,
                   gpu_get_device_info)
 
@@ -46,6 +47,12 @@ __all__ = [
     "NamespaceManager",
     "Server",
     "ServerConfig",
+    "Cluster",
+    "Member",
+    "ReplicaInfo",
+    "ReplicationManager",
+    "ShardInfo",
+    "ShardManager",
     "GPUConfig",
     "GPUDeviceInfo",
     "GPUHit",

@@ -49,6 +49,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from . import embedded as _embedded
+from . import failover as _failover
 from .errors import GigaVectorError, GigaVectorWarning
 from .psycopg import register_gvector
 from .ttl import TTLConfig
@@ -212,10 +213,14 @@ class _Resources:
 
     def __init__(self) -> None:
         self.pool: ConnectionPool | None = None
+        self.read_pool: ConnectionPool | None = None  # read_dsn's, when given
         self.server: _embedded.EmbeddedServer | None = None
         self.drop_on_close: sql.Composed | None = None
 
     def close(self) -> None:
+        read_pool, self.read_pool = self.read_pool, None
+        if read_pool is not None:
+            read_pool.close()
         pool, self.pool = self.pool, None
         if pool is not None:
             try:
@@ -393,20 +398,25 @@ def _ensure_index(conn: _Conn, coll: _Collection, dimension: int, index: IndexTy
     drops an index silently."""
     am = index.access_method
     ours = conn.execute(
-        "SELECT c.relname, a.amname, o.opcname FROM pg_index i "
+        "SELECT c.relname, a.amname, o.opcname, i.indnkeyatts FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
         "JOIN pg_opclass o ON o.oid = i.indclass[0] "
         "WHERE i.indrelid = %s AND a.amname LIKE 'gv\\_%%' AND c.relname LIKE %s",
         (coll.oid, coll.index_prefix.replace("_", "\\_") + "%")).fetchall()
     if index_distance is None:
-        same_am = [o for _, a, o in ours if a == am]
+        same_am = [o for _, a, o, _ in ours if a == am]
         index_distance = _OPCLASS_DISTANCE.get(same_am[0], DistanceType.EUCLIDEAN) \
             if same_am else DistanceType.EUCLIDEAN
     wanted = "no vector index" if am is None else f"{am} for {index_distance.name}"
     keep = None
-    for relname, a, opc in ours:
+    for relname, a, opc, nkeys in ours:
         if a == am and opc == index_distance.opclass and keep is None:
             keep = relname
+            if am == "gv_hnsw" and nkeys == 1 and _hnsw_takes_jsonb(conn):
+                warnings.warn(f"index {relname} of collection {coll.name!r} was made by an older "
+                              f"version without metadata in it: filter_metadata is applied after "
+                              f"the index scan until rebuild_index() adds it",
+                              GigaVectorWarning, stacklevel=4)
             continue
         had = _OPCLASS_DISTANCE.get(opc)
         serves = had.name if had is not None else opc
@@ -429,9 +439,7 @@ def _ensure_index(conn: _Conn, coll: _Collection, dimension: int, index: IndexTy
                 if am == "gv_ivfpq":
                     options = sql.SQL(" WITH (subquantizers = {})").format(
                         sql.Literal(_ivfpq_subquantizers(dimension)))
-                conn.execute(sql.SQL("CREATE INDEX {} ON {} USING {} (embedding {}){}").format(
-                    sql.Identifier(keep), coll.quoted, sql.Identifier(am),
-                    sql.Identifier(index_distance.opclass), options), ())
+                conn.execute(_create_index_sql(conn, coll.quoted, keep, am, index_distance, options), ())
         except psycopg.Error as e:
             warnings.warn(f"cannot create a {am} index for {index_distance.name} "
                           f"({GigaVectorError.from_psycopg(e)}): searches are exact scans",
@@ -439,6 +447,26 @@ def _ensure_index(conn: _Conn, coll: _Collection, dimension: int, index: IndexTy
             return _VectorIndex()
     pending = am == "gv_ivfpq" and not _ivfpq_trained(conn, coll.schema, keep)
     return _VectorIndex(index_distance, keep, pending)
+
+
+def _hnsw_takes_jsonb(conn: _Conn) -> bool:
+    """Whether gv_hnsw takes a jsonb filter column (an extension older than
+    its jsonb_ops does not)."""
+    return bool(_scalar(conn, "SELECT EXISTS (SELECT FROM pg_opclass c JOIN pg_am a "
+                              "ON a.oid = c.opcmethod WHERE a.amname = 'gv_hnsw' "
+                              "AND c.opcintype = 'jsonb'::regtype AND c.opcdefault)"))
+
+
+def _create_index_sql(conn: _Conn, table: sql.Composable, name: str, am: str,
+                      distance: DistanceType, options: sql.Composable) -> sql.Composed:
+    """CREATE INDEX for the collection's vector index; gv_hnsw holds metadata as
+    a filter column too, so that filter_metadata's containment (``metadata @>``)
+    is tested inside the index."""
+    columns = sql.SQL("embedding {}").format(sql.Identifier(distance.opclass))
+    if am == "gv_hnsw" and _hnsw_takes_jsonb(conn):
+        columns = columns + sql.SQL(", metadata")
+    return sql.SQL("CREATE INDEX {} ON {} USING {} ({}){}").format(
+        sql.Identifier(name), table, sql.Identifier(am), columns, options)
 
 
 def _ivfpq_trained(conn: _Conn, schema: str, index_name: str) -> bool:
@@ -454,7 +482,7 @@ class Database:
 
     def __init__(self, resources: _Resources, *, conninfo: str, dsn: str | None,
                  path: str | None, dimension: int, index: IndexType, collection: _Collection,
-                 vector_index: _VectorIndex, text: bool = False) -> None:
+                 vector_index: _VectorIndex, text: bool = False, read_retries: int = 0) -> None:
         """Private: the state Database.open() set up.  Every attribute is declared here."""
         if not isinstance(resources, _Resources):
             raise TypeError("use Database.open(path, dimension, index=...)")
@@ -484,6 +512,7 @@ class Database:
         self._regclass = ".".join('"' + n.replace('"', '""') + '"'
                                   for n in (collection.schema, collection.name))
         self._text = text  # a body column with a gv_bm25 index
+        self._read_retries = read_retries  # times a read is retried after a lost connection
 
     # ------------------------------------------------------------------ open
 
@@ -495,7 +524,8 @@ class Database:
              collection: str | None = None, pool_size: int = 4,
              settings: Mapping[str, Any] | None = None,
              ttl: TTLConfig | None = None, text: bool = False,
-             text_config: str = "english") -> Database:
+             text_config: str = "english", read_dsn: str | None = None,
+             read_retries: int = 3) -> Database:
         """Create or open a database.
 
         With a connection string (``dsn=``, ``$GIGAVECTOR_DSN`` or libpq's PG*
@@ -524,9 +554,21 @@ class Database:
         (``text_config``: its text search configuration), so that
         ``add_vector(..., text=...)`` stores a text beside each vector and
         :meth:`hybrid_search` fuses vector and BM25 search in one SQL call.
+
+        High availability: ``dsn`` may name several hosts
+        (``host=a,b,c target_session_attrs=read-write``), so that after a
+        failover new connections reach the new primary.  ``read_dsn``
+        (e.g. the same hosts with ``target_session_attrs=prefer-standby``)
+        sends searches, get() and count() to a standby, which may lag the
+        primary (see ReplicationManager.wait_for_replica).  A read whose
+        connection is lost is retried ``read_retries`` times; a write whose
+        connection is lost raises GigaVectorError: it may have committed.
         """
         if ttl is not None and not isinstance(ttl, TTLConfig):
             raise ValueError(f"ttl must be a TTLConfig, not {type(ttl).__name__}")
+        retries = _integer(read_retries)
+        if retries is None or retries < 0:
+            raise ValueError(f"read_retries must be an integer >= 0, not {read_retries!r}")
         dim = _integer(dimension)
         if dim is None or not 1 <= dim <= MAX_DIM:
             raise ValueError(f"dimension must be an integer from 1 to {MAX_DIM}, not {dimension!r}")
@@ -569,6 +611,11 @@ class Database:
                 conninfo, min_size=1, max_size=max(1, pool_size), open=True,
                 kwargs={"autocommit": True}, configure=_configurer(session),
                 name=f"gigavector:{name}")
+            if read_dsn is not None:
+                res.read_pool = ConnectionPool(
+                    read_dsn, min_size=1, max_size=max(1, pool_size), open=True,
+                    kwargs={"autocommit": True}, configure=_configurer(session),
+                    name=f"gigavector:{name}:read")
         except psycopg.Error as e:
             res.close()
             raise GigaVectorError.from_psycopg(e) from e
@@ -576,7 +623,7 @@ class Database:
             res.close()
             raise
         db = cls(res, conninfo=conninfo, dsn=target, path=where, dimension=dim, index=index,
-                 collection=coll, vector_index=vector_index, text=text)
+                 collection=coll, vector_index=vector_index, text=text, read_retries=retries)
         try:
             if ttl is not None:
                 db._enable_ttl(ttl)
@@ -740,6 +787,10 @@ class Database:
                 raise ValueError(f"{op} on {key!r} takes a list of values, "
                                  f"not {type(operand).__name__}")
             values = [Jsonb(cls._metadata({"v": v})["v"]) for v in operand]
+            if op == "$in" and all(v is None or isinstance(v, (str, int, float)) for v in operand):
+                # for scalars, containment is equality: an index condition of gv_hnsw
+                return (sql.SQL("metadata @> ANY(%s::jsonb[])"),
+                        [[Jsonb(cls._metadata({key: v})) for v in operand]])
             if op == "$in":
                 return sql.SQL("(metadata -> %s) = ANY(%s::jsonb[])"), [key, values]
             return (sql.SQL("NOT coalesce((metadata -> %s) = ANY(%s::jsonb[]), false)"),
@@ -808,13 +859,23 @@ class Database:
     def _run(self, fn: Callable[[_Conn], _T]) -> _T:
         """Run fn(conn) on a pooled connection (as the acting role, if any);
         database errors become GigaVectorError."""
-        return run_in_pool(self._pool(), fn)
+        pool = self._pool()
+        try:
+            return run_in_pool(pool, fn)
+        except GigaVectorError as e:
+            if _failover.connection_lost(e):
+                raise _failover.write_outcome_unknown(pool, e) from e
+            raise
 
     def _fetch(self, query: Query, params: Sequence[Any] | Mapping[str, Any],
                binary: bool = False) -> list[tuple[Any, ...]]:
-        """The rows of one statement on a pooled connection (as the acting
-        role, if any, in the same round trip: see fetch_in_pool)."""
-        return fetch_in_pool(self._pool(), query, params, binary=binary)
+        """The rows of one read-only statement on a pooled connection (as the
+        acting role, if any, in the same round trip: see fetch_in_pool), on
+        read_dsn's server when given; retried after a lost connection."""
+        pool = self._pool()
+        pool = self._res.read_pool or pool
+        return _failover.read_with_retries(
+            pool, lambda: fetch_in_pool(pool, query, params, binary=binary), self._read_retries)
 
     # ----------------------------------------------------------------- write
 
@@ -1223,11 +1284,28 @@ class Database:
             self._run(run)
 
     def rebuild_index(self) -> None:
-        """REINDEX the collection's vector index (IVFPQ: retrain on the current rows)."""
+        """REINDEX the collection's vector index (IVFPQ: retrain on the current rows).
+
+        A gv_hnsw index made by an older version without ``metadata`` in it is
+        built again with it (in one transaction), so that filter_metadata is
+        answered inside the index."""
         if self._index_distance is None:
             return
         index = self._vector_index()
-        self._run(lambda c: c.execute(sql.SQL("REINDEX INDEX {}").format(index), ()))
+        distance = self._index_distance
+        name = self._index_name or ""  # not empty: _vector_index() checked it
+
+        def run(c: _Conn) -> None:
+            nkeys = _scalar(c, "SELECT indnkeyatts FROM pg_index WHERE indexrelid = %s::regclass",
+                            (index.as_string(c),))
+            if self._index.access_method == "gv_hnsw" and nkeys == 1 and _hnsw_takes_jsonb(c):
+                with c.transaction():
+                    c.execute(sql.SQL("DROP INDEX {}").format(index), ())
+                    c.execute(_create_index_sql(c, self._t, name, "gv_hnsw", distance,
+                                                sql.SQL("")), ())
+            else:
+                c.execute(sql.SQL("REINDEX INDEX {}").format(index), ())
+        self._run(run)
         self._ivfpq_pending = False
 
     def save(self, path: str | os.PathLike[str] | None = None) -> None:

@@ -79,17 +79,21 @@ def table(dsn, data):
         c.execute("DROP TABLE IF EXISTS filt")
 
 
-def check_scan(conn, data, op, where, mask_of, name):
-    """Run NQ queries; return (mean recall, list of failures)."""
+def filter_params(other):
+    """The query parameters of FILTERS' conditions for a query whose other class is other."""
+    return {"other": other, "meta": json.dumps({"label": other})}
+
+
+def check_scan(conn, data, op, where, mask_of, name, table="filt", params_of=filter_params):
+    """Run the queries of data on table; return (mean recall, list of failures)."""
     base, labels, queries, qlabels = data
-    ids = np.arange(N)
+    ids = np.arange(len(base))
     recalls, problems = [], []
-    for qi in range(NQ):
+    for qi in range(len(queries)):
         q = queries[qi]
-        other = int((qlabels[qi] + 1) % CLASSES)
-        params = {"q": vec(q), "other": other, "meta": json.dumps({"label": other})}
+        params = {"q": vec(q), **params_of(int((qlabels[qi] + 1) % CLASSES))}
         rows = conn.execute(
-            f"SELECT id FROM filt WHERE {where} ORDER BY emb {op} %(q)s::gvector LIMIT {K}",
+            f"SELECT id FROM {table} WHERE {where} ORDER BY emb {op} %(q)s::gvector LIMIT {K}",
             params).fetchall()
         got = [r[0] for r in rows]
         d = distances(base, q, op)
@@ -134,7 +138,7 @@ def test_filtered_exact_order_and_recall(conn, table, data, index):
         conn.execute("DROP INDEX IF EXISTS filt_emb")
 
 
-@pytest.mark.parametrize("am", ["gv_hnsw", "gv_ivfpq"])
+@pytest.mark.parametrize("am", ["gv_hnsw", "gv_ivfpq", "gv_kdtree"])
 def test_planner_takes_exact_plan_for_selective_filters(conn, table, data, am):
     """A filter the index does not see that keeps 0.1% of the rows would
     have the index hand out most of the table: the planner must choose the

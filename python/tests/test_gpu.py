@@ -1,6 +1,7 @@
 """GPUIndex and the gpu_* functions on the server's CPU backend, against numpy."""
 
 import numpy as np
+import psycopg
 import pytest
 
 from gigavector import (Database, DistanceType, GPUConfig, GPUIndex, gpu_available, gpu_device_count,
@@ -98,6 +99,56 @@ def test_large_n_and_batches(gpu_db):
     want_ids, want_d = exact(data, ids, q, 1024, DistanceType.EUCLIDEAN)
     assert [h.id for h in hits] == list(want_ids)
     np.testing.assert_allclose([h.distance for h in hits], want_d, rtol=1e-6)
+
+
+@pytest.mark.parametrize("distance", ["l2", "inner_product", "cosine"])
+def test_threads_give_the_serial_answer_at_100k(gpu_db, conn, distance):
+    """100,000 rows with ties: every thread count returns what one thread does, and numpy."""
+    rng = np.random.default_rng(11)
+    db = gpu_db(8)
+    data = rng.standard_normal((100_000, 8)).astype(np.float32)
+    data[50_000:50_400] = data[:400]  # exact duplicates: ties broken by id across thread ranges
+    index = GPUIndex(8, db=db)
+    ids = np.array(index.add_vectors(data))
+    queries = np.concatenate([data[:3], rng.standard_normal((37, 8)).astype(np.float32)])
+    texts = ["[" + ",".join(repr(float(x)) for x in q) + "]" for q in queries]
+    answers = {}
+    for threads in (1, 2, 3, 7):
+        conn.execute(f"SET gigavector.gpu_cpu_threads = {threads}")
+        answers[threads] = conn.execute(
+            "SELECT query_no, id, distance FROM gigavector.gpu_search_batch(%s::regclass, 'embedding',"
+            " %s::gvector[], 1024, %s)", (index._regclass, texts, distance)).fetchall()
+        assert len(answers[threads]) == 1024 * len(queries)
+    assert answers[2] == answers[1] and answers[3] == answers[1] and answers[7] == answers[1]
+    kind = {"l2": DistanceType.EUCLIDEAN, "inner_product": DistanceType.DOT_PRODUCT,
+            "cosine": DistanceType.COSINE}[distance]
+    for qn in (1, 2, 40):
+        got = [(i, d) for n, i, d in answers[1] if n == qn]
+        want_ids, want_d = exact(data, ids, queries[qn - 1], 1024, kind)
+        np.testing.assert_allclose([d for _, d in got], want_d, rtol=1e-5, atol=1e-5)
+        same = sum(1 for (i, _), w in zip(got, want_ids) if i == w)
+        assert same >= 1000  # ids differ only where float32 cannot separate distances
+    if distance == "l2":
+        # a cancel while the threads run: the statement ends, the backend stays usable
+        many = ["[" + ",".join(repr(float(x)) for x in q) + "]"
+                for q in rng.standard_normal((3000, 8)).astype(np.float32)]
+        conn.execute("SET gigavector.gpu_cpu_threads = 2")
+        conn.execute("SET statement_timeout = '50ms'")
+        with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+            conn.execute("SELECT count(*) FROM gigavector.gpu_search_batch(%s::regclass, 'embedding',"
+                         " %s::gvector[], 100, 'l2')", (index._regclass, many))
+        conn.execute("RESET statement_timeout")
+        again = conn.execute(
+            "SELECT query_no, id, distance FROM gigavector.gpu_search_batch(%s::regclass, 'embedding',"
+            " %s::gvector[], 1024, 'l2')", (index._regclass, texts)).fetchall()
+        assert again == answers[1]
+
+
+def test_thread_setting_is_checked(conn):
+    conn.execute("SELECT gigavector.gpu_available()")  # loads the library, which defines the setting
+    with pytest.raises(psycopg.errors.InvalidParameterValue,
+                       match='65 is outside the valid range for parameter "gigavector.gpu_cpu_threads"'):
+        conn.execute("SET gigavector.gpu_cpu_threads = 65")
 
 
 def test_added_vectors_reach_the_index(gpu_db):

@@ -133,3 +133,13 @@ CREATE OPERATOR CLASS gsparsevec_ops
 	DEFAULT FOR TYPE gsparsevec USING hash AS
 	OPERATOR 1 = ,
 	FUNCTION 1 gsparsevec_hash(gsparsevec);
+
+-- support function 1 of the index operator classes (see 00_gvector.sql)
+CREATE FUNCTION gsparsevec_l2_metric(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gsparsevec_cosine_metric(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gsparsevec_ip_metric(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gsparsevec_l1_metric(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

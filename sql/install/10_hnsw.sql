@@ -120,13 +120,58 @@ CREATE OPERATOR CLASS timestamptz_ops DEFAULT FOR TYPE timestamptz USING gv_hnsw
 	OPERATOR 5 > (timestamptz, timestamptz);
 CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING gv_hnsw AS OPERATOR 1 = (text, text);
 CREATE OPERATOR CLASS uuid_ops DEFAULT FOR TYPE uuid USING gv_hnsw AS OPERATOR 1 = (uuid, uuid);
+-- jsonb: each row's top-level keys and key/value pairs as a 64-bit
+-- signature (src/hnsw/hnswjsonb.c), so that @> (7), ? (9), ?| (10) and ?&
+-- (11) -- the numbers of GIN's jsonb_ops -- and = are tested in the graph;
+-- the executor rechecks, so results are exact.
+CREATE OPERATOR CLASS jsonb_ops DEFAULT FOR TYPE jsonb USING gv_hnsw AS
+	OPERATOR 1 = (jsonb, jsonb), OPERATOR 7 @> (jsonb, jsonb), OPERATOR 9 ? (jsonb, text),
+	OPERATOR 10 ?| (jsonb, text[]), OPERATOR 11 ?& (jsonb, text[]);
+-- "column ->> key = value" becomes the index condition
+-- "column @> ANY(gigavector.jsonb_field_candidates(key, value))" (planner
+-- hook, src/hnsw/hnswplanner.c; the executor rechecks the ->> clause): the
+-- objects one of which a row must contain for ->> to give value (the
+-- executor rechecks this condition too, so it must hold for every such row):
+-- value as a string; as a number or a boolean when it is written as jsonb
+-- writes those; an empty object or array (any object or array) when it is
+-- written as one.
+CREATE FUNCTION gigavector.jsonb_field_candidates(key text, value text) RETURNS jsonb[]
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN ARRAY[jsonb_build_object(key, value)]
+		|| CASE WHEN value ~ '^-?[0-9]+(\.[0-9]+)?$' AND length(value) < 1000
+			THEN ARRAY[jsonb_build_object(key, value::numeric)] ELSE '{}' END
+		|| CASE WHEN value IN ('true', 'false') THEN ARRAY[jsonb_build_object(key, value::boolean)]
+			ELSE '{}' END
+		|| CASE left(value, 1) WHEN '{' THEN ARRAY[jsonb_build_object(key, '{}'::jsonb)]
+			WHEN '[' THEN ARRAY[jsonb_build_object(key, '[]'::jsonb)] ELSE '{}' END;
+COMMENT ON FUNCTION gigavector.jsonb_field_candidates(text, text) IS 'jsonb objects one of which a row must contain for row ->> key to be value (gv_hnsw jsonb filter columns)';
 
 CREATE FUNCTION gigavector.hnsw_verify(index regclass,
 	OUT elements bigint, OUT tombstones bigint, OUT links bigint,
-	OUT links_to_tombstones bigint, OUT unreachable bigint)
+	OUT links_to_tombstones bigint, OUT unreachable bigint, OUT heap_tids bigint)
 	AS 'MODULE_PATHNAME', 'gv_hnsw_verify' LANGUAGE C STRICT;
 COMMENT ON FUNCTION gigavector.hnsw_verify(regclass) IS 'check the structure of a gv_hnsw index; raises an error on corruption, returns counts';
 -- It reads the whole index under a lock: like pgstattuple's functions, only
 -- for superusers and members of pg_stat_scan_tables (or whom they grant it).
 REVOKE ALL ON FUNCTION gigavector.hnsw_verify(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gigavector.hnsw_verify(regclass) TO pg_stat_scan_tables;
+
+-- gsparsevec: element tuples hold the vector densified (its non-zeros in
+-- place, zeros elsewhere) in the storage the build chooses, so the
+-- dimensions (the column's typmod) must fit on a page as for gvector
+CREATE OPERATOR CLASS gsparsevec_l2_ops
+	DEFAULT FOR TYPE gsparsevec USING gv_hnsw AS
+	OPERATOR 1 <-> (gsparsevec, gsparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 gsparsevec_l2_metric(internal);
+CREATE OPERATOR CLASS gsparsevec_cosine_ops
+	FOR TYPE gsparsevec USING gv_hnsw AS
+	OPERATOR 1 <=> (gsparsevec, gsparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 gsparsevec_cosine_metric(internal);
+CREATE OPERATOR CLASS gsparsevec_ip_ops
+	FOR TYPE gsparsevec USING gv_hnsw AS
+	OPERATOR 1 <#> (gsparsevec, gsparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 gsparsevec_ip_metric(internal);
+CREATE OPERATOR CLASS gsparsevec_l1_ops
+	FOR TYPE gsparsevec USING gv_hnsw AS
+	OPERATOR 1 <+> (gsparsevec, gsparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 gsparsevec_l1_metric(internal);

@@ -29,3 +29,12 @@ CREATE OPERATOR CLASS gvector_ip_ops
 	FOR TYPE gvector USING gv_kdtree AS
 	OPERATOR 1 <#> (gvector, gvector) FOR ORDER BY float_ops,
 	FUNCTION 1 gvector_ip_metric(internal);
+
+CREATE FUNCTION gigavector.kdtree_verify(index regclass,
+	OUT nodes bigint, OUT leaves bigint, OUT points bigint, OUT pages bigint)
+	AS 'MODULE_PATHNAME', 'gv_kdtree_verify' LANGUAGE C STRICT;
+COMMENT ON FUNCTION gigavector.kdtree_verify(regclass) IS 'check the structure of a gv_kdtree index: every page reached once from the root, every point inside its cell; raises an error on corruption, returns counts';
+-- It reads the whole index under a lock that keeps writers out: as
+-- hnsw_verify, only for superusers and members of pg_stat_scan_tables.
+REVOKE ALL ON FUNCTION gigavector.kdtree_verify(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION gigavector.kdtree_verify(regclass) TO pg_stat_scan_tables;

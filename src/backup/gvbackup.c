@@ -158,6 +158,7 @@ void
 GvbCheckServerFile(const char *path, bool write)
 {
 	Oid			role = write ? ROLE_PG_WRITE_SERVER_FILES : ROLE_PG_READ_SERVER_FILES;
+	struct stat sb;
 
 	if (!has_privs_of_role(GetUserId(), role))
 		ereport(ERROR,
@@ -171,6 +172,12 @@ GvbCheckServerFile(const char *path, bool write)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("relative path not allowed for a backup file: \"%s\"", path)));
+	/* reading a directory would look like reading an empty file */
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a directory, not a backup file", path),
+				 errhint("Name a .gvb file (inside the directory, for example).")));
 }
 
 /*

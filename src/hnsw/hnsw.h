@@ -27,7 +27,8 @@
 #include "projection.h"
 
 #define HNSW_MAGIC			0x47564853	/* "GVHS" */
-#define HNSW_VERSION		2	/* 2: element tuples carry toastid */
+#define HNSW_VERSION		3	/* 2: element tuples carry toastid; 3: and
+								 * several heap TIDs (moretids) */
 
 /* Reloptions: default, min, max */
 #define HNSW_DEFAULT_M				16
@@ -77,6 +78,8 @@
  */
 #define HNSW_ELEMENT_DELETED	1	/* tombstone: routes, never returned */
 #define HNSW_ELEMENT_FREE		2	/* tombstone nothing links to: reusable */
+#define HNSW_ELEMENT_OVERFLOW	4	/* more heap TIDs of an element's vector:
+									 * on its overflow chain, not in the graph */
 
 /* Build phases for pg_stat_progress_create_index */
 #define PROGRESS_HNSW_PHASE_LOAD	2
@@ -129,12 +132,23 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
 #define GvHnswPageGetMeta(page) ((GvHnswMetaPage) PageGetContents(page))
 
 /*
+ * Heap TIDs an element tuple holds: rows whose vectors (and filter columns)
+ * the index stores as the same bytes share one graph element (hnswinsert.c,
+ * hnswbuild.c), so that identical vectors do not crowd each other's
+ * neighbour lists.  When its tuple is full, more go to overflow tuples
+ * (HNSW_ELEMENT_OVERFLOW: the same layout, level 0, never linked) chained
+ * from it, so that a vector has one graph element however many rows hold it.
+ */
+#define HNSW_HEAPTIDS			7
+
+/*
  * An element tuple.  The layout after the fixed head depends only on the
  * index's m and dimensions and on capLevel (the level the tuple has room
  * for), so a tombstone's slot can be reused by a new element of a level up
  * to capLevel by overwriting it in place:
  *
- *	 uint64		keys[nkeys]		filter column values (or hashes), unaligned
+ *	 char		keys[keyBytes]	filter column codes at keyOffset[k] (values,
+ *								hashes, jsonb signatures), unaligned
  *	 char		data[vecBytes]	the vector, as the index's storage encodes it:
  *								float[dim], half[dim], {float scale;
  *								int8[dim]} or {float lo, hi; bits},
@@ -162,9 +176,33 @@ typedef struct GvHnswElementTupleData
 								 * a back-link takes the first spare's slot */
 	Oid			toastid;		/* the heap row's vector is this out-of-line
 								 * TOAST value (InvalidOid: inline, or not
-								 * known); see GvDistanceMemoPut */
+								 * known, or more than one row); see
+								 * GvDistanceMemoPut */
+	uint16		ntids;			/* heap TIDs: heaptid, then moretids[0,
+								 * ntids - 1); 0 in a tombstone, may be 0
+								 * in an element with an overflow chain
+								 * and in an overflow tuple */
+	ItemPointerData overflow;	/* the next overflow tuple, or invalid */
+	ItemPointerData moretids[HNSW_HEAPTIDS - 1];
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
 } GvHnswElementTupleData;
+
+/*
+ * A search's candidate for an element that holds more than one heap TID
+ * (or has an overflow chain) carries this as its toastid, and a scan
+ * expands it into one candidate a TID before it hands rows out (hnswscan.c:
+ * ExpandBatch); keeping the count in the candidate would make the scans'
+ * candidate arrays a third larger.  No TOAST value has this id: OIDs
+ * below FirstNormalObjectId are never assigned once the cluster runs.
+ */
+#define HNSW_TOASTID_EXPAND		((Oid) 1)
+#define GvHnswCandidateToastId(tup) \
+	((tup)->ntids == 1 && !ItemPointerIsValid(&(tup)->overflow) ? \
+	 (tup)->toastid : HNSW_TOASTID_EXPAND)
+
+/* The i-th heap TID of an element, 0 <= i < ntids. */
+#define GvHnswElementHeapTid(tup, i) \
+	((i) == 0 ? &(tup)->heaptid : &(tup)->moretids[(i) - 1])
 
 typedef GvHnswElementTupleData *GvHnswElementTuple;
 
@@ -197,7 +235,8 @@ typedef struct GvHnswInfoData
 	uint8		keyKind[HNSW_MAX_KEYS]; /* HNSW_KEY_HASHED, _INTEGER, _FLOAT */
 	Oid			keyType[HNSW_MAX_KEYS]; /* type of each filter column */
 	int16		keyLen[HNSW_MAX_KEYS];	/* attlen of each filter column */
-	int			keyBytes;		/* 8 * nkeys */
+	int16		keyOffset[HNSW_MAX_KEYS];	/* where each is in keys[] */
+	int			keyBytes;		/* 8 per column, HNSW_JSONB_BYTES for jsonb */
 	int			dataBytes;		/* keyBytes + vecBytes: see the tuple layout */
 	GvMetric	metric;
 	int			projDims;		/* key entries hold sketches (projection.h) */
@@ -219,12 +258,19 @@ typedef struct GvHnswRowData
  * How a filter column's values are stored (hnswfilter.c): as a 64-bit code
  * that orders like the values (integers, dates and timestamps: the
  * sign-extended Datum; float4 and float8: an order key of the value as a
- * double), or as a hash of the bytes that only tests equality (text, uuid:
- * scans ask the executor to recheck).
+ * double), as a hash of the bytes that only tests equality (text, uuid:
+ * scans ask the executor to recheck), or for jsonb as a 256-bit signature of
+ * its top-level keys and key/value pairs that tests containment (@>, ?, ?|,
+ * ?&) with false positives the executor's recheck removes.
  */
 #define HNSW_KEY_HASHED		0
 #define HNSW_KEY_INTEGER	1
 #define HNSW_KEY_FLOAT		2
+#define HNSW_KEY_JSONB		3	/* a signature of the top-level pairs */
+
+/* A jsonb filter column's signature: 256 bits (hnswjsonb.c) */
+#define HNSW_JSONB_WORDS	4
+#define HNSW_JSONB_BYTES	(HNSW_JSONB_WORDS * (int) sizeof(uint64))
 
 /*
  * Strategy numbers of the filter columns' operator classes.  Only the
@@ -236,6 +282,12 @@ typedef struct GvHnswRowData
 #define HNSW_KEY_GREATER_EQUAL	4
 #define HNSW_KEY_GREATER		5
 
+/* jsonb filter columns (numbered as in GIN's jsonb_ops) */
+#define HNSW_KEY_CONTAINS		7	/* @> */
+#define HNSW_KEY_EXISTS			9	/* ? */
+#define HNSW_KEY_EXISTS_ANY		10	/* ?| */
+#define HNSW_KEY_EXISTS_ALL		11	/* ?& */
+
 /* One condition on a filter column, as a scan tests it (hnswfilter.c). */
 typedef enum GvHnswKeyOp
 {
@@ -246,7 +298,8 @@ typedef enum GvHnswKeyOp
 	HNSW_COND_GT,
 	HNSW_COND_IN,				/* = ANY(array): codes, sorted, unique */
 	HNSW_COND_IS_NULL,
-	HNSW_COND_NOT_NULL
+	HNSW_COND_NOT_NULL,
+	HNSW_COND_CONTAINS			/* jsonb: the bits of one of sigs are set */
 } GvHnswKeyOp;
 
 typedef struct GvHnswKeyCond
@@ -254,8 +307,9 @@ typedef struct GvHnswKeyCond
 	int			col;			/* filter column number, from 0 */
 	GvHnswKeyOp op;
 	int64		code;			/* the value's code (EQ, LT, LE, GE, GT) */
-	int			ncodes;			/* IN */
+	int			ncodes;			/* IN; CONTAINS: how many sigs */
 	int64	   *codes;
+	uint64	   *sigs;			/* CONTAINS: HNSW_JSONB_WORDS words each */
 } GvHnswKeyCond;
 
 /* The conditions on filter columns that a scan tests in the graph. */
@@ -263,6 +317,7 @@ typedef struct GvHnswKeyFilterData
 {
 	int			n;
 	GvHnswKeyCond *conds;
+	int16		offsets[HNSW_MAX_KEYS]; /* the index's keyOffset */
 } GvHnswKeyFilterData;
 
 typedef GvHnswKeyFilterData *GvHnswKeyFilter;
@@ -331,7 +386,8 @@ typedef struct GvHnswCandidate
 	double		dist;			/* GvMetricDistance */
 	ItemPointerData tid;
 	ItemPointerData heaptid;	/* valid for returnable elements */
-	Oid			toastid;		/* the element's, in scans */
+	Oid			toastid;		/* the element's, in scans; or
+								 * HNSW_TOASTID_EXPAND */
 } GvHnswCandidate;
 
 typedef struct GvHnswHeapData
@@ -367,6 +423,9 @@ extern void GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec
 							 char *dst);
 extern const float *GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup,
 									  float *buf);
+extern uint8 *GvHnswQueryBits(GvHnswInfo info, const float *q);
+extern double GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
+									GvHnswElementTuple tup, float *decoded);
 extern int	GvHnswRandomLevel(pg_prng_state *prng, int m, int maxLevel);
 extern void GvHnswInitMetaPage(Page page, GvHnswInfo info);
 extern bool GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,
@@ -410,6 +469,13 @@ extern bool GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls,
 								GvHnswKeyFilter filter);
 extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
 							GvHnswKeyFilter filter);
+extern int	GvHnswScanKeyElements(ScanKey key, Datum **elems, bool **nulls,
+								  Oid *elemtype);
+
+/* hnswjsonb.c */
+extern void GvHnswJsonbSignature(Datum value, char *dst);
+extern bool GvHnswJsonbPrepareCond(ScanKey key, GvHnswKeyCond *cond);
+extern bool GvHnswJsonbHolds(const char *stored, const GvHnswKeyCond *cond);
 
 /* hnswplanner.c */
 extern void GvHnswPlannerInit(void);
@@ -461,6 +527,11 @@ typedef struct GvHnswGraphElementData
 	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links at each level */
 	uint8		nfill;			/* level-0 spares kept at insert (hnswbuild.c) */
 	Oid			toastid;		/* as in the element tuple */
+	uint16		ntids;			/* as in the element tuple; 0: merged into
+								 * another's element, not written */
+	bool		deferred;		/* a duplicate of a full element: inserted
+								 * after the graph is written (hnswbuild.c) */
+	ItemPointerData moretids[HNSW_HEAPTIDS - 1];
 } GvHnswGraphElementData;
 
 typedef GvHnswGraphElementData *GvHnswGraphElement;

@@ -405,6 +405,8 @@ GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const GvHnswRowData *row, in
 	if (g->shared)
 		LWLockInitialize(&e->lock, hdr->tranche);
 	e->heaptid = *heaptid;
+	e->ntids = 1;
+	e->deferred = false;
 	ItemPointerSetInvalid(&e->tid);
 	e->level = level;
 	e->keyNulls = row->keyNulls;
@@ -767,6 +769,51 @@ ChosenAt(GvHnswBuilder b, int level)
  * none searches from an entry point that is not linked yet.  That happens
  * about once in m^level elements.
  */
+/*
+ * A new element whose vector and filter columns equal those of an element
+ * the level-0 search found (found[0, n), distances to it) gives its heap
+ * TID to that one if it has room (see HNSW_HEAPTIDS), else is deferred: it
+ * goes to the element's overflow chain through the on-disk insert once the
+ * graph is written (InsertDeferred).  Either way true: the new element is
+ * left out of the graph (ntids 0: never linked, not written), the arena
+ * space it took lost.
+ */
+static bool
+JoinDuplicateMem(GvHnswBuilder b, int32 idx, MemCand *found, int n)
+{
+	GvHnswGraph g = b->graph;
+	GvHnswGraphElement e = GraphElement(g, idx);
+	const float *vec = ElementVector(g, e);
+	uint32		self = Dist(b, vec, vec);
+	bool		joined = false;
+
+	for (int i = 0; i < n && !joined; i++)
+	{
+		GvHnswGraphElement d = GraphElement(g, found[i].idx);
+
+		if (found[i].key != self || d->keyNulls != e->keyNulls ||
+			memcmp(ElementVector(g, d), vec, sizeof(float) * g->dim) != 0 ||
+			memcmp((char *) d + g->keysOffset, (char *) e + g->keysOffset, g->keyBytes) != 0)
+			continue;
+		if (g->shared)
+			LWLockAcquire(&d->lock, LW_EXCLUSIVE);
+		if (d->ntids < HNSW_HEAPTIDS)
+		{
+			d->moretids[d->ntids - 1] = e->heaptid;
+			d->ntids++;
+			d->toastid = InvalidOid;	/* the rows' TOAST values differ */
+		}
+		else
+			e->deferred = true;
+		joined = true;
+		if (g->shared)
+			LWLockRelease(&d->lock);
+	}
+	if (joined)
+		e->ntids = 0;
+	return joined;
+}
+
 static void
 InsertMem(GvHnswBuilder b, int32 idx)
 {
@@ -845,6 +892,12 @@ InsertMem(GvHnswBuilder b, int32 idx)
 				/* in a shared graph others may have linked to us already */
 				if (b->result.items[i].idx != idx)
 					b->found[nw++] = b->result.items[i];
+			}
+			if (l == 0 && JoinDuplicateMem(b, idx, b->found, nw))
+			{
+				if (holdEntry)
+					LWLockRelease(&hdr->entryLock);
+				return;
 			}
 			if (l == 0)
 				OfferSpares(b, idx, b->found, nw);
@@ -988,14 +1041,17 @@ CompareLayout(const void *a, const void *b, void *arg)
  * half as many pages; links are item pointers, so the graph is the same.
  */
 static int32 *
-LayoutOrder(GvHnswInfo info, GvHnswGraph g, int nelements)
+LayoutOrder(GvHnswInfo info, GvHnswGraph g, int total, int *nelements)
 {
-	int32	   *order = palloc(sizeof(int32) * Max(nelements, 1));
+	int32	   *order = palloc(sizeof(int32) * Max(total, 1));
+	int			n = 0;
 
-	for (int i = 0; i < nelements; i++)
-		order[i] = i;
+	for (int i = 0; i < total; i++)
+		if (GraphElement(g, i)->ntids > 0)	/* not merged into another */
+			order[n++] = i;
 	if (info->nkeys > 0)
-		qsort_arg(order, nelements, sizeof(int32), CompareLayout, g);
+		qsort_arg(order, n, sizeof(int32), CompareLayout, g);
+	*nelements = n;
 	return order;
 }
 
@@ -1024,10 +1080,43 @@ WriteKeyDirectory(Relation index, GvHnswInfo info, GvHnswGraph g, int nelements)
 	{
 		GvHnswGraphElement e = GraphElement(g, i);
 
-		GvHnswKeyDirWriteAdd(&w, &e->tid, &e->heaptid, e->keyNulls,
-							 (char *) e + g->keysOffset, ElementVector(g, e));
+		for (int t = 0; t < e->ntids; t++)	/* an entry for each heap TID */
+			GvHnswKeyDirWriteAdd(&w, &e->tid, t == 0 ? &e->heaptid : &e->moretids[t - 1],
+								 e->keyNulls, (char *) e + g->keysOffset,
+								 ElementVector(g, e));
 	}
 	GvHnswKeyDirWriteEnd(&w);
+}
+
+/*
+ * The duplicates of full elements (JoinDuplicateMem), through the on-disk
+ * insert, which adds them to the elements' overflow chains.
+ */
+static void
+InsertDeferred(Relation index, GvHnswGraph g, int total)
+{
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw deferred",
+											  ALLOCSET_DEFAULT_SIZES);
+
+	for (int i = 0; i < total; i++)
+	{
+		GvHnswGraphElement e = GraphElement(g, i);
+		GvHnswRowData row;
+		MemoryContext old;
+
+		if (!e->deferred)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		row.vec = ElementVector(g, e);
+		row.keys = (char *) e + g->keysOffset;
+		row.keyNulls = e->keyNulls;
+		row.toastid = e->toastid;
+		old = MemoryContextSwitchTo(tmp);
+		GvHnswInsertVector(index, GvHnswGetInfo(index), &row, &e->heaptid);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(tmp);
+	}
+	MemoryContextDelete(tmp);
 }
 
 /*
@@ -1072,13 +1161,14 @@ void
 GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 {
 	int			m = info->m;
-	int			nelements = pg_atomic_read_u32(&g->hdr->nelements);
+	int			total = pg_atomic_read_u32(&g->hdr->nelements);
+	int			nelements;		/* those written */
 	int32		entry = g->hdr->entry;
 	Page		page = palloc(BLCKSZ);
 	BlockNumber blkno = 1;
 	BlockNumber lastPage PG_USED_FOR_ASSERTS_ONLY = InvalidBlockNumber;
 	GvHnswElementTuple tup = palloc0(GvHnswTupleSize(info->dataBytes, m, info->maxLevel));
-	int32	   *order = LayoutOrder(info, g, nelements);
+	int32	   *order = LayoutOrder(info, g, total, &nelements);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_WRITE);
 
@@ -1122,6 +1212,8 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 		tup->level = e->level;
 		tup->capLevel = e->level;
 		tup->heaptid = e->heaptid;
+		tup->ntids = e->ntids;
+		memcpy(tup->moretids, e->moretids, sizeof(tup->moretids));
 		tup->toastid = e->toastid;
 		tup->keyNulls = e->keyNulls;
 		if (info->nkeys > 0)
@@ -1157,7 +1249,8 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 	pfree(tup);
 	pfree(order);
 	if (info->nkeys > 0)
-		WriteKeyDirectory(index, info, g, nelements);
+		WriteKeyDirectory(index, info, g, total);
+	InsertDeferred(index, g, total);
 }
 
 /* The graph filled maintenance_work_mem after ntuples rows: say so. */

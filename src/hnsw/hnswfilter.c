@@ -2,8 +2,8 @@
  * hnswfilter.c
  *	  Filter columns of a gv_hnsw index: how their values are stored as
  *	  64-bit codes, and how a scan's conditions on them (=, <, <=, >=, >,
- *	  BETWEEN, IN / = ANY, IS NULL, IS NOT NULL) are turned into tests on
- *	  those codes.
+ *	  BETWEEN, IN / = ANY, IS NULL, IS NOT NULL; jsonb's @>, ?, ?|, ?&) are
+ *	  turned into tests on those codes.
  *
  * Codes of the ordered kinds order like the values, so a range is a range
  * of codes and no recheck is needed.  Integers, dates and timestamps are
@@ -78,20 +78,28 @@ GvHnswKeyCode(GvHnswInfo info, int col, Datum value)
 	return KeyCodeOfType(info, col, value, info->keyType[col]);
 }
 
-/* Encode the filter columns values[1..nkeys] into dst and a NULL bitmap. */
+/*
+ * Encode the filter columns values[1..nkeys] into dst (at their
+ * keyOffset: 8 bytes each, a jsonb's signature more) and a NULL bitmap.
+ */
 void
 GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull, char *dst, uint8 *nulls)
 {
 	*nulls = 0;
+	memset(dst, 0, info->keyBytes);
 	for (int k = 0; k < info->nkeys; k++)
 	{
-		uint64		code = 0;
+		uint64		code;
 
 		if (isnull[k + 1])
 			*nulls |= (uint8) (1 << k);
+		else if (info->keyKind[k] == HNSW_KEY_JSONB)
+			GvHnswJsonbSignature(values[k + 1], dst + info->keyOffset[k]);
 		else
+		{
 			code = GvHnswKeyCode(info, k, values[k + 1]);
-		memcpy(dst + k * sizeof(uint64), &code, sizeof(uint64));
+			memcpy(dst + info->keyOffset[k], &code, sizeof(uint64));
+		}
 	}
 }
 
@@ -102,6 +110,22 @@ CompareCodes(const void *a, const void *b)
 	int64		y = *(const int64 *) b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* The elements of an SK_SEARCHARRAY key's array and their type; how many. */
+int
+GvHnswScanKeyElements(ScanKey key, Datum **elems, bool **nulls, Oid *elemtype)
+{
+	ArrayType  *array = DatumGetArrayTypeP(key->sk_argument);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			nelems;
+
+	*elemtype = ARR_ELEMTYPE(array);
+	get_typlenbyvalalign(*elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, *elemtype, typlen, typbyval, typalign, elems, nulls, &nelems);
+	return nelems;
 }
 
 static GvHnswKeyOp
@@ -131,19 +155,12 @@ OpOfStrategy(StrategyNumber strategy)
 static bool
 PrepareArrayCond(GvHnswInfo info, ScanKey key, GvHnswKeyCond *cond)
 {
-	ArrayType  *array = DatumGetArrayTypeP(key->sk_argument);
-	Oid			elemtype = ARR_ELEMTYPE(array);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
+	Oid			elemtype;
 	Datum	   *elems;
 	bool	   *nulls;
-	int			nelems;
+	int			nelems = GvHnswScanKeyElements(key, &elems, &nulls, &elemtype);
 	int			n = 0;
 
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-					  &elems, &nulls, &nelems);
 	cond->codes = palloc(sizeof(int64) * Max(nelems, 1));
 	for (int i = 0; i < nelems; i++)
 		if (!nulls[i])
@@ -192,6 +209,7 @@ GvHnswPrepareFilter(GvHnswInfo info, ScanKey keys, int nkeys,
 {
 	filter->n = 0;
 	filter->conds = palloc0(sizeof(GvHnswKeyCond) * Max(nkeys, 1));
+	memcpy(filter->offsets, info->keyOffset, sizeof(filter->offsets));
 	*recheck = false;
 	for (int i = 0; i < nkeys; i++)
 	{
@@ -215,7 +233,12 @@ GvHnswPrepareFilter(GvHnswInfo info, ScanKey keys, int nkeys,
 			continue;
 		}
 		Assert(cond->col >= 0 && cond->col < info->nkeys);
-		if (key->sk_flags & SK_SEARCHARRAY)
+		if (info->keyKind[cond->col] == HNSW_KEY_JSONB)
+		{
+			if (!GvHnswJsonbPrepareCond(key, cond))
+				return false;
+		}
+		else if (key->sk_flags & SK_SEARCHARRAY)
 		{
 			if (!PrepareArrayCond(info, key, cond))
 				return false;
@@ -292,10 +315,17 @@ GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls, GvHnswKeyFilter filter)
 	for (int i = 0; i < filter->n; i++)
 	{
 		const GvHnswKeyCond *cond = &filter->conds[i];
+		bool		isnull = (keyNulls & (1 << cond->col)) != 0;
 		int64		code;
 
-		memcpy(&code, keys + cond->col * sizeof(int64), sizeof(int64));
-		if (!CondHolds(cond, (keyNulls & (1 << cond->col)) != 0, code))
+		if (cond->op == HNSW_COND_CONTAINS)
+		{
+			if (isnull || !GvHnswJsonbHolds(keys + filter->offsets[cond->col], cond))
+				return false;
+			continue;
+		}
+		memcpy(&code, keys + filter->offsets[cond->col], sizeof(int64));
+		if (!CondHolds(cond, isnull, code))
 			return false;
 	}
 	return true;

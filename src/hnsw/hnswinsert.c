@@ -48,6 +48,7 @@ FillElement(GvHnswElementTuple tup, GvHnswInfo info, int level, int capLevel,
 	tup->capLevel = capLevel;
 	tup->keyNulls = keyNulls;
 	tup->heaptid = *heaptid;
+	tup->ntids = 1;
 	tup->toastid = toastid;
 	memcpy(tup->data, data, info->dataBytes);
 	dists = GvHnswTupleDists(tup, info->dataBytes);
@@ -116,6 +117,7 @@ PlaceInFreeSlot(Relation index, GvHnswInfo info, GvHnswElementTuple tup,
 
 				FillElement(dst, info, tup->level, cap, tup->data, tup->keyNulls,
 							&tup->heaptid, tup->toastid);
+				dst->flags = tup->flags;	/* 0, or an overflow tuple's */
 				/* copy the neighbours chosen for the levels we have */
 				for (int l = 0; l <= tup->level; l++)
 				{
@@ -299,6 +301,156 @@ GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 	UnlockReleaseBuffer(buf);
 }
 
+/* What an insert found at one tuple of a duplicate's chain. */
+typedef enum ChainStep
+{
+	CHAIN_NO_MATCH,				/* not an element of these bytes */
+	CHAIN_ADDED,				/* the heap TID went into it */
+	CHAIN_NEXT,					/* full: *next is the next overflow tuple */
+	CHAIN_END					/* full, and the last of the chain */
+} ChainStep;
+
+/*
+ * One step along the chain of an element that stores the same bytes as tup
+ * (filter columns and encoded vector): add tup's heap TID to the tuple at
+ * tid if it has room.  first: tid is the graph element, which must be live
+ * and match; later tuples are its overflow tuples.
+ */
+static ChainStep
+AddToChainTuple(Relation index, GvHnswInfo info, ItemPointer tid, bool first,
+				GvHnswElementTuple tup, ItemPointer next)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	GvHnswElementTuple cur;
+	ChainStep	step;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	cur = GvHnswPageGetElement(BufferGetPage(buf), off);
+	if ((cur->flags & HNSW_ELEMENT_DELETED) ||
+		((cur->flags & HNSW_ELEMENT_OVERFLOW) != 0) == first ||
+		cur->keyNulls != tup->keyNulls ||
+		memcmp(cur->data, tup->data, info->dataBytes) != 0)
+		step = CHAIN_NO_MATCH;
+	else if (cur->ntids < HNSW_HEAPTIDS)
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+		cur = GvHnswPageGetElement(page, off);
+		*GvHnswElementHeapTid(cur, cur->ntids) = tup->heaptid;
+		cur->ntids++;
+		cur->toastid = InvalidOid;	/* the rows' TOAST values differ */
+		GenericXLogFinish(state);
+		step = CHAIN_ADDED;
+	}
+	else
+	{
+		*next = cur->overflow;
+		step = ItemPointerIsValid(next) ? CHAIN_NEXT : CHAIN_END;
+	}
+	UnlockReleaseBuffer(buf);
+	return step;
+}
+
+/*
+ * Make the overflow tuple at otid the next of the chain's last tuple,
+ * from last on (concurrent inserts may have made the chain longer).
+ */
+static void
+LinkOverflow(Relation index, ItemPointer last, ItemPointer otid)
+{
+	ItemPointerData cur = *last;
+
+	for (;;)
+	{
+		Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&cur));
+		OffsetNumber off = ItemPointerGetOffsetNumber(&cur);
+		GvHnswElementTuple t;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		t = GvHnswPageGetElement(BufferGetPage(buf), off);
+		if (!ItemPointerIsValid(&t->overflow))
+		{
+			GenericXLogState *state = GenericXLogStart(index);
+			Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+			GvHnswPageGetElement(page, off)->overflow = *otid;
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buf);
+			return;
+		}
+		cur = t->overflow;
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Add tup's heap TID to the element at tid, if it stores the same bytes:
+ * into the first tuple of its chain with room, else into a new overflow
+ * tuple at the chain's end.  Returns the tuple that took it in *where.
+ */
+static bool
+AddToDuplicate(Relation index, GvHnswInfo info, ItemPointer tid,
+			   GvHnswElementTuple tup, ItemPointer where)
+{
+	ItemPointerData cur = *tid;
+	ItemPointerData next;
+	bool		first = true;
+	Size		size = GvHnswTupleSize(info->dataBytes, info->m, 0);
+	GvHnswElementTuple otup;
+
+	for (;;)
+	{
+		ChainStep	step = AddToChainTuple(index, info, &cur, first, tup, &next);
+
+		if (step == CHAIN_NO_MATCH)
+			return false;
+		if (step == CHAIN_ADDED)
+		{
+			*where = cur;
+			return true;
+		}
+		if (step == CHAIN_END)
+			break;
+		cur = next;
+		first = false;
+	}
+	otup = palloc(size);
+	FillElement(otup, info, 0, 0, tup->data, tup->keyNulls, &tup->heaptid, InvalidOid);
+	otup->flags = HNSW_ELEMENT_OVERFLOW;
+	if (!PlaceInFreeSlot(index, info, otup, where))
+		AppendElement(index, otup, size, where);
+	LinkOverflow(index, &cur, where);
+	pfree(otup);
+	return true;
+}
+
+/*
+ * A row whose vector the index stores as the same bytes as an element's
+ * joins that element rather than becoming one of its own: two hundred
+ * copies of a vector as two hundred elements at distance 0 from each other
+ * filled each other's neighbour lists, and most of them lost every link
+ * to them.  Such an element is at the distance of tup's own decoded vector
+ * from vec, among the nearest, which the level-0 search w has found if
+ * anything has.  Returns the tuple that took the row in *where, or false
+ * if none did.
+ */
+static bool
+JoinDuplicate(Relation index, GvHnswInfo info, const float *vec,
+			  GvHnswElementTuple tup, GvHnswCandidate *w, int nw, ItemPointer where)
+{
+	float	   *decoded = palloc(sizeof(float) * info->dim);
+	double		self = GvMetricDistance(info->metric, vec,
+										GvHnswElementVector(info, tup, decoded), info->dim);
+	bool		joined = false;
+
+	for (int i = 0; i < nw && !joined; i++)
+		joined = w[i].dist == self && AddToDuplicate(index, info, &w[i].tid, tup, where);
+	pfree(decoded);
+	return joined;
+}
+
 /*
  * Insert vec (already in the metric's space) for heap row heaptid.
  */
@@ -372,6 +524,14 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 			w = palloc(sizeof(GvHnswCandidate) * Max(result.count, 1));
 			while (result.count > 0)
 				w[nw++] = GvHnswHeapPop(&result);
+			if (l == 0 && JoinDuplicate(index, info, vec, tup, w, nw, &newtid))
+			{
+				if (info->nkeys > 0)
+					GvHnswKeyDirAppend(index, info, &newtid, heaptid, row->keyNulls,
+									   data, vec);
+				UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
+				return;
+			}
 			chosen[l] = palloc(sizeof(GvHnswCandidate) * lm);
 			nchosen[l] = GvHnswSelectNeighbors(index, info, w, nw, lm, NULL, chosen[l]);
 			for (int i = 0; i < nchosen[l]; i++)

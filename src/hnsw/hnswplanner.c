@@ -1,7 +1,7 @@
 /*
  * hnswplanner.c
- *	  Lets "filter_column = ANY(array)" (and IN (...)) be a gv_hnsw index
- *	  condition of an ordered scan.
+ *	  Lets "filter_column = ANY(array)" (and IN (...)), and "jsonb_column
+ *	  ->> key = value", be gv_hnsw index conditions of an ordered scan.
  *
  * PostgreSQL 15's planner (build_index_paths) gives up an index's order as
  * soon as it takes a ScalarArrayOpExpr on a column after the first, since
@@ -14,19 +14,58 @@
  * other path; add_path keeps the cheaper.  The executor already turns such
  * clauses into SK_SEARCHARRAY scan keys (amsearcharray), which
  * hnswfilter.c tests.
+ *
+ * "metadata ->> 'k' = $1" on a jsonb filter column is no indexable clause
+ * at all (its left side is not the column); the same hook gives such paths
+ * a lossy derived condition the index can test (FieldTextIndexClause).
  */
 #include "compat.h"
 
 #include "catalog/pg_type.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_operator.h"
 #include "commands/defrem.h"
 #include "hnsw.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parse_func.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
+
+/* Is node index column indexcol, a plain Var of the index's rel? */
+static bool
+IsIndexColumn(Node *node, IndexOptInfo *index, int indexcol)
+{
+	return IsA(node, Var) && ((Var *) node)->varno == index->rel->relid &&
+		((Var *) node)->varattno == index->indexkeys[indexcol] &&
+		((Var *) node)->varlevelsup == 0;
+}
+
+/* Is expr known when the scan starts (no Var of the query level, not volatile)? */
+static bool
+KnownAtScanStart(PlannerInfo *root, Node *expr)
+{
+	return bms_is_empty(pull_varnos(root, expr)) && !contain_volatile_functions(expr);
+}
+
+static IndexClause *
+MakeIndexClause(RestrictInfo *rinfo, RestrictInfo *indexqual, bool lossy, int indexcol)
+{
+	IndexClause *iclause = makeNode(IndexClause);
+
+	iclause->rinfo = rinfo;
+	iclause->indexquals = list_make1(indexqual);
+	iclause->lossy = lossy;
+	iclause->indexcol = indexcol;
+	iclause->indexcols = NIL;
+	return iclause;
+}
 
 /*
  * If rinfo is "indexed column op ANY(array)" for filter column indexcol
@@ -38,7 +77,6 @@ ArrayIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo, in
 {
 	ScalarArrayOpExpr *saop;
 	Node	   *left;
-	IndexClause *iclause;
 
 	if (!IsA(rinfo->clause, ScalarArrayOpExpr) || rinfo->pseudoconstant)
 		return NULL;
@@ -48,25 +86,76 @@ ArrayIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo, in
 	left = linitial(saop->args);
 	if (IsA(left, RelabelType))
 		left = (Node *) ((RelabelType *) left)->arg;
-	if (!IsA(left, Var) || ((Var *) left)->varno != index->rel->relid ||
-		((Var *) left)->varattno != index->indexkeys[indexcol] ||
-		((Var *) left)->varlevelsup != 0)
+	if (!IsIndexColumn(left, index, indexcol) ||
+		!op_in_opfamily(saop->opno, index->opfamily[indexcol]) ||
+		!KnownAtScanStart(root, lsecond(saop->args)))
 		return NULL;
-	if (!op_in_opfamily(saop->opno, index->opfamily[indexcol]))
+	return MakeIndexClause(rinfo, rinfo, false, indexcol);
+}
+
+/*
+ * If rinfo is "jsonb filter column ->> key = value" (either way round; key
+ * and value known when the scan starts, a deterministic collation) for
+ * filter column indexcol, an IndexClause with a lossy derived condition:
+ * "column @> ANY(gigavector.jsonb_field_candidates(key, value))", the
+ * objects of which one must be contained for ->> to give value (hnswjsonb.c
+ * tests it on the signatures); the executor rechecks the ->> clause.
+ */
+static IndexClause *
+FieldTextIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo, int indexcol)
+{
+	OpExpr	   *eq;
+	OpExpr	   *field = NULL;
+	Node	   *value = NULL;
+	Node	   *column;
+	Oid			contains;
+	Oid			candidates;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	ScalarArrayOpExpr *saop;
+
+	if (!IsA(rinfo->clause, OpExpr) || rinfo->pseudoconstant ||
+		((OpExpr *) rinfo->clause)->opno != TextEqualOperator)
 		return NULL;
-	/* the array side must be known when the scan starts */
-	if (!bms_is_empty(pull_varnos(root, lsecond(saop->args))))
+	eq = (OpExpr *) rinfo->clause;
+	if (OidIsValid(eq->inputcollid) && !get_collation_isdeterministic(eq->inputcollid))
 		return NULL;
-	if (contain_volatile_functions(lsecond(saop->args)))
+	for (int side = 0; side < 2 && field == NULL; side++)
+	{
+		Node	   *arg = (Node *) list_nth(eq->args, side);
+
+		if (IsA(arg, OpExpr) && get_opcode(((OpExpr *) arg)->opno) == F_JSONB_OBJECT_FIELD_TEXT)
+		{
+			field = (OpExpr *) arg;
+			value = (Node *) list_nth(eq->args, 1 - side);
+		}
+	}
+	if (field == NULL)
+		return NULL;
+	column = linitial(field->args);
+	contains = get_opfamily_member(index->opfamily[indexcol], JSONBOID, JSONBOID,
+								   HNSW_KEY_CONTAINS);
+	if (!IsIndexColumn(column, index, indexcol) || !OidIsValid(contains) ||
+		!KnownAtScanStart(root, (Node *) list_make2(lsecond(field->args), value)))
+		return NULL;
+	candidates = LookupFuncName(list_make2(makeString("gigavector"),
+										   makeString("jsonb_field_candidates")),
+								2, argtypes, true);
+	if (!OidIsValid(candidates))
 		return NULL;
 
-	iclause = makeNode(IndexClause);
-	iclause->rinfo = rinfo;
-	iclause->indexquals = list_make1(rinfo);
-	iclause->lossy = false;
-	iclause->indexcol = indexcol;
-	iclause->indexcols = NIL;
-	return iclause;
+	saop = makeNode(ScalarArrayOpExpr);
+	saop->opno = contains;
+	saop->opfuncid = get_opcode(contains);
+	saop->useOr = true;
+	saop->inputcollid = InvalidOid;
+	saop->args = list_make2(copyObject(column),
+							makeFuncExpr(candidates, JSONBARRAYOID,
+										 list_make2(copyObject(lsecond(field->args)),
+													copyObject(value)),
+										 InvalidOid, DEFAULT_COLLATION_OID,
+										 COERCE_EXPLICIT_CALL));
+	saop->location = -1;
+	return MakeIndexClause(rinfo, make_simple_restrictinfo(root, (Expr *) saop), true, indexcol);
 }
 
 /*
@@ -93,6 +182,9 @@ WithArrayClauses(PlannerInfo *root, IndexPath *path, RelOptInfo *rel)
 		for (int col = 1; col < index->nkeycolumns && !present; col++)
 		{
 			IndexClause *iclause = ArrayIndexClause(root, index, rinfo, col);
+
+			if (iclause == NULL)
+				iclause = FieldTextIndexClause(root, index, rinfo, col);
 
 			if (iclause)
 			{

@@ -49,6 +49,7 @@
  */
 #include "compat.h"
 
+#include "access/itup.h"
 #include "access/relscan.h"
 #include "hnsw.h"
 #include "miscadmin.h"
@@ -65,6 +66,7 @@ typedef struct GvHnswScanOpaqueData
 	bool		done;
 	float	   *query;
 	float	   *decoded;		/* scratch for an element's vector */
+	uint8	   *qbits;			/* the query's bits (GvHnswQueryBits) or NULL */
 	GvHnswHeapData cand;
 	GvHnswHeapData result;
 	GvHnswHeapData discard;
@@ -96,11 +98,13 @@ typedef struct GvHnswScanOpaqueData
 	int			nlisted;
 	GvHnswRecentBuffers recent; /* bounded: pins the element pages */
 	GvHnswHeapData found;		/* bounded: read, not yet returned (min-heap) */
+	GvHnswTidSetData readListed;	/* bounded: the elements read */
 	bool		recheck;		/* a filter column is stored as a hash */
 	bool		memoise;		/* leave returned rows' distances in the
 								 * distance memo (gvector.c) */
 	GvMemoKernel memoKernel;
 	GvHeapFetchData heapFetch;	/* re-ranking (float16, int8, binary storage) */
+	MemoryContext rowCtx;		/* re-ranking: a heap row's values */
 } GvHnswScanOpaqueData;
 
 typedef GvHnswScanOpaqueData *GvHnswScanOpaque;
@@ -134,6 +138,7 @@ gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	GvHeapFetchEnd(&so->heapFetch);
 	GvDistanceMemoForget();
 	MemoryContextReset(so->ctx);
+	so->rowCtx = NULL;			/* was a child of ctx */
 	so->started = false;
 	so->done = false;
 }
@@ -203,36 +208,55 @@ GraphBound(Relation index, GvHnswInfo info, double *elements)
 }
 
 /*
- * The element at off of a share-locked page as a result candidate: false
+ * One candidate for each heap TID of element tup (at tid), all at the
+ * distance of c[0]; returns how many (ntids, at most HNSW_HEAPTIDS).
+ */
+static int
+ExpandElement(GvHnswElementTuple tup, ItemPointer tid, GvHnswCandidate *c)
+{
+	for (int i = 0; i < tup->ntids; i++)
+	{
+		c[i].dist = c[0].dist;
+		c[i].tid = *tid;
+		c[i].heaptid = *GvHnswElementHeapTid(tup, i);
+		c[i].toastid = tup->ntids == 1 ? tup->toastid : InvalidOid;
+	}
+	return tup->ntids;
+}
+
+/*
+ * The element at off of a share-locked page as result candidates, one for
+ * each of its heap TIDs (c has room for HNSW_HEAPTIDS); returns how many: 0
  * if there is none (a page that is not an element page, a line pointer past
  * its end: a stale directory entry), it is a tombstone or fails the filter.
  * The distance is in the index's storage (re-ranked later when that is not
  * float32).
  */
-static bool
+static int
 RankElement(GvHnswScanOpaque so, Page page, BlockNumber blkno, OffsetNumber off,
 			GvHnswCandidate *c)
 {
 	GvHnswInfo	info = so->info;
 	GvHnswElementTuple tup;
+	ItemPointerData tid;
 
 	if (PageIsNew(page) || !(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT) ||
 		off > PageGetMaxOffsetNumber(page))
-		return false;
+		return 0;
 	tup = GvHnswPageGetElement(page, off);
 	if ((tup->flags & HNSW_ELEMENT_DELETED) || !GvHnswKeysMatch(info, tup, &so->filter))
-		return false;
-	c->dist = GvMetricDistance(info->metric, so->query,
-							   GvHnswElementVector(info, tup, so->decoded), info->dim);
-	c->heaptid = tup->heaptid;
-	c->toastid = tup->toastid;
-	ItemPointerSet(&c->tid, blkno, off);
-	return true;
+		return 0;
+	c->dist = GvHnswElementDistance(info, so->query, so->qbits, tup, so->decoded);
+	ItemPointerSet(&tid, blkno, off);
+	return ExpandElement(tup, &tid, c);
 }
 
 /*
  * Exact distances to the listed elements (sorted by TID, so each page is
- * read once) that are live and pass the filter; returns how many.
+ * read once, and an element listed once for each of its heap TIDs is
+ * ranked once) that are live and pass the filter, one candidate for each
+ * heap TID; out has room for HNSW_HEAPTIDS a listed entry.  Returns how
+ * many.
  */
 static int
 RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out)
@@ -245,6 +269,8 @@ RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out
 	{
 		BlockNumber blkno = ItemPointerGetBlockNumber(&listed[i].tid);
 
+		if (i > 0 && ItemPointerEquals(&listed[i].tid, &listed[i - 1].tid))
+			continue;
 		if (!BufferIsValid(buf) || BufferGetBlockNumber(buf) != blkno)
 		{
 			CHECK_FOR_INTERRUPTS();
@@ -253,9 +279,8 @@ RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out
 			buf = ReadBuffer(scan->indexRelation, blkno);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 		}
-		if (RankElement(so, BufferGetPage(buf), blkno,
-						ItemPointerGetOffsetNumber(&listed[i].tid), &out[count]))
-			count++;
+		count += RankElement(so, BufferGetPage(buf), blkno,
+							 ItemPointerGetOffsetNumber(&listed[i].tid), &out[count]);
 	}
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
@@ -351,7 +376,8 @@ ListedSiftDown(GvHnswListed *heap, int n, int i)
 
 /*
  * Bounded listing: read the element of the listed entry with the least
- * bound into so->found if it is live and passes the filter.
+ * bound into so->found if it is live and passes the filter, and not read
+ * before (an element has an entry for each of its heap TIDs).
  */
 static void
 ReadNextListed(IndexScanDesc scan)
@@ -359,16 +385,20 @@ ReadNextListed(IndexScanDesc scan)
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 	ItemPointerData tid = so->listed[0].tid;
 	Buffer		buf;
-	GvHnswCandidate c;
+	GvHnswCandidate c[HNSW_HEAPTIDS];
+	int			n;
 
 	so->listed[0] = so->listed[--so->nlisted];
 	ListedSiftDown(so->listed, so->nlisted, 0);
+	if (!GvHnswTidSetAdd(&so->readListed, &tid))
+		return;
 	CHECK_FOR_INTERRUPTS();
 	buf = GvHnswPinPage(scan->indexRelation, so->recent, ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	if (RankElement(so, BufferGetPage(buf), ItemPointerGetBlockNumber(&tid),
-					ItemPointerGetOffsetNumber(&tid), &c))
-		GvHnswHeapPush(&so->found, &c);
+	n = RankElement(so, BufferGetPage(buf), ItemPointerGetBlockNumber(&tid),
+					ItemPointerGetOffsetNumber(&tid), c);
+	for (int i = 0; i < n; i++)
+		GvHnswHeapPush(&so->found, &c[i]);
 	UnlockReleaseBuffer(buf);
 }
 
@@ -416,6 +446,7 @@ StartBounded(IndexScanDesc scan, GvHnswListed *listed, int n)
 	so->nlisted = n;
 	so->recent = GvHnswGetRecentBuffers(scan->indexRelation);
 	GvHnswHeapInit(&so->found, 64, false);
+	GvHnswTidSetInit(&so->readListed, 64);
 	so->bounded = true;
 }
 
@@ -453,7 +484,7 @@ ListFilteredElements(IndexScanDesc scan, GvHnswMetaPageData *meta)
 		StartBounded(scan, listed, n);
 		return true;
 	}
-	so->out = palloc(sizeof(GvHnswCandidate) * Max(n, 1));
+	so->out = palloc(sizeof(GvHnswCandidate) * Max(n, 1) * HNSW_HEAPTIDS);
 	so->nout = RankListed(scan, listed, n, so->out);
 	pfree(listed);
 	if (!GvHnswStorageIsExact(info))
@@ -489,6 +520,7 @@ StartScan(IndexScanDesc scan)
 	so->query = GvHnswPrepareDatum(scan->indexRelation, info,
 								 scan->orderByData[0].sk_argument, &ok);
 	so->decoded = palloc(sizeof(float) * info->dim);
+	so->qbits = GvHnswQueryBits(info, so->query);
 	if (!GvHnswPrepareFilter(info, scan->keyData, scan->numberOfKeys, &so->filter,
 							 &so->recheck))
 	{
@@ -544,32 +576,50 @@ CompareCandidatesDistTid(const void *a, const void *b)
 }
 
 /*
- * Replace the approximate distances of so->out by exact ones from the heap
- * rows and sort it; drop rows the scan's snapshot cannot see.
+ * Replace the approximate distances of c[0, n) by exact ones from the heap
+ * rows; drop rows the scan's snapshot cannot see.  Returns how many are
+ * left.
  */
-static void
-RerankBatch(IndexScanDesc scan)
+static int
+ExactDistances(IndexScanDesc scan, GvHnswCandidate *c, int n)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	MemoryContext old;
 	int			keep = 0;
 
-	for (int i = 0; i < so->nout; i++)
+	if (so->rowCtx == NULL)
+		so->rowCtx = AllocSetContextCreate(so->ctx, "gv_hnsw scan rows",
+										   ALLOCSET_DEFAULT_SIZES);
+	for (int i = 0; i < n; i++)
 	{
 		bool		ok;
 		Datum		value;
 		float	   *x;
 
-		if (!GvHeapFetchValue(&so->heapFetch, scan, &so->out[i].heaptid, &value))
+		if (!GvHeapFetchValue(&so->heapFetch, scan, &c[i].heaptid, &value))
 			continue;
+		old = MemoryContextSwitchTo(so->rowCtx);	/* the detoasted row */
 		x = GvHnswPrepareDatum(scan->indexRelation, so->info, value, &ok);
-		so->out[keep] = so->out[i];
-		so->out[keep++].dist = GvMetricDistance(so->info->metric, so->query, x,
-												so->info->dim);
-		pfree(x);
+		c[keep] = c[i];
+		c[keep++].dist = GvMetricDistance(so->info->metric, so->query, x,
+										  so->info->dim);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(so->rowCtx);
 	}
 	GvHeapFetchRelease(&so->heapFetch);
-	so->nout = keep;
-	qsort(so->out, keep, sizeof(GvHnswCandidate), CompareCandidatesDistTid);
+	return keep;
+}
+
+/*
+ * Replace the approximate distances of so->out by exact ones and sort it.
+ */
+static void
+RerankBatch(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+
+	so->nout = ExactDistances(scan, so->out, so->nout);
+	qsort(so->out, so->nout, sizeof(GvHnswCandidate), CompareCandidatesDistTid);
 }
 
 /* Keep the n best of cands (sorted); returns the new count. */
@@ -592,14 +642,12 @@ KeepBest(GvHnswCandidate *cands, int count, int n)
 
 /*
  * Add c to the exhaustive batch being collected if it comes after the last
- * element handed out and was not handed out by the graph phase.
+ * element handed out (the graph phase's rows are already left out).
  */
 static void
 CollectCandidate(GvHnswScanOpaque so, GvHnswCandidate *c, GvHnswCandidate *cands,
 				 int *count, int cap, int batch)
 {
-	if (GvHnswTidSetContains(&so->returned, &c->heaptid))
-		return;
 	if (ItemPointerIsValid(&so->lastTid) ?
 		CompareDistTid(c->dist, &c->heaptid, so->lastDist, &so->lastTid) <= 0 :
 		c->dist < so->lastDist)
@@ -613,8 +661,13 @@ CollectCandidate(GvHnswScanOpaque so, GvHnswCandidate *c, GvHnswCandidate *cands
  * The exact pass reads the index's own pages, not the table: index
  * entries carry the TIDs the executor expects (HOT chain roots), cover
  * exactly the rows a partial index holds, and hold the filter columns.
- * Distances are in the index's storage (re-ranked afterwards when it is
- * float16 or int8).
+ *
+ * Under float16, int8 or binary storage every distance is computed from
+ * the heap row before it is compared with the cursor.  The cursor of a
+ * pass must be in the order rows are handed out: with a pass's cursor in
+ * quantized order, a row the next pass found (quantized distance past the
+ * cursor) could be exactly nearer than rows already handed out and was
+ * skipped, a few rows of every thousand.
  */
 static int
 CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
@@ -623,6 +676,9 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 	Relation	index = scan->indexRelation;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	GvHnswRecentBuffers recent = GvHnswGetRecentBuffers(index);
+	bool		exact = GvHnswStorageIsExact(so->info);
+	GvHnswCandidate *onPage = palloc(sizeof(GvHnswCandidate) *
+									 MaxIndexTuplesPerPage * HNSW_HEAPTIDS);
 	int			count = 0;
 
 	/*
@@ -634,6 +690,7 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 	{
 		Buffer		buf = GvHnswPinPage(index, recent, blkno);
 		Page		page;
+		int			n = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -642,14 +699,20 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				GvHnswCandidate c;
+				int			end = n + RankElement(so, page, blkno, off, &onPage[n]);
 
-				if (RankElement(so, page, blkno, off, &c))
-					CollectCandidate(so, &c, cands, &count, cap, batch);
+				for (int i = n; i < end; i++)
+					if (!GvHnswTidSetContains(&so->returned, &onPage[i].heaptid))
+						onPage[n++] = onPage[i];
 			}
 		}
-		UnlockReleaseBuffer(buf);
+		UnlockReleaseBuffer(buf);	/* before the heap is read */
+		if (!exact)
+			n = ExactDistances(scan, onPage, n);
+		for (int i = 0; i < n; i++)
+			CollectCandidate(so, &onPage[i], cands, &count, cap, batch);
 	}
+	pfree(onPage);
 	return count;
 }
 
@@ -704,13 +767,7 @@ ExhaustiveBatch(IndexScanDesc scan)
 				last = &cands[i];
 		so->lastDist = last->dist;
 		so->lastTid = last->heaptid;
-		if (!GvHnswStorageIsExact(so->info))
-		{
-			RerankBatch(scan);	/* exact distances for all, sorted */
-			so->sortedEnd = INT_MAX;
-		}
-		else
-			so->sortedEnd = 0;	/* sorted a part at a time, as needed */
+		so->sortedEnd = 0;		/* sorted a part at a time, as needed */
 	}
 }
 
@@ -732,9 +789,6 @@ StartExhaustive(IndexScanDesc scan)
 	 */
 	so->lastDist = so->outDist;
 	ItemPointerSetInvalid(&so->lastTid);
-	if (!GvHnswStorageIsExact(so->info))
-		so->lastDist = -get_float8_infinity();	/* pass distances are not
-												 * the re-ranked ones */
 	ExhaustiveBatch(scan);
 }
 
@@ -770,6 +824,76 @@ SearchBatch(IndexScanDesc scan, int ef)
 			so->visitedCount + (ef - so->result.count) / rate > (double) bound)
 			return true;
 	}
+}
+
+/* Room for n more candidates in *out (of *cap), grown as needed. */
+static void
+ReserveCandidates(GvHnswCandidate **out, int *cap, int used, int n)
+{
+	if (used + n > *cap)
+	{
+		*cap = Max(*cap * 2, used + n);
+		*out = repalloc_huge(*out, sizeof(GvHnswCandidate) * *cap);
+	}
+}
+
+/*
+ * One row in so->out for each heap TID of the elements that hold several,
+ * or have an overflow chain (read again from their pages: the search keeps
+ * only the first TID), in the element's place.  A row held back and found
+ * again in a later batch is one already.  Overflow tuples are not graph
+ * elements, so only this finds their rows in the graph phase; the exact
+ * pass reads them as it reads every element.
+ */
+static void
+ExpandBatch(IndexScanDesc scan)
+{
+	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	GvHnswInfo	info = so->info;
+	Relation	index = scan->indexRelation;
+	int			cap = so->nout + 16;
+	GvHnswCandidate *out;
+	GvHnswElementTuple tup;
+	int			n = 0;
+	bool		any = false;
+
+	for (int i = 0; i < so->nout && !any; i++)
+		any = so->out[i].toastid == HNSW_TOASTID_EXPAND;
+	if (!any)
+		return;
+	out = palloc(sizeof(GvHnswCandidate) * cap);
+	tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
+	for (int i = 0; i < so->nout; i++)
+	{
+		ItemPointerData tid = so->out[i].tid;
+		int64		hops = 0;
+
+		ReserveCandidates(&out, &cap, n, 1);
+		if (so->out[i].toastid != HNSW_TOASTID_EXPAND)
+		{
+			out[n++] = so->out[i];
+			continue;
+		}
+		/* gone or changed since (VACUUM): its TIDs as they are now */
+		if (!GvHnswGetElementCopy(index, info, &tid, tup))
+			continue;
+		for (;;)
+		{
+			ReserveCandidates(&out, &cap, n, HNSW_HEAPTIDS);
+			out[n] = so->out[i];
+			n += ExpandElement(tup, &tid, &out[n]);
+			tid = tup->overflow;
+			if (!ItemPointerIsValid(&tid) || ++hops > so->elements * 2 + 1000)
+				break;			/* the end, or a corrupt chain that loops */
+			GvHnswGetElementCopy(index, info, &tid, tup);
+			if (!(tup->flags & HNSW_ELEMENT_OVERFLOW))
+				break;
+		}
+	}
+	pfree(so->out);
+	so->out = out;
+	so->nout = n;
+	pfree(tup);
 }
 
 /*
@@ -850,6 +974,7 @@ NextBatch(IndexScanDesc scan)
 	so->out = palloc(sizeof(GvHnswCandidate) * Max(so->nout, 1));
 	for (int i = so->nout - 1; i >= 0; i--)
 		so->out[i] = GvHnswHeapPop(&so->result);
+	ExpandBatch(scan);
 	/* quantized storage: hold back the half that is farther exactly */
 	if (so->nout > 0 && !GvHnswStorageIsExact(so->info))
 		RerankBatch(scan);

@@ -24,6 +24,7 @@
 #include "storage/buf_internals.h"
 #include "storage/bufmgr.h"
 #include "fmgr.h"
+#include "gbit.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 
@@ -148,6 +149,11 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 		order = bitOrder;
 		norder = lengthof(bitOrder);
 	}
+	else if (metric->type == GV_TYPE_GSPARSEVEC)
+		norder--;				/* not binary: the densified vectors of a wide
+								 * sparse column make builds crawl (each
+								 * element all its dimensions, in memory and
+								 * in every re-ranked distance) */
 
 	if (requested != HNSW_STORAGE_AUTO)
 	{
@@ -166,6 +172,12 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 	for (int i = 0; i < norder; i++)
 		if (GvHnswMaxLevelFor(keyBytes + GvHnswVectorBytes(order[i], dim), m) >= 0)
 			return order[i];
+	if (metric->type == GV_TYPE_GSPARSEVEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("gv_hnsw cannot index a gsparsevec of %d dimensions with m = %d: it stores the vector with all its dimensions, and even an int8 element does not fit on a page",
+						dim, m),
+				 errhint("Declare the column with fewer dimensions, or lower m; wider sparse vectors are searched by sequential scan.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("gv_hnsw cannot index %d dimensions with m = %d: even a binary element does not fit on a page",
@@ -235,10 +247,62 @@ GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup, float *buf)
 }
 
 /*
+ * A gbit query's bits laid out as the index's binary codes (bit i in byte
+ * i / 8 at i % 8), so that gv_hnsw compares it with elements code to code
+ * (GvHnswElementDistance); NULL for other indexes.  palloc'd.
+ */
+uint8 *
+GvHnswQueryBits(GvHnswInfo info, const float *q)
+{
+	uint8	   *bits;
+
+	if (info->storage != HNSW_STORAGE_BIT || info->metric->type != GV_TYPE_GBIT)
+		return NULL;
+	bits = palloc0((info->dim + 7) / 8);
+	for (int i = 0; i < info->dim; i++)
+		if (q[i] != 0.0f)
+			bits[i >> 3] |= (uint8) (1 << (i & 7));
+	return bits;
+}
+
+/*
+ * The distance from q to an element.  With qbits (GvHnswQueryBits) it is
+ * counted on the codes, without decoding them to floats: an element's code
+ * is its bits exactly when its two levels are 0 and 1, as they are for every
+ * gbit but one with no bit or every bit set, which goes the float way.  The
+ * counts are the ones the float kernels would sum, so the distances are
+ * the same.
+ */
+double
+GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
+					  GvHnswElementTuple tup, float *decoded)
+{
+	if (qbits != NULL)
+	{
+		const float *levels = (const float *) (tup->data + info->keyBytes);
+		const uint8 *code = (const uint8 *) (levels + 2);
+		int			bytes = (info->dim + 7) / 8;
+
+		if (levels[0] == 0.0f && levels[1] == 1.0f)
+		{
+			uint64		both;
+
+			if (info->metric->kind == GV_METRIC_HAMMING)
+				return (double) GvCountBits(qbits, code, bytes, COUNT_XOR);
+			both = GvCountBits(qbits, code, bytes, COUNT_AND);
+			if (both == 0)
+				return 1.0;
+			return 1.0 - (double) both / (double) GvCountBits(qbits, code, bytes, COUNT_OR);
+		}
+	}
+	return GvMetricDistance(info->metric, q, GvHnswElementVector(info, tup, decoded), info->dim);
+}
+
+/*
  * The filter columns after the vector: how many, and whether each is kept
  * exactly (pass-by-value types of up to 8 bytes: the Datum itself) or as a
  * 64-bit hash of its bytes (anything else; scans then ask the executor to
- * recheck).  A hash of the bytes is only an equality test under a
+ * recheck), jsonb as a signature (hnswjsonb.c; rechecked too).  A hash of the bytes is only an equality test under a
  * deterministic collation: build refuses the others.
  */
 void
@@ -248,6 +312,7 @@ GvHnswInitKeys(Relation index, GvHnswInfo info)
 
 	info->nkeys = IndexRelationGetNumberOfKeyAttributes(index) - 1;
 	Assert(info->nkeys <= HNSW_MAX_KEYS);
+	info->keyBytes = 0;
 	for (int k = 0; k < info->nkeys; k++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, k + 1);
@@ -256,14 +321,18 @@ GvHnswInitKeys(Relation index, GvHnswInfo info)
 							   att->attlen <= (int) sizeof(Datum));
 		info->keyLen[k] = att->attlen;
 		info->keyType[k] = att->atttypid;
-		if (info->keyHashed[k])
+		if (att->atttypid == JSONBOID)
+			info->keyKind[k] = HNSW_KEY_JSONB;
+		else if (info->keyHashed[k])
 			info->keyKind[k] = HNSW_KEY_HASHED;
 		else if (att->atttypid == FLOAT4OID || att->atttypid == FLOAT8OID)
 			info->keyKind[k] = HNSW_KEY_FLOAT;
 		else
 			info->keyKind[k] = HNSW_KEY_INTEGER;
+		info->keyOffset[k] = (int16) info->keyBytes;
+		info->keyBytes += info->keyKind[k] == HNSW_KEY_JSONB ? HNSW_JSONB_BYTES :
+			(int) sizeof(uint64);
 	}
-	info->keyBytes = (int) sizeof(uint64) * info->nkeys;
 	info->dataBytes = info->keyBytes + info->vecBytes;
 }
 
@@ -400,7 +469,8 @@ GetElementLocked(Relation index, Page page, ItemPointer tid)
 
 /*
  * Copy the element at tid into dst (room for a tuple of the index's
- * largest size).  Returns false if the slot holds a tombstone.
+ * largest size).  Returns false if the slot holds a tombstone or an
+ * overflow tuple (not a graph element; copied all the same).
  */
 bool
 GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
@@ -413,7 +483,7 @@ GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = GetElementLocked(index, BufferGetPage(buf), tid);
 	memcpy(dst, tup, GvHnswTupleSize(info->dataBytes, info->m, tup->capLevel));
-	live = !(tup->flags & HNSW_ELEMENT_DELETED);
+	live = !(tup->flags & (HNSW_ELEMENT_DELETED | HNSW_ELEMENT_OVERFLOW));
 	UnlockReleaseBuffer(buf);
 	return live;
 }
@@ -857,6 +927,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 	int			nslots = GvHnswLevelSlots(info->m, level);
 	ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * nslots);
 	float	   *decoded = palloc(sizeof(float) * dim);
+	uint8	   *qbits = GvHnswQueryBits(info, q);
 	RecentBuffers *recent = GvHnswGetRecentBuffers(index);
 
 	while (cand->count > 0)
@@ -892,11 +963,10 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 			buf = GvHnswPinPage(index, recent, ItemPointerGetBlockNumber(&nbrs[i]));
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			tup = GetElementLocked(index, BufferGetPage(buf), &nbrs[i]);
-			e.dist = GvMetricDistance(info->metric, q,
-									  GvHnswElementVector(info, tup, decoded), dim);
+			e.dist = GvHnswElementDistance(info, q, qbits, tup, decoded);
 			e.tid = nbrs[i];
 			e.heaptid = tup->heaptid;
-			e.toastid = tup->toastid;
+			e.toastid = GvHnswCandidateToastId(tup);
 			live = !(tup->flags & HNSW_ELEMENT_DELETED) && GvHnswKeysMatch(info, tup, filter);
 			UnlockReleaseBuffer(buf);
 
@@ -925,6 +995,8 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 	}
 	pfree(nbrs);
 	pfree(decoded);
+	if (qbits)
+		pfree(qbits);
 }
 
 /*
@@ -944,7 +1016,7 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 	ep->dist = GvMetricDistance(info->metric, q,
 								GvHnswElementVector(info, tup, decoded), info->dim);
 	ep->heaptid = tup->heaptid;
-	ep->toastid = tup->toastid;
+	ep->toastid = GvHnswCandidateToastId(tup);
 	pfree(tup);
 	pfree(decoded);
 

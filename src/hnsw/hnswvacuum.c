@@ -40,6 +40,8 @@
 #include "utils/memutils.h"
 
 #define HNSW_UPDATE_LOCK	GV_METAPAGE_BLKNO
+/* at most this many passes of RelinkUnreachable a vacuumcleanup */
+#define HNSW_RELINK_ROUNDS	4
 
 /* What a bulkdelete pass works on. */
 typedef struct VacuumStateData
@@ -62,8 +64,56 @@ IsElementPage(Page page)
 		(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT);
 }
 
+/* How many of the element's heap TIDs are dead. */
+static int
+CountDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
+			  void *callback_state)
+{
+	int			dead = 0;
+
+	for (int i = 0; i < tup->ntids; i++)
+		if (callback(GvHnswElementHeapTid(tup, i), callback_state))
+			dead++;
+	return dead;
+}
+
 /*
- * Pass 1: tombstone dead elements; collect every tombstone that is not
+ * Drop the dead heap TIDs of an element (on a page registered for WAL),
+ * keeping the live ones in order; an element left with none becomes a
+ * tombstone.  Not an overflow tuple, nor an element with an overflow
+ * chain: those stay, empty, for rows of the same vector to fill again (the
+ * chain's other tuples may hold live rows, and an overflow tuple is only
+ * ever reached through the chain).  Returns how many were dropped.
+ */
+static int
+RemoveDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
+			   void *callback_state)
+{
+	int			kept = 0;
+	int			ntids = tup->ntids;
+
+	for (int i = 0; i < ntids; i++)
+	{
+		ItemPointerData t = *GvHnswElementHeapTid(tup, i);
+
+		if (!callback(&t, callback_state))
+		{
+			*GvHnswElementHeapTid(tup, kept) = t;
+			kept++;
+		}
+	}
+	for (int i = kept; i < HNSW_HEAPTIDS; i++)
+		ItemPointerSetInvalid(GvHnswElementHeapTid(tup, i));
+	tup->ntids = kept;
+	if (kept == 0 && !(tup->flags & HNSW_ELEMENT_OVERFLOW) &&
+		!ItemPointerIsValid(&tup->overflow))
+		tup->flags |= HNSW_ELEMENT_DELETED;
+	return ntids - kept;
+}
+
+/*
+ * Pass 1: tombstone dead elements (those whose heap TIDs are all dead;
+ * the others lose their dead ones); collect every tombstone that is not
  * FREE yet in the dead set, and the pages that hold them.
  */
 static void
@@ -96,7 +146,8 @@ MarkDead(VacuumState vs, IndexBulkDeleteResult *stats,
 			ItemPointerData tid;
 
 			ItemPointerSet(&tid, blkno, off);
-			if (!(tup->flags & HNSW_ELEMENT_DELETED) && callback(&tup->heaptid, callback_state))
+			if (!(tup->flags & HNSW_ELEMENT_DELETED) &&
+				CountDeadTids(tup, callback, callback_state) > 0)
 			{
 				if (state == NULL)
 				{
@@ -104,9 +155,7 @@ MarkDead(VacuumState vs, IndexBulkDeleteResult *stats,
 					page = GenericXLogRegisterBuffer(state, buf, 0);
 					tup = GvHnswPageGetElement(page, off);
 				}
-				tup->flags |= HNSW_ELEMENT_DELETED;
-				ItemPointerSetInvalid(&tup->heaptid);
-				stats->tuples_removed++;
+				stats->tuples_removed += RemoveDeadTids(tup, callback, callback_state);
 			}
 			if ((tup->flags & HNSW_ELEMENT_DELETED) && !(tup->flags & HNSW_ELEMENT_FREE))
 			{
@@ -114,7 +163,7 @@ MarkDead(VacuumState vs, IndexBulkDeleteResult *stats,
 				holdsDead = true;
 			}
 			else if (!(tup->flags & HNSW_ELEMENT_DELETED))
-				stats->num_index_tuples++;
+				stats->num_index_tuples += tup->ntids;
 		}
 		if (state)
 			GenericXLogFinish(state);
@@ -159,7 +208,8 @@ HighestLiveElement(VacuumState vs, ItemPointer best, int *level)
 			{
 				GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
 
-				if (!(tup->flags & HNSW_ELEMENT_DELETED) && tup->level > *level)
+				if (!(tup->flags & (HNSW_ELEMENT_DELETED | HNSW_ELEMENT_OVERFLOW)) &&
+					tup->level > *level)
 				{
 					*level = tup->level;
 					ItemPointerSet(best, blkno, off);
@@ -468,10 +518,16 @@ WriteRepairedLevel(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup, int 
  * points along a curve kept only links to one side, and a search from the
  * entry point stopped at the entry point's end of the curve (60 of 200 rows
  * found by their own vector, TAP 016).
+ *
+ * zeroFromEntry: level 0 is searched from the entry point itself, not from
+ * what the level above found.  For an element the entry point cannot reach
+ * at level 0: the levels above can lead into the part it is in, and a
+ * level-0 search from there finds only that part (all 32 nearest of 427
+ * unreachable elements of a binary-storage index, TAP 070).
  */
 static void
 SearchNeighbourhood(VacuumState vs, GvHnswElementTuple tup, GvHnswCandidate **found,
-					int *nfound)
+					int *nfound, bool zeroFromEntry)
 {
 	Relation	index = vs->vinfo->index;
 	GvHnswInfo	info = vs->info;
@@ -498,6 +554,12 @@ SearchNeighbourhood(VacuumState vs, GvHnswElementTuple tup, GvHnswCandidate **fo
 		GvHnswTidSetData visited;
 		int64		count = 0;
 
+		if (l == 0 && zeroFromEntry)
+		{
+			GvHnswFindEntry(index, info, vec, &meta, meta.entryLevel, &ep);
+			eps = &ep;
+			neps = 1;
+		}
 		GvHnswHeapInit(&cand, ef * 4, false);
 		GvHnswHeapInit(&result, ef + 1, true);
 		GvHnswTidSetInit(&visited, ef * info->m * 2);
@@ -535,7 +597,7 @@ RepairElement(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup,
 	GvHnswCandidate **found = palloc0(sizeof(GvHnswCandidate *) * (tup->level + 1));
 	int		   *nfound = palloc0(sizeof(int) * (tup->level + 1));
 
-	SearchNeighbourhood(vs, tup, found, nfound);
+	SearchNeighbourhood(vs, tup, found, nfound, false);
 	for (int l = 0; l <= tup->level; l++)
 	{
 		int			nchosen;
@@ -740,6 +802,21 @@ MarkReachable(VacuumState vs, GvHnswTidSet reached)
  * 071); scans still returned their rows, through the exhaustive pass, but
  * a LIMIT search never did.
  */
+/*
+ * Keep the candidates the entry point reaches at level 0: links from the
+ * others would leave an unreachable element cut off.
+ */
+static int
+KeepReached(GvHnswTidSet reached, GvHnswCandidate *cands, int n)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < n; i++)
+		if (GvHnswTidSetContains(reached, &cands[i].tid))
+			cands[kept++] = cands[i];
+	return kept;
+}
+
 static int64
 RelinkUnreachable(VacuumState vs)
 {
@@ -781,7 +858,8 @@ RelinkUnreachable(VacuumState vs)
 			old = MemoryContextSwitchTo(tmp);
 			found = palloc0(sizeof(GvHnswCandidate *) * (tup->level + 1));
 			nfound = palloc0(sizeof(int) * (tup->level + 1));
-			SearchNeighbourhood(vs, tup, found, nfound);
+			SearchNeighbourhood(vs, tup, found, nfound, true);
+			nfound[0] = KeepReached(&reached, found[0], nfound[0]);
 			for (int l = 0; l <= tup->level; l++)
 			{
 				int			n = GvHnswSelectNeighbors(index, info, found[l], nfound[l],
@@ -821,10 +899,26 @@ gvhnswvacuumcleanup(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats)
 	{
 		VacuumStateData vs;
 		int64		relinked;
+		int64		left;
 
 		vs.vinfo = vinfo;
 		vs.info = GvHnswGetInfo(index);
 		relinked = RelinkUnreachable(&vs);
+		/*
+		 * A back-link takes the slot of a farthest neighbour, which may be
+		 * orphaned in turn: go again while that leaves fewer (121 left of
+		 * 427 after one round, 0 after two, TAP 070's binary storage).
+		 */
+		left = relinked;
+		for (int round = 1; left > 0 && round < HNSW_RELINK_ROUNDS; round++)
+		{
+			int64		again = RelinkUnreachable(&vs);
+
+			if (again >= left)
+				break;
+			relinked += again;
+			left = again;
+		}
 		if (relinked > 0)
 			ereport(vinfo->message_level,
 					(errmsg("index \"%s\": %lld unreachable elements linked again",
@@ -846,12 +940,12 @@ gvhnswvacuumcleanup(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats)
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				uint8		flags = GvHnswPageGetElement(page, off)->flags;
+				GvHnswElementTuple tup = GvHnswPageGetElement(page, off);
 
-				if (flags & HNSW_ELEMENT_FREE)
+				if (tup->flags & HNSW_ELEMENT_FREE)
 					hasFree = true;
-				else if (!(flags & HNSW_ELEMENT_DELETED) && !counted)
-					stats->num_index_tuples++;
+				else if (!(tup->flags & HNSW_ELEMENT_DELETED) && !counted)
+					stats->num_index_tuples += tup->ntids;
 			}
 		}
 		UnlockReleaseBuffer(buf);

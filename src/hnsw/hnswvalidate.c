@@ -23,27 +23,37 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
+/* May a filter column of type typid have an operator of this strategy? */
+static bool
+FilterStrategyAllowed(Oid typid, int16 strategy)
+{
+	if (strategy == HNSW_KEY_EQUAL)
+		return true;
+	if (typid == JSONBOID)		/* a signature of containment (hnswjsonb.c) */
+		return strategy == HNSW_KEY_CONTAINS || strategy == HNSW_KEY_EXISTS ||
+			strategy == HNSW_KEY_EXISTS_ANY || strategy == HNSW_KEY_EXISTS_ALL;
+	return get_typbyval(typid) && strategy >= HNSW_KEY_LESS && strategy <= HNSW_KEY_GREATER;
+}
+
 /*
  * A filter column's operator class: search operators only, boolean, no
  * support functions; = of the class's own type as strategy 1, and
  * strategies 1-5 (= < <= >= >, hnsw.h) for the rest, the range ones only
  * on types stored by value (whose codes order like the values:
- * hnswfilter.c).  Other type pairs than the class's own are cross-type
- * operators (integers, floats).
+ * hnswfilter.c), and for jsonb @> ? ?| ?& (7, 9, 10, 11).  Other type pairs
+ * than the class's own are cross-type operators (integers, floats).
  */
 static bool
 ValidateFilterOpclass(Form_pg_opclass classform, CatCList *oprlist, CatCList *proclist)
 {
 	bool		ok = proclist->n_members == 0;
 	bool		own = false;
-	bool		ordered = get_typbyval(classform->opcintype);
 
 	for (int i = 0; ok && i < oprlist->n_members; i++)
 	{
 		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
 
-		ok = op->amopstrategy >= HNSW_KEY_EQUAL &&
-			op->amopstrategy <= (ordered ? HNSW_KEY_GREATER : HNSW_KEY_EQUAL) &&
+		ok = FilterStrategyAllowed(classform->opcintype, op->amopstrategy) &&
 			op->amoppurpose == AMOP_SEARCH &&
 			check_amop_signature(op->amopopr, BOOLOID, op->amoplefttype,
 								 op->amoprighttype);
@@ -54,7 +64,7 @@ ValidateFilterOpclass(Form_pg_opclass classform, CatCList *oprlist, CatCList *pr
 	if (!ok || !own)
 		ereport(INFO,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("gv_hnsw filter operator class \"%s\" needs = of its type as strategy 1, only = < <= >= > (strategies 1 to 5, ranges only for types passed by value) and no support function",
+				 errmsg("gv_hnsw filter operator class \"%s\" needs = of its type as strategy 1, only = < <= >= > (strategies 1 to 5, ranges only for types passed by value) or for jsonb @> ? ?| ?& (7, 9, 10, 11), and no support function",
 						NameStr(classform->opcname))));
 	return ok && own;
 }
@@ -100,6 +110,26 @@ Corrupt(Relation index, const char *what, BlockNumber blkno, OffsetNumber off)
 }
 
 /*
+ * Copy the tuple at tid into tup: true if it holds heap TIDs (a live graph
+ * element or an overflow tuple).
+ */
+static bool
+CopyHolder(Relation index, GvHnswInfo info, ItemPointer tid, GvHnswElementTuple tup)
+{
+	return GvHnswGetElementCopy(index, info, tid, tup) ||
+		(tup->flags & (HNSW_ELEMENT_OVERFLOW | HNSW_ELEMENT_DELETED)) == HNSW_ELEMENT_OVERFLOW;
+}
+
+static bool
+ElementHoldsHeapTid(GvHnswElementTuple tup, ItemPointer heaptid)
+{
+	for (int i = 0; i < tup->ntids; i++)
+		if (ItemPointerEquals(GvHnswElementHeapTid(tup, i), heaptid))
+			return true;
+	return false;
+}
+
+/*
  * Live elements the key directory does not list: allowed only for rows no
  * one can see -- an insert that a crash cut short wrote its element but not
  * its entry, and its transaction never committed (VACUUM tombstones such
@@ -126,13 +156,16 @@ CheckUnlisted(Relation index, GvHnswInfo info, OffsetNumber *maxoffs,
 			CHECK_FOR_INTERRUPTS();
 			ItemPointerSet(&tid, blkno, off);
 			if (GvHnswTidSetContains(listed, &tid) ||
-				!GvHnswGetElementCopy(index, info, &tid, tup))
+				!CopyHolder(index, info, &tid, tup) || tup->ntids == 0)
 				continue;
-			if (table_index_fetch_tuple(fetch, &tup->heaptid, snapshot, slot,
-										&callAgain, &allDead))
-				Corrupt(index, "the key directory does not list the element of a visible row",
-						blkno, off);
-			ExecClearTuple(slot);
+			for (int i = 0; i < tup->ntids; i++)
+			{
+				if (table_index_fetch_tuple(fetch, GvHnswElementHeapTid(tup, i), snapshot,
+											slot, &callAgain, &allDead))
+					Corrupt(index, "the key directory does not list the element of a visible row",
+							blkno, off);
+				ExecClearTuple(slot);
+			}
 		}
 	ExecDropSingleTupleTableSlot(slot);
 	table_index_fetch_end(fetch);
@@ -143,7 +176,8 @@ CheckUnlisted(Relation index, GvHnswInfo info, OffsetNumber *maxoffs,
 /*
  * The key directory: a chain of key pages from the metapage's head to its
  * tail, entries of the right size naming elements, and every live element
- * listed once by an entry that agrees with it (heap TID, key codes).
+ * listed by an entry that agrees with it (heap TID, key codes); live
+ * counts the graph's elements and overflow tuples.
  */
 static void
 VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
@@ -181,8 +215,8 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
 			if (eb <= GV_METAPAGE_BLKNO || eb >= nblocks ||
 				ItemPointerGetOffsetNumber(&e->element) > maxoffs[eb])
 				Corrupt(index, "key directory entry names no element", blkno, off);
-			if (GvHnswGetElementCopy(index, info, &e->element, tup) &&
-				ItemPointerEquals(&tup->heaptid, &e->heaptid) &&
+			if (CopyHolder(index, info, &e->element, tup) &&
+				ElementHoldsHeapTid(tup, &e->heaptid) &&
 				tup->keyNulls == e->keyNulls &&
 				memcmp(tup->data, e->keys, info->keyBytes) == 0)
 				GvHnswTidSetAdd(&listed, &e->element);
@@ -193,7 +227,7 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
 	}
 	if (last != meta->keyDirTail)
 		Corrupt(index, "key directory's last page is not the metapage's tail", last, 0);
-	if (listed.count != live)
+	if (listed.count != live)	/* (an empty holder is listed by none) */
 		CheckUnlisted(index, info, maxoffs, &listed, tup);
 	GvHnswTidSetFree(&listed);
 	pfree(tup);
@@ -215,6 +249,46 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
  * and live elements not reachable from the entry point at level 0 (a
  * quality measure, not an error: vacuum repairs most of them).
  */
+/*
+ * The overflow chain of the live element at tid: overflow tuples that
+ * store the element's bytes, each on one chain once.  Returns how many,
+ * each added to reached.
+ */
+static int64
+VerifyOverflowChain(Relation index, GvHnswInfo info, ItemPointer tid, BlockNumber nblocks,
+					OffsetNumber *maxoffs, GvHnswTidSet reached)
+{
+	GvHnswElementTuple head = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
+	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
+	ItemPointerData next;
+	int64		n = 0;
+
+	GvHnswGetElementCopy(index, info, tid, head);
+	for (next = head->overflow; ItemPointerIsValid(&next); next = tup->overflow)
+	{
+		BlockNumber nb = ItemPointerGetBlockNumber(&next);
+
+		CHECK_FOR_INTERRUPTS();
+		if (nb <= GV_METAPAGE_BLKNO || nb >= nblocks ||
+			ItemPointerGetOffsetNumber(&next) > maxoffs[nb])
+			Corrupt(index, "overflow pointer to no element", ItemPointerGetBlockNumber(tid),
+					ItemPointerGetOffsetNumber(tid));
+		if (!GvHnswTidSetAdd(reached, &next))
+			Corrupt(index, "overflow tuple on two chains, or a chain that loops",
+					nb, ItemPointerGetOffsetNumber(&next));
+		GvHnswGetElementCopy(index, info, &next, tup);
+		if ((tup->flags & (HNSW_ELEMENT_OVERFLOW | HNSW_ELEMENT_DELETED)) != HNSW_ELEMENT_OVERFLOW ||
+			tup->keyNulls != head->keyNulls ||
+			memcmp(tup->data, head->data, info->dataBytes) != 0)
+			Corrupt(index, "overflow pointer to a tuple that is not one of the element's",
+					nb, ItemPointerGetOffsetNumber(&next));
+		n++;
+	}
+	pfree(head);
+	pfree(tup);
+	return n;
+}
+
 PG_FUNCTION_INFO_V1(gv_hnsw_verify);
 Datum
 gv_hnsw_verify(PG_FUNCTION_ARGS)
@@ -225,6 +299,8 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 	GvHnswMetaPageData meta;
 	BlockNumber nblocks;
 	int64		live = 0,
+				heapTids = 0,
+				overflows = 0,
 				tombstones = 0,
 				links = 0,
 				deadLinks = 0,
@@ -232,8 +308,8 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 	OffsetNumber *maxoffs;
 	GvHnswTidSetData reached;
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {0};
+	Datum		values[6];
+	bool		nulls[6] = {0};
 	Size		maxsize;
 	GvHnswElementTuple tup;
 
@@ -296,14 +372,30 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 				Corrupt(index, "free slot that is not a tombstone", blkno, off);
 			if (e->flags & HNSW_ELEMENT_DELETED)
 			{
-				if (ItemPointerIsValid(&e->heaptid))
+				if (ItemPointerIsValid(&e->heaptid) || e->ntids != 0)
 					Corrupt(index, "tombstone with a heap pointer", blkno, off);
 				tombstones++;
 			}
+			else if (e->flags & HNSW_ELEMENT_OVERFLOW)
+			{
+				if (e->level != 0 || e->ntids > HNSW_HEAPTIDS)
+					Corrupt(index, "overflow tuple of a level above 0, or with too many heap pointers",
+							blkno, off);
+				for (int i = 0; i < GvHnswSlots(info->m, e->capLevel); i++)
+					if (ItemPointerIsValid(&GvHnswTupleNbrs(e, info->dataBytes, info->m)[i]))
+						Corrupt(index, "overflow tuple with a neighbour", blkno, off);
+				overflows++;
+				heapTids += e->ntids;
+			}
 			else
 			{
-				if (!ItemPointerIsValid(&e->heaptid))
-					Corrupt(index, "live element without a heap pointer", blkno, off);
+				if (e->ntids > HNSW_HEAPTIDS ||
+					(e->ntids == 0 && !ItemPointerIsValid(&e->overflow)))
+					Corrupt(index, "live element without a heap pointer, or with too many", blkno, off);
+				for (int i = 0; i < e->ntids; i++)
+					if (!ItemPointerIsValid(GvHnswElementHeapTid(e, i)))
+						Corrupt(index, "live element without a heap pointer", blkno, off);
+				heapTids += e->ntids;
 				if (!ItemPointerIsValid(&meta.entry) || e->level > meta.entryLevel)
 					Corrupt(index, "live element above the entry point's level", blkno, off);
 				live++;
@@ -377,7 +469,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 			Corrupt(index, "entry point's level differs from the metapage's", 0, 0);
 
 		queue = palloc(sizeof(ItemPointerData) * (live + tombstones + 1));
-		GvHnswTidSetInit(&reached, live + tombstones + 1);
+		GvHnswTidSetInit(&reached, live + overflows + tombstones + 1);
 		GvHnswTidSetAdd(&reached, &meta.entry);
 		queue[tail++] = meta.entry;
 		while (head < tail)
@@ -389,13 +481,18 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 			CHECK_FOR_INTERRUPTS();
 			isLive = GvHnswGetElementCopy(index, info, &cur, tup);
 			if (isLive)
+			{
 				unreachable--;
+				unreachable -= VerifyOverflowChain(index, info, &cur, nblocks, maxoffs,
+												   &reached);
+				GvHnswGetElementCopy(index, info, &cur, tup);
+			}
 			nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
 			for (int i = 0; i < 2 * info->m; i++)
 				if (ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetAdd(&reached, &nbrs[i]))
 					queue[tail++] = nbrs[i];
 		}
-		unreachable += live;
+		unreachable += live + overflows;
 	}
 	else if (live > 0)
 		Corrupt(index, "live elements but no entry point", 0, 0);
@@ -423,7 +520,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 	}
 
 	if (info->nkeys > 0 && meta.keyDirHead != GV_METAPAGE_BLKNO)
-		VerifyKeyDirectory(index, info, &meta, maxoffs, live);
+		VerifyKeyDirectory(index, info, &meta, maxoffs, live + overflows);
 
 	index_close(index, AccessShareLock);
 
@@ -432,5 +529,6 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(links);
 	values[3] = Int64GetDatum(deadLinks);
 	values[4] = Int64GetDatum(unreachable);
+	values[5] = Int64GetDatum(heapTids);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

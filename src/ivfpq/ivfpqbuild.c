@@ -90,16 +90,18 @@ typedef IvfpqBuildStateData *IvfpqBuildState;
 static void
 CopyValue(IvfpqBuildState bs, Datum value, float *dest)
 {
-	Gvector		v = DatumGetGvector(value);
+	int			dim;
+	float	   *x = GvMetricDatumToFloats(bs->metric, value, &dim);
 
 	if (bs->dim == 0)
-		bs->dim = v->dim;
-	if (v->dim != bs->dim)
+		bs->dim = dim;
+	if (dim != bs->dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", bs->dim, v->dim)));
-	memcpy(dest, v->x, sizeof(float) * v->dim);
-	(void) GvMetricPrepareVector(bs->metric, dest, v->dim);
+				 errmsg("expected %d dimensions, not %d", bs->dim, dim)));
+	memcpy(dest, x, sizeof(float) * dim);
+	pfree(x);
+	(void) GvMetricPrepareVector(bs->metric, dest, dim);
 }
 
 /*
@@ -111,17 +113,17 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 {
 	IvfpqBuildState bs = (IvfpqBuildState) state;
 	MemoryContext oldCtx;
-	Gvector		v;
+	int			dim;
 	int			slot = -1;
 
 	if (isnull[0])
 		return;
 
 	oldCtx = MemoryContextSwitchTo(bs->tmpCtx);
-	v = DatumGetGvector(values[0]);
+	dim = GvMetricDatumDims(bs->metric, values[0]);
 	if (bs->dim == 0)
 	{
-		bs->dim = v->dim;
+		bs->dim = dim;
 		bs->sampleCap = Min(bs->sampleCap,
 							(int) Min((double) INT_MAX / 2,
 									  (double) maintenance_work_mem * 1024.0 / 2 /
@@ -145,10 +147,10 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	}
 	if (slot >= 0)
 		CopyValue(bs, values[0], bs->sample + (Size) slot * bs->dim);
-	else if (v->dim != bs->dim)
+	else if (dim != bs->dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", bs->dim, v->dim)));
+				 errmsg("expected %d dimensions, not %d", bs->dim, dim)));
 
 	MemoryContextSwitchTo(oldCtx);
 	MemoryContextReset(bs->tmpCtx);
@@ -260,11 +262,12 @@ SampleTrainingTable(IvfpqBuildState bs, const char *value)
 		CHECK_FOR_INTERRUPTS();
 		d = slot_getattr(slot, attnum, &isnull);
 		if (!isnull && bs->dim > 0 &&
-			DatumGetGvector(d)->dim != bs->dim)
+			GvMetricDatumDims(bs->metric, d) != bs->dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("training table \"%s\" has a vector of %d dimensions, the index %d",
-							RelationGetRelationName(rel), DatumGetGvector(d)->dim, bs->dim)));
+							RelationGetRelationName(rel), GvMetricDatumDims(bs->metric, d),
+							bs->dim)));
 		SampleCallback(index, NULL, &d, &isnull, true, bs);
 	}
 	ExecDropSingleTupleTableSlot(slot);

@@ -47,12 +47,12 @@ ivfpqinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	}
 	else
 	{
-		Gvector		v = DatumGetGvector(values[0]);
+		int			dim = GvMetricDatumDims(GvIndexGetMetric(index, 1), values[0]);
 
-		if (cache->dim > 0 && v->dim != cache->dim)
+		if (cache->dim > 0 && dim != cache->dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("expected %d dimensions, not %d", cache->dim, v->dim)));
+					 errmsg("expected %d dimensions, not %d", cache->dim, dim)));
 		size = IVFPQ_ENTRY_SIZE(0);
 		entry = palloc0(size);
 	}

@@ -621,7 +621,8 @@ RerankBatch(IndexScanDesc scan, int want)
 	{
 		Datum		value;
 		MemoryContext old;
-		Gvector		v;
+		Datum		v;
+		int			dim;
 		RankedData	r;
 		double		exact;
 
@@ -630,20 +631,23 @@ RerankBatch(IndexScanDesc scan, int want)
 			continue;			/* not visible to us: the executor would skip it too */
 
 		old = MemoryContextSwitchTo(so->tmpCtx);
-		v = DatumGetGvector(value);
-		if (v->dim != so->dim)
+		v = PointerGetDatum(PG_DETOAST_DATUM(value));
+		dim = GvMetricDatumDims(so->metric, v);
+		if (dim != so->dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("expected %d dimensions, not %d", so->dim, v->dim)));
+					 errmsg("expected %d dimensions, not %d", so->dim, dim)));
 		r.tid = next[i].tid;
 		r.adc = next[i].distance;
 		r.toastid = InvalidOid;
 		if (so->memoise)
 		{
+			const float *x = DatumGetGvector(v)->x;
+
 			/* the operator's kernel, once: for the memo and for the distance */
 			r.kernel = so->metric->kind == GV_METRIC_L2 ?
-				GvSafeL2Squared(GvL2SquaredDistance, v->x, so->rawQuery, so->dim) :
-				GvSafeInnerProduct(GvInnerProduct, v->x, so->rawQuery, so->dim);
+				GvSafeL2Squared(GvL2SquaredDistance, x, so->rawQuery, so->dim) :
+				GvSafeInnerProduct(GvInnerProduct, x, so->rawQuery, so->dim);
 			r.toastid = GvDatumToastId(value);
 		}
 		if (!so->memoise ||
@@ -651,13 +655,11 @@ RerankBatch(IndexScanDesc scan, int want)
 								  &r.distance))
 			r.distance = DatumGetFloat8(FunctionCall2Coll(&orderBy->sk_func,
 														  orderBy->sk_collation,
-														  PointerGetDatum(v),
-														  orderBy->sk_argument));
+														  v, orderBy->sk_argument));
 		/* the shortcut gives the operator's bits (assert-enabled builds check) */
 		Assert(r.distance == DatumGetFloat8(FunctionCall2Coll(&orderBy->sk_func,
 															  orderBy->sk_collation,
-															  PointerGetDatum(v),
-															  orderBy->sk_argument)));
+															  v, orderBy->sk_argument)));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(so->tmpCtx);
 
@@ -851,12 +853,12 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 		so->query = IvfpqPrepareValue(so->metric, scan->orderByData[0].sk_argument,
 									  so->cache->dim, so->cache->meta.scale, &dim);
 		so->dim = dim;
-		so->rawQuery = palloc(sizeof(float) * dim);
-		memcpy(so->rawQuery, DatumGetGvector(scan->orderByData[0].sk_argument)->x,
-			   sizeof(float) * dim);
+		so->rawQuery = GvMetricDatumToFloats(so->metric, scan->orderByData[0].sk_argument, &dim);
 		so->units = ldexp(1.0, 2 * so->cache->meta.scale);
 		/* the operator's kernel on the operator's own arguments: see gvector.c */
-		so->memoise = so->metric->kind == GV_METRIC_L2 || so->metric->kind == GV_METRIC_IP;
+		/* (gsparsevec's operators have their own kernels: no memo) */
+		so->memoise = so->metric->type == GV_TYPE_GVECTOR &&
+			(so->metric->kind == GV_METRIC_L2 || so->metric->kind == GV_METRIC_IP);
 		so->memoKernel = so->metric->kind == GV_METRIC_L2 ? GV_MEMO_L2SQ : GV_MEMO_IP;
 		so->poolCap = 1024;
 		so->pool = palloc_extended(sizeof(CandidateData) * so->poolCap, MCXT_ALLOC_HUGE);

@@ -232,25 +232,22 @@ IvfpqScaleVector(float *x, int dim, int scale)
 }
 
 /*
- * A copy of a gvector datum in the index's space (the metric's, scaled:
+ * A copy of a datum of the metric's type (a gvector, or a gsparsevec
+ * densified) in the index's space (the metric's, scaled:
  * IvfpqScaleExponent), checking its dimensions against expectDim (if > 0).
  */
 float *
 IvfpqPrepareValue(GvMetric metric, Datum value, int expectDim, int scale, int *dim)
 {
-	Gvector		v = DatumGetGvector(value);
-	float	   *x;
+	float	   *x = GvMetricDatumToFloats(metric, value, dim);
 
-	if (expectDim > 0 && v->dim != expectDim)
+	if (expectDim > 0 && *dim != expectDim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", expectDim, v->dim)));
-	x = palloc(sizeof(float) * v->dim);
-	memcpy(x, v->x, sizeof(float) * v->dim);
+				 errmsg("expected %d dimensions, not %d", expectDim, *dim)));
 	/* A zero vector under cosine stays as it is; its distance is NaN. */
-	(void) GvMetricPrepareVector(metric, x, v->dim);
-	IvfpqScaleVector(x, v->dim, scale);
-	*dim = v->dim;
+	(void) GvMetricPrepareVector(metric, x, *dim);
+	IvfpqScaleVector(x, *dim, scale);
 	return x;
 }
 
@@ -292,5 +289,5 @@ IvfpqCheckIndex(Relation index)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("gv_ivfpq does not support expression indexes"),
-				 errhint("Index a gvector column; re-ranking reads it from the table.")));
+				 errhint("Index the vector column itself; re-ranking reads it from the table.")));
 }

@@ -137,6 +137,11 @@ GvGpuInit(void)
 							"0: no limit but the device's (or the host's) own.",
 							&gv_gpu_memory_limit_mb, 0, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("gigavector.gpu_cpu_threads",
+							"Threads the CPU backend of GPU search uses for one batch.",
+							"0: one per CPU, at most 16.  Small searches use fewer.",
+							&gv_gpu_cpu_threads, 0, 0, 64,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("gigavector.gpu_test_delay_ms",
 							"Milliseconds the GPU worker waits before answering (for tests).",
 							NULL,

@@ -103,7 +103,8 @@ extern GpuStore *GpuStoreCreate(MemoryContext parent, const GvCudaApi *cuda, int
 extern void GpuStoreServe(GpuStore *store, GpuRequest *req, uint64 memory_limit);
 extern int	GpuStoreStatus(GpuStore *store, GpuCollectionStatus *out, int max);
 
-/* the CPU backend's search, shared by the worker and the in-backend path */
+/* gpucpu.c: the CPU backend's search, shared by the worker and the in-backend path */
+extern int	gv_gpu_cpu_threads;
 extern void GpuCpuSearch(const float *vectors, int64 n, int dim,
 						 const float *queries, int nq, int k, int metric,
 						 int64 *out_index, double *out_distance);

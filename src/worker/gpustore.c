@@ -12,36 +12,13 @@
  *	  vectors also live on the device and searches run there; otherwise
  *	  GpuCpuSearch answers.
  *
- *	  The CPU search is a blocked brute force: queries in blocks of
- *	  GPU_QUERY_BLOCK, vectors in blocks that fit in L2 (about 256 kB), so
- *	  each vector block is read from memory once per query block.  Each
- *	  distance is the one the SQL operator computes for the pair (the same
- *	  safe kernels of distance.h, the same formula), so results equal an
- *	  exact scan's, bit for bit.  Each query keeps its k nearest in a
- *	  bounded max-heap (gvheap.h) ordered by (distance, row number); rows
- *	  are numbered in id order, so equal distances come out by id.
+ *	  The CPU search itself is in gpucpu.c.
  */
 #include "compat.h"
 
-#include "distance.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "gpu.h"
-
-#define GPU_QUERY_BLOCK		16
-#define GPU_BLOCK_BYTES		(256 * 1024)
-
-typedef struct GpuHit
-{
-	double		dist;
-	int64		index;
-} GpuHit;
-
-#define GV_HEAP_PREFIX		gpuhit
-#define GV_HEAP_ELEMENT		GpuHit
-#define GV_HEAP_LESS(a, b)	((a)->dist < (b)->dist || ((a)->dist == (b)->dist && (a)->index < (b)->index))
-#define GV_HEAP_MAX
-#include "gvheap.h"
 
 typedef struct GpuCollection
 {
@@ -308,87 +285,4 @@ GpuStoreStatus(GpuStore *store, GpuCollectionStatus *out, int max)
 		out[n].on_device = c->device != NULL;
 	}
 	return n;
-}
-
-/* The distance the SQL operator of the metric computes for (v, q). */
-static inline double
-PairDistance(const float *v, const float *q, int dim, int metric)
-{
-	switch (metric)
-	{
-		case GV_GPU_METRIC_IP:
-			/* 0.0 - x, as <#> does: a zero product is 0, not -0 */
-			return 0.0 - GvSafeInnerProduct(GvInnerProduct, v, q, dim);
-		case GV_GPU_METRIC_COSINE:
-			{
-				double		ab,
-							aa,
-							bb,
-							similarity;
-
-				GvSafeCosineParts(v, q, dim, &ab, &aa, &bb);
-				if (aa == 0.0 || bb == 0.0)
-					return 1.0;
-				similarity = ab / sqrt(aa * bb);
-				if (similarity > 1.0)
-					similarity = 1.0;
-				else if (similarity < -1.0)
-					similarity = -1.0;
-				return 1.0 - similarity;
-			}
-		default:
-			return sqrt(GvSafeL2Squared(GvL2SquaredDistance, v, q, dim));
-	}
-}
-
-/*
- * The k nearest of n vectors to each of nq queries (see the file header):
- * out_index[q * k + j] and out_distance[q * k + j] for j < min(k, n).
- */
-void
-GpuCpuSearch(const float *vectors, int64 n, int dim,
-			 const float *queries, int nq, int k, int metric,
-			 int64 *out_index, double *out_distance)
-{
-	int64		block = Max(1, GPU_BLOCK_BYTES / (int64) (sizeof(float) * dim));
-	GpuHit	   *items = palloc(sizeof(GpuHit) * (Size) GPU_QUERY_BLOCK * k);
-	gpuhit_heap heaps[GPU_QUERY_BLOCK];
-
-	for (int q0 = 0; q0 < nq; q0 += GPU_QUERY_BLOCK)
-	{
-		int			qn = Min(GPU_QUERY_BLOCK, nq - q0);
-
-		for (int q = 0; q < qn; q++)
-			gpuhit_init(&heaps[q], items + (Size) q * k, k);
-		for (int64 v0 = 0; v0 < n; v0 += block)
-		{
-			int64		vn = Min(block, n - v0);
-
-			CHECK_FOR_INTERRUPTS();
-			for (int q = 0; q < qn; q++)
-			{
-				const float *query = queries + (Size) (q0 + q) * dim;
-
-				for (int64 v = v0; v < v0 + vn; v++)
-				{
-					GpuHit		hit;
-
-					hit.dist = PairDistance(vectors + (Size) v * dim, query, dim, metric);
-					hit.index = v;
-					(void) gpuhit_offer(&heaps[q], &hit, k, NULL);
-				}
-			}
-		}
-		for (int q = 0; q < qn; q++)
-		{
-			int			found = gpuhit_sort(&heaps[q]);
-
-			for (int j = 0; j < found; j++)
-			{
-				out_index[(Size) (q0 + q) * k + j] = heaps[q].items[j].index;
-				out_distance[(Size) (q0 + q) * k + j] = heaps[q].items[j].dist;
-			}
-		}
-	}
-	pfree(items);
 }

@@ -45,6 +45,30 @@ def backend_cpu_ms(conn):
         return int(f.read().split()[0]) / 1e6
 
 
+def time_queries(conn, qsql, params):
+    """EXPLAIN of qsql, then every params' rows (prepared, after 3 warm-up
+    runs): (plan, rows, seconds, backend CPU ms per query)."""
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + qsql, params[0], prepare=False))
+    for prm in params[:3]:
+        conn.execute(qsql, prm, prepare=True).fetchall()
+    rows = []
+    c0 = backend_cpu_ms(conn)
+    t0 = time.perf_counter()
+    for prm in params:
+        rows.append(conn.execute(qsql, prm, prepare=True).fetchall())
+    secs = time.perf_counter() - t0
+    return plan, rows, secs, (backend_cpu_ms(conn) - c0) / len(params)
+
+
+def ratio_cells(r, ex, rel):
+    """Table cells of result r: q/s against the exact scan's (ex) and pgvector
+    relaxed_order's (rel), server CPU against the exact scan's ("-" where absent)."""
+    vs_ex = f"{r['qps'] / ex['qps']:.2f}" if ex else "-"
+    vs_rel = f"{r['qps'] / rel['qps']:.2f}" if rel else "-"
+    srv_ex = f"{r['srv'] / ex['srv']:.2f}" if ex and ex['srv'] > 0 else "-"
+    return vs_ex, vs_rel, srv_ex
+
+
 def setup(conn, name, type_name, base, labels, index_sql, reuse=False):
     if reuse and dsmod.table_rows(conn, name) == len(base):
         return 0.0
@@ -137,16 +161,7 @@ def main():
                 for q, t in zip(queries, targets):
                     fv = int(t) if kind == "column" else json.dumps({"label": int(t)})
                     params.append((vec(q), fv, vec(q)))
-                plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + qsql, params[0], prepare=False))
-                for prm in params[:3]:
-                    conn.execute(qsql, prm, prepare=True).fetchall()
-                rows = []
-                c0 = backend_cpu_ms(conn)
-                t0 = time.perf_counter()
-                for prm in params:
-                    rows.append(conn.execute(qsql, prm, prepare=True).fetchall())
-                secs = time.perf_counter() - t0
-                srv = (backend_cpu_ms(conn) - c0) / len(params)
+                plan, rows, secs, srv = time_queries(conn, qsql, params)
                 recall, ordered = [], 0
                 for got, (idx, d) in zip(rows, gts):
                     ids = [r[0] for r in got]
@@ -167,11 +182,8 @@ def main():
           "| srv ms | srv × exact | plan |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for (kind, name), r in results.items():
-        ex = results.get((kind, "exact"))
-        rel = results.get((kind, "pgvector hnsw relaxed_order"))
-        vs_ex = f"{r['qps'] / ex['qps']:.2f}" if ex else "-"
-        vs_rel = f"{r['qps'] / rel['qps']:.2f}" if rel else "-"
-        srv_ex = f"{r['srv'] / ex['srv']:.2f}" if ex and ex['srv'] > 0 else "-"
+        vs_ex, vs_rel, srv_ex = ratio_cells(r, results.get((kind, "exact")),
+                                            results.get((kind, "pgvector hnsw relaxed_order")))
         print(f"| {kind} | {name} | {r['recall']:.3f} | {r['ordered']:.2f} | {r['qps']:.0f} | "
               f"{vs_ex} | {vs_rel} | {r['srv']:.2f} | {srv_ex} | {'index' if r['index'] else 'seq'} |")
 

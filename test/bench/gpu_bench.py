@@ -10,7 +10,12 @@ the service replaces).  Prints queries per second of each and the ratios;
 the hits of all three are checked equal.  Where the server's worker has a
 GPU, the same script measures CUDA (gpu_status.backend says which).
 
+With --threads 1,2 the batch is also timed at each of those
+gigavector.gpu_cpu_threads settings (ALTER SYSTEM + reload, outside the
+timing), interleaved in the same rounds.
+
     /usr/bin/python3 test/bench/gpu_bench.py [--rows 20000] [--dim 128] [--queries 100] [--k 10]
+                                             [--threads 1,2]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", default="", help="comma-separated gpu_cpu_threads settings to time")
     a = ap.parse_args()
     rng = np.random.default_rng(1)
     data = rng.standard_normal((a.rows, a.dim)).astype(np.float32)
@@ -47,7 +53,22 @@ def main() -> None:
             conn.execute("SELECT gigavector.gpu_load(%s::regclass, 'embedding')", (t,))
             backend, process = conn.execute("SELECT backend, process FROM gigavector.gpu_status").fetchone()
             times: dict[str, list[float]] = {"batch": [], "single": [], "scan": []}
+            settings = [int(x) for x in a.threads.split(",") if x]
+            for threads in settings:
+                times[f"batch-t{threads}"] = []
             for _ in range(a.rounds):
+                for threads in settings:
+                    conn.execute(f"ALTER SYSTEM SET gigavector.gpu_cpu_threads = {threads}")
+                    conn.execute("SELECT pg_reload_conf()")
+                    time.sleep(0.5)
+                    t0 = time.perf_counter()
+                    conn.execute("SELECT query_no, id FROM gigavector.gpu_search_batch(%s::regclass,"
+                                 " 'embedding', %s::gvector[], %s)", (t, queries, a.k)).fetchall()
+                    times[f"batch-t{threads}"].append(time.perf_counter() - t0)
+                if settings:
+                    conn.execute("ALTER SYSTEM RESET gigavector.gpu_cpu_threads")
+                    conn.execute("SELECT pg_reload_conf()")
+                    time.sleep(0.5)
                 t0 = time.perf_counter()
                 batch = conn.execute("SELECT query_no, id FROM gigavector.gpu_search_batch(%s::regclass,"
                                      " 'embedding', %s::gvector[], %s)", (t, queries, a.k)).fetchall()
@@ -65,8 +86,8 @@ def main() -> None:
     qps = {name: a.queries / min(ts) for name, ts in times.items()}
     print(f"{a.rows} rows x {a.dim} dims, {a.queries} queries, k = {a.k}, backend {backend} ({process}),"
           f" best of {a.rounds} interleaved rounds")
-    for name in ("batch", "single", "scan"):
-        print(f"  {name:7s} {qps[name]:9.1f} queries/s   {qps[name] / qps['scan']:5.2f}x the exact scan")
+    for name in times:
+        print(f"  {name:10s} {qps[name]:9.1f} queries/s   {qps[name] / qps['scan']:5.2f}x the exact scan")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More ();
 
-our @EXPORT = qw(gv_new_node random_vector_sql gv_fmnist_dir gv_require_fmnist
+our @EXPORT = qw(gv_new_node gv_primary_and_standby random_vector_sql gv_fmnist_dir gv_require_fmnist
   gv_fmnist_copy_file gv_fmnist_tables gv_ground_truth gv_recall gv_filtered_recall
-  gv_found_through_index);
+  gv_found_through_index gv_every_index);
 
 # A started node with gigavector created in database postgres.  Extra
 # postgresql.conf lines may be passed in.
@@ -26,6 +26,37 @@ sub gv_new_node
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION gigavector');
 	return $node;
+}
+
+# One index of every kind, as the crash and recovery tests (070, 072) make
+# them: name => what follows USING, over a column emb (gvector) or body
+# (text, for gv_bm25).  hnsw_parallel's table is the one to give
+# parallel_workers.
+sub gv_every_index
+{
+	return (
+		hnsw_float32 => 'gv_hnsw (emb) WITH (storage = float32, m = 8, ef_construction = 32)',
+		hnsw_float16 => 'gv_hnsw (emb) WITH (storage = float16, m = 8, ef_construction = 32)',
+		hnsw_int8 => 'gv_hnsw (emb) WITH (storage = int8, m = 8, ef_construction = 32)',
+		hnsw_binary => 'gv_hnsw (emb) WITH (storage = binary, m = 8, ef_construction = 32)',
+		hnsw_parallel => 'gv_hnsw (emb) WITH (m = 8, ef_construction = 32)',
+		ivfpq => 'gv_ivfpq (emb) WITH (lists = 4)',
+		kdtree => 'gv_kdtree (emb)',
+		bm25 => 'gv_bm25 (body)',);
+}
+
+# A started primary (gv_new_node with allows_streaming) and a streaming
+# standby made from its base backup, both with the extra conf lines.
+sub gv_primary_and_standby
+{
+	my (%opts) = @_;
+	my $primary = gv_new_node('primary', allows_streaming => 1, conf => $opts{conf});
+	$primary->backup('base');
+	my $standby = PostgreSQL::Test::Cluster->new('standby');
+	$standby->init_from_backup($primary, 'base', has_streaming => 1);
+	$standby->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
+	$standby->start;
+	return ($primary, $standby);
 }
 
 # SQL for a deterministic pseudo-random gvector of $dim dimensions whose

@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(67);
+SELECT plan(68);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -62,11 +62,20 @@ SELECT is((SELECT array_agg(a.amname || ':' || c.opcname ORDER BY a.amname, c.op
 SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname || ':' || c.opcdefault
 					 ORDER BY c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
-		   WHERE a.amname = 'gv_hnsw' AND c.opcintype IN ('ghalfvec'::regtype, 'gbit'::regtype)),
+		   WHERE a.amname = 'gv_hnsw'
+			 AND c.opcintype IN ('ghalfvec'::regtype, 'gbit'::regtype, 'gsparsevec'::regtype)),
 		  ARRAY['gbit:gbit_hamming_ops:true', 'gbit:gbit_jaccard_ops:false',
 				'ghalfvec:ghalfvec_cosine_ops:false', 'ghalfvec:ghalfvec_ip_ops:false',
-				'ghalfvec:ghalfvec_l1_ops:false', 'ghalfvec:ghalfvec_l2_ops:true']::text[],
-		  'gv_hnsw has the ghalfvec and gbit operator classes, l2 and hamming the defaults');
+				'ghalfvec:ghalfvec_l1_ops:false', 'ghalfvec:ghalfvec_l2_ops:true',
+				'gsparsevec:gsparsevec_cosine_ops:false', 'gsparsevec:gsparsevec_ip_ops:false',
+				'gsparsevec:gsparsevec_l1_ops:false', 'gsparsevec:gsparsevec_l2_ops:true']::text[],
+		  'gv_hnsw has the ghalfvec, gbit and gsparsevec operator classes, l2 and hamming the defaults');
+SELECT is((SELECT array_agg(c.opcname || ':' || c.opcdefault ORDER BY c.opcname)
+		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+		   WHERE a.amname = 'gv_ivfpq' AND c.opcintype IN ('ghalfvec'::regtype, 'gsparsevec'::regtype)),
+		  ARRAY['ghalfvec_cosine_ops:false', 'ghalfvec_ip_ops:false', 'ghalfvec_l2_ops:true',
+				'gsparsevec_cosine_ops:false', 'gsparsevec_ip_ops:false', 'gsparsevec_l2_ops:true']::text[],
+		  'gv_ivfpq has the ghalfvec and gsparsevec operator classes, l2 the default');
 SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname || ':' || c.opcdefault
 					 ORDER BY c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
@@ -75,7 +84,8 @@ SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname |
 									 'gsparsevec'::regtype)),
 		  ARRAY['boolean:bool_ops:true', 'date:date_ops:true', 'real:float4_ops:true',
 				'double precision:float8_ops:true', 'smallint:int2_ops:true',
-				'integer:int4_ops:true', 'bigint:int8_ops:true', 'text:text_ops:true',
+				'integer:int4_ops:true', 'bigint:int8_ops:true', 'jsonb:jsonb_ops:true',
+				'text:text_ops:true',
 				'timestamp without time zone:timestamp_ops:true',
 				'timestamp with time zone:timestamptz_ops:true',
 				'uuid:uuid_ops:true']::text[],
@@ -84,12 +94,13 @@ SELECT is((SELECT array_agg(DISTINCT format_type(c.opcintype, NULL) || ':' || o.
 					 ORDER BY format_type(c.opcintype, NULL) || ':' || o.amopstrategy)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 		   JOIN pg_amop o ON o.amopfamily = c.opcfamily AND o.amoplefttype = c.opcintype
-		   WHERE a.amname = 'gv_hnsw' AND c.opcname IN ('int4_ops', 'float8_ops', 'text_ops')),
+		   WHERE a.amname = 'gv_hnsw' AND c.opcname IN ('int4_ops', 'float8_ops', 'text_ops', 'jsonb_ops')),
 		  ARRAY['double precision:1', 'double precision:2', 'double precision:3',
 				'double precision:4', 'double precision:5',
 				'integer:1', 'integer:2', 'integer:3', 'integer:4', 'integer:5',
+				'jsonb:1', 'jsonb:10', 'jsonb:11', 'jsonb:7', 'jsonb:9',
 				'text:1']::text[],
-		  'ordered filter columns have = < <= >= > (strategies 1-5), hashed ones = only');
+		  'ordered filter columns have = < <= >= > (strategies 1-5), hashed ones = only, jsonb = @> ? ?| ?& (1, 7, 9, 10, 11)');
 SELECT is_empty($$
 	SELECT c.opcname FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 	WHERE a.amname LIKE 'gv\_%' AND NOT amvalidate(c.oid)

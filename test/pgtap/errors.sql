@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(49);
+SELECT plan(52);
 
 -- malformed literals: 22P02 invalid_text_representation
 SELECT throws_ok($$SELECT '[1,2'::gvector$$, '22P02', 'invalid input syntax for type gvector: "[1,2"', 'unterminated literal');
@@ -45,6 +45,10 @@ SELECT throws_ok($$SELECT '[1,2]'::gvector <=> '[1,2,3]'$$, '22000', 'different 
 SELECT throws_ok($$SELECT '[1,2]'::gvector <#> '[1,2,3]'$$, '22000', 'different gvector dimensions 2 and 3', 'inner product dimension mismatch');
 SELECT throws_ok($$SELECT '[1,2]'::gvector + '[1,2,3]'$$, '22000', 'different gvector dimensions 2 and 3', 'addition dimension mismatch');
 SELECT throws_ok($$SELECT avg(v) FROM (VALUES ('[1,2]'::gvector), ('[1]')) t(v)$$, '22000', 'different gvector dimensions 2 and 1', 'avg dimension mismatch');
+-- ghalfvec's aggregates and array cast name ghalfvec (they share gvector's code)
+SELECT throws_ok($$SELECT sum(v) FROM (VALUES ('[1,2]'::ghalfvec), ('[1]')) t(v)$$, '22000', 'different ghalfvec dimensions 2 and 1', 'ghalfvec sum dimension mismatch');
+SELECT throws_ok($$SELECT ARRAY['NaN'::real]::ghalfvec$$, '22000', 'NaN not allowed in ghalfvec', 'ghalfvec array cast of NaN');
+SELECT throws_ok($$SELECT '{}'::real[]::ghalfvec$$, '22000', 'ghalfvec must have at least 1 dimension', 'ghalfvec array cast of an empty array');
 
 -- arithmetic overflow: 22003
 SELECT throws_ok($$SELECT '[3e38]'::gvector + '[3e38]'$$, '22003', 'value out of range: overflow', 'addition overflow');

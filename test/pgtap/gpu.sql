@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(31);
+SELECT plan(33);
 
 -- objects
 SELECT has_table('gigavector', 'gpu_collections', 'catalog table gigavector.gpu_collections');
@@ -31,6 +31,9 @@ SELECT is((SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'gigavector'::
 SELECT is(current_setting('gigavector.gpu'), 'auto', 'gigavector.gpu defaults to auto');
 SELECT is(current_setting('gigavector.gpu_memory_limit'), '0', 'no memory limit by default');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'gigavector.gpu'), 'sighup', 'gigavector.gpu is reloadable');
+SELECT is(current_setting('gigavector.gpu_cpu_threads'), '0', 'the CPU backend uses one thread per CPU by default');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'gigavector.gpu_cpu_threads'), 'superuser',
+		  'CPU backend threads are set by superusers');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'gigavector.gpu_test_delay_ms'), 'superuser',
 		  'the test delay is for superusers');
 SELECT is(gigavector.gpu_device_count(), 0, 'no device without the worker');

@@ -110,6 +110,7 @@ INSERT INTO hostile_input (type, expr) VALUES
 	('bigint', 'NULL'), ('bigint', '0'), ('bigint', '1'), ('bigint', '-9223372036854775808'),
 	('bigint', '-1'), ('bigint', '9223372036854775807'),
 	('name[]', 'NULL'), ('name[]', '''{}'''), ('name[]', '''{v}'''), ('name[]', 'ARRAY[NULL]::name[]'),
+	('text[]', 'NULL'), ('text[]', '''{}'''), ('text[]', '''{nosuch}'''), ('text[]', 'ARRAY[NULL]::text[]'),
 	('jsonb', 'NULL'), ('jsonb', '''{}'''), ('jsonb', '''[]'''), ('jsonb', '''{"columns": 1, "indexes": "x"}'''),
 	('jsonb', '''{"columns": [{"name": "a", "type": "int); DROP TABLE hostile_items; --"}]}'''),
 	('jsonb', '''{"columns": [{"name": "a", "type": "gvector(2)"}], "indexes": [{"name": "i", "method": "gv_hnsw", "columns": [{"expression": "a", "opclass": "gvector_l2_ops; --", "order": ""}]}]}''');
@@ -152,11 +153,13 @@ INSERT INTO hostile_check VALUES
 	('real[]', $$CASE WHEN 'NaN' = ANY (r::real[]) OR 'Infinity' = ANY (r::real[]) OR '-Infinity' = ANY (r::real[]) THEN 'not finite' END$$),
 	('double precision[]', $$CASE WHEN 'NaN' = ANY (r::float8[]) OR 'Infinity' = ANY (r::float8[]) OR '-Infinity' = ANY (r::float8[]) THEN 'not finite' END$$),
 	('numeric[]', $$CASE WHEN 'NaN' = ANY (r::numeric[]) OR 'Infinity' = ANY (r::numeric[]) OR '-Infinity' = ANY (r::numeric[]) THEN 'not finite' END$$),
+	('jsonb[]', $$CASE WHEN EXISTS (SELECT FROM unnest(r::jsonb[]) e WHERE jsonb_typeof(e) <> 'object') THEN 'not objects' END$$),
 	('integer', NULL), ('integer[]', NULL), ('boolean', NULL), ('text', NULL),
 	('cstring', NULL), ('bytea', NULL), ('record', NULL), ('bigint', NULL), ('jsonb', NULL),
 	('internal', NULL), ('index_am_handler', NULL),
 	('name', NULL), ('void', NULL), ('timestamp with time zone', NULL), ('event_trigger', NULL),
 	('trigger', NULL),
+	('regclass', $$CASE WHEN to_regclass(r) IS NULL THEN 'no such relation' END$$),
 	-- a bm25query has no input form (bm25query() makes one): shown, not reloaded
 	('bm25query', NULL);
 
@@ -238,8 +241,9 @@ CREATE TEMP TABLE hostile_fn AS
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'gigavector'
 	-- hybrid_search takes 14 arguments: their cross product of hostile inputs
 	-- fills the disk; its bad inputs are one at a time in sql/hybrid.sql
-	-- (maxsim_search's, 9 arguments, in sql/maxsim.sql)
-	WHERE p.proname NOT IN ('hybrid_search', 'maxsim_search');
+	-- (maxsim_search's, 9 arguments, in sql/maxsim.sql; the distributed
+	-- searches', 6 arguments, in test/t/080_shard_search.pl)
+	WHERE p.proname NOT IN ('hybrid_search', 'maxsim_search', 'distributed_search', 'distributed_text_search');
 
 SELECT cmp_ok((SELECT count(*)::int FROM hostile_fn), '>=', 45,
 			  'the catalog lists the extension''s functions');

@@ -140,5 +140,24 @@ is($node->safe_psql('postgres', q{
 	SELECT elements || ' ' || unreachable FROM gigavector.hnsw_verify('rnd_emb')}),
 	'20000 0', 'parallel build of random vectors: every element is reachable');
 
+# Duplicates, 5 vectors of 4,000 rows: the workers add rows to the element
+# of their vector while it has room (7 a tuple), and the leader inserts the
+# rest into its overflow chain once the graph is written: 5 elements,
+# every row held once, every row returned.
+$node->safe_psql('postgres', q{
+	CREATE TABLE dup (id int, emb gvector(3));
+	INSERT INTO dup SELECT i, ARRAY[i % 5, (i % 5) * 2, 1]::float8[]::gvector FROM generate_series(1, 20000) i;
+});
+$err = build_parallel('CREATE INDEX dup_emb ON dup USING gv_hnsw (emb)');
+cmp_ok(launched($err), '>=', 1, 'parallel build of duplicates launched workers');
+is($node->safe_psql('postgres', q{
+	SELECT elements || ' ' || unreachable || ' ' || heap_tids FROM gigavector.hnsw_verify('dup_emb')}),
+	'5 0 20000', 'parallel build of duplicates: one element a vector, reachable, a heap TID a row');
+is($node->safe_psql('postgres', q{SET enable_seqscan = off;
+	SELECT (SELECT count(DISTINCT id) FROM (SELECT id FROM dup ORDER BY emb <-> '[1,2,1]' LIMIT 30000) s)
+	  || ' ' || (SELECT count(*) FILTER (WHERE id % 5 = 1)
+	             FROM (SELECT id FROM dup ORDER BY emb <-> '[1,2,1]' LIMIT 4000) s)}),
+	'20000 4000', 'every row of the duplicates comes back once, the 4,000 at distance 0 first');
+
 $node->stop;
 done_testing();

@@ -113,6 +113,8 @@ seek($fh, $blk * 8192 + $at, 0);
 print $fh pack('C', $flags | 1);				# HNSW_ELEMENT_DELETED
 seek($fh, $blk * 8192 + $at + 4, 0);
 print $fh pack('v3', 0xffff, 0xffff, 0);		# heap TID invalid
+seek($fh, $blk * 8192 + $at + 16, 0);			# after spares and toastid:
+print $fh pack('v', 0);							# ntids, no heap TIDs
 close($fh);
 $node->start;
 

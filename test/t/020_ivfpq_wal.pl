@@ -2,7 +2,9 @@
 # index exactly as the primary does, after a build, inserts that extend the
 # lists, deletes and VACUUM; the primary runs with
 # wal_consistency_checking = 'generic', so every GenericXLog record is
-# checked against the page it produces when replayed.
+# checked against the page it produces when replayed.  A ghalfvec column and
+# a gsparsevec column (a third of each vector's coordinates) have their own
+# indexes.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -21,10 +23,18 @@ $standby->start;
 
 my $vec = random_vector_sql(16, 'i');
 $primary->safe_psql('postgres', qq{
-	CREATE TABLE items (id int, emb gvector(16));
+	CREATE FUNCTION sparsify(v gvector) RETURNS gsparsevec IMMUTABLE LANGUAGE sql
+		AS \$\$ SELECT ARRAY(SELECT CASE WHEN x > 0.5 THEN x ELSE 0 END
+							 FROM unnest(v::real[]) x)::gvector::gsparsevec \$\$;
+	CREATE TABLE items (id int, emb gvector(16),
+		hemb ghalfvec(16) GENERATED ALWAYS AS (emb::ghalfvec(16)) STORED,
+		semb gsparsevec(16) GENERATED ALWAYS AS (sparsify(emb)::gsparsevec(16)) STORED);
 	INSERT INTO items SELECT i, $vec FROM generate_series(1, 2000) i;
 	CREATE INDEX items_l2 ON items USING gv_ivfpq (emb) WITH (lists = 16, subquantizers = 4);
 	CREATE INDEX items_cos ON items USING gv_ivfpq (emb gvector_cosine_ops) WITH (lists = 8);
+	CREATE INDEX items_sparse ON items USING gv_ivfpq (semb gsparsevec_ip_ops)
+		WITH (lists = 8, subquantizers = 4);
+	CREATE INDEX items_half ON items USING gv_ivfpq (hemb) WITH (lists = 8, subquantizers = 4);
 	CREATE TABLE empty_items (id int, emb gvector(16));
 	CREATE INDEX ON empty_items USING gv_ivfpq (emb);
 });
@@ -41,6 +51,17 @@ sub check_same
 		my $on_primary = $primary->safe_psql('postgres', $q);
 		isnt($on_primary, '', "primary answers $op $what");
 		is($standby->safe_psql('postgres', $q), $on_primary, "standby answers $op like the primary $what");
+	}
+	for my $col ('semb <#>', 'hemb <->')
+	{
+		my ($c) = split / /, $col;
+		my $q = "SET enable_seqscan = off; SET gigavector.ivfpq_probes = 4; "
+		  . "SELECT string_agg(id::text, ',') FROM (SELECT id FROM items "
+		  . "ORDER BY $col (SELECT $c FROM items WHERE id = 7) LIMIT 10) s";
+		my $on_primary = $primary->safe_psql('postgres', $q);
+		isnt($on_primary, '', "primary answers $col $what");
+		is($standby->safe_psql('postgres', $q), $on_primary,
+			"standby answers $col like the primary $what");
 	}
 }
 
@@ -65,6 +86,8 @@ is($standby->safe_psql('postgres', $q), $primary->safe_psql('postgres', $q),
 
 is($standby->safe_psql('postgres', "SELECT entries FROM gigavector.ivfpq_info('items_l2')"),
 	'6000', 'standby index holds every live row');
+is($standby->safe_psql('postgres', "SELECT entries FROM gigavector.ivfpq_info('items_sparse')"),
+	'6000', 'standby gsparsevec index holds every live row');
 
 $standby->stop;
 $primary->stop;

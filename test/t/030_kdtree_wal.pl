@@ -65,6 +65,13 @@ sub check_standby
 		is(knn($standby, 'batched', '<->', $qid), knn($primary, 'batched', '<->', $qid),
 			"$label: standby answers like the primary (batched build, query $qid)");
 	}
+	# the replayed trees pass the structural check, as the primary's
+	for my $index (qw(items_kd items_kd_l1 built_kd batched_kd))
+	{
+		my $verify = "SELECT nodes || '|' || leaves || '|' || points FROM gigavector.kdtree_verify('$index')";
+		is($standby->safe_psql('postgres', $verify), $primary->safe_psql('postgres', $verify),
+			"$label: kdtree_verify of $index passes on the standby, with the primary's counts");
+	}
 }
 
 # inserts into the empty index: root leaf, then splits

@@ -1,11 +1,12 @@
 # Mixed-load soak: pgbench on loopback, 8 clients inserting, updating,
-# deleting and searching (every index type, gv_hnsw filtered and not), and
+# deleting and searching (every index type, filtered and not), and
 # one session running VACUUM over the tables in a loop, for a bounded time.
 # Then: no client saw an error, and for every table the live rows equal what
 # the clients committed (rows at the start + inserted - deleted, logged in
 # the same transactions), a scan of the whole index returns exactly the live
-# rows (so none that was deleted), and after a last VACUUM hnsw_verify and
-# bm25_verify pass with no link to a tombstone and every element reachable.
+# rows (so none that was deleted), and after a last VACUUM each index's check
+# function passes (hnsw_verify with no link to a tombstone and every element
+# reachable, ivfpq_info, kdtree_verify, bm25_verify and bm25_verify_table).
 # Last, a backend running 3,000 searches does not grow its memory
 # (pg_backend_memory_contexts at the start and at the end).
 #
@@ -57,14 +58,17 @@ my $dir = PostgreSQL::Test::Utils::tempdir();
 my @client_scripts;
 for my $name (@names)
 {
+	# the searches: one unfiltered, one filtered (for gv_hnsw (emb, cat)
+	# inside the index, for the others on the rows the index hands out)
 	my ($set, $new, $search) = $name eq 'bm25'
 	  ? ("body = 'gvall w' || (random() * 13)::int || ' updated'",
 		"VALUES ('gvall w' || (random() * 13)::int || ' inserted')",
-		"SELECT id FROM t_bm25 ORDER BY body <&> bm25query('i_bm25', 'w' || :c) LIMIT 10;")
+		"SELECT id FROM t_bm25 ORDER BY body <&> bm25query('i_bm25', 'w' || :c) LIMIT 10;\n"
+		  . "SELECT id FROM t_bm25 WHERE id % 5 = :c ORDER BY body <&> bm25query('i_bm25', 'w' || :c) LIMIT 10;")
 	  : ("emb = $rand_vec",
 		"SELECT $rand_vec, (random() * 4)::int",
-		"SELECT id FROM t_$name " . ($name eq 'hnsw' ? 'WHERE cat = :c ' : '')
-		  . "ORDER BY emb <-> $rand_vec LIMIT 10;");
+		"SELECT id FROM t_$name ORDER BY emb <-> $rand_vec LIMIT 10;\n"
+		  . "SELECT id FROM t_$name WHERE cat = :c ORDER BY emb <-> $rand_vec LIMIT 10;");
 	my $cols = $name eq 'bm25' ? '(body)' : '(emb, cat)';
 	my %scripts = (
 		insert => qq{WITH i AS (INSERT INTO t_$name $cols $new RETURNING id)
@@ -145,10 +149,22 @@ for my $name (@names)
 			FROM gigavector.hnsw_verify('i_$name')"), "$live|0|0",
 			"$name: hnsw_verify passes, an element for each live row, none unreachable");
 	}
+	elsif ($name eq 'kdtree')
+	{
+		is($node->safe_psql('postgres', "SELECT points FROM gigavector.kdtree_verify('i_kdtree')"),
+			$live, 'kdtree: kdtree_verify passes, a point for each live row');
+	}
+	elsif ($name eq 'ivfpq')
+	{
+		is($node->safe_psql('postgres', "SELECT entries >= $live FROM gigavector.ivfpq_info('i_ivfpq')"),
+			't', 'ivfpq: ivfpq_info checks every list chain, an entry for each live row');
+	}
 	elsif ($name eq 'bm25')
 	{
 		is($node->safe_psql('postgres', "SELECT documents FROM gigavector.bm25_verify('i_bm25')"),
 			$live, 'bm25: bm25_verify passes, a document for each live row');
+		is($node->safe_psql('postgres', "SELECT table_rows FROM gigavector.bm25_verify_table('i_bm25')"),
+			$live, 'bm25: bm25_verify_table finds every live row indexed with its terms');
 	}
 }
 note "soak: $transactions transactions in $seconds s, 0 errors, $checked rows checked";

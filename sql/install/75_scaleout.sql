@@ -1,0 +1,616 @@
+------------------------------------------------------------------------------
+-- Scale-out: sharded collections over postgres_fdw, replica status
+------------------------------------------------------------------------------
+--
+-- A distributed table is a hash-partitioned table whose partitions are
+-- postgres_fdw foreign tables, each on a shard server (another PostgreSQL
+-- with gigavector).  Inserts and COPY are routed by PostgreSQL's own tuple
+-- routing; every query works through the partitions; k-NN and BM25 searches
+-- are fanned out to all shards at once by distributed_search and
+-- distributed_text_search, over dblink connections kept open per session.
+-- postgres_fdw and dblink (contrib) are created on first use, in schema
+-- gigavector_remote, not required by the extension.
+
+-- What create_distributed_table must remember that a partitioned table
+-- cannot hold: the unique constraints (a partitioned table with foreign
+-- partitions can have none; each shard enforces them) and the storage
+-- parameters, both applied to every shard table add_shard makes later.
+CREATE TABLE gigavector.distributed_tables (
+	tbl regclass PRIMARY KEY,
+	shard_key name NOT NULL,
+	constraints text[] NOT NULL DEFAULT '{}',	-- pg_get_constraintdef() of each
+	reloptions text[]
+);
+COMMENT ON TABLE gigavector.distributed_tables IS 'tables made distributed by gigavector.create_distributed_table';
+SELECT pg_catalog.pg_extension_config_dump('gigavector.distributed_tables', '');
+
+-- Shards add_shard replaced: detached foreign tables whose remote tables
+-- still hold every row they had, until drop_retired_shards removes them.
+CREATE TABLE gigavector.retired_shards (
+	shard regclass PRIMARY KEY,
+	tbl regclass NOT NULL,
+	retired_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE gigavector.retired_shards IS 'shards replaced by gigavector.add_shard, kept until gigavector.drop_retired_shards';
+SELECT pg_catalog.pg_extension_config_dump('gigavector.retired_shards', '');
+
+-- Creates postgres_fdw and dblink when missing and returns the search_path
+-- that lets a caller name dblink's functions; each caller sets it for
+-- itself (its own SET search_path clause undoes it when it returns).
+CREATE FUNCTION gigavector.scaleout_prepare() RETURNS text
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	-- their own schema, not gigavector's: DROP EXTENSION gigavector must not need CASCADE
+	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'postgres_fdw') THEN
+		CREATE SCHEMA IF NOT EXISTS gigavector_remote;
+		CREATE EXTENSION postgres_fdw SCHEMA gigavector_remote;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'dblink') THEN
+		CREATE SCHEMA IF NOT EXISTS gigavector_remote;
+		CREATE EXTENSION dblink SCHEMA gigavector_remote;
+	END IF;
+	RETURN format('pg_catalog, %I, pg_temp', (SELECT n.nspname FROM pg_extension e
+		JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink'));
+END
+$$;
+
+-- The key=value pairs of a libpq connection string, values unquoted.
+CREATE FUNCTION gigavector.conninfo_options(conninfo text, OUT key text, OUT value text)
+	RETURNS SETOF record
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	rest text := btrim(conninfo);
+	m text[];
+BEGIN
+	IF rest ~ '^[a-z]+://' THEN
+		RAISE EXCEPTION 'a shard server''s connection string must be key=value pairs, not a URI'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Write it as ''host=... port=... dbname=...''.';
+	END IF;
+	WHILE rest <> '' LOOP
+		m := regexp_match(rest, '^([A-Za-z_]+)\s*=\s*(''((?:[^''\\]|\\.)*)''|[^\s'']+)\s*(.*)$');
+		IF m IS NULL THEN
+			RAISE EXCEPTION 'invalid connection string "%"', conninfo
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Write key=value pairs separated by spaces, e.g. ''host=10.0.0.2 port=5432 dbname=app''.';
+		END IF;
+		key := m[1];
+		value := CASE WHEN m[3] IS NOT NULL THEN regexp_replace(m[3], '\\(.)', '\1', 'g') ELSE m[2] END;
+		RETURN NEXT;
+		rest := m[4];
+	END LOOP;
+END
+$$;
+
+-- A postgres_fdw server for a shard, with extensions 'gigavector' so that
+-- the distance and BM25 operators are sent to it, async_capable so that
+-- scans of several shards run at once, batch_size so that loads send 100
+-- rows a round trip, and a user mapping for the caller
+-- holding the user and password of the connection string.
+CREATE FUNCTION gigavector.add_shard_server(name text, conninfo text) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	server_opts text[] := ARRAY[format('extensions %L', 'gigavector'), format('async_capable %L', 'true'),
+								format('batch_size %L', '100')];
+	user_opts text[] := '{}';
+	o record;
+BEGIN
+	IF name IS NULL OR conninfo IS NULL THEN
+		RAISE EXCEPTION 'the name and connection string of a shard server must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF btrim(conninfo) = '' THEN
+		RAISE EXCEPTION 'a shard server''s connection string must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name the server, e.g. ''host=10.0.0.2 port=5432 dbname=app''.';
+	END IF;
+	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
+	IF EXISTS (SELECT FROM pg_foreign_server WHERE srvname = add_shard_server.name) THEN
+		RAISE EXCEPTION 'shard server "%" already exists', name
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	FOR o IN SELECT * FROM gigavector.conninfo_options(conninfo) LOOP
+		IF o.key IN ('user', 'password') THEN
+			user_opts := user_opts || format('%I %L', o.key, o.value);
+		ELSE
+			server_opts := server_opts || format('%I %L', o.key, o.value);
+		END IF;
+	END LOOP;
+	EXECUTE format('CREATE SERVER %I FOREIGN DATA WRAPPER postgres_fdw OPTIONS (%s)',
+				   name, array_to_string(server_opts, ', '));
+	EXECUTE format('CREATE USER MAPPING FOR CURRENT_USER SERVER %I%s', name,
+				   CASE WHEN cardinality(user_opts) > 0
+				   THEN format(' OPTIONS (%s)', array_to_string(user_opts, ', ')) ELSE '' END);
+END
+$$;
+COMMENT ON FUNCTION gigavector.add_shard_server(text, text) IS 'a postgres_fdw server (and a user mapping for the caller) for a shard of distributed tables';
+
+-- The shard server: a postgres_fdw server, or a clear error.
+CREATE FUNCTION gigavector.shard_server_check(server text) RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+				   WHERE s.srvname = server AND w.fdwname = 'postgres_fdw') THEN
+		RAISE EXCEPTION 'shard server "%" does not exist', server
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Add it with gigavector.add_shard_server(name, conninfo).';
+	END IF;
+END
+$$;
+
+-- The statements that make a shard table remote_schema.remote_table on a
+-- server, like the distributed table tbl: its columns, the unique
+-- constraints and storage parameters recorded for it, and its indexes (the
+-- partitioned indexes of tbl, which hold no data themselves).
+CREATE FUNCTION gigavector.shard_table_ddl(tbl regclass, remote_schema name, remote_table name)
+	RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	target text := format('%I.%I', remote_schema, remote_table);
+	d gigavector.distributed_tables;
+	cols text;
+	ddl text;
+	idx record;
+	prefix text;
+BEGIN
+	SELECT * INTO d FROM gigavector.distributed_tables t WHERE t.tbl = shard_table_ddl.tbl;
+	SELECT string_agg(format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+							 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END), ', ' ORDER BY a.attnum)
+		INTO cols FROM pg_attribute a
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+	ddl := format('CREATE EXTENSION IF NOT EXISTS gigavector; CREATE SCHEMA IF NOT EXISTS %I; CREATE TABLE %s (%s)%s;',
+				  remote_schema, target, cols,
+				  CASE WHEN d.reloptions IS NOT NULL
+				  THEN format(' WITH (%s)', array_to_string(d.reloptions, ', ')) ELSE '' END);
+	ddl := ddl || coalesce((SELECT string_agg(format(' ALTER TABLE %s ALTER COLUMN %I SET STORAGE %s;', target, a.attname,
+		CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END), '')
+		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attstorage <> t.typstorage), '');
+	ddl := ddl || coalesce((SELECT string_agg(format(' ALTER TABLE %s ADD %s;', target, c), '')
+		FROM unnest(d.constraints) c), '');
+	-- pg_get_indexdef: CREATE INDEX name ON ONLY schema.table USING ...; the
+	-- shard's index is named by its server (several shard tables may share one)
+	FOR idx IN SELECT i.indexrelid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+			   WHERE i.indrelid = tbl ORDER BY i.indexrelid LOOP
+		prefix := format('CREATE INDEX %I ON ONLY %I.%I USING ', idx.relname,
+						 (SELECT n.nspname FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = tbl),
+						 (SELECT r.relname FROM pg_class r WHERE r.oid = tbl));
+		IF left(pg_get_indexdef(idx.indexrelid), length(prefix)) <> prefix THEN
+			RAISE EXCEPTION 'cannot copy index % to the shards', idx.indexrelid::regclass
+				USING ERRCODE = 'feature_not_supported',
+					  HINT = 'Unique indexes are declared as constraints; other indexes must be plain CREATE INDEX ... USING ...';
+		END IF;
+		ddl := ddl || format(' CREATE INDEX ON %s USING %s;', target,
+							 substr(pg_get_indexdef(idx.indexrelid), length(prefix) + 1));
+	END LOOP;
+	RETURN ddl;
+END
+$$;
+
+-- Makes a shard table on a server and its foreign table tbl_shardN here
+-- (N the first free number), not yet a partition; returns the foreign table.
+CREATE FUNCTION gigavector.create_shard(tbl regclass, server text) RETURNS regclass
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	nsp name;
+	rel name;
+	shard name;
+	n int := 0;
+BEGIN
+	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
+	PERFORM gigavector.shard_server_check(server);
+	SELECT s.nspname, c.relname INTO nsp, rel FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+		WHERE c.oid = tbl;
+	LOOP
+		shard := format('%s_shard%s', rel, n);
+		EXIT WHEN to_regclass(format('%I.%I', nsp, shard)) IS NULL;
+		n := n + 1;
+	END LOOP;
+	PERFORM dblink_exec(server, gigavector.shard_table_ddl(tbl, nsp, shard));
+	-- the foreign table has the shard table's name and columns
+	EXECUTE format('IMPORT FOREIGN SCHEMA %I LIMIT TO (%I) FROM SERVER %I INTO %I', nsp, shard, server, nsp);
+	RETURN format('%I.%I', nsp, shard)::regclass;
+END
+$$;
+
+-- Turns an empty table into a distributed one: hash-partitioned on
+-- shard_key, one foreign partition per server (a server named twice holds
+-- two shards).  The table keeps its name, columns, defaults and identity;
+-- its indexes become partitioned indexes here and real ones on every shard;
+-- its primary key and unique constraints are enforced by each shard (so
+-- globally only when they contain the shard key).
+CREATE FUNCTION gigavector.create_distributed_table(tbl regclass, shard_key name, servers text[])
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	nsp name;
+	rel name;
+	tmp name;
+	cons text[];
+	idx text[];
+	shard regclass;
+	seqs text[];
+	nonempty boolean;
+BEGIN
+	IF tbl IS NULL OR shard_key IS NULL OR servers IS NULL OR cardinality(servers) = 0 THEN
+		RAISE EXCEPTION 'a distributed table needs a table, a shard key and at least one shard server'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT s.nspname, c.relname INTO nsp, rel FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+		WHERE c.oid = tbl AND c.relkind = 'r' AND NOT c.relispartition;
+	IF rel IS NULL THEN
+		RAISE EXCEPTION '% is not an ordinary table', tbl
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'Distribute a plain table that is not partitioned or a partition.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = shard_key
+				   AND attnum > 0 AND NOT attisdropped) THEN
+		RAISE EXCEPTION 'column "%" of table % does not exist', shard_key, tbl
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	PERFORM gigavector.shard_server_check(s) FROM unnest(servers) s;
+	EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
+	EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO STRICT nonempty;
+	IF nonempty THEN
+		RAISE EXCEPTION 'table % is not empty', tbl
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Create the distributed table empty, then load it: rows are routed to their shards.';
+	END IF;
+	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
+	SELECT coalesce(array_agg(pg_get_constraintdef(oid) ORDER BY oid), '{}') INTO cons
+		FROM pg_constraint WHERE conrelid = tbl AND contype IN ('p', 'u');
+	SELECT coalesce(array_agg(pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid), '{}') INTO idx
+		FROM pg_index i WHERE i.indrelid = tbl
+		AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid);
+	tmp := left(rel, 50) || '_undistributed';
+	EXECUTE format('ALTER TABLE %s RENAME TO %I', tbl, tmp);
+	EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED '
+				   'INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY HASH (%I)', nsp, rel, nsp, tmp, shard_key);
+	EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, rel,
+				   (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = tbl));
+	INSERT INTO gigavector.distributed_tables
+		VALUES (format('%I.%I', nsp, rel)::regclass, shard_key, cons, (SELECT reloptions FROM pg_class WHERE oid = tbl));
+	-- before the drop: the old identity sequences' names, which the new ones take
+	SELECT coalesce(array_agg(format('ALTER SEQUENCE %s RENAME TO %I',
+		pg_get_serial_sequence(format('%I.%I', nsp, rel), a.attname),
+		(SELECT relname FROM pg_class WHERE oid = pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname)::regclass))), '{}')
+		INTO seqs FROM pg_attribute a WHERE a.attrelid = tbl AND a.attidentity <> '' AND NOT a.attisdropped;
+	EXECUTE format('DROP TABLE %I.%I', nsp, tmp);
+	FOR i IN 1 .. cardinality(seqs) LOOP
+		EXECUTE seqs[i];
+	END LOOP;
+	-- the dropped table's indexes, now partitioned indexes of the new one
+	FOR i IN 1 .. cardinality(idx) LOOP
+		EXECUTE idx[i];
+	END LOOP;
+	FOR i IN 1 .. cardinality(servers) LOOP
+		shard := gigavector.create_shard(format('%I.%I', nsp, rel)::regclass, servers[i]);
+		EXECUTE format('ALTER TABLE %I.%I ATTACH PARTITION %s FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
+					   nsp, rel, shard, cardinality(servers), i - 1);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION gigavector.create_distributed_table(regclass, name, text[]) IS 'turn an empty table into one hash-partitioned on shard_key over postgres_fdw shard servers, with its indexes on every shard';
+
+-- The distributed table's hash partitions, their bounds and where their rows live.
+CREATE VIEW gigavector.shards AS
+SELECT p.inhparent::regclass AS tbl,
+	   c.oid::regclass AS shard,
+	   s.srvname AS server,
+	   (SELECT option_value FROM pg_options_to_table(f.ftoptions) WHERE option_name = 'schema_name') AS remote_schema,
+	   (SELECT option_value FROM pg_options_to_table(f.ftoptions) WHERE option_name = 'table_name') AS remote_table,
+	   b.bound[1]::int AS modulus,
+	   b.bound[2]::int AS remainder,
+	   'active'::text AS status
+FROM gigavector.distributed_tables d
+JOIN pg_inherits p ON p.inhparent = d.tbl
+JOIN pg_class c ON c.oid = p.inhrelid
+JOIN pg_foreign_table f ON f.ftrelid = c.oid
+JOIN pg_foreign_server s ON s.oid = f.ftserver,
+LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid), 'modulus (\d+), remainder (\d+)') AS bound) b
+UNION ALL
+SELECT r.tbl, r.shard, s.srvname,
+	   (SELECT option_value FROM pg_options_to_table(f.ftoptions) WHERE option_name = 'schema_name'),
+	   (SELECT option_value FROM pg_options_to_table(f.ftoptions) WHERE option_name = 'table_name'),
+	   NULL::int, NULL::int, 'retired'
+FROM gigavector.retired_shards r
+JOIN pg_foreign_table f ON f.ftrelid = r.shard
+JOIN pg_foreign_server s ON s.oid = f.ftserver;
+COMMENT ON VIEW gigavector.shards IS 'the shards of distributed tables: foreign partition, server, remote table, hash bounds, active or retired';
+
+-- tbl must be a distributed table.
+CREATE FUNCTION gigavector.distributed_check(tbl regclass) RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM gigavector.distributed_tables d WHERE d.tbl = distributed_check.tbl) THEN
+		RAISE EXCEPTION 'table % is not distributed', tbl
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'Make it one with gigavector.create_distributed_table.';
+	END IF;
+END
+$$;
+
+-- Adds a shard on server to a live distributed table by splitting the
+-- shard that holds the largest share (modulus m, remainder r) in two:
+-- (2m, r) on its old server and (2m, r + m) on the new one, each a new
+-- shard table that the old shard's rows are copied into by their hash.
+-- Writes wait while rows are copied (SHARE lock); reads go on, and wait
+-- only for the swap of partitions at the end.  The old shard is detached,
+-- not dropped: its remote table keeps every row until
+-- drop_retired_shards.  Should a remote commit fail, the copies are left
+-- in unattached shard tables and the old shard stays in place: rows are
+-- never lost.  Returns the new shard on server.
+CREATE FUNCTION gigavector.add_shard(tbl regclass, server text) RETURNS regclass
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	old gigavector.shards;
+	keep regclass;
+	moved regclass;
+	key name;
+BEGIN
+	PERFORM gigavector.distributed_check(tbl);
+	PERFORM gigavector.shard_server_check(server);
+	EXECUTE format('LOCK TABLE %s IN SHARE MODE', tbl);
+	SELECT * INTO old FROM gigavector.shards s WHERE s.tbl = add_shard.tbl AND s.status = 'active'
+		ORDER BY s.modulus, s.remainder LIMIT 1;
+	SELECT d.shard_key INTO key FROM gigavector.distributed_tables d WHERE d.tbl = add_shard.tbl;
+	keep := gigavector.create_shard(tbl, old.server);
+	moved := gigavector.create_shard(tbl, server);
+	-- OFFSET 0: the hash test is local (its first argument is a local OID),
+	-- never sent to the shard
+	EXECUTE format('INSERT INTO %s SELECT * FROM (SELECT * FROM %s OFFSET 0) s '
+				   'WHERE satisfies_hash_partition(%s, %s, %s, %I)',
+				   keep, old.shard, tbl::oid, 2 * old.modulus, old.remainder, key);
+	EXECUTE format('INSERT INTO %s SELECT * FROM (SELECT * FROM %s OFFSET 0) s '
+				   'WHERE satisfies_hash_partition(%s, %s, %s, %I)',
+				   moved, old.shard, tbl::oid, 2 * old.modulus, old.remainder + old.modulus, key);
+	EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', tbl, old.shard);
+	EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
+				   tbl, keep, 2 * old.modulus, old.remainder);
+	EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
+				   tbl, moved, 2 * old.modulus, old.remainder + old.modulus);
+	INSERT INTO gigavector.retired_shards (shard, tbl) VALUES (old.shard, tbl);
+	RETURN moved;
+END
+$$;
+COMMENT ON FUNCTION gigavector.add_shard(regclass, text) IS 'split the largest shard of a distributed table onto a new shard server, copying the rows that move; the old shard is retired, not dropped';
+
+-- Drops the retired shards of tbl: their remote tables and foreign tables.
+CREATE FUNCTION gigavector.drop_retired_shards(tbl regclass) RETURNS int
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s record;
+	n int := 0;
+BEGIN
+	PERFORM gigavector.distributed_check(tbl);
+	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
+	FOR s IN SELECT * FROM gigavector.shards v WHERE v.tbl = drop_retired_shards.tbl AND v.status = 'retired' LOOP
+		PERFORM dblink_exec(s.server, format('DROP TABLE IF EXISTS %I.%I', s.remote_schema, s.remote_table));
+		DELETE FROM gigavector.retired_shards r WHERE r.shard = s.shard;
+		EXECUTE format('DROP FOREIGN TABLE %s', s.shard);
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION gigavector.drop_retired_shards(regclass) IS 'drop the shards add_shard retired (their remote tables too); returns how many';
+
+-- The set_config calls that give this session's gigavector search settings to
+-- a shard's session (ef_search, probes, ...), so that a search means the
+-- same everywhere.  Named, not read from pg_settings: that view costs a
+-- millisecond a call.  Before the library is loaded here they are unset,
+-- and the shards keep their own.
+CREATE FUNCTION gigavector.shard_settings() RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp AS $$
+	SELECT coalesce(string_agg(format('set_config(%L, %L, false)', name, current_setting(name, true)), ', ')
+		FILTER (WHERE current_setting(name, true) IS NOT NULL), '''''')
+	FROM unnest(ARRAY['gigavector.hnsw_ef_search', 'gigavector.hnsw_max_scan_tuples', 'gigavector.ivfpq_probes',
+					  'gigavector.ivfpq_max_probes', 'gigavector.ivfpq_rerank']) name
+$$;
+
+-- On a shard: prepares statement as name in this session unless it is
+-- there already.  Sent by a coordinator's shard_fan_out with every search,
+-- so that the shard parses and plans a search once per connection.
+CREATE FUNCTION gigavector.prepare_once(name text, statement text) RETURNS text
+	LANGUAGE plpgsql AS $$
+BEGIN
+	-- no SET search_path: the statement's names resolve as the session's would
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_statements p WHERE p.name = prepare_once.name) THEN
+		EXECUTE pg_catalog.format('PREPARE %I AS %s', name, statement);
+	END IF;
+	RETURN name;
+END
+$$;
+COMMENT ON FUNCTION gigavector.prepare_once(text, text) IS 'prepare a statement in this session unless a statement of that name exists (used by distributed searches on their shards)';
+
+-- Runs one query on every shard of tbl at once, over this session's dblink
+-- connection to each (opened when missing: one per shard, so that shards on
+-- one server run at once too), then gathers the (key, score) rows of each.
+-- The query is format(template, the shard's table as an identifier, the
+-- same as text, VARIADIC args), prepared on the shard once per connection
+-- (prepare_once: later calls skip parsing and planning there) and executed
+-- with $1 = value; the settings travel in the same round trip.  Values travel as arguments, never read as format specifiers.  A
+-- failure on any shard closes every connection (none is left busy) and
+-- raises.
+CREATE FUNCTION gigavector.shard_fan_out(tbl regclass, template text, value text, VARIADIC args text[],
+	OUT shard text, OUT key text, OUT score float8)
+	RETURNS SETOF record
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	conns text[] := '{}';
+	names text[] := '{}';
+	settings text := gigavector.shard_settings();
+	open_conns text[];
+	prepared text;
+	conn text;
+	stmt text;
+	remote text;
+	s record;
+BEGIN
+	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
+	open_conns := coalesce(dblink_get_connections(), '{}');
+	BEGIN
+		-- the partitions straight from the catalogs (the shards view is slower)
+		FOR s IN SELECT p.inhrelid::regclass AS shard, v.srvname,
+					(SELECT substr(o, 13) FROM unnest(f.ftoptions) o WHERE o LIKE 'schema_name=%') AS nsp,
+					(SELECT substr(o, 12) FROM unnest(f.ftoptions) o WHERE o LIKE 'table_name=%') AS rel
+				 FROM pg_inherits p JOIN pg_foreign_table f ON f.ftrelid = p.inhrelid
+				 JOIN pg_foreign_server v ON v.oid = f.ftserver
+				 WHERE p.inhparent = tbl ORDER BY p.inhrelid LOOP
+			conn := 'gigavector_shard_' || s.shard::oid;
+			conns := conns || conn;
+			names := names || s.shard::text;
+			IF NOT conn = ANY (open_conns) THEN
+				PERFORM dblink_connect(conn, s.srvname);
+			END IF;
+			remote := format('%I.%I', s.nsp, s.rel);
+			stmt := format(template, VARIADIC ARRAY[remote, remote] || args);
+			prepared := 'gv_' || left(md5(stmt), 20);
+			PERFORM dblink_send_query(conn, format('SELECT concat(gigavector.prepare_once(%L, %L), %s); EXECUTE %I(%L)',
+												   prepared, stmt, settings, prepared, value));
+		END LOOP;
+		FOR c IN 1 .. cardinality(conns) LOOP
+			PERFORM FROM dblink_get_result(conns[c]) AS r(prepared text);
+			RETURN QUERY SELECT names[c], r.key, r.score FROM dblink_get_result(conns[c]) AS r(key text, score float8);
+			PERFORM FROM dblink_get_result(conns[c]) AS r(key text, score float8);
+		END LOOP;
+	EXCEPTION WHEN OTHERS THEN
+		FOR c IN 1 .. cardinality(conns) LOOP
+			BEGIN
+				PERFORM dblink_disconnect(conns[c]);
+			EXCEPTION WHEN OTHERS THEN
+				NULL;
+			END;
+		END LOOP;
+		RAISE;
+	END;
+END
+$$;
+
+-- A filter for the shards: {"column": value} means column = value,
+-- {"column": [v1, v2]} column IN (v1, v2); every pair must hold.  Returns
+-- the SQL condition ('true' for none).
+CREATE FUNCTION gigavector.shard_filter(filter jsonb) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF filter IS NULL OR filter = '{}' THEN
+		RETURN 'true';
+	END IF;
+	IF jsonb_typeof(filter) <> 'object' THEN
+		RAISE EXCEPTION 'a shard filter must be a JSON object of column names and values, not %', filter
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''{"label": 3}'' or ''{"label": [3, 4]}''.';
+	END IF;
+	RETURN (SELECT string_agg(
+		CASE WHEN jsonb_typeof(f.value) = 'array'
+		THEN format('%I IN (%s)', f.key, (SELECT string_agg(quote_nullable(e), ', ') FROM jsonb_array_elements_text(f.value) e))
+		ELSE format('%I = %L', f.key, f.value #>> '{}') END, ' AND ')
+		FROM jsonb_each(filter) f);
+END
+$$;
+
+-- k must be a positive number of rows.
+CREATE FUNCTION gigavector.shard_k_check(k int) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF k IS NULL OR k < 1 THEN
+		RAISE EXCEPTION 'k must be at least 1, not %', coalesce(k::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END
+$$;
+
+-- k nearest rows of a distributed table to query: ORDER BY column <op>
+-- query LIMIT k runs on every shard at once (through its own index, with
+-- this session's gigavector settings) and the shards' answers are merged.
+-- Returns each row's shard key as text, and its distance.
+CREATE FUNCTION gigavector.distributed_search(tbl regclass, vector_column name, query gvector,
+	k int DEFAULT 10, op text DEFAULT '<->', filter jsonb DEFAULT NULL)
+	RETURNS TABLE (shard text, key text, distance float8)
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM gigavector.distributed_check(tbl);
+	PERFORM gigavector.shard_k_check(k);
+	IF op IS NULL OR op NOT IN ('<->', '<=>', '<#>', '<+>') THEN
+		RAISE EXCEPTION 'unknown distance operator "%"', op
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use <-> (L2), <=> (cosine), <#> (negative inner product) or <+> (L1).';
+	END IF;
+	IF query IS NULL THEN
+		RAISE EXCEPTION 'the query vector must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl,
+		'SELECT %3$I::text, (%4$I ' || op || ' $1)::float8 FROM %1$s WHERE %6$s '
+		'ORDER BY %4$I ' || op || ' $1 LIMIT %5$s', query::text,
+		(SELECT d.shard_key FROM gigavector.distributed_tables d WHERE d.tbl = distributed_search.tbl),
+		vector_column, k::text, gigavector.shard_filter(filter)) f
+		ORDER BY f.score, f.key LIMIT k;
+END
+$$;
+COMMENT ON FUNCTION gigavector.distributed_search(regclass, name, gvector, int, text, jsonb) IS 'k-NN over every shard of a distributed table at once, merged: (shard, key, distance)';
+
+-- The k best BM25 matches of a distributed table for a text query, every
+-- shard searched at once through its gv_bm25 index on text_column and the
+-- answers merged by score.  Each shard scores with its own statistics
+-- (documents, average length, document frequencies): with rows spread by a
+-- hash of the key these agree closely across shards, and the scores
+-- returned are exactly each shard's bm25_score.
+CREATE FUNCTION gigavector.distributed_text_search(tbl regclass, text_column name, query text,
+	k int DEFAULT 10, mode text DEFAULT 'or', filter jsonb DEFAULT NULL)
+	RETURNS TABLE (shard text, key text, score float8)
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	-- the shard's gv_bm25 index on the column, found there (it has the shard's name)
+	q text := '(SELECT bm25query(i.indexrelid::regclass, $1, %5$L) FROM pg_index i '
+		'JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam '
+		'JOIN pg_attribute t ON t.attrelid = i.indrelid AND t.attnum = i.indkey[0] '
+		'WHERE i.indrelid = %2$L::regclass AND a.amname = ''gv_bm25'' AND t.attname = %4$L LIMIT 1)';
+BEGIN
+	PERFORM gigavector.distributed_check(tbl);
+	PERFORM gigavector.shard_k_check(k);
+	IF query IS NULL OR mode IS NULL THEN
+		RAISE EXCEPTION 'the query text and mode must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl,
+		'SELECT %3$I::text, (-(%4$I <&> ' || q || '))::float8 FROM %1$s WHERE (%7$s) AND %4$I @@@ ' || q
+		|| ' ORDER BY %4$I <&> ' || q || ' LIMIT %6$s', query,
+		(SELECT d.shard_key FROM gigavector.distributed_tables d WHERE d.tbl = distributed_text_search.tbl),
+		text_column, mode, k::text, gigavector.shard_filter(filter)) f
+		ORDER BY f.score DESC, f.key LIMIT k;
+END
+$$;
+COMMENT ON FUNCTION gigavector.distributed_text_search(regclass, name, text, int, text, jsonb) IS 'BM25 over every shard of a distributed table at once, merged by each shard''s score: (shard, key, score)';
+
+-- Where this server stands in streaming replication: on a primary one row
+-- per standby (or one row without a standby), on a standby one row for its
+-- WAL receiver.  lag_bytes: WAL the standby has yet to replay.
+CREATE VIEW gigavector.cluster_status AS
+SELECT 'primary'::text AS role, r.application_name AS member, r.client_addr::text AS address,
+	   r.state, r.sync_state, r.replay_lsn,
+	   pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn) AS lag_bytes, r.replay_lag AS lag
+FROM pg_stat_replication r WHERE NOT pg_is_in_recovery()
+UNION ALL
+SELECT 'primary', NULL, NULL, NULL, NULL, pg_current_wal_lsn(), NULL, NULL
+WHERE NOT pg_is_in_recovery() AND NOT EXISTS (SELECT FROM pg_stat_replication)
+UNION ALL
+SELECT 'standby', w.sender_host || ':' || w.sender_port, w.sender_host, w.status, NULL,
+	   pg_last_wal_replay_lsn(), pg_wal_lsn_diff(w.flushed_lsn, pg_last_wal_replay_lsn()),
+	   now() - pg_last_xact_replay_timestamp()
+FROM (SELECT) x LEFT JOIN pg_stat_wal_receiver w ON true WHERE pg_is_in_recovery();
+COMMENT ON VIEW gigavector.cluster_status IS 'this server''s replication role, and each standby''s state and lag (pg_stat_replication, pg_stat_wal_receiver)';
