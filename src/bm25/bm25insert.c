@@ -306,22 +306,43 @@ ApplyTermChange(Relation index, TermChange *c)
 		UnlockReleaseBuffer(bufs[i]);
 }
 
-/* Can the block at (blkno, off) be overwritten in place by newsize bytes? */
+/*
+ * Can the block at (blkno, off) be overwritten in place by newsize bytes?
+ * Sets *oldsize to its item's size.
+ */
 static bool
-FitsInPlace(Relation index, BlockNumber blkno, OffsetNumber off, Size newsize)
+FitsInPlace(Relation index, BlockNumber blkno, OffsetNumber off, Size newsize, Size *oldsize)
 {
 	Buffer		buf = ReadBuffer(index, blkno);
 	Page		page;
-	Size		oldsize;
 	bool		fits;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	oldsize = ItemIdGetLength(PageGetItemId(page, off));
-	fits = MAXALIGN(newsize) <= MAXALIGN(oldsize) ||
-		PageGetExactFreeSpace(page) >= MAXALIGN(newsize) - MAXALIGN(oldsize);
+	*oldsize = ItemIdGetLength(PageGetItemId(page, off));
+	fits = MAXALIGN(newsize) <= MAXALIGN(*oldsize) ||
+		PageGetExactFreeSpace(page) >= MAXALIGN(newsize) - MAXALIGN(*oldsize);
 	UnlockReleaseBuffer(buf);
 	return fits;
+}
+
+/*
+ * The block blk (of *size bytes) as an item of at least itemsize bytes: the
+ * room past its data (ignored by readers, which go by nbytes) lets later
+ * postings go into it in place.
+ */
+static Bm25Block
+WithRoom(Bm25Block blk, Size *size, Size itemsize)
+{
+	Bm25Block	out;
+
+	if (itemsize <= *size)
+		return blk;
+	out = palloc0(itemsize);
+	memcpy(out, blk, *size);
+	pfree(blk);
+	*size = itemsize;
+	return out;
 }
 
 /*
@@ -339,6 +360,7 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 	int			n = 0;
 	bool		placed = false;
 	Size		size;
+	Size		oldsize;
 	Bm25Block	blk;
 	TermChange	c;
 	bool		isTail = ItemPointerGetBlockNumber(blkAt) == term->tailBlk &&
@@ -373,8 +395,9 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 		blk->nextBlk = old->nextBlk;
 		blk->nextOff = old->nextOff;
 		if (FitsInPlace(index, ItemPointerGetBlockNumber(blkAt),
-						ItemPointerGetOffsetNumber(blkAt), size))
+						ItemPointerGetOffsetNumber(blkAt), size, &oldsize))
 		{
+			blk = WithRoom(blk, &size, oldsize);
 			c.blockAt = *blkAt;
 			c.newblk = blk;
 			c.newsize = size;
@@ -442,12 +465,15 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 
 /* Append p after the term's last block, in a new block. */
 static void
-AppendBlock(InsertState *is, ItemPointer termAt, Bm25Term term, Bm25Posting *p)
+AppendBlock(InsertState *is, ItemPointer termAt, Bm25Term term, Bm25Posting *p, int room)
 {
 	Size		size;
 	Bm25Block	blk = Bm25MakeBlock(p, 1, &size);
-	ItemPointerData at = AppendItem(is, false, (Item) blk, size, NULL, NULL);
+	ItemPointerData at;
 	TermChange	c;
+
+	blk = WithRoom(blk, &size, size + Min(room, BM25_BLOCK_POSTINGS - 1) * BM25_ROOM_PER_POSTING);
+	at = AppendItem(is, false, (Item) blk, size, NULL, NULL);
 
 	memset(&c, 0, sizeof(c));
 	c.termAt = *termAt;
@@ -486,7 +512,7 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 	}
 	if (!BlockNumberIsValid(term.tailBlk))
 	{
-		AppendBlock(is, &termAt, &term, p);
+		AppendBlock(is, &termAt, &term, p, 0);
 		return;
 	}
 
@@ -500,6 +526,7 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 			/* into the tail block, if it fits where it is */
 			Bm25Posting *ps = palloc(sizeof(Bm25Posting) * (blk->count + 1));
 			Size		size;
+			Size		oldsize;
 			Bm25Block	nb;
 
 			Bm25DecodePostings(blk, ps);
@@ -507,10 +534,12 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 			nb = Bm25MakeBlock(ps, blk->count + 1, &size);
 			nb->nextBlk = blk->nextBlk;
 			nb->nextOff = blk->nextOff;
-			if (FitsInPlace(index, term.tailBlk, term.tailOff, size))
+			if (FitsInPlace(index, term.tailBlk, term.tailOff, size, &oldsize))
 			{
 				TermChange	c;
 
+				/* keep the room left: the block stays the size it was */
+				nb = WithRoom(nb, &size, oldsize);
 				memset(&c, 0, sizeof(c));
 				c.termAt = termAt;
 				c.added = p;
@@ -522,7 +551,13 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 				return;
 			}
 		}
-		AppendBlock(is, &termAt, &term, p);
+
+		/*
+		 * A new tail block, with room for as many postings again as the
+		 * last one holds: a term's inserted postings then fill blocks
+		 * geometrically instead of one small block per page they land on.
+		 */
+		AppendBlock(is, &termAt, &term, p, blk->count);
 		return;
 	}
 
@@ -540,7 +575,7 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 		if (!BlockNumberIsValid(blk->nextBlk))
 		{
 			/* after every posting left (the last blocks were emptied by VACUUM) */
-			AppendBlock(is, &termAt, &term, p);
+			AppendBlock(is, &termAt, &term, p, 0);
 			return;
 		}
 		prev = at;
