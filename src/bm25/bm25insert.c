@@ -358,7 +358,6 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 	Relation	index = is->index;
 	Bm25Posting *ps = palloc(sizeof(Bm25Posting) * (old->count + 1));
 	int			n = 0;
-	bool		placed = false;
 	Size		size;
 	Size		oldsize;
 	Bm25Block	blk;
@@ -375,12 +374,10 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 			ps[i] = ps[i - 1];
 		else
 		{
-			ps[i] = *p;
-			placed = true;
+			ps[i] = *p;			/* at i = 0 at the latest */
 			break;
 		}
 	}
-	Assert(placed);
 	n++;
 
 	memset(&c, 0, sizeof(c));
