@@ -38,8 +38,8 @@ OBJS = \
 	src/ivfpq/ivfpq.o src/ivfpq/ivfpqbuild.o src/ivfpq/ivfpqkmeans.o src/ivfpq/ivfpqcodebook.o \
 	src/ivfpq/ivfpqinsert.o src/ivfpq/ivfpqscan.o src/ivfpq/ivfpqvacuum.o src/ivfpq/ivfpqutils.o \
 	src/ivfpq/ivfpqvalidate.o \
-	src/bm25/bm25.o src/bm25/bm25build.o src/bm25/bm25insert.o src/bm25/bm25scan.o \
-	src/bm25/bm25utils.o src/bm25/bm25vacuum.o src/bm25/bm25validate.o \
+	src/bm25/bm25.o src/bm25/bm25build.o src/bm25/bm25buildparallel.o src/bm25/bm25insert.o src/bm25/bm25scan.o \
+	src/bm25/bm25utils.o src/bm25/bm25vacuum.o src/bm25/bm25validate.o src/bm25/bm25planner.o \
 	src/backup/gvbwrite.o src/backup/gvbread.o src/backup/gvbackup.o src/backup/gvrestore.o \
 	src/worker/worker.o src/worker/ttl.o \
 	src/worker/gpu.o src/worker/gpucpu.o src/worker/gpustore.o src/worker/gpusql.o \

@@ -101,6 +101,24 @@ RESET enable_indexscan;
 SELECT count(*) AS rows, count(*) FILTER (WHERE i.s = q.s AND i.s = bm25_score(d.body, bm25query('bm25_docs_body', 'vector search database'))) AS equal
 	FROM via_index i JOIN via_seq q USING (id) JOIN bm25_docs d USING (id);
 
+-- an ordered scan hands its scores to the select list: bm25_scan_distance
+-- takes the score of the row the scan just returned, else computes <&>
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id, -(body <&> bm25query('bm25_docs_body', 'vector search')) AS s
+	FROM bm25_docs ORDER BY body <&> bm25query('bm25_docs_body', 'vector search') LIMIT 3;
+SELECT count(*) AS rows, count(*) FILTER (WHERE bm25_scan_distance(body, bm25query('bm25_docs_body', 'vector search'), '(0,1)')
+	= body <&> bm25query('bm25_docs_body', 'vector search')) AS equal FROM bm25_docs WHERE body IS NOT NULL;
+-- a HOT update: the scan returns the index's row address, ctid is the new version's
+CREATE TABLE bm25_hot (id int, n int, body text) WITH (fillfactor = 50);
+INSERT INTO bm25_hot SELECT i, 0, 'hot row ' || repeat('word ', i) FROM generate_series(1, 20) i;
+CREATE INDEX bm25_hot_body ON bm25_hot USING gv_bm25 (body);
+UPDATE bm25_hot SET n = 1 WHERE id % 2 = 0;
+SET enable_seqscan = off;
+SELECT count(*) AS rows, count(*) FILTER (WHERE s = bm25_score(body, bm25query('bm25_hot_body', 'word'))) AS equal
+	FROM (SELECT id, body, -(body <&> bm25query('bm25_hot_body', 'word')) AS s FROM bm25_hot
+		ORDER BY body <&> bm25query('bm25_hot_body', 'word') LIMIT 20) s;
+RESET enable_seqscan;
+DROP TABLE bm25_hot;
+
 -- no zero-score padding: exactly the matching rows, however large the LIMIT
 SET enable_seqscan = off;
 SELECT count(*) FROM (SELECT id FROM bm25_docs ORDER BY body <&> bm25query('bm25_docs_body', 'neural') LIMIT 1000) s;

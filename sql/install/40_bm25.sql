@@ -37,6 +37,14 @@ CREATE FUNCTION bm25_text_match(text, bm25query) RETURNS boolean
 CREATE FUNCTION bm25_tsvector_match(tsvector, bm25query) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 200;
 
+-- what an ordered index scan puts in its select list for "col <&> q" (bm25planner.c)
+CREATE FUNCTION bm25_scan_distance(text, bm25query, tid) RETURNS float8
+	AS 'MODULE_PATHNAME', 'bm25_text_scan_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+COMMENT ON FUNCTION bm25_scan_distance(text, bm25query, tid) IS 'text <&> bm25query, taken from the ordered gv_bm25 scan that just returned the row at the tid';
+CREATE FUNCTION bm25_scan_distance(tsvector, bm25query, tid) RETURNS float8
+	AS 'MODULE_PATHNAME', 'bm25_tsvector_scan_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 200;
+COMMENT ON FUNCTION bm25_scan_distance(tsvector, bm25query, tid) IS 'tsvector <&> bm25query, taken from the ordered gv_bm25 scan that just returned the row at the tid';
+
 CREATE FUNCTION bm25_score(text, bm25query) RETURNS float8
 	AS 'MODULE_PATHNAME', 'bm25_text_score' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
 COMMENT ON FUNCTION bm25_score(text, bm25query) IS 'the BM25 score of a text for a query (0 when it has none of the terms)';

@@ -34,6 +34,7 @@ Bm25Init(void)
 	add_real_reloption(bm25_relopt_kind, "b",
 					   "BM25 length normalisation b",
 					   BM25_DEFAULT_B, 0.0, 1.0, AccessExclusiveLock);
+	Bm25PlannerInit();
 }
 
 static bytea *
@@ -143,6 +144,8 @@ bm25buildphasename(int64 phasenum)
 			return "initializing";
 		case PROGRESS_BM25_PHASE_TOKENIZE:
 			return "tokenizing rows";
+		case PROGRESS_BM25_PHASE_MERGE:
+			return "merging the workers' postings";
 		case PROGRESS_BM25_PHASE_WRITE:
 			return "writing posting lists";
 		default:

@@ -14,7 +14,9 @@
 #include "fmgr.h"
 #include "gvpage.h"
 #include "nodes/execnodes.h"
+#include "storage/dsm.h"
 #include "storage/itemptr.h"
+#include "storage/shm_toc.h"
 #include "utils/relcache.h"
 
 #define BM25_MAGIC			0x424D3235	/* "BM25" */
@@ -42,6 +44,7 @@
 /* progress subphases */
 #define PROGRESS_BM25_PHASE_TOKENIZE	2
 #define PROGRESS_BM25_PHASE_WRITE		3
+#define PROGRESS_BM25_PHASE_MERGE		4	/* a parallel build's, between those two */
 
 /*
  * The lock that orders readers and writers: a heavyweight page lock on the
@@ -101,7 +104,8 @@ typedef Bm25TermData *Bm25Term;
  * postings of one term in heap TID order, each (TID delta, tf, dl) as
  * variable-byte integers.  A TID is a 48-bit key, block << 16 | offset.
  * first/last/maxtf/mindl let a scan skip the block or bound its scores
- * without decoding it.
+ * without decoding it.  The item may be longer than the header and nbytes
+ * of data: inserts leave room for postings to come (bm25insert.c).
  */
 typedef struct Bm25BlockData
 {
@@ -120,6 +124,7 @@ typedef Bm25BlockData *Bm25Block;
 
 #define BM25_BLOCK_HEADER offsetof(Bm25BlockData, data)
 #define BM25_POSTING_MAXBYTES 20	/* 10 + 5 + 5 bytes of varbyte */
+#define BM25_ROOM_PER_POSTING 5		/* an inserted posting's usual size, for room left in blocks */
 
 /* A document-list entry: a row and its length. */
 typedef struct Bm25DocData
@@ -275,8 +280,18 @@ extern Oid	Bm25ColumnType(Relation index);
 extern Datum Bm25QueryForColumn(Oid relid, const char *column, text *qtext);
 
 /* bm25build.c */
+typedef struct Bm25BuildState Bm25BuildState;
+extern void Bm25BuildAddDoc(Bm25BuildState *bs, uint64 key, uint32 dl);
+extern void Bm25BuildAddPosting(Bm25BuildState *bs, const char *lexeme, int len,
+								const Bm25Posting *p);
 extern IndexBuildResult *bm25build(Relation heap, Relation index, IndexInfo *indexInfo);
 extern void bm25buildempty(Relation index);
+
+/* bm25buildparallel.c */
+extern int	Bm25ParallelWorkers(Relation heap, Relation index);
+extern bool Bm25BuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, Oid cfg,
+							  Bm25BuildState *bs, int nworkers, double *reltuples);
+extern PGDLLEXPORT void Bm25ParallelBuildMain(dsm_segment *seg, shm_toc *toc);
 
 /* bm25insert.c */
 extern bool bm25insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
@@ -289,6 +304,10 @@ extern void bm25rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orde
 					   int norderbys);
 extern bool bm25gettuple(IndexScanDesc scan, ScanDirection dir);
 extern void bm25endscan(IndexScanDesc scan);
+extern bool Bm25ScanScore(Bm25Query q, ItemPointer tid, double *score);
+
+/* bm25planner.c */
+extern void Bm25PlannerInit(void);
 
 /* bm25vacuum.c */
 extern IndexBulkDeleteResult *bm25bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,

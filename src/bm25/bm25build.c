@@ -14,6 +14,10 @@
  * the writer reads each term's postings back from it in the same order.
  * Either way the pages written are the same.  The document list (12 bytes
  * a row) and the vocabulary stay in memory.
+ *
+ * With parallel workers (bm25buildparallel.c) the rows are tokenised by
+ * them and the leader, and the leader feeds the merged postings to the
+ * same state (Bm25BuildAddDoc, Bm25BuildAddPosting) before writing.
  */
 #include "compat.h"
 
@@ -43,7 +47,7 @@ typedef struct BuildTerm
 	int			capacity;
 } BuildTerm;
 
-typedef struct Bm25BuildState
+struct Bm25BuildState
 {
 	Oid			cfg;
 	Oid			typid;
@@ -67,7 +71,7 @@ typedef struct Bm25BuildState
 	TupleTableSlot *getSlot;
 	bool		spillAhead;		/* getSlot holds the next sorted posting */
 	int			spillTerm;		/* its term */
-} Bm25BuildState;
+};
 
 /*
  * The configuration an index tokenises with: its text_config option, else
@@ -195,11 +199,10 @@ StartSpill(Bm25BuildState *bs)
 	bs->postingBytes = 0;
 }
 
-static void
-AddDocument(Bm25BuildState *bs, ItemPointer tid, Bm25Bag *bag)
+/* A document of the build: its row and length. */
+void
+Bm25BuildAddDoc(Bm25BuildState *bs, uint64 key, uint32 dl)
 {
-	uint64		key = Bm25TidKey(tid);
-
 	if (bs->ndocs == bs->capdocs)
 	{
 		bs->capdocs *= 2;
@@ -208,34 +211,48 @@ AddDocument(Bm25BuildState *bs, ItemPointer tid, Bm25Bag *bag)
 	/* zero the padding too: pages are then a function of the rows alone */
 	memset(&bs->docs[bs->ndocs], 0, sizeof(Bm25DocData));
 	bs->docs[bs->ndocs].key = key;
-	bs->docs[bs->ndocs].dl = (uint32) Min(bag->length, PG_UINT32_MAX);
+	bs->docs[bs->ndocs].dl = dl;
 	bs->ndocs++;
-	bs->totalLength += Min(bag->length, PG_UINT32_MAX);
+	bs->totalLength += dl;
+	bs->indtuples += 1;
+}
 
+/* A posting of the build: a term's row, its tf and dl. */
+void
+Bm25BuildAddPosting(Bm25BuildState *bs, const char *lexeme, int len, const Bm25Posting *p)
+{
+	BuildTerm  *t = LookupTerm(bs, lexeme, len);
+
+	if (bs->spill)
+	{
+		SpillPut(bs, t - bs->terms, p);
+		t->count++;
+		return;
+	}
+	if (t->count == t->capacity)
+	{
+		bs->postingBytes += sizeof(Bm25Posting) * t->capacity;
+		t->capacity *= 2;
+		t->postings = repalloc_huge(t->postings, sizeof(Bm25Posting) * t->capacity);
+	}
+	t->postings[t->count++] = *p;
+	if (bs->postingBytes > (Size) maintenance_work_mem * 1024)
+		StartSpill(bs);
+}
+
+static void
+AddDocument(Bm25BuildState *bs, ItemPointer tid, Bm25Bag *bag)
+{
+	Bm25Posting p;
+
+	p.key = Bm25TidKey(tid);
+	p.dl = (uint32) Min(bag->length, PG_UINT32_MAX);
+	Bm25BuildAddDoc(bs, p.key, p.dl);
 	for (int i = 0; i < bag->nterms; i++)
 	{
-		BuildTerm  *t = LookupTerm(bs, bag->terms[i].lexeme, bag->terms[i].len);
-		Bm25Posting p;
-
-		p.key = key;
 		p.tf = bag->terms[i].tf;
-		p.dl = (uint32) Min(bag->length, PG_UINT32_MAX);
-		if (bs->spill)
-		{
-			SpillPut(bs, t - bs->terms, &p);
-			t->count++;
-			continue;
-		}
-		if (t->count == t->capacity)
-		{
-			bs->postingBytes += sizeof(Bm25Posting) * t->capacity;
-			t->capacity *= 2;
-			t->postings = repalloc_huge(t->postings, sizeof(Bm25Posting) * t->capacity);
-		}
-		t->postings[t->count++] = p;
+		Bm25BuildAddPosting(bs, bag->terms[i].lexeme, bag->terms[i].len, &p);
 	}
-	if (bs->spill == NULL && bs->postingBytes > (Size) maintenance_work_mem * 1024)
-		StartSpill(bs);
 }
 
 static void
@@ -254,7 +271,6 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	AddDocument(bs, tid, bag);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tupleCtx);
-	bs->indtuples += 1;
 }
 
 /* ---------------------------------------------------------------------------
@@ -629,6 +645,8 @@ bm25build(Relation heap, Relation index, IndexInfo *indexInfo)
 	double		heapTuples;
 	Bm25BuildState bs;
 	MemoryContext old;
+	int			nworkers;
+	bool		parallel;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -650,7 +668,14 @@ bm25build(Relation heap, Relation index, IndexInfo *indexInfo)
 	MemoryContextSwitchTo(old);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_BM25_PHASE_TOKENIZE);
-	heapTuples = table_index_build_scan(heap, index, indexInfo, true, true, BuildCallback, &bs, NULL);
+	nworkers = Bm25ParallelWorkers(heap, index);
+	old = MemoryContextSwitchTo(bs.buildCtx);
+	parallel = nworkers > 0 &&
+		Bm25BuildParallel(heap, index, indexInfo, bs.cfg, &bs, nworkers, &heapTuples);
+	MemoryContextSwitchTo(old);
+	if (!parallel)
+		heapTuples = table_index_build_scan(heap, index, indexInfo, true, true, BuildCallback,
+											&bs, NULL);
 
 	old = MemoryContextSwitchTo(bs.buildCtx);
 	WriteIndex(index, &bs);

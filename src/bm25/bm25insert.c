@@ -122,20 +122,19 @@ CountDocument(Bm25MetaPage meta, void *arg)
 	meta->totalLength += *(uint32 *) arg;
 }
 
-static void
-CountTerm(Bm25MetaPage meta, void *arg)
-{
-	meta->nterms++;
-}
-
-/* A new term: its one-posting block, then its entry in its bucket's chain. */
+/*
+ * A new term: its one-posting block, then its entry in its bucket's chain.
+ * The metapage's term count goes up in the second record, with the entry,
+ * so that a crash between the two leaves the count equal to the
+ * dictionary's (and at worst a posting block nothing points to).
+ */
 static void
 AddTerm(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 {
 	Relation	index = is->index;
 	Size		blksize;
 	Bm25Block	blk = Bm25MakeBlock(p, 1, &blksize);
-	ItemPointerData where = AppendItem(is, false, (Item) blk, blksize, CountTerm, NULL);
+	ItemPointerData where = AppendItem(is, false, (Item) blk, blksize, NULL, NULL);
 	Size		size = BM25_TERM_SIZE(len);
 	Bm25Term	entry = palloc0(size);
 	BlockNumber blkno;
@@ -165,6 +164,8 @@ AddTerm(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 		{
 			GenericXLogState *state = GenericXLogStart(index);
 			Buffer		newbuf = InvalidBuffer;
+			Buffer		metabuf;
+			Page		metapage;
 
 			page = GenericXLogRegisterBuffer(state, buf, 0);
 			if (PageAddItem(page, (Item) entry, size, InvalidOffsetNumber, false, false) ==
@@ -180,7 +181,11 @@ AddTerm(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 						 RelationGetRelationName(index));
 				GvPageGetOpaque(page)->nextblkno = BufferGetBlockNumber(newbuf);
 			}
+			metapage = RegisterMeta(state, &metabuf, index);
+			Bm25PageGetMeta(metapage)->nterms++;
+			memcpy(&is->meta, Bm25PageGetMeta(metapage), sizeof(Bm25MetaPageData));
 			GenericXLogFinish(state);
+			UnlockReleaseBuffer(metabuf);
 			if (BufferIsValid(newbuf))
 				UnlockReleaseBuffer(newbuf);
 			UnlockReleaseBuffer(buf);
@@ -301,22 +306,43 @@ ApplyTermChange(Relation index, TermChange *c)
 		UnlockReleaseBuffer(bufs[i]);
 }
 
-/* Can the block at (blkno, off) be overwritten in place by newsize bytes? */
+/*
+ * Can the block at (blkno, off) be overwritten in place by newsize bytes?
+ * Sets *oldsize to its item's size.
+ */
 static bool
-FitsInPlace(Relation index, BlockNumber blkno, OffsetNumber off, Size newsize)
+FitsInPlace(Relation index, BlockNumber blkno, OffsetNumber off, Size newsize, Size *oldsize)
 {
 	Buffer		buf = ReadBuffer(index, blkno);
 	Page		page;
-	Size		oldsize;
 	bool		fits;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	oldsize = ItemIdGetLength(PageGetItemId(page, off));
-	fits = MAXALIGN(newsize) <= MAXALIGN(oldsize) ||
-		PageGetExactFreeSpace(page) >= MAXALIGN(newsize) - MAXALIGN(oldsize);
+	*oldsize = ItemIdGetLength(PageGetItemId(page, off));
+	fits = MAXALIGN(newsize) <= MAXALIGN(*oldsize) ||
+		PageGetExactFreeSpace(page) >= MAXALIGN(newsize) - MAXALIGN(*oldsize);
 	UnlockReleaseBuffer(buf);
 	return fits;
+}
+
+/*
+ * The block blk (of *size bytes) as an item of at least itemsize bytes: the
+ * room past its data (ignored by readers, which go by nbytes) lets later
+ * postings go into it in place.
+ */
+static Bm25Block
+WithRoom(Bm25Block blk, Size *size, Size itemsize)
+{
+	Bm25Block	out;
+
+	if (itemsize <= *size)
+		return blk;
+	out = palloc0(itemsize);
+	memcpy(out, blk, *size);
+	pfree(blk);
+	*size = itemsize;
+	return out;
 }
 
 /*
@@ -332,8 +358,8 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 	Relation	index = is->index;
 	Bm25Posting *ps = palloc(sizeof(Bm25Posting) * (old->count + 1));
 	int			n = 0;
-	bool		placed = false;
 	Size		size;
+	Size		oldsize;
 	Bm25Block	blk;
 	TermChange	c;
 	bool		isTail = ItemPointerGetBlockNumber(blkAt) == term->tailBlk &&
@@ -348,12 +374,10 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 			ps[i] = ps[i - 1];
 		else
 		{
-			ps[i] = *p;
-			placed = true;
+			ps[i] = *p;			/* at i = 0 at the latest */
 			break;
 		}
 	}
-	Assert(placed);
 	n++;
 
 	memset(&c, 0, sizeof(c));
@@ -368,8 +392,9 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 		blk->nextBlk = old->nextBlk;
 		blk->nextOff = old->nextOff;
 		if (FitsInPlace(index, ItemPointerGetBlockNumber(blkAt),
-						ItemPointerGetOffsetNumber(blkAt), size))
+						ItemPointerGetOffsetNumber(blkAt), size, &oldsize))
 		{
+			blk = WithRoom(blk, &size, oldsize);
 			c.blockAt = *blkAt;
 			c.newblk = blk;
 			c.newsize = size;
@@ -437,12 +462,15 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 
 /* Append p after the term's last block, in a new block. */
 static void
-AppendBlock(InsertState *is, ItemPointer termAt, Bm25Term term, Bm25Posting *p)
+AppendBlock(InsertState *is, ItemPointer termAt, Bm25Term term, Bm25Posting *p, int room)
 {
 	Size		size;
 	Bm25Block	blk = Bm25MakeBlock(p, 1, &size);
-	ItemPointerData at = AppendItem(is, false, (Item) blk, size, NULL, NULL);
+	ItemPointerData at;
 	TermChange	c;
+
+	blk = WithRoom(blk, &size, size + Min(room, BM25_BLOCK_POSTINGS - 1) * BM25_ROOM_PER_POSTING);
+	at = AppendItem(is, false, (Item) blk, size, NULL, NULL);
 
 	memset(&c, 0, sizeof(c));
 	c.termAt = *termAt;
@@ -481,7 +509,7 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 	}
 	if (!BlockNumberIsValid(term.tailBlk))
 	{
-		AppendBlock(is, &termAt, &term, p);
+		AppendBlock(is, &termAt, &term, p, 0);
 		return;
 	}
 
@@ -495,6 +523,7 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 			/* into the tail block, if it fits where it is */
 			Bm25Posting *ps = palloc(sizeof(Bm25Posting) * (blk->count + 1));
 			Size		size;
+			Size		oldsize;
 			Bm25Block	nb;
 
 			Bm25DecodePostings(blk, ps);
@@ -502,10 +531,12 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 			nb = Bm25MakeBlock(ps, blk->count + 1, &size);
 			nb->nextBlk = blk->nextBlk;
 			nb->nextOff = blk->nextOff;
-			if (FitsInPlace(index, term.tailBlk, term.tailOff, size))
+			if (FitsInPlace(index, term.tailBlk, term.tailOff, size, &oldsize))
 			{
 				TermChange	c;
 
+				/* keep the room left: the block stays the size it was */
+				nb = WithRoom(nb, &size, oldsize);
 				memset(&c, 0, sizeof(c));
 				c.termAt = termAt;
 				c.added = p;
@@ -517,7 +548,13 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 				return;
 			}
 		}
-		AppendBlock(is, &termAt, &term, p);
+
+		/*
+		 * A new tail block, with room for as many postings again as the
+		 * last one holds: a term's inserted postings then fill blocks
+		 * geometrically instead of one small block per page they land on.
+		 */
+		AppendBlock(is, &termAt, &term, p, blk->count);
 		return;
 	}
 
@@ -535,7 +572,7 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 		if (!BlockNumberIsValid(blk->nextBlk))
 		{
 			/* after every posting left (the last blocks were emptied by VACUUM) */
-			AppendBlock(is, &termAt, &term, p);
+			AppendBlock(is, &termAt, &term, p, 0);
 			return;
 		}
 		prev = at;

@@ -31,6 +31,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -86,12 +87,77 @@ typedef struct Bm25ScanOpaqueData
 	Bm25Hit    *hits;
 	int			nhits;
 	int			next;
+	uint64		generation;		/* of the query, for LastReturned */
 	/* scoring constants */
 	double		avgdl;
 	Bm25MetaPageData meta;
 } Bm25ScanOpaqueData;
 
 typedef Bm25ScanOpaqueData *Bm25ScanOpaque;
+
+/*
+ * The row an ordered scan returned last, its score and (a copy of) the
+ * query it was scored for, for bm25_scan_distance (bm25planner.c): valid in
+ * the transaction that set it, while that scan runs.
+ */
+typedef struct LastReturnedData
+{
+	uint64		generation;		/* the scan's query; 0: nothing */
+	LocalTransactionId lxid;
+	uint64		key;
+	double		score;
+	char	   *query;			/* in TopMemoryContext */
+	Size		qsize;
+	Size		qcap;
+} LastReturnedData;
+
+static LastReturnedData lastReturned;
+static uint64 queryGeneration = 0;
+
+static void
+RememberReturned(Bm25ScanOpaque so, Bm25Hit *h)
+{
+	if (lastReturned.generation != so->generation || lastReturned.lxid != MyProc->lxid)
+	{
+		Size		size = VARSIZE(so->query);
+
+		if (size > lastReturned.qcap)
+		{
+			if (lastReturned.query)
+				pfree(lastReturned.query);
+			lastReturned.query = MemoryContextAlloc(TopMemoryContext, size);
+			lastReturned.qcap = size;
+		}
+		memcpy(lastReturned.query, so->query, size);
+		lastReturned.qsize = size;
+		lastReturned.generation = so->generation;
+		lastReturned.lxid = MyProc->lxid;
+	}
+	lastReturned.key = h->key;
+	lastReturned.score = h->score;
+}
+
+static void
+ForgetReturned(Bm25ScanOpaque so)
+{
+	if (lastReturned.generation == so->generation)
+		lastReturned.generation = 0;
+}
+
+/*
+ * The score an ordered scan gave the row at tid for query q, if that is
+ * the row it returned last: true and *score set, else false.
+ */
+bool
+Bm25ScanScore(Bm25Query q, ItemPointer tid, double *score)
+{
+	if (lastReturned.generation == 0 || lastReturned.lxid != MyProc->lxid ||
+		lastReturned.key != Bm25TidKey(tid) || lastReturned.qsize != VARSIZE(q) ||
+		memcmp(lastReturned.query, q, lastReturned.qsize) != 0)
+		return false;
+	*score = lastReturned.score;
+	return true;
+}
 
 IndexScanDesc
 bm25beginscan(Relation index, int nkeys, int norderbys)
@@ -129,6 +195,8 @@ bm25rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 
 	MemoryContextReset(so->roundCtx);
+	ForgetReturned(so);
+	so->generation = ++queryGeneration;
 	if (so->query)
 		pfree(so->query);
 	so->query = NULL;
@@ -233,7 +301,9 @@ CursorLoad(Relation index, Bm25ScanOpaque so, Cursor *c, BlockNumber blkno, Offs
 					 errmsg("index \"%s\" has a posting link to a missing item (%u,%u)",
 							RelationGetRelationName(index), blkno, off)));
 		iid = PageGetItemId(page, off);
-		len = ItemIdGetLength(iid);
+		/* the data, not the room an insert left after it */
+		len = Min(ItemIdGetLength(iid),
+				  BM25_BLOCK_HEADER + ((Bm25Block) PageGetItem(page, iid))->nbytes);
 		if (len > c->blkcap)
 		{
 			c->blkcap = Max(len, BM25_BLOCK_HEADER + BM25_BLOCK_POSTINGS * BM25_POSTING_MAXBYTES);
@@ -361,6 +431,33 @@ CompareBound(const void *a, const void *b)
 	return (x->bound > y->bound) - (x->bound < y->bound);
 }
 
+/*
+ * Block-max skip: every row up to the first end of an essential list's
+ * current block (up) is in the current block of each essential list that
+ * has it, so rest (the non-essential lists' bounds) plus those blocks'
+ * bounds bounds its score.  If that cannot beat theta, move every essential
+ * list past up -- whole blocks, not decoded -- and return true.
+ */
+static bool
+SkipBlocks(Round *r, int e, double rest, double theta)
+{
+	Cursor	   *cs = r->cursors;
+	uint64		up = BM25_KEY_END;
+	double		bound = rest;
+
+	for (int i = e; i < r->ncursors; i++)
+		if (cs[i].key != BM25_KEY_END)
+		{
+			bound += cs[i].blockBound;
+			up = Min(up, cs[i].blk->last);
+		}
+	if (bound > theta || up == BM25_KEY_END)
+		return false;
+	for (int i = e; i < r->ncursors; i++)
+		CursorSeek(r->index, r->so, &cs[i], up + 1);
+	return true;
+}
+
 /* Any term (OR): MaxScore with block bounds. */
 static void
 RoundOr(Round *r)
@@ -394,6 +491,8 @@ RoundOr(Round *r)
 			break;
 
 		bound = e > 0 ? prefix[e - 1] : 0.0;
+		if (SkipBlocks(r, e, bound, theta))
+			continue;
 		for (int i = e; i < n; i++)
 			if (cs[i].key == d)
 				bound += cs[i].blockBound;
@@ -607,6 +706,7 @@ bm25gettuple(IndexScanDesc scan, ScanDirection dir)
 		scan->xs_orderbyvals[0] = Float8GetDatum(-h->score);
 		scan->xs_orderbynulls[0] = false;
 		scan->xs_recheckorderby = false;
+		RememberReturned(so, h);
 	}
 	return true;
 }
@@ -616,6 +716,7 @@ bm25endscan(IndexScanDesc scan)
 {
 	Bm25ScanOpaque so = (Bm25ScanOpaque) scan->opaque;
 
+	ForgetReturned(so);
 	MemoryContextDelete(so->roundCtx);
 	if (so->query)
 		pfree(so->query);

@@ -804,6 +804,35 @@ bm25_tsvector_distance(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(-ScoreArgs(fcinfo, true));
 }
 
+/*
+ * bm25_scan_distance(col, q, ctid): what col <&> q is, taken from the
+ * ordered scan that just returned the row at ctid when it did (see
+ * bm25planner.c), else computed.
+ */
+static double
+ScanDistanceArgs(FunctionCallInfo fcinfo, bool tsvector)
+{
+	double		score;
+
+	if (Bm25ScanScore(PG_GETARG_BM25QUERY(1), (ItemPointer) PG_GETARG_POINTER(2), &score))
+		return -score;
+	return -ScoreArgs(fcinfo, tsvector);
+}
+
+PG_FUNCTION_INFO_V1(bm25_text_scan_distance);
+Datum
+bm25_text_scan_distance(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(ScanDistanceArgs(fcinfo, false));
+}
+
+PG_FUNCTION_INFO_V1(bm25_tsvector_scan_distance);
+Datum
+bm25_tsvector_scan_distance(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(ScanDistanceArgs(fcinfo, true));
+}
+
 PG_FUNCTION_INFO_V1(bm25_text_score);
 Datum
 bm25_text_score(PG_FUNCTION_ARGS)

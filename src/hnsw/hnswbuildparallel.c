@@ -32,7 +32,7 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
-#include "executor/instrument.h"
+#include "gvparallel.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
@@ -45,8 +45,6 @@
 
 #define PARALLEL_KEY_HNSW_SHARED	UINT64CONST(0xA000000000000001)
 #define PARALLEL_KEY_HNSW_GRAPH		UINT64CONST(0xA000000000000002)
-#define PARALLEL_KEY_BUFFER_USAGE	UINT64CONST(0xA000000000000003)
-#define PARALLEL_KEY_WAL_USAGE		UINT64CONST(0xA000000000000004)
 
 /* How often (rows of its own) the leader reports everyone's progress. */
 #define PROGRESS_INTERVAL			64
@@ -199,8 +197,6 @@ Participate(GvHnswParallelShared shared, char *graphSpace, Relation heap, Relati
 			bool leader)
 {
 	ParticipantState ps;
-	IndexInfo  *indexInfo;
-	TableScanDesc scan;
 	double		reltuples;
 
 	MemSet(&ps, 0, sizeof(ps));
@@ -215,11 +211,8 @@ Participate(GvHnswParallelShared shared, char *graphSpace, Relation heap, Relati
 	pg_prng_seed(&ps.prng, UINT64CONST(0x67766873776e6831) +
 				 (leader ? 0 : ParallelWorkerNumber + 1));
 
-	indexInfo = BuildIndexInfo(index);
-	indexInfo->ii_Concurrent = shared->isconcurrent;
-	scan = table_beginscan_parallel(heap, ParallelTableScanFromShared(shared));
-	reltuples = table_index_build_scan(heap, index, indexInfo, true, leader,
-									   ParallelCallback, &ps, scan);
+	reltuples = GvParallelScan(heap, index, ParallelTableScanFromShared(shared),
+							   shared->isconcurrent, leader, ParallelCallback, &ps);
 	MemoryContextDelete(ps.tmpCtx);
 	return reltuples;
 }
@@ -233,33 +226,21 @@ GvHnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 	Relation	heap;
 	Relation	index;
 	double		reltuples;
-	BufferUsage *bufferUsage;
-	WalUsage   *walUsage;
 
 	shared = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_SHARED, false);
 	graphSpace = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_GRAPH, false);
 	GraphTranche(shared->tranche);
 	InstrStartParallelQuery();
 
-	/* The same lock modes as the leader's CREATE INDEX (see nbtsort.c). */
-	heap = table_open(shared->heaprelid,
-					  shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock);
-	index = index_open(shared->indexrelid, RowExclusiveLock);
-
+	GvParallelOpen(shared->heaprelid, shared->indexrelid, shared->isconcurrent, &heap, &index);
 	reltuples = Participate(shared, graphSpace, heap, index, false);
 
 	SpinLockAcquire(&shared->mutex);
 	shared->reltuples += reltuples;
 	SpinLockRelease(&shared->mutex);
 	pg_atomic_fetch_add_u32(&shared->workersDone, 1);
-
-	/* Buffer and WAL use, for pg_stat_statements and the like (as nbtsort.c). */
-	bufferUsage = shm_toc_lookup(toc, PARALLEL_KEY_BUFFER_USAGE, false);
-	walUsage = shm_toc_lookup(toc, PARALLEL_KEY_WAL_USAGE, false);
-	InstrEndParallelQuery(&bufferUsage[ParallelWorkerNumber], &walUsage[ParallelWorkerNumber]);
-
-	index_close(index, RowExclusiveLock);
-	table_close(heap, shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock);
+	GvParallelReportUsage(toc);
+	GvParallelClose(heap, index, shared->isconcurrent);
 }
 
 /* Wait for the workers, reporting everyone's progress meanwhile. */
@@ -362,9 +343,8 @@ GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswI
 	graphSize = GvHnswGraphSpace(info, memLimit);
 	shm_toc_estimate_chunk(&pcxt->estimator, sharedSize);
 	shm_toc_estimate_chunk(&pcxt->estimator, graphSize);
-	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(BufferUsage), nworkers));
-	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(WalUsage), nworkers));
-	shm_toc_estimate_keys(&pcxt->estimator, 4);
+	shm_toc_estimate_keys(&pcxt->estimator, 2);
+	GvParallelEstimateUsage(pcxt, nworkers);
 	InitializeParallelDSM(pcxt);
 	if (pcxt->seg == NULL)
 		goto serial;
@@ -384,10 +364,7 @@ GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswI
 	GvHnswGraphInitShared(&graph, info, memLimit, graphSpace, shared->tranche);
 	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_SHARED, shared);
 	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_GRAPH, graphSpace);
-	bufferUsage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(BufferUsage), nworkers));
-	shm_toc_insert(pcxt->toc, PARALLEL_KEY_BUFFER_USAGE, bufferUsage);
-	walUsage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(WalUsage), nworkers));
-	shm_toc_insert(pcxt->toc, PARALLEL_KEY_WAL_USAGE, walUsage);
+	GvParallelAllocUsage(pcxt, nworkers, &bufferUsage, &walUsage);
 
 	LaunchParallelWorkers(pcxt);
 	ereport(DEBUG1,
@@ -406,8 +383,7 @@ GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswI
 		*reltuples = Participate(shared, graphSpace, heap, index, true);
 	WaitForWorkers(pcxt, shared);
 	*reltuples += shared->reltuples;
-	for (int i = 0; i < pcxt->nworkers_launched; i++)
-		InstrAccumParallelQuery(&bufferUsage[i], &walUsage[i]);
+	GvParallelAccumUsage(pcxt, bufferUsage, walUsage);
 
 	ngraph = pg_atomic_read_u32(&graph.hdr->nelements);
 	full = pg_atomic_read_u32(&graph.hdr->full) != 0;

@@ -5,7 +5,8 @@ descriptions (gvbench/debian_text.py: ~64,000 English documents, queries of
 
     bash test/bench/run bm25_bench.py [--queries 1000] [--repeat 3] [--skip xapian,grow]
 
-In one run, on one connection with a prepared statement per engine:
+In one run, on one connection with a prepared statement per engine
+(gv_bm25's select list takes each row's score from the ordered scan):
   * top-k OR queries:  ORDER BY body <&> bm25query(index, q) LIMIT k
     against  WHERE tsv @@ to_tsquery(cfg, 'a | b') ORDER BY ts_rank(tsv, ...)
     DESC LIMIT k  over a GIN index on the same stored tsvector (a generated
@@ -15,7 +16,8 @@ In one run, on one connection with a prepared statement per engine:
   * for every engine, the top-k overlap with the exact BM25 of
     gvbench/bm25_oracle.py (tie-aware; 1.0 = the true top k), and for
     gv_bm25 the largest relative difference of its scores from the oracle's;
-  * build seconds and size of gv_bm25 against the GIN index (and Xapian's);
+  * build seconds and size of gv_bm25 against the GIN index (and Xapian's),
+    serially and with --build-workers parallel workers;
   * q/s after 20% more rows arrive by INSERT into an index built on the
     others (no REINDEX), against the index built on all of them.
 Xapian gets the oracle's lexemes of every document (the same terms, term
@@ -197,6 +199,20 @@ def build_index(conn, stmt: sql.Composable, name: str) -> Tuple[float, int]:
     return secs, size
 
 
+def parallel_build(conn, table: str, stmt: sql.Composable, name: str,
+                   workers: int) -> Tuple[float, int]:
+    """CREATE INDEX with the table's parallel_workers set to workers (the
+    planner's choice for a table this small would be fewer); (seconds, bytes)."""
+    conn.execute(sql.SQL("ALTER TABLE {} SET (parallel_workers = {})").format(
+        sql.SQL(table), sql.Literal(workers)))
+    conn.execute(sql.SQL("SET max_parallel_maintenance_workers = {}").format(sql.Literal(workers)))
+    try:
+        return build_index(conn, stmt, name)
+    finally:
+        conn.execute("RESET max_parallel_maintenance_workers")
+        conn.execute(sql.SQL("ALTER TABLE {} RESET (parallel_workers)").format(sql.SQL(table)))
+
+
 def ensure_docs_table(conn, table: str, corpus: dt.TextCorpus, config: str, reload: bool,
                       docs: Optional[Sequence[dt.Document]] = None) -> None:
     """The corpus (or docs of it) in table, loaded unless the table's comment
@@ -321,6 +337,8 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=20, help="untimed queries before each run")
     p.add_argument("--grow", type=float, default=0.2,
                    help="the INSERT test: build on N/(1+GROW) rows, then insert the rest")
+    p.add_argument("--build-workers", type=int, default=2,
+                   help="also build gv_bm25 with this many parallel workers (0: serial only)")
     p.add_argument("--skip", default="", help="comma-separated: tsrank, xapian, and, grow")
     p.add_argument("--force-index", action="store_true",
                    help="SET enable_seqscan = off for every SQL run (default: the planner's choice)")
@@ -376,10 +394,17 @@ def main(argv=None) -> int:
         sql.Literal(args.config), sql.SQL(repr(args.k1)), sql.SQL(repr(args.b)))
     if have_ours:
         try:
-            secs, size = build_index(conn, sql.SQL(
+            ours_stmt_build = sql.SQL(
                 "CREATE INDEX debian_docs_body_bm25 ON {} USING gv_bm25 (body) WITH ({})").format(
-                sql.SQL(table), bm25_with), ours)
-            indexes.append(("gv_bm25 on the text", secs, size, ""))
+                sql.SQL(table), bm25_with)
+            if args.build_workers > 0:
+                secs, size = parallel_build(conn, table, ours_stmt_build, ours, args.build_workers)
+                indexes.append((f"gv_bm25 on the text, {args.build_workers} parallel workers",
+                                secs, size, ""))
+            conn.execute("SET max_parallel_maintenance_workers = 0")
+            secs, size = build_index(conn, ours_stmt_build, ours)
+            conn.execute("RESET max_parallel_maintenance_workers")
+            indexes.insert(1, ("gv_bm25 on the text", secs, size, "serial"))
         except psycopg.Error as err:
             log(f"gv_bm25: CREATE INDEX failed: {str(err).strip().splitlines()[0]}")
             have_ours = False

@@ -8,7 +8,8 @@ use warnings;
 use Exporter 'import';
 use Test::More ();
 
-our @EXPORT = qw(bm25_doc_sql bm25_create_oracle bm25_top bm25_oracle_top bm25_check_top);
+our @EXPORT = qw(bm25_doc_sql bm25_create_oracle bm25_top bm25_oracle_top bm25_check_top
+  bm25_crash_during_build);
 
 # SQL for a pseudo-random document of 3 to 40 words from a Zipf-like
 # vocabulary of about 2,000 words, a function of the integer expression $seed.
@@ -83,6 +84,24 @@ sub bm25_check_top
 			  . "FROM bm25_oracle('$table', '$col', '$q') o WHERE o.id = ANY(ARRAY[$ids])");
 		Test::More::is($got, $theirs, "each row of the top 10 has the oracle's score for '$q' $what");
 	}
+}
+
+# kill -9 (an immediate stop) during CREATE INDEX $name (the statement
+# $create, after $settings, in a background session), once
+# pg_stat_progress_create_index shows a row where $progress holds; then
+# the server is restarted and no index $name is left.
+sub bm25_crash_during_build
+{
+	my ($node, $settings, $create, $name, $progress, $what) = @_;
+	my $bg = $node->background_psql('postgres', on_error_stop => 0);
+	$bg->query_until(qr/start/, "$settings\n\\echo start\n$create\n");
+	Test::More::ok($node->poll_query_until('postgres',
+			"SELECT count(*) > 0 FROM pg_stat_progress_create_index WHERE $progress"), $what);
+	$node->stop('immediate');
+	eval { $bg->quit };
+	$node->start;
+	Test::More::is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = '$name'"),
+		'0', 'a build killed midway leaves no index');
 }
 
 1;

@@ -99,6 +99,7 @@ INSERT INTO hostile_input (type, expr) VALUES
 	('tsvector', 'NULL'), ('tsvector', ''''''), ('tsvector', '''a:1 b c:2,3'''),
 	('tsvector', 'to_tsvector(''english'', repeat(''cat '', 300))'),
 	('tsvector', 'strip(to_tsvector(''english'', ''cats and dogs''))'),
+	('tid', 'NULL'), ('tid', '''(0,0)'''), ('tid', '''(0,1)'''), ('tid', '''(4294967295,65535)'''),
 	('bytea', 'NULL'), ('bytea', '''\x'''), ('bytea', '''\x00'''),
 	('bytea', '''\x0000000000000001000000013ff0000000000000'''),
 	('internal', 'NULL'),

@@ -31,16 +31,9 @@ $node->safe_psql('postgres', qq{
 	CREATE TABLE big (id int, body text);
 	INSERT INTO big SELECT i, $doc FROM generate_series(1, 150000) i;
 });
-my $bg = $node->background_psql('postgres', on_error_stop => 0);
-$bg->query_until(qr/start/, "\\echo start\nCREATE INDEX big_bm25 ON big USING gv_bm25 (body);\n");
-ok($node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_stat_progress_create_index
-	WHERE phase = 'building index: tokenizing rows' AND blocks_total > 0}),
+bm25_crash_during_build($node, '', 'CREATE INDEX big_bm25 ON big USING gv_bm25 (body);', 'big_bm25',
+	q{phase = 'building index: tokenizing rows' AND blocks_total > 0},
 	'the build shows its phase and progress in pg_stat_progress_create_index');
-$node->stop('immediate');
-eval { $bg->quit };
-$node->start;
-is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'big_bm25'"), '0',
-	'a build killed midway leaves no index');
 $node->safe_psql('postgres', 'CREATE INDEX docs_bm25 ON docs USING gv_bm25 (body) WITH (text_config = english)');
 is($node->safe_psql('postgres', "SELECT documents FROM gigavector.bm25_verify('docs_bm25')"),
 	'20000', 'after a crash during a build, a new build indexes every row');
@@ -52,7 +45,7 @@ for my $batch (0 .. 4)
 	my ($lo, $hi) = (20001 + $batch * 500, 20000 + ($batch + 1) * 500);
 	$node->safe_psql('postgres', "INSERT INTO docs SELECT i, $doc || ' committed' FROM generate_series($lo, $hi) i");
 }
-$bg = $node->background_psql('postgres', on_error_stop => 0);
+my $bg = $node->background_psql('postgres', on_error_stop => 0);
 $bg->query_safe("BEGIN; INSERT INTO docs SELECT i, $doc || ' uncommitted' FROM generate_series(30001, 31000) i");
 my $bg2 = $node->background_psql('postgres', on_error_stop => 0);
 $bg2->query_until(qr/start/, "\\echo start\nINSERT INTO docs SELECT i, $doc || ' uncommitted' FROM generate_series(40001, 60000) i;\n");
