@@ -18,6 +18,7 @@ MODULE_big = gigavector
 OBJS = \
 	src/gigavector.o \
 	src/gvector.o \
+	src/distmemo.o \
 	src/gvparse.o \
 	src/ghalfvec.o \
 	src/gbit.o \
@@ -26,9 +27,11 @@ OBJS = \
 	src/quantize.o \
 	src/projection.o \
 	src/gvpage.o \
+	src/gvmetric.o \
+	src/gvheapfetch.o \
 	gpu/gv_gpu.o \
-	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswbuildparallel.o src/hnsw/hnswinsert.o \
-	src/hnsw/hnswfilter.o src/hnsw/hnswjsonb.o src/hnsw/hnswplanner.o src/hnsw/hnswkeydir.o src/hnsw/hnswscan.o src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o \
+	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswgraph.o src/hnsw/hnswbuildparallel.o src/hnsw/hnswinsert.o \
+	src/hnsw/hnswfilter.o src/hnsw/hnswjsonb.o src/hnsw/hnswplanner.o src/hnsw/hnswkeydir.o src/hnsw/hnswscan.o src/hnsw/hnswsearch.o src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o \
 	src/hnsw/hnswvalidate.o \
 	src/kdtree/kdtree.o src/kdtree/kdtreebuild.o src/kdtree/kdtreeinsert.o src/kdtree/kdtreescan.o \
 	src/kdtree/kdtreeutils.o src/kdtree/kdtreevacuum.o src/kdtree/kdtreevalidate.o \

@@ -40,17 +40,8 @@ extern void GvectorInit(void);
 struct ArrayType;
 extern float *GvArrayToFloats(struct ArrayType *array, int *n);
 
-/* The distance memo (gvector.c): distances index scans computed for rows. */
-typedef enum GvMemoKernel
-{
-	GV_MEMO_L2SQ,				/* GvSafeL2Squared (distance.h) */
-	GV_MEMO_IP					/* GvSafeInnerProduct */
-} GvMemoKernel;
+#include "distmemo.h"
 
-extern Oid	GvDatumToastId(Datum value);
-extern void GvDistanceMemoPut(Oid toastrelid, Oid valueid, GvMemoKernel kernel,
-							  Datum query, double value);
-extern void GvDistanceMemoForget(void);
 extern bool GvOperatorFromKernel(PGFunction op, GvMemoKernel kernel, double value,
 								 double *result);
 

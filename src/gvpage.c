@@ -1,7 +1,8 @@
 /*
  * gvpage.c
- *	  Page, WAL and metric helpers shared by every gigavector index access
- *	  method.
+ *	  Page, WAL and operator class helpers shared by every gigavector index
+ *	  access method.  Metrics are in gvmetric.c, reading heap rows for
+ *	  re-ranking in gvheapfetch.c.
  *
  * WAL: every change to an index page after the build goes through
  * GenericXLog (start, register, modify the returned copy, finish), so crash
@@ -189,6 +190,28 @@ GvBlobRead(Relation index, BlockNumber start, uint16 page_id, uint16 flags,
 }
 
 /*
+ * Copy the first size bytes of the metapage's contents into meta, under a
+ * share lock, once the page is known to be one of page_id's; returns the
+ * page's LSN.  The caller then checks the header (GvCheckMetaHeader),
+ * after reading an older format into the current one if it can.
+ */
+XLogRecPtr
+GvReadMetaPage(Relation index, uint16 page_id, void *meta, Size size)
+{
+	Buffer		buf = ReadBuffer(index, GV_METAPAGE_BLKNO);
+	Page		page;
+	XLogRecPtr	lsn;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	GvCheckPage(index, page, GV_METAPAGE_BLKNO, page_id);
+	memcpy(meta, PageGetContents(page), size);
+	lsn = PageGetLSN(page);
+	UnlockReleaseBuffer(buf);
+	return lsn;
+}
+
+/*
  * Refuse a metapage that is not ours, or of a format this build cannot read.
  */
 void
@@ -281,6 +304,20 @@ GvXLogRegisterNew(GenericXLogState *state, Buffer buffer, uint16 page_id,
 }
 
 /*
+ * VACUUM's step on one page: delete the items at offsets[0, n) of the page
+ * in buf (exclusively locked by the caller) in one GenericXLog record.
+ */
+void
+GvPageDeleteItems(Relation index, Buffer buf, OffsetNumber *offsets, int n)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+	PageIndexMultiDelete(page, offsets, n);
+	GenericXLogFinish(state);
+}
+
+/*
  * WAL-log every page of a freshly built index in one pass, if the relation
  * needs WAL at all (not for unlogged or temporary indexes).
  */
@@ -290,197 +327,6 @@ GvLogBuiltIndex(Relation index)
 	if (RelationNeedsWAL(index))
 		log_newpage_range(index, MAIN_FORKNUM, 0,
 						  RelationGetNumberOfBlocks(index), true);
-}
-
-/* ---------------------------------------------------------------------------
- * Metrics
- * ---------------------------------------------------------------------------
- */
-
-static const GvMetricData GvMetricL2 = {GV_METRIC_L2, "l2", GV_TYPE_GVECTOR};
-static const GvMetricData GvMetricCosine = {GV_METRIC_COSINE, "cosine", GV_TYPE_GVECTOR};
-static const GvMetricData GvMetricIp = {GV_METRIC_IP, "ip", GV_TYPE_GVECTOR};
-static const GvMetricData GvMetricL1 = {GV_METRIC_L1, "l1", GV_TYPE_GVECTOR};
-static const GvMetricData GvMetricHalfL2 = {GV_METRIC_L2, "l2", GV_TYPE_GHALFVEC};
-static const GvMetricData GvMetricHalfCosine = {GV_METRIC_COSINE, "cosine", GV_TYPE_GHALFVEC};
-static const GvMetricData GvMetricHalfIp = {GV_METRIC_IP, "ip", GV_TYPE_GHALFVEC};
-static const GvMetricData GvMetricHalfL1 = {GV_METRIC_L1, "l1", GV_TYPE_GHALFVEC};
-static const GvMetricData GvMetricHamming = {GV_METRIC_HAMMING, "hamming", GV_TYPE_GBIT};
-static const GvMetricData GvMetricJaccard = {GV_METRIC_JACCARD, "jaccard", GV_TYPE_GBIT};
-static const GvMetricData GvMetricSparseL2 = {GV_METRIC_L2, "l2", GV_TYPE_GSPARSEVEC};
-static const GvMetricData GvMetricSparseCosine = {GV_METRIC_COSINE, "cosine", GV_TYPE_GSPARSEVEC};
-static const GvMetricData GvMetricSparseIp = {GV_METRIC_IP, "ip", GV_TYPE_GSPARSEVEC};
-static const GvMetricData GvMetricSparseL1 = {GV_METRIC_L1, "l1", GV_TYPE_GSPARSEVEC};
-
-/*
- * Support function 1 of the operator classes: called with a dummy argument,
- * returns the GvMetricData the class stands for.
- */
-#define GV_METRIC_SUPPORT(fname, metric) \
-PG_FUNCTION_INFO_V1(fname); \
-Datum \
-fname(PG_FUNCTION_ARGS) \
-{ \
-	PG_RETURN_POINTER(&(metric)); \
-}
-
-GV_METRIC_SUPPORT(gvector_l2_metric, GvMetricL2)
-GV_METRIC_SUPPORT(gvector_cosine_metric, GvMetricCosine)
-GV_METRIC_SUPPORT(gvector_ip_metric, GvMetricIp)
-GV_METRIC_SUPPORT(gvector_l1_metric, GvMetricL1)
-GV_METRIC_SUPPORT(ghalfvec_l2_metric, GvMetricHalfL2)
-GV_METRIC_SUPPORT(ghalfvec_cosine_metric, GvMetricHalfCosine)
-GV_METRIC_SUPPORT(ghalfvec_ip_metric, GvMetricHalfIp)
-GV_METRIC_SUPPORT(ghalfvec_l1_metric, GvMetricHalfL1)
-GV_METRIC_SUPPORT(gbit_hamming_metric, GvMetricHamming)
-GV_METRIC_SUPPORT(gbit_jaccard_metric, GvMetricJaccard)
-GV_METRIC_SUPPORT(gsparsevec_l2_metric, GvMetricSparseL2)
-GV_METRIC_SUPPORT(gsparsevec_cosine_metric, GvMetricSparseCosine)
-GV_METRIC_SUPPORT(gsparsevec_ip_metric, GvMetricSparseIp)
-GV_METRIC_SUPPORT(gsparsevec_l1_metric, GvMetricSparseL1)
-
-/* The SQL name of the type an index column's metric works on. */
-const char *
-GvMetricTypeName(GvMetric metric)
-{
-	switch (metric->type)
-	{
-		case GV_TYPE_GHALFVEC:
-			return "ghalfvec";
-		case GV_TYPE_GBIT:
-			return "gbit";
-		case GV_TYPE_GSPARSEVEC:
-			return "gsparsevec";
-		default:
-			return "gvector";
-	}
-}
-
-/*
- * A value of the metric's type (detoasting it if need be) as a palloc'd
- * array of floats, and its dimensions: a gvector's floats, a ghalfvec's
- * halves widened (exactly), a gbit's bits as 0 and 1, a gsparsevec's
- * non-zeros in place and zeros elsewhere (the index's dimensions bound its
- * size: the build refuses more than fit on a page).
- */
-float *
-GvMetricDatumToFloats(GvMetric metric, Datum value, int *dim)
-{
-	float	   *x;
-
-	switch (metric->type)
-	{
-		case GV_TYPE_GHALFVEC:
-			{
-				Ghalfvec	h = DatumGetGhalfvec(value);
-
-				*dim = h->dim;
-				x = palloc(sizeof(float) * h->dim);
-				GvHalfDecode(h->x, x, h->dim);
-				break;
-			}
-		case GV_TYPE_GBIT:
-			{
-				Gbit		b = DatumGetGbit(value);
-
-				*dim = b->dim;
-				x = palloc(sizeof(float) * b->dim);
-				for (int i = 0; i < b->dim; i++)
-					x[i] = (float) GbitGetBit(b, i);
-				break;
-			}
-		case GV_TYPE_GSPARSEVEC:
-			{
-				Gsparsevec	s = DatumGetGsparsevec(value);
-
-				*dim = s->dim;
-				x = palloc0(sizeof(float) * s->dim);
-				for (int i = 0; i < s->nnz; i++)
-					x[s->indices[i]] = GsparsevecValues(s)[i];
-				break;
-			}
-		default:
-			{
-				Gvector		v = DatumGetGvector(value);
-
-				*dim = v->dim;
-				x = palloc(sizeof(float) * v->dim);
-				memcpy(x, v->x, sizeof(float) * v->dim);
-				break;
-			}
-	}
-	return x;
-}
-
-/* The dimensions of a value of the metric's type (detoasted if need be). */
-int
-GvMetricDatumDims(GvMetric metric, Datum value)
-{
-	switch (metric->type)
-	{
-		case GV_TYPE_GHALFVEC:
-			return DatumGetGhalfvec(value)->dim;
-		case GV_TYPE_GBIT:
-			return DatumGetGbit(value)->dim;
-		case GV_TYPE_GSPARSEVEC:
-			return DatumGetGsparsevec(value)->dim;
-		default:
-			return DatumGetGvector(value)->dim;
-	}
-}
-
-/*
- * The metric of an index column, from its operator class.
- */
-GvMetric
-GvIndexGetMetric(Relation index, AttrNumber attno)
-{
-	FmgrInfo   *proc = index_getprocinfo(index, attno, 1);
-
-	return (GvMetric) DatumGetPointer(FunctionCall1(proc, PointerGetDatum(NULL)));
-}
-
-/*
- * Bring a vector into the metric's index space in place: cosine normalises
- * it.  Returns false for a vector the metric cannot place (a zero vector
- * under cosine), which callers index nowhere or handle as "distance 1".
- */
-bool
-GvMetricPrepareVector(GvMetric metric, float *x, int dim)
-{
-	double		norm = 0.0;
-
-	if (metric->kind != GV_METRIC_COSINE)
-		return true;
-	for (int i = 0; i < dim; i++)
-		norm += (double) x[i] * x[i];
-	if (norm == 0.0)
-		return false;
-	norm = sqrt(norm);
-	for (int i = 0; i < dim; i++)
-		x[i] = (float) (x[i] / norm);
-	return true;
-}
-
-/*
- * Convert an index-space distance to what the SQL operator returns.
- */
-double
-GvMetricToSqlDistance(GvMetric metric, double distance)
-{
-	switch (metric->kind)
-	{
-		case GV_METRIC_L2:
-			return sqrt(Max(distance, 0.0));
-		case GV_METRIC_COSINE:
-			return Min(Max(distance, 0.0), 2.0);
-		case GV_METRIC_IP:
-		case GV_METRIC_L1:
-		case GV_METRIC_HAMMING:
-		case GV_METRIC_JACCARD:
-			return distance;
-	}
-	pg_unreachable();
 }
 
 /* ---------------------------------------------------------------------------
@@ -557,77 +403,4 @@ GvValidateVectorOpclass(Oid opclassoid, const char *amname)
 	ReleaseCatCacheList(oprlist);
 	ReleaseSysCache(classtup);
 	return result;
-}
-
-/*
- * The indexed column (the index's first, a plain column) of the heap row
- * at tid, as the scan's snapshot sees it.  False when the row is not
- * visible (the executor would skip it too) or the value is NULL.  The
- * value lives in hf's slot until the next call.
- */
-bool
-GvHeapFetchValue(GvHeapFetch hf, IndexScanDesc scan, ItemPointer tid, Datum *value)
-{
-	bool		callAgain = false;
-	bool		allDead = false;
-	bool		isnull;
-
-	if (hf->fetch == NULL)
-	{
-		hf->fetch = table_index_fetch_begin(scan->heapRelation);
-		hf->slot = table_slot_create(scan->heapRelation, NULL);
-	}
-	if (!table_index_fetch_tuple(hf->fetch, tid, scan->xs_snapshot, hf->slot,
-								 &callAgain, &allDead))
-		return false;
-	*value = slot_getattr(hf->slot, scan->indexRelation->rd_index->indkey.values[0], &isnull);
-	return !isnull;
-}
-
-/*
- * The TOAST value id of heap row tid's indexed column as stored: InvalidOid
- * when it is inline or NULL, or the table is not a heap.  aminsert is given
- * the executor's in-memory value, not the pointer the stored row holds.
- */
-Oid
-GvHeapToastId(Relation heap, Relation index, ItemPointer tid)
-{
-	AttrNumber	attnum = index->rd_index->indkey.values[0];
-	HeapTupleData tuple;
-	Buffer		buf;
-	Oid			result = InvalidOid;
-
-	if (attnum == InvalidAttrNumber || heap->rd_rel->relam != HEAP_TABLE_AM_OID ||
-		!OidIsValid(heap->rd_rel->reltoastrelid))
-		return InvalidOid;
-	tuple.t_self = *tid;
-	if (heap_fetch(heap, SnapshotAny, &tuple, &buf, false))
-	{
-		bool		isnull;
-		Datum		value = heap_getattr(&tuple, attnum, RelationGetDescr(heap), &isnull);
-
-		if (!isnull)
-			result = GvDatumToastId(value);
-		ReleaseBuffer(buf);
-	}
-	return result;
-}
-
-void
-GvHeapFetchRelease(GvHeapFetch hf)
-{
-	if (hf->slot)
-		ExecClearTuple(hf->slot);
-}
-
-void
-GvHeapFetchEnd(GvHeapFetch hf)
-{
-	if (hf->fetch)
-	{
-		table_index_fetch_end(hf->fetch);
-		ExecDropSingleTupleTableSlot(hf->slot);
-		hf->fetch = NULL;
-		hf->slot = NULL;
-	}
 }

@@ -46,14 +46,7 @@ Bm25AmOid(void)
 void
 Bm25ReadMeta(Relation index, Bm25MetaPage meta)
 {
-	Buffer		buf = ReadBuffer(index, GV_METAPAGE_BLKNO);
-	Page		page;
-
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	GvCheckPage(index, page, GV_METAPAGE_BLKNO, GV_PAGE_ID_BM25);
-	memcpy(meta, Bm25PageGetMeta(page), sizeof(Bm25MetaPageData));
-	UnlockReleaseBuffer(buf);
+	(void) GvReadMetaPage(index, GV_PAGE_ID_BM25, meta, sizeof(Bm25MetaPageData));
 	GvCheckMetaHeader(index, &meta->header, BM25_MAGIC, BM25_VERSION);
 }
 

@@ -434,19 +434,112 @@ extern bool GvHnswStorageIsExact(GvHnswInfo info);
 extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
 							   bool *ok);
 extern GvHnswElementTuple GvHnswPageGetElement(Page page, OffsetNumber off);
-typedef struct GvHnswRecentBuffersData *GvHnswRecentBuffers;
-extern GvHnswRecentBuffers GvHnswGetRecentBuffers(Relation index);
-extern Buffer GvHnswPinPage(Relation index, GvHnswRecentBuffers recent, BlockNumber blkno);
 extern bool GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
 							   GvHnswElementTuple dst);
 extern void GvHnswTidSetInit(GvHnswTidSet set, int capacity);
 extern bool GvHnswTidSetAdd(GvHnswTidSet set, ItemPointer tid);
 extern bool GvHnswTidSetContains(GvHnswTidSet set, ItemPointer tid);
 extern void GvHnswTidSetFree(GvHnswTidSet set);
-extern void GvHnswHeapInit(GvHnswHeap heap, int size, bool max);
-extern void GvHnswHeapPush(GvHnswHeap heap, GvHnswCandidate *c);
-extern GvHnswCandidate GvHnswHeapPop(GvHnswHeap heap);
 #define GvHnswHeapTop(h) (&(h)->items[0])
+extern int	GvHnswSelectNeighbors(Relation index, GvHnswInfo info,
+								GvHnswCandidate *cands, int ncands, int lm,
+								ItemPointer self, GvHnswCandidate *out);
+
+/*
+ * GvHnswHeapData keeps the min-or-max choice at run time, for the callers
+ * that pass either kind around; each operation works on a view of it as
+ * one of the kit's heaps (gvheap.h), whose order is fixed at compile time.
+ * Inline: searches push and pop for every neighbour they look at.
+ */
+#define GV_HEAP_PREFIX		gvhnsw_near
+#define GV_HEAP_ELEMENT		GvHnswCandidate
+#define GV_HEAP_LESS(a, b)	((a)->dist < (b)->dist)
+#include "gvheap.h"
+
+#define GV_HEAP_PREFIX		gvhnsw_far
+#define GV_HEAP_ELEMENT		GvHnswCandidate
+#define GV_HEAP_LESS(a, b)	((a)->dist < (b)->dist)
+#define GV_HEAP_MAX
+#include "gvheap.h"
+
+static inline void
+GvHnswHeapInit(GvHnswHeap heap, int size, bool max)
+{
+	heap->size = Max(size, 16);
+	heap->items = palloc(sizeof(GvHnswCandidate) * heap->size);
+	heap->count = 0;
+	heap->max = max;
+}
+
+static inline void
+GvHnswHeapPush(GvHnswHeap heap, GvHnswCandidate *c)
+{
+	if (heap->max)
+	{
+		gvhnsw_far_heap h = {heap->items, heap->count, heap->size, true};
+
+		gvhnsw_far_push(&h, c);
+		heap->items = h.items;
+		heap->count = h.count;
+		heap->size = h.capacity;
+	}
+	else
+	{
+		gvhnsw_near_heap h = {heap->items, heap->count, heap->size, true};
+
+		gvhnsw_near_push(&h, c);
+		heap->items = h.items;
+		heap->count = h.count;
+		heap->size = h.capacity;
+	}
+}
+
+static inline GvHnswCandidate
+GvHnswHeapPop(GvHnswHeap heap)
+{
+	GvHnswCandidate top;
+
+	if (heap->max)
+	{
+		gvhnsw_far_heap h = {heap->items, heap->count, heap->size, true};
+
+		top = gvhnsw_far_pop(&h);
+		heap->count = h.count;
+	}
+	else
+	{
+		gvhnsw_near_heap h = {heap->items, heap->count, heap->size, true};
+
+		top = gvhnsw_near_pop(&h);
+		heap->count = h.count;
+	}
+	return top;
+}
+
+/*
+ * Check that tid names an element tuple of this index.  Pointers come from
+ * our own pages, so a bad one means corruption.
+ */
+static inline GvHnswElementTuple
+GvHnswGetElementLocked(Relation index, Page page, ItemPointer tid)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page) ||
+		!ItemIdIsNormal(PageGetItemId(page, off)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a neighbour pointer to a missing element (%u,%u)",
+						RelationGetRelationName(index),
+						ItemPointerGetBlockNumber(tid), off),
+				 errhint("Rebuild the index with REINDEX.")));
+	return (GvHnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+}
+
+/* hnswsearch.c */
+typedef struct GvHnswRecentBuffersData *GvHnswRecentBuffers;
+extern GvHnswRecentBuffers GvHnswGetRecentBuffers(Relation index);
+extern Buffer GvHnswPinPage(Relation index, GvHnswRecentBuffers recent, BlockNumber blkno);
 extern void GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 								GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
 								GvHnswTidSet visited, int ef, int level,
@@ -455,9 +548,6 @@ extern void GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *
 extern void GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 						  GvHnswMetaPageData *meta, int toLevel,
 						  GvHnswCandidate *ep);
-extern int	GvHnswSelectNeighbors(Relation index, GvHnswInfo info,
-								GvHnswCandidate *cands, int ncands, int lm,
-								ItemPointer self, GvHnswCandidate *out);
 
 /* hnswfilter.c */
 extern uint64 GvHnswKeyCode(GvHnswInfo info, int col, Datum value);
@@ -579,6 +669,11 @@ typedef struct GvHnswBuilderData *GvHnswBuilder;
 extern IndexBuildResult *gvhnswbuild(Relation heap, Relation index,
 								   IndexInfo *indexInfo);
 extern void gvhnswbuildempty(Relation index);
+extern void GvHnswInitInfo(Relation index, GvHnswInfo info);
+
+/* hnswgraph.c */
+extern void GvHnswGraphInitLocal(GvHnswGraph g, GvHnswGraphHeader hdr, GvHnswInfo info,
+								 Size memLimit, MemoryContext ctx);
 extern Size GvHnswGraphSpace(GvHnswInfo info, Size memLimit);
 extern void GvHnswGraphInitShared(GvHnswGraph graph, GvHnswInfo info, Size memLimit,
 								  char *space, int tranche);
@@ -586,9 +681,10 @@ extern void GvHnswGraphAttach(GvHnswGraph graph, GvHnswInfo info, char *space);
 extern GvHnswBuilder GvHnswBuilderCreate(GvHnswGraph graph, GvHnswInfo info);
 extern bool GvHnswBuilderInsert(GvHnswBuilder builder, ItemPointer heaptid,
 								const GvHnswRowData *row, int level);
+extern void GvHnswWriteMetaPage(Relation index, ForkNumber fork, GvHnswInfo info,
+								ItemPointer entry, int entryLevel, BlockNumber insertPage);
 extern void GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph graph);
 extern void GvHnswReportGraphFull(double ntuples);
-extern void GvHnswInitInfo(Relation index, GvHnswInfo info);
 
 /* hnswbuildparallel.c */
 extern int	GvHnswParallelWorkers(Relation heap, Relation index);

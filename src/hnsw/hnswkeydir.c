@@ -408,13 +408,7 @@ GvHnswKeyDirVacuum(IndexVacuumInfo *vinfo, BlockNumber head,
 				dead[ndead++] = off;
 		}
 		if (ndead > 0)
-		{
-			GenericXLogState *state = GenericXLogStart(index);
-
-			page = GenericXLogRegisterBuffer(state, buf, 0);
-			PageIndexMultiDelete(page, dead, ndead);
-			GenericXLogFinish(state);
-		}
+			GvPageDeleteItems(index, buf, dead, ndead);
 		blkno = GvPageGetOpaque(page)->nextblkno;
 		UnlockReleaseBuffer(buf);
 	}

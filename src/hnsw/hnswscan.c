@@ -94,7 +94,7 @@ typedef struct GvHnswScanOpaqueData
 								 * nearer than the rest of out */
 	bool		bounded;		/* listed, in the order of distance bounds */
 	GvHnswListed *listed;		/* bounded: those not yet read, a min-heap
-								 * on bound (ListedSiftDown) */
+								 * on bound (gvheap.h) */
 	int			nlisted;
 	GvHnswRecentBuffers recent; /* bounded: pins the element pages */
 	GvHnswHeapData found;		/* bounded: read, not yet returned (min-heap) */
@@ -111,6 +111,18 @@ typedef GvHnswScanOpaqueData *GvHnswScanOpaque;
 
 static int	CompareCandidatesDistTid(const void *a, const void *b);
 static void RerankBatch(IndexScanDesc scan);
+
+/* Candidates in (distance, heap TID) order: selection and sorting (gvselect.h) */
+#define GV_SELECT_PREFIX	cand
+#define GV_SELECT_ELEMENT	GvHnswCandidate
+#define GV_SELECT_LESS(a, b)	(CompareCandidatesDistTid((a), (b)) < 0)
+#include "gvselect.h"
+
+/* The unread listed entries: a min-heap on bound (gvheap.h) */
+#define GV_HEAP_PREFIX		listed
+#define GV_HEAP_ELEMENT		GvHnswListed
+#define GV_HEAP_LESS(a, b)	((a)->bound < (b)->bound)
+#include "gvheap.h"
 
 IndexScanDesc
 gvhnswbeginscan(Relation index, int nkeys, int norderbys)
@@ -296,54 +308,13 @@ RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out
 #define HNSW_LISTED_SORT	256
 
 static void
-SwapCandidates(GvHnswCandidate *a, GvHnswCandidate *b)
-{
-	GvHnswCandidate t = *a;
-
-	*a = *b;
-	*b = t;
-}
-
-/* Reorder c[0, n) so that its k smallest come first (in any order). */
-static void
-SelectNearest(GvHnswCandidate *c, int n, int k)
-{
-	int			lo = 0,
-				hi = n - 1;
-
-	while (lo < hi)
-	{
-		GvHnswCandidate pivot = c[lo + (hi - lo) / 2];
-		int			i = lo,
-					j = hi;
-
-		while (i <= j)
-		{
-			while (CompareCandidatesDistTid(&c[i], &pivot) < 0)
-				i++;
-			while (CompareCandidatesDistTid(&c[j], &pivot) > 0)
-				j--;
-			if (i <= j)
-				SwapCandidates(&c[i++], &c[j--]);
-		}
-		if (k - 1 <= j)
-			hi = j;
-		else if (k - 1 >= i)
-			lo = i;
-		else
-			break;
-	}
-}
-
-static void
 SortNextListed(GvHnswScanOpaque so)
 {
 	GvHnswCandidate *rest = so->out + so->sortedEnd;
 	int			nrest = so->nout - so->sortedEnd;
 	int			k = Min(nrest, HNSW_LISTED_SORT);
 
-	SelectNearest(rest, nrest, k);
-	qsort(rest, k, sizeof(GvHnswCandidate), CompareCandidatesDistTid);
+	cand_partial_sort(rest, nrest, k);
 	so->sortedEnd += k;
 }
 
@@ -353,27 +324,6 @@ SortNextListed(GvHnswScanOpaque so)
  * heapifying (linear) and popping those beats sorting them all, which was a
  * fifth of a filtered query's time.
  */
-static void
-ListedSiftDown(GvHnswListed *heap, int n, int i)
-{
-	GvHnswListed x = heap[i];
-
-	for (;;)
-	{
-		int			child = 2 * i + 1;
-
-		if (child >= n)
-			break;
-		if (child + 1 < n && heap[child + 1].bound < heap[child].bound)
-			child++;
-		if (heap[child].bound >= x.bound)
-			break;
-		heap[i] = heap[child];
-		i = child;
-	}
-	heap[i] = x;
-}
-
 /*
  * Bounded listing: read the element of the listed entry with the least
  * bound into so->found if it is live and passes the filter, and not read
@@ -384,12 +334,14 @@ ReadNextListed(IndexScanDesc scan)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 	ItemPointerData tid = so->listed[0].tid;
+	listed_heap unread;
 	Buffer		buf;
 	GvHnswCandidate c[HNSW_HEAPTIDS];
 	int			n;
 
-	so->listed[0] = so->listed[--so->nlisted];
-	ListedSiftDown(so->listed, so->nlisted, 0);
+	listed_attach(&unread, so->listed, so->nlisted, so->nlisted);
+	(void) listed_pop(&unread);
+	so->nlisted = unread.count;
 	if (!GvHnswTidSetAdd(&so->readListed, &tid))
 		return;
 	CHECK_FOR_INTERRUPTS();
@@ -436,12 +388,13 @@ static void
 StartBounded(IndexScanDesc scan, GvHnswListed *listed, int n)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
+	listed_heap unread;
 
 	if (so->info->metric->kind == GV_METRIC_COSINE)
 		for (int i = 0; i < n; i++)
 			listed[i].bound /= 2;
-	for (int i = n / 2 - 1; i >= 0; i--)
-		ListedSiftDown(listed, n, i);
+	listed_attach(&unread, listed, n, n);
+	listed_heapify(&unread);
 	so->listed = listed;
 	so->nlisted = n;
 	so->recent = GvHnswGetRecentBuffers(scan->indexRelation);
@@ -619,14 +572,14 @@ RerankBatch(IndexScanDesc scan)
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 
 	so->nout = ExactDistances(scan, so->out, so->nout);
-	qsort(so->out, so->nout, sizeof(GvHnswCandidate), CompareCandidatesDistTid);
+	cand_sort(so->out, so->nout);
 }
 
 /* Keep the n best of cands (sorted); returns the new count. */
 static int
 KeepBest(GvHnswCandidate *cands, int count, int n)
 {
-	qsort(cands, count, sizeof(GvHnswCandidate), CompareCandidatesDistTid);
+	cand_sort(cands, count);
 	return Min(count, n);
 }
 
@@ -746,7 +699,7 @@ ExhaustiveBatch(IndexScanDesc scan)
 	count = CollectFromIndex(scan, cands, cap, batch);
 	if (count > batch)
 	{
-		SelectNearest(cands, count, batch);
+		cand_select(cands, count, batch);
 		count = batch;
 	}
 	if (so->out)

@@ -234,22 +234,6 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
 }
 
 /*
- * gigavector.hnsw_verify(index regclass): check the graph's structural
- * invariants and raise an error at the first violation:
- *	 - the metapage's magic, version, and every page's page id;
- *	 - every element's level within its tuple's capacity and the index's
- *	   limit, no live element above the entry point's level, and every
- *	   free slot a tombstone;
- *	 - every neighbour pointer names an element tuple of the index, no
- *	   element links to itself, no list names an element twice;
- *	 - the entry point is an element of the recorded level that is live or
- *	   a tombstone not yet free (or the index has no live element and no
- *	   entry point).
- * Returns counts: live elements, tombstones, links, links to tombstones,
- * and live elements not reachable from the entry point at level 0 (a
- * quality measure, not an error: vacuum repairs most of them).
- */
-/*
  * The overflow chain of the live element at tid: overflow tuples that
  * store the element's bytes, each on one chain once.  Returns how many,
  * each added to reached.
@@ -289,44 +273,84 @@ VerifyOverflowChain(Relation index, GvHnswInfo info, ItemPointer tid, BlockNumbe
 	return n;
 }
 
-PG_FUNCTION_INFO_V1(gv_hnsw_verify);
-Datum
-gv_hnsw_verify(PG_FUNCTION_ARGS)
+/* What hnsw_verify has learnt so far, and what its passes share. */
+typedef struct HnswVerifyState
 {
-	Oid			indexoid = PG_GETARG_OID(0);
 	Relation	index;
 	GvHnswInfo	info;
 	GvHnswMetaPageData meta;
 	BlockNumber nblocks;
-	int64		live = 0,
-				heapTids = 0,
-				overflows = 0,
-				tombstones = 0,
-				links = 0,
-				deadLinks = 0,
-				unreachable = 0;
-	OffsetNumber *maxoffs;
-	GvHnswTidSetData reached;
-	TupleDesc	tupdesc;
-	Datum		values[6];
-	bool		nulls[6] = {0};
-	Size		maxsize;
-	GvHnswElementTuple tup;
+	OffsetNumber *maxoffs;		/* tuples on each page (0: no element page) */
+	Size		maxsize;		/* of an element tuple */
+	GvHnswElementTuple tup;		/* room for one, maxsize */
+	int64		live;
+	int64		heapTids;
+	int64		overflows;
+	int64		tombstones;
+	int64		links;
+	int64		deadLinks;
+	int64		unreachable;
+} HnswVerifyState;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+/* Check one tuple of an element page (element, overflow tuple, tombstone) and count it. */
+static void
+VerifyElement(HnswVerifyState *vs, Page page, BlockNumber blkno, OffsetNumber off)
+{
+	Relation	index = vs->index;
+	GvHnswInfo	info = vs->info;
+	ItemId		iid = PageGetItemId(page, off);
+	GvHnswElementTuple e;
 
-	index = GvOpenIndexToCheck(indexoid, "gv_hnsw");
-	info = GvHnswGetInfo(index);
-	GvHnswReadMeta(index, &meta);
-	maxsize = GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel);
-	tup = palloc(maxsize);
+	if (!ItemIdIsNormal(iid))
+		Corrupt(index, "unused line pointer", blkno, off);
+	e = (GvHnswElementTuple) PageGetItem(page, iid);
+	if (ItemIdGetLength(iid) != GvHnswTupleSize(info->dataBytes, info->m, e->capLevel))
+		Corrupt(index, "element tuple of the wrong size", blkno, off);
+	if (e->level > e->capLevel || e->capLevel > info->maxLevel)
+		Corrupt(index, "element level beyond its capacity", blkno, off);
+	if (e->spares > 2 * info->m)
+		Corrupt(index, "more spare links than level-0 slots", blkno, off);
+	if ((e->flags & HNSW_ELEMENT_FREE) && !(e->flags & HNSW_ELEMENT_DELETED))
+		Corrupt(index, "free slot that is not a tombstone", blkno, off);
+	if (e->flags & HNSW_ELEMENT_DELETED)
+	{
+		if (ItemPointerIsValid(&e->heaptid) || e->ntids != 0)
+			Corrupt(index, "tombstone with a heap pointer", blkno, off);
+		vs->tombstones++;
+	}
+	else if (e->flags & HNSW_ELEMENT_OVERFLOW)
+	{
+		if (e->level != 0 || e->ntids > HNSW_HEAPTIDS)
+			Corrupt(index, "overflow tuple of a level above 0, or with too many heap pointers",
+					blkno, off);
+		for (int i = 0; i < GvHnswSlots(info->m, e->capLevel); i++)
+			if (ItemPointerIsValid(&GvHnswTupleNbrs(e, info->dataBytes, info->m)[i]))
+				Corrupt(index, "overflow tuple with a neighbour", blkno, off);
+		vs->overflows++;
+		vs->heapTids += e->ntids;
+	}
+	else
+	{
+		if (e->ntids > HNSW_HEAPTIDS ||
+			(e->ntids == 0 && !ItemPointerIsValid(&e->overflow)))
+			Corrupt(index, "live element without a heap pointer, or with too many", blkno, off);
+		for (int i = 0; i < e->ntids; i++)
+			if (!ItemPointerIsValid(GvHnswElementHeapTid(e, i)))
+				Corrupt(index, "live element without a heap pointer", blkno, off);
+		vs->heapTids += e->ntids;
+		if (!ItemPointerIsValid(&vs->meta.entry) || e->level > vs->meta.entryLevel)
+			Corrupt(index, "live element above the entry point's level", blkno, off);
+		vs->live++;
+	}
+}
 
-	nblocks = RelationGetNumberOfBlocks(index);
-	maxoffs = palloc0(sizeof(OffsetNumber) * Max(nblocks, 1));
+/* Pass 1: every page's id, and every tuple of the element pages. */
+static void
+VerifyPages(HnswVerifyState *vs)
+{
+	Relation	index = vs->index;
 
-	/* Pages and elements. */
-	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < vs->nblocks; blkno++)
 	{
 		Buffer		buf = ReadBuffer(index, blkno);
 		Page		page;
@@ -353,182 +377,216 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 		}
 		if (!(GvPageGetOpaque(page)->flags & HNSW_PAGE_ELEMENT))
 			Corrupt(index, "page is not an element page", blkno, 0);
-		maxoffs[blkno] = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoffs[blkno]; off++)
-		{
-			ItemId		iid = PageGetItemId(page, off);
-			GvHnswElementTuple e;
-
-			if (!ItemIdIsNormal(iid))
-				Corrupt(index, "unused line pointer", blkno, off);
-			e = (GvHnswElementTuple) PageGetItem(page, iid);
-			if (ItemIdGetLength(iid) != GvHnswTupleSize(info->dataBytes, info->m, e->capLevel))
-				Corrupt(index, "element tuple of the wrong size", blkno, off);
-			if (e->level > e->capLevel || e->capLevel > info->maxLevel)
-				Corrupt(index, "element level beyond its capacity", blkno, off);
-			if (e->spares > 2 * info->m)
-				Corrupt(index, "more spare links than level-0 slots", blkno, off);
-			if ((e->flags & HNSW_ELEMENT_FREE) && !(e->flags & HNSW_ELEMENT_DELETED))
-				Corrupt(index, "free slot that is not a tombstone", blkno, off);
-			if (e->flags & HNSW_ELEMENT_DELETED)
-			{
-				if (ItemPointerIsValid(&e->heaptid) || e->ntids != 0)
-					Corrupt(index, "tombstone with a heap pointer", blkno, off);
-				tombstones++;
-			}
-			else if (e->flags & HNSW_ELEMENT_OVERFLOW)
-			{
-				if (e->level != 0 || e->ntids > HNSW_HEAPTIDS)
-					Corrupt(index, "overflow tuple of a level above 0, or with too many heap pointers",
-							blkno, off);
-				for (int i = 0; i < GvHnswSlots(info->m, e->capLevel); i++)
-					if (ItemPointerIsValid(&GvHnswTupleNbrs(e, info->dataBytes, info->m)[i]))
-						Corrupt(index, "overflow tuple with a neighbour", blkno, off);
-				overflows++;
-				heapTids += e->ntids;
-			}
-			else
-			{
-				if (e->ntids > HNSW_HEAPTIDS ||
-					(e->ntids == 0 && !ItemPointerIsValid(&e->overflow)))
-					Corrupt(index, "live element without a heap pointer, or with too many", blkno, off);
-				for (int i = 0; i < e->ntids; i++)
-					if (!ItemPointerIsValid(GvHnswElementHeapTid(e, i)))
-						Corrupt(index, "live element without a heap pointer", blkno, off);
-				heapTids += e->ntids;
-				if (!ItemPointerIsValid(&meta.entry) || e->level > meta.entryLevel)
-					Corrupt(index, "live element above the entry point's level", blkno, off);
-				live++;
-			}
-		}
+		vs->maxoffs[blkno] = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= vs->maxoffs[blkno]; off++)
+			VerifyElement(vs, page, blkno, off);
 		UnlockReleaseBuffer(buf);
 	}
+}
 
-	/* Links. */
-	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+/* Check the neighbour list of the tuple at (blkno, off) and count its links. */
+static void
+VerifyElementLinks(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off)
+{
+	Relation	index = vs->index;
+	GvHnswInfo	info = vs->info;
+	ItemPointerData tid;
+	ItemPointer nbrs;
+
+	ItemPointerSet(&tid, blkno, off);
+	GvHnswGetElementCopy(index, info, &tid, vs->tup);
+	nbrs = GvHnswTupleNbrs(vs->tup, info->dataBytes, info->m);
+	for (int l = 0; l <= vs->tup->level; l++)
 	{
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoffs[blkno]; off++)
+		int			start = GvHnswLevelStart(info->m, l);
+		int			n = GvHnswLevelSlots(info->m, l);
+
+		for (int i = 0; i < n; i++)
+		{
+			ItemPointer t = &nbrs[start + i];
+			BlockNumber tb;
+			OffsetNumber to;
+
+			if (!ItemPointerIsValid(t))
+				continue;
+			tb = ItemPointerGetBlockNumber(t);
+			to = ItemPointerGetOffsetNumber(t);
+			if (tb <= GV_METAPAGE_BLKNO || tb >= vs->nblocks ||
+				to < FirstOffsetNumber || to > vs->maxoffs[tb])
+				Corrupt(index, "neighbour pointer to no element", blkno, off);
+			if (ItemPointerEquals(t, &tid))
+				Corrupt(index, "element links to itself", blkno, off);
+			for (int j = 0; j < i; j++)
+				if (ItemPointerEquals(t, &nbrs[start + j]))
+					Corrupt(index, "neighbour listed twice", blkno, off);
+			vs->links++;
+		}
+	}
+}
+
+/* Pass 2: every neighbour pointer. */
+static void
+VerifyLinks(HnswVerifyState *vs)
+{
+	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < vs->nblocks; blkno++)
+	{
+		for (OffsetNumber off = FirstOffsetNumber; off <= vs->maxoffs[blkno]; off++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			VerifyElementLinks(vs, blkno, off);
+		}
+	}
+}
+
+/* Pass 3a: the entry point names an element that may route searches, at its level. */
+static void
+VerifyEntryPoint(HnswVerifyState *vs)
+{
+	Relation	index = vs->index;
+	ItemPointer entry = &vs->meta.entry;
+
+	if (ItemPointerGetBlockNumber(entry) >= vs->nblocks ||
+		ItemPointerGetOffsetNumber(entry) > vs->maxoffs[ItemPointerGetBlockNumber(entry)])
+		Corrupt(index, "entry point names no element", 0, 0);
+
+	/*
+	 * A tombstone that is not free yet may be the entry point: VACUUM marks
+	 * dead elements before it moves the entry point off one, and a crash or
+	 * cancel in between leaves it so until the next VACUUM.  It still routes
+	 * (searches and inserts descend through it).  A free one may be reused
+	 * for another row at any level: corruption.
+	 */
+	if (!GvHnswGetElementCopy(index, vs->info, entry, vs->tup) &&
+		(vs->tup->flags & HNSW_ELEMENT_FREE))
+		Corrupt(index, "entry point is a free slot", 0, 0);
+	if (vs->tup->level != vs->meta.entryLevel)
+		Corrupt(index, "entry point's level differs from the metapage's", 0, 0);
+}
+
+/*
+ * Pass 3b: a breadth-first walk of level 0 from the entry point, checking
+ * each live element's overflow chain; counts the live elements and
+ * overflow tuples it misses.
+ */
+static void
+CountUnreachable(HnswVerifyState *vs)
+{
+	Relation	index = vs->index;
+	GvHnswInfo	info = vs->info;
+	GvHnswTidSetData reached;
+	ItemPointerData *queue;
+	int64		head = 0,
+				tail = 0;
+
+	queue = palloc(sizeof(ItemPointerData) * (vs->live + vs->tombstones + 1));
+	GvHnswTidSetInit(&reached, vs->live + vs->overflows + vs->tombstones + 1);
+	GvHnswTidSetAdd(&reached, &vs->meta.entry);
+	queue[tail++] = vs->meta.entry;
+	while (head < tail)
+	{
+		ItemPointerData cur = queue[head++];
+		ItemPointer nbrs;
+		bool		isLive;
+
+		CHECK_FOR_INTERRUPTS();
+		isLive = GvHnswGetElementCopy(index, info, &cur, vs->tup);
+		if (isLive)
+		{
+			vs->unreachable--;
+			vs->unreachable -= VerifyOverflowChain(index, info, &cur, vs->nblocks,
+												   vs->maxoffs, &reached);
+			GvHnswGetElementCopy(index, info, &cur, vs->tup);
+		}
+		nbrs = GvHnswTupleNbrs(vs->tup, info->dataBytes, info->m);
+		for (int i = 0; i < 2 * info->m; i++)
+			if (ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetAdd(&reached, &nbrs[i]))
+				queue[tail++] = nbrs[i];
+	}
+	vs->unreachable += vs->live + vs->overflows;
+}
+
+/* Pass 4: count the links from live elements to tombstones. */
+static void
+CountDeadLinks(HnswVerifyState *vs)
+{
+	GvHnswInfo	info = vs->info;
+
+	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < vs->nblocks; blkno++)
+		for (OffsetNumber off = FirstOffsetNumber; off <= vs->maxoffs[blkno]; off++)
 		{
 			ItemPointerData tid;
 			ItemPointer nbrs;
+			GvHnswElementTuple other = palloc(vs->maxsize);
 
-			CHECK_FOR_INTERRUPTS();
 			ItemPointerSet(&tid, blkno, off);
-			GvHnswGetElementCopy(index, info, &tid, tup);
-			nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
-			for (int l = 0; l <= tup->level; l++)
-			{
-				int			start = GvHnswLevelStart(info->m, l);
-				int			n = GvHnswLevelSlots(info->m, l);
-
-				for (int i = 0; i < n; i++)
-				{
-					ItemPointer t = &nbrs[start + i];
-					BlockNumber tb;
-					OffsetNumber to;
-
-					if (!ItemPointerIsValid(t))
-						continue;
-					tb = ItemPointerGetBlockNumber(t);
-					to = ItemPointerGetOffsetNumber(t);
-					if (tb <= GV_METAPAGE_BLKNO || tb >= nblocks ||
-						to < FirstOffsetNumber || to > maxoffs[tb])
-						Corrupt(index, "neighbour pointer to no element", blkno, off);
-					if (ItemPointerEquals(t, &tid))
-						Corrupt(index, "element links to itself", blkno, off);
-					for (int j = 0; j < i; j++)
-						if (ItemPointerEquals(t, &nbrs[start + j]))
-							Corrupt(index, "neighbour listed twice", blkno, off);
-					links++;
-				}
-			}
+			if (!GvHnswGetElementCopy(vs->index, info, &tid, vs->tup))
+				continue;
+			nbrs = GvHnswTupleNbrs(vs->tup, info->dataBytes, info->m);
+			for (int i = 0; i < GvHnswSlots(info->m, vs->tup->level); i++)
+				if (ItemPointerIsValid(&nbrs[i]) &&
+					!GvHnswGetElementCopy(vs->index, info, &nbrs[i], other))
+					vs->deadLinks++;
+			pfree(other);
 		}
-	}
+}
 
-	/* Entry point, and reachability at level 0. */
-	if (ItemPointerIsValid(&meta.entry))
+/*
+ * gigavector.hnsw_verify(index regclass): check the graph's structural
+ * invariants and raise an error at the first violation:
+ *	 - the metapage's magic, version, and every page's page id;
+ *	 - every element's level within its tuple's capacity and the index's
+ *	   limit, no live element above the entry point's level, and every
+ *	   free slot a tombstone;
+ *	 - every neighbour pointer names an element tuple of the index, no
+ *	   element links to itself, no list names an element twice;
+ *	 - the entry point is an element of the recorded level that is live or
+ *	   a tombstone not yet free (or the index has no live element and no
+ *	   entry point).
+ * Returns counts: live elements, tombstones, links, links to tombstones,
+ * and live elements not reachable from the entry point at level 0 (a
+ * quality measure, not an error: vacuum repairs most of them).
+ */
+PG_FUNCTION_INFO_V1(gv_hnsw_verify);
+Datum
+gv_hnsw_verify(PG_FUNCTION_ARGS)
+{
+	HnswVerifyState vs = {0};
+	TupleDesc	tupdesc;
+	Datum		values[6];
+	bool		nulls[6] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	vs.index = GvOpenIndexToCheck(PG_GETARG_OID(0), "gv_hnsw");
+	vs.info = GvHnswGetInfo(vs.index);
+	GvHnswReadMeta(vs.index, &vs.meta);
+	vs.maxsize = GvHnswTupleSize(vs.info->dataBytes, vs.info->m, vs.info->maxLevel);
+	vs.tup = palloc(vs.maxsize);
+	vs.nblocks = RelationGetNumberOfBlocks(vs.index);
+	vs.maxoffs = palloc0(sizeof(OffsetNumber) * Max(vs.nblocks, 1));
+
+	VerifyPages(&vs);
+	VerifyLinks(&vs);
+	if (ItemPointerIsValid(&vs.meta.entry))
 	{
-		ItemPointerData *queue;
-		int64		head = 0,
-					tail = 0;
-
-		if (ItemPointerGetBlockNumber(&meta.entry) >= nblocks ||
-			ItemPointerGetOffsetNumber(&meta.entry) > maxoffs[ItemPointerGetBlockNumber(&meta.entry)])
-			Corrupt(index, "entry point names no element", 0, 0);
-		/*
-		 * A tombstone that is not free yet may be the entry point: VACUUM
-		 * marks dead elements before it moves the entry point off one, and
-		 * a crash or cancel in between leaves it so until the next VACUUM.
-		 * It still routes (searches and inserts descend through it).  A
-		 * free one may be reused for another row at any level: corruption.
-		 */
-		if (!GvHnswGetElementCopy(index, info, &meta.entry, tup) &&
-			(tup->flags & HNSW_ELEMENT_FREE))
-			Corrupt(index, "entry point is a free slot", 0, 0);
-		if (tup->level != meta.entryLevel)
-			Corrupt(index, "entry point's level differs from the metapage's", 0, 0);
-
-		queue = palloc(sizeof(ItemPointerData) * (live + tombstones + 1));
-		GvHnswTidSetInit(&reached, live + overflows + tombstones + 1);
-		GvHnswTidSetAdd(&reached, &meta.entry);
-		queue[tail++] = meta.entry;
-		while (head < tail)
-		{
-			ItemPointerData cur = queue[head++];
-			ItemPointer nbrs;
-			bool		isLive;
-
-			CHECK_FOR_INTERRUPTS();
-			isLive = GvHnswGetElementCopy(index, info, &cur, tup);
-			if (isLive)
-			{
-				unreachable--;
-				unreachable -= VerifyOverflowChain(index, info, &cur, nblocks, maxoffs,
-												   &reached);
-				GvHnswGetElementCopy(index, info, &cur, tup);
-			}
-			nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
-			for (int i = 0; i < 2 * info->m; i++)
-				if (ItemPointerIsValid(&nbrs[i]) && GvHnswTidSetAdd(&reached, &nbrs[i]))
-					queue[tail++] = nbrs[i];
-		}
-		unreachable += live + overflows;
+		VerifyEntryPoint(&vs);
+		CountUnreachable(&vs);
 	}
-	else if (live > 0)
-		Corrupt(index, "live elements but no entry point", 0, 0);
+	else if (vs.live > 0)
+		Corrupt(vs.index, "live elements but no entry point", 0, 0);
+	if (vs.tombstones > 0)
+		CountDeadLinks(&vs);
+	if (vs.info->nkeys > 0 && vs.meta.keyDirHead != GV_METAPAGE_BLKNO)
+		VerifyKeyDirectory(vs.index, vs.info, &vs.meta, vs.maxoffs, vs.live + vs.overflows);
 
-	/* Links to tombstones. */
-	if (tombstones > 0)
-	{
-		for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoffs[blkno]; off++)
-			{
-				ItemPointerData tid;
-				ItemPointer nbrs;
-				GvHnswElementTuple other = palloc(maxsize);
+	index_close(vs.index, AccessShareLock);
 
-				ItemPointerSet(&tid, blkno, off);
-				if (!GvHnswGetElementCopy(index, info, &tid, tup))
-					continue;
-				nbrs = GvHnswTupleNbrs(tup, info->dataBytes, info->m);
-				for (int i = 0; i < GvHnswSlots(info->m, tup->level); i++)
-					if (ItemPointerIsValid(&nbrs[i]) &&
-						!GvHnswGetElementCopy(index, info, &nbrs[i], other))
-						deadLinks++;
-				pfree(other);
-			}
-	}
-
-	if (info->nkeys > 0 && meta.keyDirHead != GV_METAPAGE_BLKNO)
-		VerifyKeyDirectory(index, info, &meta, maxoffs, live + overflows);
-
-	index_close(index, AccessShareLock);
-
-	values[0] = Int64GetDatum(live);
-	values[1] = Int64GetDatum(tombstones);
-	values[2] = Int64GetDatum(links);
-	values[3] = Int64GetDatum(deadLinks);
-	values[4] = Int64GetDatum(unreachable);
-	values[5] = Int64GetDatum(heapTids);
+	values[0] = Int64GetDatum(vs.live);
+	values[1] = Int64GetDatum(vs.tombstones);
+	values[2] = Int64GetDatum(vs.links);
+	values[3] = Int64GetDatum(vs.deadLinks);
+	values[4] = Int64GetDatum(vs.unreachable);
+	values[5] = Int64GetDatum(vs.heapTids);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -513,102 +513,85 @@ DefaultSubquantizers(int dim)
 }
 
 /*
- * ambuild
+ * Pass 1: the sample, from the training table or from the indexed rows.
+ * Its size is set for the largest number of lists we might derive (or
+ * were given), capped by maintenance_work_mem.
  */
-IndexBuildResult *
-ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+static void
+CollectSample(IvfpqBuildState bs, Relation heap, Relation index, IndexInfo *indexInfo,
+			  int lists, const char *trainingTable)
 {
-	IndexBuildResult *result = palloc0(sizeof(IndexBuildResult));
-	IvfpqBuildStateData bs;
-	IvfpqOptions *opts = IvfpqGetOptions(index);
-	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
-	int			lists = opts ? opts->lists : 0;
-	int			m = opts ? opts->subquantizers : 0;
-	int			bits = opts ? opts->bits : 0;
-	const char *trainingTable = IvfpqGetTrainingTable(index);
-	int			ksub;
-	int			n;
-	IvfpqMetaPageData meta;
-	IvfpqCacheData cache;
-	float	   *residuals;
-	int			pqn;
+	double		est = Max(heap->rd_rel->reltuples, 0.0);
+	int			maxLists = lists > 0 ? lists :
+		(int) Min(Max(sqrt(Max(est, 1e6)), 1.0), (double) IVFPQ_MAX_LISTS);
 
-	IvfpqCheckIndex(index);
-
-	MemSet(&bs, 0, sizeof(bs));
-	bs.index = index;
-	bs.metric = GvIndexGetMetric(index, 1);
-	bs.dim = typmod > 0 ? typmod : 0;
-	pg_prng_seed(&bs.rng, IVFPQ_SEED);
-	bs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_ivfpq build tuple",
-									  ALLOCSET_DEFAULT_SIZES);
-
-	if (m > 0 && bs.dim > 0 && (bs.dim % m != 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("subquantizers (%d) must divide the dimensions (%d)", m, bs.dim),
-				 errhint("Choose a divisor of %d, or leave subquantizers out to derive it.", bs.dim)));
-
-	/*
-	 * Pass 1: the sample.  Its size is set for the largest number of lists
-	 * we might derive (or were given), capped by maintenance_work_mem.
-	 */
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_SAMPLE);
+	bs->sampleCap = Max(maxLists * IVFPQ_SAMPLES_PER_LIST,
+						IVFPQ_SAMPLES_PER_CODE * (1 << IVFPQ_MAX_BITS));
+	if (bs->dim > 0)
 	{
-		double		est = Max(heap->rd_rel->reltuples, 0.0);
-		int			maxLists = lists > 0 ? lists :
-			(int) Min(Max(sqrt(Max(est, 1e6)), 1.0), (double) IVFPQ_MAX_LISTS);
-
-		bs.sampleCap = Max(maxLists * IVFPQ_SAMPLES_PER_LIST,
-						   IVFPQ_SAMPLES_PER_CODE * (1 << IVFPQ_MAX_BITS));
-		if (bs.dim > 0)
-		{
-			bs.sampleCap = (int) Min((double) bs.sampleCap,
-									 (double) maintenance_work_mem * 1024.0 / 2 /
-									 (sizeof(float) * bs.dim));
-			bs.sampleCap = Max(bs.sampleCap, 1);
-			bs.sample = palloc_extended(sizeof(float) * (Size) bs.sampleCap * bs.dim,
-										MCXT_ALLOC_HUGE);
-		}
+		bs->sampleCap = (int) Min((double) bs->sampleCap,
+								  (double) maintenance_work_mem * 1024.0 / 2 /
+								  (sizeof(float) * bs->dim));
+		bs->sampleCap = Max(bs->sampleCap, 1);
+		bs->sample = palloc_extended(sizeof(float) * (Size) bs->sampleCap * bs->dim,
+									 MCXT_ALLOC_HUGE);
 	}
 	if (trainingTable)
-		RecordTrainingTable(index, SampleTrainingTable(&bs, trainingTable));
+		RecordTrainingTable(index, SampleTrainingTable(bs, trainingTable));
 	else
 	{
 		RecordTrainingTable(index, InvalidOid);
 		table_index_build_scan(heap, index, indexInfo, true, true,
-							   SampleCallback, &bs, NULL);
+							   SampleCallback, bs, NULL);
 	}
-
-	if (bs.rows == 0 && trainingTable)
+	if (bs->rows == 0 && trainingTable)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("training table \"%s\" has no vectors", trainingTable),
 				 errhint("Load the training vectors first, or reset training_table to train on the indexed table.")));
-	if (bs.rows == 0)
-	{
-		ereport(NOTICE,
-				(errmsg("gv_ivfpq index \"%s\" created on a table without rows: it is untrained",
-						RelationGetRelationName(index)),
-				 errhint("Until a REINDEX once the table has data, scans compute exact distances for every row.")));
-		InitUntrainedMeta(&meta, bs.dim, bs.metric);
-		WritePages(index, MAIN_FORKNUM, &meta, NULL, NULL, 0);
-		GvLogBuiltIndex(index);
-		result->heap_tuples = 0;
-		result->index_tuples = 0;
-		return result;
-	}
+}
 
-	/* Options from the data */
-	n = bs.sampleCount;
-	if (m > 0 && bs.dim % m != 0)
+/* An index on a table without rows: an untrained metapage only. */
+static IndexBuildResult *
+BuildUntrained(IvfpqBuildState bs, Relation index, IndexBuildResult *result)
+{
+	IvfpqMetaPageData meta;
+
+	ereport(NOTICE,
+			(errmsg("gv_ivfpq index \"%s\" created on a table without rows: it is untrained",
+					RelationGetRelationName(index)),
+			 errhint("Until a REINDEX once the table has data, scans compute exact distances for every row.")));
+	InitUntrainedMeta(&meta, bs->dim, bs->metric);
+	WritePages(index, MAIN_FORKNUM, &meta, NULL, NULL, 0);
+	GvLogBuiltIndex(index);
+	result->heap_tuples = 0;
+	result->index_tuples = 0;
+	return result;
+}
+
+/*
+ * The options the user left out, from the data (lists from the rows,
+ * subquantizers from the dimensions, bits from the sample's size), and a
+ * check of those given against what the sample can train.
+ */
+static void
+ChooseShape(IvfpqBuildState bs, Relation heap, IvfpqOptions *opts,
+			const char *trainingTable, int *listsp, int *mp, int *bitsp)
+{
+	int			n = bs->sampleCount;
+	int			lists = *listsp;
+	int			m = *mp;
+	int			bits = *bitsp;
+
+	if (m > 0 && bs->dim % m != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("subquantizers (%d) must divide the dimensions (%d)", m, bs.dim),
-				 errhint("Choose a divisor of %d, or leave subquantizers out to derive it.", bs.dim)));
+				 errmsg("subquantizers (%d) must divide the dimensions (%d)", m, bs->dim),
+				 errhint("Choose a divisor of %d, or leave subquantizers out to derive it.", bs->dim)));
 	if (lists == 0)
 	{
-		double		rows = bs.rows;
+		double		rows = bs->rows;
 
 		if (trainingTable)
 			rows = Max(rows, heap->rd_rel->reltuples);
@@ -634,11 +617,11 @@ ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		lists = n;
 	}
 	if (m == 0)
-		m = DefaultSubquantizers(bs.dim);
-	if (m > bs.dim)
+		m = DefaultSubquantizers(bs->dim);
+	if (m > bs->dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("subquantizers (%d) cannot exceed the dimensions (%d)", m, bs.dim)));
+				 errmsg("subquantizers (%d) cannot exceed the dimensions (%d)", m, bs->dim)));
 	if (bits == 0)
 	{
 		bits = IVFPQ_MAX_BITS;
@@ -651,19 +634,30 @@ ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 				 errmsg("too few training vectors for %d bits: %d, at least %d needed",
 						bits, n, 1 << bits),
 				 errhint("Create the index after loading more rows, or lower bits.")));
-	ksub = 1 << bits;
+	*listsp = lists;
+	*mp = m;
+	*bitsp = bits;
+}
 
-	/* Shuffle the reservoir so that any prefix of it is a uniform sample. */
+/*
+ * Shuffle the reservoir so that any prefix of it is a uniform sample, and
+ * bring it into the index's space.
+ */
+static void
+PrepareSample(IvfpqBuildState bs)
+{
+	int			n = bs->sampleCount;
+
 	for (int i = n - 1; i > 0; i--)
 	{
-		int			j = (int) pg_prng_uint64_range(&bs.rng, 0, i);
+		int			j = (int) pg_prng_uint64_range(&bs->rng, 0, i);
 
 		if (i != j)
 		{
-			float	   *a = bs.sample + (Size) i * bs.dim;
-			float	   *b = bs.sample + (Size) j * bs.dim;
+			float	   *a = bs->sample + (Size) i * bs->dim;
+			float	   *b = bs->sample + (Size) j * bs->dim;
 
-			for (int d = 0; d < bs.dim; d++)
+			for (int d = 0; d < bs->dim; d++)
 			{
 				float		t = a[d];
 
@@ -672,70 +666,135 @@ ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 			}
 		}
 	}
-
-	/* Into the index's space */
-	bs.scale = IvfpqScaleExponent(bs.metric, bs.sample, n, bs.dim);
+	bs->scale = IvfpqScaleExponent(bs->metric, bs->sample, n, bs->dim);
 	for (int i = 0; i < n; i++)
-		IvfpqScaleVector(bs.sample + (Size) i * bs.dim, bs.dim, bs.scale);
+		IvfpqScaleVector(bs->sample + (Size) i * bs->dim, bs->dim, bs->scale);
+}
 
-	/* Train: coarse centroids on up to 50 vectors per list */
-	MemSet(&meta, 0, sizeof(meta));
-	meta.header.magic = IVFPQ_MAGIC;
-	meta.header.version = IVFPQ_VERSION;
-	meta.header.dimensions = bs.dim;
-	meta.metric = bs.metric->kind;
-	meta.trained = true;
-	meta.lists = lists;
-	meta.subquantizers = m;
-	meta.bits = bits;
-	meta.buildTime = GetCurrentTimestamp();
-	meta.scale = bs.scale;
+/* The metapage of a trained index of this shape. */
+static void
+InitTrainedMeta(IvfpqMetaPageData *meta, IvfpqBuildState bs, int lists, int m, int bits)
+{
+	MemSet(meta, 0, sizeof(*meta));
+	meta->header.magic = IVFPQ_MAGIC;
+	meta->header.version = IVFPQ_VERSION;
+	meta->header.dimensions = bs->dim;
+	meta->metric = bs->metric->kind;
+	meta->trained = true;
+	meta->lists = lists;
+	meta->subquantizers = m;
+	meta->bits = bits;
+	meta->buildTime = GetCurrentTimestamp();
+	meta->scale = bs->scale;
+}
 
-	MemSet(&cache, 0, sizeof(cache));
-	cache.meta = meta;
-	cache.dim = bs.dim;
-	cache.dsub = bs.dim / m;
-	cache.ksub = ksub;
-	cache.centroids = palloc_extended(sizeof(float) * (Size) lists * bs.dim, MCXT_ALLOC_HUGE);
-	cache.codebook = palloc_extended(sizeof(float) * (Size) ksub * bs.dim, MCXT_ALLOC_HUGE);
+/*
+ * Train: coarse centroids on up to 50 vectors per list, then codebooks on
+ * the residuals of the sample (which they overwrite); the sample is freed.
+ */
+static void
+Train(IvfpqBuildState bs, const IvfpqMetaPageData *meta, IvfpqCacheData *cache)
+{
+	int			n = bs->sampleCount;
+	int			lists = meta->lists;
+	int			m = meta->subquantizers;
+	int			ksub = 1 << meta->bits;
+	float	   *residuals;
+	int			pqn;
+
+	MemSet(cache, 0, sizeof(*cache));
+	cache->meta = *meta;
+	cache->dim = bs->dim;
+	cache->dsub = bs->dim / m;
+	cache->ksub = ksub;
+	cache->centroids = palloc_extended(sizeof(float) * (Size) lists * bs->dim, MCXT_ALLOC_HUGE);
+	cache->codebook = palloc_extended(sizeof(float) * (Size) ksub * bs->dim, MCXT_ALLOC_HUGE);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_KMEANS);
-	IvfpqKmeans(bs.sample, Min(n, lists * IVFPQ_SAMPLES_PER_LIST), bs.dim, lists,
-				IVFPQ_KMEANS_ITERATIONS, &bs.rng, cache.centroids);
+	IvfpqKmeans(bs->sample, Min(n, lists * IVFPQ_SAMPLES_PER_LIST), bs->dim, lists,
+				IVFPQ_KMEANS_ITERATIONS, &bs->rng, cache->centroids);
 
-	/* Train: codebooks on the residuals of the sample */
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_CODEBOOK);
 	pqn = Min(n, IVFPQ_SAMPLES_PER_CODE * ksub);
-	residuals = bs.sample;		/* residuals overwrite the sample in place */
+	residuals = bs->sample;		/* residuals overwrite the sample in place */
 	for (int i = 0; i < pqn; i++)
 	{
-		float	   *x = residuals + (Size) i * bs.dim;
-		const float *c = cache.centroids + (Size) IvfpqNearestList(&cache, x) * bs.dim;
+		float	   *x = residuals + (Size) i * bs->dim;
+		const float *c = cache->centroids + (Size) IvfpqNearestList(cache, x) * bs->dim;
 
 		if ((i & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (int d = 0; d < bs.dim; d++)
+		for (int d = 0; d < bs->dim; d++)
 			x[d] -= c[d];
 	}
-	IvfpqTrainCodebooks(residuals, pqn, bs.dim, m, ksub, &bs.rng, cache.codebook);
-	pfree(bs.sample);
-	bs.sample = NULL;
-	IvfpqFinishCache(&cache);
+	IvfpqTrainCodebooks(residuals, pqn, bs->dim, m, ksub, &bs->rng, cache->codebook);
+	pfree(bs->sample);
+	bs->sample = NULL;
+	IvfpqFinishCache(cache);
+}
 
-	/* Pass 2: encode every row */
+/* Pass 2: encode every row into its list's buffer; returns the heap rows read. */
+static double
+EncodeRows(IvfpqBuildState bs, Relation heap, Relation index, IndexInfo *indexInfo,
+		   IvfpqCacheData *cache)
+{
+	int			m = cache->meta.subquantizers;
+
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_ENCODE);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.rows);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs->rows);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
-	bs.cache = &cache;
-	bs.lists = palloc0(sizeof(IvfpqListBufferData) * lists);
-	bs.entrySize = IVFPQ_ENTRY_SIZE(m);
-	bs.entry = palloc0(bs.entrySize);
-	bs.scratch = palloc(sizeof(float) * (2 * bs.dim + ksub));
-	result->heap_tuples = table_index_build_scan(heap, index, indexInfo, true, true,
-												 EncodeCallback, &bs, NULL);
+	bs->cache = cache;
+	bs->lists = palloc0(sizeof(IvfpqListBufferData) * cache->meta.lists);
+	bs->entrySize = IVFPQ_ENTRY_SIZE(m);
+	bs->entry = palloc0(bs->entrySize);
+	bs->scratch = palloc(sizeof(float) * (2 * bs->dim + cache->ksub));
+	return table_index_build_scan(heap, index, indexInfo, true, true,
+								  EncodeCallback, bs, NULL);
+}
+
+/*
+ * ambuild
+ */
+IndexBuildResult *
+ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *result = palloc0(sizeof(IndexBuildResult));
+	IvfpqBuildStateData bs;
+	IvfpqOptions *opts = IvfpqGetOptions(index);
+	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	int			lists = opts ? opts->lists : 0;
+	int			m = opts ? opts->subquantizers : 0;
+	int			bits = opts ? opts->bits : 0;
+	const char *trainingTable = IvfpqGetTrainingTable(index);
+	IvfpqMetaPageData meta;
+	IvfpqCacheData cache;
+
+	IvfpqCheckIndex(index);
+
+	MemSet(&bs, 0, sizeof(bs));
+	bs.index = index;
+	bs.metric = GvIndexGetMetric(index, 1);
+	bs.dim = typmod > 0 ? typmod : 0;
+	pg_prng_seed(&bs.rng, IVFPQ_SEED);
+	bs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_ivfpq build tuple",
+									  ALLOCSET_DEFAULT_SIZES);
+
+	if (m > 0 && bs.dim > 0 && (bs.dim % m != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subquantizers (%d) must divide the dimensions (%d)", m, bs.dim),
+				 errhint("Choose a divisor of %d, or leave subquantizers out to derive it.", bs.dim)));
+
+	CollectSample(&bs, heap, index, indexInfo, lists, trainingTable);
+	if (bs.rows == 0)
+		return BuildUntrained(&bs, index, result);
+	ChooseShape(&bs, heap, opts, trainingTable, &lists, &m, &bits);
+	PrepareSample(&bs);
+	InitTrainedMeta(&meta, &bs, lists, m, bits);
+	Train(&bs, &meta, &cache);
+	result->heap_tuples = EncodeRows(&bs, heap, index, indexInfo, &cache);
 	result->index_tuples = bs.indtuples;
 
-	/* Write */
 	WritePages(index, MAIN_FORKNUM, &meta, &cache, bs.lists, bs.entrySize);
 	GvLogBuiltIndex(index);
 

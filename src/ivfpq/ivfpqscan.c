@@ -74,6 +74,31 @@ typedef struct RankedData
 	double		kernel;			/* the memo's kernel result, if toastid */
 } RankedData;
 
+/*
+ * Order of re-ranked candidates: exact distance, then TID (so that ties
+ * come back in a deterministic order).
+ */
+static inline bool
+RankedBefore(const RankedData *a, const RankedData *b)
+{
+	if (a->distance != b->distance)
+		return a->distance < b->distance;
+	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
+}
+
+/* re-ranked candidates, nearest on top (gvheap.h) */
+#define GV_HEAP_PREFIX		ranked
+#define GV_HEAP_ELEMENT		RankedData
+#define GV_HEAP_LESS(a, b)	RankedBefore((a), (b))
+#include "gvheap.h"
+
+/* the pool's nearest by ADC (gvselect.h) */
+#define GV_SELECT_PREFIX	pool
+#define GV_SELECT_ELEMENT	CandidateData
+#define GV_SELECT_KEY_TYPE	float
+#define GV_SELECT_KEY(a)	((a)->distance)
+#include "gvselect.h"
+
 typedef struct IvfpqScanOpaqueData
 {
 	MemoryContext scanCtx;		/* per rescan: pool, tables */
@@ -106,9 +131,7 @@ typedef struct IvfpqScanOpaqueData
 	double		poolMin;		/* least ADC of pool[poolNext..], or HUGE_VAL */
 
 	/* re-ranked candidates not yet returned: a binary min-heap */
-	RankedData *heap;
-	int			heapCount;
-	int			heapCap;
+	ranked_heap ranked;
 	double		margin;			/* see ErrorMargin */
 	double	   *errs;			/* ADC - exact of each re-ranked candidate */
 	int			errCount;
@@ -136,116 +159,6 @@ CompareTids(const void *a, const void *b)
 							  (ItemPointer) &((const CandidateData *) b)->tid);
 }
 
-/*
- * Order of re-ranked candidates: exact distance, then TID (so that ties
- * come back in a deterministic order).
- */
-static inline bool
-RankedBefore(const RankedData *a, const RankedData *b)
-{
-	if (a->distance != b->distance)
-		return a->distance < b->distance;
-	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
-}
-
-/*
- * Add one re-ranked candidate to the heap.
- */
-static void
-HeapPush(IvfpqScanOpaque so, const RankedData *r)
-{
-	int			i;
-
-	if (so->heapCount >= so->heapCap)
-	{
-		so->heapCap = Max(so->heapCap * 2, 256);
-		if (so->heap == NULL)
-			so->heap = palloc_extended(sizeof(RankedData) * so->heapCap, MCXT_ALLOC_HUGE);
-		else
-			so->heap = repalloc_huge(so->heap, sizeof(RankedData) * so->heapCap);
-	}
-	i = so->heapCount++;
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
-
-		if (!RankedBefore(r, &so->heap[parent]))
-			break;
-		so->heap[i] = so->heap[parent];
-		i = parent;
-	}
-	so->heap[i] = *r;
-}
-
-/*
- * Remove the heap's least element (the caller has read so->heap[0]).
- */
-static void
-HeapPop(IvfpqScanOpaque so)
-{
-	RankedData	last = so->heap[--so->heapCount];
-	int			n = so->heapCount;
-	int			i = 0;
-
-	if (n == 0)
-		return;
-	for (;;)
-	{
-		int			child = 2 * i + 1;
-
-		if (child >= n)
-			break;
-		if (child + 1 < n && RankedBefore(&so->heap[child + 1], &so->heap[child]))
-			child++;
-		if (!RankedBefore(&so->heap[child], &last))
-			break;
-		so->heap[i] = so->heap[child];
-		i = child;
-	}
-	so->heap[i] = last;
-}
-
-/*
- * Move the k smallest of c[0..n-1] to the front (in no order): quickselect.
- */
-static void
-SelectSmallest(CandidateData *c, int n, int k)
-{
-	int			lo = 0;
-	int			hi = n - 1;
-
-	if (k >= n)
-		return;
-	while (lo < hi)
-	{
-		float		pivot = c[lo + (hi - lo) / 2].distance;
-		int			i = lo;
-		int			j = hi;
-
-		while (i <= j)
-		{
-			while (c[i].distance < pivot)
-				i++;
-			while (c[j].distance > pivot)
-				j--;
-			if (i <= j)
-			{
-				CandidateData t = c[i];
-
-				c[i] = c[j];
-				c[j] = t;
-				i++;
-				j--;
-			}
-		}
-		if (k - 1 <= j)
-			hi = j;
-		else if (k - 1 >= i)
-			lo = i;
-		else
-			break;
-	}
-}
 
 /*
  * An ADC (or exact) distance in the units of listScore: Euclidean under L2
@@ -614,7 +527,7 @@ RerankBatch(IndexScanDesc scan, int want)
 	CandidateData *next = so->pool + so->poolNext;
 	bool		trained = so->cache->meta.trained;
 
-	SelectSmallest(next, remaining, take);
+	pool_select(next, remaining, take);
 	/* in heap order: neighbours share a page, fetched once */
 	qsort(next, take, sizeof(CandidateData), CompareTids);
 	for (int i = 0; i < take; i++)
@@ -677,7 +590,7 @@ RerankBatch(IndexScanDesc scan, int want)
 			so->errs[so->errCount++] = r.adc - exact;
 			so->errMax = Max(so->errMax, r.adc - exact);
 		}
-		HeapPush(so, &r);
+		ranked_push(&so->ranked, &r);
 	}
 	GvHeapFetchRelease(&so->heapFetch);
 	if (so->errCount > 0)
@@ -743,7 +656,7 @@ PoolWithin(IvfpqScanOpaque so, double distance)
 static bool
 CanReturnTop(IvfpqScanOpaque so)
 {
-	double		exact = IndexUnits(so, so->heap[0].distance);
+	double		exact = IndexUnits(so, ranked_top(&so->ranked)->distance);
 	double		bound = Min(so->poolNext < so->poolCount ? so->poolMin : HUGE_VAL,
 							UnprobedBound(so));
 
@@ -797,6 +710,7 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 			int norderbys)
 {
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
+	MemoryContext old;
 
 	GvHeapFetchEnd(&so->heapFetch);
 	GvDistanceMemoForget();
@@ -806,8 +720,9 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->pool = NULL;
 	so->poolCount = so->poolCap = so->poolNext = 0;
 	so->poolMin = HUGE_VAL;
-	so->heap = NULL;
-	so->heapCount = so->heapCap = 0;
+	old = MemoryContextSwitchTo(so->scanCtx);
+	ranked_init_alloc(&so->ranked, 256);
+	MemoryContextSwitchTo(old);
 	so->margin = 0.0;
 	so->errs = NULL;
 	so->errCount = so->errCap = 0;
@@ -880,11 +795,9 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
-		if (so->heapCount > 0 && CanReturnTop(so))
+		if (so->ranked.count > 0 && CanReturnTop(so))
 		{
-			RankedData	top = so->heap[0];
-
-			HeapPop(so);
+			RankedData	top = ranked_pop(&so->ranked);
 
 			/*
 			 * Never return a row nearer than one already returned: the
@@ -922,9 +835,9 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 			 */
 			int			want = so->cache->meta.trained ? gv_ivfpq_rerank : INT_MAX;
 
-			if (so->heapCount > 0 && want != INT_MAX)
+			if (so->ranked.count > 0 && want != INT_MAX)
 				want = Max(Max(want, (int) Min(so->reranked, INT_MAX / 2)),
-						   PoolWithin(so, so->heap[0].distance));
+						   PoolWithin(so, ranked_top(&so->ranked)->distance));
 			if (want != INT_MAX && PastExactShare(scan, want))
 			{
 				/* the codes cannot bound the answer: re-rank all, exactly */
@@ -938,7 +851,7 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
 		{
 			if (poolLeft)
 				RerankBatch(scan, INT_MAX);
-			else if (so->heapCount == 0)
+			else if (so->ranked.count == 0)
 			{
 				MemoryContextSwitchTo(old);
 				so->exhausted = true;

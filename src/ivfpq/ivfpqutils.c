@@ -42,14 +42,7 @@ static uint64 cacheClock = 0;
 void
 IvfpqReadMeta(Relation index, IvfpqMetaPage meta)
 {
-	Buffer		buf = ReadBuffer(index, GV_METAPAGE_BLKNO);
-	Page		page;
-
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	GvCheckPage(index, page, GV_METAPAGE_BLKNO, GV_PAGE_ID_IVFPQ);
-	memcpy(meta, PageGetContents(page), sizeof(IvfpqMetaPageData));
-	UnlockReleaseBuffer(buf);
+	(void) GvReadMetaPage(index, GV_PAGE_ID_IVFPQ, meta, sizeof(IvfpqMetaPageData));
 	/* version 1 had no scale: its index space is the metric's */
 	if (meta->header.magic == IVFPQ_MAGIC && meta->header.version == 1)
 	{

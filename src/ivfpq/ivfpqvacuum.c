@@ -64,11 +64,7 @@ ScanListPages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 		if (ndeletable > 0)
 		{
-			GenericXLogState *state = GenericXLogStart(index);
-
-			page = GenericXLogRegisterBuffer(state, buf, 0);
-			PageIndexMultiDelete(page, deletable, ndeletable);
-			GenericXLogFinish(state);
+			GvPageDeleteItems(index, buf, deletable, ndeletable);
 			stats->tuples_removed += ndeletable;
 		}
 		UnlockReleaseBuffer(buf);

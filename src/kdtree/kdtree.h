@@ -191,4 +191,49 @@ extern void KdtreeAddNode(Relation index, Page page, KdtreeNode node,
 extern void KdtreeSetPageLSNs(Relation index, Buffer *buffers, int nbuffers);
 extern bool KdtreeGoesLeft(const float *x, ItemPointer tid, KdtreeNode node);
 
+/*
+ * A split cuts the dimension its points spread widest in.  The build and
+ * a leaf split both find it by keeping the per-dimension bounds of their
+ * points (lower, upper: dim floats each), one point at a time.
+ */
+static inline void
+KdtreeBoundsStart(float *lower, float *upper, const float *x, int dim)
+{
+	memcpy(lower, x, sizeof(float) * dim);
+	memcpy(upper, x, sizeof(float) * dim);
+}
+
+static inline void
+KdtreeBoundsAdd(float *lower, float *upper, const float *x, int dim)
+{
+	for (int d = 0; d < dim; d++)
+	{
+		if (x[d] < lower[d])
+			lower[d] = x[d];
+		else if (x[d] > upper[d])
+			upper[d] = x[d];
+	}
+}
+
+/* The widest dimension of the bounds (the first, if several tie). */
+static inline int
+KdtreeWidestDimension(const float *lower, const float *upper, int dim)
+{
+	int			best = 0;
+	double		bestspread = -1;
+
+	for (int d = 0; d < dim; d++)
+	{
+		/* the difference can overflow float for huge coordinates */
+		double		spread = (double) upper[d] - (double) lower[d];
+
+		if (spread > bestspread)
+		{
+			bestspread = spread;
+			best = d;
+		}
+	}
+	return best;
+}
+
 #endif							/* KDTREE_H */

@@ -179,54 +179,34 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 }
 
 /*
- * Partial quickselect: permute order[lo..hi) so that the point at position
- * k has its k-th smallest coordinate on dimension d, with no larger values
- * before it and no smaller ones after.
+ * Cutting the points order[lo, hi) at an order statistic of dimension dim:
+ * gvselect.h's nth element, keyed on that coordinate.
+ */
+typedef struct CutData
+{
+	KdtreeBuildState bs;
+	int			dim;
+} CutData;
+
+#define GV_SELECT_PREFIX	cut
+#define GV_SELECT_ELEMENT	int64
+#define GV_SELECT_KEY_TYPE	float
+#define GV_SELECT_KEY(a)	(PointX(arg->bs, *(a))[arg->dim])
+#define GV_SELECT_ARG_TYPE	CutData
+#define GV_SELECT_CHECK()	CHECK_FOR_INTERRUPTS()
+#include "gvselect.h"
+
+/*
+ * Permute order[lo..hi) so that the point at position k has its k-th
+ * smallest coordinate on dimension d, with no larger values before it and
+ * no smaller ones after.
  */
 static void
 SelectKth(KdtreeBuildState bs, int64 lo, int64 hi, int64 k, int d)
 {
-	int64	   *o = bs->order;
+	CutData		cut = {bs, d};
 
-	while (hi - lo > 1)
-	{
-		float		pivot;
-		int64		i = lo,
-					j = hi - 1;
-		float		a = PointX(bs, o[lo])[d],
-					b = PointX(bs, o[lo + (hi - lo) / 2])[d],
-					c = PointX(bs, o[hi - 1])[d];
-
-		CHECK_FOR_INTERRUPTS();
-		/* median of three */
-		pivot = (a < b) ? ((b < c) ? b : ((a < c) ? c : a))
-			: ((a < c) ? a : ((b < c) ? c : b));
-
-		/* Hoare partition */
-		while (i <= j)
-		{
-			while (PointX(bs, o[i])[d] < pivot)
-				i++;
-			while (PointX(bs, o[j])[d] > pivot)
-				j--;
-			if (i <= j)
-			{
-				int64		t = o[i];
-
-				o[i] = o[j];
-				o[j] = t;
-				i++;
-				j--;
-			}
-		}
-		/* now [lo, j] <= pivot, [i, hi) >= pivot, (j, i) == pivot */
-		if (k <= j)
-			hi = j + 1;
-		else if (k >= i)
-			lo = i;
-		else
-			return;
-	}
+	cut_nth(bs->order + lo, hi - lo, k - lo, &cut);
 }
 
 /*
@@ -307,8 +287,9 @@ BuildSubtree(KdtreeBuildState bs, int64 lo, int64 hi)
 	int64		n = hi - lo;
 	int64		nleaves;
 	int64		mid;
-	int			best = 0;
-	double		bestspread = -1;
+	int			best;
+	float	   *lower;
+	float	   *upper;
 	KdtreeNodeData node;
 
 	CHECK_FOR_INTERRUPTS();
@@ -316,27 +297,14 @@ BuildSubtree(KdtreeBuildState bs, int64 lo, int64 hi)
 		return WriteLeaf(bs, lo, hi);
 
 	/* widest-spread dimension */
-	for (int d = 0; d < bs->dim; d++)
-	{
-		float		mn = PointX(bs, bs->order[lo])[d];
-		float		mx = mn;
-
-		for (int64 i = lo + 1; i < hi; i++)
-		{
-			float		v = PointX(bs, bs->order[i])[d];
-
-			if (v < mn)
-				mn = v;
-			else if (v > mx)
-				mx = v;
-		}
-		/* the difference can overflow float for huge coordinates */
-		if ((double) mx - (double) mn > bestspread)
-		{
-			bestspread = (double) mx - (double) mn;
-			best = d;
-		}
-	}
+	lower = palloc(sizeof(float) * bs->dim);
+	upper = palloc(sizeof(float) * bs->dim);
+	KdtreeBoundsStart(lower, upper, PointX(bs, bs->order[lo]), bs->dim);
+	for (int64 i = lo + 1; i < hi; i++)
+		KdtreeBoundsAdd(lower, upper, PointX(bs, bs->order[i]), bs->dim);
+	best = KdtreeWidestDimension(lower, upper, bs->dim);
+	pfree(lower);
+	pfree(upper);
 
 	/*
 	 * Left part: half the leaves, rounded down, each full; or, rebuilding a

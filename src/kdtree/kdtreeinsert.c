@@ -166,8 +166,9 @@ SplitLeaf(Relation index, Buffer metabuf, Buffer leafbuf, KdtreeDescentData *d,
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(leafpage);
 	int			n = 0;
 	SplitPointData *pts;
-	int			best = 0;
-	double		bestspread = -1;
+	int			best;
+	float	   *lower;
+	float	   *upper;
 	int			mid;
 	KdtreeNodeData node;
 	KdtreeRef	noderef;
@@ -192,22 +193,12 @@ SplitLeaf(Relation index, Buffer metabuf, Buffer leafbuf, KdtreeDescentData *d,
 	pts[n++].tup = newtup;
 
 	/* cut the widest-spread dimension at the median */
-	for (int j = 0; j < dim; j++)
-	{
-		float		mn = pts[0].tup->x[j],
-					mx = mn;
-
-		for (int i = 1; i < n; i++)
-		{
-			mn = Min(mn, pts[i].tup->x[j]);
-			mx = Max(mx, pts[i].tup->x[j]);
-		}
-		if ((double) mx - (double) mn > bestspread)
-		{
-			bestspread = (double) mx - (double) mn;
-			best = j;
-		}
-	}
+	lower = palloc(sizeof(float) * dim);
+	upper = palloc(sizeof(float) * dim);
+	KdtreeBoundsStart(lower, upper, pts[0].tup->x, dim);
+	for (int i = 1; i < n; i++)
+		KdtreeBoundsAdd(lower, upper, pts[i].tup->x, dim);
+	best = KdtreeWidestDimension(lower, upper, dim);
 	for (int i = 0; i < n; i++)
 		pts[i].key = pts[i].tup->x[best];
 	qsort(pts, n, sizeof(SplitPointData), CompareSplitPoints);

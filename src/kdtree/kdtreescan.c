@@ -70,6 +70,26 @@ typedef struct ScanNodeData
 	int32		runpasses;		/* run: how often it was split already */
 } ScanNodeData;
 
+/* Points by (key, TID), so that equal distances come out stably. */
+static inline bool
+PointLess(const ScanPointData *a, const ScanPointData *b)
+{
+	if (a->key != b->key)
+		return a->key < b->key;
+	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
+}
+
+/* The two queues: min-heaps of points and of subtrees and runs (gvheap.h) */
+#define GV_HEAP_PREFIX		pointq
+#define GV_HEAP_ELEMENT		ScanPointData
+#define GV_HEAP_LESS(a, b)	PointLess((a), (b))
+#include "gvheap.h"
+
+#define GV_HEAP_PREFIX		nodeq
+#define GV_HEAP_ELEMENT		ScanNodeData
+#define GV_HEAP_LESS(a, b)	((a)->key < (b)->key)
+#include "gvheap.h"
+
 typedef struct KdtreeScanOpaqueData
 {
 	GvMetric	metric;
@@ -84,12 +104,8 @@ typedef struct KdtreeScanOpaqueData
 	double		cosslack;		/* absolute margin of cosine */
 
 	/* the two heaps and the arena; their arrays are kept across rescans */
-	ScanPointData *points;
-	int			npoints;
-	int			maxpoints;
-	ScanNodeData *nodes;
-	int			nnodes;
-	int			maxnodes;
+	pointq_heap points;
+	nodeq_heap	nodes;
 	ScanPointData *run;
 	int32		nrun;
 	int32		maxrun;
@@ -113,123 +129,31 @@ typedef KdtreeScanOpaqueData *KdtreeScanOpaque;
 
 #define SlotOffsets(so, s)	((so)->offsets + (int64) (s) * (so)->dim)
 
-/*
- * Push a point: by key, ties by TID so that equal distances come out
- * stably.  The new point is compared through its fields and written field
- * by field into its final slot: copying a struct just built on the stack
- * stalls on store forwarding, which showed as the scan's hottest
- * instruction.
- */
+/* Push a point. */
 static inline void
 PointPush(KdtreeScanOpaque so, double key, ItemPointer tid, bool exact)
 {
-	ScanPointData *dst;
-	int			i;
+	ScanPointData p = {key, *tid, exact};
 
-	if (so->npoints == so->maxpoints)
-	{
-		so->maxpoints *= 2;
-		so->points = repalloc_huge(so->points, sizeof(ScanPointData) * so->maxpoints);
-	}
-	i = so->npoints++;
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
-		ScanPointData *p = &so->points[parent];
-
-		if (key > p->key ||
-			(key == p->key && ItemPointerCompare(tid, &p->tid) >= 0))
-			break;
-		so->points[i] = *p;
-		i = parent;
-	}
-	dst = &so->points[i];
-	dst->key = key;
-	dst->tid = *tid;
-	dst->exact = exact;
-}
-
-static inline bool
-PointLess(const ScanPointData *a, const ScanPointData *b)
-{
-	if (a->key != b->key)
-		return a->key < b->key;
-	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
+	pointq_push(&so->points, &p);
 }
 
 static void
 PointPop(KdtreeScanOpaque so, ScanPointData *out)
 {
-	ScanPointData last;
-	int			i = 0;
-
-	*out = so->points[0];
-	last = so->points[--so->npoints];
-	for (;;)
-	{
-		int			child = 2 * i + 1;
-
-		if (child >= so->npoints)
-			break;
-		if (child + 1 < so->npoints &&
-			PointLess(&so->points[child + 1], &so->points[child]))
-			child++;
-		if (!PointLess(&so->points[child], &last))
-			break;
-		so->points[i] = so->points[child];
-		i = child;
-	}
-	if (so->npoints > 0)
-		so->points[i] = last;
+	*out = pointq_pop(&so->points);
 }
 
 static void
 NodePush(KdtreeScanOpaque so, const ScanNodeData *item)
 {
-	int			i;
-
-	if (so->nnodes == so->maxnodes)
-	{
-		so->maxnodes *= 2;
-		so->nodes = repalloc_huge(so->nodes, sizeof(ScanNodeData) * so->maxnodes);
-	}
-	i = so->nnodes++;
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
-
-		if (item->key >= so->nodes[parent].key)
-			break;
-		so->nodes[i] = so->nodes[parent];
-		i = parent;
-	}
-	so->nodes[i] = *item;
+	nodeq_push(&so->nodes, item);
 }
 
 static void
 NodePop(KdtreeScanOpaque so, ScanNodeData *out)
 {
-	ScanNodeData last;
-	int			i = 0;
-
-	*out = so->nodes[0];
-	last = so->nodes[--so->nnodes];
-	for (;;)
-	{
-		int			child = 2 * i + 1;
-
-		if (child >= so->nnodes)
-			break;
-		if (child + 1 < so->nnodes &&
-			so->nodes[child + 1].key < so->nodes[child].key)
-			child++;
-		if (so->nodes[child].key >= last.key)
-			break;
-		so->nodes[i] = so->nodes[child];
-		i = child;
-	}
-	if (so->nnodes > 0)
-		so->nodes[i] = last;
+	*out = nodeq_pop(&so->nodes);
 }
 
 static int32
@@ -356,7 +280,7 @@ static void
 QueueRun(KdtreeScanOpaque so, int32 start, int32 count, double min,
 		 int32 passes)
 {
-	ScanNodeData item;
+	ScanNodeData item = {0};
 
 	if (count == 0)
 		return;
@@ -378,7 +302,7 @@ QueueRun(KdtreeScanOpaque so, int32 start, int32 count, double min,
 static inline double
 PushLimit(KdtreeScanOpaque so)
 {
-	return so->nnodes > 0 ? so->nodes[0].key : HUGE_VAL;
+	return so->nodes.count > 0 ? so->nodes.items[0].key : HUGE_VAL;
 }
 
 /*
@@ -441,7 +365,7 @@ ScanLeaf(IndexScanDesc scan, BlockNumber blkno, double b, int32 slot,
 	if (seen <= KdtreeGetLeafHeader(page)->nsn && right != InvalidBlockNumber)
 	{
 		/* split since we read the pointer: the sibling shares our cell */
-		ScanNodeData item;
+		ScanNodeData item = {0};
 
 		item.rawb = b;
 		item.key = NodeKey(so, b);
@@ -495,7 +419,7 @@ static void
 QueueFarSide(KdtreeScanOpaque so, KdtreeNode node, double b, int32 slot,
 			 XLogRecPtr seen, bool *goleft)
 {
-	ScanNodeData far;
+	ScanNodeData far = {0};
 	double		diff;
 	double		fo;
 	double	   *off;
@@ -575,12 +499,13 @@ ExpandSubtree(IndexScanDesc scan, const ScanNodeData *item)
 static void
 ResetQueues(KdtreeScanOpaque so)
 {
-	if (so->points == NULL)
+	if (so->points.items == NULL)
 	{
-		so->maxpoints = 1024;
-		so->points = MemoryContextAlloc(so->scanctx, sizeof(ScanPointData) * so->maxpoints);
-		so->maxnodes = 256;
-		so->nodes = MemoryContextAlloc(so->scanctx, sizeof(ScanNodeData) * so->maxnodes);
+		MemoryContext old = MemoryContextSwitchTo(so->scanctx);
+
+		pointq_init_alloc(&so->points, 1024);
+		nodeq_init_alloc(&so->nodes, 256);
+		MemoryContextSwitchTo(old);
 		so->maxrun = 1024;
 		so->run = MemoryContextAlloc(so->scanctx, sizeof(ScanPointData) * so->maxrun);
 	}
@@ -597,7 +522,7 @@ ResetQueues(KdtreeScanOpaque so)
 		so->freeslots = MemoryContextAlloc(so->scanctx, sizeof(int32) * so->maxslots);
 		so->slotdim = so->dim;
 	}
-	so->npoints = so->nnodes = so->nrun = 0;
+	so->points.count = so->nodes.count = so->nrun = 0;
 	so->nslots = so->nfree = 0;
 }
 
@@ -654,11 +579,11 @@ StartScan(IndexScanDesc scan)
 	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
 	KdtreeMetaPageData meta;
 	XLogRecPtr	metalsn;
-	ScanNodeData root;
+	ScanNodeData root = {0};
 	int			n;
 
 	so->started = true;
-	so->npoints = so->nnodes = 0;
+	so->points.count = so->nodes.count = 0;
 	GetScanMeta(scan, &meta, &metalsn);
 	if (meta.root.blkno == InvalidBlockNumber)
 		return;
@@ -726,7 +651,7 @@ kdtreerescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 
 	so->started = false;
 	so->flat = false;
-	so->npoints = so->nnodes = so->nrun = 0;
+	so->points.count = so->nodes.count = so->nrun = 0;
 	if (so->querydatum != (Datum) 0)
 		pfree(DatumGetPointer(so->querydatum));
 	so->querydatum = (Datum) 0;
@@ -787,8 +712,8 @@ kdtreegettuple(IndexScanDesc scan, ScanDirection dir)
 		ScanNodeData node;
 
 		/* a point before a subtree or run of the same key: none is closer */
-		if (so->npoints > 0 &&
-			(so->nnodes == 0 || so->points[0].key <= so->nodes[0].key))
+		if (so->points.count > 0 &&
+			(so->nodes.count == 0 || so->points.items[0].key <= so->nodes.items[0].key))
 		{
 			ScanPointData p;
 
@@ -796,7 +721,7 @@ kdtreegettuple(IndexScanDesc scan, ScanDirection dir)
 			ReturnPoint(scan, &p);
 			return true;
 		}
-		if (so->nnodes == 0)
+		if (so->nodes.count == 0)
 			return false;
 		NodePop(so, &node);
 		if (node.isrun)

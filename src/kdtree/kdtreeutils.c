@@ -97,17 +97,12 @@ KdtreeGetLeafHeader(Page page)
 void
 KdtreeReadMeta(Relation index, KdtreeMetaPageData *meta, XLogRecPtr *lsn)
 {
-	Buffer		buf = ReadBuffer(index, GV_METAPAGE_BLKNO);
-	Page		page;
+	XLogRecPtr	metalsn = GvReadMetaPage(index, GV_PAGE_ID_KDTREE, meta,
+										 sizeof(KdtreeMetaPageData));
 
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	GvCheckPage(index, page, GV_METAPAGE_BLKNO, GV_PAGE_ID_KDTREE);
-	*meta = *KdtreePageGetMeta(page);
 	GvCheckMetaHeader(index, &meta->header, KDTREE_MAGIC, KDTREE_VERSION);
 	if (lsn)
-		*lsn = PageGetLSN(page);
-	UnlockReleaseBuffer(buf);
+		*lsn = metalsn;
 }
 
 /*

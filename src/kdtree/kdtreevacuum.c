@@ -71,11 +71,7 @@ VacuumScan(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			}
 			if (ndeletable > 0)
 			{
-				GenericXLogState *state = GenericXLogStart(index);
-				Page		copy = GenericXLogRegisterBuffer(state, buf, 0);
-
-				PageIndexMultiDelete(copy, deletable, ndeletable);
-				GenericXLogFinish(state);
+				GvPageDeleteItems(index, buf, deletable, ndeletable);
 				KdtreeSetPageLSNs(index, &buf, 1);
 				stats->tuples_removed += ndeletable;
 			}

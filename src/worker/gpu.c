@@ -24,6 +24,8 @@
  *	  error) and serves the ones still pending.  Its store starts empty:
  *	  searches find their collection not loaded and reload it (gpusql.c).
  */
+/* wake-ups by PGPROC number: compat.h */
+#define GV_COMPAT_PROCS
 #include "compat.h"
 
 #include "miscadmin.h"
@@ -31,7 +33,6 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/guc.h"
@@ -193,7 +194,7 @@ static void
 WakeProc(int procno)
 {
 	if (procno >= 0)
-		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+		GvSetProcLatch(procno);
 }
 
 /* Leave a slot on an error: free it, or leave it to the worker. */
@@ -224,7 +225,7 @@ AcquireSlot(dsm_handle handle)
 				slot = i;
 				shared->slots[i].state = SLOT_PENDING;
 				shared->slots[i].seq = shared->next_seq++;
-				shared->slots[i].backend_procno = MyProc->pgprocno;
+				shared->slots[i].backend_procno = GvMyProcNumber();
 				shared->slots[i].handle = handle;
 			}
 		worker = shared->worker_procno;
@@ -493,7 +494,7 @@ static void
 ClearWorker(int code, Datum arg)
 {
 	SpinLockAcquire(&shared->mutex);
-	if (shared->worker_procno == MyProc->pgprocno)
+	if (shared->worker_procno == GvMyProcNumber())
 		shared->worker_procno = -1;
 	SpinLockRelease(&shared->mutex);
 }
@@ -533,7 +534,7 @@ gv_gpu_worker_main(Datum arg)
 			shared->slots[i].state = SLOT_FREE;
 	shared->ncollections = 0;
 	shared->generation++;
-	shared->worker_procno = MyProc->pgprocno;
+	shared->worker_procno = GvMyProcNumber();
 	SpinLockRelease(&shared->mutex);
 	ereport(LOG, (errmsg("gigavector gpu worker ready")));
 
