@@ -521,7 +521,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 				GvHnswHeapPush(&result, &eps[i]);
 			}
 			GvHnswSearchLayerDisk(index, info, vec, &cand, &result, NULL, &visited,
-								info->efConstruction, l, false, NULL, &count, PG_INT64_MAX);
+								info->efConstruction, l, NULL, &count, PG_INT64_MAX);
 			w = palloc(sizeof(GvHnswCandidate) * Max(result.count, 1));
 			while (result.count > 0)
 				w[nw++] = GvHnswHeapPop(&result);

@@ -596,7 +596,7 @@ SearchNeighbourhood(VacuumState vs, GvHnswElementTuple tup, GvHnswCandidate **fo
 			GvHnswHeapPush(&result, &eps[i]);
 		}
 		GvHnswSearchLayerDisk(index, info, vec, &cand, &result, NULL, &visited,
-							  ef, l, false, NULL, &count, PG_INT64_MAX);
+							  ef, l, NULL, &count, PG_INT64_MAX);
 		found[l] = palloc(sizeof(GvHnswCandidate) * Max(result.count, 1));
 		while (result.count > 0)
 			found[l][nfound[l]++] = GvHnswHeapPop(&result);

@@ -401,7 +401,7 @@ IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 	KdtreeCheckMetric(index, metric);
 	v = DatumGetGvector(values[0]);
-	KdtreeCheckDims(index, v->dim);
+	KdtreeCheckDims(v->dim);
 	x = palloc(sizeof(float) * v->dim);
 	KdtreePrepareVector(metric, PointerGetDatum(v), &dim, x, &flags);
 	InsertVector(index, heap_tid, x, flags, dim);
