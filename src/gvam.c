@@ -48,32 +48,32 @@ GvMakeAmRoutine(void)
 }
 
 /*
- * amcostestimate's answer for a path the index cannot serve (no ORDER BY
- * distance, or one meant for another index): an infinite cost, so that the
- * planner never picks it.
+ * The start of every amcostestimate of ours.  A path the index cannot
+ * serve (usable false: no ORDER BY distance, or one meant for another
+ * index) gets an infinite cost, so that the planner never picks it, and
+ * false comes back: the estimate is done.  Otherwise costs gets
+ * PostgreSQL's generic figures (pages, selectivity of the index quals)
+ * that the AM's own cost model starts from.
  */
-void
-GvCostPricedOut(Cost *indexStartupCost, Cost *indexTotalCost,
-				Selectivity *indexSelectivity, double *indexCorrelation,
-				double *indexPages)
+bool
+GvCostEstimateStart(bool usable, PlannerInfo *root, IndexPath *path,
+					double loop_count, GenericCosts *costs,
+					Cost *indexStartupCost, Cost *indexTotalCost,
+					Selectivity *indexSelectivity, double *indexCorrelation,
+					double *indexPages)
 {
-	*indexStartupCost = get_float8_infinity();
-	*indexTotalCost = get_float8_infinity();
-	*indexSelectivity = 0;
-	*indexCorrelation = 0;
-	*indexPages = 0;
-}
-
-/*
- * PostgreSQL's generic figures (pages, selectivity of the index quals) that
- * each AM's own cost model starts from.
- */
-void
-GvGenericCosts(PlannerInfo *root, IndexPath *path, double loop_count,
-			   GenericCosts *costs)
-{
+	if (!usable)
+	{
+		*indexStartupCost = get_float8_infinity();
+		*indexTotalCost = get_float8_infinity();
+		*indexSelectivity = 0;
+		*indexCorrelation = 0;
+		*indexPages = 0;
+		return false;
+	}
 	MemSet(costs, 0, sizeof(*costs));
 	genericcostestimate(root, path, loop_count, costs);
+	return true;
 }
 
 /*

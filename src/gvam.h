@@ -17,11 +17,11 @@ typedef void (*GvIndexRowFunc) (Relation index, Datum *values, bool *isnull,
 								ItemPointer heap_tid, Relation heap);
 
 extern IndexAmRoutine *GvMakeAmRoutine(void);
-extern void GvCostPricedOut(Cost *indexStartupCost, Cost *indexTotalCost,
-							Selectivity *indexSelectivity,
-							double *indexCorrelation, double *indexPages);
-extern void GvGenericCosts(PlannerInfo *root, IndexPath *path,
-						   double loop_count, GenericCosts *costs);
+extern bool GvCostEstimateStart(bool usable, PlannerInfo *root, IndexPath *path,
+								double loop_count, GenericCosts *costs,
+								Cost *indexStartupCost, Cost *indexTotalCost,
+								Selectivity *indexSelectivity,
+								double *indexCorrelation, double *indexPages);
 extern bool GvAmInsert(Relation index, Datum *values, bool *isnull,
 					   ItemPointer heap_tid, Relation heap,
 					   const char *cxtname, GvIndexRowFunc index_row);

@@ -103,6 +103,7 @@ bm25costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	IndexOptInfo *index = path->indexinfo;
 	ListCell   *lc;
 	bool		other = false;
+	bool		usable;
 
 	foreach(lc, path->indexorderbys)
 		other |= NamesAnotherIndex(lfirst(lc), index->indexoid);
@@ -114,14 +115,12 @@ bm25costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		foreach(lc2, ic->indexquals)
 			other |= NamesAnotherIndex(lfirst(lc2), index->indexoid);
 	}
-	if ((path->indexorderbys == NIL && path->indexclauses == NIL) || other)
-	{
-		GvCostPricedOut(indexStartupCost, indexTotalCost, indexSelectivity,
-						indexCorrelation, indexPages);
+	usable = (path->indexorderbys != NIL || path->indexclauses != NIL) &&
+		!other;
+	if (!GvCostEstimateStart(usable, root, path, loop_count, &costs,
+							 indexStartupCost, indexTotalCost,
+							 indexSelectivity, indexCorrelation, indexPages))
 		return;
-	}
-
-	GvGenericCosts(root, path, loop_count, &costs);
 
 	/* about a tenth of the pages hold the query's posting lists */
 	*indexStartupCost = 0.1 * costs.numIndexPages * random_page_cost +

@@ -175,19 +175,17 @@ gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		spc_seq_page_cost;
 	int			m;
 	Relation	rel;
+	bool		usable;
 
 	/*
 	 * Only an ordering scan makes sense, and not one for rows whose vector
 	 * IS NULL: the index holds none of them (hnswfilter.c).
 	 */
-	if (path->indexorderbys == NIL || VectorIsNullClause(path))
-	{
-		GvCostPricedOut(indexStartupCost, indexTotalCost, indexSelectivity,
-						indexCorrelation, indexPages);
+	usable = path->indexorderbys != NIL && !VectorIsNullClause(path);
+	if (!GvCostEstimateStart(usable, root, path, loop_count, &costs,
+							 indexStartupCost, indexTotalCost,
+							 indexSelectivity, indexCorrelation, indexPages))
 		return;
-	}
-
-	GvGenericCosts(root, path, loop_count, &costs);
 
 	rel = index_open(index->indexoid, NoLock);
 	m = GvHnswGetM(rel);

@@ -226,15 +226,13 @@ ivfpqcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		probedRows;
 	double		scanCost;
 	double		spc_random_page_cost;
+	bool		usable;
 
-	if (path->indexorderbys == NIL)
-	{
-		GvCostPricedOut(indexStartupCost, indexTotalCost, indexSelectivity,
-						indexCorrelation, indexPages);
+	usable = path->indexorderbys != NIL;
+	if (!GvCostEstimateStart(usable, root, path, loop_count, &costs,
+							 indexStartupCost, indexTotalCost,
+							 indexSelectivity, indexCorrelation, indexPages))
 		return;
-	}
-
-	GvGenericCosts(root, path, loop_count, &costs);
 	get_tablespace_page_costs(index->reltablespace, &spc_random_page_cost, NULL);
 
 	/* About sqrt(rows) lists unless set; the planner only needs a scale. */

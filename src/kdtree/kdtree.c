@@ -70,15 +70,13 @@ kdtreecostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	GenericCosts costs;
 	double		spc_random_page_cost;
 	double		leaves;
+	bool		usable;
 
-	if (path->indexorderbys == NIL)
-	{
-		GvCostPricedOut(indexStartupCost, indexTotalCost, indexSelectivity,
-						indexCorrelation, indexPages);
+	usable = path->indexorderbys != NIL;
+	if (!GvCostEstimateStart(usable, root, path, loop_count, &costs,
+							 indexStartupCost, indexTotalCost,
+							 indexSelectivity, indexCorrelation, indexPages))
 		return;
-	}
-
-	GvGenericCosts(root, path, loop_count, &costs);
 
 	get_tablespace_page_costs(path->indexinfo->reltablespace,
 							  &spc_random_page_cost, NULL);
