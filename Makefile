@@ -29,6 +29,7 @@ OBJS = \
 	src/gvpage.o \
 	src/gvmetric.o \
 	src/gvheapfetch.o \
+	src/gvam.o \
 	gpu/gv_gpu.o \
 	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswgraph.o src/hnsw/hnswbuildparallel.o src/hnsw/hnswinsert.o \
 	src/hnsw/hnswfilter.o src/hnsw/hnswjsonb.o src/hnsw/hnswplanner.o src/hnsw/hnswkeydir.o src/hnsw/hnswscan.o src/hnsw/hnswsearch.o src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o \

@@ -14,6 +14,7 @@
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
+#include "gvam.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "utils/float.h"
@@ -102,6 +103,7 @@ bm25costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	IndexOptInfo *index = path->indexinfo;
 	ListCell   *lc;
 	bool		other = false;
+	bool		usable;
 
 	foreach(lc, path->indexorderbys)
 		other |= NamesAnotherIndex(lfirst(lc), index->indexoid);
@@ -113,18 +115,12 @@ bm25costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		foreach(lc2, ic->indexquals)
 			other |= NamesAnotherIndex(lfirst(lc2), index->indexoid);
 	}
-	if ((path->indexorderbys == NIL && path->indexclauses == NIL) || other)
-	{
-		*indexStartupCost = get_float8_infinity();
-		*indexTotalCost = get_float8_infinity();
-		*indexSelectivity = 0;
-		*indexCorrelation = 0;
-		*indexPages = 0;
+	usable = (path->indexorderbys != NIL || path->indexclauses != NIL) &&
+		!other;
+	if (!GvCostEstimateStart(usable, root, path, loop_count, &costs,
+							 indexStartupCost, indexTotalCost,
+							 indexSelectivity, indexCorrelation, indexPages))
 		return;
-	}
-
-	MemSet(&costs, 0, sizeof(costs));
-	genericcostestimate(root, path, loop_count, &costs);
 
 	/* about a tenth of the pages hold the query's posting lists */
 	*indexStartupCost = 0.1 * costs.numIndexPages * random_page_cost +
@@ -157,50 +153,28 @@ PG_FUNCTION_INFO_V1(gv_bm25_handler);
 Datum
 gv_bm25_handler(PG_FUNCTION_ARGS)
 {
-	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+	IndexAmRoutine *amroutine = GvMakeAmRoutine();
 
-	amroutine->amstrategies = 0;
 	amroutine->amsupport = 0;
-	amroutine->amoptsprocnum = 0;
-	amroutine->amcanorder = false;
-	amroutine->amcanorderbyop = true;
-	amroutine->amcanbackward = false;
-	amroutine->amcanunique = false;
 	amroutine->amcanmulticol = false;
-	amroutine->amoptionalkey = true;
 	amroutine->amsearcharray = false;
 	amroutine->amsearchnulls = false;
-	amroutine->amstorage = false;
-	amroutine->amclusterable = false;
-	amroutine->ampredlocks = false;
-	amroutine->amcanparallel = false;
-	amroutine->amcaninclude = false;
 	amroutine->amusemaintenanceworkmem = true;
 	amroutine->amparallelvacuumoptions = 0;
-	amroutine->amkeytype = InvalidOid;
 
 	amroutine->ambuild = bm25build;
 	amroutine->ambuildempty = bm25buildempty;
 	amroutine->aminsert = bm25insert;
 	amroutine->ambulkdelete = bm25bulkdelete;
 	amroutine->amvacuumcleanup = bm25vacuumcleanup;
-	amroutine->amcanreturn = NULL;
 	amroutine->amcostestimate = bm25costestimate;
 	amroutine->amoptions = bm25options;
-	amroutine->amproperty = NULL;
 	amroutine->ambuildphasename = bm25buildphasename;
 	amroutine->amvalidate = bm25validate;
-	amroutine->amadjustmembers = NULL;
 	amroutine->ambeginscan = bm25beginscan;
 	amroutine->amrescan = bm25rescan;
 	amroutine->amgettuple = bm25gettuple;
-	amroutine->amgetbitmap = NULL;
 	amroutine->amendscan = bm25endscan;
-	amroutine->ammarkpos = NULL;
-	amroutine->amrestrpos = NULL;
-	amroutine->amestimateparallelscan = NULL;
-	amroutine->aminitparallelscan = NULL;
-	amroutine->amparallelrescan = NULL;
 
 	PG_RETURN_POINTER(amroutine);
 }

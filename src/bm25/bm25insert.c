@@ -13,6 +13,7 @@
 #include "compat.h"
 
 #include "bm25.h"
+#include "gvam.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
@@ -581,23 +582,16 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 	PutIntoBlock(is, &termAt, &term, &at, &prev, blk, p);
 }
 
-bool
-bm25insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
-		   IndexInfo *indexInfo)
+/* One row's text: its document entry, then one posting per term. */
+static void
+IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		 Relation heap)
 {
-	MemoryContext ctx;
-	MemoryContext old;
 	InsertState is;
 	Bm25Bag    *bag;
 	Bm25DocData doc;
 	uint32		dl;
 
-	if (isnull[0])
-		return false;
-
-	ctx = AllocSetContextCreate(CurrentMemoryContext, "gv_bm25 insert", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(ctx);
 	is.index = index;
 	Bm25ReadMeta(index, &is.meta);
 	bag = Bm25TokenizeDatum(is.meta.cfg, Bm25ColumnType(index), values[0]);
@@ -622,8 +616,16 @@ bm25insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		CHECK_FOR_INTERRUPTS();
 	}
 	UnlockPage(index, BM25_LOCK_BLKNO, ExclusiveLock);
+}
 
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(ctx);
-	return false;
+/*
+ * aminsert (NULLs are not indexed)
+ */
+bool
+bm25insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+		   IndexInfo *indexInfo)
+{
+	return GvAmInsert(index, values, isnull, heap_tid, heap, "gv_bm25 insert",
+					  IndexRow);
 }

@@ -14,6 +14,7 @@
 #include "access/reloptions.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
+#include "gvam.h"
 #include "hnsw.h"
 #include "optimizer/optimizer.h"
 #include "utils/float.h"
@@ -174,23 +175,17 @@ gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		spc_seq_page_cost;
 	int			m;
 	Relation	rel;
+	bool		usable;
 
 	/*
 	 * Only an ordering scan makes sense, and not one for rows whose vector
 	 * IS NULL: the index holds none of them (hnswfilter.c).
 	 */
-	if (path->indexorderbys == NIL || VectorIsNullClause(path))
-	{
-		*indexStartupCost = get_float8_infinity();
-		*indexTotalCost = get_float8_infinity();
-		*indexSelectivity = 0;
-		*indexCorrelation = 0;
-		*indexPages = 0;
+	usable = path->indexorderbys != NIL && !VectorIsNullClause(path);
+	if (!GvCostEstimateStart(usable, root, path, loop_count, &costs,
+							 indexStartupCost, indexTotalCost,
+							 indexSelectivity, indexCorrelation, indexPages))
 		return;
-	}
-
-	MemSet(&costs, 0, sizeof(costs));
-	genericcostestimate(root, path, loop_count, &costs);
 
 	rel = index_open(index->indexoid, NoLock);
 	m = GvHnswGetM(rel);
@@ -260,50 +255,28 @@ PG_FUNCTION_INFO_V1(gv_hnsw_handler);
 Datum
 gv_hnsw_handler(PG_FUNCTION_ARGS)
 {
-	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+	IndexAmRoutine *amroutine = GvMakeAmRoutine();
 
-	amroutine->amstrategies = 0;
 	amroutine->amsupport = 1;
-	amroutine->amoptsprocnum = 0;
-	amroutine->amcanorder = false;
-	amroutine->amcanorderbyop = true;
-	amroutine->amcanbackward = false;
-	amroutine->amcanunique = false;
 	amroutine->amcanmulticol = true;	/* the vector, then filter columns */
-	amroutine->amoptionalkey = true;
 	amroutine->amsearcharray = true;	/* filter column = ANY(array) */
 	amroutine->amsearchnulls = true;	/* filter column IS [NOT] NULL */
-	amroutine->amstorage = false;
-	amroutine->amclusterable = false;
-	amroutine->ampredlocks = false;
-	amroutine->amcanparallel = false;
-	amroutine->amcaninclude = false;
 	amroutine->amusemaintenanceworkmem = false;
 	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
-	amroutine->amkeytype = InvalidOid;
 
 	amroutine->ambuild = gvhnswbuild;
 	amroutine->ambuildempty = gvhnswbuildempty;
 	amroutine->aminsert = gvhnswinsert;
 	amroutine->ambulkdelete = gvhnswbulkdelete;
 	amroutine->amvacuumcleanup = gvhnswvacuumcleanup;
-	amroutine->amcanreturn = NULL;
 	amroutine->amcostestimate = gvhnswcostestimate;
 	amroutine->amoptions = gvhnswoptions;
-	amroutine->amproperty = NULL;
 	amroutine->ambuildphasename = gvhnswbuildphasename;
 	amroutine->amvalidate = gvhnswvalidate;
-	amroutine->amadjustmembers = NULL;
 	amroutine->ambeginscan = gvhnswbeginscan;
 	amroutine->amrescan = gvhnswrescan;
 	amroutine->amgettuple = gvhnswgettuple;
-	amroutine->amgetbitmap = NULL;
 	amroutine->amendscan = gvhnswendscan;
-	amroutine->ammarkpos = NULL;
-	amroutine->amrestrpos = NULL;
-	amroutine->amestimateparallelscan = NULL;
-	amroutine->aminitparallelscan = NULL;
-	amroutine->amparallelrescan = NULL;
 
 	PG_RETURN_POINTER(amroutine);
 }

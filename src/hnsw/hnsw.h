@@ -543,7 +543,7 @@ extern Buffer GvHnswPinPage(Relation index, GvHnswRecentBuffers recent, BlockNum
 extern void GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 								GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
 								GvHnswTidSet visited, int ef, int level,
-								bool returnable, GvHnswKeyFilter filter,
+								GvHnswKeyFilter filter,
 								int64 *visitedCount, int64 maxVisited);
 extern void GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 						  GvHnswMetaPageData *meta, int toLevel,
@@ -557,8 +557,7 @@ extern bool GvHnswPrepareFilter(GvHnswInfo info, ScanKey keys, int nkeys,
 								GvHnswKeyFilter filter, bool *recheck);
 extern bool GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls,
 								GvHnswKeyFilter filter);
-extern bool GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup,
-							GvHnswKeyFilter filter);
+extern bool GvHnswKeysMatch(GvHnswElementTuple tup, GvHnswKeyFilter filter);
 extern int	GvHnswScanKeyElements(ScanKey key, Datum **elems, bool **nulls,
 								  Oid *elemtype);
 

@@ -333,7 +333,7 @@ GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls, GvHnswKeyFilter filter)
 
 /* Does an element pass the filter (NULL: no filter)? */
 bool
-GvHnswKeysMatch(GvHnswInfo info, GvHnswElementTuple tup, GvHnswKeyFilter filter)
+GvHnswKeysMatch(GvHnswElementTuple tup, GvHnswKeyFilter filter)
 {
 	return GvHnswKeyCodesMatch(tup->data, tup->keyNulls, filter);
 }

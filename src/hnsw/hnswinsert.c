@@ -20,6 +20,7 @@
  */
 #include "compat.h"
 
+#include "gvam.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "storage/indexfsm.h"
@@ -520,7 +521,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 				GvHnswHeapPush(&result, &eps[i]);
 			}
 			GvHnswSearchLayerDisk(index, info, vec, &cand, &result, NULL, &visited,
-								info->efConstruction, l, false, NULL, &count, PG_INT64_MAX);
+								info->efConstruction, l, NULL, &count, PG_INT64_MAX);
 			w = palloc(sizeof(GvHnswCandidate) * Max(result.count, 1));
 			while (result.count > 0)
 				w[nw++] = GvHnswHeapPop(&result);
@@ -579,6 +580,23 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 	UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
 }
 
+/* One row with a vector; zero vectors under cosine are not indexed. */
+static void
+IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		 Relation heap)
+{
+	GvHnswInfo	info = GvHnswGetInfo(index);
+	GvHnswRowData row;
+
+	if (GvHnswPrepareRow(index, info, values, isnull, &row))
+	{
+		/* an INSERT passes its in-memory value; the stored row may be TOASTed */
+		if (!OidIsValid(row.toastid))
+			row.toastid = GvHeapToastId(heap, index, heap_tid);
+		GvHnswInsertVector(index, info, &row, heap_tid);
+	}
+}
+
 /*
  * aminsert: index one row.  NULLs, and zero vectors under cosine, are not
  * indexed.
@@ -588,25 +606,6 @@ gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
 		   IndexInfo *indexInfo)
 {
-	MemoryContext tmp;
-	MemoryContext old;
-	GvHnswInfo	info;
-	GvHnswRowData row;
-
-	if (isnull[0])
-		return false;
-	info = GvHnswGetInfo(index);
-	tmp = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw insert",
-								ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(tmp);
-	if (GvHnswPrepareRow(index, info, values, isnull, &row))
-	{
-		/* an INSERT passes its in-memory value; the stored row may be TOASTed */
-		if (!OidIsValid(row.toastid))
-			row.toastid = GvHeapToastId(heap, index, heap_tid);
-		GvHnswInsertVector(index, info, &row, heap_tid);
-	}
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(tmp);
-	return false;
+	return GvAmInsert(index, values, isnull, heap_tid, heap, "gv_hnsw insert",
+					  IndexRow);
 }

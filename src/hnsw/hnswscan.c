@@ -165,7 +165,7 @@ ElementMatches(IndexScanDesc scan, ItemPointer tid)
 	bool		match;
 
 	match = GvHnswGetElementCopy(scan->indexRelation, info, tid, tup) &&
-		GvHnswKeysMatch(info, tup, &so->filter);
+		GvHnswKeysMatch(tup, &so->filter);
 	pfree(tup);
 	return match;
 }
@@ -256,7 +256,7 @@ RankElement(GvHnswScanOpaque so, Page page, BlockNumber blkno, OffsetNumber off,
 		off > PageGetMaxOffsetNumber(page))
 		return 0;
 	tup = GvHnswPageGetElement(page, off);
-	if ((tup->flags & HNSW_ELEMENT_DELETED) || !GvHnswKeysMatch(info, tup, &so->filter))
+	if ((tup->flags & HNSW_ELEMENT_DELETED) || !GvHnswKeysMatch(tup, &so->filter))
 		return 0;
 	c->dist = GvHnswElementDistance(info, so->query, so->qbits, tup, so->decoded);
 	ItemPointerSet(&tid, blkno, off);
@@ -764,7 +764,7 @@ SearchBatch(IndexScanDesc scan, int ef)
 		double		rate;
 
 		GvHnswSearchLayerDisk(scan->indexRelation, so->info, so->query, &so->cand,
-							  &so->result, &so->discard, &so->visited, ef, 0, true,
+							  &so->result, &so->discard, &so->visited, ef, 0,
 							  so->filter.n > 0 ? &so->filter : NULL,
 							  &so->visitedCount, stepEnd);
 		if (so->visitedCount >= bound)

@@ -286,7 +286,7 @@ UnvisitedNeighbours(Relation index, GvHnswInfo info, RecentBuffers *recent,
 void
 GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 					GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
-					GvHnswTidSet visited, int ef, int level, bool returnable,
+					GvHnswTidSet visited, int ef, int level,
 					GvHnswKeyFilter filter, int64 *visitedCount, int64 maxVisited)
 {
 	int			dim = info->dim;
@@ -333,7 +333,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 			e.tid = nbrs[i];
 			e.heaptid = tup->heaptid;
 			e.toastid = GvHnswCandidateToastId(tup);
-			live = !(tup->flags & HNSW_ELEMENT_DELETED) && GvHnswKeysMatch(info, tup, filter);
+			live = !(tup->flags & HNSW_ELEMENT_DELETED) && GvHnswKeysMatch(tup, filter);
 			UnlockReleaseBuffer(buf);
 
 			if (result->count < ef || e.dist < GvHnswHeapTop(result)->dist)
@@ -400,7 +400,7 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 		GvHnswHeapPush(&cand, ep);
 		GvHnswHeapPush(&result, ep);
 		GvHnswSearchLayerDisk(index, info, q, &cand, &result, NULL, &visited,
-							1, level, false, NULL, &count, PG_INT64_MAX);
+							1, level, NULL, &count, PG_INT64_MAX);
 		/* result may have dropped a tombstone entry point; keep the best */
 		while (result.count > 0)
 		{

@@ -414,12 +414,65 @@ LinksToDead(VacuumState vs, GvHnswElementTuple tup, int level)
 	return false;
 }
 
+/* One level's neighbour list as it is rewritten: n links and their distances. */
+typedef struct LevelLinks
+{
+	ItemPointerData *tids;
+	GvPackedDistance *dists;
+	int			n;
+} LevelLinks;
+
+/*
+ * Merge the repaired list of one level into out (room for lm links): the
+ * links of the current list cur that concurrent inserts added since the
+ * copy old was read (live ones, not in old) first, then the chosen ones,
+ * then the nspares spares after them, leaving out duplicates.  Returns how
+ * many spares made it in.
+ */
+static int
+MergeRepairedLinks(GvHnswTidSet dead, ItemPointer old, ItemPointer cur,
+				   GvPackedDistance *curDists, int lm, GvHnswCandidate *chosen,
+				   int nchosen, int nspares, LevelLinks *out)
+{
+	int			written = 0;
+
+	out->n = 0;
+	for (int i = 0; i < lm; i++)
+	{
+		bool		known = false;
+
+		if (!ItemPointerIsValid(&cur[i]) || GvHnswTidSetContains(dead, &cur[i]))
+			continue;
+		for (int j = 0; j < lm && !known; j++)
+			known = ItemPointerEquals(&cur[i], &old[j]);
+		if (!known)
+		{
+			out->tids[out->n] = cur[i];
+			out->dists[out->n++] = curDists[i];
+		}
+	}
+	for (int i = 0; i < nchosen + nspares && out->n < lm; i++)
+	{
+		bool		dup = false;
+
+		for (int j = 0; j < out->n && !dup; j++)
+			dup = ItemPointerEquals(&out->tids[j], &chosen[i].tid);
+		if (!dup)
+		{
+			out->tids[out->n] = chosen[i].tid;
+			out->dists[out->n++] = GvPackDistance(chosen[i].dist);
+			if (i >= nchosen)
+				written++;
+		}
+	}
+	return written;
+}
+
 /*
  * Write the repaired list at one level of the element at tid, read before
- * into tup: the links that concurrent inserts added since then are kept
- * first, then the chosen ones, then (level 0) the nspares spares after
- * them, which stay last and are counted in the tuple's spares.  Returns
- * false (and writes nothing) if the slot no longer holds that element.
+ * into tup (MergeRepairedLinks says what it holds; the spares stay last
+ * and are counted in the tuple's spares).  Returns false (and writes
+ * nothing) if the slot no longer holds that element.
  */
 static bool
 WriteRepairedLevel(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup, int level,
@@ -431,10 +484,8 @@ WriteRepairedLevel(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup, int 
 	int			start = GvHnswLevelStart(m, level);
 	int			lm = GvHnswLevelSlots(m, level);
 	ItemPointer nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m) + start;
-	ItemPointerData *merged = palloc(sizeof(ItemPointerData) * lm);
-	GvPackedDistance *mergedDists = palloc(sizeof(GvPackedDistance) * lm);
-	int			nmerged = 0;
-	int			written = 0;	/* spares among the merged */
+	LevelLinks	merged;
+	int			written;		/* spares among the merged */
 	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
 	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 	GenericXLogState *state;
@@ -442,6 +493,8 @@ WriteRepairedLevel(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup, int 
 	ItemPointer curNbrs;
 	GvPackedDistance *curDists;
 
+	merged.tids = palloc(sizeof(ItemPointerData) * lm);
+	merged.dists = palloc(sizeof(GvPackedDistance) * lm);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	cur = GvHnswPageGetElement(BufferGetPage(buf), off);
 	if ((cur->flags & HNSW_ELEMENT_DELETED) ||
@@ -450,37 +503,10 @@ WriteRepairedLevel(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup, int 
 		UnlockReleaseBuffer(buf);
 		return false;
 	}
-	curNbrs = GvHnswTupleNbrs(cur, info->dataBytes, m) + start;
-	curDists = GvHnswTupleDists(cur, info->dataBytes) + start;
-	for (int i = 0; i < lm; i++)
-	{
-		bool		known = false;
-
-		if (!ItemPointerIsValid(&curNbrs[i]) ||
-			GvHnswTidSetContains(&vs->dead, &curNbrs[i]))
-			continue;
-		for (int j = 0; j < lm && !known; j++)
-			known = ItemPointerEquals(&curNbrs[i], &nbrs[j]);
-		if (!known)
-		{
-			merged[nmerged] = curNbrs[i];
-			mergedDists[nmerged++] = curDists[i];
-		}
-	}
-	for (int i = 0; i < nchosen + nspares && nmerged < lm; i++)
-	{
-		bool		dup = false;
-
-		for (int j = 0; j < nmerged && !dup; j++)
-			dup = ItemPointerEquals(&merged[j], &chosen[i].tid);
-		if (!dup)
-		{
-			merged[nmerged] = chosen[i].tid;
-			mergedDists[nmerged++] = GvPackDistance(chosen[i].dist);
-			if (i >= nchosen)
-				written++;
-		}
-	}
+	written = MergeRepairedLinks(&vs->dead, nbrs,
+								 GvHnswTupleNbrs(cur, info->dataBytes, m) + start,
+								 GvHnswTupleDists(cur, info->dataBytes) + start,
+								 lm, chosen, nchosen, nspares, &merged);
 
 	state = GenericXLogStart(index);
 	cur = GvHnswPageGetElement(GenericXLogRegisterBuffer(state, buf, 0), off);
@@ -490,10 +516,10 @@ WriteRepairedLevel(VacuumState vs, ItemPointer tid, GvHnswElementTuple tup, int 
 	curDists = GvHnswTupleDists(cur, info->dataBytes) + start;
 	for (int i = 0; i < lm; i++)
 	{
-		if (i < nmerged)
+		if (i < merged.n)
 		{
-			curNbrs[i] = merged[i];
-			curDists[i] = mergedDists[i];
+			curNbrs[i] = merged.tids[i];
+			curDists[i] = merged.dists[i];
 		}
 		else
 		{
@@ -570,7 +596,7 @@ SearchNeighbourhood(VacuumState vs, GvHnswElementTuple tup, GvHnswCandidate **fo
 			GvHnswHeapPush(&result, &eps[i]);
 		}
 		GvHnswSearchLayerDisk(index, info, vec, &cand, &result, NULL, &visited,
-							  ef, l, false, NULL, &count, PG_INT64_MAX);
+							  ef, l, NULL, &count, PG_INT64_MAX);
 		found[l] = palloc(sizeof(GvHnswCandidate) * Max(result.count, 1));
 		while (result.count > 0)
 			found[l][nfound[l]++] = GvHnswHeapPop(&result);

@@ -15,6 +15,7 @@
 #include "access/reloptions.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
+#include "gvam.h"
 #include "ivfpq.h"
 #include "optimizer/optimizer.h"
 #include "parser/scansup.h"
@@ -225,19 +226,13 @@ ivfpqcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		probedRows;
 	double		scanCost;
 	double		spc_random_page_cost;
+	bool		usable;
 
-	if (path->indexorderbys == NIL)
-	{
-		*indexStartupCost = get_float8_infinity();
-		*indexTotalCost = get_float8_infinity();
-		*indexSelectivity = 0;
-		*indexCorrelation = 0;
-		*indexPages = 0;
+	usable = path->indexorderbys != NIL;
+	if (!GvCostEstimateStart(usable, root, path, loop_count, &costs,
+							 indexStartupCost, indexTotalCost,
+							 indexSelectivity, indexCorrelation, indexPages))
 		return;
-	}
-
-	MemSet(&costs, 0, sizeof(costs));
-	genericcostestimate(root, path, loop_count, &costs);
 	get_tablespace_page_costs(index->reltablespace, &spc_random_page_cost, NULL);
 
 	/* About sqrt(rows) lists unless set; the planner only needs a scale. */
@@ -303,50 +298,28 @@ PG_FUNCTION_INFO_V1(gv_ivfpq_handler);
 Datum
 gv_ivfpq_handler(PG_FUNCTION_ARGS)
 {
-	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+	IndexAmRoutine *amroutine = GvMakeAmRoutine();
 
-	amroutine->amstrategies = 0;
 	amroutine->amsupport = 1;
-	amroutine->amoptsprocnum = 0;
-	amroutine->amcanorder = false;
-	amroutine->amcanorderbyop = true;
-	amroutine->amcanbackward = false;
-	amroutine->amcanunique = false;
 	amroutine->amcanmulticol = false;
-	amroutine->amoptionalkey = true;
 	amroutine->amsearcharray = false;
 	amroutine->amsearchnulls = false;
-	amroutine->amstorage = false;
-	amroutine->amclusterable = false;
-	amroutine->ampredlocks = false;
-	amroutine->amcanparallel = false;
-	amroutine->amcaninclude = false;
 	amroutine->amusemaintenanceworkmem = true;
 	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
-	amroutine->amkeytype = InvalidOid;
 
 	amroutine->ambuild = ivfpqbuild;
 	amroutine->ambuildempty = ivfpqbuildempty;
 	amroutine->aminsert = ivfpqinsert;
 	amroutine->ambulkdelete = ivfpqbulkdelete;
 	amroutine->amvacuumcleanup = ivfpqvacuumcleanup;
-	amroutine->amcanreturn = NULL;
 	amroutine->amcostestimate = ivfpqcostestimate;
 	amroutine->amoptions = ivfpqoptions;
-	amroutine->amproperty = NULL;
 	amroutine->ambuildphasename = ivfpqbuildphasename;
 	amroutine->amvalidate = ivfpqvalidate;
-	amroutine->amadjustmembers = NULL;
 	amroutine->ambeginscan = ivfpqbeginscan;
 	amroutine->amrescan = ivfpqrescan;
 	amroutine->amgettuple = ivfpqgettuple;
-	amroutine->amgetbitmap = NULL;
 	amroutine->amendscan = ivfpqendscan;
-	amroutine->ammarkpos = NULL;
-	amroutine->amrestrpos = NULL;
-	amroutine->amestimateparallelscan = NULL;
-	amroutine->aminitparallelscan = NULL;
-	amroutine->amparallelrescan = NULL;
 
 	PG_RETURN_POINTER(amroutine);
 }

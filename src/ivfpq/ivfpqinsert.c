@@ -7,33 +7,19 @@
  */
 #include "compat.h"
 
+#include "gvam.h"
 #include "ivfpq.h"
-#include "utils/memutils.h"
 
-/*
- * aminsert
- */
-bool
-ivfpqinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-			Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
-			IndexInfo *indexInfo)
+/* One row with a vector: encoded, or code-less in an untrained index. */
+static void
+IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		 Relation heap)
 {
-	MemoryContext insertCtx;
-	MemoryContext oldCtx;
-	IvfpqCache	cache;
+	IvfpqCache	cache = IvfpqGetCache(index);
 	IvfpqEntry	entry;
 	Size		size;
 	int			list = 0;
 
-	/* NULLs are not indexed */
-	if (isnull[0])
-		return false;
-
-	insertCtx = AllocSetContextCreate(CurrentMemoryContext, "gv_ivfpq insert",
-									  ALLOCSET_SMALL_SIZES);
-	oldCtx = MemoryContextSwitchTo(insertCtx);
-
-	cache = IvfpqGetCache(index);
 	if (cache->meta.trained)
 	{
 		int			dim;
@@ -59,8 +45,16 @@ ivfpqinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	entry->heaptid = *heap_tid;
 
 	IvfpqAppendEntry(index, &cache->meta, list, entry, size);
+}
 
-	MemoryContextSwitchTo(oldCtx);
-	MemoryContextDelete(insertCtx);
-	return false;
+/*
+ * aminsert (NULLs are not indexed)
+ */
+bool
+ivfpqinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+			Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+			IndexInfo *indexInfo)
+{
+	return GvAmInsert(index, values, isnull, heap_tid, heap, "gv_ivfpq insert",
+					  IndexRow);
 }

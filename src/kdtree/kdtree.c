@@ -11,12 +11,12 @@
  */
 #include "compat.h"
 
-#include <float.h>
 #include <math.h>
 
 #include "access/amapi.h"
 #include "access/reloptions.h"
 #include "commands/vacuum.h"
+#include "gvam.h"
 #include "kdtree.h"
 #include "optimizer/optimizer.h"
 #include "utils/guc.h"
@@ -70,19 +70,13 @@ kdtreecostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	GenericCosts costs;
 	double		spc_random_page_cost;
 	double		leaves;
+	bool		usable;
 
-	if (path->indexorderbys == NIL)
-	{
-		*indexStartupCost = DBL_MAX;
-		*indexTotalCost = DBL_MAX;
-		*indexSelectivity = 0;
-		*indexCorrelation = 0;
-		*indexPages = 0;
+	usable = path->indexorderbys != NIL;
+	if (!GvCostEstimateStart(usable, root, path, loop_count, &costs,
+							 indexStartupCost, indexTotalCost,
+							 indexSelectivity, indexCorrelation, indexPages))
 		return;
-	}
-
-	MemSet(&costs, 0, sizeof(costs));
-	genericcostestimate(root, path, loop_count, &costs);
 
 	get_tablespace_page_costs(path->indexinfo->reltablespace,
 							  &spc_random_page_cost, NULL);
@@ -104,51 +98,29 @@ PG_FUNCTION_INFO_V1(gv_kdtree_handler);
 Datum
 gv_kdtree_handler(PG_FUNCTION_ARGS)
 {
-	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+	IndexAmRoutine *amroutine = GvMakeAmRoutine();
 
-	amroutine->amstrategies = 0;
 	amroutine->amsupport = 1;
-	amroutine->amoptsprocnum = 0;
-	amroutine->amcanorder = false;
-	amroutine->amcanorderbyop = true;
-	amroutine->amcanbackward = false;
-	amroutine->amcanunique = false;
 	amroutine->amcanmulticol = false;
-	amroutine->amoptionalkey = true;
 	amroutine->amsearcharray = false;
 	amroutine->amsearchnulls = false;
-	amroutine->amstorage = false;
-	amroutine->amclusterable = false;
-	amroutine->ampredlocks = false;
-	amroutine->amcanparallel = false;
-	amroutine->amcaninclude = false;
 	amroutine->amusemaintenanceworkmem = false;
 	amroutine->amparallelvacuumoptions =
 		VACUUM_OPTION_PARALLEL_BULKDEL | VACUUM_OPTION_PARALLEL_CLEANUP;
-	amroutine->amkeytype = InvalidOid;
 
 	amroutine->ambuild = kdtreebuild;
 	amroutine->ambuildempty = kdtreebuildempty;
 	amroutine->aminsert = kdtreeinsert;
 	amroutine->ambulkdelete = kdtreebulkdelete;
 	amroutine->amvacuumcleanup = kdtreevacuumcleanup;
-	amroutine->amcanreturn = NULL;
 	amroutine->amcostestimate = kdtreecostestimate;
 	amroutine->amoptions = kdtreeoptions;
-	amroutine->amproperty = NULL;
 	amroutine->ambuildphasename = NULL;
 	amroutine->amvalidate = kdtreevalidate;
-	amroutine->amadjustmembers = NULL;
 	amroutine->ambeginscan = kdtreebeginscan;
 	amroutine->amrescan = kdtreerescan;
 	amroutine->amgettuple = kdtreegettuple;
-	amroutine->amgetbitmap = NULL;
 	amroutine->amendscan = kdtreeendscan;
-	amroutine->ammarkpos = NULL;
-	amroutine->amrestrpos = NULL;
-	amroutine->amestimateparallelscan = NULL;
-	amroutine->aminitparallelscan = NULL;
-	amroutine->amparallelrescan = NULL;
 
 	PG_RETURN_POINTER(amroutine);
 }

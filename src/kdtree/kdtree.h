@@ -176,7 +176,7 @@ extern bool kdtreevalidate(Oid opclassoid);
 /* kdtreeutils.c */
 extern int	KdtreeGetFillfactor(Relation index);
 extern void KdtreeCheckMetric(Relation index, GvMetric metric);
-extern void KdtreeCheckDims(Relation index, int dim);
+extern void KdtreeCheckDims(int dim);
 extern int	KdtreeLeafCapacity(int dim, int fillfactor);
 extern void KdtreeInitLeafPage(Page page, XLogRecPtr nsn);
 extern KdtreeLeafHeader KdtreeGetLeafHeader(Page page);

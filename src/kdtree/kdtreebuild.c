@@ -146,7 +146,7 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	v = DatumGetGvector(values[0]);
 	if (bs->dim == 0)
 	{
-		KdtreeCheckDims(index, v->dim);
+		KdtreeCheckDims(v->dim);
 		bs->dim = v->dim;
 	}
 	else if (v->dim != bs->dim)
@@ -602,7 +602,7 @@ kdtreebuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 	if (typmod > 0)
 	{
-		KdtreeCheckDims(index, typmod);
+		KdtreeCheckDims(typmod);
 		bs.dim = typmod;
 		bs.typmod_dim = true;
 	}

@@ -19,6 +19,7 @@
  */
 #include "compat.h"
 
+#include "gvam.h"
 #include "kdtree.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -387,6 +388,25 @@ InsertVector(Relation index, ItemPointer tid, const float *x, uint16 flags,
 	InsertLocked(index, tid, x, flags, dim);
 }
 
+/* One heap tuple's vector, checked against the index's metric and dimensions. */
+static void
+IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		 Relation heap)
+{
+	GvMetric	metric = GvIndexGetMetric(index, 1);
+	Gvector		v;
+	float	   *x;
+	int			dim;
+	uint16		flags;
+
+	KdtreeCheckMetric(index, metric);
+	v = DatumGetGvector(values[0]);
+	KdtreeCheckDims(v->dim);
+	x = palloc(sizeof(float) * v->dim);
+	KdtreePrepareVector(metric, PointerGetDatum(v), &dim, x, &flags);
+	InsertVector(index, heap_tid, x, flags, dim);
+}
+
 /*
  * aminsert: index one heap tuple's vector (NULLs are not indexed).
  */
@@ -395,29 +415,6 @@ kdtreeinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			 Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
 			 IndexInfo *indexInfo)
 {
-	MemoryContext tmpctx;
-	MemoryContext oldcxt;
-	GvMetric	metric;
-	Gvector		v;
-	float	   *x;
-	int			dim;
-	uint16		flags;
-
-	if (isnull[0])
-		return false;
-
-	tmpctx = AllocSetContextCreate(CurrentMemoryContext,
-								   "gv_kdtree insert temporary context",
-								   ALLOCSET_DEFAULT_SIZES);
-	oldcxt = MemoryContextSwitchTo(tmpctx);
-	metric = GvIndexGetMetric(index, 1);
-	KdtreeCheckMetric(index, metric);
-	v = DatumGetGvector(values[0]);
-	KdtreeCheckDims(index, v->dim);
-	x = palloc(sizeof(float) * v->dim);
-	KdtreePrepareVector(metric, PointerGetDatum(v), &dim, x, &flags);
-	InsertVector(index, heap_tid, x, flags, dim);
-	MemoryContextSwitchTo(oldcxt);
-	MemoryContextDelete(tmpctx);
-	return false;
+	return GvAmInsert(index, values, isnull, heap_tid, heap,
+					  "gv_kdtree insert temporary context", IndexRow);
 }

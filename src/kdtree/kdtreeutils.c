@@ -44,7 +44,7 @@ KdtreeCheckMetric(Relation index, GvMetric metric)
  * Refuse dimensions a KD-tree cannot serve; warn where it stops pruning.
  */
 void
-KdtreeCheckDims(Relation index, int dim)
+KdtreeCheckDims(int dim)
 {
 	if (dim > KDTREE_MAX_DIM)
 		ereport(ERROR,
