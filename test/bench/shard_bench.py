@@ -155,9 +155,9 @@ def main():
                     if full:
                         hits[name] += len(truth[qi] & {r[0] for r in rows})
         # every backend a configuration's query runs in: its own, and the shards'
-        dblink, fdw = remote_backends(shard_dsns, "dblink"), remote_backends(shard_dsns, "postgres_fdw")
+        fan, fdw = remote_backends(shard_dsns, "gigavector"), remote_backends(shard_dsns, "postgres_fdw")
         for name, (c, _, _) in configs.items():
-            pids[name] = [pid[id(c)]] + (dblink if "distributed_search" in name else fdw if "LIMIT," in name else [])
+            pids[name] = [pid[id(c)]] + (fan if "distributed_search" in name else fdw if "LIMIT," in name else [])
     one = statistics.median(times["one server"])
     print(f"\n{args.rows} Fashion-MNIST rows, {args.queries} queries, k = {k}, gv_hnsw ef_search 40\n")
     print("| configuration | median ms | mean ms | vs one server | vs one shard alone | CPU ms | CPU vs one shard alone | recall@10 |")
