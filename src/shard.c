@@ -20,6 +20,8 @@
  */
 #include "compat.h"
 
+#include <poll.h>
+
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "common/md5.h"
@@ -151,6 +153,19 @@ shard_connect(Oid serverid)
 	return conn;
 }
 
+/*
+ * Whether an idle connection is still good: an open one has nothing to read
+ * between searches, so a readable socket means the shard closed it (or sent
+ * its FATAL message first).
+ */
+static bool
+shard_conn_idle(PGconn *conn)
+{
+	struct pollfd p = {.fd = PQsocket(conn),.events = POLLIN};
+
+	return PQstatus(conn) == CONNECTION_OK && p.fd >= 0 && poll(&p, 1, 0) == 0;
+}
+
 /* the session's connection to a shard, opened or opened again when needed */
 static ShardConn *
 shard_conn_get(Oid shard, Oid server)
@@ -161,9 +176,7 @@ shard_conn_get(Oid shard, Oid server)
 		if (sc->shard == shard)
 			break;
 	/* a connection the shard closed, or one to another server or as another user */
-	if (sc && (sc->server != server || sc->user != GetUserId() ||
-			   PQstatus(sc->conn) != CONNECTION_OK || !PQconsumeInput(sc->conn) ||
-			   PQisBusy(sc->conn) || PQstatus(sc->conn) != CONNECTION_OK))
+	if (sc && (sc->server != server || sc->user != GetUserId() || !shard_conn_idle(sc->conn)))
 	{
 		shard_conn_drop(sc);
 		sc = NULL;
