@@ -7,7 +7,8 @@
 -- with gigavector).  Inserts and COPY are routed by PostgreSQL's own tuple
 -- routing; every query works through the partitions; k-NN and BM25 searches
 -- are fanned out to all shards at once by distributed_search and
--- distributed_text_search, over dblink connections kept open per session.
+-- distributed_text_search, over libpq connections kept open per session
+-- (src/shard.c); dblink makes and drops the shard tables.
 -- postgres_fdw and dblink (contrib) are created on first use, in schema
 -- gigavector_remote, not required by the extension.
 
