@@ -213,19 +213,32 @@ shard_settings_now(void)
 	return s.data;
 }
 
-/* raises the error of a shard's result (its SQLSTATE, message, detail, hint) */
+/* a field of a shard's error result, copied (NULL when absent) */
+static char *
+shard_error_field(PGresult *res, int field)
+{
+	const char *v = res ? PQresultErrorField(res, field) : NULL;
+
+	return v ? pstrdup(v) : NULL;
+}
+
+/*
+ * Raises the error of a shard's result (its SQLSTATE, message, detail, hint)
+ * and frees the result; without one, the connection's error.
+ */
 static void
 shard_result_error(PGresult *res, ShardCall *call)
 {
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
-	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
-	char	   *text = pstrdup(msg ? msg : pchomp(PQerrorMessage(call->sc->conn)));
+	char	   *state = shard_error_field(res, PG_DIAG_SQLSTATE);
+	char	   *msg = shard_error_field(res, PG_DIAG_MESSAGE_PRIMARY);
+	char	   *detail = shard_error_field(res, PG_DIAG_MESSAGE_DETAIL);
+	char	   *hint = shard_error_field(res, PG_DIAG_MESSAGE_HINT);
+	char	   *text = msg ? msg : pchomp(PQerrorMessage(call->sc->conn));
 	int			code = state && strlen(state) == 5 ?
 		MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]) :
 		ERRCODE_CONNECTION_FAILURE;
 
+	PQclear(res);
 	ereport(ERROR,
 			(errcode(code), errmsg_internal("%s", text),
 			 detail ? errdetail_internal("%s", detail) : 0,
@@ -341,7 +354,12 @@ shard_collect(ShardCall *call, Tuplestorestate *ts, TupleDesc desc)
 			int			r;
 
 			if (PQnfields(res) != 2)
-				elog(ERROR, "a shard search must return two columns, not %d", PQnfields(res));
+			{
+				int			nfields = PQnfields(res);
+
+				PQclear(res);
+				elog(ERROR, "a shard search must return two columns, not %d", nfields);
+			}
 			for (r = 0; r < PQntuples(res); r++)
 			{
 				Datum		v[3];
