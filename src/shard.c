@@ -60,6 +60,14 @@ typedef struct ShardConn
 
 static ShardConn *shard_conns = NULL;
 
+/* the query value as sent: its type's binary format, or a text as text */
+typedef struct ShardValue
+{
+	const char *data;
+	int			len;
+	int			format;			/* 1 binary, 0 text */
+} ShardValue;
+
 /* one shard of this call */
 typedef struct ShardCall
 {
@@ -248,15 +256,15 @@ shard_result_error(PGresult *res, ShardCall *call)
 
 /* queues settings, PREPARE and execution of stmt on a shard, and sends them */
 static void
-shard_send(ShardCall *call, const char *stmt, const char *settings, bytea *value)
+shard_send(ShardCall *call, const char *stmt, const char *settings, const ShardValue *value)
 {
 	ShardConn  *sc = call->sc;
 	PGconn	   *conn = sc->conn;
 	char		name[36] = "gv_";
 	const char *errstr = NULL;
-	const char *vals[1] = {VARDATA_ANY(value)};
-	int			lens[1] = {VARSIZE_ANY_EXHDR(value)};
-	int			fmts[1] = {1};
+	const char *vals[1] = {value->data};
+	int			lens[1] = {value->len};
+	int			fmts[1] = {value->format};
 	bool		ok;
 
 	if (!pg_md5_hash(stmt, strlen(stmt), name + 3, &errstr))
@@ -420,9 +428,8 @@ gv_shard_fan_out(PG_FUNCTION_ARGS)
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[3] = {OIDOID, TEXTOID, TEXTARRAYOID};
 	Datum		args[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(3)};
-	Oid			sendfn;
-	bool		isvarlena;
-	bytea	   *value;
+	Oid			valtype = get_fn_expr_argtype(fcinfo->flinfo, 2);
+	ShardValue	value;
 	char	   *settings = shard_settings_now();
 	ShardCall  *calls;
 	int			n,
@@ -430,8 +437,25 @@ gv_shard_fan_out(PG_FUNCTION_ARGS)
 	MemoryContext callcxt = CurrentMemoryContext;
 
 	InitMaterializedSRF(fcinfo, 0);
-	getTypeBinaryOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, 2), &sendfn, &isvarlena);
-	value = OidSendFunctionCall(sendfn, PG_GETARG_DATUM(2));
+	if (valtype == TEXTOID)
+	{
+		/* parsed there as whatever the statement takes (text, ghalfvec, ...) */
+		value.data = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		value.len = strlen(value.data);
+		value.format = 0;
+	}
+	else
+	{
+		Oid			sendfn;
+		bool		isvarlena;
+		bytea	   *sent;
+
+		getTypeBinaryOutputInfo(valtype, &sendfn, &isvarlena);
+		sent = OidSendFunctionCall(sendfn, PG_GETARG_DATUM(2));
+		value.data = VARDATA(sent);
+		value.len = VARSIZE(sent) - VARHDRSZ;
+		value.format = 1;
+	}
 
 	SPI_connect();
 	if (plan == NULL)
@@ -457,7 +481,7 @@ gv_shard_fan_out(PG_FUNCTION_ARGS)
 
 			calls[i].name = MemoryContextStrdup(callcxt, SPI_getvalue(t, d, 2));
 			calls[i].sc = shard_conn_get(shard, server);
-			shard_send(&calls[i], SPI_getvalue(t, d, 4), settings, value);
+			shard_send(&calls[i], SPI_getvalue(t, d, 4), settings, &value);
 		}
 		for (i = 0; i < n; i++)
 			shard_collect(&calls[i], rsinfo->setResult, rsinfo->setDesc);

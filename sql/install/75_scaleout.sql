@@ -426,7 +426,8 @@ $$;
 -- score) rows of each (src/shard.c).  The query is format(template, the
 -- shard's table as an identifier, the same as text, VARIADIC args),
 -- prepared on the shard once per connection and executed with $1 = value
--- sent in its type's binary format; this session's gigavector search
+-- sent in its type's binary format (a text as text, for the shard to parse
+-- as whatever type the statement takes there); this session's gigavector search
 -- settings (ef_search, probes, ...) travel in the same round trip, so that
 -- a search means the same everywhere.  Values are bound, never spliced.  A
 -- failure or cancel on any shard cancels the others, closes every
@@ -481,6 +482,9 @@ CREATE FUNCTION gigavector.distributed_search(tbl regclass, vector_column name, 
 	RETURNS TABLE (shard text, key text, distance float8)
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	stmt text;
+	key_column name;
 BEGIN
 	PERFORM gigavector.distributed_check(tbl);
 	PERFORM gigavector.shard_k_check(k);
@@ -492,12 +496,19 @@ BEGIN
 	IF query IS NULL THEN
 		RAISE EXCEPTION 'the query vector must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl,
-		'SELECT %3$I::text, (%4$I ' || op || ' $1)::float8 FROM %1$s WHERE %6$s '
-		'ORDER BY %4$I ' || op || ' $1 LIMIT %5$s', query,
-		(SELECT d.shard_key FROM gigavector.distributed_tables d WHERE d.tbl = distributed_search.tbl),
-		vector_column, k::text, gigavector.shard_filter(filter)) f
-		ORDER BY f.score, f.key LIMIT k;
+	stmt := 'SELECT %3$I::text, (%4$I ' || op || ' $1)::float8 FROM %1$s WHERE %6$s '
+		'ORDER BY %4$I ' || op || ' $1 LIMIT %5$s';
+	SELECT d.shard_key INTO key_column FROM gigavector.distributed_tables d WHERE d.tbl = distributed_search.tbl;
+	-- a gvector column gets the query in binary; another type (ghalfvec, ...)
+	-- as text, which its shards parse as that type
+	IF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = vector_column
+			   AND a.atttypid = pg_typeof(query)::oid) THEN
+		RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl, stmt, query,
+			key_column, vector_column, k::text, gigavector.shard_filter(filter)) f ORDER BY f.score, f.key LIMIT k;
+	ELSE
+		RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl, stmt, query::text,
+			key_column, vector_column, k::text, gigavector.shard_filter(filter)) f ORDER BY f.score, f.key LIMIT k;
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION gigavector.distributed_search(regclass, name, gvector, int, text, jsonb) IS 'k-NN over every shard of a distributed table at once, merged: (shard, key, distance)';

@@ -1,9 +1,9 @@
 # The connections of a distributed search (shard_fan_out, src/shard.c): a
 # coordinator and two shard clusters on loopback.  Answers equal the exact
-# ones of one table holding every row; a connection a shard closed is
-# opened again on the next search; a cancelled search cancels what its
-# shards still run and leaves no connection busy; a shard's error reaches
-# the caller with its SQLSTATE.
+# ones of one table holding every row (gvector and ghalfvec columns); a
+# connection a shard closed is opened again on the next search; a cancelled
+# search cancels what its shards still run and leaves no connection busy; a
+# shard's error reaches the caller with its SQLSTATE.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -39,6 +39,14 @@ is(sql(q{SELECT count(*) FROM q, LATERAL (
 	WHERE got IS DISTINCT FROM want}), 0, 'every answer equals one table\'s exact one');
 is(sql(q{SELECT count(*) FROM gigavector.distributed_search('t', 'emb', (SELECT emb FROM q LIMIT 1), 3000)}),
 	2000, 'k larger than the table: every row once');
+
+# a ghalfvec column: the query goes as text, parsed there as ghalfvec
+sql(q{CREATE TABLE h (id int PRIMARY KEY, emb ghalfvec(8));
+	SELECT gigavector.create_distributed_table('h', 'id', ARRAY['s1', 's2']);
+	INSERT INTO h SELECT id, emb::ghalfvec FROM one});
+is(sql(q{SELECT string_agg(key, ' ' ORDER BY distance, key::int) FROM gigavector.distributed_search('h', 'emb', (SELECT emb FROM q LIMIT 1), 10)}),
+	sql(q{SELECT string_agg(id::text, ' ' ORDER BY d, id) FROM (SELECT id, emb::ghalfvec <-> (SELECT emb FROM q LIMIT 1)::ghalfvec AS d
+		FROM one ORDER BY 2, 1 LIMIT 10) o}), 'a ghalfvec column: the exact answer');
 
 # a shard closes the session's connection: the next search in that session opens another
 my $conn1 = sprintf('host=%s port=%d dbname=postgres', $shards[0]->host, $shards[0]->port);
