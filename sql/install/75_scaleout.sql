@@ -406,20 +406,6 @@ END
 $$;
 COMMENT ON FUNCTION gigavector.drop_retired_shards(regclass) IS 'drop the shards add_shard retired (their remote tables too); returns how many';
 
--- The set_config calls that give this session's gigavector search settings to
--- a shard's session (ef_search, probes, ...), so that a search means the
--- same everywhere.  Named, not read from pg_settings: that view costs a
--- millisecond a call.  Before the library is loaded here they are unset,
--- and the shards keep their own.
-CREATE FUNCTION gigavector.shard_settings() RETURNS text
-	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp AS $$
-	SELECT coalesce(string_agg(format('set_config(%L, %L, false)', name, current_setting(name, true)), ', ')
-		FILTER (WHERE current_setting(name, true) IS NOT NULL), '''''')
-	FROM unnest(ARRAY['gigavector.hnsw_ef_search', 'gigavector.hnsw_max_scan_tuples', 'gigavector.ivfpq_probes',
-					  'gigavector.ivfpq_max_probes', 'gigavector.ivfpq_rerank']) name
-$$;
-
 -- Runs one query on every shard of tbl at once, over this session's own
 -- connection to each (opened when missing or dropped: one per shard, so
 -- that shards on one server run at once too), then gathers the (key,
