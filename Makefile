@@ -44,7 +44,7 @@ OBJS = \
 	src/backup/gvbwrite.o src/backup/gvbread.o src/backup/gvbackup.o src/backup/gvrestore.o \
 	src/worker/worker.o src/worker/ttl.o \
 	src/worker/gpu.o src/worker/gpucpu.o src/worker/gpustore.o src/worker/gpusql.o \
-	src/hybrid.o src/maxsim.o
+	src/hybrid.o src/maxsim.o src/shard.o
 
 # The install script is generated: sql/install/*.sql in name order, one
 # file per part (00_gvector.sql first, then one per access method).
@@ -64,9 +64,11 @@ WERROR ?= no
 ASSERTS ?= no
 OPTFLAGS ?=
 
-PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/gpu -I$(srcdir)/src/hnsw -DGV_EXTVERSION='"$(EXTVERSION)"'
+PG_CPPFLAGS = -I$(libpq_srcdir) -I$(srcdir)/src -I$(srcdir)/gpu -I$(srcdir)/src/hnsw -DGV_EXTVERSION='"$(EXTVERSION)"'
 # .gvb backups are compressed with zstd (libzstd-dev)
 SHLIB_LINK = -lzstd
+# distributed searches talk to their shards with libpq, linked as contrib/dblink does
+SHLIB_LINK_INTERNAL = $(libpq)
 # -Wextra, minus the noise PostgreSQL's own headers and fmgr macros make.
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers $(OPTFLAGS)

@@ -7,7 +7,8 @@
 -- with gigavector).  Inserts and COPY are routed by PostgreSQL's own tuple
 -- routing; every query works through the partitions; k-NN and BM25 searches
 -- are fanned out to all shards at once by distributed_search and
--- distributed_text_search, over dblink connections kept open per session.
+-- distributed_text_search, over libpq connections kept open per session
+-- (src/shard.c); dblink makes and drops the shard tables.
 -- postgres_fdw and dblink (contrib) are created on first use, in schema
 -- gigavector_remote, not required by the extension.
 
@@ -405,99 +406,23 @@ END
 $$;
 COMMENT ON FUNCTION gigavector.drop_retired_shards(regclass) IS 'drop the shards add_shard retired (their remote tables too); returns how many';
 
--- The set_config calls that give this session's gigavector search settings to
--- a shard's session (ef_search, probes, ...), so that a search means the
--- same everywhere.  Named, not read from pg_settings: that view costs a
--- millisecond a call.  Before the library is loaded here they are unset,
--- and the shards keep their own.
-CREATE FUNCTION gigavector.shard_settings() RETURNS text
-	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp AS $$
-	SELECT coalesce(string_agg(format('set_config(%L, %L, false)', name, current_setting(name, true)), ', ')
-		FILTER (WHERE current_setting(name, true) IS NOT NULL), '''''')
-	FROM unnest(ARRAY['gigavector.hnsw_ef_search', 'gigavector.hnsw_max_scan_tuples', 'gigavector.ivfpq_probes',
-					  'gigavector.ivfpq_max_probes', 'gigavector.ivfpq_rerank']) name
-$$;
-
--- On a shard: prepares statement as name in this session unless it is
--- there already.  Sent by a coordinator's shard_fan_out with every search,
--- so that the shard parses and plans a search once per connection.
-CREATE FUNCTION gigavector.prepare_once(name text, statement text) RETURNS text
-	LANGUAGE plpgsql AS $$
-BEGIN
-	-- no SET search_path: the statement's names resolve as the session's would
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_statements p WHERE p.name = prepare_once.name) THEN
-		EXECUTE pg_catalog.format('PREPARE %I AS %s', name, statement);
-	END IF;
-	RETURN name;
-END
-$$;
-COMMENT ON FUNCTION gigavector.prepare_once(text, text) IS 'prepare a statement in this session unless a statement of that name exists (used by distributed searches on their shards)';
-
--- Runs one query on every shard of tbl at once, over this session's dblink
--- connection to each (opened when missing: one per shard, so that shards on
--- one server run at once too), then gathers the (key, score) rows of each.
--- The query is format(template, the shard's table as an identifier, the
--- same as text, VARIADIC args), prepared on the shard once per connection
--- (prepare_once: later calls skip parsing and planning there) and executed
--- with $1 = value; the settings travel in the same round trip.  Values travel as arguments, never read as format specifiers.  A
--- failure on any shard closes every connection (none is left busy) and
--- raises.
-CREATE FUNCTION gigavector.shard_fan_out(tbl regclass, template text, value text, VARIADIC args text[],
+-- Runs one query on every shard of tbl at once, over this session's own
+-- connection to each (opened when missing or dropped: one per shard, so
+-- that shards on one server run at once too), then gathers the (key,
+-- score) rows of each (src/shard.c).  The query is format(template, the
+-- shard's table as an identifier, the same as text, VARIADIC args),
+-- prepared on the shard once per connection and executed with $1 = value
+-- sent in its type's binary format (a text as text, for the shard to parse
+-- as whatever type the statement takes there); this session's gigavector search
+-- settings (ef_search, probes, ...) travel in the same round trip, so that
+-- a search means the same everywhere.  Values are bound, never spliced.  A
+-- failure or cancel on any shard cancels the others, closes every
+-- connection (none is left busy) and raises.
+CREATE FUNCTION gigavector.shard_fan_out(tbl regclass, template text, value anyelement, VARIADIC args text[],
 	OUT shard text, OUT key text, OUT score float8)
 	RETURNS SETOF record
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	conns text[] := '{}';
-	names text[] := '{}';
-	settings text := gigavector.shard_settings();
-	open_conns text[];
-	prepared text;
-	conn text;
-	stmt text;
-	remote text;
-	s record;
-BEGIN
-	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
-	open_conns := coalesce(dblink_get_connections(), '{}');
-	BEGIN
-		-- the partitions straight from the catalogs (the shards view is slower)
-		FOR s IN SELECT p.inhrelid::regclass AS shard, v.srvname,
-					(SELECT substr(o, 13) FROM unnest(f.ftoptions) o WHERE o LIKE 'schema_name=%') AS nsp,
-					(SELECT substr(o, 12) FROM unnest(f.ftoptions) o WHERE o LIKE 'table_name=%') AS rel
-				 FROM pg_inherits p JOIN pg_foreign_table f ON f.ftrelid = p.inhrelid
-				 JOIN pg_foreign_server v ON v.oid = f.ftserver
-				 WHERE p.inhparent = tbl ORDER BY p.inhrelid LOOP
-			conn := 'gigavector_shard_' || s.shard::oid;
-			conns := conns || conn;
-			names := names || s.shard::text;
-			IF NOT conn = ANY (open_conns) THEN
-				PERFORM dblink_connect(conn, s.srvname);
-			END IF;
-			remote := format('%I.%I', s.nsp, s.rel);
-			stmt := format(template, VARIADIC ARRAY[remote, remote] || args);
-			prepared := 'gv_' || left(md5(stmt), 20);
-			PERFORM dblink_send_query(conn, format('SELECT concat(gigavector.prepare_once(%L, %L), %s); EXECUTE %I(%L)',
-												   prepared, stmt, settings, prepared, value));
-		END LOOP;
-		FOR c IN 1 .. cardinality(conns) LOOP
-			PERFORM FROM dblink_get_result(conns[c]) AS r(prepared text);
-			RETURN QUERY SELECT names[c], r.key, r.score FROM dblink_get_result(conns[c]) AS r(key text, score float8);
-			PERFORM FROM dblink_get_result(conns[c]) AS r(key text, score float8);
-		END LOOP;
-	EXCEPTION WHEN OTHERS THEN
-		FOR c IN 1 .. cardinality(conns) LOOP
-			BEGIN
-				PERFORM dblink_disconnect(conns[c]);
-			EXCEPTION WHEN OTHERS THEN
-				NULL;
-			END;
-		END LOOP;
-		RAISE;
-	END;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'gv_shard_fan_out'
+	LANGUAGE C STRICT;
 
 -- A filter for the shards: {"column": value} means column = value,
 -- {"column": [v1, v2]} column IN (v1, v2); every pair must hold.  Returns
@@ -543,6 +468,9 @@ CREATE FUNCTION gigavector.distributed_search(tbl regclass, vector_column name, 
 	RETURNS TABLE (shard text, key text, distance float8)
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	stmt text;
+	key_column name;
 BEGIN
 	PERFORM gigavector.distributed_check(tbl);
 	PERFORM gigavector.shard_k_check(k);
@@ -554,12 +482,19 @@ BEGIN
 	IF query IS NULL THEN
 		RAISE EXCEPTION 'the query vector must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl,
-		'SELECT %3$I::text, (%4$I ' || op || ' $1)::float8 FROM %1$s WHERE %6$s '
-		'ORDER BY %4$I ' || op || ' $1 LIMIT %5$s', query::text,
-		(SELECT d.shard_key FROM gigavector.distributed_tables d WHERE d.tbl = distributed_search.tbl),
-		vector_column, k::text, gigavector.shard_filter(filter)) f
-		ORDER BY f.score, f.key LIMIT k;
+	stmt := 'SELECT %3$I::text, (%4$I ' || op || ' $1)::float8 FROM %1$s WHERE %6$s '
+		'ORDER BY %4$I ' || op || ' $1 LIMIT %5$s';
+	SELECT d.shard_key INTO key_column FROM gigavector.distributed_tables d WHERE d.tbl = distributed_search.tbl;
+	-- a gvector column gets the query in binary; another type (ghalfvec, ...)
+	-- as text, which its shards parse as that type
+	IF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = vector_column
+			   AND a.atttypid = pg_typeof(query)::oid) THEN
+		RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl, stmt, query,
+			key_column, vector_column, k::text, gigavector.shard_filter(filter)) f ORDER BY f.score, f.key LIMIT k;
+	ELSE
+		RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl, stmt, query::text,
+			key_column, vector_column, k::text, gigavector.shard_filter(filter)) f ORDER BY f.score, f.key LIMIT k;
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION gigavector.distributed_search(regclass, name, gvector, int, text, jsonb) IS 'k-NN over every shard of a distributed table at once, merged: (shard, key, distance)';

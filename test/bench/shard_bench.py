@@ -7,7 +7,7 @@ ef_search 40, k 10.  In one run, interleaved query by query:
   * one shard alone: the same on one shard's table (1/2 or 1/3 of the rows),
     straight on its server: the floor a fan-out adds to;
   * gigavector.distributed_search over 2 and 3 shards (every shard at once
-    over dblink, answers merged);
+    over libpq, answers merged);
   * a plain ORDER BY emb <-> $1 LIMIT k on the partitioned table over 2 and
     3 shards (postgres_fdw sends the ORDER BY; the shards are read one after
     another by a Merge Append).
@@ -57,7 +57,7 @@ def cpu_ms(pids):
 
 
 def remote_backends(shard_dsns, application_name):
-    """The pids of the coordinator's connections to the shards (dblink's or
+    """The pids of the coordinator's connections to the shards (shard_fan_out's or
     postgres_fdw's sessions, by their application_name)."""
     pids = []
     for d in shard_dsns:
@@ -155,9 +155,9 @@ def main():
                     if full:
                         hits[name] += len(truth[qi] & {r[0] for r in rows})
         # every backend a configuration's query runs in: its own, and the shards'
-        dblink, fdw = remote_backends(shard_dsns, "dblink"), remote_backends(shard_dsns, "postgres_fdw")
+        fan, fdw = remote_backends(shard_dsns, "gigavector"), remote_backends(shard_dsns, "postgres_fdw")
         for name, (c, _, _) in configs.items():
-            pids[name] = [pid[id(c)]] + (dblink if "distributed_search" in name else fdw if "LIMIT," in name else [])
+            pids[name] = [pid[id(c)]] + (fan if "distributed_search" in name else fdw if "LIMIT," in name else [])
     one = statistics.median(times["one server"])
     print(f"\n{args.rows} Fashion-MNIST rows, {args.queries} queries, k = {k}, gv_hnsw ef_search 40\n")
     print("| configuration | median ms | mean ms | vs one server | vs one shard alone | CPU ms | CPU vs one shard alone | recall@10 |")

@@ -103,6 +103,8 @@ INSERT INTO hostile_input (type, expr) VALUES
 	('bytea', 'NULL'), ('bytea', '''\x'''), ('bytea', '''\x00'''),
 	('bytea', '''\x0000000000000001000000013ff0000000000000'''),
 	('internal', 'NULL'),
+	-- a polymorphic value (shard_fan_out's query value): untyped, a vector, a text
+	('anyelement', 'NULL'), ('anyelement', '''[1,2]''::gvector'), ('anyelement', '''cat''::text'),
 	-- text and names: never an absolute path (no call may touch a file)
 	('text', 'NULL'), ('text', ''''''), ('text', '''zstd'''), ('text', '''post'''),
 	('name', 'NULL'), ('name', '''public'''), ('name', '''hostile_new'''), ('name', 'repeat(''n'', 63)'),
