@@ -120,7 +120,9 @@ my $sharded = sql(q{SET gigavector.hnsw_ef_search = 40;
 		LATERAL gigavector.distributed_search('dist_hnsw', 'emb', q.emb, 10) x
 	WHERE x.key::int IN (SELECT id FROM gt WHERE gt.qid = q.id)});
 note "recall\@10 at ef_search 40: one server $single, 3 shards $sharded";
-cmp_ok($sharded, '>=', $single, 'recall on 3 shards >= one server');
+# Each graph is built with its own random levels, so two runs differ by a
+# result or two in 1,000: allow one (0.001), no more.
+cmp_ok($sharded, '>=', $single - 0.001, 'recall on 3 shards >= one server (to one result in 1,000)');
 my $low = sql(q{SET gigavector.hnsw_ef_search = 10;
 	SELECT round(count(*) / 1000.0, 4) FROM queries q,
 		LATERAL gigavector.distributed_search('dist_hnsw', 'emb', q.emb, 10) x
