@@ -186,23 +186,27 @@ is($primary->safe_psql('postgres', qq{SET enable_seqscan = off;
 check('after crash recovery');
 check_dups('after crash recovery', 1000);
 
-# An index of an older on-disk format (version 2, one heap TID an element)
-# is refused with a clear error, not misread.
-my $path = $primary->safe_psql('postgres', q{SELECT pg_relation_filepath('dups_l2')});
-$primary->stop;
-open(my $fh, '+<', $primary->data_dir . "/$path") or die "open $path: $!";
-binmode $fh;
-seek($fh, 24 + 4, 0);			# the page header, then the magic number
-print $fh pack('L', 2);
-close($fh);
-$primary->start;
-my ($rc, $out, $err) = $primary->psql('postgres', $dups_all);
-like($err, qr/index "dups_l2" has on-disk format version 2, but this build reads version 3.*\n.*HINT:  Rebuild the index with REINDEX/s,
-	'an index of format version 2 is refused, with REINDEX as the hint');
-$primary->safe_psql('postgres', 'REINDEX INDEX dups_l2');
-is($primary->safe_psql('postgres', $dups_all),
-	$primary->safe_psql('postgres', q{SELECT count(*) || '|' || sum(id) FROM dups}),
-	'after REINDEX the index answers again');
+# An index of an older on-disk format (version 2, one heap TID an element;
+# version 3, seven heap TIDs an element) is refused with a clear error, not
+# misread; REINDEX makes it answer again.
+foreach my $old (2, 3)
+{
+	my $path = $primary->safe_psql('postgres', q{SELECT pg_relation_filepath('dups_l2')});
+	$primary->stop;
+	open(my $fh, '+<', $primary->data_dir . "/$path") or die "open $path: $!";
+	binmode $fh;
+	seek($fh, 24 + 4, 0);			# the page header, then the magic number
+	print $fh pack('L', $old);
+	close($fh);
+	$primary->start;
+	my ($rc, $out, $err) = $primary->psql('postgres', $dups_all);
+	like($err, qr/index "dups_l2" has on-disk format version $old, but this build reads version 4.*\n.*HINT:  Rebuild the index with REINDEX/s,
+		"an index of format version $old is refused, with REINDEX as the hint");
+	$primary->safe_psql('postgres', 'REINDEX INDEX dups_l2');
+	is($primary->safe_psql('postgres', $dups_all),
+		$primary->safe_psql('postgres', q{SELECT count(*) || '|' || sum(id) FROM dups}),
+		"after REINDEX of the version $old index it answers again");
+}
 
 $standby->stop;
 $primary->stop;
