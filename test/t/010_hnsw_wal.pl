@@ -123,10 +123,12 @@ $primary->safe_psql('postgres', qq{
 });
 check('after vacuum and reuse');
 
-# Identical vectors share an element (up to 8 heap TIDs each; 5 vectors of
-# 200 rows, the filter column a function of the vector): the inserts that
-# add a TID to an element, and VACUUM removing dead TIDs from one, replay on
-# the standby; every row is returned through the index there.
+# Identical vectors share an element (one heap TID in it, the others in
+# overflow tuples chained from it; 5 vectors of 200 rows, the filter column
+# a function of the vector): the inserts that add a TID to an element or an
+# overflow tuple, append and link overflow tuples, and VACUUM removing dead
+# TIDs from them, replay on the standby; every row is returned through the
+# index there.
 $primary->safe_psql('postgres', q{
 	CREATE TABLE dups (id int, v gvector(3), label int);
 	CREATE INDEX dups_l2 ON dups USING gv_hnsw (v, label);
