@@ -155,7 +155,8 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
  * An element tuple.  The layout after the fixed head depends only on the
  * index's m and dimensions and on capLevel (the level the tuple has room
  * for), so a tombstone's slot can be reused by a new element of a level up
- * to capLevel by overwriting it in place:
+ * to capLevel by overwriting it in place (an overflow tuple has the same
+ * head and data, then heap TIDs: GvHnswOverflowSize):
  *
  *	 char		keys[keyBytes]	filter column codes at keyOffset[k] (values,
  *								hashes, jsonb signatures), unaligned

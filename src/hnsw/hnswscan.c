@@ -265,7 +265,16 @@ RankElement(GvHnswScanOpaque so, Page page, BlockNumber blkno, OffsetNumber off,
 	return ExpandElement(info, tup, &tid, c);
 }
 
-static void ReserveCandidates(GvHnswCandidate **out, int *cap, int used, int n);
+/* Room for n more candidates in *out (of *cap), grown as needed. */
+static void
+ReserveCandidates(GvHnswCandidate **out, int *cap, int used, int n)
+{
+	if (used + n > *cap)
+	{
+		*cap = Max(*cap * 2, used + n);
+		*out = repalloc_huge(*out, sizeof(GvHnswCandidate) * *cap);
+	}
+}
 
 /*
  * Exact distances to the listed elements (sorted by TID, so each page is
@@ -783,17 +792,6 @@ SearchBatch(IndexScanDesc scan, int ef)
 		if (so->result.count < ef &&
 			so->visitedCount + (ef - so->result.count) / rate > (double) bound)
 			return true;
-	}
-}
-
-/* Room for n more candidates in *out (of *cap), grown as needed. */
-static void
-ReserveCandidates(GvHnswCandidate **out, int *cap, int used, int n)
-{
-	if (used + n > *cap)
-	{
-		*cap = Max(*cap * 2, used + n);
-		*out = repalloc_huge(*out, sizeof(GvHnswCandidate) * *cap);
 	}
 }
 
