@@ -146,10 +146,11 @@ SELECT op, count(*) AS queries, count(*) FILTER (WHERE d = got) >= count(*) - 1 
 RESET enable_seqscan;
 DROP INDEX bv_ham, bv_jac;
 DELETE FROM bv WHERE id > 9000;
--- far smaller than the float32 index of the same vectors
+-- at least 4x smaller than the float32 index of the same vectors (one bit a
+-- dimension against 32; both carry the same links)
 CREATE INDEX bv_ham ON bv USING gv_hnsw (b);
 CREATE INDEX bv_l2 ON bv USING gv_hnsw (v);
-SELECT pg_relation_size('bv_ham') * 3 < pg_relation_size('bv_l2') AS much_smaller;
+SELECT pg_relation_size('bv_ham') * 4 <= pg_relation_size('bv_l2') AS much_smaller;
 DROP INDEX bv_ham, bv_l2;
 -- the re-rank pattern: binary_quantize() in an expression index picks
 -- candidates by Hamming distance, the exact gvector distance orders them

@@ -27,8 +27,9 @@
 #include "projection.h"
 
 #define HNSW_MAGIC			0x47564853	/* "GVHS" */
-#define HNSW_VERSION		3	/* 2: element tuples carry toastid; 3: and
-								 * several heap TIDs (moretids) */
+#define HNSW_VERSION		4	/* 2: element tuples carry toastid; 3: and
+								 * several heap TIDs (moretids); 4: one heap
+								 * TID, more in overflow tuples */
 
 /* Reloptions: default, min, max */
 #define HNSW_DEFAULT_M				16
@@ -132,20 +133,30 @@ typedef GvHnswMetaPageData *GvHnswMetaPage;
 #define GvHnswPageGetMeta(page) ((GvHnswMetaPage) PageGetContents(page))
 
 /*
- * Heap TIDs an element tuple holds: rows whose vectors (and filter columns)
- * the index stores as the same bytes share one graph element (hnswinsert.c,
- * hnswbuild.c), so that identical vectors do not crowd each other's
- * neighbour lists.  When its tuple is full, more go to overflow tuples
- * (HNSW_ELEMENT_OVERFLOW: the same layout, level 0, never linked) chained
- * from it, so that a vector has one graph element however many rows hold it.
+ * Rows whose vectors (and filter columns) the index stores as the same
+ * bytes share one graph element (hnswinsert.c, hnswbuild.c), so that
+ * identical vectors do not crowd each other's neighbour lists.  The element
+ * tuple holds one heap TID; the others go to overflow tuples
+ * (HNSW_ELEMENT_OVERFLOW) chained from it: the element's head and bytes
+ * (filter columns, vector), then a list of heap TIDs instead of links.
+ * Each new overflow tuple of a chain has room for as many TIDs as the chain
+ * holds already (at least HNSW_OVERFLOW_MIN_TIDS, at most
+ * GvHnswInfoData.maxTids), so a chain of n TIDs has O(log n) tuples.
  */
-#define HNSW_HEAPTIDS			7
+#define HNSW_OVERFLOW_MIN_TIDS	8
+
+/* Heap TIDs an in-memory graph element holds; more are inserted later. */
+#define HNSW_GRAPH_TIDS			7
+
+/* Bound on the heap TIDs the tuples of one page hold together. */
+#define HNSW_PAGE_TIDS			((int) (BLCKSZ / sizeof(ItemPointerData)))
 
 /*
  * An element tuple.  The layout after the fixed head depends only on the
  * index's m and dimensions and on capLevel (the level the tuple has room
  * for), so a tombstone's slot can be reused by a new element of a level up
- * to capLevel by overwriting it in place:
+ * to capLevel by overwriting it in place (an overflow tuple has the same
+ * head and data, then heap TIDs: GvHnswOverflowSize):
  *
  *	 char		keys[keyBytes]	filter column codes at keyOffset[k] (values,
  *								hashes, jsonb signatures), unaligned
@@ -173,36 +184,48 @@ typedef struct GvHnswElementTupleData
 	ItemPointerData heaptid;
 	uint16		spares;			/* the last this many valid level-0 links are
 								 * spares (the build's keepPrunedConnections):
-								 * a back-link takes the first spare's slot */
+								 * a back-link takes the first spare's slot.
+								 * In an overflow tuple: its room in heap
+								 * TIDs (GvHnswTupleTidRoom) */
 	Oid			toastid;		/* the heap row's vector is this out-of-line
 								 * TOAST value (InvalidOid: inline, or not
 								 * known, or more than one row); see
 								 * GvDistanceMemoPut */
-	uint16		ntids;			/* heap TIDs: heaptid, then moretids[0,
-								 * ntids - 1); 0 in a tombstone, may be 0
-								 * in an element with an overflow chain
-								 * and in an overflow tuple */
+	uint16		ntids;			/* heap TIDs: 1 in a live element, 0 in a
+								 * tombstone; may be 0 in an element with an
+								 * overflow chain.  An overflow tuple's:
+								 * heaptid, then tids[0, ntids - 1) */
 	ItemPointerData overflow;	/* the next overflow tuple, or invalid */
-	ItemPointerData moretids[HNSW_HEAPTIDS - 1];
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
 } GvHnswElementTupleData;
 
 /*
- * A search's candidate for an element that holds more than one heap TID
- * (or has an overflow chain) carries this as its toastid, and a scan
- * expands it into one candidate a TID before it hands rows out (hnswscan.c:
- * ExpandBatch); keeping the count in the candidate would make the scans'
- * candidate arrays a third larger.  No TOAST value has this id: OIDs
- * below FirstNormalObjectId are never assigned once the cluster runs.
+ * A search's candidate for an element that has an overflow chain carries
+ * this as its toastid, and a scan expands it into one candidate a TID
+ * before it hands rows out (hnswscan.c: ExpandBatch); keeping the count in
+ * the candidate would make the scans' candidate arrays a third larger.  No
+ * TOAST value has this id: OIDs below FirstNormalObjectId are never
+ * assigned once the cluster runs.
  */
 #define HNSW_TOASTID_EXPAND		((Oid) 1)
 #define GvHnswCandidateToastId(tup) \
 	((tup)->ntids == 1 && !ItemPointerIsValid(&(tup)->overflow) ? \
 	 (tup)->toastid : HNSW_TOASTID_EXPAND)
 
-/* The i-th heap TID of an element, 0 <= i < ntids. */
-#define GvHnswElementHeapTid(tup, i) \
-	((i) == 0 ? &(tup)->heaptid : &(tup)->moretids[(i) - 1])
+/*
+ * An overflow tuple: the fixed head (level 0, spares = room), data[dataBytes]
+ * as in the element, then ItemPointerData tids[room - 1]: no links.
+ */
+#define GvHnswOverflowSize(dataBytes, room) \
+	MAXALIGN(offsetof(GvHnswElementTupleData, data) + (dataBytes) + \
+			 sizeof(ItemPointerData) * ((room) - 1))
+#define GvHnswTupleTidRoom(tup) \
+	(((tup)->flags & HNSW_ELEMENT_OVERFLOW) ? (int) (tup)->spares : 1)
+
+/* The i-th heap TID of a tuple, 0 <= i < GvHnswTupleTidRoom (tids after data). */
+#define GvHnswElementHeapTid(tup, dataBytes, i) \
+	((i) == 0 ? &(tup)->heaptid : \
+	 &((ItemPointer) ((tup)->data + (dataBytes)))[(i) - 1])
 
 typedef GvHnswElementTupleData *GvHnswElementTuple;
 
@@ -238,6 +261,8 @@ typedef struct GvHnswInfoData
 	int16		keyOffset[HNSW_MAX_KEYS];	/* where each is in keys[] */
 	int			keyBytes;		/* 8 per column, HNSW_JSONB_BYTES for jsonb */
 	int			dataBytes;		/* keyBytes + vecBytes: see the tuple layout */
+	int			maxTids;		/* room of the largest overflow tuple: its
+								 * size that of a top-level element */
 	GvMetric	metric;
 	int			projDims;		/* key entries hold sketches (projection.h) */
 	BlockNumber projStart;
@@ -414,6 +439,7 @@ extern int	GvHnswGetStorage(Relation index);
 extern GvHnswInfo GvHnswGetInfo(Relation index);
 extern void GvHnswReadMeta(Relation index, GvHnswMetaPageData *meta);
 extern int	GvHnswMaxLevelFor(int dataBytes, int m);
+extern int	GvHnswMaxTidsFor(int dataBytes, int m, int maxLevel);
 extern int	GvHnswVectorBytes(int storage, int dim);
 extern int	GvHnswChooseStorage(Relation index, int requested, int dim, int m,
 								int keyBytes);
@@ -616,11 +642,13 @@ typedef struct GvHnswGraphElementData
 	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links at each level */
 	uint8		nfill;			/* level-0 spares kept at insert (hnswbuild.c) */
 	Oid			toastid;		/* as in the element tuple */
-	uint16		ntids;			/* as in the element tuple; 0: merged into
+	uint16		ntids;			/* heaptid and moretids; 0: merged into
 								 * another's element, not written */
 	bool		deferred;		/* a duplicate of a full element: inserted
 								 * after the graph is written (hnswbuild.c) */
-	ItemPointerData moretids[HNSW_HEAPTIDS - 1];
+	ItemPointerData moretids[HNSW_GRAPH_TIDS - 1];	/* written to an
+													 * overflow tuple */
+	ItemPointerData overflowTid;	/* where, when ntids > 1 */
 } GvHnswGraphElementData;
 
 typedef GvHnswGraphElementData *GvHnswGraphElement;

@@ -173,6 +173,7 @@ GvHnswInitInfo(Relation index, GvHnswInfo info)
 	info->dataBytes = info->keyBytes + info->vecBytes;
 	info->maxLevel = GvHnswMaxLevelFor(info->dataBytes, info->m);
 	Assert(info->maxLevel >= 0);
+	info->maxTids = GvHnswMaxTidsFor(info->dataBytes, info->m, info->maxLevel);
 }
 
 /*

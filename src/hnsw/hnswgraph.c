@@ -680,7 +680,7 @@ ChosenAt(GvHnswBuilder b, int level)
 /*
  * A new element whose vector and filter columns equal those of an element
  * the level-0 search found (found[0, n), distances to it) gives its heap
- * TID to that one if it has room (see HNSW_HEAPTIDS), else is deferred: it
+ * TID to that one if it has room (HNSW_GRAPH_TIDS), else is deferred: it
  * goes to the element's overflow chain through the on-disk insert once the
  * graph is written (InsertDeferred).  Either way true: the new element is
  * left out of the graph (ntids 0: never linked, not written), the arena
@@ -705,7 +705,7 @@ JoinDuplicateMem(GvHnswBuilder b, int32 idx, MemCand *found, int n)
 			continue;
 		if (g->shared)
 			LWLockAcquire(&d->lock, LW_EXCLUSIVE);
-		if (d->ntids < HNSW_HEAPTIDS)
+		if (d->ntids < HNSW_GRAPH_TIDS)
 		{
 			d->moretids[d->ntids - 1] = e->heaptid;
 			d->ntids++;
@@ -988,7 +988,8 @@ WriteKeyDirectory(Relation index, GvHnswInfo info, GvHnswGraph g, int nelements)
 		GvHnswGraphElement e = GraphElement(g, i);
 
 		for (int t = 0; t < e->ntids; t++)	/* an entry for each heap TID */
-			GvHnswKeyDirWriteAdd(&w, &e->tid, t == 0 ? &e->heaptid : &e->moretids[t - 1],
+			GvHnswKeyDirWriteAdd(&w, t == 0 ? &e->tid : &e->overflowTid,
+								 t == 0 ? &e->heaptid : &e->moretids[t - 1],
 								 e->keyNulls, (char *) e + g->keysOffset,
 								 ElementVector(g, e));
 	}
@@ -1060,9 +1061,117 @@ AddSpares(GvHnswGraph g, GvHnswGraphElement e, ItemPointer nbrs, GvPackedDistanc
 }
 
 /*
+ * The overflow tuple of an element that holds more than one heap TID: its
+ * TIDs after the first, which the element tuple keeps.
+ */
+static Size
+FillBuiltOverflow(GvHnswInfo info, GvHnswGraph g, GvHnswGraphElement e,
+				  GvHnswElementTuple tup)
+{
+	int			room = Max(e->ntids - 1, Min(HNSW_OVERFLOW_MIN_TIDS, info->maxTids));
+	Size		size = GvHnswOverflowSize(info->dataBytes, room);
+
+	MemSet(tup, 0, size);
+	tup->flags = HNSW_ELEMENT_OVERFLOW;
+	tup->keyNulls = e->keyNulls;
+	tup->spares = room;
+	tup->ntids = e->ntids - 1;
+	ItemPointerSetInvalid(&tup->overflow);
+	memcpy(tup->data, (char *) e + g->keysOffset, info->keyBytes);
+	for (int t = 0; t < room; t++)
+	{
+		ItemPointer dst = GvHnswElementHeapTid(tup, info->dataBytes, t);
+
+		if (t < tup->ntids)
+			*dst = e->moretids[t];
+		else
+			ItemPointerSetInvalid(dst);
+	}
+	return size;
+}
+
+/* The element tuple of e, with its links as item pointers. */
+static void
+FillBuiltElement(Relation index, GvHnswInfo info, GvHnswGraph g, GvHnswGraphElement e,
+				 GvHnswElementTuple tup)
+{
+	int			m = info->m;
+	int32	   *enbrs = ElementNbrs(g, e);
+	uint32	   *edists = ElementDists(g, e);
+	GvPackedDistance *dists;
+	ItemPointer nbrs;
+
+	MemSet(tup, 0, GvHnswTupleSize(info->dataBytes, m, e->level));
+	tup->level = e->level;
+	tup->capLevel = e->level;
+	tup->heaptid = e->heaptid;
+	tup->ntids = 1;
+	if (e->ntids > 1)
+		tup->overflow = e->overflowTid;
+	else
+		ItemPointerSetInvalid(&tup->overflow);
+	tup->toastid = e->toastid;
+	tup->keyNulls = e->keyNulls;
+	if (info->nkeys > 0)
+		memcpy(tup->data, (char *) e + g->keysOffset, info->keyBytes);
+	GvHnswEncodeVector(index, info, ElementVector(g, e), tup->data + info->keyBytes);
+	dists = GvHnswTupleDists(tup, info->dataBytes);
+	nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m);
+	for (int l = 0; l <= e->level; l++)
+	{
+		int			start = GvHnswLevelStart(m, l);
+
+		for (int j = 0; j < GvHnswLevelSlots(m, l); j++)
+		{
+			if (j < e->counts[l])
+			{
+				nbrs[start + j] = GraphElement(g, enbrs[start + j])->tid;
+				dists[start + j] = GvPackedDistanceFromKey(edists[start + j]);
+			}
+			else
+				ItemPointerSetInvalid(&nbrs[start + j]);
+		}
+	}
+	tup->spares = AddSpares(g, e, nbrs, dists);
+}
+
+/* Pass 1 of the writer: the next tuple of size bytes goes at *tid. */
+static void
+LayOut(Page page, BlockNumber *blkno, GvHnswElementTuple scratch, Size size,
+	   ItemPointer tid)
+{
+	if (PageGetFreeSpace(page) < size)
+	{
+		GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_ELEMENT);
+		(*blkno)++;
+	}
+	ItemPointerSet(tid, *blkno,
+				   PageAddItem(page, (Item) scratch, size, InvalidOffsetNumber, false, false));
+}
+
+/* Pass 2 of the writer: put tup at tid, which pass 1 chose. */
+static void
+WriteAt(Relation index, Page page, BlockNumber *curBlk, GvHnswElementTuple tup,
+		Size size, ItemPointer tid)
+{
+	if (ItemPointerGetBlockNumber(tid) != *curBlk)
+	{
+		if (*curBlk != InvalidBlockNumber)
+			FlushPage(index, page);
+		GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_ELEMENT);
+		*curBlk = ItemPointerGetBlockNumber(tid);
+	}
+	if (PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false, false) !=
+		ItemPointerGetOffsetNumber(tid))
+		elog(ERROR, "failed to lay out gv_hnsw tuple (%u,%u)",
+			 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
+}
+
+/*
  * Lay the in-memory graph out in pages after the metapage: first assign
- * every element its item pointer, then write the tuples with neighbour
- * numbers turned into item pointers.  Every participant has finished.
+ * every element (and the overflow tuple that follows one of several heap
+ * TIDs) its item pointer, then write the tuples with neighbour numbers
+ * turned into item pointers.  Every participant has finished.
  */
 void
 GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
@@ -1073,7 +1182,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 	int32		entry = g->hdr->entry;
 	Page		page = palloc(BLCKSZ);
 	BlockNumber blkno = 1;
-	BlockNumber lastPage PG_USED_FOR_ASSERTS_ONLY = InvalidBlockNumber;
+	BlockNumber curBlk = InvalidBlockNumber;
 	GvHnswElementTuple tup = palloc0(GvHnswTupleSize(info->dataBytes, m, info->maxLevel));
 	int32	   *order = LayoutOrder(info, g, total, &nelements);
 
@@ -1084,74 +1193,36 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 	for (int i = 0; i < nelements; i++)
 	{
 		GvHnswGraphElement e = GraphElement(g, order[i]);
-		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
 
-		if (PageGetFreeSpace(page) < size)
-		{
-			GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_ELEMENT);
-			blkno++;
-		}
-		ItemPointerSet(&e->tid, blkno,
-					   PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false, false));
+		LayOut(page, &blkno, tup, GvHnswTupleSize(info->dataBytes, m, e->level), &e->tid);
+		if (e->ntids > 1)
+			LayOut(page, &blkno, tup, FillBuiltOverflow(info, g, e, tup), &e->overflowTid);
 	}
 
 	/* Pass 2: the pages themselves. */
 	GvHnswWriteMetaPage(index, MAIN_FORKNUM, info,
 						entry >= 0 ? &GraphElement(g, entry)->tid : NULL,
 						g->hdr->entryLevel, nelements > 0 ? blkno : InvalidBlockNumber);
-	GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_ELEMENT);
 	for (int i = 0; i < nelements; i++)
 	{
 		GvHnswGraphElement e = GraphElement(g, order[i]);
-		Size		size = GvHnswTupleSize(info->dataBytes, m, e->level);
-		int32	   *enbrs = ElementNbrs(g, e);
-		uint32	   *edists = ElementDists(g, e);
-		GvPackedDistance *dists;
-		ItemPointer nbrs;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ItemPointerGetOffsetNumber(&e->tid) == FirstOffsetNumber && i > 0)
+		FillBuiltElement(index, info, g, e, tup);
+		WriteAt(index, page, &curBlk, tup, GvHnswTupleSize(info->dataBytes, m, e->level),
+				&e->tid);
+		if (e->ntids > 1)
 		{
-			FlushPage(index, page);
-			GvInitPage(page, GV_PAGE_ID_HNSW, HNSW_PAGE_ELEMENT);
-		}
-		MemSet(tup, 0, size);
-		tup->level = e->level;
-		tup->capLevel = e->level;
-		tup->heaptid = e->heaptid;
-		tup->ntids = e->ntids;
-		memcpy(tup->moretids, e->moretids, sizeof(tup->moretids));
-		tup->toastid = e->toastid;
-		tup->keyNulls = e->keyNulls;
-		if (info->nkeys > 0)
-			memcpy(tup->data, (char *) e + g->keysOffset, info->keyBytes);
-		GvHnswEncodeVector(index, info, ElementVector(g, e), tup->data + info->keyBytes);
-		dists = GvHnswTupleDists(tup, info->dataBytes);
-		nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m);
-		for (int l = 0; l <= e->level; l++)
-		{
-			int			start = GvHnswLevelStart(m, l);
+			Size		size = FillBuiltOverflow(info, g, e, tup);
 
-			for (int j = 0; j < GvHnswLevelSlots(m, l); j++)
-			{
-				if (j < e->counts[l])
-				{
-					nbrs[start + j] = GraphElement(g, enbrs[start + j])->tid;
-					dists[start + j] = GvPackedDistanceFromKey(edists[start + j]);
-				}
-				else
-					ItemPointerSetInvalid(&nbrs[start + j]);
-			}
+			GvHnswEncodeVector(index, info, ElementVector(g, e),
+							   tup->data + info->keyBytes);
+			WriteAt(index, page, &curBlk, tup, size, &e->overflowTid);
 		}
-		tup->spares = AddSpares(g, e, nbrs, dists);
-		if (PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false, false) !=
-			ItemPointerGetOffsetNumber(&e->tid))
-			elog(ERROR, "failed to lay out gv_hnsw element %d", i);
-		lastPage = ItemPointerGetBlockNumber(&e->tid);
 	}
 	if (nelements > 0)
 		FlushPage(index, page);
-	Assert(lastPage == InvalidBlockNumber || lastPage == blkno);
+	Assert(curBlk == InvalidBlockNumber || curBlk == blkno);
 	pfree(page);
 	pfree(tup);
 	pfree(order);

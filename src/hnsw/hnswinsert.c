@@ -118,7 +118,7 @@ PlaceInFreeSlot(Relation index, GvHnswInfo info, GvHnswElementTuple tup,
 
 				FillElement(dst, info, tup->level, cap, tup->data, tup->keyNulls,
 							&tup->heaptid, tup->toastid);
-				dst->flags = tup->flags;	/* 0, or an overflow tuple's */
+				dst->flags = 0;
 				/* copy the neighbours chosen for the levels we have */
 				for (int l = 0; l <= tup->level; l++)
 				{
@@ -315,11 +315,12 @@ typedef enum ChainStep
  * One step along the chain of an element that stores the same bytes as tup
  * (filter columns and encoded vector): add tup's heap TID to the tuple at
  * tid if it has room.  first: tid is the graph element, which must be live
- * and match; later tuples are its overflow tuples.
+ * and match; later tuples are its overflow tuples.  A full tuple adds its
+ * room to *held.
  */
 static ChainStep
 AddToChainTuple(Relation index, GvHnswInfo info, ItemPointer tid, bool first,
-				GvHnswElementTuple tup, ItemPointer next)
+				GvHnswElementTuple tup, ItemPointer next, int *held)
 {
 	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
 	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
@@ -333,13 +334,13 @@ AddToChainTuple(Relation index, GvHnswInfo info, ItemPointer tid, bool first,
 		cur->keyNulls != tup->keyNulls ||
 		memcmp(cur->data, tup->data, info->dataBytes) != 0)
 		step = CHAIN_NO_MATCH;
-	else if (cur->ntids < HNSW_HEAPTIDS)
+	else if (cur->ntids < GvHnswTupleTidRoom(cur))
 	{
 		GenericXLogState *state = GenericXLogStart(index);
 		Page		page = GenericXLogRegisterBuffer(state, buf, 0);
 
 		cur = GvHnswPageGetElement(page, off);
-		*GvHnswElementHeapTid(cur, cur->ntids) = tup->heaptid;
+		*GvHnswElementHeapTid(cur, info->dataBytes, cur->ntids) = tup->heaptid;
 		cur->ntids++;
 		cur->toastid = InvalidOid;	/* the rows' TOAST values differ */
 		GenericXLogFinish(state);
@@ -348,6 +349,7 @@ AddToChainTuple(Relation index, GvHnswInfo info, ItemPointer tid, bool first,
 	else
 	{
 		*next = cur->overflow;
+		*held += GvHnswTupleTidRoom(cur);
 		step = ItemPointerIsValid(next) ? CHAIN_NEXT : CHAIN_END;
 	}
 	UnlockReleaseBuffer(buf);
@@ -387,9 +389,38 @@ LinkOverflow(Relation index, ItemPointer last, ItemPointer otid)
 }
 
 /*
+ * A new overflow tuple for a chain that holds held heap TIDs already, with
+ * the first TID in it: room for as many again (so a chain's tuples grow
+ * geometrically), within HNSW_OVERFLOW_MIN_TIDS and info->maxTids.
+ * palloc'd; *size is its size.
+ */
+static GvHnswElementTuple
+MakeOverflowTuple(GvHnswInfo info, GvHnswElementTuple tup, int held, Size *size)
+{
+	int			room = Max(Min(held, info->maxTids), Min(HNSW_OVERFLOW_MIN_TIDS, info->maxTids));
+	GvHnswElementTuple otup;
+
+	*size = GvHnswOverflowSize(info->dataBytes, room);
+	otup = palloc0(*size);
+	otup->flags = HNSW_ELEMENT_OVERFLOW;
+	otup->keyNulls = tup->keyNulls;
+	otup->heaptid = tup->heaptid;
+	otup->spares = room;
+	otup->toastid = InvalidOid;
+	otup->ntids = 1;
+	ItemPointerSetInvalid(&otup->overflow);
+	memcpy(otup->data, tup->data, info->dataBytes);
+	for (int i = 1; i < room; i++)
+		ItemPointerSetInvalid(GvHnswElementHeapTid(otup, info->dataBytes, i));
+	return otup;
+}
+
+/*
  * Add tup's heap TID to the element at tid, if it stores the same bytes:
  * into the first tuple of its chain with room, else into a new overflow
- * tuple at the chain's end.  Returns the tuple that took it in *where.
+ * tuple appended and linked at the chain's end.  Returns the tuple that
+ * took it in *where.  (Overflow tuples are not put into free slots: those
+ * are sized for elements, and an overflow tuple is never freed.)
  */
 static bool
 AddToDuplicate(Relation index, GvHnswInfo info, ItemPointer tid,
@@ -398,12 +429,13 @@ AddToDuplicate(Relation index, GvHnswInfo info, ItemPointer tid,
 	ItemPointerData cur = *tid;
 	ItemPointerData next;
 	bool		first = true;
-	Size		size = GvHnswTupleSize(info->dataBytes, info->m, 0);
+	int			held = 0;
+	Size		size;
 	GvHnswElementTuple otup;
 
 	for (;;)
 	{
-		ChainStep	step = AddToChainTuple(index, info, &cur, first, tup, &next);
+		ChainStep	step = AddToChainTuple(index, info, &cur, first, tup, &next, &held);
 
 		if (step == CHAIN_NO_MATCH)
 			return false;
@@ -417,11 +449,8 @@ AddToDuplicate(Relation index, GvHnswInfo info, ItemPointer tid,
 		cur = next;
 		first = false;
 	}
-	otup = palloc(size);
-	FillElement(otup, info, 0, 0, tup->data, tup->keyNulls, &tup->heaptid, InvalidOid);
-	otup->flags = HNSW_ELEMENT_OVERFLOW;
-	if (!PlaceInFreeSlot(index, info, otup, where))
-		AppendElement(index, otup, size, where);
+	otup = MakeOverflowTuple(info, tup, held, &size);
+	AppendElement(index, otup, size, where);
 	LinkOverflow(index, &cur, where);
 	pfree(otup);
 	return true;

@@ -220,25 +220,27 @@ GraphBound(Relation index, GvHnswInfo info, double *elements)
 }
 
 /*
- * One candidate for each heap TID of element tup (at tid), all at the
- * distance of c[0]; returns how many (ntids, at most HNSW_HEAPTIDS).
+ * One candidate for each heap TID of tuple tup (at tid), all at the
+ * distance of c[0]; returns how many (ntids, at most info->maxTids).
  */
 static int
-ExpandElement(GvHnswElementTuple tup, ItemPointer tid, GvHnswCandidate *c)
+ExpandElement(GvHnswInfo info, GvHnswElementTuple tup, ItemPointer tid, GvHnswCandidate *c)
 {
-	for (int i = 0; i < tup->ntids; i++)
+	int			n = Min(tup->ntids, GvHnswTupleTidRoom(tup));
+
+	for (int i = 0; i < n; i++)
 	{
 		c[i].dist = c[0].dist;
 		c[i].tid = *tid;
-		c[i].heaptid = *GvHnswElementHeapTid(tup, i);
-		c[i].toastid = tup->ntids == 1 ? tup->toastid : InvalidOid;
+		c[i].heaptid = *GvHnswElementHeapTid(tup, info->dataBytes, i);
+		c[i].toastid = n == 1 ? tup->toastid : InvalidOid;
 	}
-	return tup->ntids;
+	return n;
 }
 
 /*
  * The element at off of a share-locked page as result candidates, one for
- * each of its heap TIDs (c has room for HNSW_HEAPTIDS); returns how many: 0
+ * each of its heap TIDs (c has room for info->maxTids); returns how many: 0
  * if there is none (a page that is not an element page, a line pointer past
  * its end: a stale directory entry), it is a tombstone or fails the filter.
  * The distance is in the index's storage (re-ranked later when that is not
@@ -260,22 +262,35 @@ RankElement(GvHnswScanOpaque so, Page page, BlockNumber blkno, OffsetNumber off,
 		return 0;
 	c->dist = GvHnswElementDistance(info, so->query, so->qbits, tup, so->decoded);
 	ItemPointerSet(&tid, blkno, off);
-	return ExpandElement(tup, &tid, c);
+	return ExpandElement(info, tup, &tid, c);
+}
+
+/* Room for n more candidates in *out (of *cap), grown as needed. */
+static void
+ReserveCandidates(GvHnswCandidate **out, int *cap, int used, int n)
+{
+	if (used + n > *cap)
+	{
+		*cap = Max(*cap * 2, used + n);
+		*out = repalloc_huge(*out, sizeof(GvHnswCandidate) * *cap);
+	}
 }
 
 /*
  * Exact distances to the listed elements (sorted by TID, so each page is
  * read once, and an element listed once for each of its heap TIDs is
  * ranked once) that are live and pass the filter, one candidate for each
- * heap TID; out has room for HNSW_HEAPTIDS a listed entry.  Returns how
- * many.
+ * heap TID, in *out (palloc'd).  Returns how many.
  */
 static int
-RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out)
+RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate **out)
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 	Buffer		buf = InvalidBuffer;
 	int			count = 0;
+	int			cap = Max(n, 1) + so->info->maxTids;
+
+	*out = palloc(sizeof(GvHnswCandidate) * cap);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -291,8 +306,9 @@ RankListed(IndexScanDesc scan, GvHnswListed *listed, int n, GvHnswCandidate *out
 			buf = ReadBuffer(scan->indexRelation, blkno);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 		}
+		ReserveCandidates(out, &cap, count, so->info->maxTids);
 		count += RankElement(so, BufferGetPage(buf), blkno,
-							 ItemPointerGetOffsetNumber(&listed[i].tid), &out[count]);
+							 ItemPointerGetOffsetNumber(&listed[i].tid), &(*out)[count]);
 	}
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
@@ -336,7 +352,7 @@ ReadNextListed(IndexScanDesc scan)
 	ItemPointerData tid = so->listed[0].tid;
 	listed_heap unread;
 	Buffer		buf;
-	GvHnswCandidate c[HNSW_HEAPTIDS];
+	GvHnswCandidate *c;
 	int			n;
 
 	listed_attach(&unread, so->listed, so->nlisted, so->nlisted);
@@ -347,11 +363,13 @@ ReadNextListed(IndexScanDesc scan)
 	CHECK_FOR_INTERRUPTS();
 	buf = GvHnswPinPage(scan->indexRelation, so->recent, ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	c = palloc(sizeof(GvHnswCandidate) * so->info->maxTids);
 	n = RankElement(so, BufferGetPage(buf), ItemPointerGetBlockNumber(&tid),
 					ItemPointerGetOffsetNumber(&tid), c);
 	for (int i = 0; i < n; i++)
 		GvHnswHeapPush(&so->found, &c[i]);
 	UnlockReleaseBuffer(buf);
+	pfree(c);
 }
 
 /*
@@ -437,8 +455,7 @@ ListFilteredElements(IndexScanDesc scan, GvHnswMetaPageData *meta)
 		StartBounded(scan, listed, n);
 		return true;
 	}
-	so->out = palloc(sizeof(GvHnswCandidate) * Max(n, 1) * HNSW_HEAPTIDS);
-	so->nout = RankListed(scan, listed, n, so->out);
+	so->nout = RankListed(scan, listed, n, &so->out);
 	pfree(listed);
 	if (!GvHnswStorageIsExact(info))
 		RerankBatch(scan);		/* exact distances for all, sorted */
@@ -630,8 +647,7 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	GvHnswRecentBuffers recent = GvHnswGetRecentBuffers(index);
 	bool		exact = GvHnswStorageIsExact(so->info);
-	GvHnswCandidate *onPage = palloc(sizeof(GvHnswCandidate) *
-									 MaxIndexTuplesPerPage * HNSW_HEAPTIDS);
+	GvHnswCandidate *onPage = palloc(sizeof(GvHnswCandidate) * HNSW_PAGE_TIDS);
 	int			count = 0;
 
 	/*
@@ -779,21 +795,10 @@ SearchBatch(IndexScanDesc scan, int ef)
 	}
 }
 
-/* Room for n more candidates in *out (of *cap), grown as needed. */
-static void
-ReserveCandidates(GvHnswCandidate **out, int *cap, int used, int n)
-{
-	if (used + n > *cap)
-	{
-		*cap = Max(*cap * 2, used + n);
-		*out = repalloc_huge(*out, sizeof(GvHnswCandidate) * *cap);
-	}
-}
-
 /*
- * One row in so->out for each heap TID of the elements that hold several,
- * or have an overflow chain (read again from their pages: the search keeps
- * only the first TID), in the element's place.  A row held back and found
+ * One row in so->out for each heap TID of the elements that have an
+ * overflow chain (read again from their pages: the search keeps only the
+ * first TID), in the element's place.  A row held back and found
  * again in a later batch is one already.  Overflow tuples are not graph
  * elements, so only this finds their rows in the graph phase; the exact
  * pass reads them as it reads every element.
@@ -832,9 +837,9 @@ ExpandBatch(IndexScanDesc scan)
 			continue;
 		for (;;)
 		{
-			ReserveCandidates(&out, &cap, n, HNSW_HEAPTIDS);
+			ReserveCandidates(&out, &cap, n, info->maxTids);
 			out[n] = so->out[i];
-			n += ExpandElement(tup, &tid, &out[n]);
+			n += ExpandElement(info, tup, &tid, &out[n]);
 			tid = tup->overflow;
 			if (!ItemPointerIsValid(&tid) || ++hops > so->elements * 2 + 1000)
 				break;			/* the end, or a corrupt chain that loops */

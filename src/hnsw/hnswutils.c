@@ -51,6 +51,7 @@ GvHnswGetInfo(Relation index)
 		info->metric = GvIndexGetMetric(index, 1);
 		info->projDims = meta.projDims;
 		info->projStart = meta.projStart;
+		info->maxTids = GvHnswMaxTidsFor(info->dataBytes, info->m, info->maxLevel);
 		index->rd_amcache = info;
 	}
 	return (GvHnswInfo) index->rd_amcache;
@@ -79,6 +80,20 @@ GvHnswMaxLevelFor(int dataBytes, int m)
 		if (GvHnswTupleSize(dataBytes, m, level) <= HNSW_MAX_TUPLE_SIZE)
 			return level;
 	return -1;
+}
+
+/*
+ * Room in heap TIDs of the largest overflow tuple: no larger than an
+ * element of the top level, so that it fits on a page and in the buffers
+ * that copy elements.
+ */
+int
+GvHnswMaxTidsFor(int dataBytes, int m, int maxLevel)
+{
+	Size		max = GvHnswTupleSize(dataBytes, m, maxLevel);
+
+	return Min((int) ((max - offsetof(GvHnswElementTupleData, data) - dataBytes) /
+					  sizeof(ItemPointerData)) + 1, PG_UINT16_MAX);
 }
 
 /* Bytes an encoded vector takes in an element tuple (a multiple of 4). */
@@ -454,7 +469,9 @@ GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = GvHnswGetElementLocked(index, BufferGetPage(buf), tid);
-	memcpy(dst, tup, GvHnswTupleSize(info->dataBytes, info->m, tup->capLevel));
+	memcpy(dst, tup, (tup->flags & HNSW_ELEMENT_OVERFLOW) ?
+		   GvHnswOverflowSize(info->dataBytes, Min(tup->spares, info->maxTids)) :
+		   GvHnswTupleSize(info->dataBytes, info->m, Min(tup->capLevel, info->maxLevel)));
 	live = !(tup->flags & (HNSW_ELEMENT_DELETED | HNSW_ELEMENT_OVERFLOW));
 	UnlockReleaseBuffer(buf);
 	return live;

@@ -66,13 +66,13 @@ IsElementPage(Page page)
 
 /* How many of the element's heap TIDs are dead. */
 static int
-CountDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
+CountDeadTids(GvHnswInfo info, GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
 			  void *callback_state)
 {
 	int			dead = 0;
 
 	for (int i = 0; i < tup->ntids; i++)
-		if (callback(GvHnswElementHeapTid(tup, i), callback_state))
+		if (callback(GvHnswElementHeapTid(tup, info->dataBytes, i), callback_state))
 			dead++;
 	return dead;
 }
@@ -86,7 +86,7 @@ CountDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
  * ever reached through the chain).  Returns how many were dropped.
  */
 static int
-RemoveDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
+RemoveDeadTids(GvHnswInfo info, GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
 			   void *callback_state)
 {
 	int			kept = 0;
@@ -94,16 +94,16 @@ RemoveDeadTids(GvHnswElementTuple tup, IndexBulkDeleteCallback callback,
 
 	for (int i = 0; i < ntids; i++)
 	{
-		ItemPointerData t = *GvHnswElementHeapTid(tup, i);
+		ItemPointerData t = *GvHnswElementHeapTid(tup, info->dataBytes, i);
 
 		if (!callback(&t, callback_state))
 		{
-			*GvHnswElementHeapTid(tup, kept) = t;
+			*GvHnswElementHeapTid(tup, info->dataBytes, kept) = t;
 			kept++;
 		}
 	}
-	for (int i = kept; i < HNSW_HEAPTIDS; i++)
-		ItemPointerSetInvalid(GvHnswElementHeapTid(tup, i));
+	for (int i = kept; i < ntids; i++)
+		ItemPointerSetInvalid(GvHnswElementHeapTid(tup, info->dataBytes, i));
 	tup->ntids = kept;
 	if (kept == 0 && !(tup->flags & HNSW_ELEMENT_OVERFLOW) &&
 		!ItemPointerIsValid(&tup->overflow))
@@ -147,7 +147,7 @@ MarkDead(VacuumState vs, IndexBulkDeleteResult *stats,
 
 			ItemPointerSet(&tid, blkno, off);
 			if (!(tup->flags & HNSW_ELEMENT_DELETED) &&
-				CountDeadTids(tup, callback, callback_state) > 0)
+				CountDeadTids(vs->info, tup, callback, callback_state) > 0)
 			{
 				if (state == NULL)
 				{
@@ -155,7 +155,8 @@ MarkDead(VacuumState vs, IndexBulkDeleteResult *stats,
 					page = GenericXLogRegisterBuffer(state, buf, 0);
 					tup = GvHnswPageGetElement(page, off);
 				}
-				stats->tuples_removed += RemoveDeadTids(tup, callback, callback_state);
+				stats->tuples_removed += RemoveDeadTids(vs->info, tup, callback,
+														callback_state);
 			}
 			if ((tup->flags & HNSW_ELEMENT_DELETED) && !(tup->flags & HNSW_ELEMENT_FREE))
 			{

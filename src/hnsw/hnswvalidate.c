@@ -121,10 +121,10 @@ CopyHolder(Relation index, GvHnswInfo info, ItemPointer tid, GvHnswElementTuple 
 }
 
 static bool
-ElementHoldsHeapTid(GvHnswElementTuple tup, ItemPointer heaptid)
+ElementHoldsHeapTid(GvHnswInfo info, GvHnswElementTuple tup, ItemPointer heaptid)
 {
 	for (int i = 0; i < tup->ntids; i++)
-		if (ItemPointerEquals(GvHnswElementHeapTid(tup, i), heaptid))
+		if (ItemPointerEquals(GvHnswElementHeapTid(tup, info->dataBytes, i), heaptid))
 			return true;
 	return false;
 }
@@ -160,7 +160,8 @@ CheckUnlisted(Relation index, GvHnswInfo info, OffsetNumber *maxoffs,
 				continue;
 			for (int i = 0; i < tup->ntids; i++)
 			{
-				if (table_index_fetch_tuple(fetch, GvHnswElementHeapTid(tup, i), snapshot,
+				if (table_index_fetch_tuple(fetch, GvHnswElementHeapTid(tup, info->dataBytes, i),
+											snapshot,
 											slot, &callAgain, &allDead))
 					Corrupt(index, "the key directory does not list the element of a visible row",
 							blkno, off);
@@ -216,7 +217,7 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
 				ItemPointerGetOffsetNumber(&e->element) > maxoffs[eb])
 				Corrupt(index, "key directory entry names no element", blkno, off);
 			if (CopyHolder(index, info, &e->element, tup) &&
-				ElementHoldsHeapTid(tup, &e->heaptid) &&
+				ElementHoldsHeapTid(info, tup, &e->heaptid) &&
 				tup->keyNulls == e->keyNulls &&
 				memcmp(tup->data, e->keys, info->keyBytes) == 0)
 				GvHnswTidSetAdd(&listed, &e->element);
@@ -304,6 +305,21 @@ VerifyElement(HnswVerifyState *vs, Page page, BlockNumber blkno, OffsetNumber of
 	if (!ItemIdIsNormal(iid))
 		Corrupt(index, "unused line pointer", blkno, off);
 	e = (GvHnswElementTuple) PageGetItem(page, iid);
+	if ((e->flags & (HNSW_ELEMENT_OVERFLOW | HNSW_ELEMENT_DELETED)) == HNSW_ELEMENT_OVERFLOW)
+	{
+		if (e->spares < 1 || e->spares > info->maxTids ||
+			ItemIdGetLength(iid) != GvHnswOverflowSize(info->dataBytes, e->spares))
+			Corrupt(index, "overflow tuple of the wrong size", blkno, off);
+		if (e->level != 0 || e->capLevel != 0 || e->ntids > e->spares)
+			Corrupt(index, "overflow tuple of a level above 0, or with too many heap pointers",
+					blkno, off);
+		for (int i = 0; i < e->ntids; i++)
+			if (!ItemPointerIsValid(GvHnswElementHeapTid(e, info->dataBytes, i)))
+				Corrupt(index, "overflow tuple with an invalid heap pointer", blkno, off);
+		vs->overflows++;
+		vs->heapTids += e->ntids;
+		return;
+	}
 	if (ItemIdGetLength(iid) != GvHnswTupleSize(info->dataBytes, info->m, e->capLevel))
 		Corrupt(index, "element tuple of the wrong size", blkno, off);
 	if (e->level > e->capLevel || e->capLevel > info->maxLevel)
@@ -318,25 +334,12 @@ VerifyElement(HnswVerifyState *vs, Page page, BlockNumber blkno, OffsetNumber of
 			Corrupt(index, "tombstone with a heap pointer", blkno, off);
 		vs->tombstones++;
 	}
-	else if (e->flags & HNSW_ELEMENT_OVERFLOW)
-	{
-		if (e->level != 0 || e->ntids > HNSW_HEAPTIDS)
-			Corrupt(index, "overflow tuple of a level above 0, or with too many heap pointers",
-					blkno, off);
-		for (int i = 0; i < GvHnswSlots(info->m, e->capLevel); i++)
-			if (ItemPointerIsValid(&GvHnswTupleNbrs(e, info->dataBytes, info->m)[i]))
-				Corrupt(index, "overflow tuple with a neighbour", blkno, off);
-		vs->overflows++;
-		vs->heapTids += e->ntids;
-	}
 	else
 	{
-		if (e->ntids > HNSW_HEAPTIDS ||
-			(e->ntids == 0 && !ItemPointerIsValid(&e->overflow)))
+		if (e->ntids > 1 || (e->ntids == 0 && !ItemPointerIsValid(&e->overflow)))
 			Corrupt(index, "live element without a heap pointer, or with too many", blkno, off);
-		for (int i = 0; i < e->ntids; i++)
-			if (!ItemPointerIsValid(GvHnswElementHeapTid(e, i)))
-				Corrupt(index, "live element without a heap pointer", blkno, off);
+		if (e->ntids == 1 && !ItemPointerIsValid(&e->heaptid))
+			Corrupt(index, "live element without a heap pointer", blkno, off);
 		vs->heapTids += e->ntids;
 		if (!ItemPointerIsValid(&vs->meta.entry) || e->level > vs->meta.entryLevel)
 			Corrupt(index, "live element above the entry point's level", blkno, off);
@@ -395,6 +398,8 @@ VerifyElementLinks(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off)
 
 	ItemPointerSet(&tid, blkno, off);
 	GvHnswGetElementCopy(index, info, &tid, vs->tup);
+	if (vs->tup->flags & HNSW_ELEMENT_OVERFLOW)
+		return;					/* heap TIDs, no links */
 	nbrs = GvHnswTupleNbrs(vs->tup, info->dataBytes, info->m);
 	for (int l = 0; l <= vs->tup->level; l++)
 	{

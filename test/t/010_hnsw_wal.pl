@@ -123,10 +123,12 @@ $primary->safe_psql('postgres', qq{
 });
 check('after vacuum and reuse');
 
-# Identical vectors share an element (up to 8 heap TIDs each; 5 vectors of
-# 200 rows, the filter column a function of the vector): the inserts that
-# add a TID to an element, and VACUUM removing dead TIDs from one, replay on
-# the standby; every row is returned through the index there.
+# Identical vectors share an element (one heap TID in it, the others in
+# overflow tuples chained from it; 5 vectors of 200 rows, the filter column
+# a function of the vector): the inserts that add a TID to an element or an
+# overflow tuple, append and link overflow tuples, and VACUUM removing dead
+# TIDs from them, replay on the standby; every row is returned through the
+# index there.
 $primary->safe_psql('postgres', q{
 	CREATE TABLE dups (id int, v gvector(3), label int);
 	CREATE INDEX dups_l2 ON dups USING gv_hnsw (v, label);
@@ -186,23 +188,27 @@ is($primary->safe_psql('postgres', qq{SET enable_seqscan = off;
 check('after crash recovery');
 check_dups('after crash recovery', 1000);
 
-# An index of an older on-disk format (version 2, one heap TID an element)
-# is refused with a clear error, not misread.
-my $path = $primary->safe_psql('postgres', q{SELECT pg_relation_filepath('dups_l2')});
-$primary->stop;
-open(my $fh, '+<', $primary->data_dir . "/$path") or die "open $path: $!";
-binmode $fh;
-seek($fh, 24 + 4, 0);			# the page header, then the magic number
-print $fh pack('L', 2);
-close($fh);
-$primary->start;
-my ($rc, $out, $err) = $primary->psql('postgres', $dups_all);
-like($err, qr/index "dups_l2" has on-disk format version 2, but this build reads version 3.*\n.*HINT:  Rebuild the index with REINDEX/s,
-	'an index of format version 2 is refused, with REINDEX as the hint');
-$primary->safe_psql('postgres', 'REINDEX INDEX dups_l2');
-is($primary->safe_psql('postgres', $dups_all),
-	$primary->safe_psql('postgres', q{SELECT count(*) || '|' || sum(id) FROM dups}),
-	'after REINDEX the index answers again');
+# An index of an older on-disk format (version 2, one heap TID an element;
+# version 3, seven heap TIDs an element) is refused with a clear error, not
+# misread; REINDEX makes it answer again.
+foreach my $old (2, 3)
+{
+	my $path = $primary->safe_psql('postgres', q{SELECT pg_relation_filepath('dups_l2')});
+	$primary->stop;
+	open(my $fh, '+<', $primary->data_dir . "/$path") or die "open $path: $!";
+	binmode $fh;
+	seek($fh, 24 + 4, 0);			# the page header, then the magic number
+	print $fh pack('L', $old);
+	close($fh);
+	$primary->start;
+	my ($rc, $out, $err) = $primary->psql('postgres', $dups_all);
+	like($err, qr/index "dups_l2" has on-disk format version $old, but this build reads version 4.*\n.*HINT:  Rebuild the index with REINDEX/s,
+		"an index of format version $old is refused, with REINDEX as the hint");
+	$primary->safe_psql('postgres', 'REINDEX INDEX dups_l2');
+	is($primary->safe_psql('postgres', $dups_all),
+		$primary->safe_psql('postgres', q{SELECT count(*) || '|' || sum(id) FROM dups}),
+		"after REINDEX of the version $old index it answers again");
+}
 
 $standby->stop;
 $primary->stop;
