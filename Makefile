@@ -30,6 +30,7 @@ OBJS = \
 	src/gvmetric.o \
 	src/gvheapfetch.o \
 	src/gvam.o \
+	src/gvparallel.o \
 	gpu/gv_gpu.o \
 	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswgraph.o src/hnsw/hnswbuildparallel.o src/hnsw/hnswinsert.o \
 	src/hnsw/hnswfilter.o src/hnsw/hnswjsonb.o src/hnsw/hnswplanner.o src/hnsw/hnswkeydir.o src/hnsw/hnswscan.o src/hnsw/hnswsearch.o src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o \
@@ -70,7 +71,7 @@ SHLIB_LINK = -lzstd
 # distributed searches talk to their shards with libpq, linked as contrib/dblink does
 SHLIB_LINK_INTERNAL = $(libpq)
 # -Wextra, minus the noise PostgreSQL's own headers and fmgr macros make.
-PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
+PG_CFLAGS = -Wextra -Wno-sign-compare \
 	-Wno-missing-field-initializers $(OPTFLAGS)
 ifeq ($(SIMD),no)
 PG_CFLAGS += -DGV_NO_SIMD

@@ -1111,7 +1111,7 @@ ghalfvec_sum(PG_FUNCTION_ARGS)
 /* The SIMD tier the distance kernels use in this backend. */
 PG_FUNCTION_INFO_V1(gvector_distance_kernel);
 Datum
-gvector_distance_kernel(PG_FUNCTION_ARGS)
+gvector_distance_kernel(FunctionCallInfo fcinfo pg_attribute_unused())
 {
 	PG_RETURN_TEXT_P(cstring_to_text(GvDistanceKernelName()));
 }

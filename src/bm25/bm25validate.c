@@ -21,7 +21,7 @@
 #include "utils/syscache.h"
 
 bool
-bm25validate(Oid opclassoid)
+bm25validate(Oid opclassoid pg_attribute_unused())
 {
 	return true;
 }
@@ -370,7 +370,7 @@ CollectIndex(TableCheckState *s, Bm25Posting *ps)
  */
 static void
 CheckRowCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
-				 bool tupleIsAlive, void *state)
+				 bool tupleIsAlive pg_attribute_unused(), void *state)
 {
 	TableCheckState *s = state;
 	uint64		key = Bm25TidKey(tid);

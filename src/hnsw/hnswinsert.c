@@ -602,9 +602,9 @@ IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
  * indexed.
  */
 bool
-gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
-		   IndexInfo *indexInfo)
+gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+			 IndexUniqueCheck checkUnique pg_attribute_unused(),
+			 bool indexUnchanged pg_attribute_unused(), IndexInfo *indexInfo pg_attribute_unused())
 {
 	return GvAmInsert(index, values, isnull, heap_tid, heap, "gv_hnsw insert",
 					  IndexRow);

@@ -390,8 +390,8 @@ InsertVector(Relation index, ItemPointer tid, const float *x, uint16 flags,
 
 /* One heap tuple's vector, checked against the index's metric and dimensions. */
 static void
-IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-		 Relation heap)
+IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), ItemPointer heap_tid,
+		 Relation heap pg_attribute_unused())
 {
 	GvMetric	metric = GvIndexGetMetric(index, 1);
 	Gvector		v;
@@ -411,9 +411,9 @@ IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
  * aminsert: index one heap tuple's vector (NULLs are not indexed).
  */
 bool
-kdtreeinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-			 Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
-			 IndexInfo *indexInfo)
+kdtreeinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+			 IndexUniqueCheck checkUnique pg_attribute_unused(),
+			 bool indexUnchanged pg_attribute_unused(), IndexInfo *indexInfo pg_attribute_unused())
 {
 	return GvAmInsert(index, values, isnull, heap_tid, heap,
 					  "gv_kdtree insert temporary context", IndexRow);
