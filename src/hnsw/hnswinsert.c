@@ -1,5 +1,5 @@
 /*
- * gvhnswinsert.c
+ * hnswinsert.c
  *	  Insert one vector into a gv_hnsw graph on disk (Algorithm 1 of the
  *	  paper): draw a level, descend greedily from the entry point, search
  *	  each level from the new element's down to 0 with ef_construction
