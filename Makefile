@@ -72,8 +72,13 @@ SHLIB_LINK = -lzstd
 # distributed searches talk to their shards with libpq, linked as contrib/dblink does
 SHLIB_LINK_INTERNAL = $(libpq)
 # -Wextra, minus the noise PostgreSQL's own headers and fmgr macros make.
+# Unused parameters warn in our code (a callback whose signature PostgreSQL
+# fixes marks the ones it ignores pg_attribute_unused()); the server's
+# headers, whose inline functions ignore some without assertions, are
+# system headers to the compiler.
 PG_CFLAGS = -Wextra -Wno-sign-compare \
 	-Wno-missing-field-initializers $(OPTFLAGS)
+PG_CPPFLAGS += -isystem $(includedir_server) -isystem $(includedir_internal)
 ifeq ($(SIMD),no)
 PG_CFLAGS += -DGV_NO_SIMD
 endif
