@@ -73,21 +73,7 @@ INSERT INTO s_raw VALUES
 	(9, '\x000f42410000000000000000');	-- 1000001 dimensions
 CREATE TABLE s_recv (v gsparsevec);
 SET client_min_messages = notice;
-DO $$
-DECLARE
-	r record;
-BEGIN
-	FOR r IN SELECT id FROM s_raw ORDER BY id LOOP
-		EXECUTE format('COPY (SELECT b FROM s_raw WHERE id = %s) TO %L WITH (FORMAT binary)',
-					   r.id, '/tmp/gigavector_gsparsevec_raw.bin');
-		BEGIN
-			COPY s_recv FROM '/tmp/gigavector_gsparsevec_raw.bin' WITH (FORMAT binary);
-			RAISE NOTICE 'case %: accepted', r.id;
-		EXCEPTION WHEN OTHERS THEN
-			RAISE NOTICE 'case %: % (%)', r.id, SQLERRM, SQLSTATE;
-		END;
-	END LOOP;
-END $$;
+CALL regress.copy_binary_cases('s_raw', 's_recv');
 SET client_min_messages = warning;
 SELECT * FROM s_recv;
 -- a SPLADE-sized vector is stored by its non-zeros

@@ -3,6 +3,8 @@
 -- pg_regress keeps one database for the whole run.
 SET client_min_messages = warning;
 CREATE SCHEMA regress;
+-- the tests call them under other roles too
+GRANT USAGE ON SCHEMA regress TO PUBLIC;
 
 -- regress.err(sql): the SQLSTATE and message a statement fails with, or 'ok'
 CREATE FUNCTION regress.err(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -237,7 +237,8 @@ PG_FUNCTION_INFO_V1(ghalfvec_typmod_in);
 Datum
 ghalfvec_typmod_in(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(GvTypmodIn(PG_GETARG_ARRAYTYPE_P(0), "ghalfvec", "dimensions", "dimensions", GHALFVEC_MAX_DIM));
+	PG_RETURN_INT32(GvTypmodIn(PG_GETARG_ARRAYTYPE_P(0), "ghalfvec", "dimensions", "dimensions",
+							   GHALFVEC_MAX_DIM));
 }
 
 PG_FUNCTION_INFO_V1(ghalfvec_coerce);

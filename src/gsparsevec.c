@@ -296,7 +296,8 @@ PG_FUNCTION_INFO_V1(gsparsevec_typmod_in);
 Datum
 gsparsevec_typmod_in(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(GvTypmodIn(PG_GETARG_ARRAYTYPE_P(0), "gsparsevec", "dimensions", "dimensions", GSPARSEVEC_MAX_DIM));
+	PG_RETURN_INT32(GvTypmodIn(PG_GETARG_ARRAYTYPE_P(0), "gsparsevec", "dimensions", "dimensions",
+							   GSPARSEVEC_MAX_DIM));
 }
 
 PG_FUNCTION_INFO_V1(gsparsevec_coerce);
