@@ -30,6 +30,7 @@ OBJS = \
 	src/gvmetric.o \
 	src/gvheapfetch.o \
 	src/gvam.o \
+	src/gvparallel.o \
 	gpu/gv_gpu.o \
 	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswgraph.o src/hnsw/hnswbuildparallel.o src/hnsw/hnswinsert.o \
 	src/hnsw/hnswfilter.o src/hnsw/hnswjsonb.o src/hnsw/hnswplanner.o src/hnsw/hnswkeydir.o src/hnsw/hnswscan.o src/hnsw/hnswsearch.o src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o \
@@ -51,8 +52,9 @@ OBJS = \
 INSTALL_PARTS = $(sort $(wildcard $(srcdir)/sql/install/*.sql))
 DATA_built = sql/gigavector--$(EXTVERSION).sql
 
-# Explicit, so the install scripts in sql/ never run as tests.
-REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_filter_range hnsw_filter_jsonb hnsw_memo kdtree ivfpq \
+# Explicit, so the install scripts in sql/ never run as tests; test_setup
+# (the helpers the others share, in schema regress) first.
+REGRESS = test_setup gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_filter_range hnsw_filter_jsonb hnsw_memo kdtree ivfpq \
 	l1 ghalfvec gbit gsparsevec migrate \
 	magnitude backup ttl bm25 hybrid gpu maxsim
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
@@ -70,8 +72,13 @@ SHLIB_LINK = -lzstd
 # distributed searches talk to their shards with libpq, linked as contrib/dblink does
 SHLIB_LINK_INTERNAL = $(libpq)
 # -Wextra, minus the noise PostgreSQL's own headers and fmgr macros make.
-PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
+# Unused parameters warn in our code (a callback whose signature PostgreSQL
+# fixes marks the ones it ignores pg_attribute_unused()); the server's
+# headers, whose inline functions ignore some without assertions, are
+# system headers to the compiler.
+PG_CFLAGS = -Wextra -Wno-sign-compare \
 	-Wno-missing-field-initializers $(OPTFLAGS)
+PG_CPPFLAGS += -isystem $(includedir_server) -isystem $(includedir_internal)
 ifeq ($(SIMD),no)
 PG_CFLAGS += -DGV_NO_SIMD
 endif

@@ -68,7 +68,7 @@ gv_gpu_load_cuda(const char *dir, char *err, size_t errlen)
 /* gigavector.gpu_info(): what GPU support this build has. */
 PG_FUNCTION_INFO_V1(gv_gpu_info);
 Datum
-gv_gpu_info(PG_FUNCTION_ARGS)
+gv_gpu_info(FunctionCallInfo fcinfo pg_attribute_unused())
 {
 	PG_RETURN_TEXT_P(cstring_to_text(gv_gpu_description()));
 }

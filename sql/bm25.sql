@@ -3,15 +3,6 @@
 -- INSERT/UPDATE/DELETE/VACUUM, row addresses reused after VACUUM, column
 -- kinds, and every bad input with its SQLSTATE.
 
--- err(sql): the SQLSTATE and message of the error a statement raises
-CREATE FUNCTION bm25_err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- The oracle: BM25 from to_tsvector's lexemes and position counts (every
 -- text here repeats a lexeme fewer than 256 times), Lucene's IDF, over the
 -- rows of tab whose id passes keep; written in SQL, independently of the C.
@@ -243,20 +234,20 @@ INSERT INTO bm25_unlogged VALUES (1, 'unlogged words'), (2, 'more words');
 SELECT id FROM bm25_unlogged WHERE body @@@ bm25query('bm25_unlogged_body_idx', 'words') ORDER BY id;
 
 -- bad input
-SELECT bm25_err($$CREATE INDEX ON bm25_docs USING gv_bm25 (body) WITH (text_config = 'no_such_config')$$);
-SELECT bm25_err($$CREATE INDEX ON bm25_docs USING gv_bm25 (body) WITH (k1 = -1)$$);
-SELECT bm25_err($$CREATE INDEX ON bm25_docs USING gv_bm25 (body) WITH (b = 1.5)$$);
-SELECT bm25_err($$CREATE INDEX ON bm25_docs USING gv_bm25 (body) WITH (nope = 1)$$);
-SELECT bm25_err($$CREATE INDEX ON bm25_docs USING gv_bm25 (id)$$);
-SELECT bm25_err($$SELECT bm25query('bm25_docs_pkey', 'x')$$);
-SELECT bm25_err($$SELECT bm25query('bm25_docs', 'x')$$);
-SELECT bm25_err($$SELECT bm25query('bm25_docs_body', 'x', 'fuzzy')$$);
-SELECT bm25_err($$SELECT bm25query(0, 'x')$$);
-SELECT bm25_err($$SELECT 'x'::bm25query$$);
-SELECT bm25_err($$SELECT id FROM bm25_docs ORDER BY body <&> bm25query('bm25_docs_body', NULL) LIMIT 10$$);
-SELECT bm25_err($$SELECT bm25query(NULL, 'x')$$);
-SELECT bm25_err($$SELECT bm25query('bm25_docs_body', 'x', NULL)$$);
-SELECT bm25_err($$SELECT convert_from('\xc328'::bytea, 'UTF8')$$);
+SELECT regress.err($$CREATE INDEX ON bm25_docs USING gv_bm25 (body) WITH (text_config = 'no_such_config')$$);
+SELECT regress.err($$CREATE INDEX ON bm25_docs USING gv_bm25 (body) WITH (k1 = -1)$$);
+SELECT regress.err($$CREATE INDEX ON bm25_docs USING gv_bm25 (body) WITH (b = 1.5)$$);
+SELECT regress.err($$CREATE INDEX ON bm25_docs USING gv_bm25 (body) WITH (nope = 1)$$);
+SELECT regress.err($$CREATE INDEX ON bm25_docs USING gv_bm25 (id)$$);
+SELECT regress.err($$SELECT bm25query('bm25_docs_pkey', 'x')$$);
+SELECT regress.err($$SELECT bm25query('bm25_docs', 'x')$$);
+SELECT regress.err($$SELECT bm25query('bm25_docs_body', 'x', 'fuzzy')$$);
+SELECT regress.err($$SELECT bm25query(0, 'x')$$);
+SELECT regress.err($$SELECT 'x'::bm25query$$);
+SELECT regress.err($$SELECT id FROM bm25_docs ORDER BY body <&> bm25query('bm25_docs_body', NULL) LIMIT 10$$);
+SELECT regress.err($$SELECT bm25query(NULL, 'x')$$);
+SELECT regress.err($$SELECT bm25query('bm25_docs_body', 'x', NULL)$$);
+SELECT regress.err($$SELECT convert_from('\xc328'::bytea, 'UTF8')$$);
 -- a query for another table's index: the planner does not use this index for it ...
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM bm25_docs ORDER BY body <&> bm25query('bm25_big_i', 'cat') LIMIT 3;
@@ -265,13 +256,13 @@ RESET enable_seqscan;
 PREPARE other(regclass) AS SELECT id FROM bm25_docs ORDER BY body <&> bm25query($1, 'cat') LIMIT 3;
 SET plan_cache_mode = force_generic_plan;
 SET enable_seqscan = off;
-SELECT bm25_err($$EXECUTE other('bm25_big_i')$$);
+SELECT regress.err($$EXECUTE other('bm25_big_i')$$);
 RESET enable_seqscan;
 RESET plan_cache_mode;
 -- reading another's table through its index: refused
 CREATE ROLE bm25_nobody;
 SET ROLE bm25_nobody;
-SELECT bm25_err($$SELECT bm25query('bm25_docs_body', 'x')$$);
+SELECT regress.err($$SELECT bm25query('bm25_docs_body', 'x')$$);
 RESET ROLE;
 DROP ROLE bm25_nobody;
 
@@ -322,7 +313,7 @@ SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
 UPDATE pg_index SET indisready = false WHERE indexrelid = 'bm25_mismatch_i'::regclass;
 INSERT INTO bm25_mismatch VALUES (21, 'unseen');
 UPDATE pg_index SET indisready = true WHERE indexrelid = 'bm25_mismatch_i'::regclass;
-SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+SELECT regress.err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
 SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
 SELECT * FROM gigavector.bm25_verify('bm25_mismatch_i');
 REINDEX INDEX bm25_mismatch_i;
@@ -332,22 +323,22 @@ UPDATE pg_index SET indisready = false WHERE indexrelid = 'bm25_mismatch_i'::reg
 DELETE FROM bm25_mismatch WHERE id > 15;
 VACUUM bm25_mismatch;
 UPDATE pg_index SET indisready = true WHERE indexrelid = 'bm25_mismatch_i'::regclass;
-SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+SELECT regress.err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
 REINDEX INDEX bm25_mismatch_i;
 SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i');
 -- the configuration changed: "cat cats" gave cat twice, now cat and cats once each
 ALTER TEXT SEARCH CONFIGURATION bm25_cfg ALTER MAPPING FOR asciiword WITH simple;
-SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+SELECT regress.err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
 -- ... and keeps stop words: the lengths differ
 UPDATE bm25_mismatch SET body = 'the dog ' || id;
 ALTER TEXT SEARCH CONFIGURATION bm25_cfg ALTER MAPPING FOR asciiword WITH english_stem;
 REINDEX INDEX bm25_mismatch_i;
 ALTER TEXT SEARCH CONFIGURATION bm25_cfg ALTER MAPPING FOR asciiword WITH simple;
-SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
+SELECT regress.err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch_i')$$);
 -- errors: not a gv_bm25 index
-SELECT bm25_err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch')$$);
+SELECT regress.err($$SELECT * FROM gigavector.bm25_verify_table('bm25_mismatch')$$);
 DROP TABLE bm25_mismatch;
 DROP TEXT SEARCH CONFIGURATION bm25_cfg;
 
 DROP TABLE bm25_docs, bm25_big, bm25_kinds, bm25_unlogged;
-DROP FUNCTION bm25_check, bm25_oracle, bm25_err;
+DROP FUNCTION bm25_check, bm25_oracle;

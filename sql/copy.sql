@@ -36,21 +36,7 @@ INSERT INTO t_raw VALUES
 	(10, '\x00010000ff800000'),		-- -Infinity
 	(11, '\x000100003f80000000');		-- trailing junk
 CREATE TABLE t_recv (v gvector);
-DO $$
-DECLARE
-	r record;
-BEGIN
-	FOR r IN SELECT id FROM t_raw ORDER BY id LOOP
-		EXECUTE format('COPY (SELECT b FROM t_raw WHERE id = %s) TO %L WITH (FORMAT binary)',
-					   r.id, '/tmp/gigavector_raw.bin');
-		BEGIN
-			COPY t_recv FROM '/tmp/gigavector_raw.bin' WITH (FORMAT binary);
-			RAISE NOTICE 'case %: accepted', r.id;
-		EXCEPTION WHEN OTHERS THEN
-			RAISE NOTICE 'case %: % (%)', r.id, SQLERRM, SQLSTATE;
-		END;
-	END LOOP;
-END $$;
+CALL regress.copy_binary_cases('t_raw', 't_recv');
 SELECT * FROM t_recv;
 
 DROP TABLE t_copy, t_copy2, t_copy3, t_copy4, t_raw, t_recv;

@@ -1,33 +1,25 @@
 -- gbit: binary embeddings, Hamming <~> and Jaccard <%>, binary_quantize()
 SET client_min_messages = warning;
 
-CREATE FUNCTION err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- text form as bit's
 SELECT '0101'::gbit, '101010101'::gbit(9), vector_dims('0101'::gbit), format_type('gbit'::regtype, 64);
 -- pgvector's bit columns move through text, or by a cast from bit
 SELECT B'10110'::text::gbit, B'10110'::gbit, '10110'::gbit::varbit;
-SELECT err($$SELECT ''::gbit$$);
-SELECT err($$SELECT '0102'::gbit$$);
-SELECT err($$SELECT ' 01'::gbit$$);
-SELECT err($$SELECT '0101'::gbit(3)$$);
-SELECT err($$SELECT repeat('1', 64001)::gbit$$);
-SELECT err($$SELECT '1'::gbit(0)$$);
-SELECT err($$SELECT '1'::gbit(64001)$$);
-SELECT err($$SELECT B''::gbit$$);
+SELECT regress.err($$SELECT ''::gbit$$);
+SELECT regress.err($$SELECT '0102'::gbit$$);
+SELECT regress.err($$SELECT ' 01'::gbit$$);
+SELECT regress.err($$SELECT '0101'::gbit(3)$$);
+SELECT regress.err($$SELECT repeat('1', 64001)::gbit$$);
+SELECT regress.err($$SELECT '1'::gbit(0)$$);
+SELECT regress.err($$SELECT '1'::gbit(64001)$$);
+SELECT regress.err($$SELECT B''::gbit$$);
 
 -- distances, against counts made from the text forms
 SELECT '0101'::gbit <~> '1100' AS hamming, '0101'::gbit <%> '0111' AS jaccard,
 	hamming_distance('1111', '1111'), jaccard_distance('1111', '1111'),
 	'0000'::gbit <%> '0000' AS jaccard_empty, '1000'::gbit <%> '0100' AS jaccard_disjoint;
-SELECT err($$SELECT '01'::gbit <~> '011'$$);
-SELECT err($$SELECT '01'::gbit <%> '011'$$);
+SELECT regress.err($$SELECT '01'::gbit <~> '011'$$);
+SELECT regress.err($$SELECT '01'::gbit <%> '011'$$);
 CREATE TABLE bt (id int, b gbit(200));
 INSERT INTO bt SELECT i, string_agg(CASE WHEN (i * 7 + j * j * 13) % 5 < 2 THEN '1' ELSE '0' END, '' ORDER BY j)::gbit
 	FROM generate_series(1, 50) i, generate_series(1, 200) j GROUP BY i;
@@ -61,52 +53,13 @@ INSERT INTO b_raw VALUES
 	(6, '\x000000');			-- truncated header
 CREATE TABLE b_recv (b gbit);
 SET client_min_messages = notice;
-DO $$
-DECLARE
-	r record;
-BEGIN
-	FOR r IN SELECT id FROM b_raw ORDER BY id LOOP
-		EXECUTE format('COPY (SELECT b FROM b_raw WHERE id = %s) TO %L WITH (FORMAT binary)',
-					   r.id, '/tmp/gigavector_gbit_raw.bin');
-		BEGIN
-			COPY b_recv FROM '/tmp/gigavector_gbit_raw.bin' WITH (FORMAT binary);
-			RAISE NOTICE 'case %: accepted', r.id;
-		EXCEPTION WHEN OTHERS THEN
-			RAISE NOTICE 'case %: % (%)', r.id, SQLERRM, SQLSTATE;
-		END;
-	END LOOP;
-END $$;
+CALL regress.copy_binary_cases('b_raw', 'b_recv');
 SET client_min_messages = warning;
 SELECT * FROM b_recv;
 DROP TABLE bt, bt2, b_raw, b_recv;
 
 -- gv_hnsw: gbit_hamming_ops (default) and gbit_jaccard_ops, stored as
 -- binary (exact); recall against the exact answer
-CREATE FUNCTION recall_b(tbl regclass, op text, q gbit, k int) RETURNS float8
-LANGUAGE plpgsql AS $$
-DECLARE
-	exact int[]; got int[]; used boolean := false; line text; kth float8;
-BEGIN
-	PERFORM set_config('enable_indexscan', 'off', true);
-	-- ties are common at small Hamming distances: every row as near as the
-	-- k-th counts as a right answer
-	EXECUTE format('SELECT max(d) FROM (SELECT b %s %L::gbit AS d FROM %s ORDER BY 1 LIMIT %s) s',
-				   op, q, tbl, k) INTO kth;
-	EXECUTE format('SELECT array_agg(id) FROM %s WHERE b %s %L::gbit <= %s', tbl, op, q, kth) INTO exact;
-	PERFORM set_config('enable_indexscan', 'on', true);
-	PERFORM set_config('enable_seqscan', 'off', true);
-	FOR line IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT id FROM %s ORDER BY b %s %L::gbit LIMIT %s',
-							   tbl, op, q, k) LOOP
-		used := used OR line LIKE '%Index Scan%';
-	END LOOP;
-	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %s ORDER BY b %s %L::gbit LIMIT %s) s',
-				   tbl, op, q, k) INTO got;
-	PERFORM set_config('enable_seqscan', 'on', true);
-	IF NOT used THEN
-		RETURN -1;
-	END IF;
-	RETURN (SELECT count(*) FROM unnest(got) g WHERE g = ANY (exact))::float8 / k;
-END $$;
 -- 256-bit codes of 3,000 points: binary_quantize of deterministic vectors
 CREATE TABLE bv (id int, v gvector(256), b gbit(256));
 INSERT INTO bv SELECT i, x, binary_quantize(x) FROM generate_series(1, 3000) i,
@@ -114,10 +67,10 @@ INSERT INTO bv SELECT i, x, binary_quantize(x) FROM generate_series(1, 3000) i,
 						  FROM generate_series(0, 255) j)::gvector AS x) s;
 SET gigavector.hnsw_ef_search = 100;
 CREATE INDEX bv_ham ON bv USING gv_hnsw (b);
-SELECT avg(recall_b('bv', '<~>', b, 10)) >= 0.95 AS hamming_recall_ok FROM (SELECT b FROM bv WHERE id % 100 = 5) q;
+SELECT avg(regress.recall('bv', 'b', '<~>', b, 10, ties => true)) >= 0.95 AS hamming_recall_ok FROM (SELECT b FROM bv WHERE id % 100 = 5) q;
 DROP INDEX bv_ham;
 CREATE INDEX bv_jac ON bv USING gv_hnsw (b gbit_jaccard_ops);
-SELECT avg(recall_b('bv', '<%>', b, 10)) >= 0.95 AS jaccard_recall_ok FROM (SELECT b FROM bv WHERE id % 100 = 6) q;
+SELECT avg(regress.recall('bv', 'b', '<%>', b, 10, ties => true)) >= 0.95 AS jaccard_recall_ok FROM (SELECT b FROM bv WHERE id % 100 = 6) q;
 DROP INDEX bv_jac;
 -- scans count distances on the codes (the rows with no bit and with every
 -- bit set on floats): the index orders rows as the operators do
@@ -167,6 +120,5 @@ SELECT (SELECT count(*) FROM (SELECT id FROM (SELECT id, v FROM bv
 FROM bv q WHERE q.id = 1;
 -- an expression gbit index must fit binary storage; wider codes are refused clearly
 CREATE TABLE bwide (b gbit(64000));
-SELECT err($$CREATE INDEX ON bwide USING gv_hnsw (b)$$);
+SELECT regress.err($$CREATE INDEX ON bwide USING gv_hnsw (b)$$);
 DROP TABLE bv, bwide;
-DROP FUNCTION recall_b, err;

@@ -1,45 +1,37 @@
 -- gsparsevec: sparse vectors in pgvector's text form
 SET client_min_messages = warning;
 
-CREATE FUNCTION err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- text form: 1-based indices, sorted on input, zeros dropped
 SELECT '{1:0.5,7:2}/10000'::gsparsevec, '{7:2, 1:0.5 ,3:0}/10'::gsparsevec, '{}/5'::gsparsevec,
 	' { 2 : -1.5 } / 3 '::gsparsevec, '{1:1}/1000000'::gsparsevec(1000000);
 SELECT vector_dims('{1:1}/30522'::gsparsevec), format_type('gsparsevec'::regtype, 30522);
 -- every bad input an error with its SQLSTATE
-SELECT err($$SELECT '{1:1,1:2}/5'::gsparsevec$$);
-SELECT err($$SELECT '{0:1}/5'::gsparsevec$$);
-SELECT err($$SELECT '{6:1}/5'::gsparsevec$$);
-SELECT err($$SELECT '{-1:1}/5'::gsparsevec$$);
-SELECT err($$SELECT '{99999999999:1}/5'::gsparsevec$$);
-SELECT err($$SELECT '{1:1}/0'::gsparsevec$$);
-SELECT err($$SELECT '{1:1}/1000001'::gsparsevec$$);
-SELECT err($$SELECT '{1:NaN}/5'::gsparsevec$$);
-SELECT err($$SELECT '{1:Infinity}/5'::gsparsevec$$);
-SELECT err($$SELECT '{1:1e39}/5'::gsparsevec$$);
-SELECT err($$SELECT '{1:1}'::gsparsevec$$);
-SELECT err($$SELECT '{1:1/5'::gsparsevec$$);
-SELECT err($$SELECT '{1 1}/5'::gsparsevec$$);
-SELECT err($$SELECT '[1,2]'::gsparsevec$$);
-SELECT err($$SELECT '{a:1}/5'::gsparsevec$$);
-SELECT err($$SELECT '{1:1}/5x'::gsparsevec$$);
-SELECT err($$SELECT ('{' || string_agg(i || ':1', ',') || '}/20000')::gsparsevec FROM generate_series(1, 16001) i$$);
-SELECT err($$SELECT '{1:1}/5'::gsparsevec(4)$$);
-SELECT err($$SELECT '{1:1}/5'::gsparsevec(0)$$);
-SELECT err($$SELECT '{1:1}/5'::gsparsevec(1000001)$$);
+SELECT regress.err($$SELECT '{1:1,1:2}/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '{0:1}/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '{6:1}/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '{-1:1}/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '{99999999999:1}/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '{1:1}/0'::gsparsevec$$);
+SELECT regress.err($$SELECT '{1:1}/1000001'::gsparsevec$$);
+SELECT regress.err($$SELECT '{1:NaN}/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '{1:Infinity}/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '{1:1e39}/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '{1:1}'::gsparsevec$$);
+SELECT regress.err($$SELECT '{1:1/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '{1 1}/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '[1,2]'::gsparsevec$$);
+SELECT regress.err($$SELECT '{a:1}/5'::gsparsevec$$);
+SELECT regress.err($$SELECT '{1:1}/5x'::gsparsevec$$);
+SELECT regress.err($$SELECT ('{' || string_agg(i || ':1', ',') || '}/20000')::gsparsevec FROM generate_series(1, 16001) i$$);
+SELECT regress.err($$SELECT '{1:1}/5'::gsparsevec(4)$$);
+SELECT regress.err($$SELECT '{1:1}/5'::gsparsevec(0)$$);
+SELECT regress.err($$SELECT '{1:1}/5'::gsparsevec(1000001)$$);
 
 -- casts with gvector
 SELECT '[0,1.5,0,-2]'::gvector::gsparsevec, '{2:1.5,4:-2}/4'::gsparsevec::gvector,
 	'{2:1.5,4:-2}/4'::gsparsevec::gvector(4)::gsparsevec(4);
-SELECT err($$SELECT '{1:1}/16001'::gsparsevec::gvector$$);
-SELECT err($$SELECT '{1:1}/4'::gsparsevec::gvector(3)$$);
+SELECT regress.err($$SELECT '{1:1}/16001'::gsparsevec::gvector$$);
+SELECT regress.err($$SELECT '{1:1}/4'::gsparsevec::gvector(3)$$);
 
 -- distances, against the same over the dense vectors
 CREATE TABLE sv (id int, v gsparsevec(6));
@@ -53,7 +45,7 @@ SELECT bool_and(abs((a.v <-> b.v) - (a.v::gvector <-> b.v::gvector)) < 1e-9
 			AND abs(l2_squared_distance(a.v, b.v) - l2_squared_distance(a.v::gvector, b.v::gvector)) < 1e-9
 			AND abs(inner_product(a.v, b.v) - inner_product(a.v::gvector, b.v::gvector)) < 1e-9) AS match_dense
 FROM sv a, sv b;
-SELECT err($$SELECT '{1:1}/5'::gsparsevec <-> '{1:1}/6'$$);
+SELECT regress.err($$SELECT '{1:1}/5'::gsparsevec <-> '{1:1}/6'$$);
 SELECT vector_norm('{1:3,9:4}/10'::gsparsevec), l2_normalize('{1:3,9:4}/10'::gsparsevec),
 	l2_normalize('{}/3'::gsparsevec);
 -- at magnitudes past float's squares
@@ -81,51 +73,12 @@ INSERT INTO s_raw VALUES
 	(9, '\x000f42410000000000000000');	-- 1000001 dimensions
 CREATE TABLE s_recv (v gsparsevec);
 SET client_min_messages = notice;
-DO $$
-DECLARE
-	r record;
-BEGIN
-	FOR r IN SELECT id FROM s_raw ORDER BY id LOOP
-		EXECUTE format('COPY (SELECT b FROM s_raw WHERE id = %s) TO %L WITH (FORMAT binary)',
-					   r.id, '/tmp/gigavector_gsparsevec_raw.bin');
-		BEGIN
-			COPY s_recv FROM '/tmp/gigavector_gsparsevec_raw.bin' WITH (FORMAT binary);
-			RAISE NOTICE 'case %: accepted', r.id;
-		EXCEPTION WHEN OTHERS THEN
-			RAISE NOTICE 'case %: % (%)', r.id, SQLERRM, SQLSTATE;
-		END;
-	END LOOP;
-END $$;
+CALL regress.copy_binary_cases('s_raw', 's_recv');
 SET client_min_messages = warning;
 SELECT * FROM s_recv;
 -- a SPLADE-sized vector is stored by its non-zeros
 SELECT pg_column_size('{1:1,500:2,30000:3}/30522'::gsparsevec) AS bytes;
 -- gv_hnsw: recall of each operator class against the exact answers
-CREATE FUNCTION recall_s(tbl text, op text, q gsparsevec, k int) RETURNS float8
-LANGUAGE plpgsql AS $$
-DECLARE
-	exact int[];
-	got int[];
-	used bool := false;
-	line text;
-BEGIN
-	PERFORM set_config('enable_indexscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %s ORDER BY v %s %L::gsparsevec, id LIMIT %s) s',
-				   tbl, op, q, k) INTO exact;
-	PERFORM set_config('enable_indexscan', 'on', true);
-	PERFORM set_config('enable_seqscan', 'off', true);
-	FOR line IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT id FROM %s ORDER BY v %s %L::gsparsevec LIMIT %s',
-							   tbl, op, q, k) LOOP
-		used := used OR line LIKE '%Index Scan%';
-	END LOOP;
-	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %s ORDER BY v %s %L::gsparsevec LIMIT %s) s',
-				   tbl, op, q, k) INTO got;
-	PERFORM set_config('enable_seqscan', 'on', true);
-	IF NOT used THEN
-		RETURN -1;
-	END IF;
-	RETURN (SELECT count(*) FROM unnest(got) g WHERE g = ANY (exact))::float8 / k;
-END $$;
 -- 3000 vectors of 256 dimensions, about 16 non-zeros each
 CREATE TABLE hs (id int, v gsparsevec(256));
 INSERT INTO hs SELECT i, ARRAY(SELECT CASE WHEN hashint4(i * 1000 + j) % 16 = 0
@@ -135,7 +88,7 @@ INSERT INTO hs SELECT i, ARRAY(SELECT CASE WHEN hashint4(i * 1000 + j) % 16 = 0
 SELECT avg(cardinality(regexp_split_to_array(v::text, ','))) BETWEEN 10 AND 22 AS sparse FROM hs;
 SET gigavector.hnsw_ef_search = 100;
 CREATE INDEX hs_l2 ON hs USING gv_hnsw (v);
-SELECT avg(recall_s('hs', '<->', v, 10)) >= 0.95 AS l2_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 1) q;
+SELECT avg(regress.recall('hs', 'v', '<->', v, 10)) >= 0.95 AS l2_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 1) q;
 -- the distances an index scan orders by are the operator's
 SET enable_seqscan = off;
 SELECT id, round((v <-> '{1:1,2:1,3:1}/256')::numeric, 6) AS d FROM hs
@@ -145,50 +98,50 @@ SELECT id, round((v <-> '{1:1,2:1,3:1}/256')::numeric, 6) AS d FROM hs
 	ORDER BY v <-> '{1:1,2:1,3:1}/256', id LIMIT 3;
 DROP INDEX hs_l2;
 CREATE INDEX hs_ip ON hs USING gv_hnsw (v gsparsevec_ip_ops);
-SELECT avg(recall_s('hs', '<#>', v, 10)) >= 0.9 AS ip_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 2) q;
+SELECT avg(regress.recall('hs', 'v', '<#>', v, 10)) >= 0.9 AS ip_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 2) q;
 DROP INDEX hs_ip;
 CREATE INDEX hs_cos ON hs USING gv_hnsw (v gsparsevec_cosine_ops);
-SELECT avg(recall_s('hs', '<=>', v, 10)) >= 0.95 AS cosine_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 3) q;
+SELECT avg(regress.recall('hs', 'v', '<=>', v, 10)) >= 0.95 AS cosine_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 3) q;
 DROP INDEX hs_cos;
 -- L1 over vectors that share few non-zeros is the hardest for a graph:
 -- about 0.93 here with ef_search = 100
 CREATE INDEX hs_l1 ON hs USING gv_hnsw (v gsparsevec_l1_ops);
-SELECT avg(recall_s('hs', '<+>', v, 10)) >= 0.85 AS l1_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 4) q;
+SELECT avg(regress.recall('hs', 'v', '<+>', v, 10)) >= 0.85 AS l1_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 4) q;
 -- inserts after the build, an empty vector, and a wrong-dimension query
 INSERT INTO hs SELECT i, ARRAY(SELECT CASE WHEN hashint4(i * 1000 + j) % 16 = 0
 									   THEN cos(i * 0.21 + j) * 2 ELSE 0 END
 							   FROM generate_series(1, 256) j)::gvector::gsparsevec
 	FROM generate_series(3001, 3500) i;
 INSERT INTO hs VALUES (0, '{}/256');
-SELECT avg(recall_s('hs', '<+>', v, 10)) >= 0.85 AS l1_recall_after_inserts FROM (SELECT v FROM hs WHERE id % 50 = 7) q;
+SELECT avg(regress.recall('hs', 'v', '<+>', v, 10)) >= 0.85 AS l1_recall_after_inserts FROM (SELECT v FROM hs WHERE id % 50 = 7) q;
 SET enable_seqscan = off;
-SELECT err($$SELECT id FROM hs ORDER BY v <+> '{1:1}/100' LIMIT 1$$);
+SELECT regress.err($$SELECT id FROM hs ORDER BY v <+> '{1:1}/100' LIMIT 1$$);
 RESET enable_seqscan;
 DROP INDEX hs_l1;
 -- gv_ivfpq: trained on the densified vectors, re-ranked with the operators
 SET gigavector.ivfpq_probes = 8;
 CREATE INDEX hs_ivf ON hs USING gv_ivfpq (v gsparsevec_l2_ops) WITH (lists = 16, subquantizers = 16);
 SELECT trained, lists, entries FROM gigavector.ivfpq_info('hs_ivf');
-SELECT avg(recall_s('hs', '<->', v, 10)) >= 0.95 AS ivfpq_l2_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 5) q;
+SELECT avg(regress.recall('hs', 'v', '<->', v, 10)) >= 0.95 AS ivfpq_l2_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 5) q;
 DROP INDEX hs_ivf;
 CREATE INDEX hs_ivf ON hs USING gv_ivfpq (v gsparsevec_ip_ops) WITH (lists = 16, subquantizers = 16);
-SELECT avg(recall_s('hs', '<#>', v, 10)) >= 0.95 AS ivfpq_ip_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 6) q;
+SELECT avg(regress.recall('hs', 'v', '<#>', v, 10)) >= 0.95 AS ivfpq_ip_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 6) q;
 -- rows inserted after training are encoded the same way
 INSERT INTO hs VALUES (4001, '{7:30,9:30}/256');
 SET enable_seqscan = off;
 SELECT id FROM hs ORDER BY v <#> '{7:1,9:1}/256' LIMIT 1;
-SELECT err($$SELECT id FROM hs ORDER BY v <#> '{1:1}/100' LIMIT 1$$);
+SELECT regress.err($$SELECT id FROM hs ORDER BY v <#> '{1:1}/100' LIMIT 1$$);
 RESET enable_seqscan;
 DROP INDEX hs_ivf;
 CREATE INDEX hs_ivf ON hs USING gv_ivfpq (v gsparsevec_cosine_ops) WITH (lists = 16, subquantizers = 16);
-SELECT avg(recall_s('hs', '<=>', v, 10)) >= 0.95 AS ivfpq_cosine_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 7) q;
+SELECT avg(regress.recall('hs', 'v', '<=>', v, 10)) >= 0.95 AS ivfpq_cosine_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 7) q;
 DROP INDEX hs_ivf;
 RESET gigavector.ivfpq_probes;
 -- the dimensions must be declared, and must fit on a page
 CREATE TABLE hs_nodim (v gsparsevec);
-SELECT err($$CREATE INDEX ON hs_nodim USING gv_hnsw (v)$$);
+SELECT regress.err($$CREATE INDEX ON hs_nodim USING gv_hnsw (v)$$);
 CREATE TABLE hs_wide (v gsparsevec(30522));
-SELECT err($$CREATE INDEX ON hs_wide USING gv_hnsw (v)$$);
+SELECT regress.err($$CREATE INDEX ON hs_wide USING gv_hnsw (v)$$);
 -- past float32's room it is stored float16, then int8 (never binary unless asked)
 CREATE TABLE hs_mid (v gsparsevec(5000));
 INSERT INTO hs_mid VALUES ('{1:1,4000:2}/5000'), ('{2:1}/5000');
@@ -199,6 +152,4 @@ SET enable_seqscan = off;
 SELECT v FROM hs_mid ORDER BY v <-> '{4000:2}/5000' LIMIT 1;
 RESET enable_seqscan;
 DROP TABLE hs, hs_nodim, hs_wide, hs_mid;
-DROP FUNCTION recall_s;
 DROP TABLE sv, sv2, s_raw, s_recv;
-DROP FUNCTION err;

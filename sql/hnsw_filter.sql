@@ -16,27 +16,9 @@ SELECT elements, unreachable FROM gigavector.hnsw_verify('hf_idx');
 -- filtered top 10 equals the exact answer, for 10 queries and 3 filters each
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM hf WHERE label = 3 ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
-CREATE FUNCTION hf_agree(cond text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	same int := 0;
-	total int := 0;
-	idx int[];
-	ex int[];
-	q gvector;
-BEGIN
-	FOR q IN SELECT emb FROM hf WHERE id % 300 = 1 LOOP
-		EXECUTE format('SELECT ARRAY(SELECT id FROM hf WHERE %s ORDER BY emb <-> $1 LIMIT 10)', cond)
-			INTO idx USING q;
-		EXECUTE format('SELECT ARRAY(SELECT id FROM hf WHERE %s ORDER BY l2_distance(emb, $1), id LIMIT 10)', cond)
-			INTO ex USING q;
-		total := total + 1;
-		IF idx = ex THEN same := same + 1; END IF;
-	END LOOP;
-	RETURN same || ' of ' || total;
-END $$;
-SELECT hf_agree('label = 3');
-SELECT hf_agree('label = 7 AND tag = ''tag1''');
-SELECT hf_agree('flag AND day = date ''2026-01-03'' AND u = md5(''2'')::uuid');
+SELECT regress.agree('hf', 'label = 3');
+SELECT regress.agree('hf', 'label = 7 AND tag = ''tag1''');
+SELECT regress.agree('hf', 'flag AND day = date ''2026-01-03'' AND u = md5(''2'')::uuid');
 -- k rows whenever k rows match: three rows carry label 42, all come back
 SELECT id FROM hf WHERE label = 42 ORDER BY emb <-> '[1,0,0,0]' LIMIT 10;
 -- nothing equals NULL; rows with a NULL label are found without the filter
@@ -46,14 +28,14 @@ SELECT count(*) FROM (SELECT id FROM hf WHERE label IS NULL ORDER BY emb <-> '[1
 -- sends small ints as smallint) is an index condition too, negatives included
 EXPLAIN (COSTS OFF) SELECT id FROM hf WHERE label = 3::smallint ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
 EXPLAIN (COSTS OFF) SELECT id FROM hf WHERE label = 3::bigint ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
-SELECT hf_agree('label = 3::smallint');
-SELECT hf_agree('label = 7::bigint');
+SELECT regress.agree('hf', 'label = 3::smallint');
+SELECT regress.agree('hf', 'label = 7::bigint');
 UPDATE hf SET label = -5 WHERE id IN (10, 20, 30);
 SELECT id FROM hf WHERE label = (-5)::smallint ORDER BY emb <-> '[1,0,0,0]', id LIMIT 10;
 SELECT id FROM hf WHERE label = (-5)::bigint ORDER BY emb <-> '[1,0,0,0]', id LIMIT 10;
 UPDATE hf SET label = id % 10 WHERE id IN (10, 20, 30);
 -- a condition on a column the index does not hold is applied by the executor
-SELECT hf_agree('label = 4 AND id % 2 = 0');
+SELECT regress.agree('hf', 'label = 4 AND id % 2 = 0');
 -- a selective filter is ranked exactly, a part at a time (256): all 600
 -- rows in exact order (distances, as rows at equal distance may come in any
 -- order)
@@ -64,8 +46,8 @@ SELECT ARRAY(SELECT l2_distance(emb, '[0.5,0.5,0,0]') FROM hf WHERE day = date '
 -- directory lists few enough matches only for selective filters; with
 -- ef_search 10 the limit is sqrt(32 * 10 * 3000) = 979 < 1000 rows)
 SET gigavector.hnsw_ef_search = 10;
-SELECT hf_agree('tag = ''tag1''');
-SELECT hf_agree('label = 3');
+SELECT regress.agree('hf', 'tag = ''tag1''');
+SELECT regress.agree('hf', 'label = 3');
 RESET gigavector.hnsw_ef_search;
 -- inserts after the build carry their filter values; deletes and VACUUM
 INSERT INTO hf SELECT 5000 + i, 77, 'new', true, date '2026-02-01', NULL,
@@ -74,15 +56,15 @@ SELECT id FROM hf WHERE label = 77 AND tag = 'new' ORDER BY emb <-> '[3.1,0,0,0]
 DELETE FROM hf WHERE label = 3 AND id % 2 = 1;
 VACUUM hf;
 SELECT elements, tombstones, links_to_tombstones, unreachable FROM gigavector.hnsw_verify('hf_idx');
-SELECT hf_agree('label = 3');
+SELECT regress.agree('hf', 'label = 3');
 -- past the graph bound (hnsw_max_scan_tuples) the scan goes exact, reading
 -- the index's pages: the same rows as an exact plan, HOT-updated rows
 -- (label 42) included ...
 SET gigavector.hnsw_max_scan_tuples = 30;
 SELECT id FROM hf WHERE label = 42 ORDER BY emb <-> '[1,0,0,0]' LIMIT 10;
-SELECT hf_agree('label = 3');
-SELECT hf_agree('label = 7 AND tag = ''tag1''');
-SELECT hf_agree('true');
+SELECT regress.agree('hf', 'label = 3');
+SELECT regress.agree('hf', 'label = 7 AND tag = ''tag1''');
+SELECT regress.agree('hf', 'true');
 -- ... also for an expression index
 CREATE INDEX hf_expr ON hf USING gv_hnsw (((emb + emb)::gvector(4)), label);
 DROP INDEX hf_idx;
@@ -153,5 +135,4 @@ CREATE INDEX ON hf USING gv_hnsw (emb, (id::numeric));
 CREATE COLLATION hf_nd (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 CREATE INDEX ON hf USING gv_hnsw (emb, tag COLLATE hf_nd);
 DROP TABLE hf;
-DROP FUNCTION hf_agree(text);
 DROP COLLATION hf_nd;

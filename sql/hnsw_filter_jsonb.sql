@@ -54,29 +54,9 @@ DROP COLLATION fj_ci;
 SELECT gigavector.jsonb_field_candidates('k', 'A'), gigavector.jsonb_field_candidates('k', '-1.50'),
 	gigavector.jsonb_field_candidates('k', '[1, 2]'), gigavector.jsonb_field_candidates('k', '1e5');
 -- top 10 through the index = the exact top 10, for 11 queries a condition
-CREATE FUNCTION fj_agree(cond text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	same int := 0;
-	total int := 0;
-	idx int[];
-	ex int[];
-	q gvector;
-BEGIN
-	FOR q IN SELECT emb FROM fj WHERE id % 300 = 1 OR id = 2999 LOOP
-		SET LOCAL enable_seqscan = off;
-		EXECUTE format('SELECT ARRAY(SELECT id FROM fj WHERE %s ORDER BY emb <-> $1 LIMIT 10)', cond)
-			INTO idx USING q;
-		SET LOCAL enable_seqscan = on;
-		SET LOCAL enable_indexscan = off;
-		EXECUTE format('SELECT ARRAY(SELECT id FROM fj WHERE %s ORDER BY l2_distance(emb, $1), id LIMIT 10)', cond)
-			INTO ex USING q;
-		SET LOCAL enable_indexscan = on;
-		total := total + 1;
-		IF idx = ex THEN same := same + 1; END IF;
-	END LOOP;
-	RETURN same || ' of ' || total;
-END $$;
-SELECT cond, fj_agree(cond) FROM unnest(ARRAY[
+-- the query vectors: every 300th row, and the last
+\set queries 'id % 300 = 1 OR id = 2999'
+SELECT cond, regress.agree('fj', cond, :'queries') FROM unnest(ARRAY[
 	'meta @> ''{"category": "A"}''', 'meta @> ''{"category": "A", "n": 5}''',
 	'meta @> ''{"n": 3, "tags": ["t1"]}''', 'meta @> ''{"tags": ["t0", "t3"]}''',
 	'meta @> ''{"price": 3}''', 'meta @> ''{"price": 3.00}''', 'meta @> ''{"flag": true}''',
@@ -117,18 +97,20 @@ INSERT INTO fj SELECT i, jsonb_build_object('category', 'new', 'n', i), ARRAY[co
 	FROM generate_series(4001, 4020) i;
 SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM fj WHERE meta @> '{"category": "new"}'
 	ORDER BY emb <-> '[1,0,0,0]' LIMIT 50) s;
-SELECT fj_agree('meta @> ''{"category": "new", "n": 4007}'''), fj_agree('meta ? ''category''');
+SELECT regress.agree('fj', 'meta @> ''{"category": "new", "n": 4007}''', :'queries'),
+	regress.agree('fj', 'meta ? ''category''', :'queries');
 -- after VACUUM (tombstones, repaired links, key directory entries removed)
 DELETE FROM fj WHERE id % 3 = 0;
 VACUUM fj;
 SELECT elements, unreachable FROM gigavector.hnsw_verify('fj_idx');
-SELECT fj_agree('meta @> ''{"category": "C"}'''), fj_agree('meta @> ''{"rare": "yes"}'''),
-	fj_agree('meta ?| ''{flag,category}''');
+SELECT regress.agree('fj', 'meta @> ''{"category": "C"}''', :'queries'),
+	regress.agree('fj', 'meta @> ''{"rare": "yes"}''', :'queries'),
+	regress.agree('fj', 'meta ?| ''{flag,category}''', :'queries');
 -- an expression column makes ->> an index condition (a hashed text code)
 CREATE INDEX fj_expr ON fj USING gv_hnsw (emb, (meta ->> 'category'));
 DROP INDEX fj_idx;
 EXPLAIN (COSTS OFF) SELECT id FROM fj WHERE meta ->> 'category' = 'A' ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
-SELECT fj_agree('meta ->> ''category'' = ''A'''), fj_agree('meta ->> ''category'' IN (''B'', ''new'')');
+SELECT regress.agree('fj', 'meta ->> ''category'' = ''A''', :'queries'),
+	regress.agree('fj', 'meta ->> ''category'' IN (''B'', ''new'')', :'queries');
 RESET enable_seqscan;
 DROP TABLE fj;
-DROP FUNCTION fj_agree(text);

@@ -43,29 +43,9 @@ EXPLAIN (COSTS OFF) SELECT id FROM fr WHERE qty NOT IN (1, 2, 3) ORDER BY emb <-
 -- no index holds NULL vectors: "emb IS NULL" is never an index scan
 EXPLAIN (COSTS OFF) SELECT id FROM fr WHERE emb IS NULL ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
 -- top 10 through the index = the exact top 10, for 11 queries a condition
-CREATE FUNCTION fr_agree(cond text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	same int := 0;
-	total int := 0;
-	idx int[];
-	ex int[];
-	q gvector;
-BEGIN
-	FOR q IN SELECT emb FROM fr WHERE id % 300 = 1 OR id = 3001 LOOP
-		SET LOCAL enable_seqscan = off;
-		EXECUTE format('SELECT ARRAY(SELECT id FROM fr WHERE %s ORDER BY emb <-> $1 LIMIT 10)', cond)
-			INTO idx USING q;
-		SET LOCAL enable_seqscan = on;
-		SET LOCAL enable_indexscan = off;
-		EXECUTE format('SELECT ARRAY(SELECT id FROM fr WHERE %s ORDER BY l2_distance(emb, $1), id LIMIT 10)', cond)
-			INTO ex USING q;
-		SET LOCAL enable_indexscan = on;
-		total := total + 1;
-		IF idx = ex THEN same := same + 1; END IF;
-	END LOOP;
-	RETURN same || ' of ' || total;
-END $$;
-SELECT cond, fr_agree(cond) FROM unnest(ARRAY[
+-- the query vectors: every 300th row, and the last
+\set queries 'id % 300 = 1 OR id = 3001'
+SELECT cond, regress.agree('fr', cond, :'queries') FROM unnest(ARRAY[
 	'price < 3', 'price <= -4.75', 'price > 19', 'price >= 19.75 OR price IS NULL',
 	'price BETWEEN -1.25 AND 2.5', 'price > 1e308', 'price = ''NaN''', 'price = 0',
 	'price < ''-Infinity''', 'price IS NULL', 'price IS NOT NULL AND qty = 3',
@@ -95,7 +75,7 @@ INSERT INTO fr SELECT i, -100 - i, 500, '2027-01-01', '2027-01-01 00:00+00', 'ne
 	ARRAY[cos(i), sin(i), 0.1, 0.2]::real[]::gvector FROM generate_series(4001, 4020) i;
 SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM fr WHERE price < -100 AND qty >= 500
 	ORDER BY emb <-> '[1,0,0,0]' LIMIT 50) s;
-SELECT fr_agree('price BETWEEN -110 AND -105'), fr_agree('day >= ''2027-01-01'''), fr_agree('f4 <= -50');
+SELECT regress.agree('fr', 'price BETWEEN -110 AND -105', :'queries'),
+	regress.agree('fr', 'day >= ''2027-01-01''', :'queries'), regress.agree('fr', 'f4 <= -50', :'queries');
 RESET enable_seqscan;
 DROP TABLE fr;
-DROP FUNCTION fr_agree(text);

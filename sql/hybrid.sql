@@ -4,14 +4,6 @@
 -- the filter's safety (injection attempts), the indexes against the exact
 -- fallback, and every bad input with its SQLSTATE.
 
-CREATE FUNCTION hy_err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- rrf(rank, k) = 1 / (k + rank)
 SELECT gigavector.rrf(1), gigavector.rrf(1) = 1.0 / 61, gigavector.rrf(3, 0) = 1.0 / 3;
 
@@ -123,7 +115,7 @@ SELECT count(*) FROM gigavector.hybrid_search('hy_docs', 'emb', '[0,0]', 'body',
 -- the filter is one condition over the table, nothing more: injection attempts
 CREATE TABLE hy_secret (x int);
 INSERT INTO hy_secret VALUES (42);
-SELECT f, hy_err(format($s$SELECT count(*) FROM gigavector.hybrid_search('hy_docs', 'emb', '[0,0]', 'body', 'apple', 3, filter => %L)$s$, f))
+SELECT f, regress.err(format($s$SELECT count(*) FROM gigavector.hybrid_search('hy_docs', 'emb', '[0,0]', 'body', 'apple', 3, filter => %L)$s$, f))
 	FROM unnest(ARRAY[
 		'true; DROP TABLE hy_secret',
 		'true) UNION SELECT 1, 1e9 FROM hy_secret --',
@@ -161,7 +153,7 @@ SELECT array_agg(id ORDER BY id) FROM gigavector.hybrid_search('hy_docs', 'emb',
 CREATE ROLE hy_nobody;
 GRANT USAGE ON SCHEMA gigavector TO hy_nobody;
 SET ROLE hy_nobody;
-SELECT hy_err($s$SELECT count(*) FROM gigavector.hybrid_search('hy_docs', 'emb', '[0,0]', 'body', NULL, 3)$s$);
+SELECT regress.err($s$SELECT count(*) FROM gigavector.hybrid_search('hy_docs', 'emb', '[0,0]', 'body', NULL, 3)$s$);
 RESET ROLE;
 DROP OWNED BY hy_nobody;
 DROP ROLE hy_nobody;
@@ -191,7 +183,7 @@ CREATE TABLE hy_twopk (a int, b int, emb gvector(2), body text, PRIMARY KEY (a, 
 CREATE TABLE hy_nobm25 (id int PRIMARY KEY, emb gvector(2), body text);
 INSERT INTO hy_nobm25 VALUES (1, '[1,1]', 'apple');
 CREATE VIEW hy_view AS SELECT * FROM hy_docs;
-SELECT s, hy_err('SELECT count(*) FROM gigavector.hybrid_search(' || s || ')') FROM unnest(ARRAY[
+SELECT s, regress.err('SELECT count(*) FROM gigavector.hybrid_search(' || s || ')') FROM unnest(ARRAY[
 	$$'hy_docs', 'emb', '[0,0]', 'body', 'apple', 0$$,
 	$$'hy_docs', 'emb', '[0,0]', 'body', 'apple', -1$$,
 	$$'hy_docs', 'emb', '[0,0]', 'body', 'apple', NULL$$,
@@ -220,7 +212,7 @@ SELECT s, hy_err('SELECT count(*) FROM gigavector.hybrid_search(' || s || ')') F
 	$$'hy_twopk', 'emb', '[0,0]', 'body', 'apple', 3$$,
 	$$'hy_view', 'emb', '[0,0]', 'body', 'apple', 3$$,
 	$$'no_such_table', 'emb', '[0,0]', 'body', 'apple', 3$$]) s;
-SELECT hy_err('SELECT gigavector.rrf(0)'), hy_err('SELECT gigavector.rrf(1, -1)');
+SELECT regress.err('SELECT gigavector.rrf(0)'), regress.err('SELECT gigavector.rrf(1, -1)');
 -- no gv_bm25 index is no error when there is no query text: the vector branch alone
 SELECT id, vector_rank FROM gigavector.hybrid_search('hy_nobm25', 'emb', '[0,0]', 'body', NULL, 3);
 
@@ -298,7 +290,7 @@ CREATE ROLE hy_reader;
 GRANT USAGE ON SCHEMA gigavector TO hy_reader;
 GRANT SELECT (id, emb) ON hy_fb TO hy_reader;
 SET ROLE hy_reader;
-SELECT hy_err($s$SELECT count(*) FROM gigavector.hybrid_search('hy_fb', 'emb', '[0,0]', 'body', 'apple', 3)$s$);
+SELECT regress.err($s$SELECT count(*) FROM gigavector.hybrid_search('hy_fb', 'emb', '[0,0]', 'body', 'apple', 3)$s$);
 RESET ROLE;
 GRANT SELECT (body) ON hy_fb TO hy_reader;
 SET ROLE hy_reader;

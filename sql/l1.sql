@@ -5,32 +5,6 @@ SELECT '[1,2,3]'::gvector <+> '[4,0,3]' AS l1, l1_distance('[1,2,3]', '[4,0,3]')
 SELECT '[-1e38,0]'::gvector <+> '[3e38,0]' AS past_float_max;
 SELECT '[1,2]'::gvector <+> '[1,2,3]';
 
--- recall_l1(table, query, k): share of the exact k nearest (by a sequential
--- scan) that the index scan returns, and whether the index was used
-CREATE FUNCTION recall_l1(tbl regclass, q gvector, k int) RETURNS float8
-LANGUAGE plpgsql AS $$
-DECLARE
-	exact int[]; got int[]; used boolean := false; line text;
-BEGIN
-	PERFORM set_config('enable_indexscan', 'off', true);
-	PERFORM set_config('enable_bitmapscan', 'off', true);
-	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %s ORDER BY emb <+> %L::gvector, id LIMIT %s) s',
-				   tbl, q, k) INTO exact;
-	PERFORM set_config('enable_indexscan', 'on', true);
-	PERFORM set_config('enable_seqscan', 'off', true);
-	FOR line IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT id FROM %s ORDER BY emb <+> %L::gvector LIMIT %s',
-							   tbl, q, k) LOOP
-		used := used OR line LIKE '%Index Scan%';
-	END LOOP;
-	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %s ORDER BY emb <+> %L::gvector LIMIT %s) s',
-				   tbl, q, k) INTO got;
-	PERFORM set_config('enable_seqscan', 'on', true);
-	IF NOT used THEN
-		RETURN -1;
-	END IF;
-	RETURN (SELECT count(*) FROM unnest(got) g WHERE g = ANY (exact))::float8 / k;
-END $$;
-
 -- 3,000 points in 8 dimensions, deterministic
 CREATE TABLE l1t (id int, emb gvector(8));
 INSERT INTO l1t SELECT i, ARRAY(SELECT sin(i * (j + 1) * 0.37) * 10 + (i % (j + 3))
@@ -39,7 +13,7 @@ INSERT INTO l1t SELECT i, ARRAY(SELECT sin(i * (j + 1) * 0.37) * 10 + (i % (j + 
 
 -- gv_kdtree: exact, so every query's recall is 1
 CREATE INDEX l1t_kd ON l1t USING gv_kdtree (emb gvector_l1_ops);
-SELECT min(recall_l1('l1t', emb, 20)) AS kdtree_min_recall
+SELECT min(regress.recall('l1t', 'emb', '<+>', emb, 20)) AS kdtree_min_recall
 	FROM (SELECT emb FROM l1t WHERE id % 100 = 7) q;
 -- the distances the index hands back are the operator's own
 SET enable_seqscan = off;
@@ -48,14 +22,14 @@ RESET enable_seqscan;
 -- and it grows by inserts
 INSERT INTO l1t SELECT i, ARRAY(SELECT cos(i * (j + 2) * 0.11) * 12 FROM generate_series(0, 7) j)::gvector
 	FROM generate_series(3001, 4000) i;
-SELECT min(recall_l1('l1t', emb, 20)) AS kdtree_min_recall_after_inserts
+SELECT min(regress.recall('l1t', 'emb', '<+>', emb, 20)) AS kdtree_min_recall_after_inserts
 	FROM (SELECT emb FROM l1t WHERE id % 200 = 3) q;
 DROP INDEX l1t_kd;
 
 -- gv_hnsw: approximate; averaged over 40 queries against the exact answer
 CREATE INDEX l1t_hnsw ON l1t USING gv_hnsw (emb gvector_l1_ops);
 SET gigavector.hnsw_ef_search = 100;
-SELECT avg(recall_l1('l1t', emb, 10)) >= 0.95 AS hnsw_recall_ok
+SELECT avg(regress.recall('l1t', 'emb', '<+>', emb, 10)) >= 0.95 AS hnsw_recall_ok
 	FROM (SELECT emb FROM l1t WHERE id % 100 = 11) q;
 -- the operator class is not the L2 one: ORDER BY <-> cannot use it
 SET enable_seqscan = off;
@@ -72,4 +46,3 @@ DROP TABLE l1t;
 CREATE TABLE l1ip (emb gvector(2));
 CREATE INDEX ON l1ip USING gv_kdtree (emb gvector_ip_ops);
 DROP TABLE l1ip;
-DROP FUNCTION recall_l1;

@@ -19,14 +19,6 @@ SELECT gigavector.maxsim('{"[1,2]"}', '{"[1,2]","[1,2]"}');
 -- overflow: the float nearest 1e20 is 100000002004087734272, squared in double
 SELECT gigavector.maxsim('{"[1e20]"}', '{"[1e20]"}');
 
-CREATE FUNCTION ms_err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- ORDER BY doc @# query: exact, best first (a sequential scan)
 CREATE TABLE maxsim_docs (id int PRIMARY KEY, tokens gvector[]);
 INSERT INTO maxsim_docs VALUES
@@ -40,16 +32,16 @@ SELECT id, gigavector.maxsim(tokens, '{"[1,1]","[2,0]"}') AS score
 -- bad inputs
 SELECT gigavector.maxsim(NULL, '{"[1,1]"}') IS NULL AS null_doc_is_null,
        gigavector.maxsim('{"[1,1]"}', NULL) IS NULL AS null_query_is_null;
-SELECT ms_err($q$SELECT gigavector.maxsim('{}', '{"[1,1]"}')$q$);
-SELECT ms_err($q$SELECT gigavector.maxsim('{"[1,1]"}', '{}')$q$);
-SELECT ms_err($q$SELECT gigavector.maxsim(ARRAY['[1,1]', NULL]::gvector[], '{"[1,1]"}')$q$);
-SELECT ms_err($q$SELECT gigavector.maxsim('{"[1,1]"}', ARRAY[NULL, '[1,1]']::gvector[])$q$);
-SELECT ms_err($q$SELECT gigavector.maxsim('{"[1,1]"}', '{"[1,1]","[1,1,1]"}')$q$);
-SELECT ms_err($q$SELECT gigavector.maxsim('{"[1,1]","[1,2,3]"}', '{"[1,1]"}')$q$);
-SELECT ms_err($q$SELECT gigavector.maxsim('{"[1,1,1]"}', '{"[1,1]"}')$q$);
-SELECT ms_err($q$SELECT gigavector.maxsim('{{"[1,1]"},{"[1,2]"}}', '{"[1,1]"}')$q$);
-SELECT ms_err($q$SELECT gigavector.maxsim('{"[NaN,1]"}', '{"[1,1]"}')$q$);
-SELECT ms_err($q$SELECT gigavector.maxsim('{"[1,1]"}', '{"[1,Infinity]"}')$q$);
+SELECT regress.err($q$SELECT gigavector.maxsim('{}', '{"[1,1]"}')$q$);
+SELECT regress.err($q$SELECT gigavector.maxsim('{"[1,1]"}', '{}')$q$);
+SELECT regress.err($q$SELECT gigavector.maxsim(ARRAY['[1,1]', NULL]::gvector[], '{"[1,1]"}')$q$);
+SELECT regress.err($q$SELECT gigavector.maxsim('{"[1,1]"}', ARRAY[NULL, '[1,1]']::gvector[])$q$);
+SELECT regress.err($q$SELECT gigavector.maxsim('{"[1,1]"}', '{"[1,1]","[1,1,1]"}')$q$);
+SELECT regress.err($q$SELECT gigavector.maxsim('{"[1,1]","[1,2,3]"}', '{"[1,1]"}')$q$);
+SELECT regress.err($q$SELECT gigavector.maxsim('{"[1,1,1]"}', '{"[1,1]"}')$q$);
+SELECT regress.err($q$SELECT gigavector.maxsim('{{"[1,1]"},{"[1,2]"}}', '{"[1,1]"}')$q$);
+SELECT regress.err($q$SELECT gigavector.maxsim('{"[NaN,1]"}', '{"[1,1]"}')$q$);
+SELECT regress.err($q$SELECT gigavector.maxsim('{"[1,1]"}', '{"[1,Infinity]"}')$q$);
 
 -- the index-accelerated search: token vectors in a gv_hnsw index
 CREATE TABLE maxsim_tokens (doc_id int, token gvector(2));
@@ -81,15 +73,14 @@ SELECT * FROM gigavector.maxsim_search('maxsim_docs2', 'maxsim_tokens2',
 	'{"[1,1]","[2,0]"}', 2, 8, id_column => 'doc', tokens_column => 'vecs',
 	doc_column => 'd', token_column => 'v');
 -- bad inputs
-SELECT ms_err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', NULL, 3)$q$);
-SELECT ms_err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{}', 3)$q$);
-SELECT ms_err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{"[1,1]","[1]"}', 3)$q$);
-SELECT ms_err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{"[1,1]"}', 0)$q$);
-SELECT ms_err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{"[1,1]"}', 3, 0)$q$);
-SELECT ms_err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', NULL, '{"[1,1]"}', 3)$q$);
-SELECT ms_err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{"[1,1,1]"}', 3)$q$);
-SELECT ms_err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{"[1,1]"}', 3,
+SELECT regress.err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', NULL, 3)$q$);
+SELECT regress.err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{}', 3)$q$);
+SELECT regress.err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{"[1,1]","[1]"}', 3)$q$);
+SELECT regress.err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{"[1,1]"}', 0)$q$);
+SELECT regress.err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{"[1,1]"}', 3, 0)$q$);
+SELECT regress.err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', NULL, '{"[1,1]"}', 3)$q$);
+SELECT regress.err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{"[1,1,1]"}', 3)$q$);
+SELECT regress.err($q$SELECT * FROM gigavector.maxsim_search('maxsim_docs', 'maxsim_tokens', '{"[1,1]"}', 3,
 	token_column => 'no_such_column')$q$);
 
-DROP FUNCTION ms_err(text);
 DROP TABLE maxsim_docs, maxsim_tokens, maxsim_docs2, maxsim_tokens2;

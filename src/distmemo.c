@@ -147,14 +147,16 @@ GvDistanceMemoGet(FunctionCallInfo fcinfo, GvMemoKernel kernel, double *value)
 }
 
 static void
-DistanceMemoXactCallback(XactEvent event, void *arg)
+DistanceMemoXactCallback(XactEvent event pg_attribute_unused(), void *arg pg_attribute_unused())
 {
 	memo.valid = false;
 }
 
 static void
-DistanceMemoSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
-							SubTransactionId parentSubid, void *arg)
+DistanceMemoSubXactCallback(SubXactEvent event pg_attribute_unused(),
+							SubTransactionId mySubid pg_attribute_unused(),
+							SubTransactionId parentSubid pg_attribute_unused(),
+							void *arg pg_attribute_unused())
 {
 	memo.valid = false;
 }

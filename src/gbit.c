@@ -133,25 +133,7 @@ PG_FUNCTION_INFO_V1(gbit_typmod_in);
 Datum
 gbit_typmod_in(PG_FUNCTION_ARGS)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
-	int32	   *tl;
-	int			n;
-
-	tl = ArrayGetIntegerTypmods(ta, &n);
-	if (n != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier"),
-				 errhint("Write gbit(n) with a single number of bits.")));
-	if (*tl < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("length for type gbit must be at least 1")));
-	if (*tl > GBIT_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("length for type gbit cannot exceed %d", GBIT_MAX_DIM)));
-	PG_RETURN_INT32(*tl);
+	PG_RETURN_INT32(GvTypmodIn(PG_GETARG_ARRAYTYPE_P(0), "gbit", "length", "bits", GBIT_MAX_DIM));
 }
 
 PG_FUNCTION_INFO_V1(gbit_coerce);

@@ -296,25 +296,8 @@ PG_FUNCTION_INFO_V1(gsparsevec_typmod_in);
 Datum
 gsparsevec_typmod_in(PG_FUNCTION_ARGS)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
-	int32	   *tl;
-	int			n;
-
-	tl = ArrayGetIntegerTypmods(ta, &n);
-	if (n != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier"),
-				 errhint("Write gsparsevec(n) with a single number of dimensions.")));
-	if (*tl < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type gsparsevec must be at least 1")));
-	if (*tl > GSPARSEVEC_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type gsparsevec cannot exceed %d", GSPARSEVEC_MAX_DIM)));
-	PG_RETURN_INT32(*tl);
+	PG_RETURN_INT32(GvTypmodIn(PG_GETARG_ARRAYTYPE_P(0), "gsparsevec", "dimensions", "dimensions",
+							   GSPARSEVEC_MAX_DIM));
 }
 
 PG_FUNCTION_INFO_V1(gsparsevec_coerce);

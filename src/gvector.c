@@ -251,11 +251,13 @@ gvector_out(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------------
  */
 
-PG_FUNCTION_INFO_V1(gvector_typmod_in);
-Datum
-gvector_typmod_in(PG_FUNCTION_ARGS)
+/*
+ * The typmod input of every vector type: one number from 1 to maxdim, the
+ * "dimensions" (or, for gbit, the "length" in "bits") of type typname.
+ */
+int32
+GvTypmodIn(ArrayType *ta, const char *typname, const char *what, const char *unit, int maxdim)
 {
-	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
 	int32	   *tl;
 	int			n;
 
@@ -264,17 +266,24 @@ gvector_typmod_in(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid type modifier"),
-				 errhint("Write gvector(n) with a single number of dimensions.")));
+				 errhint("Write %s(n) with a single number of %s.", typname, unit)));
 	if (*tl < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type gvector must be at least 1")));
-	if (*tl > GVECTOR_MAX_DIM)
+				 errmsg("%s for type %s must be at least 1", what, typname)));
+	if (*tl > maxdim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type gvector cannot exceed %d",
-						GVECTOR_MAX_DIM)));
-	PG_RETURN_INT32(*tl);
+				 errmsg("%s for type %s cannot exceed %d", what, typname, maxdim)));
+	return *tl;
+}
+
+PG_FUNCTION_INFO_V1(gvector_typmod_in);
+Datum
+gvector_typmod_in(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(GvTypmodIn(PG_GETARG_ARRAYTYPE_P(0), "gvector", "dimensions", "dimensions",
+							   GVECTOR_MAX_DIM));
 }
 
 /*
@@ -1111,7 +1120,7 @@ ghalfvec_sum(PG_FUNCTION_ARGS)
 /* The SIMD tier the distance kernels use in this backend. */
 PG_FUNCTION_INFO_V1(gvector_distance_kernel);
 Datum
-gvector_distance_kernel(PG_FUNCTION_ARGS)
+gvector_distance_kernel(FunctionCallInfo fcinfo pg_attribute_unused())
 {
 	PG_RETURN_TEXT_P(cstring_to_text(GvDistanceKernelName()));
 }

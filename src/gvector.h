@@ -8,6 +8,7 @@
 #define GVECTOR_H
 
 #include "fmgr.h"
+#include "utils/array.h"
 
 /*
  * 16,000 float4 values are 64 kB: a stored value is TOASTed, and the
@@ -31,6 +32,8 @@ typedef GvectorData *Gvector;
 #define PG_RETURN_GVECTOR_P(x)	PG_RETURN_POINTER(x)
 
 extern Gvector InitGvector(int dim);
+extern int32 GvTypmodIn(ArrayType *ta, const char *typname, const char *what,
+						const char *unit, int maxdim);
 extern void GvectorCheckDim(int dim);
 extern void GvectorCheckElement(float value);
 extern void GvectorCheckSameDims(Gvector a, Gvector b);

@@ -55,7 +55,7 @@ static const GvMetricData GvMetricSparseL1 = {GV_METRIC_L1, "l1", GV_TYPE_GSPARS
 #define GV_METRIC_SUPPORT(fname, metric) \
 PG_FUNCTION_INFO_V1(fname); \
 Datum \
-fname(PG_FUNCTION_ARGS) \
+fname(FunctionCallInfo fcinfo pg_attribute_unused()) \
 { \
 	PG_RETURN_POINTER(&(metric)); \
 }

@@ -1,87 +1,89 @@
 /*
  * gvparallel.h
- *	  What the parallel index builds (gv_hnsw's hnswbuildparallel.c, gv_bm25's
- *	  bm25buildparallel.c) share, after nbtsort.c: the lock modes a worker
- *	  opens the relations with, the scan of a participant's share of the
- *	  table, and the workers' buffer and WAL usage for pg_stat_statements and
- *	  the like.
+ *	  The skeleton of a parallel index build, after nbtsort.c, shared by
+ *	  gv_hnsw (hnswbuildparallel.c: one graph in shared memory) and gv_bm25
+ *	  (bm25buildparallel.c: one shared tuplesort): the DSM segment with the
+ *	  access method's shared state, a parallel heap scan and one chunk of
+ *	  the access method's own; the snapshot; the workers' launch, their
+ *	  share of the table and their buffer and WAL usage.
+ *
+ * The leader:
+ *		GvParallelBegin(&pb, ...)		set up, false: build serially
+ *		(fill in its shared state and pb.space)
+ *		GvParallelLaunch(&pb, ...)		false: no worker, build serially
+ *		(scan its own share with GvParallelScan, if it takes part)
+ *		GvParallelFinish(&pb)			the workers' heap rows
+ *		GvParallelEnd(&pb)				or GvParallelEndWorkers, then GvParallelEnd
+ *
+ * A worker, in its entry point:
+ *		GvParallelWorkerBegin(&w, toc)	relations open, shared state found
+ *		(scan its share with GvParallelScan)
+ *		GvParallelWorkerEnd(&w, toc, reltuples)
  */
 #ifndef GV_PARALLEL_H
 #define GV_PARALLEL_H
 
-#include "access/genam.h"
 #include "access/parallel.h"
-#include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/index.h"
 #include "executor/instrument.h"
+#include "storage/spin.h"
 #include "utils/rel.h"
+#include "utils/snapshot.h"
 
-/* toc keys of the usage counters; an access method's own keys differ */
-#define GV_PARALLEL_KEY_BUFFER_USAGE	UINT64CONST(0xC000000000000001)
-#define GV_PARALLEL_KEY_WAL_USAGE		UINT64CONST(0xC000000000000002)
-
-/* The same lock modes as the leader's CREATE INDEX (see nbtsort.c). */
-static inline void
-GvParallelOpen(Oid heaprelid, Oid indexrelid, bool isconcurrent, Relation *heap, Relation *index)
+/*
+ * What an access method's shared state starts with (its first member); the
+ * parallel heap scan follows the whole struct.
+ */
+typedef struct GvParallelSharedData
 {
-	*heap = table_open(heaprelid, isconcurrent ? ShareUpdateExclusiveLock : ShareLock);
-	*index = index_open(indexrelid, RowExclusiveLock);
-}
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	Size		scanoffset;		/* of the parallel heap scan, from here */
 
-static inline void
-GvParallelClose(Relation heap, Relation index, bool isconcurrent)
+	slock_t		mutex;			/* protects reltuples */
+	double		reltuples;		/* heap rows the workers scanned */
+} GvParallelSharedData;
+
+typedef GvParallelSharedData *GvParallelShared;
+
+/* The leader's side of a parallel build. */
+typedef struct GvParallelBuildData
 {
-	index_close(index, RowExclusiveLock);
-	table_close(heap, isconcurrent ? ShareUpdateExclusiveLock : ShareLock);
-}
+	ParallelContext *pcxt;		/* NULL once the workers are gone */
+	Snapshot	snapshot;		/* the scans', until GvParallelEnd */
+	GvParallelShared shared;	/* the access method's shared state */
+	void	   *space;			/* its chunk of its own, uninitialised */
+	BufferUsage *bufferUsage;
+	WalUsage   *walUsage;
+} GvParallelBuildData;
 
-/* Scan a participant's share of the table (pscan) into callback. */
-static inline double
-GvParallelScan(Relation heap, Relation index, ParallelTableScanDesc pscan, bool isconcurrent,
-			   bool leader, IndexBuildCallback callback, void *state)
+typedef GvParallelBuildData *GvParallelBuild;
+
+/* A worker's side. */
+typedef struct GvParallelWorkerData
 {
-	IndexInfo  *indexInfo = BuildIndexInfo(index);
+	GvParallelShared shared;
+	void	   *space;
+	Relation	heap;
+	Relation	index;
+} GvParallelWorkerData;
 
-	indexInfo->ii_Concurrent = isconcurrent;
-	return table_index_build_scan(heap, index, indexInfo, true, leader, callback, state,
-								  table_beginscan_parallel(heap, pscan));
-}
+typedef GvParallelWorkerData *GvParallelWorker;
 
-static inline void
-GvParallelEstimateUsage(ParallelContext *pcxt, int nworkers)
-{
-	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(BufferUsage), nworkers));
-	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(sizeof(WalUsage), nworkers));
-	shm_toc_estimate_keys(&pcxt->estimator, 2);
-}
-
-static inline void
-GvParallelAllocUsage(ParallelContext *pcxt, int nworkers, BufferUsage **bufferUsage,
-					 WalUsage **walUsage)
-{
-	*bufferUsage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(BufferUsage), nworkers));
-	shm_toc_insert(pcxt->toc, GV_PARALLEL_KEY_BUFFER_USAGE, *bufferUsage);
-	*walUsage = shm_toc_allocate(pcxt->toc, mul_size(sizeof(WalUsage), nworkers));
-	shm_toc_insert(pcxt->toc, GV_PARALLEL_KEY_WAL_USAGE, *walUsage);
-}
-
-/* In a worker, at its end: its usage into its slot. */
-static inline void
-GvParallelReportUsage(shm_toc *toc)
-{
-	BufferUsage *bufferUsage = shm_toc_lookup(toc, GV_PARALLEL_KEY_BUFFER_USAGE, false);
-	WalUsage   *walUsage = shm_toc_lookup(toc, GV_PARALLEL_KEY_WAL_USAGE, false);
-
-	InstrEndParallelQuery(&bufferUsage[ParallelWorkerNumber], &walUsage[ParallelWorkerNumber]);
-}
-
-/* In the leader, once the workers finished: their usage into its own. */
-static inline void
-GvParallelAccumUsage(ParallelContext *pcxt, BufferUsage *bufferUsage, WalUsage *walUsage)
-{
-	for (int i = 0; i < pcxt->nworkers_launched; i++)
-		InstrAccumParallelQuery(&bufferUsage[i], &walUsage[i]);
-}
+extern bool GvParallelPossible(void);
+extern bool GvParallelBegin(GvParallelBuild pb, const char *entrypoint, Relation heap,
+							Relation index, IndexInfo *indexInfo, int nworkers,
+							Size sharedsize, Size spacesize);
+extern bool GvParallelLaunch(GvParallelBuild pb, Relation index, const char *amname,
+							 int nworkers);
+extern double GvParallelScan(GvParallelShared shared, Relation heap, Relation index,
+							 bool leader, IndexBuildCallback callback, void *state);
+extern double GvParallelFinish(GvParallelBuild pb);
+extern void GvParallelEndWorkers(GvParallelBuild pb);
+extern void GvParallelEnd(GvParallelBuild pb);
+extern void GvParallelWorkerBegin(GvParallelWorker w, shm_toc *toc);
+extern void GvParallelWorkerEnd(GvParallelWorker w, shm_toc *toc, double reltuples);
 
 #endif							/* GV_PARALLEL_H */

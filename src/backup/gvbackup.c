@@ -81,7 +81,7 @@ ContextAlloc(size_t size, void *arg)
 
 /* ... and go back to it. */
 static void
-ContextFree(void *ptr, void *arg)
+ContextFree(void *ptr, void *arg pg_attribute_unused())
 {
 	pfree(ptr);
 }

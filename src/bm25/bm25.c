@@ -151,7 +151,7 @@ bm25buildphasename(int64 phasenum)
 
 PG_FUNCTION_INFO_V1(gv_bm25_handler);
 Datum
-gv_bm25_handler(PG_FUNCTION_ARGS)
+gv_bm25_handler(FunctionCallInfo fcinfo pg_attribute_unused())
 {
 	IndexAmRoutine *amroutine = GvMakeAmRoutine();
 

@@ -256,8 +256,8 @@ AddDocument(Bm25BuildState *bs, ItemPointer tid, Bm25Bag *bag)
 }
 
 static void
-BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
-			  bool tupleIsAlive, void *state)
+BuildCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *values, bool *isnull,
+			  bool tupleIsAlive pg_attribute_unused(), void *state)
 {
 	Bm25BuildState *bs = state;
 	MemoryContext old;

@@ -26,7 +26,6 @@
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "access/xact.h"
 #include "bm25.h"
 #include "catalog/index.h"
 #include "catalog/pg_collation_d.h"
@@ -38,32 +37,22 @@
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "pgstat.h"
-#include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/tuplesort.h"
 
-#define PARALLEL_KEY_BM25_SHARED	UINT64CONST(0xB000000000000001)
-#define PARALLEL_KEY_TUPLESORT		UINT64CONST(0xB000000000000002)
-
-/* Shared state of a parallel build; the parallel heap scan follows it. */
+/*
+ * Shared state of a parallel build (gvparallel.h's, then ours); the space
+ * beside it is the shared sort.
+ */
 typedef struct Bm25ParallelSharedData
 {
-	Oid			heaprelid;
-	Oid			indexrelid;
-	bool		isconcurrent;
+	GvParallelSharedData base;
 	Oid			cfg;			/* the index's configuration, resolved by the leader */
 	int			sortmem;		/* kB of each participant's sort */
-
-	slock_t		mutex;			/* protects the rest */
-	double		reltuples;		/* heap rows the workers scanned */
 } Bm25ParallelSharedData;
 
 typedef Bm25ParallelSharedData *Bm25ParallelShared;
-
-#define ParallelTableScanFromShared(shared) \
-	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(Bm25ParallelSharedData))))
 
 /* One participant's state while it scans. */
 typedef struct ParticipantState
@@ -109,8 +98,7 @@ BeginStreamSort(TupleDesc desc, int workMem, SortCoordinate coordinate)
 int
 Bm25ParallelWorkers(Relation heap, Relation index)
 {
-	if (!IsNormalProcessingMode() || IsInParallelMode() ||
-		max_parallel_maintenance_workers == 0)
+	if (!GvParallelPossible())
 		return 0;
 	return plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
 }
@@ -132,8 +120,8 @@ PutTuple(ParticipantState *ps, text *lexeme, uint64 key, uint32 tf, uint32 dl)
 }
 
 static void
-ParallelCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
-				 bool tupleIsAlive, void *state)
+ParallelCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *values,
+				 bool *isnull, bool tupleIsAlive pg_attribute_unused(), void *state)
 {
 	ParticipantState *ps = (ParticipantState *) state;
 	MemoryContext old;
@@ -177,8 +165,7 @@ Participate(Bm25ParallelShared shared, Sharedsort *sharedsort, Relation heap, Re
 	coordinate.sharedsort = sharedsort;
 	ps.sort = BeginStreamSort(desc, shared->sortmem, &coordinate);
 
-	reltuples = GvParallelScan(heap, index, ParallelTableScanFromShared(shared),
-							   shared->isconcurrent, leader, ParallelCallback, &ps);
+	reltuples = GvParallelScan(&shared->base, heap, index, leader, ParallelCallback, &ps);
 	tuplesort_performsort(ps.sort);
 	tuplesort_end(ps.sort);
 	ExecDropSingleTupleTableSlot(ps.slot);
@@ -190,25 +177,13 @@ Participate(Bm25ParallelShared shared, Sharedsort *sharedsort, Relation heap, Re
 void
 Bm25ParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 {
-	Bm25ParallelShared shared;
-	Sharedsort *sharedsort;
-	Relation	heap;
-	Relation	index;
+	GvParallelWorkerData w;
 	double		reltuples;
 
-	shared = shm_toc_lookup(toc, PARALLEL_KEY_BM25_SHARED, false);
-	sharedsort = shm_toc_lookup(toc, PARALLEL_KEY_TUPLESORT, false);
-	tuplesort_attach_shared(sharedsort, seg);
-	InstrStartParallelQuery();
-
-	GvParallelOpen(shared->heaprelid, shared->indexrelid, shared->isconcurrent, &heap, &index);
-	reltuples = Participate(shared, sharedsort, heap, index, false);
-
-	SpinLockAcquire(&shared->mutex);
-	shared->reltuples += reltuples;
-	SpinLockRelease(&shared->mutex);
-	GvParallelReportUsage(toc);
-	GvParallelClose(heap, index, shared->isconcurrent);
+	GvParallelWorkerBegin(&w, toc);
+	tuplesort_attach_shared(w.space, seg);
+	reltuples = Participate((Bm25ParallelShared) w.shared, w.space, w.heap, w.index, false);
+	GvParallelWorkerEnd(&w, toc, reltuples);
 }
 
 /* Merge the participants' runs into the build state. */
@@ -260,85 +235,32 @@ bool
 Bm25BuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, Oid cfg,
 				  Bm25BuildState *bs, int nworkers, double *reltuples)
 {
-	ParallelContext *pcxt;
-	Snapshot	snapshot;
-	Size		sharedSize;
-	Size		sortSize;
+	GvParallelBuildData pb;
 	Bm25ParallelShared shared;
 	Sharedsort *sharedsort;
-	BufferUsage *bufferUsage;
-	WalUsage   *walUsage;
-	int			nparticipants;
 
-	EnterParallelMode();
-	pcxt = CreateParallelContext("gigavector", "Bm25ParallelBuildMain", nworkers);
-
-	/* As nbtsort.c: SnapshotAny, or an MVCC snapshot for CONCURRENTLY. */
-	snapshot = indexInfo->ii_Concurrent ?
-		RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
-
-	sharedSize = BUFFERALIGN(sizeof(Bm25ParallelSharedData)) +
-		table_parallelscan_estimate(heap, snapshot);
-	sortSize = tuplesort_estimate_shared(nworkers + 1);
-	shm_toc_estimate_chunk(&pcxt->estimator, sharedSize);
-	shm_toc_estimate_chunk(&pcxt->estimator, sortSize);
-	shm_toc_estimate_keys(&pcxt->estimator, 2);
-	GvParallelEstimateUsage(pcxt, nworkers);
-	InitializeParallelDSM(pcxt);
-	if (pcxt->seg == NULL)
-		goto serial;
-
-	shared = shm_toc_allocate(pcxt->toc, sharedSize);
-	MemSet(shared, 0, sizeof(Bm25ParallelSharedData));
-	shared->heaprelid = RelationGetRelid(heap);
-	shared->indexrelid = RelationGetRelid(index);
-	shared->isconcurrent = indexInfo->ii_Concurrent;
+	if (!GvParallelBegin(&pb, "Bm25ParallelBuildMain", heap, index, indexInfo, nworkers,
+						 sizeof(Bm25ParallelSharedData), tuplesort_estimate_shared(nworkers + 1)))
+		return false;
+	shared = (Bm25ParallelShared) pb.shared;
 	shared->cfg = cfg;
 	shared->sortmem = Max(64, maintenance_work_mem / (nworkers + 1));
-	SpinLockInit(&shared->mutex);
-	table_parallelscan_initialize(heap, ParallelTableScanFromShared(shared), snapshot);
-	sharedsort = shm_toc_allocate(pcxt->toc, sortSize);
-	tuplesort_initialize_shared(sharedsort, nworkers + 1, pcxt->seg);
-	shm_toc_insert(pcxt->toc, PARALLEL_KEY_BM25_SHARED, shared);
-	shm_toc_insert(pcxt->toc, PARALLEL_KEY_TUPLESORT, sharedsort);
-	GvParallelAllocUsage(pcxt, nworkers, &bufferUsage, &walUsage);
-
-	LaunchParallelWorkers(pcxt);
-	ereport(DEBUG1,
-			(errmsg_internal("gv_bm25 build of \"%s\": %d of %d parallel workers launched",
-							 RelationGetRelationName(index), pcxt->nworkers_launched,
-							 nworkers)));
-	if (pcxt->nworkers_launched == 0)
-	{
-		WaitForParallelWorkersToFinish(pcxt);
-		goto serial;
-	}
+	sharedsort = pb.space;
+	tuplesort_initialize_shared(sharedsort, nworkers + 1, pb.pcxt->seg);
+	if (!GvParallelLaunch(&pb, index, "gv_bm25", nworkers))
+		return false;
 
 	/*
 	 * The leader sorts a share too (the shared sort was sized for it), even
 	 * with parallel_leader_participation off: a participant that never
 	 * started would leave the merge waiting for its run.
 	 */
-	WaitForParallelWorkersToAttach(pcxt);
+	WaitForParallelWorkersToAttach(pb.pcxt);
 	*reltuples = Participate(shared, sharedsort, heap, index, true);
-	WaitForParallelWorkersToFinish(pcxt);
-	*reltuples += shared->reltuples;
-	GvParallelAccumUsage(pcxt, bufferUsage, walUsage);
+	*reltuples += GvParallelFinish(&pb);
 
-	nparticipants = pcxt->nworkers_launched + 1;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_BM25_PHASE_MERGE);
-	ReadStream(sharedsort, nparticipants, bs);
-
-	DestroyParallelContext(pcxt);
-	ExitParallelMode();
-	if (IsMVCCSnapshot(snapshot))
-		UnregisterSnapshot(snapshot);
+	ReadStream(sharedsort, pb.pcxt->nworkers_launched + 1, bs);
+	GvParallelEnd(&pb);
 	return true;
-
-serial:
-	if (IsMVCCSnapshot(snapshot))
-		UnregisterSnapshot(snapshot);
-	DestroyParallelContext(pcxt);
-	ExitParallelMode();
-	return false;
 }

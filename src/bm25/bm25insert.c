@@ -584,8 +584,8 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 
 /* One row's text: its document entry, then one posting per term. */
 static void
-IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-		 Relation heap)
+IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), ItemPointer heap_tid,
+		 Relation heap pg_attribute_unused())
 {
 	InsertState is;
 	Bm25Bag    *bag;
@@ -622,9 +622,9 @@ IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
  * aminsert (NULLs are not indexed)
  */
 bool
-bm25insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
-		   IndexInfo *indexInfo)
+bm25insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+		   IndexUniqueCheck checkUnique pg_attribute_unused(),
+		   bool indexUnchanged pg_attribute_unused(), IndexInfo *indexInfo pg_attribute_unused())
 {
 	return GvAmInsert(index, values, isnull, heap_tid, heap, "gv_bm25 insert",
 					  IndexRow);

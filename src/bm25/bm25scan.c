@@ -184,7 +184,8 @@ SameQuery(Bm25Query a, Bm25Query b)
 }
 
 void
-bm25rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+bm25rescan(IndexScanDesc scan, ScanKey keys, int nkeys pg_attribute_unused(), ScanKey orderbys,
+		   int norderbys pg_attribute_unused())
 {
 	Bm25ScanOpaque so = (Bm25ScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
@@ -679,7 +680,7 @@ RunRound(IndexScanDesc scan)
 }
 
 bool
-bm25gettuple(IndexScanDesc scan, ScanDirection dir)
+bm25gettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 {
 	Bm25ScanOpaque so = (Bm25ScanOpaque) scan->opaque;
 	Bm25Hit    *h;

@@ -253,7 +253,7 @@ gvhnswbuildphasename(int64 phasenum)
 
 PG_FUNCTION_INFO_V1(gv_hnsw_handler);
 Datum
-gv_hnsw_handler(PG_FUNCTION_ARGS)
+gv_hnsw_handler(FunctionCallInfo fcinfo pg_attribute_unused())
 {
 	IndexAmRoutine *amroutine = GvMakeAmRoutine();
 

@@ -62,7 +62,7 @@ SwitchToDisk(GvHnswBuildState *bs)
 
 static void
 BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
-			  bool tupleIsAlive, void *state)
+			  bool tupleIsAlive pg_attribute_unused(), void *state)
 {
 	GvHnswBuildState *bs = (GvHnswBuildState *) state;
 	MemoryContext old;

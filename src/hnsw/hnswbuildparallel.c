@@ -29,7 +29,6 @@
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "access/xact.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "gvparallel.h"
@@ -38,36 +37,26 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
 #include "pgstat.h"
-#include "storage/spin.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/wait_event.h"
-
-#define PARALLEL_KEY_HNSW_SHARED	UINT64CONST(0xA000000000000001)
-#define PARALLEL_KEY_HNSW_GRAPH		UINT64CONST(0xA000000000000002)
 
 /* How often (rows of its own) the leader reports everyone's progress. */
 #define PROGRESS_INTERVAL			64
 
-/* Shared state of a parallel build; the parallel heap scan follows it. */
+/*
+ * Shared state of a parallel build (gvparallel.h's, then ours); the space
+ * beside it is the graph.
+ */
 typedef struct GvHnswParallelSharedData
 {
-	Oid			heaprelid;
-	Oid			indexrelid;
-	bool		isconcurrent;
+	GvParallelSharedData base;
 	GvHnswInfoData info;		/* the index's shape; metric re-resolved by each */
 	int			tranche;		/* of the graph's LWLocks */
 	pg_atomic_uint64 tuplesDone;	/* rows in the graph, all participants */
 	pg_atomic_uint32 workersDone;
-
-	slock_t		mutex;			/* protects reltuples */
-	double		reltuples;		/* heap rows the workers scanned */
 } GvHnswParallelSharedData;
 
 typedef GvHnswParallelSharedData *GvHnswParallelShared;
-
-#define ParallelTableScanFromShared(shared) \
-	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(GvHnswParallelSharedData))))
 
 /* One participant's state while it scans. */
 typedef struct ParticipantState
@@ -123,8 +112,7 @@ GvHnswParallelWorkers(Relation heap, Relation index)
 	double		toastPages = 0;
 	volatile int nworkers = 0;
 
-	if (!IsNormalProcessingMode() || IsInParallelMode() ||
-		max_parallel_maintenance_workers == 0)
+	if (!GvParallelPossible())
 		return 0;
 
 	/*
@@ -161,7 +149,7 @@ GvHnswParallelWorkers(Relation heap, Relation index)
 
 static void
 ParallelCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
-				 bool tupleIsAlive, void *state)
+				 bool tupleIsAlive pg_attribute_unused(), void *state)
 {
 	ParticipantState *ps = (ParticipantState *) state;
 	MemoryContext old;
@@ -211,39 +199,28 @@ Participate(GvHnswParallelShared shared, char *graphSpace, Relation heap, Relati
 	pg_prng_seed(&ps.prng, UINT64CONST(0x67766873776e6831) +
 				 (leader ? 0 : ParallelWorkerNumber + 1));
 
-	reltuples = GvParallelScan(heap, index, ParallelTableScanFromShared(shared),
-							   shared->isconcurrent, leader, ParallelCallback, &ps);
+	reltuples = GvParallelScan(&shared->base, heap, index, leader, ParallelCallback, &ps);
 	MemoryContextDelete(ps.tmpCtx);
 	return reltuples;
 }
 
 /* Entry point of a parallel worker (CreateParallelContext names it). */
 void
-GvHnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
+GvHnswParallelBuildMain(dsm_segment *seg pg_attribute_unused(), shm_toc *toc)
 {
+	GvParallelWorkerData w;
 	GvHnswParallelShared shared;
-	char	   *graphSpace;
-	Relation	heap;
-	Relation	index;
 	double		reltuples;
 
-	shared = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_SHARED, false);
-	graphSpace = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_GRAPH, false);
+	GvParallelWorkerBegin(&w, toc);
+	shared = (GvHnswParallelShared) w.shared;
 	GraphTranche(shared->tranche);
-	InstrStartParallelQuery();
-
-	GvParallelOpen(shared->heaprelid, shared->indexrelid, shared->isconcurrent, &heap, &index);
-	reltuples = Participate(shared, graphSpace, heap, index, false);
-
-	SpinLockAcquire(&shared->mutex);
-	shared->reltuples += reltuples;
-	SpinLockRelease(&shared->mutex);
+	reltuples = Participate(shared, w.space, w.heap, w.index, false);
 	pg_atomic_fetch_add_u32(&shared->workersDone, 1);
-	GvParallelReportUsage(toc);
-	GvParallelClose(heap, index, shared->isconcurrent);
+	GvParallelWorkerEnd(&w, toc, reltuples);
 }
 
-/* Wait for the workers, reporting everyone's progress meanwhile. */
+/* Wait for the workers' scans, reporting everyone's progress meanwhile. */
 static void
 WaitForWorkers(ParallelContext *pcxt, GvHnswParallelShared shared)
 {
@@ -257,12 +234,11 @@ WaitForWorkers(ParallelContext *pcxt, GvHnswParallelShared shared)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	WaitForParallelWorkersToFinish(pcxt);
 }
 
 static void
 RescanCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
-			   bool tupleIsAlive, void *state)
+			   bool tupleIsAlive pg_attribute_unused(), void *state)
 {
 	RescanState *rs = (RescanState *) state;
 	MemoryContext old;
@@ -318,72 +294,31 @@ GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswI
 					int nworkers, double *reltuples, double *indtuples)
 {
 	Size		memLimit = (Size) maintenance_work_mem * 1024;
-	ParallelContext *pcxt;
-	Snapshot	snapshot;
-	Size		sharedSize;
-	Size		graphSize;
+	GvParallelBuildData pb;
 	GvHnswParallelShared shared;
-	char	   *graphSpace;
 	GvHnswGraphData graph;
 	GvHnswTidSetData inGraph;
-	BufferUsage *bufferUsage;
-	WalUsage   *walUsage;
 	double		ngraph;
 	bool		full;
 
-	EnterParallelMode();
-	pcxt = CreateParallelContext("gigavector", "GvHnswParallelBuildMain", nworkers);
-
-	/* As nbtsort.c: SnapshotAny, or an MVCC snapshot for CONCURRENTLY. */
-	snapshot = indexInfo->ii_Concurrent ?
-		RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
-
-	sharedSize = BUFFERALIGN(sizeof(GvHnswParallelSharedData)) +
-		table_parallelscan_estimate(heap, snapshot);
-	graphSize = GvHnswGraphSpace(info, memLimit);
-	shm_toc_estimate_chunk(&pcxt->estimator, sharedSize);
-	shm_toc_estimate_chunk(&pcxt->estimator, graphSize);
-	shm_toc_estimate_keys(&pcxt->estimator, 2);
-	GvParallelEstimateUsage(pcxt, nworkers);
-	InitializeParallelDSM(pcxt);
-	if (pcxt->seg == NULL)
-		goto serial;
-
-	shared = shm_toc_allocate(pcxt->toc, sharedSize);
-	MemSet(shared, 0, sizeof(GvHnswParallelSharedData));
-	shared->heaprelid = RelationGetRelid(heap);
-	shared->indexrelid = RelationGetRelid(index);
-	shared->isconcurrent = indexInfo->ii_Concurrent;
+	if (!GvParallelBegin(&pb, "GvHnswParallelBuildMain", heap, index, indexInfo, nworkers,
+						 sizeof(GvHnswParallelSharedData), GvHnswGraphSpace(info, memLimit)))
+		return false;
+	shared = (GvHnswParallelShared) pb.shared;
 	shared->info = *info;
 	shared->tranche = GraphTranche(0);
 	pg_atomic_init_u64(&shared->tuplesDone, 0);
 	pg_atomic_init_u32(&shared->workersDone, 0);
-	SpinLockInit(&shared->mutex);
-	table_parallelscan_initialize(heap, ParallelTableScanFromShared(shared), snapshot);
-	graphSpace = shm_toc_allocate(pcxt->toc, graphSize);
-	GvHnswGraphInitShared(&graph, info, memLimit, graphSpace, shared->tranche);
-	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_SHARED, shared);
-	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_GRAPH, graphSpace);
-	GvParallelAllocUsage(pcxt, nworkers, &bufferUsage, &walUsage);
-
-	LaunchParallelWorkers(pcxt);
-	ereport(DEBUG1,
-			(errmsg_internal("gv_hnsw build of \"%s\": %d of %d parallel workers launched",
-							 RelationGetRelationName(index), pcxt->nworkers_launched,
-							 nworkers)));
-	if (pcxt->nworkers_launched == 0)
-	{
-		WaitForParallelWorkersToFinish(pcxt);
-		goto serial;
-	}
+	GvHnswGraphInitShared(&graph, info, memLimit, pb.space, shared->tranche);
+	if (!GvParallelLaunch(&pb, index, "gv_hnsw", nworkers))
+		return false;
 
 	/* As nbtsort.c: the leader scans too unless parallel_leader_participation is off. */
 	*reltuples = 0;
 	if (parallel_leader_participation)
-		*reltuples = Participate(shared, graphSpace, heap, index, true);
-	WaitForWorkers(pcxt, shared);
-	*reltuples += shared->reltuples;
-	GvParallelAccumUsage(pcxt, bufferUsage, walUsage);
+		*reltuples = Participate(shared, pb.space, heap, index, true);
+	WaitForWorkers(pb.pcxt, shared);
+	*reltuples += GvParallelFinish(&pb);
 
 	ngraph = pg_atomic_read_u32(&graph.hdr->nelements);
 	full = pg_atomic_read_u32(&graph.hdr->full) != 0;
@@ -400,24 +335,15 @@ GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswI
 			GvHnswTidSetAdd(&inGraph, &((GvHnswGraphElement)
 										(graph.arena + graph.offsets[i]))->heaptid);
 	}
-	DestroyParallelContext(pcxt);
-	ExitParallelMode();
+	GvParallelEndWorkers(&pb);
 
 	*indtuples = ngraph;
 	if (full)
 	{
-		*indtuples += InsertRest(heap, index, indexInfo, info, snapshot, &inGraph, ngraph);
+		*indtuples += InsertRest(heap, index, indexInfo, info, pb.snapshot, &inGraph, ngraph);
 		GvHnswTidSetFree(&inGraph);
 	}
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) *indtuples);
-	if (IsMVCCSnapshot(snapshot))
-		UnregisterSnapshot(snapshot);
+	GvParallelEnd(&pb);
 	return true;
-
-serial:
-	if (IsMVCCSnapshot(snapshot))
-		UnregisterSnapshot(snapshot);
-	DestroyParallelContext(pcxt);
-	ExitParallelMode();
-	return false;
 }

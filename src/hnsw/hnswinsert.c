@@ -1,5 +1,5 @@
 /*
- * gvhnswinsert.c
+ * hnswinsert.c
  *	  Insert one vector into a gv_hnsw graph on disk (Algorithm 1 of the
  *	  paper): draw a level, descend greedily from the entry point, search
  *	  each level from the new element's down to 0 with ef_construction
@@ -631,9 +631,9 @@ IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
  * indexed.
  */
 bool
-gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
-		   IndexInfo *indexInfo)
+gvhnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+			 IndexUniqueCheck checkUnique pg_attribute_unused(),
+			 bool indexUnchanged pg_attribute_unused(), IndexInfo *indexInfo pg_attribute_unused())
 {
 	return GvAmInsert(index, values, isnull, heap_tid, heap, "gv_hnsw insert",
 					  IndexRow);

@@ -140,7 +140,7 @@ GvHnswKeyDirWriteEnd(GvHnswKeyDirWriter w)
  */
 
 static void
-SetKeyDirTail(Page metapage, BlockNumber newTail, void *arg)
+SetKeyDirTail(Page metapage, BlockNumber newTail, void *arg pg_attribute_unused())
 {
 	GvHnswPageGetMeta(metapage)->keyDirTail = newTail;
 }

@@ -138,8 +138,8 @@ gvhnswbeginscan(Relation index, int nkeys, int norderbys)
 }
 
 void
-gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
-		   int norderbys)
+gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys pg_attribute_unused(), ScanKey orderbys,
+			 int norderbys pg_attribute_unused())
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 
@@ -987,7 +987,7 @@ ReturnRow(IndexScanDesc scan, const GvHnswCandidate *c)
 }
 
 bool
-gvhnswgettuple(IndexScanDesc scan, ScanDirection dir)
+gvhnswgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 {
 	GvHnswScanOpaque so = (GvHnswScanOpaque) scan->opaque;
 	MemoryContext old = MemoryContextSwitchTo(so->ctx);

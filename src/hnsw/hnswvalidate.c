@@ -1,5 +1,5 @@
 /*
- * gvhnswvalidate.c
+ * hnswvalidate.c
  *	  Checking gv_hnsw: its operator classes (amvalidate) and, for tests and
  *	  for users who suspect corruption, the structure of an index's graph
  *	  (gigavector.hnsw_verify).

@@ -296,7 +296,7 @@ ivfpqbuildphasename(int64 phasenum)
 
 PG_FUNCTION_INFO_V1(gv_ivfpq_handler);
 Datum
-gv_ivfpq_handler(PG_FUNCTION_ARGS)
+gv_ivfpq_handler(FunctionCallInfo fcinfo pg_attribute_unused())
 {
 	IndexAmRoutine *amroutine = GvMakeAmRoutine();
 

@@ -108,8 +108,8 @@ CopyValue(IvfpqBuildState bs, Datum value, float *dest)
  * Pass 1: count rows and keep a reservoir sample (Vitter's algorithm R).
  */
 static void
-SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
-			   bool tupleIsAlive, void *state)
+SampleCallback(Relation index pg_attribute_unused(), ItemPointer tid pg_attribute_unused(),
+			   Datum *values, bool *isnull, bool tupleIsAlive pg_attribute_unused(), void *state)
 {
 	IvfpqBuildState bs = (IvfpqBuildState) state;
 	MemoryContext oldCtx;
@@ -306,8 +306,8 @@ RecordTrainingTable(Relation index, Oid trainRelid)
  * Pass 2: encode every row into its list's buffer.
  */
 static void
-EncodeCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
-			   bool tupleIsAlive, void *state)
+EncodeCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *values, bool *isnull,
+			   bool tupleIsAlive pg_attribute_unused(), void *state)
 {
 	IvfpqBuildState bs = (IvfpqBuildState) state;
 	MemoryContext oldCtx;

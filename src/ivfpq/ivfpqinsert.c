@@ -12,8 +12,8 @@
 
 /* One row with a vector: encoded, or code-less in an untrained index. */
 static void
-IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-		 Relation heap)
+IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), ItemPointer heap_tid,
+		 Relation heap pg_attribute_unused())
 {
 	IvfpqCache	cache = IvfpqGetCache(index);
 	IvfpqEntry	entry;
@@ -51,9 +51,9 @@ IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
  * aminsert (NULLs are not indexed)
  */
 bool
-ivfpqinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-			Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
-			IndexInfo *indexInfo)
+ivfpqinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+			IndexUniqueCheck checkUnique pg_attribute_unused(),
+			bool indexUnchanged pg_attribute_unused(), IndexInfo *indexInfo pg_attribute_unused())
 {
 	return GvAmInsert(index, values, isnull, heap_tid, heap, "gv_ivfpq insert",
 					  IndexRow);

@@ -706,8 +706,8 @@ ivfpqbeginscan(Relation index, int nkeys, int norderbys)
  * amrescan
  */
 void
-ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
-			int norderbys)
+ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys pg_attribute_unused(), ScanKey orderbys,
+			int norderbys pg_attribute_unused())
 {
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
 	MemoryContext old;
@@ -742,7 +742,7 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
  * amgettuple
  */
 bool
-ivfpqgettuple(IndexScanDesc scan, ScanDirection dir)
+ivfpqgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 {
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
 

@@ -96,7 +96,7 @@ kdtreecostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
  */
 PG_FUNCTION_INFO_V1(gv_kdtree_handler);
 Datum
-gv_kdtree_handler(PG_FUNCTION_ARGS)
+gv_kdtree_handler(FunctionCallInfo fcinfo pg_attribute_unused())
 {
 	IndexAmRoutine *amroutine = GvMakeAmRoutine();
 

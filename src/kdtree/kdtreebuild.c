@@ -130,8 +130,8 @@ EnsureCapacity(KdtreeBuildState bs, int64 n)
  * Collect one heap tuple's vector (table_index_build_scan callback).
  */
 static void
-BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
-			  bool tupleIsAlive, void *state)
+BuildCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *values, bool *isnull,
+			  bool tupleIsAlive pg_attribute_unused(), void *state)
 {
 	KdtreeBuildState bs = (KdtreeBuildState) state;
 	MemoryContext oldcxt;

@@ -146,41 +146,17 @@ CompareSplitPoints(const void *a, const void *b)
 	return (ka > kb) - (ka < kb);
 }
 
-/*
- * Split the full leaf at d->leaf, adding the new tuple, with the metapage
- * exclusively locked by the caller.
- */
-static void
-SplitLeaf(Relation index, Buffer metabuf, Buffer leafbuf, KdtreeDescentData *d,
-		  ItemPointer tid, const float *x, uint16 flags, int dim)
+/* The points of a split: copies of the full leaf's tuples, and the new one. */
+static SplitPointData *
+CollectSplitPoints(Page leafpage, ItemPointer tid, const float *x, uint16 flags, int dim,
+				   int *npoints)
 {
-	Buffer		parentbuf = InvalidBuffer;
-	Buffer		newleafbuf;
-	Buffer		nodebuf = InvalidBuffer;
-	Buffer		buffers[4];
-	GenericXLogState *state;
-	Page		leafpage = BufferGetPage(leafbuf);
-	Page		lpage,
-				rpage,
-				ppage,
-				npage;
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(leafpage);
-	int			n = 0;
-	SplitPointData *pts;
-	int			best;
-	float	   *lower;
-	float	   *upper;
-	int			mid;
-	KdtreeNodeData node;
-	KdtreeRef	noderef;
-	XLogRecPtr	parentlsn;
-	XLogRecPtr	oldnsn = KdtreeGetLeafHeader(leafpage)->nsn;
-	BlockNumber oldright = GvPageGetOpaque(leafpage)->nextblkno;
-	KdtreeLeafTuple newtup;
 	Size		tupsize = KDTREE_LEAF_TUPLE_SIZE(dim);
+	SplitPointData *pts = palloc(sizeof(SplitPointData) * (maxoff + 1));
+	KdtreeLeafTuple newtup;
+	int			n = 0;
 
-	/* the points: the leaf's and the new one */
-	pts = palloc(sizeof(SplitPointData) * (maxoff + 1));
 	for (OffsetNumber off = KDTREE_FIRST_TUPLE_OFF; off <= maxoff; off++)
 	{
 		KdtreeLeafTuple tup = (KdtreeLeafTuple) PageGetItem(leafpage, PageGetItemId(leafpage, off));
@@ -192,10 +168,22 @@ SplitLeaf(Relation index, Buffer metabuf, Buffer leafbuf, KdtreeDescentData *d,
 	newtup->flags = flags;
 	memcpy(newtup->x, x, sizeof(float) * dim);
 	pts[n++].tup = newtup;
+	*npoints = n;
+	return pts;
+}
 
-	/* cut the widest-spread dimension at the median */
-	lower = palloc(sizeof(float) * dim);
-	upper = palloc(sizeof(float) * dim);
+/*
+ * Where to cut: the widest-spread dimension, at the median.  Sorts pts by
+ * that dimension and returns the first point of the upper half.
+ */
+static int
+ChooseSplit(SplitPointData *pts, int n, int dim, KdtreeNodeData *node)
+{
+	float	   *lower = palloc(sizeof(float) * dim);
+	float	   *upper = palloc(sizeof(float) * dim);
+	int			best;
+	int			mid;
+
 	KdtreeBoundsStart(lower, upper, pts[0].tup->x, dim);
 	for (int i = 1; i < n; i++)
 		KdtreeBoundsAdd(lower, upper, pts[i].tup->x, dim);
@@ -204,21 +192,107 @@ SplitLeaf(Relation index, Buffer metabuf, Buffer leafbuf, KdtreeDescentData *d,
 		pts[i].key = pts[i].tup->x[best];
 	qsort(pts, n, sizeof(SplitPointData), CompareSplitPoints);
 	mid = n / 2;
-	node.dim = best;
-	node.unused = 0;
-	node.split = pts[mid].key;
+	node->dim = best;
+	node->unused = 0;
+	node->split = pts[mid].key;
+	return mid;
+}
 
-	/* lock the parent page: a node page, or the metapage for a root leaf */
+/*
+ * Lock the split's parent page: a node page (*parentbuf), or the metapage
+ * for a root leaf (*parentbuf invalid).  *nodebuf: a new page for the new
+ * node when the parent has no room for it (or is the metapage), else
+ * invalid.
+ */
+static void
+LockSplitParent(Relation index, KdtreeDescentData *d, Buffer *parentbuf, Buffer *nodebuf)
+{
+	*parentbuf = InvalidBuffer;
+	*nodebuf = InvalidBuffer;
 	if (d->parent.blkno != InvalidBlockNumber)
 	{
-		parentbuf = ReadBuffer(index, d->parent.blkno);
-		LockBuffer(parentbuf, BUFFER_LOCK_EXCLUSIVE);
-		GvCheckPage(index, BufferGetPage(parentbuf), d->parent.blkno, GV_PAGE_ID_KDTREE);
-		if (PageGetFreeSpace(BufferGetPage(parentbuf)) < MAXALIGN(sizeof(KdtreeNodeData)))
-			nodebuf = GvNewBuffer(index, MAIN_FORKNUM);
+		*parentbuf = ReadBuffer(index, d->parent.blkno);
+		LockBuffer(*parentbuf, BUFFER_LOCK_EXCLUSIVE);
+		GvCheckPage(index, BufferGetPage(*parentbuf), d->parent.blkno, GV_PAGE_ID_KDTREE);
+		if (PageGetFreeSpace(BufferGetPage(*parentbuf)) < MAXALIGN(sizeof(KdtreeNodeData)))
+			*nodebuf = GvNewBuffer(index, MAIN_FORKNUM);
 	}
 	else
-		nodebuf = GvNewBuffer(index, MAIN_FORKNUM);
+		*nodebuf = GvNewBuffer(index, MAIN_FORKNUM);
+}
+
+/* Points [from, to) of pts onto a leaf page. */
+static void
+AddSplitPoints(Relation index, Page page, SplitPointData *pts, int from, int to, int dim)
+{
+	for (int i = from; i < to; i++)
+		KdtreeAddLeafTuple(index, page, &pts[i].tup->heaptid, pts[i].tup->x,
+						   pts[i].tup->flags, dim);
+}
+
+/*
+ * The split's new node (over the left and right leaves) onto npage, block
+ * nodeblk, and the pointer to it in ppage: the parent node d names, or,
+ * with d NULL, the metapage's root.
+ */
+static void
+LinkSplitNode(Relation index, KdtreeNodeData *node, BlockNumber left, BlockNumber right,
+			  Page npage, BlockNumber nodeblk, Page ppage, KdtreeDescentData *d)
+{
+	KdtreeRef	noderef;
+
+	node->left.blkno = left;
+	node->left.offnum = InvalidOffsetNumber;
+	node->left.unused = 0;
+	node->right.blkno = right;
+	node->right.offnum = InvalidOffsetNumber;
+	node->right.unused = 0;
+	KdtreeAddNode(index, npage, node, &noderef.offnum);
+	noderef.blkno = nodeblk;
+	noderef.unused = 0;
+	if (d != NULL)
+	{
+		KdtreeNode parent = (KdtreeNode) PageGetItem(ppage,
+													 PageGetItemId(ppage, d->parent.offnum));
+
+		if (d->parent_left)
+			parent->left = noderef;
+		else
+			parent->right = noderef;
+	}
+	else
+		KdtreePageGetMeta(ppage)->root = noderef;
+}
+
+/*
+ * Split the full leaf at d->leaf, adding the new tuple, with the metapage
+ * exclusively locked by the caller.
+ */
+static void
+SplitLeaf(Relation index, Buffer metabuf, Buffer leafbuf, KdtreeDescentData *d,
+		  ItemPointer tid, const float *x, uint16 flags, int dim)
+{
+	Buffer		parentbuf;
+	Buffer		newleafbuf;
+	Buffer		nodebuf;
+	Buffer		buffers[4];
+	GenericXLogState *state;
+	Page		leafpage = BufferGetPage(leafbuf);
+	Page		lpage,
+				rpage,
+				ppage,
+				npage;
+	int			n;
+	SplitPointData *pts;
+	int			mid;
+	KdtreeNodeData node;
+	XLogRecPtr	parentlsn;
+	XLogRecPtr	oldnsn = KdtreeGetLeafHeader(leafpage)->nsn;
+	BlockNumber oldright = GvPageGetOpaque(leafpage)->nextblkno;
+
+	pts = CollectSplitPoints(leafpage, tid, x, flags, dim, &n);
+	mid = ChooseSplit(pts, n, dim, &node);
+	LockSplitParent(index, d, &parentbuf, &nodebuf);
 	parentlsn = PageGetLSN(BufferGetPage(BufferIsValid(parentbuf) ? parentbuf : metabuf));
 	newleafbuf = GvNewBuffer(index, MAIN_FORKNUM);
 
@@ -232,41 +306,17 @@ SplitLeaf(Relation index, Buffer metabuf, Buffer leafbuf, KdtreeDescentData *d,
 	/* right sibling: the upper half, inheriting the old NSN and link */
 	KdtreeInitLeafPage(rpage, oldnsn);
 	GvPageGetOpaque(rpage)->nextblkno = oldright;
-	for (int i = mid; i < n; i++)
-		KdtreeAddLeafTuple(index, rpage, &pts[i].tup->heaptid, pts[i].tup->x,
-						   pts[i].tup->flags, dim);
+	AddSplitPoints(index, rpage, pts, mid, n, dim);
 
 	/* left: the lower half, stamped with the parent's pre-split LSN */
 	GvInitPage(lpage, GV_PAGE_ID_KDTREE, KDTREE_LEAF);
 	KdtreeInitLeafPage(lpage, parentlsn);
 	GvPageGetOpaque(lpage)->nextblkno = BufferGetBlockNumber(newleafbuf);
-	for (int i = 0; i < mid; i++)
-		KdtreeAddLeafTuple(index, lpage, &pts[i].tup->heaptid, pts[i].tup->x,
-						   pts[i].tup->flags, dim);
+	AddSplitPoints(index, lpage, pts, 0, mid, dim);
 
-	/* the new node, and the pointer to it */
-	node.left.blkno = BufferGetBlockNumber(leafbuf);
-	node.left.offnum = InvalidOffsetNumber;
-	node.left.unused = 0;
-	node.right.blkno = BufferGetBlockNumber(newleafbuf);
-	node.right.offnum = InvalidOffsetNumber;
-	node.right.unused = 0;
-	KdtreeAddNode(index, npage, &node, &noderef.offnum);
-	noderef.blkno = BufferGetBlockNumber(BufferIsValid(nodebuf) ? nodebuf :
-										 parentbuf);
-	noderef.unused = 0;
-	if (BufferIsValid(parentbuf))
-	{
-		KdtreeNode parent = (KdtreeNode) PageGetItem(ppage,
-													 PageGetItemId(ppage, d->parent.offnum));
-
-		if (d->parent_left)
-			parent->left = noderef;
-		else
-			parent->right = noderef;
-	}
-	else
-		KdtreePageGetMeta(ppage)->root = noderef;
+	LinkSplitNode(index, &node, BufferGetBlockNumber(leafbuf), BufferGetBlockNumber(newleafbuf),
+				  npage, BufferGetBlockNumber(BufferIsValid(nodebuf) ? nodebuf : parentbuf),
+				  ppage, BufferIsValid(parentbuf) ? d : NULL);
 	GenericXLogFinish(state);
 
 	buffers[0] = BufferIsValid(parentbuf) ? parentbuf : metabuf;
@@ -390,8 +440,8 @@ InsertVector(Relation index, ItemPointer tid, const float *x, uint16 flags,
 
 /* One heap tuple's vector, checked against the index's metric and dimensions. */
 static void
-IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-		 Relation heap)
+IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), ItemPointer heap_tid,
+		 Relation heap pg_attribute_unused())
 {
 	GvMetric	metric = GvIndexGetMetric(index, 1);
 	Gvector		v;
@@ -411,9 +461,9 @@ IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
  * aminsert: index one heap tuple's vector (NULLs are not indexed).
  */
 bool
-kdtreeinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
-			 Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
-			 IndexInfo *indexInfo)
+kdtreeinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+			 IndexUniqueCheck checkUnique pg_attribute_unused(),
+			 bool indexUnchanged pg_attribute_unused(), IndexInfo *indexInfo pg_attribute_unused())
 {
 	return GvAmInsert(index, values, isnull, heap_tid, heap,
 					  "gv_kdtree insert temporary context", IndexRow);

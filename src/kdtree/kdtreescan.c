@@ -644,8 +644,8 @@ kdtreebeginscan(Relation index, int nkeys, int norderbys)
 }
 
 void
-kdtreerescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
-			 int norderbys)
+kdtreerescan(IndexScanDesc scan, ScanKey keys, int nkeys pg_attribute_unused(), ScanKey orderbys,
+			 int norderbys pg_attribute_unused())
 {
 	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
 
@@ -694,7 +694,7 @@ ReturnPoint(IndexScanDesc scan, const ScanPointData *p)
 }
 
 bool
-kdtreegettuple(IndexScanDesc scan, ScanDirection dir)
+kdtreegettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 {
 	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
 

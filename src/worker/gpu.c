@@ -491,7 +491,7 @@ PublishStatus(GpuStore *store)
 
 /* On any exit: no worker is ready any more. */
 static void
-ClearWorker(int code, Datum arg)
+ClearWorker(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 {
 	SpinLockAcquire(&shared->mutex);
 	if (shared->worker_procno == GvMyProcNumber())
@@ -504,7 +504,7 @@ ClearWorker(int code, Datum arg)
  * requests oldest first until SIGTERM.
  */
 void
-gv_gpu_worker_main(Datum arg)
+gv_gpu_worker_main(Datum arg pg_attribute_unused())
 {
 	const GvCudaApi *cuda;
 	GpuStore   *store;

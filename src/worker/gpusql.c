@@ -461,7 +461,7 @@ gv_gpu_evict(PG_FUNCTION_ARGS)
 }
 
 Datum
-gv_gpu_available(PG_FUNCTION_ARGS)
+gv_gpu_available(FunctionCallInfo fcinfo pg_attribute_unused())
 {
 	GvGpuDeviceInfo devices[GPU_MAX_DEVICES];
 
@@ -469,7 +469,7 @@ gv_gpu_available(PG_FUNCTION_ARGS)
 }
 
 Datum
-gv_gpu_device_count(PG_FUNCTION_ARGS)
+gv_gpu_device_count(FunctionCallInfo fcinfo pg_attribute_unused())
 {
 	GvGpuDeviceInfo devices[GPU_MAX_DEVICES];
 

@@ -105,7 +105,7 @@ GvTtlInit(void)
 }
 
 Datum
-gv_ttl_reaping(PG_FUNCTION_ARGS)
+gv_ttl_reaping(FunctionCallInfo fcinfo pg_attribute_unused())
 {
 	PG_RETURN_BOOL(reaping);
 }

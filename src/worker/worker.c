@@ -139,7 +139,7 @@ GvWorkerReloadIfAsked(void)
 
 /* SIGTERM: only a flag and the latch; the loops look at the flag. */
 static void
-HandleSigterm(SIGNAL_ARGS)
+HandleSigterm(int postgres_signal_arg pg_attribute_unused())
 {
 	int			save_errno = errno;
 
@@ -308,7 +308,7 @@ SlotFor(DatabaseSlot **slots, int *nslots, int *cap, Oid dboid, List *live)
  * when one of its workers exits (bgw_notify_pid) and on SIGHUP.
  */
 void
-gv_worker_launcher_main(Datum arg)
+gv_worker_launcher_main(Datum arg pg_attribute_unused())
 {
 	int			index;
 	const GvWorkerKind *kind = ThisKind(&index);
