@@ -30,9 +30,10 @@ OBJS = \
 	src/gvmetric.o \
 	src/gvheapfetch.o \
 	src/gvam.o \
+	src/gvfilter.o src/gvfilterjsonb.o src/gvplanner.o \
 	gpu/gv_gpu.o \
 	src/hnsw/hnsw.o src/hnsw/hnswbuild.o src/hnsw/hnswgraph.o src/hnsw/hnswbuildparallel.o src/hnsw/hnswinsert.o \
-	src/hnsw/hnswfilter.o src/hnsw/hnswjsonb.o src/hnsw/hnswplanner.o src/hnsw/hnswkeydir.o src/hnsw/hnswscan.o src/hnsw/hnswsearch.o src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o \
+	src/hnsw/hnswkeydir.o src/hnsw/hnswscan.o src/hnsw/hnswsearch.o src/hnsw/hnswutils.o src/hnsw/hnswvacuum.o \
 	src/hnsw/hnswvalidate.o \
 	src/kdtree/kdtree.o src/kdtree/kdtreebuild.o src/kdtree/kdtreeinsert.o src/kdtree/kdtreescan.o \
 	src/kdtree/kdtreeutils.o src/kdtree/kdtreevacuum.o src/kdtree/kdtreevalidate.o \

@@ -42,7 +42,6 @@ static relopt_enum_elt_def hnsw_storage_values[] = {
 void
 GvHnswInit(void)
 {
-	GvHnswPlannerInit();
 	hnsw_relopt_kind = add_reloption_kind();
 	add_int_reloption(hnsw_relopt_kind, "m",
 					  "Maximum number of neighbours of an element per level (twice this at level 0)",

@@ -132,10 +132,10 @@ GraphInitLayout(GvHnswGraph g, GvHnswInfo info)
 {
 	g->m = info->m;
 	g->dim = info->dim;
-	g->keyBytes = info->keyBytes;
+	g->keyBytes = info->keys.keyBytes;
 	g->vecOffset = MAXALIGN(sizeof(GvHnswGraphElementData));
 	g->keysOffset = g->vecOffset + MAXALIGN(sizeof(float) * info->dim);
-	g->nbrsOffset = g->keysOffset + MAXALIGN(info->keyBytes);
+	g->nbrsOffset = g->keysOffset + MAXALIGN(info->keys.keyBytes);
 }
 
 /*
@@ -956,7 +956,7 @@ LayoutOrder(GvHnswInfo info, GvHnswGraph g, int total, int *nelements)
 	for (int i = 0; i < total; i++)
 		if (GraphElement(g, i)->ntids > 0)	/* not merged into another */
 			order[n++] = i;
-	if (info->nkeys > 0)
+	if (info->keys.nkeys > 0)
 		qsort_arg(order, n, sizeof(int32), CompareLayout, g);
 	*nelements = n;
 	return order;
@@ -1123,9 +1123,9 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 		memcpy(tup->moretids, e->moretids, sizeof(tup->moretids));
 		tup->toastid = e->toastid;
 		tup->keyNulls = e->keyNulls;
-		if (info->nkeys > 0)
-			memcpy(tup->data, (char *) e + g->keysOffset, info->keyBytes);
-		GvHnswEncodeVector(index, info, ElementVector(g, e), tup->data + info->keyBytes);
+		if (info->keys.nkeys > 0)
+			memcpy(tup->data, (char *) e + g->keysOffset, info->keys.keyBytes);
+		GvHnswEncodeVector(index, info, ElementVector(g, e), tup->data + info->keys.keyBytes);
 		dists = GvHnswTupleDists(tup, info->dataBytes);
 		nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m);
 		for (int l = 0; l <= e->level; l++)
@@ -1155,7 +1155,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 	pfree(page);
 	pfree(tup);
 	pfree(order);
-	if (info->nkeys > 0)
+	if (info->keys.nkeys > 0)
 		WriteKeyDirectory(index, info, g, total);
 	InsertDeferred(index, g, total);
 }

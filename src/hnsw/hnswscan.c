@@ -76,7 +76,7 @@ typedef struct GvHnswScanOpaqueData
 	GvHnswCandidate *out;
 	int			nout;
 	int			pos;
-	GvHnswKeyFilterData filter; /* conditions on filter columns, tested in
+	GvKeyFilterData filter; /* conditions on filter columns, tested in
 									 * the graph (hnswfilter.c) */
 	GvHnswTidSetData returned;	/* heap TIDs handed out so far */
 	bool		exhaustive;		/* past the graph bound: reading every element */
@@ -474,7 +474,7 @@ StartScan(IndexScanDesc scan)
 								 scan->orderByData[0].sk_argument, &ok);
 	so->decoded = palloc(sizeof(float) * info->dim);
 	so->qbits = GvHnswQueryBits(info, so->query);
-	if (!GvHnswPrepareFilter(info, scan->keyData, scan->numberOfKeys, &so->filter,
+	if (!GvFilterPrepare(&info->keys, scan->keyData, scan->numberOfKeys, &so->filter,
 							 &so->recheck))
 	{
 		so->done = true;		/* no row can match (= NULL, IN ()) */
