@@ -53,7 +53,7 @@ INSTALL_PARTS = $(sort $(wildcard $(srcdir)/sql/install/*.sql))
 DATA_built = sql/gigavector--$(EXTVERSION).sql
 
 # Explicit, so the install scripts in sql/ never run as tests.
-REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_filter_range hnsw_filter_jsonb hnsw_memo kdtree ivfpq \
+REGRESS = gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_filter_range hnsw_filter_jsonb hnsw_memo kdtree ivfpq ivfpq_filter \
 	l1 ghalfvec gbit gsparsevec migrate \
 	magnitude backup ttl bm25 hybrid gpu maxsim
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
