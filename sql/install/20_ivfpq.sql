@@ -24,66 +24,45 @@ CREATE OPERATOR CLASS gvector_ip_ops
 	FUNCTION 1 gvector_ip_metric(internal);
 
 -- Filter columns after the vector: CREATE INDEX ... USING gv_ivfpq (emb,
--- category, ...), the same operator classes as gv_hnsw's (10_hnsw.sql: the
--- same stored codes, src/gvfilter.c; "jsonb_column ->> key = value" through
--- gigavector.jsonb_field_candidates).  Conditions on them are tested on each
--- list entry's codes while a scan probes its lists.
-CREATE OPERATOR FAMILY integer_ops USING gv_ivfpq;
-CREATE OPERATOR CLASS int2_ops DEFAULT FOR TYPE int2 USING gv_ivfpq FAMILY integer_ops AS
-	OPERATOR 1 = (int2, int2), OPERATOR 2 < (int2, int2), OPERATOR 3 <= (int2, int2),
-	OPERATOR 4 >= (int2, int2), OPERATOR 5 > (int2, int2);
-CREATE OPERATOR CLASS int4_ops DEFAULT FOR TYPE int4 USING gv_ivfpq FAMILY integer_ops AS
-	OPERATOR 1 = (int4, int4), OPERATOR 2 < (int4, int4), OPERATOR 3 <= (int4, int4),
-	OPERATOR 4 >= (int4, int4), OPERATOR 5 > (int4, int4);
-CREATE OPERATOR CLASS int8_ops DEFAULT FOR TYPE int8 USING gv_ivfpq FAMILY integer_ops AS
-	OPERATOR 1 = (int8, int8), OPERATOR 2 < (int8, int8), OPERATOR 3 <= (int8, int8),
-	OPERATOR 4 >= (int8, int8), OPERATOR 5 > (int8, int8);
-ALTER OPERATOR FAMILY integer_ops USING gv_ivfpq ADD
-	OPERATOR 1 = (int2, int4), OPERATOR 1 = (int2, int8),
-	OPERATOR 1 = (int4, int2), OPERATOR 1 = (int4, int8),
-	OPERATOR 1 = (int8, int2), OPERATOR 1 = (int8, int4),
-	OPERATOR 2 < (int2, int4), OPERATOR 2 < (int2, int8),
-	OPERATOR 2 < (int4, int2), OPERATOR 2 < (int4, int8),
-	OPERATOR 2 < (int8, int2), OPERATOR 2 < (int8, int4),
-	OPERATOR 3 <= (int2, int4), OPERATOR 3 <= (int2, int8),
-	OPERATOR 3 <= (int4, int2), OPERATOR 3 <= (int4, int8),
-	OPERATOR 3 <= (int8, int2), OPERATOR 3 <= (int8, int4),
-	OPERATOR 4 >= (int2, int4), OPERATOR 4 >= (int2, int8),
-	OPERATOR 4 >= (int4, int2), OPERATOR 4 >= (int4, int8),
-	OPERATOR 4 >= (int8, int2), OPERATOR 4 >= (int8, int4),
-	OPERATOR 5 > (int2, int4), OPERATOR 5 > (int2, int8),
-	OPERATOR 5 > (int4, int2), OPERATOR 5 > (int4, int8),
-	OPERATOR 5 > (int8, int2), OPERATOR 5 > (int8, int4);
-CREATE OPERATOR FAMILY float_ops USING gv_ivfpq;
-CREATE OPERATOR CLASS float4_ops DEFAULT FOR TYPE float4 USING gv_ivfpq FAMILY float_ops AS
-	OPERATOR 1 = (float4, float4), OPERATOR 2 < (float4, float4), OPERATOR 3 <= (float4, float4),
-	OPERATOR 4 >= (float4, float4), OPERATOR 5 > (float4, float4);
-CREATE OPERATOR CLASS float8_ops DEFAULT FOR TYPE float8 USING gv_ivfpq FAMILY float_ops AS
-	OPERATOR 1 = (float8, float8), OPERATOR 2 < (float8, float8), OPERATOR 3 <= (float8, float8),
-	OPERATOR 4 >= (float8, float8), OPERATOR 5 > (float8, float8);
-ALTER OPERATOR FAMILY float_ops USING gv_ivfpq ADD
-	OPERATOR 1 = (float4, float8), OPERATOR 1 = (float8, float4),
-	OPERATOR 2 < (float4, float8), OPERATOR 2 < (float8, float4),
-	OPERATOR 3 <= (float4, float8), OPERATOR 3 <= (float8, float4),
-	OPERATOR 4 >= (float4, float8), OPERATOR 4 >= (float8, float4),
-	OPERATOR 5 > (float4, float8), OPERATOR 5 > (float8, float4);
-CREATE OPERATOR CLASS bool_ops DEFAULT FOR TYPE bool USING gv_ivfpq AS OPERATOR 1 = (bool, bool);
-CREATE OPERATOR CLASS date_ops DEFAULT FOR TYPE date USING gv_ivfpq AS
-	OPERATOR 1 = (date, date), OPERATOR 2 < (date, date), OPERATOR 3 <= (date, date),
-	OPERATOR 4 >= (date, date), OPERATOR 5 > (date, date);
-CREATE OPERATOR CLASS timestamp_ops DEFAULT FOR TYPE timestamp USING gv_ivfpq AS
-	OPERATOR 1 = (timestamp, timestamp), OPERATOR 2 < (timestamp, timestamp),
-	OPERATOR 3 <= (timestamp, timestamp), OPERATOR 4 >= (timestamp, timestamp),
-	OPERATOR 5 > (timestamp, timestamp);
-CREATE OPERATOR CLASS timestamptz_ops DEFAULT FOR TYPE timestamptz USING gv_ivfpq AS
-	OPERATOR 1 = (timestamptz, timestamptz), OPERATOR 2 < (timestamptz, timestamptz),
-	OPERATOR 3 <= (timestamptz, timestamptz), OPERATOR 4 >= (timestamptz, timestamptz),
-	OPERATOR 5 > (timestamptz, timestamptz);
-CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING gv_ivfpq AS OPERATOR 1 = (text, text);
-CREATE OPERATOR CLASS uuid_ops DEFAULT FOR TYPE uuid USING gv_ivfpq AS OPERATOR 1 = (uuid, uuid);
-CREATE OPERATOR CLASS jsonb_ops DEFAULT FOR TYPE jsonb USING gv_ivfpq AS
-	OPERATOR 1 = (jsonb, jsonb), OPERATOR 7 @> (jsonb, jsonb), OPERATOR 9 ? (jsonb, text),
-	OPERATOR 10 ?| (jsonb, text[]), OPERATOR 11 ?& (jsonb, text[]);
+-- category, ...).  Conditions on them are tested on each list entry's codes
+-- while a scan probes its lists.  The entries store gv_hnsw's codes
+-- (src/gvfilter.c), so the operator families and classes are gv_hnsw's
+-- (10_hnsw.sql), made here from its catalog rather than written twice: each
+-- gv_hnsw family without support functions (a filter family), with its
+-- classes (their own type's operators) and its cross-type operators.
+DO $$
+DECLARE
+	fam record;
+	cls record;
+	ops text;
+BEGIN
+	FOR fam IN SELECT f.oid, f.opfname FROM pg_opfamily f JOIN pg_am a ON a.oid = f.opfmethod
+		WHERE a.amname = 'gv_hnsw'
+		  AND NOT EXISTS (SELECT FROM pg_amproc p WHERE p.amprocfamily = f.oid)
+		ORDER BY f.opfname
+	LOOP
+		EXECUTE format('CREATE OPERATOR FAMILY %I USING gv_ivfpq', fam.opfname);
+		FOR cls IN SELECT c.opcname, c.opcintype, c.opcdefault FROM pg_opclass c
+			WHERE c.opcfamily = fam.oid ORDER BY c.opcname
+		LOOP
+			SELECT string_agg(format('OPERATOR %s %s', o.amopstrategy, o.amopopr::regoperator),
+							  ', ' ORDER BY o.amopstrategy) INTO ops
+			FROM pg_amop o WHERE o.amopfamily = fam.oid
+			  AND o.amoplefttype = cls.opcintype AND o.amoprighttype = cls.opcintype;
+			EXECUTE format('CREATE OPERATOR CLASS %I %s FOR TYPE %s USING gv_ivfpq FAMILY %I AS %s',
+						   cls.opcname, CASE WHEN cls.opcdefault THEN 'DEFAULT' ELSE '' END,
+						   cls.opcintype::regtype, fam.opfname, ops);
+		END LOOP;
+		SELECT string_agg(format('OPERATOR %s %s', o.amopstrategy, o.amopopr::regoperator),
+						  ', ' ORDER BY o.amopstrategy, o.amoplefttype, o.amoprighttype) INTO ops
+		FROM pg_amop o WHERE o.amopfamily = fam.oid
+		  AND NOT EXISTS (SELECT FROM pg_opclass c WHERE c.opcfamily = fam.oid
+						  AND o.amoplefttype = c.opcintype AND o.amoprighttype = c.opcintype);
+		IF ops IS NOT NULL THEN
+			EXECUTE format('ALTER OPERATOR FAMILY %I USING gv_ivfpq ADD %s', fam.opfname, ops);
+		END IF;
+	END LOOP;
+END $$;
 
 CREATE FUNCTION gigavector.ivfpq_info(index regclass,
 	OUT trained boolean, OUT lists integer, OUT subquantizers integer,

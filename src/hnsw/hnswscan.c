@@ -38,7 +38,7 @@
  *	  heap TID) order, in batches that double in size.
  *
  * Conditions on the index's filter columns (=, ranges, IN, IS [NOT] NULL:
- * hnswfilter.c) arrive as scan keys and are tested on each element during the graph search:
+ * src/gvfilter.c) arrive as scan keys and are tested on each element during the graph search:
  * elements that fail them still route the search but are never results,
  * so a selective filter costs graph steps, not heap visits.
  *
@@ -77,7 +77,7 @@ typedef struct GvHnswScanOpaqueData
 	int			nout;
 	int			pos;
 	GvKeyFilterData filter; /* conditions on filter columns, tested in
-									 * the graph (hnswfilter.c) */
+									 * the graph (src/gvfilter.c) */
 	GvHnswTidSetData returned;	/* heap TIDs handed out so far */
 	bool		exhaustive;		/* past the graph bound: reading every element */
 	double		lastDist;		/* exhaustive: (dist, heaptid) of the last */
