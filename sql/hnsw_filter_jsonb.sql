@@ -1,5 +1,5 @@
 -- gv_hnsw jsonb filter columns: @>, ?, ?|, ?& and = tested in the graph on
--- a signature of each row's top-level pairs (src/hnsw/hnswjsonb.c), then
+-- a signature of each row's top-level pairs (src/gvfilterjsonb.c), then
 -- rechecked by the executor.  Every answer is compared with the exact one
 -- of a sequential scan, on rows of every shape: objects with scalars,
 -- arrays and nested objects, numbers written two ways, json null, SQL NULL,
@@ -37,7 +37,7 @@ SELECT id FROM fj WHERE meta @> '{"category": "B"}' ORDER BY l2_distance(emb, '[
 DEALLOCATE fj_c;
 RESET plan_cache_mode;
 -- ->> = becomes a lossy condition on the jsonb column (the planner hook of
--- hnswplanner.c), the executor rechecks the clause itself; not under a
+-- src/gvplanner.c), the executor rechecks the clause itself; not under a
 -- nondeterministic collation, nor for a value that depends on the row
 EXPLAIN (COSTS OFF) SELECT id FROM fj WHERE meta ->> 'category' = 'A' ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;
 PREPARE fj_f(text, text) AS SELECT id FROM fj WHERE $2 = meta ->> $1 ORDER BY emb <-> '[1,0,0,0]' LIMIT 5;

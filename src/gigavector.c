@@ -8,6 +8,7 @@
 
 #include "fmgr.h"
 #include "gvector.h"
+#include "gvfilter.h"
 #include "hnsw.h"
 #include "bm25/bm25.h"
 #include "ivfpq/ivfpq.h"
@@ -25,6 +26,7 @@ _PG_init(void)
 {
 	GvectorInit();
 	GvHnswInit();
+	GvFilterPlannerInit();
 	KdtreeInit();
 	IvfpqInit();
 	GvTtlInit();

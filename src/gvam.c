@@ -47,10 +47,30 @@ GvMakeAmRoutine(void)
 	return amroutine;
 }
 
+/* Does the path have a condition "vector IS NULL" (on the first column)? */
+static bool
+VectorIsNullClause(IndexPath *path)
+{
+	ListCell   *lc;
+
+	foreach(lc, path->indexclauses)
+	{
+		IndexClause *iclause = lfirst_node(IndexClause, lc);
+		Node	   *clause = (Node *) iclause->rinfo->clause;
+
+		if (iclause->indexcol == 0 && IsA(clause, NullTest) &&
+			((NullTest *) clause)->nulltesttype == IS_NULL)
+			return true;
+	}
+	return false;
+}
+
 /*
  * The start of every amcostestimate of ours.  A path the index cannot
  * serve (usable false: no ORDER BY distance, or one meant for another
- * index) gets an infinite cost, so that the planner never picks it, and
+ * index; or one for rows whose vector IS NULL, of which an index with
+ * filter columns, amsearchnulls, holds none: gvfilter.c) gets an
+ * infinite cost, so that the planner never picks it, and
  * false comes back: the estimate is done.  Otherwise costs gets
  * PostgreSQL's generic figures (pages, selectivity of the index quals)
  * that the AM's own cost model starts from.
@@ -62,7 +82,7 @@ GvCostEstimateStart(bool usable, PlannerInfo *root, IndexPath *path,
 					Selectivity *indexSelectivity, double *indexCorrelation,
 					double *indexPages)
 {
-	if (!usable)
+	if (!usable || VectorIsNullClause(path))
 	{
 		*indexStartupCost = get_float8_infinity();
 		*indexTotalCost = get_float8_infinity();

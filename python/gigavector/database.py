@@ -412,7 +412,7 @@ def _ensure_index(conn: _Conn, coll: _Collection, dimension: int, index: IndexTy
     for relname, a, opc, nkeys in ours:
         if a == am and opc == index_distance.opclass and keep is None:
             keep = relname
-            if am == "gv_hnsw" and nkeys == 1 and _hnsw_takes_jsonb(conn):
+            if am in _FILTER_AMS and nkeys == 1 and _takes_jsonb(conn, am):
                 warnings.warn(f"index {relname} of collection {coll.name!r} was made by an older "
                               f"version without metadata in it: filter_metadata is applied after "
                               f"the index scan until rebuild_index() adds it",
@@ -449,21 +449,36 @@ def _ensure_index(conn: _Conn, coll: _Collection, dimension: int, index: IndexTy
     return _VectorIndex(index_distance, keep, pending)
 
 
-def _hnsw_takes_jsonb(conn: _Conn) -> bool:
-    """Whether gv_hnsw takes a jsonb filter column (an extension older than
-    its jsonb_ops does not)."""
+#: the access methods whose indexes take filter columns after the vector
+_FILTER_AMS = ("gv_hnsw", "gv_ivfpq")
+
+
+def _takes_jsonb(conn: _Conn, am: str) -> bool:
+    """Whether access method am takes a jsonb filter column (an extension
+    older than its jsonb_ops does not)."""
     return bool(_scalar(conn, "SELECT EXISTS (SELECT FROM pg_opclass c JOIN pg_am a "
-                              "ON a.oid = c.opcmethod WHERE a.amname = 'gv_hnsw' "
-                              "AND c.opcintype = 'jsonb'::regtype AND c.opcdefault)"))
+                              "ON a.oid = c.opcmethod WHERE a.amname = %s "
+                              "AND c.opcintype = 'jsonb'::regtype AND c.opcdefault)", (am,)))
+
+
+def _index_options(conn: _Conn, index: sql.Composable) -> sql.Composable:
+    """An index's reloptions as a WITH clause (empty when it has none)."""
+    opts = _scalar(conn, "SELECT reloptions FROM pg_class WHERE oid = %s::regclass",
+                   (index.as_string(conn),)) or []
+    pairs = [o.split("=", 1) for o in opts]
+    if not pairs:
+        return sql.SQL("")
+    return sql.SQL(" WITH ({})").format(sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(v)) for k, v in pairs))
 
 
 def _create_index_sql(conn: _Conn, table: sql.Composable, name: str, am: str,
                       distance: DistanceType, options: sql.Composable) -> sql.Composed:
-    """CREATE INDEX for the collection's vector index; gv_hnsw holds metadata as
-    a filter column too, so that filter_metadata's containment (``metadata @>``)
-    is tested inside the index."""
+    """CREATE INDEX for the collection's vector index; gv_hnsw and gv_ivfpq hold
+    metadata as a filter column too, so that filter_metadata's containment
+    (``metadata @>``) is tested inside the index."""
     columns = sql.SQL("embedding {}").format(sql.Identifier(distance.opclass))
-    if am == "gv_hnsw" and _hnsw_takes_jsonb(conn):
+    if am in _FILTER_AMS and _takes_jsonb(conn, am):
         columns = columns + sql.SQL(", metadata")
     return sql.SQL("CREATE INDEX {} ON {} USING {} ({}){}").format(
         sql.Identifier(name), table, sql.Identifier(am), columns, options)
@@ -1286,9 +1301,10 @@ class Database:
     def rebuild_index(self) -> None:
         """REINDEX the collection's vector index (IVFPQ: retrain on the current rows).
 
-        A gv_hnsw index made by an older version without ``metadata`` in it is
-        built again with it (in one transaction), so that filter_metadata is
-        answered inside the index."""
+        A gv_hnsw or gv_ivfpq index made by an older version without
+        ``metadata`` in it is built again with it (in one transaction, with
+        the same options), so that filter_metadata is answered inside the
+        index."""
         if self._index_distance is None:
             return
         index = self._vector_index()
@@ -1298,11 +1314,12 @@ class Database:
         def run(c: _Conn) -> None:
             nkeys = _scalar(c, "SELECT indnkeyatts FROM pg_index WHERE indexrelid = %s::regclass",
                             (index.as_string(c),))
-            if self._index.access_method == "gv_hnsw" and nkeys == 1 and _hnsw_takes_jsonb(c):
+            am = self._index.access_method
+            if am in _FILTER_AMS and nkeys == 1 and _takes_jsonb(c, am):
                 with c.transaction():
+                    options = _index_options(c, index)
                     c.execute(sql.SQL("DROP INDEX {}").format(index), ())
-                    c.execute(_create_index_sql(c, self._t, name, "gv_hnsw", distance,
-                                                sql.SQL("")), ())
+                    c.execute(_create_index_sql(c, self._t, name, am, distance, options), ())
             else:
                 c.execute(sql.SQL("REINDEX INDEX {}").format(index), ())
         self._run(run)

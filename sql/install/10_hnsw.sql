@@ -59,7 +59,7 @@ CREATE OPERATOR CLASS gbit_jaccard_ops
 -- WHERE conditions on them are then tested inside the graph search:
 -- = (strategy 1) on every kind; < <= >= > (2-5, so BETWEEN too) on the
 -- ordered kinds (integers, float4/float8, date, timestamp, timestamptz),
--- whose stored codes order like the values (src/hnsw/hnswfilter.c); and,
+-- whose stored codes order like the values (src/gvfilter.c); and,
 -- through the access method, = ANY(array) / IN (...) and IS [NOT] NULL.
 -- The integer classes share one family with the cross-type operators, so
 -- that WHERE int_column = $1 uses the index whatever integer type the
@@ -121,7 +121,7 @@ CREATE OPERATOR CLASS timestamptz_ops DEFAULT FOR TYPE timestamptz USING gv_hnsw
 CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING gv_hnsw AS OPERATOR 1 = (text, text);
 CREATE OPERATOR CLASS uuid_ops DEFAULT FOR TYPE uuid USING gv_hnsw AS OPERATOR 1 = (uuid, uuid);
 -- jsonb: each row's top-level keys and key/value pairs as a 64-bit
--- signature (src/hnsw/hnswjsonb.c), so that @> (7), ? (9), ?| (10) and ?&
+-- signature (src/gvfilterjsonb.c), so that @> (7), ? (9), ?| (10) and ?&
 -- (11) -- the numbers of GIN's jsonb_ops -- and = are tested in the graph;
 -- the executor rechecks, so results are exact.
 CREATE OPERATOR CLASS jsonb_ops DEFAULT FOR TYPE jsonb USING gv_hnsw AS
@@ -129,7 +129,7 @@ CREATE OPERATOR CLASS jsonb_ops DEFAULT FOR TYPE jsonb USING gv_hnsw AS
 	OPERATOR 10 ?| (jsonb, text[]), OPERATOR 11 ?& (jsonb, text[]);
 -- "column ->> key = value" becomes the index condition
 -- "column @> ANY(gigavector.jsonb_field_candidates(key, value))" (planner
--- hook, src/hnsw/hnswplanner.c; the executor rechecks the ->> clause): the
+-- hook, src/gvplanner.c; the executor rechecks the ->> clause): the
 -- objects one of which a row must contain for ->> to give value (the
 -- executor rechecks this condition too, so it must hold for every such row):
 -- value as a string; as a number or a boolean when it is written as jsonb

@@ -42,7 +42,6 @@ static relopt_enum_elt_def hnsw_storage_values[] = {
 void
 GvHnswInit(void)
 {
-	GvHnswPlannerInit();
 	hnsw_relopt_kind = add_reloption_kind();
 	add_int_reloption(hnsw_relopt_kind, "m",
 					  "Maximum number of neighbours of an element per level (twice this at level 0)",
@@ -134,24 +133,6 @@ GvHnswGetStorage(Relation index)
  * out most of the table.
  */
 
-/* Does the path have a condition "vector IS NULL" (on the first column)? */
-static bool
-VectorIsNullClause(IndexPath *path)
-{
-	ListCell   *lc;
-
-	foreach(lc, path->indexclauses)
-	{
-		IndexClause *iclause = lfirst_node(IndexClause, lc);
-		Node	   *clause = (Node *) iclause->rinfo->clause;
-
-		if (iclause->indexcol == 0 && IsA(clause, NullTest) &&
-			((NullTest *) clause)->nulltesttype == IS_NULL)
-			return true;
-	}
-	return false;
-}
-
 static void
 gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 				 Cost *indexStartupCost, Cost *indexTotalCost,
@@ -177,11 +158,8 @@ gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	Relation	rel;
 	bool		usable;
 
-	/*
-	 * Only an ordering scan makes sense, and not one for rows whose vector
-	 * IS NULL: the index holds none of them (hnswfilter.c).
-	 */
-	usable = path->indexorderbys != NIL && !VectorIsNullClause(path);
+	/* only an ordering scan makes sense (and not "vector IS NULL": gvam.c) */
+	usable = path->indexorderbys != NIL;
 	if (!GvCostEstimateStart(usable, root, path, loop_count, &costs,
 							 indexStartupCost, indexTotalCost,
 							 indexSelectivity, indexCorrelation, indexPages))

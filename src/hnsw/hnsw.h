@@ -23,6 +23,7 @@
 #include "storage/shm_toc.h"
 #include "utils/relcache.h"
 
+#include "gvfilter.h"
 #include "gvpage.h"
 #include "projection.h"
 
@@ -60,7 +61,7 @@
 #define HNSW_MAX_MAX_SCAN_TUPLES	INT_MAX
 
 /* Filter columns after the vector: CREATE INDEX ... (emb, label, ...). */
-#define HNSW_MAX_KEYS			8
+#define HNSW_MAX_KEYS			GV_MAX_FILTER_KEYS
 
 /* Levels are capped so that an element tuple always fits on a page. */
 #define HNSW_MAX_LEVEL			15
@@ -253,13 +254,7 @@ typedef struct GvHnswInfoData
 	int			maxLevel;
 	int			storage;		/* HNSW_STORAGE_FLOAT, _HALF, _INT8 or _BIT */
 	int			vecBytes;		/* size of an encoded vector in a tuple */
-	int			nkeys;			/* filter columns after the vector */
-	bool		keyHashed[HNSW_MAX_KEYS];	/* stored as a hash: recheck */
-	uint8		keyKind[HNSW_MAX_KEYS]; /* HNSW_KEY_HASHED, _INTEGER, _FLOAT */
-	Oid			keyType[HNSW_MAX_KEYS]; /* type of each filter column */
-	int16		keyLen[HNSW_MAX_KEYS];	/* attlen of each filter column */
-	int16		keyOffset[HNSW_MAX_KEYS];	/* where each is in keys[] */
-	int			keyBytes;		/* 8 per column, HNSW_JSONB_BYTES for jsonb */
+	GvFilterKeysData keys;		/* filter columns after the vector */
 	int			dataBytes;		/* keyBytes + vecBytes: see the tuple layout */
 	int			maxTids;		/* room of the largest overflow tuple: its
 								 * size that of a top-level element */
@@ -279,73 +274,6 @@ typedef struct GvHnswRowData
 	Oid			toastid;		/* as in the element tuple */
 } GvHnswRowData;
 
-/*
- * How a filter column's values are stored (hnswfilter.c): as a 64-bit code
- * that orders like the values (integers, dates and timestamps: the
- * sign-extended Datum; float4 and float8: an order key of the value as a
- * double), as a hash of the bytes that only tests equality (text, uuid:
- * scans ask the executor to recheck), or for jsonb as a 256-bit signature of
- * its top-level keys and key/value pairs that tests containment (@>, ?, ?|,
- * ?&) with false positives the executor's recheck removes.
- */
-#define HNSW_KEY_HASHED		0
-#define HNSW_KEY_INTEGER	1
-#define HNSW_KEY_FLOAT		2
-#define HNSW_KEY_JSONB		3	/* a signature of the top-level pairs */
-
-/* A jsonb filter column's signature: 256 bits (hnswjsonb.c) */
-#define HNSW_JSONB_WORDS	4
-#define HNSW_JSONB_BYTES	(HNSW_JSONB_WORDS * (int) sizeof(uint64))
-
-/*
- * Strategy numbers of the filter columns' operator classes.  Only the
- * ordered kinds have 2-5.
- */
-#define HNSW_KEY_EQUAL			1
-#define HNSW_KEY_LESS			2
-#define HNSW_KEY_LESS_EQUAL		3
-#define HNSW_KEY_GREATER_EQUAL	4
-#define HNSW_KEY_GREATER		5
-
-/* jsonb filter columns (numbered as in GIN's jsonb_ops) */
-#define HNSW_KEY_CONTAINS		7	/* @> */
-#define HNSW_KEY_EXISTS			9	/* ? */
-#define HNSW_KEY_EXISTS_ANY		10	/* ?| */
-#define HNSW_KEY_EXISTS_ALL		11	/* ?& */
-
-/* One condition on a filter column, as a scan tests it (hnswfilter.c). */
-typedef enum GvHnswKeyOp
-{
-	HNSW_COND_EQ,
-	HNSW_COND_LT,
-	HNSW_COND_LE,
-	HNSW_COND_GE,
-	HNSW_COND_GT,
-	HNSW_COND_IN,				/* = ANY(array): codes, sorted, unique */
-	HNSW_COND_IS_NULL,
-	HNSW_COND_NOT_NULL,
-	HNSW_COND_CONTAINS			/* jsonb: the bits of one of sigs are set */
-} GvHnswKeyOp;
-
-typedef struct GvHnswKeyCond
-{
-	int			col;			/* filter column number, from 0 */
-	GvHnswKeyOp op;
-	int64		code;			/* the value's code (EQ, LT, LE, GE, GT) */
-	int			ncodes;			/* IN; CONTAINS: how many sigs */
-	int64	   *codes;
-	uint64	   *sigs;			/* CONTAINS: HNSW_JSONB_WORDS words each */
-} GvHnswKeyCond;
-
-/* The conditions on filter columns that a scan tests in the graph. */
-typedef struct GvHnswKeyFilterData
-{
-	int			n;
-	GvHnswKeyCond *conds;
-	int16		offsets[HNSW_MAX_KEYS]; /* the index's keyOffset */
-} GvHnswKeyFilterData;
-
-typedef GvHnswKeyFilterData *GvHnswKeyFilter;
 
 typedef GvHnswInfoData *GvHnswInfo;
 
@@ -368,9 +296,9 @@ typedef struct GvHnswKeyEntryData
 typedef GvHnswKeyEntryData *GvHnswKeyEntry;
 
 #define GvHnswKeyEntrySize(info) \
-	(offsetof(GvHnswKeyEntryData, keys) + (info)->keyBytes + \
+	(offsetof(GvHnswKeyEntryData, keys) + (info)->keys.keyBytes + \
 	 ((info)->projDims > 0 ? GV_PROJ_SKETCH * sizeof(float) : 0))
-#define GvHnswKeyEntrySketch(info, e) ((e)->keys + (info)->keyBytes)
+#define GvHnswKeyEntrySketch(info, e) ((e)->keys + (info)->keys.keyBytes)
 
 /* A matching element the key directory lists, with its distance bound. */
 typedef struct GvHnswListed
@@ -443,7 +371,6 @@ extern int	GvHnswMaxTidsFor(int dataBytes, int m, int maxLevel);
 extern int	GvHnswVectorBytes(int storage, int dim);
 extern int	GvHnswChooseStorage(Relation index, int requested, int dim, int m,
 								int keyBytes);
-extern void GvHnswInitKeys(Relation index, GvHnswInfo info);
 extern const char *GvHnswStorageName(int storage);
 extern void GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec,
 							 char *dst);
@@ -569,31 +496,14 @@ extern Buffer GvHnswPinPage(Relation index, GvHnswRecentBuffers recent, BlockNum
 extern void GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 								GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
 								GvHnswTidSet visited, int ef, int level,
-								GvHnswKeyFilter filter,
+								GvKeyFilter filter,
 								int64 *visitedCount, int64 maxVisited);
 extern void GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 						  GvHnswMetaPageData *meta, int toLevel,
 						  GvHnswCandidate *ep);
 
-/* hnswfilter.c */
-extern uint64 GvHnswKeyCode(GvHnswInfo info, int col, Datum value);
-extern void GvHnswEncodeKeys(GvHnswInfo info, Datum *values, bool *isnull,
-							 char *dst, uint8 *nulls);
-extern bool GvHnswPrepareFilter(GvHnswInfo info, ScanKey keys, int nkeys,
-								GvHnswKeyFilter filter, bool *recheck);
-extern bool GvHnswKeyCodesMatch(const char *keys, uint8 keyNulls,
-								GvHnswKeyFilter filter);
-extern bool GvHnswKeysMatch(GvHnswElementTuple tup, GvHnswKeyFilter filter);
-extern int	GvHnswScanKeyElements(ScanKey key, Datum **elems, bool **nulls,
-								  Oid *elemtype);
-
-/* hnswjsonb.c */
-extern void GvHnswJsonbSignature(Datum value, char *dst);
-extern bool GvHnswJsonbPrepareCond(ScanKey key, GvHnswKeyCond *cond);
-extern bool GvHnswJsonbHolds(const char *stored, const GvHnswKeyCond *cond);
-
-/* hnswplanner.c */
-extern void GvHnswPlannerInit(void);
+/* hnswutils.c: does an element pass the filter (NULL: no filter)? */
+extern bool GvHnswKeysMatch(GvHnswElementTuple tup, GvKeyFilter filter);
 
 /* hnswkeydir.c */
 extern void GvHnswKeyDirWriteBegin(GvHnswKeyDirWriter w, Relation index,
@@ -606,7 +516,7 @@ extern void GvHnswKeyDirAppend(Relation index, GvHnswInfo info, ItemPointer elem
 							   ItemPointer heaptid, uint8 keyNulls, const char *keys,
 							   const float *vec);
 extern bool GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
-								GvHnswKeyFilter filter, int limit, const float *qsketch,
+								GvKeyFilter filter, int limit, const float *qsketch,
 								GvHnswListed **listed, int *nlisted);
 extern void GvHnswProjectionTrain(Relation index, GvHnswInfo info,
 								  const float *const *sample, int n);

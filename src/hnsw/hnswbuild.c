@@ -94,42 +94,6 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 }
 
 /*
- * The first column is the vector (an operator class with the metric support
- * function); the others are filter columns (equality operator classes).
- * Filter columns stored as hashes need a deterministic collation, where
- * equal means equal bytes.
- */
-static void
-CheckColumns(Relation index)
-{
-	int			ncols = IndexRelationGetNumberOfKeyAttributes(index);
-
-	if (!OidIsValid(index_getprocid(index, 1, 1)))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the first column of a gv_hnsw index must be the vector"),
-				 errhint("Write the vector column first: (embedding gvector_l2_ops, category).")));
-	if (ncols - 1 > HNSW_MAX_KEYS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("gv_hnsw indexes at most %d filter columns after the vector", HNSW_MAX_KEYS)));
-	for (int k = 2; k <= ncols; k++)
-	{
-		Oid			coll = index->rd_indcollation[k - 1];
-
-		if (OidIsValid(index_getprocid(index, k, 1)))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a gv_hnsw index has one vector column, the first"),
-					 errhint("Create one index per vector column.")));
-		if (OidIsValid(coll) && !get_collation_isdeterministic(coll))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("gv_hnsw filter columns cannot use a nondeterministic collation")));
-	}
-}
-
-/*
  * Check the indexed column and work out the index's shape.
  */
 void
@@ -138,7 +102,7 @@ GvHnswInitInfo(Relation index, GvHnswInfo info)
 	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 
 	MemSet(info, 0, sizeof(GvHnswInfoData));
-	CheckColumns(index);
+	GvFilterCheckColumns(index, "gv_hnsw");
 	if (typmod < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -154,9 +118,9 @@ GvHnswInitInfo(Relation index, GvHnswInfo info)
 				 errhint("Raise ef_construction to at least %d or lower m.", 2 * info->m)));
 	info->vecBytes = 0;
 	info->metric = GvIndexGetMetric(index, 1);
-	GvHnswInitKeys(index, info);
+	GvFilterInitKeys(index, &info->keys);
 	info->storage = GvHnswChooseStorage(index, GvHnswGetStorage(index), info->dim, info->m,
-										info->keyBytes);
+										info->keys.keyBytes);
 	if (!GvHnswStorageIsExact(info) && index->rd_index->indkey.values[0] == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -170,7 +134,7 @@ GvHnswInitInfo(Relation index, GvHnswInfo info)
 						info->dim, info->m),
 				 errdetail("Scans re-rank each batch with exact distances from the table.")));
 	info->vecBytes = GvHnswVectorBytes(info->storage, info->dim);
-	info->dataBytes = info->keyBytes + info->vecBytes;
+	info->dataBytes = info->keys.keyBytes + info->vecBytes;
 	info->maxLevel = GvHnswMaxLevelFor(info->dataBytes, info->m);
 	Assert(info->maxLevel >= 0);
 	info->maxTids = GvHnswMaxTidsFor(info->dataBytes, info->m, info->maxLevel);

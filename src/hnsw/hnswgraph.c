@@ -132,10 +132,10 @@ GraphInitLayout(GvHnswGraph g, GvHnswInfo info)
 {
 	g->m = info->m;
 	g->dim = info->dim;
-	g->keyBytes = info->keyBytes;
+	g->keyBytes = info->keys.keyBytes;
 	g->vecOffset = MAXALIGN(sizeof(GvHnswGraphElementData));
 	g->keysOffset = g->vecOffset + MAXALIGN(sizeof(float) * info->dim);
-	g->nbrsOffset = g->keysOffset + MAXALIGN(info->keyBytes);
+	g->nbrsOffset = g->keysOffset + MAXALIGN(info->keys.keyBytes);
 }
 
 /*
@@ -956,7 +956,7 @@ LayoutOrder(GvHnswInfo info, GvHnswGraph g, int total, int *nelements)
 	for (int i = 0; i < total; i++)
 		if (GraphElement(g, i)->ntids > 0)	/* not merged into another */
 			order[n++] = i;
-	if (info->nkeys > 0)
+	if (info->keys.nkeys > 0)
 		qsort_arg(order, n, sizeof(int32), CompareLayout, g);
 	*nelements = n;
 	return order;
@@ -1077,7 +1077,7 @@ FillBuiltOverflow(GvHnswInfo info, GvHnswGraph g, GvHnswGraphElement e,
 	tup->spares = room;
 	tup->ntids = e->ntids - 1;
 	ItemPointerSetInvalid(&tup->overflow);
-	memcpy(tup->data, (char *) e + g->keysOffset, info->keyBytes);
+	memcpy(tup->data, (char *) e + g->keysOffset, info->keys.keyBytes);
 	for (int t = 0; t < room; t++)
 	{
 		ItemPointer dst = GvHnswElementHeapTid(tup, info->dataBytes, t);
@@ -1112,9 +1112,9 @@ FillBuiltElement(Relation index, GvHnswInfo info, GvHnswGraph g, GvHnswGraphElem
 		ItemPointerSetInvalid(&tup->overflow);
 	tup->toastid = e->toastid;
 	tup->keyNulls = e->keyNulls;
-	if (info->nkeys > 0)
-		memcpy(tup->data, (char *) e + g->keysOffset, info->keyBytes);
-	GvHnswEncodeVector(index, info, ElementVector(g, e), tup->data + info->keyBytes);
+	if (info->keys.nkeys > 0)
+		memcpy(tup->data, (char *) e + g->keysOffset, info->keys.keyBytes);
+	GvHnswEncodeVector(index, info, ElementVector(g, e), tup->data + info->keys.keyBytes);
 	dists = GvHnswTupleDists(tup, info->dataBytes);
 	nbrs = GvHnswTupleNbrs(tup, info->dataBytes, m);
 	for (int l = 0; l <= e->level; l++)
@@ -1216,7 +1216,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 			Size		size = FillBuiltOverflow(info, g, e, tup);
 
 			GvHnswEncodeVector(index, info, ElementVector(g, e),
-							   tup->data + info->keyBytes);
+							   tup->data + info->keys.keyBytes);
 			WriteAt(index, page, &curBlk, tup, size, &e->overflowTid);
 		}
 	}
@@ -1226,7 +1226,7 @@ GvHnswWriteGraph(Relation index, GvHnswInfo info, GvHnswGraph g)
 	pfree(page);
 	pfree(tup);
 	pfree(order);
-	if (info->nkeys > 0)
+	if (info->keys.nkeys > 0)
 		WriteKeyDirectory(index, info, g, total);
 	InsertDeferred(index, g, total);
 }

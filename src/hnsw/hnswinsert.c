@@ -502,9 +502,9 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 	char	   *data = palloc(info->dataBytes);
 
 	/* encode first: a value half precision cannot hold fails before any lock */
-	if (info->nkeys > 0)
-		memcpy(data, row->keys, info->keyBytes);
-	GvHnswEncodeVector(index, info, vec, data + info->keyBytes);
+	if (info->keys.nkeys > 0)
+		memcpy(data, row->keys, info->keys.keyBytes);
+	GvHnswEncodeVector(index, info, vec, data + info->keys.keyBytes);
 	LockPage(index, HNSW_UPDATE_LOCK, lockmode);
 	GvHnswReadMeta(index, &meta);
 	if (!ItemPointerIsValid(&meta.entry) || level > meta.entryLevel)
@@ -556,7 +556,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 				w[nw++] = GvHnswHeapPop(&result);
 			if (l == 0 && JoinDuplicate(index, info, vec, tup, w, nw, &newtid))
 			{
-				if (info->nkeys > 0)
+				if (info->keys.nkeys > 0)
 					GvHnswKeyDirAppend(index, info, &newtid, heaptid, row->keyNulls,
 									   data, vec);
 				UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
@@ -583,7 +583,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 
 	if (!PlaceInFreeSlot(index, info, tup, &newtid))
 		AppendElement(index, tup, size, &newtid);
-	if (info->nkeys > 0)
+	if (info->keys.nkeys > 0)
 		GvHnswKeyDirAppend(index, info, &newtid, heaptid, row->keyNulls, data, vec);
 
 	/* Back-links, one page at a time. */

@@ -89,7 +89,7 @@ FillEntry(GvHnswKeyEntry entry, GvHnswInfo info, ItemPointer element,
 	entry->element = *element;
 	entry->heaptid = *heaptid;
 	entry->keyNulls = keyNulls;
-	memcpy(entry->keys, keys, info->keyBytes);
+	memcpy(entry->keys, keys, info->keys.keyBytes);
 	if (info->projDims > 0)
 	{
 		float		sketch[GV_PROJ_SKETCH];
@@ -226,7 +226,7 @@ CompareListedTids(const void *a, const void *b)
  */
 bool
 GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
-					GvHnswKeyFilter filter, int limit, const float *qsketch,
+					GvKeyFilter filter, int limit, const float *qsketch,
 					GvHnswListed **listed, int *nlisted)
 {
 	int			cap = 1024;
@@ -250,7 +250,7 @@ GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
 		{
 			GvHnswKeyEntry e = (GvHnswKeyEntry) PageGetItem(page, PageGetItemId(page, off));
 
-			if (!GvHnswKeyCodesMatch(e->keys, e->keyNulls, filter))
+			if (!GvKeyCodesMatch(e->keys, e->keyNulls, filter))
 				continue;
 			if (n == limit)
 			{
@@ -306,7 +306,7 @@ GvHnswKeyDirCollect(Relation index, GvHnswInfo info, BlockNumber head,
 static bool
 WantsProjection(GvHnswInfo info, int n)
 {
-	return info->nkeys > 0 && info->storage == HNSW_STORAGE_FLOAT &&
+	return info->keys.nkeys > 0 && info->storage == HNSW_STORAGE_FLOAT &&
 		(info->metric->kind == GV_METRIC_L2 || info->metric->kind == GV_METRIC_COSINE) &&
 		n >= 4 * GV_PROJ_DIMS;
 }

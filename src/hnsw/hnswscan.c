@@ -38,7 +38,7 @@
  *	  heap TID) order, in batches that double in size.
  *
  * Conditions on the index's filter columns (=, ranges, IN, IS [NOT] NULL:
- * hnswfilter.c) arrive as scan keys and are tested on each element during the graph search:
+ * src/gvfilter.c) arrive as scan keys and are tested on each element during the graph search:
  * elements that fail them still route the search but are never results,
  * so a selective filter costs graph steps, not heap visits.
  *
@@ -76,8 +76,8 @@ typedef struct GvHnswScanOpaqueData
 	GvHnswCandidate *out;
 	int			nout;
 	int			pos;
-	GvHnswKeyFilterData filter; /* conditions on filter columns, tested in
-									 * the graph (hnswfilter.c) */
+	GvKeyFilterData filter; /* conditions on filter columns, tested in
+									 * the graph (src/gvfilter.c) */
 	GvHnswTidSetData returned;	/* heap TIDs handed out so far */
 	bool		exhaustive;		/* past the graph bound: reading every element */
 	double		lastDist;		/* exhaustive: (dist, heaptid) of the last */
@@ -491,7 +491,7 @@ StartScan(IndexScanDesc scan)
 								 scan->orderByData[0].sk_argument, &ok);
 	so->decoded = palloc(sizeof(float) * info->dim);
 	so->qbits = GvHnswQueryBits(info, so->query);
-	if (!GvHnswPrepareFilter(info, scan->keyData, scan->numberOfKeys, &so->filter,
+	if (!GvFilterPrepare(&info->keys, scan->keyData, scan->numberOfKeys, &so->filter,
 							 &so->recheck))
 	{
 		so->done = true;		/* no row can match (= NULL, IN ()) */

@@ -287,7 +287,7 @@ void
 GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 					GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
 					GvHnswTidSet visited, int ef, int level,
-					GvHnswKeyFilter filter, int64 *visitedCount, int64 maxVisited)
+					GvKeyFilter filter, int64 *visitedCount, int64 maxVisited)
 {
 	int			dim = info->dim;
 	int			nslots = GvHnswLevelSlots(info->m, level);

@@ -47,7 +47,8 @@ GvHnswGetInfo(Relation index)
 		info->maxLevel = meta.maxLevel;
 		info->storage = meta.storage;
 		info->vecBytes = GvHnswVectorBytes(info->storage, info->dim);
-		GvHnswInitKeys(index, info);
+		GvFilterInitKeys(index, &info->keys);
+		info->dataBytes = info->keys.keyBytes + info->vecBytes;
 		info->metric = GvIndexGetMetric(index, 1);
 		info->projDims = meta.projDims;
 		info->projStart = meta.projStart;
@@ -234,22 +235,22 @@ GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup, float *buf)
 	switch (info->storage)
 	{
 		case HNSW_STORAGE_HALF:
-			GvHalfDecode((const uint16_t *) (tup->data + info->keyBytes), buf, info->dim);
+			GvHalfDecode((const uint16_t *) (tup->data + info->keys.keyBytes), buf, info->dim);
 			return buf;
 		case HNSW_STORAGE_INT8:
-			GvInt8Decode((const int8_t *) (tup->data + info->keyBytes + sizeof(float)),
-						 *(const float *) (tup->data + info->keyBytes), buf, info->dim);
+			GvInt8Decode((const int8_t *) (tup->data + info->keys.keyBytes + sizeof(float)),
+						 *(const float *) (tup->data + info->keys.keyBytes), buf, info->dim);
 			return buf;
 		case HNSW_STORAGE_BIT:
 			{
-				const float *levels = (const float *) (tup->data + info->keyBytes);
+				const float *levels = (const float *) (tup->data + info->keys.keyBytes);
 
 				GvBitDecode((const uint8_t *) (levels + 2), levels[0], levels[1], buf,
 							info->dim);
 				return buf;
 			}
 		default:
-			return (const float *) (tup->data + info->keyBytes);
+			return (const float *) (tup->data + info->keys.keyBytes);
 	}
 }
 
@@ -286,7 +287,7 @@ GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
 {
 	if (qbits != NULL)
 	{
-		const float *levels = (const float *) (tup->data + info->keyBytes);
+		const float *levels = (const float *) (tup->data + info->keys.keyBytes);
 		const uint8 *code = (const uint8 *) (levels + 2);
 		int			bytes = (info->dim + 7) / 8;
 
@@ -305,42 +306,11 @@ GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
 	return GvMetricDistance(info->metric, q, GvHnswElementVector(info, tup, decoded), info->dim);
 }
 
-/*
- * The filter columns after the vector: how many, and whether each is kept
- * exactly (pass-by-value types of up to 8 bytes: the Datum itself) or as a
- * 64-bit hash of its bytes (anything else; scans then ask the executor to
- * recheck), jsonb as a signature (hnswjsonb.c; rechecked too).  A hash of the bytes is only an equality test under a
- * deterministic collation: build refuses the others.
- */
-void
-GvHnswInitKeys(Relation index, GvHnswInfo info)
+/* Does an element pass the filter (NULL: no filter)? */
+bool
+GvHnswKeysMatch(GvHnswElementTuple tup, GvKeyFilter filter)
 {
-	TupleDesc	desc = RelationGetDescr(index);
-
-	info->nkeys = IndexRelationGetNumberOfKeyAttributes(index) - 1;
-	Assert(info->nkeys <= HNSW_MAX_KEYS);
-	info->keyBytes = 0;
-	for (int k = 0; k < info->nkeys; k++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, k + 1);
-
-		info->keyHashed[k] = !(att->attbyval && att->attlen > 0 &&
-							   att->attlen <= (int) sizeof(Datum));
-		info->keyLen[k] = att->attlen;
-		info->keyType[k] = att->atttypid;
-		if (att->atttypid == JSONBOID)
-			info->keyKind[k] = HNSW_KEY_JSONB;
-		else if (info->keyHashed[k])
-			info->keyKind[k] = HNSW_KEY_HASHED;
-		else if (att->atttypid == FLOAT4OID || att->atttypid == FLOAT8OID)
-			info->keyKind[k] = HNSW_KEY_FLOAT;
-		else
-			info->keyKind[k] = HNSW_KEY_INTEGER;
-		info->keyOffset[k] = (int16) info->keyBytes;
-		info->keyBytes += info->keyKind[k] == HNSW_KEY_JSONB ? HNSW_JSONB_BYTES :
-			(int) sizeof(uint64);
-	}
-	info->dataBytes = info->keyBytes + info->vecBytes;
+	return GvKeyCodesMatch(tup->data, tup->keyNulls, filter);
 }
 
 /*
@@ -359,8 +329,8 @@ GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values, bool *isnull,
 	row->vec = GvHnswPrepareDatum(index, info, values[0], &ok);
 	if (!ok)
 		return false;
-	row->keys = palloc(Max(info->keyBytes, 1));
-	GvHnswEncodeKeys(info, values, isnull, row->keys, &row->keyNulls);
+	row->keys = palloc(Max(info->keys.keyBytes, 1));
+	GvFilterEncodeKeys(&info->keys, values, isnull, row->keys, &row->keyNulls);
 	row->toastid = GvDatumToastId(values[0]);
 	return true;
 }

@@ -748,7 +748,7 @@ gvhnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
 	vs.npages = 0;
 	vs.pages = palloc(sizeof(BlockNumber) * vs.maxpages);
 	MarkDead(&vs, stats, callback, callback_state);
-	if (vs.info->nkeys > 0)
+	if (vs.info->keys.nkeys > 0)
 	{
 		GvHnswMetaPageData meta;
 

@@ -23,80 +23,13 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
-/* May a filter column of type typid have an operator of this strategy? */
-static bool
-FilterStrategyAllowed(Oid typid, int16 strategy)
-{
-	if (strategy == HNSW_KEY_EQUAL)
-		return true;
-	if (typid == JSONBOID)		/* a signature of containment (hnswjsonb.c) */
-		return strategy == HNSW_KEY_CONTAINS || strategy == HNSW_KEY_EXISTS ||
-			strategy == HNSW_KEY_EXISTS_ANY || strategy == HNSW_KEY_EXISTS_ALL;
-	return get_typbyval(typid) && strategy >= HNSW_KEY_LESS && strategy <= HNSW_KEY_GREATER;
-}
-
 /*
- * A filter column's operator class: search operators only, boolean, no
- * support functions; = of the class's own type as strategy 1, and
- * strategies 1-5 (= < <= >= >, hnsw.h) for the rest, the range ones only
- * on types stored by value (whose codes order like the values:
- * hnswfilter.c), and for jsonb @> ? ?| ?& (7, 9, 10, 11).  Other type pairs
- * than the class's own are cross-type operators (integers, floats).
- */
-static bool
-ValidateFilterOpclass(Form_pg_opclass classform, CatCList *oprlist, CatCList *proclist)
-{
-	bool		ok = proclist->n_members == 0;
-	bool		own = false;
-
-	for (int i = 0; ok && i < oprlist->n_members; i++)
-	{
-		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
-
-		ok = FilterStrategyAllowed(classform->opcintype, op->amopstrategy) &&
-			op->amoppurpose == AMOP_SEARCH &&
-			check_amop_signature(op->amopopr, BOOLOID, op->amoplefttype,
-								 op->amoprighttype);
-		own |= op->amopstrategy == HNSW_KEY_EQUAL &&
-			op->amoplefttype == classform->opcintype &&
-			op->amoprighttype == classform->opcintype;
-	}
-	if (!ok || !own)
-		ereport(INFO,
-				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("gv_hnsw filter operator class \"%s\" needs = of its type as strategy 1, only = < <= >= > (strategies 1 to 5, ranges only for types passed by value) or for jsonb @> ? ?| ?& (7, 9, 10, 11), and no support function",
-						NameStr(classform->opcname))));
-	return ok && own;
-}
-
-/*
- * amvalidate: vector operator classes (an ordering operator and the metric
- * support function) go to GvValidateVectorOpclass; operator classes of
- * filter columns have search operators only.
+ * amvalidate: see GvValidateOpclass (vector and filter operator classes).
  */
 bool
 gvhnswvalidate(Oid opclassoid)
 {
-	HeapTuple	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
-	Form_pg_opclass classform;
-	CatCList   *oprlist;
-	CatCList   *proclist;
-	bool		filter;
-	bool		result = true;
-
-	if (!HeapTupleIsValid(classtup))
-		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
-	classform = (Form_pg_opclass) GETSTRUCT(classtup);
-	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(classform->opcfamily));
-	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(classform->opcfamily));
-	filter = proclist->n_members == 0 && oprlist->n_members > 0 &&
-		((Form_pg_amop) GETSTRUCT(&oprlist->members[0]->tuple))->amoppurpose == AMOP_SEARCH;
-	if (filter)
-		result = ValidateFilterOpclass(classform, oprlist, proclist);
-	ReleaseCatCacheList(proclist);
-	ReleaseCatCacheList(oprlist);
-	ReleaseSysCache(classtup);
-	return filter ? result : GvValidateVectorOpclass(opclassoid, "gv_hnsw");
+	return GvValidateOpclass(opclassoid, "gv_hnsw");
 }
 
 static void
@@ -219,7 +152,7 @@ VerifyKeyDirectory(Relation index, GvHnswInfo info, GvHnswMetaPageData *meta,
 			if (CopyHolder(index, info, &e->element, tup) &&
 				ElementHoldsHeapTid(info, tup, &e->heaptid) &&
 				tup->keyNulls == e->keyNulls &&
-				memcmp(tup->data, e->keys, info->keyBytes) == 0)
+				memcmp(tup->data, e->keys, info->keys.keyBytes) == 0)
 				GvHnswTidSetAdd(&listed, &e->element);
 		}
 		last = blkno;
@@ -582,7 +515,7 @@ gv_hnsw_verify(PG_FUNCTION_ARGS)
 		Corrupt(vs.index, "live elements but no entry point", 0, 0);
 	if (vs.tombstones > 0)
 		CountDeadLinks(&vs);
-	if (vs.info->nkeys > 0 && vs.meta.keyDirHead != GV_METAPAGE_BLKNO)
+	if (vs.info->keys.nkeys > 0 && vs.meta.keyDirHead != GV_METAPAGE_BLKNO)
 		VerifyKeyDirectory(vs.index, vs.info, &vs.meta, vs.maxoffs, vs.live + vs.overflows);
 
 	index_close(vs.index, AccessShareLock);

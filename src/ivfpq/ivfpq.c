@@ -196,6 +196,9 @@ IvfpqGetTrainingTable(Relation index)
  * margin), from lists probed as needed; past half the rows the scan
  * re-ranks them all (ivfpqscan.c).
  *
+ * Conditions on filter columns (selectivity f) are tested on each entry's
+ * codes while lists are probed: only the rows they pass are fetched and
+ * handed out, and to find n of them the scan reads about n / f entries.
  * The rows it must hand out are the query's LIMIT divided by the
  * selectivity s of the conditions the index does not see, and divided by
  * s once more: such a filter may keep rows far from the query (WHERE label
@@ -220,8 +223,11 @@ ivfpqcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		perRow;
 	double		perFetch;
 	double		firstRows;
+	double		selIndex;
 	double		selOther;
+	double		matches;
 	double		need;
+	double		planned;
 	double		fetches;
 	double		probedRows;
 	double		scanCost;
@@ -250,24 +256,30 @@ ivfpqcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	perFetch = cpu_tuple_cost + cpu_operator_cost * 10 + 0.1 * spc_random_page_cost;
 	firstRows = tuples * Min(1.0, gv_ivfpq_probes / lists);
 
+	/* rows the filter columns pass, and the share of those the rest keep */
+	selIndex = Min(Max(costs.indexSelectivity, 1.0 / tuples), 1.0);
+	matches = Max(tuples * selIndex, 1.0);
 	selOther = index->rel->tuples > 0 ? index->rel->rows / index->rel->tuples : 1.0;
-	selOther = Min(Max(selOther, 1e-10), 1.0);
-	need = tuples;
+	selOther = Min(Max(selOther / selIndex, 1e-10), 1.0);
+	need = planned = matches;
 	if (root->limit_tuples > 0)
-		need = Min(tuples, Max(root->limit_tuples, 1.0) / (selOther * selOther));
-	fetches = Max(Min((double) gv_ivfpq_rerank, tuples), 1.5 * need);
-	if (fetches > 0.5 * tuples)
-		fetches = tuples;
-	probedRows = Min(tuples, Max(firstRows, 2.0 * fetches));
+	{
+		need = Min(matches, Max(root->limit_tuples, 1.0) / (selOther * selOther));
+		planned = Min(matches, Max(root->limit_tuples, 1.0) / selOther);
+	}
+	fetches = Max(Min((double) gv_ivfpq_rerank, matches), 1.5 * need);
+	if (fetches > 0.5 * matches)
+		fetches = matches;
+	probedRows = Min(tuples, Max(firstRows, 2.0 * fetches / selIndex));
 	scanCost = probedRows * perRow + fetches * perFetch;
 
 	*indexStartupCost = Min(scanCost,
-							firstRows * perRow + Min((double) gv_ivfpq_rerank, tuples) * perFetch);
+							firstRows * perRow + Min((double) gv_ivfpq_rerank, matches) * perFetch);
 	/* the planner interpolates at LIMIT / s rows (not our LIMIT / s^2) */
-	*indexTotalCost = *indexStartupCost + (scanCost - *indexStartupCost) * tuples /
-		(root->limit_tuples > 0 ? Min(tuples, Max(root->limit_tuples, 1.0) / selOther) : tuples);
+	*indexTotalCost = *indexStartupCost + (scanCost - *indexStartupCost) * matches / planned;
 
-	*indexSelectivity = 1.0;
+	/* filter columns' conditions are applied in the index: fewer heap visits */
+	*indexSelectivity = selIndex;
 	*indexCorrelation = 0;
 	*indexPages = costs.numIndexPages;
 }
@@ -301,9 +313,9 @@ gv_ivfpq_handler(FunctionCallInfo fcinfo pg_attribute_unused())
 	IndexAmRoutine *amroutine = GvMakeAmRoutine();
 
 	amroutine->amsupport = 1;
-	amroutine->amcanmulticol = false;
-	amroutine->amsearcharray = false;
-	amroutine->amsearchnulls = false;
+	amroutine->amcanmulticol = true;	/* the vector, then filter columns */
+	amroutine->amsearcharray = true;	/* filter column = ANY(array) */
+	amroutine->amsearchnulls = true;	/* filter column IS [NOT] NULL */
 	amroutine->amusemaintenanceworkmem = true;
 	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
 

@@ -21,11 +21,14 @@
 #include "storage/itemptr.h"
 #include "utils/relcache.h"
 
+#include "gvfilter.h"
 #include "gvpage.h"
 
 #define IVFPQ_MAGIC			0x47564950	/* "GVIP" */
-#define IVFPQ_VERSION		2	/* 2: the metapage has scale; version 1 is
-									 * read as scale 0 */
+#define IVFPQ_VERSION		3	/* 3: entries may carry filter column codes;
+									 * version 2 (no filter columns, the same
+									 * layout) is read as 3, version 1 as
+									 * scale 0 */
 
 /* Reloptions: default, min, max; 0 means "derive from the data" */
 #define IVFPQ_DEFAULT_LISTS			0
@@ -117,18 +120,24 @@ typedef IvfpqListData *IvfpqList;
 #define IVFPQ_LISTS_PER_PAGE \
 	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(GvPageOpaqueData))) / sizeof(IvfpqListData))
 
-/* An entry of a list: heap TID, reconstruction norm, codes. */
+/*
+ * An entry of a list: heap TID, reconstruction norm, m PQ codes, then the
+ * filter columns' codes (gvfilter.h: keyBytes, read with memcpy).
+ */
 typedef struct IvfpqEntryData
 {
 	ItemPointerData heaptid;
-	uint16		unused;
+	uint8		keyNulls;		/* bit k: filter column k is NULL */
+	uint8		unused;
 	float		norm;			/* ||c + r^||^2 under L2; 0 otherwise */
 	uint8		codes[FLEXIBLE_ARRAY_MEMBER];
 } IvfpqEntryData;
 
 typedef IvfpqEntryData *IvfpqEntry;
 
-#define IVFPQ_ENTRY_SIZE(m)	(offsetof(IvfpqEntryData, codes) + (m))
+#define IVFPQ_ENTRY_SIZE(m, keyBytes) \
+	(offsetof(IvfpqEntryData, codes) + (m) + (keyBytes))
+#define IvfpqEntryKeys(entry, m)	((char *) (entry)->codes + (m))
 
 /*
  * What a backend keeps of an index between statements (rd_amcache): the
@@ -138,6 +147,8 @@ typedef IvfpqEntryData *IvfpqEntry;
 typedef struct IvfpqCacheData
 {
 	IvfpqMetaPageData meta;
+	GvFilterKeysData keys;		/* filter columns after the vector */
+	Size		entrySize;		/* IVFPQ_ENTRY_SIZE of this index */
 	int			dim;
 	int			dsub;			/* dim / subquantizers */
 	int			ksub;			/* 1 << bits */
@@ -220,6 +231,8 @@ extern float *IvfpqPrepareValue(GvMetric metric, Datum value, int expectDim,
 								int scale, int *dim);
 extern int	IvfpqScaleExponent(GvMetric metric, const float *sample, int n, int dim);
 extern void IvfpqScaleVector(float *x, int dim, int scale);
+extern void IvfpqEncodeKeys(IvfpqCache cache, Datum *values, bool *isnull,
+							IvfpqEntry entry);
 extern void IvfpqAppendEntry(Relation index, IvfpqMetaPage meta, int list,
 							 IvfpqEntry entry, Size size);
 extern void IvfpqCheckIndex(Relation index);

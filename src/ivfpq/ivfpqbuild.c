@@ -325,6 +325,7 @@ EncodeCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *val
 	MemSet(bs->entry, 0, bs->entrySize);
 	bs->entry->heaptid = *tid;
 	IvfpqEncode(bs->cache, x, &list, bs->entry, bs->scratch);
+	IvfpqEncodeKeys(bs->cache, values, isnull, bs->entry);
 	MemoryContextSwitchTo(oldCtx);
 	MemoryContextReset(bs->tmpCtx);
 
@@ -745,7 +746,8 @@ EncodeRows(IvfpqBuildState bs, Relation heap, Relation index, IndexInfo *indexIn
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
 	bs->cache = cache;
 	bs->lists = palloc0(sizeof(IvfpqListBufferData) * cache->meta.lists);
-	bs->entrySize = IVFPQ_ENTRY_SIZE(m);
+	GvFilterInitKeys(index, &cache->keys);
+	bs->entrySize = IVFPQ_ENTRY_SIZE(m, cache->keys.keyBytes);
 	bs->entry = palloc0(bs->entrySize);
 	bs->scratch = palloc(sizeof(float) * (2 * bs->dim + cache->ksub));
 	return table_index_build_scan(heap, index, indexInfo, true, true,

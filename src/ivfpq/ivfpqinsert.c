@@ -2,7 +2,8 @@
  * ivfpqinsert.c
  *	  Inserting into a gv_ivfpq index: encode the vector with the trained
  *	  centroids and codebooks and append the entry to its list's last page
- *	  (IvfpqAppendEntry, which WAL-logs through GenericXLog).  An untrained
+ *	  (IvfpqAppendEntry, which WAL-logs through GenericXLog), the filter
+ *	  columns' codes after the PQ codes.  An untrained
  *	  index puts every entry, without codes, into its single list.
  */
 #include "compat.h"
@@ -27,7 +28,7 @@ IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), Item
 										  cache->dim, cache->meta.scale, &dim);
 		float	   *scratch = palloc(sizeof(float) * (2 * dim + cache->ksub));
 
-		size = IVFPQ_ENTRY_SIZE(cache->meta.subquantizers);
+		size = cache->entrySize;
 		entry = palloc0(size);
 		IvfpqEncode(cache, x, &list, entry, scratch);
 	}
@@ -39,10 +40,11 @@ IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), Item
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("expected %d dimensions, not %d", cache->dim, dim)));
-		size = IVFPQ_ENTRY_SIZE(0);
+		size = cache->entrySize;
 		entry = palloc0(size);
 	}
 	entry->heaptid = *heap_tid;
+	IvfpqEncodeKeys(cache, values, isnull, entry);
 
 	IvfpqAppendEntry(index, &cache->meta, list, entry, size);
 }

@@ -36,7 +36,10 @@
  * to gigavector.ivfpq_max_probes lists in all.  An unfiltered
  * query usually returns its k rows from the first batch; a filter that
  * rejects rows makes the scan go on, in the same exact order, so it gets
- * its k rows whenever the lists it may probe hold them.
+ * its k rows whenever the lists it may probe hold them.  Conditions on the
+ * index's filter columns (gvfilter.c) are tested on each entry's stored
+ * codes as its list is probed: an entry that fails them never enters the
+ * pool, so it costs neither an ADC nor a heap fetch.
  *
  * Both tests are estimates, so a candidate re-ranked late may turn out
  * nearer than a row already returned.  It is then skipped (counted as
@@ -141,6 +144,13 @@ typedef struct IvfpqScanOpaqueData
 	int64		returned;
 	int64		reranked;
 	int64		skipped;
+
+	/* conditions on filter columns, tested as lists are probed */
+	GvKeyFilterData filter;
+	bool		useFilter;
+	bool		recheck;		/* a condition on a hashed or jsonb column */
+	int64		seenEntries;	/* entries of the probed lists */
+	int64		matchedEntries; /* of which passed the filter */
 
 	GvHeapFetchData heapFetch;	/* re-ranking */
 	bool		memoise;		/* the metric is a memo kernel (L2, IP): each
@@ -380,6 +390,7 @@ ProbeList(IndexScanDesc scan, int list)
 	bool		useNorm = so->metric->kind == GV_METRIC_L2;
 	float		base = so->listBase[list];
 	double		listMin = HUGE_VAL;
+	GvKeyFilter filter = so->useFilter ? &so->filter : NULL;
 
 	IvfpqGetList(scan->indexRelation, &cache->meta, list, &dir);
 	blkno = dir.startPage;
@@ -401,11 +412,16 @@ ProbeList(IndexScanDesc scan, int list)
 			so->poolCap = Max(so->poolCap * 2, so->poolCount + maxoff);
 			so->pool = repalloc_huge(so->pool, sizeof(CandidateData) * so->poolCap);
 		}
+		so->seenEntries += maxoff;
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			IvfpqEntry	entry = (IvfpqEntry) PageGetItem(page, PageGetItemId(page, off));
-			CandidateData *c = &so->pool[so->poolCount++];
+			CandidateData *c;
 
+			if (filter && !GvKeyCodesMatch(IvfpqEntryKeys(entry, m), entry->keyNulls, filter))
+				continue;
+			c = &so->pool[so->poolCount++];
+			so->matchedEntries++;
 			c->tid = entry->heaptid;
 			if (trained)
 				c->distance = ClampEstimate(base + (useNorm ? entry->norm : 0.0f) +
@@ -665,9 +681,12 @@ CanReturnTop(IvfpqScanOpaque so)
 
 /*
  * Would re-ranking want more candidates take the scan past
- * IVFPQ_EXACT_SHARE of the index's rows?  Then the codes do not bound the
- * answer (random 64-d unit vectors: a third of the rows were re-ranked for
- * an unfiltered LIMIT 10), or a filter rejects row after row, and
+ * IVFPQ_EXACT_SHARE of the index's rows (of those its filter columns'
+ * conditions pass, at the rate seen in the lists probed)?  Then the codes
+ * do not bound the answer (random 64-d unit vectors: a third of the rows
+ * were re-ranked for an unfiltered LIMIT 10), or a filter rejects row
+ * after row, or the rows a selective filter keeps are far from the
+ * query, and
  * re-ranking every row of every list it may probe at once (in heap order,
  * each page read once) costs about what the exact scan costs, where going
  * on batch by batch cost more; after it the rows come back in exact order
@@ -681,6 +700,8 @@ PastExactShare(IndexScanDesc scan, int want)
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
 	double		rows = scan->indexRelation->rd_rel->reltuples;
 
+	if (so->useFilter && so->seenEntries > 0)
+		rows *= (double) so->matchedEntries / so->seenEntries;
 	return rows > 0 && (double) so->reranked + want > IVFPQ_EXACT_SHARE * rows;
 }
 
@@ -731,6 +752,9 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys pg_attribute_unused(), S
 	so->returned = so->reranked = so->skipped = 0;
 	so->probed = 0;
 	so->tables = NULL;
+	so->useFilter = false;
+	so->recheck = false;
+	so->seenEntries = so->matchedEntries = 0;
 
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -765,6 +789,15 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 
 		old = MemoryContextSwitchTo(so->scanCtx);
 		so->cache = IvfpqGetCache(scan->indexRelation);
+		if (!GvFilterPrepare(&so->cache->keys, scan->keyData, scan->numberOfKeys,
+							 &so->filter, &so->recheck))
+		{
+			/* no row can match (= NULL, IN (), the vector IS NULL) */
+			MemoryContextSwitchTo(old);
+			so->exhausted = true;
+			return false;
+		}
+		so->useFilter = so->filter.n > 0;
 		so->query = IvfpqPrepareValue(so->metric, scan->orderByData[0].sk_argument,
 									  so->cache->dim, so->cache->meta.scale, &dim);
 		so->dim = dim;
@@ -812,7 +845,7 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 			so->lastDistance = top.distance;
 			so->returned++;
 			scan->xs_heaptid = top.tid;
-			scan->xs_recheck = false;
+			scan->xs_recheck = so->recheck;
 			scan->xs_recheckorderby = false;
 			if (OidIsValid(top.toastid))
 				GvDistanceMemoPut(scan->heapRelation->rd_rel->reltoastrelid, top.toastid,
@@ -873,8 +906,10 @@ ivfpqendscan(IndexScanDesc scan)
 
 	if (so->started)
 		elog(DEBUG1, "gv_ivfpq scan: %d lists probed, " INT64_FORMAT " rows re-ranked, "
-			 INT64_FORMAT " returned, " INT64_FORMAT " skipped out of order",
-			 so->probed, so->reranked, so->returned, so->skipped);
+			 INT64_FORMAT " returned, " INT64_FORMAT " skipped out of order, "
+			 INT64_FORMAT " of " INT64_FORMAT " entries passed the filter columns",
+			 so->probed, so->reranked, so->returned, so->skipped,
+			 so->matchedEntries, so->seenEntries);
 	GvHeapFetchEnd(&so->heapFetch);
 	GvDistanceMemoForget();
 	MemoryContextDelete(so->scanCtx);

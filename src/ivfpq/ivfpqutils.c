@@ -49,6 +49,9 @@ IvfpqReadMeta(Relation index, IvfpqMetaPage meta)
 		meta->header.version = IVFPQ_VERSION;
 		meta->scale = 0;
 	}
+	/* version 2 could have no filter columns: its entries are version 3's */
+	if (meta->header.magic == IVFPQ_MAGIC && meta->header.version == 2)
+		meta->header.version = IVFPQ_VERSION;
 	GvCheckMetaHeader(index, &meta->header, IVFPQ_MAGIC, IVFPQ_VERSION);
 }
 
@@ -129,6 +132,8 @@ IvfpqGetCache(Relation index)
 	cache = palloc0(sizeof(IvfpqCacheData));
 	cache->meta = meta;
 	cache->dim = meta.header.dimensions;
+	GvFilterInitKeys(index, &cache->keys);
+	cache->entrySize = IVFPQ_ENTRY_SIZE(meta.subquantizers, cache->keys.keyBytes);
 	if (meta.trained)
 	{
 		Size		csize = sizeof(float) * (Size) meta.lists * cache->dim;
@@ -151,6 +156,19 @@ IvfpqGetCache(Relation index)
 	slot->cache = cache;
 	slot->lastUse = ++cacheClock;
 	return cache;
+}
+
+/*
+ * A row's filter columns (values[1..], gvfilter.c) into its entry, after
+ * the PQ codes.
+ */
+void
+IvfpqEncodeKeys(IvfpqCache cache, Datum *values, bool *isnull, IvfpqEntry entry)
+{
+	if (cache->keys.nkeys > 0)
+		GvFilterEncodeKeys(&cache->keys, values, isnull,
+						   IvfpqEntryKeys(entry, cache->meta.subquantizers),
+						   &entry->keyNulls);
 }
 
 /*
@@ -272,12 +290,14 @@ IvfpqAppendEntry(Relation index, IvfpqMetaPage meta, int list,
 }
 
 /*
- * Refuse what gv_ivfpq cannot index: expressions (re-ranking reads the
- * column from the heap).
+ * Refuse what gv_ivfpq cannot index: columns other than one vector and
+ * then filter columns (GvFilterCheckColumns), and a vector expression
+ * (re-ranking reads the column from the heap).
  */
 void
 IvfpqCheckIndex(Relation index)
 {
+	GvFilterCheckColumns(index, "gv_ivfpq");
 	if (index->rd_index->indkey.values[0] == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -20,12 +20,12 @@
 #include "utils/syscache.h"
 
 /*
- * amvalidate: see GvValidateVectorOpclass.
+ * amvalidate: see GvValidateOpclass (vector and filter operator classes).
  */
 bool
 ivfpqvalidate(Oid opclassoid)
 {
-	return GvValidateVectorOpclass(opclassoid, "gv_ivfpq");
+	return GvValidateOpclass(opclassoid, "gv_ivfpq");
 }
 
 /*

@@ -10,14 +10,21 @@ integer column (`WHERE m100 = $1`) or on jsonb metadata
   * gv_hnsw without filter columns (the executor applies the filter), and
     with them: `(emb, label, m1000, m100, m2, meta)`, so both kinds are
     index conditions;
-  * gv_ivfpq (the executor applies the filter);
+  * gv_ivfpq without filter columns (the executor applies the filter), and
+    with them: `(emb, label, m1000, m100, m2, meta)`;
   * pgvector's hnsw with iterative scans off, relaxed_order and strict_order
-    at its default ef_search, when pgvector's `vector` type is installed.
+    at its default ef_search, and its ivfflat (lists = rows / 1000 as its
+    README advises, at least 10; ivfflat.probes at its default 1 and at 10)
+    with iterative scans off and relaxed_order (ivfflat has no strict_order),
+    when pgvector's `vector` type is installed.
 
 Every configuration's rows are checked against numpy's exact filtered
 answer (recall@k, and whether k rows came back in distance order).
 
     bash test/bench/run filter_sel_bench.py --rows 20000 --queries 100 --k 20
+
+--phases picks some of: exact, pgvector, pgvector-ivfflat, gv_hnsw,
+gv_hnsw-filter, gv_ivfpq, gv_ivfpq-filter (default all).
 
 JIT and parallel workers are off (one backend each).  Prints a markdown table
 with q/s as a ratio to the exact scan's and to pgvector relaxed_order's for
@@ -93,6 +100,8 @@ def main():
     p.add_argument("--k", type=int, default=20)
     p.add_argument("--kinds", default="column,jsonb")
     p.add_argument("--selectivities", default=",".join(SELECTIVITIES))
+    p.add_argument("--phases", default="exact,pgvector,pgvector-ivfflat,gv_hnsw,gv_hnsw-filter,"
+                   "gv_ivfpq,gv_ivfpq-filter")
     p.add_argument("--reuse", action="store_true",
                    help="keep the tables of an earlier run in the same database")
     args = p.parse_args()
@@ -110,27 +119,40 @@ def main():
     have_pgv = conn.execute("SELECT count(*) FROM pg_available_extensions "
                             "WHERE name = 'vector'").fetchone()[0] > 0
     load(conn, "fsg", "gvector", base, labels, args.reuse)
-    phases = [("exact", [("exact", "fsg", ["SET enable_indexscan = off", "SET enable_bitmapscan = off"])], None)]
+    # (phase, configurations (name, table, settings), table to index, USING ...)
+    phases = [("exact", [("exact", "fsg", ["SET enable_indexscan = off", "SET enable_bitmapscan = off"])],
+               None, None)]
     if have_pgv:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         load(conn, "fsp", "vector", base, labels, args.reuse)
-        conn.execute("CREATE INDEX IF NOT EXISTS fsp_hnsw ON fsp USING hnsw (emb vector_cosine_ops)")
         phases.append(("pgvector", [(f"pgvector hnsw {m}", "fsp", [f"SET hnsw.iterative_scan = {m}",
                                                                   "SET enable_seqscan = off"])
-                                    for m in ("off", "relaxed_order", "strict_order")], None))
+                                    for m in ("off", "relaxed_order", "strict_order")],
+                       "fsp", "USING hnsw (emb vector_cosine_ops)"))
+        ivf_lists = max(10, args.rows // 1000)
+        phases.append(("pgvector-ivfflat",
+                       [(f"pgvector ivfflat probes {pr} {m}", "fsp",
+                         [f"SET ivfflat.iterative_scan = {m}", f"SET ivfflat.probes = {pr}",
+                          "SET enable_seqscan = off"])
+                        for pr in (1, 10) for m in ("off", "relaxed_order")],
+                       "fsp", f"USING ivfflat (emb vector_cosine_ops) WITH (lists = {ivf_lists})"))
     phases += [
-        ("gv_hnsw", [("gv_hnsw", "fsg", [])], "USING gv_hnsw (emb gvector_cosine_ops)"),
-        ("gv_hnsw filter columns", [("gv_hnsw filter columns", "fsg", [])],
+        ("gv_hnsw", [("gv_hnsw", "fsg", [])], "fsg", "USING gv_hnsw (emb gvector_cosine_ops)"),
+        ("gv_hnsw-filter", [("gv_hnsw filter columns", "fsg", [])], "fsg",
          "USING gv_hnsw (emb gvector_cosine_ops, label, m1000, m100, m2, meta)"),
-        ("gv_ivfpq", [("gv_ivfpq", "fsg", [])], "USING gv_ivfpq (emb gvector_cosine_ops)"),
+        ("gv_ivfpq", [("gv_ivfpq", "fsg", [])], "fsg", "USING gv_ivfpq (emb gvector_cosine_ops)"),
+        ("gv_ivfpq-filter", [("gv_ivfpq filter columns", "fsg", [])], "fsg",
+         "USING gv_ivfpq (emb gvector_cosine_ops, label, m1000, m100, m2, meta)"),
     ]
+    wanted = args.phases.split(",")
+    phases = [ph for ph in phases if ph[0] in wanted]
 
     results = {}
-    for phase, configs, index in phases:
+    for phase, configs, itable, index in phases:
         if index:
             t0 = time.perf_counter()
-            conn.execute(f"CREATE INDEX fsg_idx ON fsg {index}")
-            conn.execute("ANALYZE fsg")
+            conn.execute(f"CREATE INDEX {itable}_idx ON {itable} {index}")
+            conn.execute(f"ANALYZE {itable}")
             print(f"{phase}: built in {time.perf_counter() - t0:.1f} s", flush=True)
         for kind in args.kinds.split(","):
             for sel in args.selectivities.split(","):
@@ -145,11 +167,11 @@ def main():
                 for name, table, sets in configs:
                     r = run_config(conn, table, sets, where, params, gts, args.k)
                     results[(kind, sel, name)] = r
-                    print(f"{kind:6s} {sel:5s} {name:26s} recall {r['recall']:.3f} ordered "
+                    print(f"{kind:6s} {sel:5s} {name:34s} recall {r['recall']:.3f} ordered "
                           f"{r['ordered']:.2f} q/s {r['qps']:8.1f} srv ms {r['srv']:7.2f} {r['plan']}",
                           flush=True)
         if index:
-            conn.execute("DROP INDEX fsg_idx")
+            conn.execute(f"DROP INDEX {itable}_idx")
 
     print()
     print(f"| filter | selectivity | configuration | recall@{args.k} | exact order | q/s | × exact "

@@ -30,7 +30,7 @@ sub gv_new_node
 
 # One index of every kind, as the crash and recovery tests (070, 072) make
 # them: name => what follows USING, over a column emb (gvector) or body
-# (text, for gv_bm25).  hnsw_parallel's table is the one to give
+# (text, for gv_bm25), and id as a filter column of ivfpq_filter.  hnsw_parallel's table is the one to give
 # parallel_workers.
 sub gv_every_index
 {
@@ -41,6 +41,7 @@ sub gv_every_index
 		hnsw_binary => 'gv_hnsw (emb) WITH (storage = binary, m = 8, ef_construction = 32)',
 		hnsw_parallel => 'gv_hnsw (emb) WITH (m = 8, ef_construction = 32)',
 		ivfpq => 'gv_ivfpq (emb) WITH (lists = 4)',
+		ivfpq_filter => 'gv_ivfpq (emb, id) WITH (lists = 4)',
 		kdtree => 'gv_kdtree (emb)',
 		bm25 => 'gv_bm25 (body)',);
 }

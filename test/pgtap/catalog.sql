@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(68);
+SELECT plan(70);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -76,6 +76,21 @@ SELECT is((SELECT array_agg(c.opcname || ':' || c.opcdefault ORDER BY c.opcname)
 		  ARRAY['ghalfvec_cosine_ops:false', 'ghalfvec_ip_ops:false', 'ghalfvec_l2_ops:true',
 				'gsparsevec_cosine_ops:false', 'gsparsevec_ip_ops:false', 'gsparsevec_l2_ops:true']::text[],
 		  'gv_ivfpq has the ghalfvec and gsparsevec operator classes, l2 the default');
+-- filter columns: gv_ivfpq's families and classes are gv_hnsw's, operator for operator
+SELECT is((SELECT count(*)::int FROM pg_amop o JOIN pg_opfamily f ON f.oid = o.amopfamily
+		   WHERE f.opfmethod = (SELECT oid FROM pg_am WHERE amname = 'gv_ivfpq') AND o.amoppurpose = 's'),
+		  88, 'gv_ivfpq has the 88 filter column operators of gv_hnsw');
+SELECT is_empty($$
+	SELECT f.opfname, c.opcname, c.opcintype, c.opcdefault, o.amopstrategy, o.amopopr
+	FROM pg_opfamily f JOIN pg_amop o ON o.amopfamily = f.oid AND o.amoppurpose = 's'
+	LEFT JOIN pg_opclass c ON c.opcfamily = f.oid
+	WHERE f.opfmethod = (SELECT oid FROM pg_am WHERE amname = 'gv_hnsw')
+	EXCEPT
+	SELECT f.opfname, c.opcname, c.opcintype, c.opcdefault, o.amopstrategy, o.amopopr
+	FROM pg_opfamily f JOIN pg_amop o ON o.amopfamily = f.oid AND o.amoppurpose = 's'
+	LEFT JOIN pg_opclass c ON c.opcfamily = f.oid
+	WHERE f.opfmethod = (SELECT oid FROM pg_am WHERE amname = 'gv_ivfpq')$$,
+	'every filter family, class and operator of gv_hnsw is gv_ivfpq''s too');
 SELECT is((SELECT array_agg(format_type(c.opcintype, NULL) || ':' || c.opcname || ':' || c.opcdefault
 					 ORDER BY c.opcname)
 		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod

@@ -4,7 +4,9 @@
 # wal_consistency_checking = 'generic', so every GenericXLog record is
 # checked against the page it produces when replayed.  A ghalfvec column and
 # a gsparsevec column (a third of each vector's coordinates) have their own
-# indexes.
+# indexes, and a table with filter columns (an integer and a jsonb) its
+# index over both.  Then the metapage's format version: 2 (before filter
+# columns, the same entries) is read, a later one refused.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -35,6 +37,11 @@ $primary->safe_psql('postgres', qq{
 	CREATE INDEX items_sparse ON items USING gv_ivfpq (semb gsparsevec_ip_ops)
 		WITH (lists = 8, subquantizers = 4);
 	CREATE INDEX items_half ON items USING gv_ivfpq (hemb) WITH (lists = 8, subquantizers = 4);
+	CREATE TABLE fitems (id int, label int, meta jsonb, emb gvector(16));
+	INSERT INTO fitems SELECT i, i % 7, jsonb_build_object('odd', i % 2 = 1), $vec
+		FROM generate_series(1, 2000) i;
+	CREATE INDEX fitems_idx ON fitems USING gv_ivfpq (emb, label, meta)
+		WITH (lists = 8, subquantizers = 4);
 	CREATE TABLE empty_items (id int, emb gvector(16));
 	CREATE INDEX ON empty_items USING gv_ivfpq (emb);
 });
@@ -52,6 +59,18 @@ sub check_same
 		isnt($on_primary, '', "primary answers $op $what");
 		is($standby->safe_psql('postgres', $q), $on_primary, "standby answers $op like the primary $what");
 	}
+	my $fsel = "SELECT string_agg(id::text, ',') FROM (SELECT id FROM fitems "
+	  . "WHERE label IN (2, 3) AND meta \@> '{\"odd\": true}' "
+	  . "ORDER BY emb <-> (SELECT emb FROM fitems WHERE id = 9) LIMIT 10) s";
+	my $fq = "SET enable_seqscan = off; $fsel";
+	my $on_primary = $primary->safe_psql('postgres', $fq);
+	like($primary->safe_psql('postgres', "SET enable_seqscan = off; EXPLAIN $fsel"),
+		qr/Index Cond: \(\(label = ANY/, "the filter columns are index conditions $what");
+	is($on_primary, $primary->safe_psql('postgres', "SET enable_indexscan = off; SET enable_bitmapscan = off; "
+		  . ($fsel =~ s/ORDER BY emb <-> \((.*?)\) LIMIT 10/ORDER BY l2_distance(emb, ($1)), id LIMIT 10/r)),
+		"primary answers with filter columns as the exact scan $what");
+	is($standby->safe_psql('postgres', $fq), $on_primary,
+		"standby answers with filter columns like the primary $what");
 	for my $col ('semb <#>', 'hemb <->')
 	{
 		my ($c) = split / /, $col;
@@ -72,10 +91,13 @@ my $vec2 = random_vector_sql(16, 'i');
 $primary->safe_psql('postgres', qq{
 	INSERT INTO items SELECT i, $vec2 FROM generate_series(2001, 8000) i;
 	INSERT INTO empty_items SELECT i, $vec2 FROM generate_series(1, 300) i;
+	INSERT INTO fitems SELECT i, i % 7, jsonb_build_object('odd', i % 2 = 1), $vec2
+		FROM generate_series(2001, 8000) i;
 });
 check_same('after inserts');
 
-$primary->safe_psql('postgres', 'DELETE FROM items WHERE id % 4 = 0; VACUUM items;');
+$primary->safe_psql('postgres', 'DELETE FROM items WHERE id % 4 = 0; VACUUM items; '
+	  . 'DELETE FROM fitems WHERE id % 4 = 3; VACUUM fitems;');
 check_same('after delete and vacuum');
 
 my $q = "SET enable_seqscan = off; SELECT string_agg(id::text, ',') FROM "
@@ -90,5 +112,29 @@ is($standby->safe_psql('postgres', "SELECT entries FROM gigavector.ivfpq_info('i
 	'6000', 'standby gsparsevec index holds every live row');
 
 $standby->stop;
+
+# The metapage's format version, written over: 2 is read as it is (its
+# entries are version 3's), a later version is refused with a REINDEX hint.
+my $vq = "SET enable_seqscan = off; SELECT string_agg(id::text, ',') FROM (SELECT id FROM items "
+  . "ORDER BY emb <-> (SELECT emb FROM items WHERE id = 7) LIMIT 10) s";
+my $before = $primary->safe_psql('postgres', $vq);
+my $path = $primary->safe_psql('postgres', q{SELECT pg_relation_filepath('items_l2')});
+sub set_version
+{
+	my ($version) = @_;
+	$primary->stop;
+	open(my $fh, '+<', $primary->data_dir . "/$path") or die "open $path: $!";
+	binmode $fh;
+	seek($fh, 24 + 4, 0);		# the page header, then the magic number
+	print $fh pack('L', $version);
+	close($fh);
+	$primary->start;
+}
+set_version(2);
+is($primary->safe_psql('postgres', $vq), $before, 'an index of format version 2 is read as before');
+set_version(4);
+my ($rc, $out, $err) = $primary->psql('postgres', $vq);
+like($err, qr/index "items_l2" has on-disk format version 4, but this build reads version 3.*\n.*HINT:  Rebuild the index with REINDEX/s,
+	'an index of a later format version is refused, with REINDEX as the hint');
 $primary->stop;
 done_testing();

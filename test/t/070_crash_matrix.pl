@@ -1,5 +1,6 @@
 # The crash matrix: every access method (gv_hnsw in each storage and with a
-# parallel build, gv_ivfpq, gv_kdtree, gv_bm25), each on its own table,
+# parallel build, gv_ivfpq with and without a filter column, gv_kdtree,
+# gv_bm25), each on its own table,
 # all under the same load when the whole server is killed with SIGKILL
 # (postmaster and every backend at once, as a power cut or the OOM killer
 # does), at each crash point:
@@ -131,8 +132,10 @@ sub answer_sql
 	my ($name) = @_;
 	return "SELECT count(*) || '|' || coalesce(sum(id), 0) FROM t_$name "
 	  . "WHERE body @@@ bm25query('i_$name', 'w3')" if $name eq 'bm25';
+	# ivfpq_filter: a condition on its filter column, tested in the index
+	my $where = $name eq 'ivfpq_filter' ? 'WHERE id % 1000 < 500 AND id > 100' : '';
 	return "SELECT string_agg(id::text, ',') FROM "
-	  . "(SELECT id FROM t_$name ORDER BY emb <-> $query LIMIT 10) s";
+	  . "(SELECT id FROM t_$name $where ORDER BY emb <-> $query LIMIT 10) s";
 }
 
 # The standby, once it has replayed all the primary wrote: it found no
@@ -183,7 +186,7 @@ sub check_all
 			cmp_ok($node->safe_psql('postgres', "SELECT heap_tids FROM gigavector.hnsw_verify('i_$name')"),
 				'>=', $live, "$what: hnsw_verify passes, a heap TID for every row");
 		}
-		elsif ($name eq 'ivfpq')
+		elsif ($name =~ /^ivfpq/)
 		{
 			cmp_ok($node->safe_psql('postgres', "SELECT entries FROM gigavector.ivfpq_info('i_$name')"),
 				'>=', $live, "$what: ivfpq_info reads the index, an entry for every row");

@@ -92,7 +92,7 @@ sub verified_rows
 {
 	my ($copy, $name) = @_;
 	my $sql = $name =~ /^hnsw/ ? "SELECT elements FROM gigavector.hnsw_verify('i_$name')"
-	  : $name eq 'ivfpq' ? "SELECT entries FROM gigavector.ivfpq_info('i_$name')"
+	  : $name =~ /^ivfpq/ ? "SELECT entries FROM gigavector.ivfpq_info('i_$name')"
 	  : $name eq 'kdtree' ? "SELECT points FROM gigavector.kdtree_verify('i_$name')"
 	  : "SELECT table_rows FROM gigavector.bm25_verify_table('i_$name')";
 	return $copy->safe_psql('postgres', $sql);

@@ -1,9 +1,9 @@
 /*
- * hnswjsonb.c
- *	  jsonb filter columns of a gv_hnsw index: each row's jsonb is stored as
- *	  a 256-bit signature of its top-level keys and key/value pairs, so that
- *	  @>, ?, ?|, ?& (and =; ->> through hnswplanner.c) are tested inside the
- *	  graph search.
+ * gvfilterjsonb.c
+ *	  jsonb filter columns (gv_hnsw, gv_ivfpq): each row's jsonb is stored
+ *	  as a 256-bit signature of its top-level keys and key/value pairs, so
+ *	  that @>, ?, ?|, ?& (and =; ->> through gvplanner.c) are tested inside
+ *	  the index scan.
  *
  * The signature is a Bloom filter: every item sets three of the 256 bits,
  * picked by a hash of the item.  An object's items are each top-level key
@@ -30,7 +30,7 @@
 #include "access/skey.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "hnsw.h"
+#include "gvfilter.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -130,7 +130,7 @@ Signature(Jsonb *jb, uint64 *sig)
 	JsonbValue	value;
 	JsonbIteratorToken tok;
 
-	memset(sig, JB_ROOT_IS_OBJECT(jb) ? 0 : 0xff, HNSW_JSONB_BYTES);
+	memset(sig, JB_ROOT_IS_OBJECT(jb) ? 0 : 0xff, GV_JSONB_BYTES);
 	if (!JB_ROOT_IS_OBJECT(jb))
 		return;
 	it = JsonbIteratorInit(&jb->root);
@@ -158,14 +158,14 @@ SignatureOfDatum(Datum value, uint64 *sig)
 		pfree(jb);
 }
 
-/* A stored jsonb filter column value: HNSW_JSONB_BYTES at dst. */
+/* A stored jsonb filter column value: GV_JSONB_BYTES at dst. */
 void
-GvHnswJsonbSignature(Datum value, char *dst)
+GvJsonbSignature(Datum value, char *dst)
 {
-	uint64		sig[HNSW_JSONB_WORDS];
+	uint64		sig[GV_JSONB_WORDS];
 
 	SignatureOfDatum(value, sig);
-	memcpy(dst, sig, HNSW_JSONB_BYTES);
+	memcpy(dst, sig, GV_JSONB_BYTES);
 }
 
 /*
@@ -193,7 +193,7 @@ KeySignatures(Datum arrayDatum, uint64 *all, uint64 *each)
 		if (all)
 			AddKey(all, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 		if (each)
-			AddKey(each + (n * HNSW_JSONB_WORDS), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+			AddKey(each + (n * GV_JSONB_WORDS), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 		n++;
 	}
 	return n;
@@ -216,18 +216,18 @@ QuerySignature(StrategyNumber strategy, Datum value, uint64 *sig)
 {
 	switch (strategy)
 	{
-		case HNSW_KEY_EQUAL:
-		case HNSW_KEY_CONTAINS:
+		case GV_KEY_EQUAL:
+		case GV_KEY_CONTAINS:
 			SignatureOfDatum(value, sig);
 			break;
-		case HNSW_KEY_EXISTS:
+		case GV_KEY_EXISTS:
 			{
 				text	   *t = DatumGetTextPP(value);
 
 				AddKey(sig, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 				break;
 			}
-		case HNSW_KEY_EXISTS_ALL:
+		case GV_KEY_EXISTS_ALL:
 			(void) KeySignatures(value, sig, NULL);
 			break;
 		default:
@@ -240,19 +240,19 @@ QuerySignature(StrategyNumber strategy, Datum value, uint64 *sig)
  * for.  False when no element can match (an empty array, or only NULLs).
  */
 static bool
-PrepareArrayCond(ScanKey key, GvHnswKeyCond *cond)
+PrepareArrayCond(ScanKey key, GvKeyCond *cond)
 {
 	Oid			elemtype;
 	Datum	   *elems;
 	bool	   *nulls;
-	int			nelems = GvHnswScanKeyElements(key, &elems, &nulls, &elemtype);
+	int			nelems = GvScanKeyElements(key, &elems, &nulls, &elemtype);
 
-	cond->sigs = palloc0(HNSW_JSONB_BYTES * Max(nelems, 1));
+	cond->sigs = palloc0(GV_JSONB_BYTES * Max(nelems, 1));
 	cond->ncodes = 0;
 	for (int i = 0; i < nelems; i++)
 		if (!nulls[i])
 			QuerySignature(key->sk_strategy, elems[i],
-						   cond->sigs + (cond->ncodes++ * HNSW_JSONB_WORDS));
+						   cond->sigs + (cond->ncodes++ * GV_JSONB_WORDS));
 	return cond->ncodes > 0;
 }
 
@@ -261,18 +261,18 @@ PrepareArrayCond(ScanKey key, GvHnswKeyCond *cond)
  * signatures of which a row must hold one.  False when no row can match.
  */
 bool
-GvHnswJsonbPrepareCond(ScanKey key, GvHnswKeyCond *cond)
+GvJsonbPrepareCond(ScanKey key, GvKeyCond *cond)
 {
-	cond->op = HNSW_COND_CONTAINS;
+	cond->op = GV_COND_CONTAINS;
 	if (key->sk_flags & SK_SEARCHARRAY)
 		return PrepareArrayCond(key, cond);
-	if (key->sk_strategy == HNSW_KEY_EXISTS_ANY)
+	if (key->sk_strategy == GV_KEY_EXISTS_ANY)
 	{
-		cond->sigs = palloc0(HNSW_JSONB_BYTES * Max(ArrayLength(key->sk_argument), 1));
+		cond->sigs = palloc0(GV_JSONB_BYTES * Max(ArrayLength(key->sk_argument), 1));
 		cond->ncodes = KeySignatures(key->sk_argument, NULL, cond->sigs);
 		return cond->ncodes > 0;
 	}
-	cond->sigs = palloc0(HNSW_JSONB_BYTES);
+	cond->sigs = palloc0(GV_JSONB_BYTES);
 	cond->ncodes = 1;
 	QuerySignature(key->sk_strategy, key->sk_argument, cond->sigs);
 	return true;
@@ -280,17 +280,17 @@ GvHnswJsonbPrepareCond(ScanKey key, GvHnswKeyCond *cond)
 
 /* Does a stored signature hold every bit of one of the condition's? */
 bool
-GvHnswJsonbHolds(const char *stored, const GvHnswKeyCond *cond)
+GvJsonbHolds(const char *stored, const GvKeyCond *cond)
 {
-	uint64		row[HNSW_JSONB_WORDS];
+	uint64		row[GV_JSONB_WORDS];
 
-	memcpy(row, stored, HNSW_JSONB_BYTES);
+	memcpy(row, stored, GV_JSONB_BYTES);
 	for (int i = 0; i < cond->ncodes; i++)
 	{
-		const uint64 *want = cond->sigs + i * HNSW_JSONB_WORDS;
+		const uint64 *want = cond->sigs + i * GV_JSONB_WORDS;
 		bool		holds = true;
 
-		for (int w = 0; w < HNSW_JSONB_WORDS; w++)
+		for (int w = 0; w < GV_JSONB_WORDS; w++)
 			holds &= (row[w] & want[w]) == want[w];
 		if (holds)
 			return true;

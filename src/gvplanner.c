@@ -1,19 +1,20 @@
 /*
- * hnswplanner.c
+ * gvplanner.c
  *	  Lets "filter_column = ANY(array)" (and IN (...)), and "jsonb_column
- *	  ->> key = value", be gv_hnsw index conditions of an ordered scan.
+ *	  ->> key = value", be index conditions of an ordered gv_hnsw or
+ *	  gv_ivfpq scan.
  *
  * PostgreSQL 15's planner (build_index_paths) gives up an index's order as
  * soon as it takes a ScalarArrayOpExpr on a column after the first, since
- * for btree that order would be lost.  gv_hnsw's order comes from its
+ * for btree that order would be lost.  Our indexes' order comes from their
  * ORDER BY operator, which array conditions do not disturb, and the vector
- * is always its first column, so the planner would never let an IN list be
+ * is always their first column, so the planner would never let an IN list be
  * tested inside the index.  A set_rel_pathlist hook adds, for each ordered
- * gv_hnsw path the planner built, a copy with the rel's array conditions on
- * filter columns as index clauses too, costed by the access method like any
+ * gv_hnsw or gv_ivfpq path the planner built, a copy with the rel's array
+ * conditions on filter columns as index clauses too, costed by the access method like any
  * other path; add_path keeps the cheaper.  The executor already turns such
  * clauses into SK_SEARCHARRAY scan keys (amsearcharray), which
- * hnswfilter.c tests.
+ * gvfilter.c tests.
  *
  * "metadata ->> 'k' = $1" on a jsonb filter column is no indexable clause
  * at all (its left side is not the column); the same hook gives such paths
@@ -25,7 +26,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_operator.h"
 #include "commands/defrem.h"
-#include "hnsw.h"
+#include "gvfilter.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -98,7 +99,7 @@ ArrayIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo, in
  * and value known when the scan starts, a deterministic collation) for
  * filter column indexcol, an IndexClause with a lossy derived condition:
  * "column @> ANY(gigavector.jsonb_field_candidates(key, value))", the
- * objects of which one must be contained for ->> to give value (hnswjsonb.c
+ * objects of which one must be contained for ->> to give value (gvfilterjsonb.c
  * tests it on the signatures); the executor rechecks the ->> clause.
  */
 static IndexClause *
@@ -133,7 +134,7 @@ FieldTextIndexClause(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *rinfo
 		return NULL;
 	column = linitial(field->args);
 	contains = get_opfamily_member(index->opfamily[indexcol], JSONBOID, JSONBOID,
-								   HNSW_KEY_CONTAINS);
+								   GV_KEY_CONTAINS);
 	if (!IsIndexColumn(column, index, indexcol) || !OidIsValid(contains) ||
 		!KnownAtScanStart(root, (Node *) list_make2(lsecond(field->args), value)))
 		return NULL;
@@ -208,11 +209,12 @@ WithArrayClauses(PlannerInfo *root, IndexPath *path, RelOptInfo *rel)
 }
 
 static void
-GvHnswSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+SetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
 {
 	List	   *added = NIL;
 	ListCell   *lc;
 	Oid			hnswAm;
+	Oid			ivfpqAm;
 
 	if (prev_set_rel_pathlist_hook)
 		prev_set_rel_pathlist_hook(root, rel, rti, rte);
@@ -220,7 +222,8 @@ GvHnswSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 		rel->indexlist == NIL || rel->baserestrictinfo == NIL)
 		return;
 	hnswAm = get_am_oid("gv_hnsw", true);
-	if (!OidIsValid(hnswAm))
+	ivfpqAm = get_am_oid("gv_ivfpq", true);
+	if (!OidIsValid(hnswAm) && !OidIsValid(ivfpqAm))
 		return;
 
 	foreach(lc, rel->pathlist)
@@ -229,7 +232,8 @@ GvHnswSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 		List	   *clauses;
 
 		/* unparameterized ordered scans (a parameterized one's loop count is the planner's own) */
-		if (!IsA(path, IndexPath) || path->indexinfo->relam != hnswAm ||
+		if (!IsA(path, IndexPath) ||
+			(path->indexinfo->relam != hnswAm && path->indexinfo->relam != ivfpqAm) ||
 			path->indexorderbys == NIL || PATH_REQ_OUTER(&path->path) != NULL)
 			continue;
 		clauses = WithArrayClauses(root, path, rel);
@@ -246,8 +250,8 @@ GvHnswSetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 }
 
 void
-GvHnswPlannerInit(void)
+GvFilterPlannerInit(void)
 {
 	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
-	set_rel_pathlist_hook = GvHnswSetRelPathlist;
+	set_rel_pathlist_hook = SetRelPathlist;
 }
