@@ -461,42 +461,14 @@ $$;
 
 -- k nearest rows of a distributed table to query: ORDER BY column <op>
 -- query LIMIT k runs on every shard at once (through its own index, with
--- this session's gigavector settings) and the shards' answers are merged.
--- Returns each row's shard key as text, and its distance.
+-- this session's gigavector settings) and the shards' answers are merged
+-- (src/shard.c: the checks, the statement, the fan-out and the merge in one
+-- C function).  Returns each row's shard key as text, and its distance.
 CREATE FUNCTION gigavector.distributed_search(tbl regclass, vector_column name, query gvector,
 	k int DEFAULT 10, op text DEFAULT '<->', filter jsonb DEFAULT NULL)
 	RETURNS TABLE (shard text, key text, distance float8)
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	stmt text;
-	key_column name;
-BEGIN
-	PERFORM gigavector.distributed_check(tbl);
-	PERFORM gigavector.shard_k_check(k);
-	IF op IS NULL OR op NOT IN ('<->', '<=>', '<#>', '<+>') THEN
-		RAISE EXCEPTION 'unknown distance operator "%"', op
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Use <-> (L2), <=> (cosine), <#> (negative inner product) or <+> (L1).';
-	END IF;
-	IF query IS NULL THEN
-		RAISE EXCEPTION 'the query vector must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	stmt := 'SELECT %3$I::text, (%4$I ' || op || ' $1)::float8 FROM %1$s WHERE %6$s '
-		'ORDER BY %4$I ' || op || ' $1 LIMIT %5$s';
-	SELECT d.shard_key INTO key_column FROM gigavector.distributed_tables d WHERE d.tbl = distributed_search.tbl;
-	-- a gvector column gets the query in binary; another type (ghalfvec, ...)
-	-- as text, which its shards parse as that type
-	IF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = vector_column
-			   AND a.atttypid = pg_typeof(query)::oid) THEN
-		RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl, stmt, query,
-			key_column, vector_column, k::text, gigavector.shard_filter(filter)) f ORDER BY f.score, f.key LIMIT k;
-	ELSE
-		RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl, stmt, query::text,
-			key_column, vector_column, k::text, gigavector.shard_filter(filter)) f ORDER BY f.score, f.key LIMIT k;
-	END IF;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'gv_distributed_search'
+	LANGUAGE C ROWS 10;
 COMMENT ON FUNCTION gigavector.distributed_search(regclass, name, gvector, int, text, jsonb) IS 'k-NN over every shard of a distributed table at once, merged: (shard, key, distance)';
 
 -- The k best BM25 matches of a distributed table for a text query, every
