@@ -19,10 +19,12 @@
  * was idle is noticed before sending and opened again.
  */
 #include "compat.h"
+#include "shard.h"
 
 #include <poll.h>
 
 #include "catalog/pg_collation.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "common/md5.h"
@@ -32,6 +34,8 @@
 #include "funcapi.h"
 #include "libpq-fe.h"
 #include "mb/pg_wchar.h"
+#include "parser/analyze.h"
+#include "parser/parsetree.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
 #include "storage/latch.h"
@@ -941,4 +945,66 @@ gv_distributed_search(PG_FUNCTION_ARGS)
 		qsort(out.rows, out.n, sizeof(ShardRow), shard_row_cmp);
 	shard_rows_store(rsinfo, out.rows, Min(out.n, s.k));
 	return (Datum) 0;
+}
+
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
+
+/* whether a table is partitioned with foreign partitions (a distributed table) */
+static bool
+has_foreign_partitions(Oid relid)
+{
+	List	   *parts;
+	ListCell   *lc;
+
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		return false;
+	parts = find_inheritance_children(relid, NoLock);
+	foreach(lc, parts)
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
+			return true;
+	return false;
+}
+
+/*
+ * Refuses, with a clear error and what to do instead, the INSERT ... ON
+ * CONFLICT that a distributed table cannot route: DO UPDATE, and a conflict
+ * target (postgres_fdw sends only a plain ON CONFLICT DO NOTHING to a
+ * foreign partition, and the partitioned table has no unique index to
+ * infer a target from; without this check the planner says "there is no
+ * unique or exclusion constraint matching the ON CONFLICT specification").
+ */
+static void
+ShardPostParseAnalyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+	if (query->commandType == CMD_INSERT && query->onConflict &&
+		(query->onConflict->action == ONCONFLICT_UPDATE || query->onConflict->arbiterElems != NIL ||
+		 OidIsValid(query->onConflict->constraint)))
+	{
+		Oid			relid = rt_fetch(query->resultRelation, query->rtable)->relid;
+
+		if (!has_foreign_partitions(relid))
+			return;
+		if (query->onConflict->action == ONCONFLICT_UPDATE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("INSERT ... ON CONFLICT DO UPDATE is not supported on distributed table %s",
+							shard_rel_name(relid)),
+					 errdetail("Its partitions are foreign tables on shard servers, to which postgres_fdw cannot send an upsert."),
+					 errhint("Upsert with gigavector.distributed_upsert(table, query).")));
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("INSERT ... ON CONFLICT with a conflict target is not supported on distributed table %s",
+						shard_rel_name(relid)),
+				 errhint("Write ON CONFLICT DO NOTHING without a target: each shard then skips the rows that conflict with its unique constraints.")));
+	}
+}
+
+/* installs the ON CONFLICT check */
+void
+ShardInit(void)
+{
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = ShardPostParseAnalyze;
 }

@@ -56,6 +56,14 @@ BEGIN
 END
 $$;
 
+-- Runs one statement (for a PERFORM over the rows of a query).
+CREATE FUNCTION gigavector.scaleout_exec(stmt text) RETURNS void
+	LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE stmt;
+END
+$$;
+
 -- The key=value pairs of a libpq connection string, values unquoted.
 CREATE FUNCTION gigavector.conninfo_options(conninfo text, OUT key text, OUT value text)
 	RETURNS SETOF record
@@ -143,37 +151,19 @@ BEGIN
 END
 $$;
 
--- The statements that make a shard table remote_schema.remote_table on a
--- server, like the distributed table tbl: its columns, the unique
--- constraints and storage parameters recorded for it, and its indexes (the
--- partitioned indexes of tbl, which hold no data themselves).
-CREATE FUNCTION gigavector.shard_table_ddl(tbl regclass, remote_schema name, remote_table name)
+-- The CREATE INDEX statements that give the shard table
+-- remote_schema.remote_table the indexes of the distributed table tbl (its
+-- partitioned indexes, which hold no data themselves).
+CREATE FUNCTION gigavector.shard_index_ddl(tbl regclass, remote_schema name, remote_table name)
 	RETURNS text
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	target text := format('%I.%I', remote_schema, remote_table);
-	d gigavector.distributed_tables;
-	cols text;
-	ddl text;
+	ddl text := '';
 	idx record;
 	prefix text;
 BEGIN
-	SELECT * INTO d FROM gigavector.distributed_tables t WHERE t.tbl = shard_table_ddl.tbl;
-	SELECT string_agg(format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
-							 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END), ', ' ORDER BY a.attnum)
-		INTO cols FROM pg_attribute a
-		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
-	ddl := format('CREATE EXTENSION IF NOT EXISTS gigavector; CREATE SCHEMA IF NOT EXISTS %I; CREATE TABLE %s (%s)%s;',
-				  remote_schema, target, cols,
-				  CASE WHEN d.reloptions IS NOT NULL
-				  THEN format(' WITH (%s)', array_to_string(d.reloptions, ', ')) ELSE '' END);
-	ddl := ddl || coalesce((SELECT string_agg(format(' ALTER TABLE %s ALTER COLUMN %I SET STORAGE %s;', target, a.attname,
-		CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END), '')
-		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attstorage <> t.typstorage), '');
-	ddl := ddl || coalesce((SELECT string_agg(format(' ALTER TABLE %s ADD %s;', target, c), '')
-		FROM unnest(d.constraints) c), '');
 	-- pg_get_indexdef: CREATE INDEX name ON ONLY schema.table USING ...; the
 	-- shard's index is named by its server (several shard tables may share one)
 	FOR idx IN SELECT i.indexrelid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
@@ -190,6 +180,44 @@ BEGIN
 							 substr(pg_get_indexdef(idx.indexrelid), length(prefix) + 1));
 	END LOOP;
 	RETURN ddl;
+END
+$$;
+
+-- The statements that make a shard table remote_schema.remote_table on a
+-- server, like the distributed table tbl: its columns, the unique
+-- constraints and storage parameters recorded for it, and its indexes (the
+-- partitioned indexes of tbl, which hold no data themselves).
+CREATE FUNCTION gigavector.shard_table_ddl(tbl regclass, remote_schema name, remote_table name)
+	RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	target text := format('%I.%I', remote_schema, remote_table);
+	d gigavector.distributed_tables;
+	cols text;
+	ddl text;
+BEGIN
+	SELECT * INTO d FROM gigavector.distributed_tables t WHERE t.tbl = shard_table_ddl.tbl;
+	-- a generated column is generated on the shard too (ATTACH PARTITION
+	-- requires it, and postgres_fdw leaves it to the shard)
+	SELECT string_agg(format('%I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+							 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
+							 CASE WHEN a.attgenerated = 's' THEN format(' GENERATED ALWAYS AS (%s) STORED',
+								(SELECT pg_get_expr(g.adbin, g.adrelid) FROM pg_attrdef g
+								 WHERE g.adrelid = a.attrelid AND g.adnum = a.attnum)) ELSE '' END), ', ' ORDER BY a.attnum)
+		INTO cols FROM pg_attribute a
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+	ddl := format('CREATE EXTENSION IF NOT EXISTS gigavector; CREATE SCHEMA IF NOT EXISTS %I; CREATE TABLE %s (%s)%s;',
+				  remote_schema, target, cols,
+				  CASE WHEN d.reloptions IS NOT NULL
+				  THEN format(' WITH (%s)', array_to_string(d.reloptions, ', ')) ELSE '' END);
+	ddl := ddl || coalesce((SELECT string_agg(format(' ALTER TABLE %s ALTER COLUMN %I SET STORAGE %s;', target, a.attname,
+		CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END), '')
+		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attstorage <> t.typstorage), '');
+	ddl := ddl || coalesce((SELECT string_agg(format(' ALTER TABLE %s ADD %s;', target, c), '')
+		FROM unnest(d.constraints) c), '');
+	RETURN ddl || gigavector.shard_index_ddl(tbl, remote_schema, remote_table);
 END
 $$;
 
@@ -220,12 +248,16 @@ BEGIN
 END
 $$;
 
--- Turns an empty table into a distributed one: hash-partitioned on
--- shard_key, one foreign partition per server (a server named twice holds
--- two shards).  The table keeps its name, columns, defaults and identity;
--- its indexes become partitioned indexes here and real ones on every shard;
--- its primary key and unique constraints are enforced by each shard (so
--- globally only when they contain the shard key).
+-- Turns a table into a distributed one: hash-partitioned on shard_key, one
+-- foreign partition per server (a server named twice holds two shards).
+-- The table keeps its name, columns, defaults, identity and sequences; its
+-- rows move to the shards they hash to (counted: the call fails, and
+-- nothing changes here, unless every row arrived); its indexes become
+-- partitioned indexes here and real ones on every shard (made before the
+-- rows go in); its primary key and unique constraints are enforced by each
+-- shard (so globally only when they contain the shard key).  The table is
+-- locked meanwhile (ACCESS EXCLUSIVE: reads wait too).  Should the call
+-- fail, the shard tables it made stay behind, empty (dblink made them).
 CREATE FUNCTION gigavector.create_distributed_table(tbl regclass, shard_key name, servers text[])
 	RETURNS void
 	LANGUAGE plpgsql
@@ -238,7 +270,9 @@ DECLARE
 	idx text[];
 	shard regclass;
 	seqs text[];
-	nonempty boolean;
+	cols text;
+	nrows bigint;
+	moved bigint;
 BEGIN
 	IF tbl IS NULL OR shard_key IS NULL OR servers IS NULL OR cardinality(servers) = 0 THEN
 		RAISE EXCEPTION 'a distributed table needs a table, a shard key and at least one shard server'
@@ -258,36 +292,29 @@ BEGIN
 	END IF;
 	PERFORM gigavector.shard_server_check(s) FROM unnest(servers) s;
 	EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
-	EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO STRICT nonempty;
-	IF nonempty THEN
-		RAISE EXCEPTION 'table % is not empty', tbl
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Create the distributed table empty, then load it: rows are routed to their shards.';
-	END IF;
 	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
 	SELECT coalesce(array_agg(pg_get_constraintdef(oid) ORDER BY oid), '{}') INTO cons
 		FROM pg_constraint WHERE conrelid = tbl AND contype IN ('p', 'u');
 	SELECT coalesce(array_agg(pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid), '{}') INTO idx
 		FROM pg_index i WHERE i.indrelid = tbl
 		AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid);
+	SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols FROM pg_attribute
+		WHERE attrelid = tbl AND attnum > 0 AND NOT attisdropped AND attgenerated = '';
 	tmp := left(rel, 50) || '_undistributed';
 	EXECUTE format('ALTER TABLE %s RENAME TO %I', tbl, tmp);
+	-- its other indexes give their names to the partitioned ones
+	PERFORM gigavector.scaleout_exec(format('ALTER INDEX %s RENAME TO %I', i.indexrelid::regclass,
+											left(c.relname, 40) || '_undistributed'))
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = tbl
+		AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid);
 	EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED '
 				   'INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY HASH (%I)', nsp, rel, nsp, tmp, shard_key);
 	EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, rel,
 				   (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = tbl));
 	INSERT INTO gigavector.distributed_tables
 		VALUES (format('%I.%I', nsp, rel)::regclass, shard_key, cons, (SELECT reloptions FROM pg_class WHERE oid = tbl));
-	-- before the drop: the old identity sequences' names, which the new ones take
-	SELECT coalesce(array_agg(format('ALTER SEQUENCE %s RENAME TO %I',
-		pg_get_serial_sequence(format('%I.%I', nsp, rel), a.attname),
-		(SELECT relname FROM pg_class WHERE oid = pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname)::regclass))), '{}')
-		INTO seqs FROM pg_attribute a WHERE a.attrelid = tbl AND a.attidentity <> '' AND NOT a.attisdropped;
-	EXECUTE format('DROP TABLE %I.%I', nsp, tmp);
-	FOR i IN 1 .. cardinality(seqs) LOOP
-		EXECUTE seqs[i];
-	END LOOP;
-	-- the dropped table's indexes, now partitioned indexes of the new one
+	-- the table's indexes, partitioned indexes here, before the shards: each
+	-- shard table is made with them (create_shard)
 	FOR i IN 1 .. cardinality(idx) LOOP
 		EXECUTE idx[i];
 	END LOOP;
@@ -296,9 +323,39 @@ BEGIN
 		EXECUTE format('ALTER TABLE %I.%I ATTACH PARTITION %s FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
 					   nsp, rel, shard, cardinality(servers), i - 1);
 	END LOOP;
+	-- the rows, routed to their shards by postgres_fdw in this transaction
+	-- (so into the shards' indexes one by one: DDL on a shard table, such as
+	-- a bulk index build, would wait for this transaction's rows there)
+	EXECUTE format('INSERT INTO %I.%I (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %I.%I',
+				   nsp, rel, cols, cols, nsp, tmp);
+	GET DIAGNOSTICS moved = ROW_COUNT;
+	EXECUTE format('SELECT count(*) FROM %I.%I', nsp, tmp) INTO STRICT nrows;
+	IF moved <> nrows THEN
+		RAISE EXCEPTION 'only % of the % rows of table % reached the shards', moved, nrows, tbl
+			USING ERRCODE = 'data_exception';
+	END IF;
+	-- the identity sequences' positions and names (the new ones take them);
+	-- a serial's sequence, owned by the old table, goes to the new one
+	PERFORM setval(pg_get_serial_sequence(format('%I.%I', nsp, rel), a.attname), q.last_value, true)
+		FROM pg_attribute a, pg_sequences q
+		WHERE a.attrelid = tbl AND a.attidentity <> '' AND NOT a.attisdropped AND q.last_value IS NOT NULL
+		AND format('%I.%I', q.schemaname, q.sequencename)::regclass
+			= pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname)::regclass;
+	PERFORM gigavector.scaleout_exec(format('ALTER SEQUENCE %s OWNED BY %I.%I.%I',
+		pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname), nsp, rel, a.attname))
+		FROM pg_attribute a WHERE a.attrelid = tbl AND a.attidentity = '' AND NOT a.attisdropped AND a.attnum > 0
+		AND pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname) IS NOT NULL;
+	SELECT coalesce(array_agg(format('ALTER SEQUENCE %s RENAME TO %I',
+		pg_get_serial_sequence(format('%I.%I', nsp, rel), a.attname),
+		(SELECT relname FROM pg_class WHERE oid = pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname)::regclass))), '{}')
+		INTO seqs FROM pg_attribute a WHERE a.attrelid = tbl AND a.attidentity <> '' AND NOT a.attisdropped;
+	EXECUTE format('DROP TABLE %I.%I', nsp, tmp);
+	FOR i IN 1 .. cardinality(seqs) LOOP
+		EXECUTE seqs[i];
+	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION gigavector.create_distributed_table(regclass, name, text[]) IS 'turn an empty table into one hash-partitioned on shard_key over postgres_fdw shard servers, with its indexes on every shard';
+COMMENT ON FUNCTION gigavector.create_distributed_table(regclass, name, text[]) IS 'turn a table into one hash-partitioned on shard_key over postgres_fdw shard servers, moving its rows to their shards, with its indexes on every shard';
 
 -- The distributed table's hash partitions, their bounds and where their rows live.
 CREATE VIEW gigavector.shards AS
@@ -405,6 +462,78 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION gigavector.drop_retired_shards(regclass) IS 'drop the shards add_shard retired (their remote tables too); returns how many';
+
+-- INSERT ... ON CONFLICT DO UPDATE for a distributed table, which
+-- postgres_fdw cannot route (src/shard.c refuses it with a pointer here):
+-- the rows of query (the table's columns in order, as INSERT INTO tbl query
+-- takes them) replace the rows with the same primary key (else the first
+-- unique constraint) and are inserted where there is none.  One UPDATE and
+-- one INSERT ... ON CONFLICT DO NOTHING through the foreign partitions, in
+-- the caller's transaction (each shard commits with it); writers of the
+-- table wait meanwhile (SHARE ROW EXCLUSIVE), so no row comes in between.
+-- Returns the rows updated plus inserted.
+-- (No SET search_path: the query is the caller's, run with the caller's
+-- search_path; every name here is qualified.)
+CREATE FUNCTION gigavector.distributed_upsert(tbl regclass, query text) RETURNS bigint
+	LANGUAGE plpgsql AS $$
+DECLARE
+	cons text[];
+	conflict text[];
+	cols text[];
+	updated bigint;
+	inserted bigint;
+	dups boolean;
+	keytype text;
+	keys text;
+BEGIN
+	PERFORM gigavector.distributed_check(tbl);
+	IF query IS NULL THEN
+		RAISE EXCEPTION 'the query of an upsert must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT d.constraints INTO cons FROM gigavector.distributed_tables d WHERE d.tbl = distributed_upsert.tbl;
+	-- the primary key first; pg_get_constraintdef quotes the column names
+	SELECT pg_catalog.string_to_array(m[2], ', ') INTO conflict
+		FROM pg_catalog.unnest(cons) WITH ORDINALITY c(def, i), LATERAL pg_catalog.regexp_match(c.def, '^(PRIMARY KEY|UNIQUE) \((.*)\)$') m
+		WHERE m IS NOT NULL ORDER BY m[1] <> 'PRIMARY KEY', i LIMIT 1;
+	IF conflict IS NULL THEN
+		RAISE EXCEPTION 'table % has no primary key or unique constraint to upsert on', tbl
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = 'Declare a primary key on the table before gigavector.create_distributed_table.';
+	END IF;
+	SELECT pg_catalog.array_agg(pg_catalog.quote_ident(a.attname) ORDER BY a.attnum) INTO cols FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND pg_catalog.quote_ident(a.attname) <> ALL (conflict);
+	EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	EXECUTE pg_catalog.format('CREATE TEMP TABLE gv_upsert_rows (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP', tbl);
+	EXECUTE pg_catalog.format('INSERT INTO pg_temp.gv_upsert_rows %s', query);
+	EXECUTE pg_catalog.format('SELECT count(*) <> count(DISTINCT (%s)) FROM pg_temp.gv_upsert_rows',
+				   pg_catalog.array_to_string(conflict, ', ') || CASE WHEN pg_catalog.cardinality(conflict) = 1 THEN ', 0' ELSE '' END)
+		INTO dups;
+	IF dups THEN
+		RAISE EXCEPTION 'gigavector.distributed_upsert cannot affect row a second time'
+			USING ERRCODE = 'cardinality_violation',
+				  HINT = 'Ensure that no rows proposed for insertion within the same command have duplicate constrained values.';
+	END IF;
+	updated := 0;
+	IF pg_catalog.cardinality(cols) > 0 THEN
+		-- the keys as a constant array too: sent to the shards as their WHERE,
+		-- so that each returns only the rows to update, not all of its rows
+		SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO keytype FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = tbl AND a.attnum > 0 AND pg_catalog.quote_ident(a.attname) = conflict[1];
+		EXECUTE pg_catalog.format('SELECT array_agg(%s)::text FROM pg_temp.gv_upsert_rows', conflict[1]) INTO keys;
+		EXECUTE pg_catalog.format('UPDATE %s t SET (%s) = ROW(%s) FROM pg_temp.gv_upsert_rows s WHERE %s AND t.%s = ANY (%L::%s[])', tbl,
+					   pg_catalog.array_to_string(cols, ', '),
+					   (SELECT pg_catalog.string_agg('s.' || c, ', ') FROM pg_catalog.unnest(cols) c),
+					   (SELECT pg_catalog.string_agg(pg_catalog.format('t.%s = s.%s', c, c), ' AND ') FROM pg_catalog.unnest(conflict) c),
+					   conflict[1], keys, keytype);
+		GET DIAGNOSTICS updated = ROW_COUNT;
+	END IF;
+	EXECUTE pg_catalog.format('INSERT INTO %s SELECT * FROM pg_temp.gv_upsert_rows ON CONFLICT DO NOTHING', tbl);
+	GET DIAGNOSTICS inserted = ROW_COUNT;
+	DROP TABLE pg_temp.gv_upsert_rows;
+	RETURN updated + inserted;
+END
+$$;
+COMMENT ON FUNCTION gigavector.distributed_upsert(regclass, text) IS 'INSERT ... ON CONFLICT DO UPDATE for a distributed table: the rows of a query replace those with the same primary key, the rest are inserted; returns how many';
 
 -- Runs one query on every shard of tbl at once, over this session's own
 -- connection to each (opened when missing or dropped: one per shard, so
