@@ -465,8 +465,8 @@ COMMENT ON FUNCTION gigavector.drop_retired_shards(regclass) IS 'drop the shards
 
 -- INSERT ... ON CONFLICT DO UPDATE for a distributed table, which
 -- postgres_fdw cannot route (src/shard.c refuses it with a pointer here):
--- the rows of query (the table's columns in order, as INSERT INTO tbl query
--- takes them) replace the rows with the same primary key (else the first
+-- the rows of query (the table's columns in order, generated columns left
+-- out, as INSERT INTO tbl (those columns) query takes them) replace the rows with the same primary key (else the first
 -- unique constraint) and are inserted where there is none.  One UPDATE and
 -- one INSERT ... ON CONFLICT DO NOTHING through the foreign partitions, in
 -- the caller's transaction (each shard commits with it); writers of the
@@ -479,6 +479,7 @@ CREATE FUNCTION gigavector.distributed_upsert(tbl regclass, query text) RETURNS 
 DECLARE
 	cons text[];
 	conflict text[];
+	allcols text[];
 	cols text[];
 	updated bigint;
 	inserted bigint;
@@ -496,14 +497,20 @@ BEGIN
 		FROM pg_catalog.unnest(cons) WITH ORDINALITY c(def, i), LATERAL pg_catalog.regexp_match(c.def, '^(PRIMARY KEY|UNIQUE) \((.*)\)$') m
 		WHERE m IS NOT NULL ORDER BY m[1] <> 'PRIMARY KEY', i LIMIT 1;
 	IF conflict IS NULL THEN
-		RAISE EXCEPTION 'table % has no primary key or unique constraint to upsert on', tbl
+		RAISE EXCEPTION 'table % has no primary key or unique constraint to upsert on',
+			(SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+			 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) tbl)
 			USING ERRCODE = 'invalid_table_definition',
 				  HINT = 'Declare a primary key on the table before gigavector.create_distributed_table.';
 	END IF;
-	SELECT pg_catalog.array_agg(pg_catalog.quote_ident(a.attname) ORDER BY a.attnum) INTO cols FROM pg_catalog.pg_attribute a
-		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND pg_catalog.quote_ident(a.attname) <> ALL (conflict);
+	SELECT pg_catalog.array_agg(pg_catalog.quote_ident(a.attname) ORDER BY a.attnum) INTO allcols FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+	SELECT pg_catalog.array_agg(c) INTO cols FROM pg_catalog.unnest(allcols) c WHERE c <> ALL (conflict);
 	EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	-- the rows, in a table of the columns they give (generated ones left out)
 	EXECUTE pg_catalog.format('CREATE TEMP TABLE gv_upsert_rows (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP', tbl);
+	PERFORM gigavector.scaleout_exec(pg_catalog.format('ALTER TABLE pg_temp.gv_upsert_rows DROP COLUMN %I', a.attname))
+		FROM pg_catalog.pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '';
 	EXECUTE pg_catalog.format('INSERT INTO pg_temp.gv_upsert_rows %s', query);
 	EXECUTE pg_catalog.format('SELECT count(*) <> count(DISTINCT (%s)) FROM pg_temp.gv_upsert_rows',
 				   pg_catalog.array_to_string(conflict, ', ') || CASE WHEN pg_catalog.cardinality(conflict) = 1 THEN ', 0' ELSE '' END)
@@ -527,7 +534,8 @@ BEGIN
 					   conflict[1], keys, keytype);
 		GET DIAGNOSTICS updated = ROW_COUNT;
 	END IF;
-	EXECUTE pg_catalog.format('INSERT INTO %s SELECT * FROM pg_temp.gv_upsert_rows ON CONFLICT DO NOTHING', tbl);
+	EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.gv_upsert_rows ON CONFLICT DO NOTHING', tbl,
+							  pg_catalog.array_to_string(allcols, ', '), pg_catalog.array_to_string(allcols, ', '));
 	GET DIAGNOSTICS inserted = ROW_COUNT;
 	DROP TABLE pg_temp.gv_upsert_rows;
 	RETURN updated + inserted;
