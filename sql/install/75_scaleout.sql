@@ -56,14 +56,6 @@ BEGIN
 END
 $$;
 
--- Runs one statement (for a PERFORM over the rows of a query).
-CREATE FUNCTION gigavector.scaleout_exec(stmt text) RETURNS void
-	LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-END
-$$;
-
 -- The key=value pairs of a libpq connection string, values unquoted.
 CREATE FUNCTION gigavector.conninfo_options(conninfo text, OUT key text, OUT value text)
 	RETURNS SETOF record
@@ -273,6 +265,7 @@ DECLARE
 	cols text;
 	nrows bigint;
 	moved bigint;
+	stmt text;
 BEGIN
 	IF tbl IS NULL OR shard_key IS NULL OR servers IS NULL OR cardinality(servers) = 0 THEN
 		RAISE EXCEPTION 'a distributed table needs a table, a shard key and at least one shard server'
@@ -303,10 +296,11 @@ BEGIN
 	tmp := left(rel, 50) || '_undistributed';
 	EXECUTE format('ALTER TABLE %s RENAME TO %I', tbl, tmp);
 	-- its other indexes give their names to the partitioned ones
-	PERFORM gigavector.scaleout_exec(format('ALTER INDEX %s RENAME TO %I', i.indexrelid::regclass,
-											left(c.relname, 40) || '_undistributed'))
-		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = tbl
-		AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid);
+	FOR stmt IN SELECT format('ALTER INDEX %s RENAME TO %I', i.indexrelid::regclass, left(c.relname, 40) || '_undistributed')
+				FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = tbl
+				AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid) LOOP
+		EXECUTE stmt;
+	END LOOP;
 	EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED '
 				   'INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY HASH (%I)', nsp, rel, nsp, tmp, shard_key);
 	EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, rel,
@@ -341,10 +335,12 @@ BEGIN
 		WHERE a.attrelid = tbl AND a.attidentity <> '' AND NOT a.attisdropped AND q.last_value IS NOT NULL
 		AND format('%I.%I', q.schemaname, q.sequencename)::regclass
 			= pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname)::regclass;
-	PERFORM gigavector.scaleout_exec(format('ALTER SEQUENCE %s OWNED BY %I.%I.%I',
-		pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname), nsp, rel, a.attname))
-		FROM pg_attribute a WHERE a.attrelid = tbl AND a.attidentity = '' AND NOT a.attisdropped AND a.attnum > 0
-		AND pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname) IS NOT NULL;
+	FOR stmt IN SELECT format('ALTER SEQUENCE %s OWNED BY %I.%I.%I',
+					pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname), nsp, rel, a.attname)
+				FROM pg_attribute a WHERE a.attrelid = tbl AND a.attidentity = '' AND NOT a.attisdropped AND a.attnum > 0
+				AND pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname) IS NOT NULL LOOP
+		EXECUTE stmt;
+	END LOOP;
 	SELECT coalesce(array_agg(format('ALTER SEQUENCE %s RENAME TO %I',
 		pg_get_serial_sequence(format('%I.%I', nsp, rel), a.attname),
 		(SELECT relname FROM pg_class WHERE oid = pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname)::regclass))), '{}')
@@ -484,6 +480,7 @@ DECLARE
 	updated bigint;
 	inserted bigint;
 	dups boolean;
+	stmt text;
 	keytype text;
 	keys text;
 BEGIN
@@ -509,8 +506,11 @@ BEGIN
 	EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
 	-- the rows, in a table of the columns they give (generated ones left out)
 	EXECUTE pg_catalog.format('CREATE TEMP TABLE gv_upsert_rows (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP', tbl);
-	PERFORM gigavector.scaleout_exec(pg_catalog.format('ALTER TABLE pg_temp.gv_upsert_rows DROP COLUMN %I', a.attname))
-		FROM pg_catalog.pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '';
+	FOR stmt IN SELECT pg_catalog.format('ALTER TABLE pg_temp.gv_upsert_rows DROP COLUMN %I', a.attname)
+				FROM pg_catalog.pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+				AND a.attgenerated <> '' LOOP
+		EXECUTE stmt;
+	END LOOP;
 	EXECUTE pg_catalog.format('INSERT INTO pg_temp.gv_upsert_rows %s', query);
 	EXECUTE pg_catalog.format('SELECT count(*) <> count(DISTINCT (%s)) FROM pg_temp.gv_upsert_rows',
 				   pg_catalog.array_to_string(conflict, ', ') || CASE WHEN pg_catalog.cardinality(conflict) = 1 THEN ', 0' ELSE '' END)
