@@ -608,38 +608,82 @@ CREATE FUNCTION gigavector.distributed_search(tbl regclass, vector_column name, 
 	LANGUAGE C ROWS 10;
 COMMENT ON FUNCTION gigavector.distributed_search(regclass, name, gvector, int, text, jsonb) IS 'k-NN over every shard of a distributed table at once, merged: (shard, key, distance)';
 
+-- The statistics a bm25query carries, as (key, value) rows: N, length
+-- (total), df:<lexeme> per term; summed over the shards by
+-- distributed_text_search.
+CREATE FUNCTION gigavector.bm25query_statistics(q bm25query, OUT key text, OUT value float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'bm25query_statistics'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION gigavector.bm25query_statistics(bm25query) IS 'the statistics of a bm25query: (N, length, df:<lexeme>) rows';
+
+-- A copy of q with these statistics (the df of each of its terms looked up
+-- by lexeme in terms/df, 0 where absent).
+CREATE FUNCTION gigavector.bm25query_with_statistics(q bm25query, ndocs float8, total_length float8,
+	terms text[], df float8[]) RETURNS bm25query
+	AS 'MODULE_PATHNAME', 'bm25query_with_statistics'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION gigavector.bm25query_with_statistics(bm25query, float8, float8, text[], float8[]) IS 'a bm25query scoring with the given statistics (N, total length, document frequency per lexeme)';
+
 -- The k best BM25 matches of a distributed table for a text query, every
 -- shard searched at once through its gv_bm25 index on text_column and the
--- answers merged by score.  Each shard scores with its own statistics
--- (documents, average length, document frequencies): with rows spread by a
--- hash of the key these agree closely across shards, and the scores
--- returned are exactly each shard's bm25_score.
+-- answers merged by score.  statistics 'global' (the default): a first
+-- round trip gathers each shard's documents, total length and document
+-- frequencies of the query's terms, and every shard scores with their sums
+-- -- the scores, and so the merged top k, of one server holding every row.
+-- 'shard': each shard scores with its own statistics (one round trip;
+-- with rows spread by a hash of the key these agree closely), and the
+-- scores returned are exactly each shard's bm25_score.
 CREATE FUNCTION gigavector.distributed_text_search(tbl regclass, text_column name, query text,
-	k int DEFAULT 10, mode text DEFAULT 'or', filter jsonb DEFAULT NULL)
+	k int DEFAULT 10, mode text DEFAULT 'or', filter jsonb DEFAULT NULL, statistics text DEFAULT 'global')
 	RETURNS TABLE (shard text, key text, score float8)
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	-- the shard's gv_bm25 index on the column, found there (it has the shard's name)
-	q text := '(SELECT bm25query(i.indexrelid::regclass, $1, %5$L) FROM pg_index i '
+	idx text := '(SELECT i.indexrelid::regclass FROM pg_index i '
 		'JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam '
 		'JOIN pg_attribute t ON t.attrelid = i.indrelid AND t.attnum = i.indkey[0] '
 		'WHERE i.indrelid = %2$L::regclass AND a.amname = ''gv_bm25'' AND t.attname = %4$L LIMIT 1)';
+	q text;
+	value text := query;
+	key_column name;
 BEGIN
 	PERFORM gigavector.distributed_check(tbl);
 	PERFORM gigavector.shard_k_check(k);
 	IF query IS NULL OR mode IS NULL THEN
 		RAISE EXCEPTION 'the query text and mode must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF statistics IS NULL OR statistics NOT IN ('global', 'shard') THEN
+		RAISE EXCEPTION 'unknown BM25 statistics "%"', coalesce(statistics, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use ''global'' (the sums over all shards) or ''shard'' (each shard''s own).';
+	END IF;
+	SELECT d.shard_key INTO key_column FROM gigavector.distributed_tables d WHERE d.tbl = distributed_text_search.tbl;
+	IF statistics = 'shard' THEN
+		q := '(SELECT bm25query(' || idx || ', $1, %5$L))';
+	ELSE
+		SELECT jsonb_build_object('q', query,
+				'N', coalesce(sum(s.total) FILTER (WHERE s.key = 'N'), 0),
+				'length', coalesce(sum(s.total) FILTER (WHERE s.key = 'length'), 0),
+				'df', coalesce(jsonb_object_agg(substr(s.key, 4), s.total) FILTER (WHERE s.key LIKE 'df:%'), '{}'))::text
+			INTO value
+			FROM (SELECT f.key, sum(f.score) AS total FROM gigavector.shard_fan_out(tbl,
+					'SELECT s.key, s.value FROM gigavector.bm25query_statistics((SELECT bm25query(' || idx || ', $1, %5$L))) s',
+					query, key_column, text_column, mode) f GROUP BY f.key) s;
+		q := '(SELECT gigavector.bm25query_with_statistics(bm25query(' || idx || ', $1::jsonb->>''q'', %5$L), '
+			'($1::jsonb->>''N'')::float8, ($1::jsonb->>''length'')::float8, '
+			'ARRAY(SELECT e.key FROM jsonb_each_text($1::jsonb->''df'') e ORDER BY e.key), '
+			'ARRAY(SELECT e.value::float8 FROM jsonb_each_text($1::jsonb->''df'') e ORDER BY e.key)))';
+	END IF;
 	RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl,
 		'SELECT %3$I::text, (-(%4$I <&> ' || q || '))::float8 FROM %1$s WHERE (%7$s) AND %4$I @@@ ' || q
-		|| ' ORDER BY %4$I <&> ' || q || ' LIMIT %6$s', query,
-		(SELECT d.shard_key FROM gigavector.distributed_tables d WHERE d.tbl = distributed_text_search.tbl),
-		text_column, mode, k::text, gigavector.shard_filter(filter)) f
+		|| ' ORDER BY %4$I <&> ' || q || ' LIMIT %6$s', value,
+		key_column, text_column, mode, k::text, gigavector.shard_filter(filter)) f
 		ORDER BY f.score DESC, f.key LIMIT k;
 END
 $$;
-COMMENT ON FUNCTION gigavector.distributed_text_search(regclass, name, text, int, text, jsonb) IS 'BM25 over every shard of a distributed table at once, merged by each shard''s score: (shard, key, score)';
+COMMENT ON FUNCTION gigavector.distributed_text_search(regclass, name, text, int, text, jsonb, text) IS 'BM25 over every shard of a distributed table at once, merged by score (global statistics by default, or each shard''s own): (shard, key, score)';
 
 -- Where this server stands in streaming replication: on a primary one row
 -- per standby (or one row without a standby), on a standby one row for its

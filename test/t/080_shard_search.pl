@@ -130,7 +130,7 @@ my $low = sql(q{SET gigavector.hnsw_ef_search = 10;
 	WHERE x.key::int IN (SELECT id FROM gt WHERE gt.qid = q.id)});
 cmp_ok($low, '<', $sharded, "the session's ef_search reaches the shards ($low at 10)");
 
-# --- BM25 across shards: each shard's own statistics ----------------------
+# --- BM25 across shards: each shard's own statistics (global ones: 083) ----
 sql(q{CREATE TABLE docs (id int PRIMARY KEY, body text);
 	CREATE INDEX docs_body ON docs USING gv_bm25 (body);
 	CREATE TABLE docs_one (LIKE docs);
@@ -140,7 +140,7 @@ sql(q{CREATE TABLE docs (id int PRIMARY KEY, body text);
 	CREATE INDEX docs_one_body ON docs_one USING gv_bm25 (body);
 	INSERT INTO docs SELECT * FROM docs_one;});
 my $merged = sql(q{SELECT string_agg(key || ':' || round(score::numeric, 6), ' ' ORDER BY score DESC, key)
-	FROM gigavector.distributed_text_search('docs', 'body', 'w3 w17', 10)});
+	FROM gigavector.distributed_text_search('docs', 'body', 'w3 w17', 10, statistics => 'shard')});
 my @own;
 for my $i (0 .. 2)
 {
@@ -153,7 +153,7 @@ for my $i (0 .. 2)
 }
 my @best = (sort { (split /:/, $b)[1] <=> (split /:/, $a)[1] or (split /:/, $a)[0] cmp (split /:/, $b)[0] } @own)[ 0 .. 9 ];
 is($merged, join(' ', @best), 'distributed_text_search: the best 10 of the shards\' own top 10s, with their own scores');
-my $overlap = sql(q{SELECT count(*) FROM gigavector.distributed_text_search('docs', 'body', 'w3 w17', 10) d
+my $overlap = sql(q{SELECT count(*) FROM gigavector.distributed_text_search('docs', 'body', 'w3 w17', 10, statistics => 'shard') d
 	WHERE d.key::int IN (SELECT id FROM docs_one ORDER BY body <&> bm25query('docs_one_body', 'w3 w17') LIMIT 10)});
 note "top-10 overlap with one server's BM25: $overlap / 10";
 cmp_ok($overlap, '>=', 7, 'per-shard statistics rank close to global ones');

@@ -4,7 +4,8 @@
 # every search answers as before; INSERT ... ON CONFLICT DO UPDATE (and a
 # conflict target) is refused with a clear error, ON CONFLICT DO NOTHING
 # works, and distributed_upsert updates and inserts by the primary key in
-# the caller's transaction.
+# the caller's transaction.  BM25 across shards with global statistics
+# scores as one server holding every row.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -120,6 +121,45 @@ like(error_of(q{CREATE TABLE nokey (id int, emb gvector(8));
 	SELECT gigavector.create_distributed_table('nokey', 'id', ARRAY['s1', 's2']);
 	SELECT gigavector.distributed_upsert('nokey', 'SELECT 1, NULL::gvector')}),
 	qr/ERROR:  table public\.nokey has no primary key or unique constraint to upsert on/, 'a table without a key');
+
+# --- BM25 with global statistics: one server's scores -------------------------
+sql(q{CREATE TABLE docs (id int PRIMARY KEY, body text);
+	CREATE INDEX docs_body ON docs USING gv_bm25 (body);
+	CREATE TABLE docs_one (LIKE docs);
+	INSERT INTO docs_one SELECT i, (SELECT string_agg('w' || ((i * j * 7 + j * j + i) % 53), ' ')
+		FROM generate_series(1, 2 + i % 13) j) FROM generate_series(1, 2000) i;
+	CREATE INDEX docs_one_body ON docs_one USING gv_bm25 (body);
+	INSERT INTO docs SELECT * FROM docs_one;
+	SELECT gigavector.create_distributed_table('docs', 'id', ARRAY['s1', 's2']);});
+for my $query ('w3 w17', 'w5', 'w8 w9 w40 nosuchword')
+{
+	my $one = sql(qq{SELECT string_agg(round(s::numeric, 9)::text, ' ' ORDER BY s DESC) FROM
+		(SELECT -(body <&> bm25query('docs_one_body', '$query')) AS s FROM docs_one
+		 WHERE body @@@ bm25query('docs_one_body', '$query')
+		 ORDER BY body <&> bm25query('docs_one_body', '$query') LIMIT 10) x});
+	is(sql(qq{SELECT string_agg(round(score::numeric, 9)::text, ' ' ORDER BY score DESC)
+		FROM gigavector.distributed_text_search('docs', 'body', '$query', 10)}), $one,
+		"global statistics: the top 10 scores of one server holding every row ($query)");
+	# the ids above the 10th score (ties at the cut may be either)
+	my $cut = qq{(SELECT min(s) FROM (SELECT -(body <&> bm25query('docs_one_body', '$query')) AS s FROM docs_one
+		WHERE body @@@ bm25query('docs_one_body', '$query') ORDER BY 1 DESC LIMIT 10) c)};
+	is(sql(qq{SELECT string_agg(key, ',' ORDER BY key::int) FROM gigavector.distributed_text_search('docs', 'body', '$query', 10)
+		WHERE round(score::numeric, 9) > round(${cut}::numeric, 9)}),
+		sql(qq{SELECT string_agg(id::text, ',' ORDER BY id) FROM docs_one
+		WHERE body @@@ bm25query('docs_one_body', '$query')
+		AND round((-(body <&> bm25query('docs_one_body', '$query')))::numeric, 9) > round(${cut}::numeric, 9)}),
+		"and the same rows ($query)");
+}
+isnt(sql(q{SELECT string_agg(round(score::numeric, 9)::text, ' ' ORDER BY score DESC)
+	FROM gigavector.distributed_text_search('docs', 'body', 'w3 w17', 10, statistics => 'shard')}),
+	sql(q{SELECT string_agg(round(score::numeric, 9)::text, ' ' ORDER BY score DESC)
+	FROM gigavector.distributed_text_search('docs', 'body', 'w3 w17', 10)}),
+	'per-shard statistics give other scores');
+is(sql(q{SELECT count(*) FROM gigavector.distributed_text_search('docs', 'body', 'w3', 500, filter => '{"id": [1, 2, 3, 4, 5, 6, 7, 8]}')}),
+	sql(q{SELECT count(*) FROM docs_one WHERE id <= 8 AND body @@@ bm25query('docs_one_body', 'w3')}),
+	'global statistics with a filter');
+like(error_of(q{SELECT * FROM gigavector.distributed_text_search('docs', 'body', 'w3', 10, statistics => 'local')}),
+	qr/ERROR:  unknown BM25 statistics "local"/, 'unknown statistics');
 
 $_->stop('fast') for ($coord, @shards);
 done_testing();
