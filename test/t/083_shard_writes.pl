@@ -161,5 +161,20 @@ is(sql(q{SELECT count(*) FROM gigavector.distributed_text_search('docs', 'body',
 like(error_of(q{SELECT * FROM gigavector.distributed_text_search('docs', 'body', 'w3', 10, statistics => 'local')}),
 	qr/ERROR:  unknown BM25 statistics "local"/, 'unknown statistics');
 
+# bm25query_with_statistics: bad statistics are refused
+my $with = q{SELECT gigavector.bm25query_with_statistics(bm25query('docs_one_body', 'w3 w5'), %s)::text};
+like(sql(sprintf($with, q{10, 40, '{w3,w5}', '{2,7}'})), qr/N=10, avgdl=4, terms=\[w3:2, w5:7\]/,
+	'bm25query_with_statistics: the given N, average length and document frequencies');
+like(sql(sprintf($with, q{10, 40, '{w5}', '{7}'})), qr/terms=\[w3:0, w5:7\]/, 'a term not given: df 0');
+for my $bad ([ q{'NaN', 40, '{w3}', '{1}'}, 'N NaN' ], [ q{-1, 40, '{w3}', '{1}'}, 'N < 0' ],
+	[ q{10, -5, '{w3}', '{1}'}, 'a negative length' ], [ q{10, 40, '{w3,w5}', '{1}'}, 'fewer frequencies than terms' ])
+{
+	like(error_of(sprintf($with, $bad->[0])),
+		qr/ERROR:  bm25 statistics need N >= 0, a total length >= 0 and as many document frequencies as terms/, $bad->[1]);
+}
+like(error_of(sprintf($with, q{10, 40, '{w3}', '{11}'})),
+	qr/ERROR:  the document frequency of "w3" must be between 0 and N, not 11/, 'df > N');
+is(sql(sprintf($with, q{10, 40, NULL, '{1}'})), '', 'NULL: NULL (strict)');
+
 $_->stop('fast') for ($coord, @shards);
 done_testing();
