@@ -875,7 +875,7 @@ search_filter(Datum filter)
 	if (SPI_execute_with_args("SELECT gigavector.shard_filter($1)", 1, argtypes, &filter, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not make the shard filter");
 	cond = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	cond = MemoryContextStrdup(callcxt, cond);
+	cond = MemoryContextStrdup(callcxt, cond ? cond : "true");
 	SPI_finish();
 	return cond;
 }
