@@ -13,6 +13,7 @@
 #include "bm25/bm25.h"
 #include "ivfpq/ivfpq.h"
 #include "kdtree/kdtree.h"
+#include "shard.h"
 #include "utils/guc.h"
 #include "worker/gpu.h"
 #include "worker/ttl.h"
@@ -32,6 +33,7 @@ _PG_init(void)
 	GvTtlInit();
 	Bm25Init();
 	GvGpuInit();
+	ShardInit();
 
 	/* Settings of every part are registered above; no one else may use ours. */
 	MarkGUCPrefixReserved("gigavector");

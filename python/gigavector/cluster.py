@@ -48,8 +48,8 @@ class ShardManager:
     >>> shards = ShardManager(db)
     >>> shards.add_shard("s1", "host=10.0.0.2 dbname=app")
     >>> shards.add_shard("s2", "host=10.0.0.3 dbname=app")
-    >>> shards.distribute(shard_key="id")      # the collection must be empty
-    >>> db.add_vectors(vectors)                 # rows are routed to their shards
+    >>> shards.distribute(shard_key="id")      # its rows move to their shards
+    >>> db.add_vectors(vectors)                 # new rows are routed to their shards
     >>> shards.search([0.1, ...], k=10)         # every shard at once, merged
     """
 
@@ -66,9 +66,11 @@ class ShardManager:
 
     def distribute(self, collection: str | None = None, shard_key: str = "id",
                    servers: Sequence[str] | None = None) -> None:
-        """Make the (empty) collection, by default this Database's, a distributed
+        """Make the collection, by default this Database's, a distributed
         table hash-partitioned on shard_key over servers (default: every shard
-        server), its indexes created on every shard."""
+        server), its indexes created on every shard and its rows moved to the
+        shards they hash to (all or none: the call fails unless every row
+        arrived)."""
         target = self._regclass(collection)
 
         def run(c: psycopg.Connection[Any]) -> None:

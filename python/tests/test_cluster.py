@@ -88,15 +88,33 @@ def test_shard_errors(sharded, dsn):
     db, shards, servers = sharded
     with pytest.raises(GigaVectorError, match=f'shard server "{servers[0]}" already exists'):
         shards.add_shard(servers[0], "host=localhost")
-    with pytest.raises(GigaVectorError, match="is not empty"):
-        other = Database.open(f"full_{uuid.uuid4().hex[:8]}", DIM, dsn=dsn)
-        try:
-            other.add_vector([1.0] * DIM)
-            ShardManager(other).distribute(servers=servers[:1])
-        finally:
-            with other.connection() as c:
-                c.execute(f"DROP TABLE {other.table.as_string(c)}")
-            other.close()
+
+
+def test_distribute_moves_existing_rows(dsn, shard_dsns):
+    """A collection with rows: distribute() moves them to the shards, none lost,
+    and the searches answer as before; the ids go on where they were."""
+    db = Database.open(f"full_{uuid.uuid4().hex[:8]}", DIM, dsn=dsn)
+    shards = ShardManager(db)
+    servers = [f"s_{uuid.uuid4().hex[:8]}" for _ in shard_dsns[:2]]
+    try:
+        for name, d in zip(servers, shard_dsns):
+            shards.add_shard(name, d)
+        rng = np.random.default_rng(9)
+        vectors = rng.standard_normal((300, DIM)).astype(np.float32)
+        db.add_vectors(vectors)
+        before = [[h.id for h in db.search(q, 10)] for q in vectors[:10] + 0.01]
+        shards.distribute(servers=servers)
+        assert len(db) == 300
+        assert [s.status for s in shards.shards()] == ["active", "active"]
+        for q, want in zip(vectors[:10] + 0.01, before):
+            assert [i for i, _ in shards.search(q, k=10)] == want == exact(vectors, q, 10)[0]
+        assert db.add_vector([0.5] * DIM) == 301
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute(f"DROP TABLE IF EXISTS {db.table.as_string(c)} CASCADE")
+            for name in servers:
+                c.execute(f'DROP SERVER IF EXISTS "{name}" CASCADE')
+        db.close()
 
 
 def test_replication_manager_without_standbys(dsn):

@@ -143,37 +143,19 @@ BEGIN
 END
 $$;
 
--- The statements that make a shard table remote_schema.remote_table on a
--- server, like the distributed table tbl: its columns, the unique
--- constraints and storage parameters recorded for it, and its indexes (the
--- partitioned indexes of tbl, which hold no data themselves).
-CREATE FUNCTION gigavector.shard_table_ddl(tbl regclass, remote_schema name, remote_table name)
+-- The CREATE INDEX statements that give the shard table
+-- remote_schema.remote_table the indexes of the distributed table tbl (its
+-- partitioned indexes, which hold no data themselves).
+CREATE FUNCTION gigavector.shard_index_ddl(tbl regclass, remote_schema name, remote_table name)
 	RETURNS text
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	target text := format('%I.%I', remote_schema, remote_table);
-	d gigavector.distributed_tables;
-	cols text;
-	ddl text;
+	ddl text := '';
 	idx record;
 	prefix text;
 BEGIN
-	SELECT * INTO d FROM gigavector.distributed_tables t WHERE t.tbl = shard_table_ddl.tbl;
-	SELECT string_agg(format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
-							 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END), ', ' ORDER BY a.attnum)
-		INTO cols FROM pg_attribute a
-		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
-	ddl := format('CREATE EXTENSION IF NOT EXISTS gigavector; CREATE SCHEMA IF NOT EXISTS %I; CREATE TABLE %s (%s)%s;',
-				  remote_schema, target, cols,
-				  CASE WHEN d.reloptions IS NOT NULL
-				  THEN format(' WITH (%s)', array_to_string(d.reloptions, ', ')) ELSE '' END);
-	ddl := ddl || coalesce((SELECT string_agg(format(' ALTER TABLE %s ALTER COLUMN %I SET STORAGE %s;', target, a.attname,
-		CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END), '')
-		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attstorage <> t.typstorage), '');
-	ddl := ddl || coalesce((SELECT string_agg(format(' ALTER TABLE %s ADD %s;', target, c), '')
-		FROM unnest(d.constraints) c), '');
 	-- pg_get_indexdef: CREATE INDEX name ON ONLY schema.table USING ...; the
 	-- shard's index is named by its server (several shard tables may share one)
 	FOR idx IN SELECT i.indexrelid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
@@ -190,6 +172,44 @@ BEGIN
 							 substr(pg_get_indexdef(idx.indexrelid), length(prefix) + 1));
 	END LOOP;
 	RETURN ddl;
+END
+$$;
+
+-- The statements that make a shard table remote_schema.remote_table on a
+-- server, like the distributed table tbl: its columns, the unique
+-- constraints and storage parameters recorded for it, and its indexes (the
+-- partitioned indexes of tbl, which hold no data themselves).
+CREATE FUNCTION gigavector.shard_table_ddl(tbl regclass, remote_schema name, remote_table name)
+	RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	target text := format('%I.%I', remote_schema, remote_table);
+	d gigavector.distributed_tables;
+	cols text;
+	ddl text;
+BEGIN
+	SELECT * INTO d FROM gigavector.distributed_tables t WHERE t.tbl = shard_table_ddl.tbl;
+	-- a generated column is generated on the shard too (ATTACH PARTITION
+	-- requires it, and postgres_fdw leaves it to the shard)
+	SELECT string_agg(format('%I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+							 CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
+							 CASE WHEN a.attgenerated = 's' THEN format(' GENERATED ALWAYS AS (%s) STORED',
+								(SELECT pg_get_expr(g.adbin, g.adrelid) FROM pg_attrdef g
+								 WHERE g.adrelid = a.attrelid AND g.adnum = a.attnum)) ELSE '' END), ', ' ORDER BY a.attnum)
+		INTO cols FROM pg_attribute a
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+	ddl := format('CREATE EXTENSION IF NOT EXISTS gigavector; CREATE SCHEMA IF NOT EXISTS %I; CREATE TABLE %s (%s)%s;',
+				  remote_schema, target, cols,
+				  CASE WHEN d.reloptions IS NOT NULL
+				  THEN format(' WITH (%s)', array_to_string(d.reloptions, ', ')) ELSE '' END);
+	ddl := ddl || coalesce((SELECT string_agg(format(' ALTER TABLE %s ALTER COLUMN %I SET STORAGE %s;', target, a.attname,
+		CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END), '')
+		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attstorage <> t.typstorage), '');
+	ddl := ddl || coalesce((SELECT string_agg(format(' ALTER TABLE %s ADD %s;', target, c), '')
+		FROM unnest(d.constraints) c), '');
+	RETURN ddl || gigavector.shard_index_ddl(tbl, remote_schema, remote_table);
 END
 $$;
 
@@ -220,12 +240,16 @@ BEGIN
 END
 $$;
 
--- Turns an empty table into a distributed one: hash-partitioned on
--- shard_key, one foreign partition per server (a server named twice holds
--- two shards).  The table keeps its name, columns, defaults and identity;
--- its indexes become partitioned indexes here and real ones on every shard;
--- its primary key and unique constraints are enforced by each shard (so
--- globally only when they contain the shard key).
+-- Turns a table into a distributed one: hash-partitioned on shard_key, one
+-- foreign partition per server (a server named twice holds two shards).
+-- The table keeps its name, columns, defaults, identity and sequences; its
+-- rows move to the shards they hash to (counted: the call fails, and
+-- nothing changes here, unless every row arrived); its indexes become
+-- partitioned indexes here and real ones on every shard (made before the
+-- rows go in); its primary key and unique constraints are enforced by each
+-- shard (so globally only when they contain the shard key).  The table is
+-- locked meanwhile (ACCESS EXCLUSIVE: reads wait too).  Should the call
+-- fail, the shard tables it made stay behind, empty (dblink made them).
 CREATE FUNCTION gigavector.create_distributed_table(tbl regclass, shard_key name, servers text[])
 	RETURNS void
 	LANGUAGE plpgsql
@@ -238,7 +262,10 @@ DECLARE
 	idx text[];
 	shard regclass;
 	seqs text[];
-	nonempty boolean;
+	cols text;
+	nrows bigint;
+	moved bigint;
+	stmt text;
 BEGIN
 	IF tbl IS NULL OR shard_key IS NULL OR servers IS NULL OR cardinality(servers) = 0 THEN
 		RAISE EXCEPTION 'a distributed table needs a table, a shard key and at least one shard server'
@@ -258,36 +285,30 @@ BEGIN
 	END IF;
 	PERFORM gigavector.shard_server_check(s) FROM unnest(servers) s;
 	EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
-	EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO STRICT nonempty;
-	IF nonempty THEN
-		RAISE EXCEPTION 'table % is not empty', tbl
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Create the distributed table empty, then load it: rows are routed to their shards.';
-	END IF;
 	PERFORM set_config('search_path', gigavector.scaleout_prepare(), true);
 	SELECT coalesce(array_agg(pg_get_constraintdef(oid) ORDER BY oid), '{}') INTO cons
 		FROM pg_constraint WHERE conrelid = tbl AND contype IN ('p', 'u');
 	SELECT coalesce(array_agg(pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid), '{}') INTO idx
 		FROM pg_index i WHERE i.indrelid = tbl
 		AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid);
+	SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols FROM pg_attribute
+		WHERE attrelid = tbl AND attnum > 0 AND NOT attisdropped AND attgenerated = '';
 	tmp := left(rel, 50) || '_undistributed';
 	EXECUTE format('ALTER TABLE %s RENAME TO %I', tbl, tmp);
+	-- its other indexes give their names to the partitioned ones
+	FOR stmt IN SELECT format('ALTER INDEX %s RENAME TO %I', i.indexrelid::regclass, left(c.relname, 40) || '_undistributed')
+				FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = tbl
+				AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid) LOOP
+		EXECUTE stmt;
+	END LOOP;
 	EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED '
 				   'INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY HASH (%I)', nsp, rel, nsp, tmp, shard_key);
 	EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', nsp, rel,
 				   (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = tbl));
 	INSERT INTO gigavector.distributed_tables
 		VALUES (format('%I.%I', nsp, rel)::regclass, shard_key, cons, (SELECT reloptions FROM pg_class WHERE oid = tbl));
-	-- before the drop: the old identity sequences' names, which the new ones take
-	SELECT coalesce(array_agg(format('ALTER SEQUENCE %s RENAME TO %I',
-		pg_get_serial_sequence(format('%I.%I', nsp, rel), a.attname),
-		(SELECT relname FROM pg_class WHERE oid = pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname)::regclass))), '{}')
-		INTO seqs FROM pg_attribute a WHERE a.attrelid = tbl AND a.attidentity <> '' AND NOT a.attisdropped;
-	EXECUTE format('DROP TABLE %I.%I', nsp, tmp);
-	FOR i IN 1 .. cardinality(seqs) LOOP
-		EXECUTE seqs[i];
-	END LOOP;
-	-- the dropped table's indexes, now partitioned indexes of the new one
+	-- the table's indexes, partitioned indexes here, before the shards: each
+	-- shard table is made with them (create_shard)
 	FOR i IN 1 .. cardinality(idx) LOOP
 		EXECUTE idx[i];
 	END LOOP;
@@ -296,9 +317,41 @@ BEGIN
 		EXECUTE format('ALTER TABLE %I.%I ATTACH PARTITION %s FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
 					   nsp, rel, shard, cardinality(servers), i - 1);
 	END LOOP;
+	-- the rows, routed to their shards by postgres_fdw in this transaction
+	-- (so into the shards' indexes one by one: DDL on a shard table, such as
+	-- a bulk index build, would wait for this transaction's rows there)
+	EXECUTE format('INSERT INTO %I.%I (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %I.%I',
+				   nsp, rel, cols, cols, nsp, tmp);
+	GET DIAGNOSTICS moved = ROW_COUNT;
+	EXECUTE format('SELECT count(*) FROM %I.%I', nsp, tmp) INTO STRICT nrows;
+	IF moved <> nrows THEN
+		RAISE EXCEPTION 'only % of the % rows of table % reached the shards', moved, nrows, tbl
+			USING ERRCODE = 'data_exception';
+	END IF;
+	-- the identity sequences' positions and names (the new ones take them);
+	-- a serial's sequence, owned by the old table, goes to the new one
+	PERFORM setval(pg_get_serial_sequence(format('%I.%I', nsp, rel), a.attname), q.last_value, true)
+		FROM pg_attribute a, pg_sequences q
+		WHERE a.attrelid = tbl AND a.attidentity <> '' AND NOT a.attisdropped AND q.last_value IS NOT NULL
+		AND format('%I.%I', q.schemaname, q.sequencename)::regclass
+			= pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname)::regclass;
+	FOR stmt IN SELECT format('ALTER SEQUENCE %s OWNED BY %I.%I.%I',
+					pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname), nsp, rel, a.attname)
+				FROM pg_attribute a WHERE a.attrelid = tbl AND a.attidentity = '' AND NOT a.attisdropped AND a.attnum > 0
+				AND pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname) IS NOT NULL LOOP
+		EXECUTE stmt;
+	END LOOP;
+	SELECT coalesce(array_agg(format('ALTER SEQUENCE %s RENAME TO %I',
+		pg_get_serial_sequence(format('%I.%I', nsp, rel), a.attname),
+		(SELECT relname FROM pg_class WHERE oid = pg_get_serial_sequence(format('%I.%I', nsp, tmp), a.attname)::regclass))), '{}')
+		INTO seqs FROM pg_attribute a WHERE a.attrelid = tbl AND a.attidentity <> '' AND NOT a.attisdropped;
+	EXECUTE format('DROP TABLE %I.%I', nsp, tmp);
+	FOR i IN 1 .. cardinality(seqs) LOOP
+		EXECUTE seqs[i];
+	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION gigavector.create_distributed_table(regclass, name, text[]) IS 'turn an empty table into one hash-partitioned on shard_key over postgres_fdw shard servers, with its indexes on every shard';
+COMMENT ON FUNCTION gigavector.create_distributed_table(regclass, name, text[]) IS 'turn a table into one hash-partitioned on shard_key over postgres_fdw shard servers, moving its rows to their shards, with its indexes on every shard';
 
 -- The distributed table's hash partitions, their bounds and where their rows live.
 CREATE VIEW gigavector.shards AS
@@ -406,6 +459,90 @@ END
 $$;
 COMMENT ON FUNCTION gigavector.drop_retired_shards(regclass) IS 'drop the shards add_shard retired (their remote tables too); returns how many';
 
+-- INSERT ... ON CONFLICT DO UPDATE for a distributed table, which
+-- postgres_fdw cannot route (src/shard.c refuses it with a pointer here):
+-- the rows of query (the table's columns in order, generated columns left
+-- out, as INSERT INTO tbl (those columns) query takes them) replace the rows with the same primary key (else the first
+-- unique constraint) and are inserted where there is none.  One UPDATE and
+-- one INSERT ... ON CONFLICT DO NOTHING through the foreign partitions, in
+-- the caller's transaction (each shard commits with it); writers of the
+-- table wait meanwhile (SHARE ROW EXCLUSIVE), so no row comes in between.
+-- Returns the rows updated plus inserted.
+-- (No SET search_path: the query is the caller's, run with the caller's
+-- search_path; every name here is qualified.)
+CREATE FUNCTION gigavector.distributed_upsert(tbl regclass, query text) RETURNS bigint
+	LANGUAGE plpgsql AS $$
+DECLARE
+	cons text[];
+	conflict text[];
+	allcols text[];
+	cols text[];
+	updated bigint;
+	inserted bigint;
+	dups boolean;
+	stmt text;
+	keytype text;
+	keys text;
+BEGIN
+	PERFORM gigavector.distributed_check(tbl);
+	IF query IS NULL THEN
+		RAISE EXCEPTION 'the query of an upsert must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT d.constraints INTO cons FROM gigavector.distributed_tables d WHERE d.tbl = distributed_upsert.tbl;
+	-- the primary key first; pg_get_constraintdef quotes the column names
+	SELECT pg_catalog.string_to_array(m[2], ', ') INTO conflict
+		FROM pg_catalog.unnest(cons) WITH ORDINALITY c(def, i), LATERAL pg_catalog.regexp_match(c.def, '^(PRIMARY KEY|UNIQUE) \((.*)\)$') m
+		WHERE m IS NOT NULL ORDER BY m[1] <> 'PRIMARY KEY', i LIMIT 1;
+	IF conflict IS NULL THEN
+		RAISE EXCEPTION 'table % has no primary key or unique constraint to upsert on',
+			(SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+			 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) tbl)
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = 'Declare a primary key on the table before gigavector.create_distributed_table.';
+	END IF;
+	SELECT pg_catalog.array_agg(pg_catalog.quote_ident(a.attname) ORDER BY a.attnum) INTO allcols FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+	SELECT pg_catalog.array_agg(c) INTO cols FROM pg_catalog.unnest(allcols) c WHERE c <> ALL (conflict);
+	EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	-- the rows, in a table of the columns they give (generated ones left out)
+	EXECUTE pg_catalog.format('CREATE TEMP TABLE gv_upsert_rows (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP', tbl);
+	FOR stmt IN SELECT pg_catalog.format('ALTER TABLE pg_temp.gv_upsert_rows DROP COLUMN %I', a.attname)
+				FROM pg_catalog.pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+				AND a.attgenerated <> '' LOOP
+		EXECUTE stmt;
+	END LOOP;
+	EXECUTE pg_catalog.format('INSERT INTO pg_temp.gv_upsert_rows %s', query);
+	EXECUTE pg_catalog.format('SELECT count(*) <> count(DISTINCT (%s)) FROM pg_temp.gv_upsert_rows',
+				   pg_catalog.array_to_string(conflict, ', ') || CASE WHEN pg_catalog.cardinality(conflict) = 1 THEN ', 0' ELSE '' END)
+		INTO dups;
+	IF dups THEN
+		RAISE EXCEPTION 'gigavector.distributed_upsert cannot affect row a second time'
+			USING ERRCODE = 'cardinality_violation',
+				  HINT = 'Ensure that no rows proposed for insertion within the same command have duplicate constrained values.';
+	END IF;
+	updated := 0;
+	IF pg_catalog.cardinality(cols) > 0 THEN
+		-- the keys as a constant array too: sent to the shards as their WHERE,
+		-- so that each returns only the rows to update, not all of its rows
+		SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO keytype FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = tbl AND a.attnum > 0 AND pg_catalog.quote_ident(a.attname) = conflict[1];
+		EXECUTE pg_catalog.format('SELECT array_agg(%s)::text FROM pg_temp.gv_upsert_rows', conflict[1]) INTO keys;
+		EXECUTE pg_catalog.format('UPDATE %s t SET (%s) = ROW(%s) FROM pg_temp.gv_upsert_rows s WHERE %s AND t.%s = ANY (%L::%s[])', tbl,
+					   pg_catalog.array_to_string(cols, ', '),
+					   (SELECT pg_catalog.string_agg('s.' || c, ', ') FROM pg_catalog.unnest(cols) c),
+					   (SELECT pg_catalog.string_agg(pg_catalog.format('t.%s = s.%s', c, c), ' AND ') FROM pg_catalog.unnest(conflict) c),
+					   conflict[1], keys, keytype);
+		GET DIAGNOSTICS updated = ROW_COUNT;
+	END IF;
+	EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.gv_upsert_rows ON CONFLICT DO NOTHING', tbl,
+							  pg_catalog.array_to_string(allcols, ', '), pg_catalog.array_to_string(allcols, ', '));
+	GET DIAGNOSTICS inserted = ROW_COUNT;
+	DROP TABLE pg_temp.gv_upsert_rows;
+	RETURN updated + inserted;
+END
+$$;
+COMMENT ON FUNCTION gigavector.distributed_upsert(regclass, text) IS 'INSERT ... ON CONFLICT DO UPDATE for a distributed table: the rows of a query replace those with the same primary key, the rest are inserted; returns how many';
+
 -- Runs one query on every shard of tbl at once, over this session's own
 -- connection to each (opened when missing or dropped: one per shard, so
 -- that shards on one server run at once too), then gathers the (key,
@@ -461,76 +598,92 @@ $$;
 
 -- k nearest rows of a distributed table to query: ORDER BY column <op>
 -- query LIMIT k runs on every shard at once (through its own index, with
--- this session's gigavector settings) and the shards' answers are merged.
--- Returns each row's shard key as text, and its distance.
+-- this session's gigavector settings) and the shards' answers are merged
+-- (src/shard.c: the checks, the statement, the fan-out and the merge in one
+-- C function).  Returns each row's shard key as text, and its distance.
 CREATE FUNCTION gigavector.distributed_search(tbl regclass, vector_column name, query gvector,
 	k int DEFAULT 10, op text DEFAULT '<->', filter jsonb DEFAULT NULL)
 	RETURNS TABLE (shard text, key text, distance float8)
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	stmt text;
-	key_column name;
-BEGIN
-	PERFORM gigavector.distributed_check(tbl);
-	PERFORM gigavector.shard_k_check(k);
-	IF op IS NULL OR op NOT IN ('<->', '<=>', '<#>', '<+>') THEN
-		RAISE EXCEPTION 'unknown distance operator "%"', op
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Use <-> (L2), <=> (cosine), <#> (negative inner product) or <+> (L1).';
-	END IF;
-	IF query IS NULL THEN
-		RAISE EXCEPTION 'the query vector must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	stmt := 'SELECT %3$I::text, (%4$I ' || op || ' $1)::float8 FROM %1$s WHERE %6$s '
-		'ORDER BY %4$I ' || op || ' $1 LIMIT %5$s';
-	SELECT d.shard_key INTO key_column FROM gigavector.distributed_tables d WHERE d.tbl = distributed_search.tbl;
-	-- a gvector column gets the query in binary; another type (ghalfvec, ...)
-	-- as text, which its shards parse as that type
-	IF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = vector_column
-			   AND a.atttypid = pg_typeof(query)::oid) THEN
-		RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl, stmt, query,
-			key_column, vector_column, k::text, gigavector.shard_filter(filter)) f ORDER BY f.score, f.key LIMIT k;
-	ELSE
-		RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl, stmt, query::text,
-			key_column, vector_column, k::text, gigavector.shard_filter(filter)) f ORDER BY f.score, f.key LIMIT k;
-	END IF;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'gv_distributed_search'
+	LANGUAGE C ROWS 10;
 COMMENT ON FUNCTION gigavector.distributed_search(regclass, name, gvector, int, text, jsonb) IS 'k-NN over every shard of a distributed table at once, merged: (shard, key, distance)';
+
+-- The statistics a bm25query carries, as (key, value) rows: N, length
+-- (total), df:<lexeme> per term; summed over the shards by
+-- distributed_text_search.
+CREATE FUNCTION gigavector.bm25query_statistics(q bm25query, OUT key text, OUT value float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'bm25query_statistics'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION gigavector.bm25query_statistics(bm25query) IS 'the statistics of a bm25query: (N, length, df:<lexeme>) rows';
+
+-- A copy of q with these statistics (the df of each of its terms looked up
+-- by lexeme in terms/df, 0 where absent).
+CREATE FUNCTION gigavector.bm25query_with_statistics(q bm25query, ndocs float8, total_length float8,
+	terms text[], df float8[]) RETURNS bm25query
+	AS 'MODULE_PATHNAME', 'bm25query_with_statistics'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION gigavector.bm25query_with_statistics(bm25query, float8, float8, text[], float8[]) IS 'a bm25query scoring with the given statistics (N, total length, document frequency per lexeme)';
 
 -- The k best BM25 matches of a distributed table for a text query, every
 -- shard searched at once through its gv_bm25 index on text_column and the
--- answers merged by score.  Each shard scores with its own statistics
--- (documents, average length, document frequencies): with rows spread by a
--- hash of the key these agree closely across shards, and the scores
--- returned are exactly each shard's bm25_score.
+-- answers merged by score.  statistics 'global' (the default): a first
+-- round trip gathers each shard's documents, total length and document
+-- frequencies of the query's terms, and every shard scores with their sums
+-- -- the scores, and so the merged top k, of one server holding every row.
+-- 'shard': each shard scores with its own statistics (one round trip;
+-- with rows spread by a hash of the key these agree closely), and the
+-- scores returned are exactly each shard's bm25_score.
 CREATE FUNCTION gigavector.distributed_text_search(tbl regclass, text_column name, query text,
-	k int DEFAULT 10, mode text DEFAULT 'or', filter jsonb DEFAULT NULL)
+	k int DEFAULT 10, mode text DEFAULT 'or', filter jsonb DEFAULT NULL, statistics text DEFAULT 'global')
 	RETURNS TABLE (shard text, key text, score float8)
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	-- the shard's gv_bm25 index on the column, found there (it has the shard's name)
-	q text := '(SELECT bm25query(i.indexrelid::regclass, $1, %5$L) FROM pg_index i '
+	idx text := '(SELECT i.indexrelid::regclass FROM pg_index i '
 		'JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam '
 		'JOIN pg_attribute t ON t.attrelid = i.indrelid AND t.attnum = i.indkey[0] '
 		'WHERE i.indrelid = %2$L::regclass AND a.amname = ''gv_bm25'' AND t.attname = %4$L LIMIT 1)';
+	q text;
+	value text := query;
+	key_column name;
 BEGIN
 	PERFORM gigavector.distributed_check(tbl);
 	PERFORM gigavector.shard_k_check(k);
 	IF query IS NULL OR mode IS NULL THEN
 		RAISE EXCEPTION 'the query text and mode must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF statistics IS NULL OR statistics NOT IN ('global', 'shard') THEN
+		RAISE EXCEPTION 'unknown BM25 statistics "%"', coalesce(statistics, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use ''global'' (the sums over all shards) or ''shard'' (each shard''s own).';
+	END IF;
+	SELECT d.shard_key INTO key_column FROM gigavector.distributed_tables d WHERE d.tbl = distributed_text_search.tbl;
+	IF statistics = 'shard' THEN
+		q := '(SELECT bm25query(' || idx || ', $1, %5$L))';
+	ELSE
+		SELECT jsonb_build_object('q', query,
+				'N', coalesce(sum(s.total) FILTER (WHERE s.key = 'N'), 0),
+				'length', coalesce(sum(s.total) FILTER (WHERE s.key = 'length'), 0),
+				'df', coalesce(jsonb_object_agg(substr(s.key, 4), s.total) FILTER (WHERE s.key LIKE 'df:%'), '{}'))::text
+			INTO value
+			FROM (SELECT f.key, sum(f.score) AS total FROM gigavector.shard_fan_out(tbl,
+					'SELECT s.key, s.value FROM gigavector.bm25query_statistics((SELECT bm25query(' || idx || ', $1, %5$L))) s',
+					query, key_column, text_column, mode) f GROUP BY f.key) s;
+		q := '(SELECT gigavector.bm25query_with_statistics(bm25query(' || idx || ', $1::jsonb->>''q'', %5$L), '
+			'($1::jsonb->>''N'')::float8, ($1::jsonb->>''length'')::float8, '
+			'ARRAY(SELECT e.key FROM jsonb_each_text($1::jsonb->''df'') e ORDER BY e.key), '
+			'ARRAY(SELECT e.value::float8 FROM jsonb_each_text($1::jsonb->''df'') e ORDER BY e.key)))';
+	END IF;
 	RETURN QUERY SELECT f.shard, f.key, f.score FROM gigavector.shard_fan_out(tbl,
 		'SELECT %3$I::text, (-(%4$I <&> ' || q || '))::float8 FROM %1$s WHERE (%7$s) AND %4$I @@@ ' || q
-		|| ' ORDER BY %4$I <&> ' || q || ' LIMIT %6$s', query,
-		(SELECT d.shard_key FROM gigavector.distributed_tables d WHERE d.tbl = distributed_text_search.tbl),
-		text_column, mode, k::text, gigavector.shard_filter(filter)) f
+		|| ' ORDER BY %4$I <&> ' || q || ' LIMIT %6$s', value,
+		key_column, text_column, mode, k::text, gigavector.shard_filter(filter)) f
 		ORDER BY f.score DESC, f.key LIMIT k;
 END
 $$;
-COMMENT ON FUNCTION gigavector.distributed_text_search(regclass, name, text, int, text, jsonb) IS 'BM25 over every shard of a distributed table at once, merged by each shard''s score: (shard, key, score)';
+COMMENT ON FUNCTION gigavector.distributed_text_search(regclass, name, text, int, text, jsonb, text) IS 'BM25 over every shard of a distributed table at once, merged by score (global statistics by default, or each shard''s own): (shard, key, score)';
 
 -- Where this server stands in streaming replication: on a primary one row
 -- per standby (or one row without a standby), on a standby one row for its

@@ -20,6 +20,8 @@
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "executor/tuptable.h"
+#include "funcapi.h"
+#include "utils/array.h"
 #include "storage/lmgr.h"
 #include "tsearch/ts_cache.h"
 #include "tsearch/ts_type.h"
@@ -620,6 +622,88 @@ bm25query_make(PG_FUNCTION_ARGS)
 	}
 	UnlockPage(index, BM25_LOCK_BLKNO, ShareLock);
 	relation_close(index, AccessShareLock);
+	PG_RETURN_POINTER(q);
+}
+
+/*
+ * The statistics a bm25query carries, one (key, value) row each: "N" the
+ * documents, "length" their total length, "df:" || lexeme each term's
+ * document frequency.  A distributed search sums them over its shards
+ * (gigavector.distributed_text_search) to score with global statistics.
+ */
+PG_FUNCTION_INFO_V1(bm25query_statistics);
+Datum
+bm25query_statistics(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Bm25Query	q = PG_GETARG_BM25QUERY(0);
+	Datum		v[2];
+	bool		nulls[2] = {false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+	v[0] = CStringGetTextDatum("N");
+	v[1] = Float8GetDatum(q->ndocs);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+	v[0] = CStringGetTextDatum("length");
+	v[1] = Float8GetDatum(q->totalLength);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+	for (int i = 0; i < q->nterms; i++)
+	{
+		int			len;
+		char	   *lex = Bm25QueryLexeme(q, i, &len);
+
+		v[0] = PointerGetDatum(cstring_to_text(psprintf("df:%.*s", len, lex)));
+		v[1] = Float8GetDatum((double) Bm25QueryDf(q)[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * A copy of a bm25query with other statistics: ndocs, total_length, and
+ * for each of its terms the df given for that lexeme in terms/df (0 for a
+ * lexeme not given) -- the sums over a distributed table's shards, so that
+ * every shard scores as one server holding all the rows would.
+ */
+PG_FUNCTION_INFO_V1(bm25query_with_statistics);
+Datum
+bm25query_with_statistics(PG_FUNCTION_ARGS)
+{
+	Bm25Query	q;
+	double		ndocs = PG_GETARG_FLOAT8(1);
+	double		total = PG_GETARG_FLOAT8(2);
+	Datum	   *terms;
+	Datum	   *dfs;
+	bool	   *tnulls;
+	bool	   *dnulls;
+	int			nt,
+				nd;
+
+	q = (Bm25Query) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+	deconstruct_array_builtin(PG_GETARG_ARRAYTYPE_P(3), TEXTOID, &terms, &tnulls, &nt);
+	deconstruct_array_builtin(PG_GETARG_ARRAYTYPE_P(4), FLOAT8OID, &dfs, &dnulls, &nd);
+	if (nt != nd || ndocs < 0 || total < 0 || isnan(ndocs) || isnan(total))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bm25 statistics need N >= 0, a total length >= 0 and as many document frequencies as terms")));
+	q->ndocs = ndocs;
+	q->totalLength = total;
+	for (int i = 0; i < q->nterms; i++)
+	{
+		int			len;
+		char	   *lex = Bm25QueryLexeme(q, i, &len);
+		double		df = 0;
+
+		for (int j = 0; j < nt; j++)
+			if (!tnulls[j] && !dnulls[j] && VARSIZE_ANY_EXHDR(DatumGetPointer(terms[j])) == len &&
+				memcmp(VARDATA_ANY(DatumGetPointer(terms[j])), lex, len) == 0)
+				df = DatumGetFloat8(dfs[j]);
+		if (df < 0 || df > ndocs || df > (double) PG_UINT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the document frequency of \"%.*s\" must be between 0 and N, not %g", len, lex, df)));
+		Bm25QueryDf(q)[i] = (uint32) df;
+	}
 	PG_RETURN_POINTER(q);
 }
 
