@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """How build time, memory, size and query speed grow with N (issue 22).
 
-The data set "fmnist-1m": every Fashion-MNIST training image shifted by the
-17 offsets (dx, dy) with |dx| + |dy| <= 2 (zero-filled), 1,020,000 images,
+The data set "fmnist-1m": every Fashion-MNIST training image shifted by 17
+offsets (dx, dy) -- the 13 with |dx| + |dy| <= 2 and the four 3-pixel shifts
+along an axis -- zero-filled, 1,020,000 images,
 projected to 128 dimensions by a PCA fitted on the original 60,000 (numpy),
 float32; the queries are the test images under the same PCA.  The rows are
 ordered shift by shift, the unshifted images first, so that the first
