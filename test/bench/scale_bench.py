@@ -462,11 +462,13 @@ def environment(conn) -> dict:
 
 
 def plots(outdir: str, builds: List[dict], targets: List[dict]) -> None:
-    """Build seconds and q/s at recall 0.95 against N (log-log)."""
+    """Build CPU seconds and CPU q/s at recall 0.95 against N (log-log):
+    server CPU rather than wall time, which a busy machine distorts."""
     import matplotlib.pyplot as plt  # plot chose the Agg backend
     for what, rows, key, ylabel, fname in (
-            ("build", builds, "build_s", "build seconds", "build_time.png"),
-            ("qps", targets, "qps_095", "q/s at recall@10 0.95 (one connection)", "qps.png")):
+            ("build", builds, "build_cpu_s", "build CPU seconds (server)", "build_time.png"),
+            ("qps", targets, "cpu_qps_095",
+             "queries per CPU second at recall@10 0.95 (one connection)", "qps.png")):
         series: Dict[str, List[tuple]] = {}
         for r in rows:
             v = float(r.get(key) or "nan")
