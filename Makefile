@@ -57,7 +57,7 @@ DATA_built = sql/gigavector--$(EXTVERSION).sql
 # (the helpers the others share, in schema regress) first.
 REGRESS = test_setup gvector cast distance arithmetic btree aggregate copy hnsw hnsw_storage hnsw_filter hnsw_filter_range hnsw_filter_jsonb hnsw_memo kdtree ivfpq ivfpq_filter \
 	l1 ghalfvec gbit gsparsevec migrate \
-	magnitude backup ttl bm25 hybrid gpu maxsim
+	magnitude backup ttl bm25 hybrid gpu maxsim planner_scale
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

@@ -227,6 +227,35 @@ PrefetchElement(GvHnswInfo info, RecentBuffers *recent, ItemPointer tid)
 		PrefetchRange(page + off, len);
 }
 
+/*
+ * Ask the kernel to read the pages of the neighbours about to be visited
+ * that may not be in shared buffers: those the memo does not know.  When
+ * the index is larger than shared buffers, or after a restart, each visit
+ * to such a page would otherwise wait for its read in turn; with the reads
+ * of all a list's neighbours started at once they overlap.  A page found in
+ * shared buffers meanwhile is remembered, so that the visit pins it
+ * through the memo.  effective_io_concurrency = 0 turns this off.
+ */
+static void
+PrefetchPages(Relation index, RecentBuffers *recent, ItemPointerData *nbrs, int n)
+{
+#ifdef USE_PREFETCH
+	if (effective_io_concurrency <= 0)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumber(&nbrs[i]);
+		PrefetchBufferResult r;
+
+		if (blkno < recent->nblocks && BufferIsValid(recent->buffers[blkno]))
+			continue;
+		r = PrefetchBuffer(index, MAIN_FORKNUM, blkno);
+		if (BufferIsValid(r.recent_buffer))
+			RememberBuffer(recent, blkno, r.recent_buffer);
+	}
+#endif
+}
+
 /* ---------------------------------------------------------------------------
  * On-disk search
  * ---------------------------------------------------------------------------
@@ -311,7 +340,8 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 		n = UnvisitedNeighbours(index, info, recent, &c.tid, level, visited, nbrs);
 		*visitedCount += n;
 
-		/* buffer descriptors and line pointers first, then tuples */
+		/* pages from disk first, then descriptors, line pointers, tuples */
+		PrefetchPages(index, recent, nbrs, n);
 		for (int i = 0; i < n; i++)
 			PrefetchPin(recent, &nbrs[i]);
 		for (int i = 0; i < n && i < HNSW_PREFETCH_AHEAD; i++)
