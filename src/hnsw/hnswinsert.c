@@ -472,7 +472,7 @@ JoinDuplicate(Relation index, GvHnswInfo info, const float *vec,
 {
 	float	   *decoded = palloc(sizeof(float) * info->vecFloats);
 	double		self = GvHnswDistance(info, vec,
-										GvHnswElementVector(info, tup, decoded));
+									  GvHnswElementVector(info, tup, decoded));
 	bool		joined = false;
 
 	for (int i = 0; i < nw && !joined; i++)

@@ -379,8 +379,7 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 
 	ep->tid = meta->entry;
 	GvHnswGetElementCopy(index, info, &ep->tid, tup);
-	ep->dist = GvHnswDistance(info, q,
-								GvHnswElementVector(info, tup, decoded));
+	ep->dist = GvHnswDistance(info, q, GvHnswElementVector(info, tup, decoded));
 	ep->heaptid = tup->heaptid;
 	ep->toastid = GvHnswCandidateToastId(tup);
 	pfree(tup);

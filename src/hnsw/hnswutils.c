@@ -400,10 +400,9 @@ GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values, bool *isnull,
 		GvSparsePackedNnz(row->vec) > info->sparseCap)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("gsparsevec with %d non-zeros does not fit in gv_hnsw index \"%s\"",
-						GvSparsePackedNnz(row->vec), RelationGetRelationName(index)),
-				 errdetail("An element of this index holds up to %d non-zeros with m = %d.",
-						   info->sparseCap, info->m),
+				 errmsg("gv_hnsw index \"%s\" holds gsparsevecs of up to %d non-zeros with m = %d, not %d",
+						RelationGetRelationName(index), info->sparseCap, info->m,
+						GvSparsePackedNnz(row->vec)),
 				 errhint("Lower m to make room for more non-zeros.")));
 	if (!ok)
 		return false;

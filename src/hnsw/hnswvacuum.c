@@ -364,7 +364,7 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 			cands[i].dist = get_float8_infinity();
 		else
 			cands[i].dist = GvHnswDistance(info, vec,
-											 GvHnswElementVector(info, scratch, decoded));
+										   GvHnswElementVector(info, scratch, decoded));
 	}
 	{
 		int			keep = 0;
