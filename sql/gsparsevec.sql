@@ -137,12 +137,73 @@ CREATE INDEX hs_ivf ON hs USING gv_ivfpq (v gsparsevec_cosine_ops) WITH (lists =
 SELECT avg(regress.recall('hs', 'v', '<=>', v, 10)) >= 0.95 AS ivfpq_cosine_recall_ok FROM (SELECT v FROM hs WHERE id % 100 = 7) q;
 DROP INDEX hs_ivf;
 RESET gigavector.ivfpq_probes;
--- the dimensions must be declared, and must fit on a page
+-- the dimensions must be declared
 CREATE TABLE hs_nodim (v gsparsevec);
 SELECT regress.err($$CREATE INDEX ON hs_nodim USING gv_hnsw (v)$$);
-CREATE TABLE hs_wide (v gsparsevec(30522));
-SELECT regress.err($$CREATE INDEX ON hs_wide USING gv_hnsw (v)$$);
--- past float32's room it is stored float16, then int8 (never binary unless asked)
+-- a SPLADE-width column is stored by its non-zeros, and its distances are
+-- computed over them: 3000 rows of 50 to 150 non-zeros, indices drawn
+-- log-uniformly (a Zipf-like spread: low indices are common), positive values
+CREATE TABLE hs_wide (id int, v gsparsevec(30522));
+INSERT INTO hs_wide
+SELECT i, ('{' || string_agg((idx + 1) || ':' || val, ',' ORDER BY idx) || '}/30522')::gsparsevec
+FROM (SELECT i, idx, max(val) AS val
+	  FROM (SELECT i, j,
+				   floor(exp((hashint4(i * 7919 + j)::float8 + 2147483648) / 4294967296 * ln(30522)))::int - 1 AS idx,
+				   round((0.1 + (hashint4(i * 104729 + j)::float8 + 2147483648) / 4294967296 * 2)::numeric, 3) AS val
+			FROM generate_series(1, 3000) i,
+				 LATERAL generate_series(1, 50 + abs(hashint4(i)) % 101) j) d
+	  GROUP BY i, idx) e
+GROUP BY i;
+SELECT min(n) >= 30 AND max(n) <= 150 AND avg(n) BETWEEN 60 AND 110 AS splade_like
+	FROM (SELECT cardinality(regexp_split_to_array(v::text, ',')) AS n FROM hs_wide) c;
+SET client_min_messages = notice;
+CREATE INDEX hs_wide_l2 ON hs_wide USING gv_hnsw (v);
+SET client_min_messages = warning;
+-- one page an element, not 30522 * 4 bytes
+SELECT pg_relation_size('hs_wide_l2') / 8192 BETWEEN 3000 AND 3100 AS pages_ok;
+SELECT avg(regress.recall('hs_wide', 'v', '<->', v, 10)) >= 0.9 AS wide_l2_recall_ok
+	FROM (SELECT v FROM hs_wide WHERE id % 150 = 1) q;
+-- a row needs room for its non-zeros: about 900 at m = 16
+INSERT INTO hs_wide VALUES (3001, '{1:1,30522:2}/30522');
+SELECT regress.err($$INSERT INTO hs_wide SELECT 0, ('{' || string_agg(j || ':1', ',') || '}/30522')::gsparsevec
+	FROM generate_series(1, 1000) j$$);
+-- a query may have more non-zeros than a row may
+SET enable_seqscan = off;
+SELECT id FROM hs_wide ORDER BY v <#> ('{' || (SELECT string_agg(j || ':1', ',') FROM generate_series(1, 1000) j)
+	|| ',30522:1000}/30522')::gsparsevec LIMIT 1;
+RESET enable_seqscan;
+-- (under L2 the short vectors are near everything and gather the links:
+-- about 1,800 elements are unreachable from the entry point, as when the
+-- same data is stored densified; the exact pass after the graph finds them)
+SELECT elements, tombstones, heap_tids FROM gigavector.hnsw_verify('hs_wide_l2');
+DROP INDEX hs_wide_l2;
+CREATE INDEX hs_wide_ip ON hs_wide USING gv_hnsw (v gsparsevec_ip_ops);
+SELECT avg(regress.recall('hs_wide', 'v', '<#>', v, 10)) >= 0.9 AS wide_ip_recall_ok
+	FROM (SELECT v FROM hs_wide WHERE id % 150 = 2) q;
+DROP INDEX hs_wide_ip;
+CREATE INDEX hs_wide_cos ON hs_wide USING gv_hnsw (v gsparsevec_cosine_ops);
+SELECT avg(regress.recall('hs_wide', 'v', '<=>', v, 10)) >= 0.9 AS wide_cosine_recall_ok
+	FROM (SELECT v FROM hs_wide WHERE id % 150 = 3) q;
+SELECT unreachable <= 30 AS cosine_graph_connected FROM gigavector.hnsw_verify('hs_wide_cos');
+-- scans order by the operator's distances: a row is its own nearest
+SET enable_seqscan = off;
+SELECT id, round((v <=> (SELECT v FROM hs_wide WHERE id = 7))::numeric, 6) AS d FROM hs_wide
+	ORDER BY v <=> (SELECT v FROM hs_wide WHERE id = 7) LIMIT 1;
+RESET enable_seqscan;
+-- VACUUM repairs the graph of a sparse index as of a dense one
+DELETE FROM hs_wide WHERE id % 3 = 0;
+VACUUM hs_wide;
+SELECT avg(regress.recall('hs_wide', 'v', '<=>', v, 10)) >= 0.9 AS wide_cosine_recall_after_vacuum
+	FROM (SELECT v FROM hs_wide WHERE id % 150 = 4) q;
+SELECT tombstones, links_to_tombstones FROM gigavector.hnsw_verify('hs_wide_cos');
+DROP INDEX hs_wide_cos;
+-- m bounds the non-zeros a row may have: fewer with more links
+CREATE TABLE hs_wide_m (v gsparsevec(30522));
+CREATE INDEX hs_wide_m_idx ON hs_wide_m USING gv_hnsw (v) WITH (m = 100, ef_construction = 200);
+SELECT regress.err($$INSERT INTO hs_wide_m SELECT ('{' || string_agg(j || ':1', ',') || '}/30522')::gsparsevec
+	FROM generate_series(1, 400) j$$);
+DROP TABLE hs_wide_m;
+-- past float32's room it is stored by its non-zeros (float16 or int8 only if asked)
 CREATE TABLE hs_mid (v gsparsevec(5000));
 INSERT INTO hs_mid VALUES ('{1:1,4000:2}/5000'), ('{2:1}/5000');
 SET client_min_messages = notice;

@@ -450,24 +450,23 @@ typedef struct SparseSums
 	double		bb;				/* sum b^2 */
 } SparseSums;
 
+/* The sums over two index lists (sorted, unique) and their values. */
 static SparseSums
-Sums(Gsparsevec a, Gsparsevec b)
+SumsOf(int an, const int32 *ai, const float *av, int bn, const int32 *bi,
+	   const float *bv)
 {
-	const float *av = GsparsevecValues(a);
-	const float *bv = GsparsevecValues(b);
 	SparseSums	s = {0};
 	int			i = 0,
 				j = 0;
 
-	CheckSameDims(a, b);
-	while (i < a->nnz || j < b->nnz)
+	while (i < an || j < bn)
 	{
 		double		x = 0.0,
 					y = 0.0;
 
-		if (j >= b->nnz || (i < a->nnz && a->indices[i] < b->indices[j]))
+		if (j >= bn || (i < an && ai[i] < bi[j]))
 			x = av[i++];
-		else if (i >= a->nnz || b->indices[j] < a->indices[i])
+		else if (i >= an || bi[j] < ai[i])
 			y = bv[j++];
 		else
 		{
@@ -481,6 +480,40 @@ Sums(Gsparsevec a, Gsparsevec b)
 		s.bb += y * y;
 	}
 	return s;
+}
+
+/*
+ * The dot product alone: only the indices the lists share contribute, so
+ * the merge skips ahead on either list (half the work of SumsOf's for an
+ * inner-product or cosine index).  Summed in double, in index order, as
+ * SumsOf sums its ip: the same value.
+ */
+static double
+DotOf(int an, const int32 *ai, const float *av, int bn, const int32 *bi,
+	  const float *bv)
+{
+	double		ip = 0.0;
+	int			i = 0,
+				j = 0;
+
+	while (i < an && j < bn)
+	{
+		if (ai[i] < bi[j])
+			i++;
+		else if (bi[j] < ai[i])
+			j++;
+		else
+			ip += (double) av[i++] * bv[j++];
+	}
+	return ip;
+}
+
+static SparseSums
+Sums(Gsparsevec a, Gsparsevec b)
+{
+	CheckSameDims(a, b);
+	return SumsOf(a->nnz, a->indices, GsparsevecValues(a),
+				  b->nnz, b->indices, GsparsevecValues(b));
 }
 
 #define GSPARSEVEC_PAIR_FUNC(name, expr) \
@@ -617,4 +650,86 @@ gsparsevec_hash(PG_FUNCTION_ARGS)
 
 	return hash_any((const unsigned char *) &v->dim,
 					(int) (3 * sizeof(int32) + (sizeof(int32) + sizeof(float)) * v->nnz));
+}
+
+/* ---------------------------------------------------------------------------
+ * The packed form gv_hnsw keeps (gsparsevec.h)
+ * ---------------------------------------------------------------------------
+ */
+
+/*
+ * Pack a gsparsevec's non-zeros into dst (GV_SPARSE_PACKED_WORDS(cap)
+ * words, the unused ones zeroed).  False, writing nothing, when it has more
+ * than cap non-zeros.
+ */
+bool
+GvSparsePack(Datum value, float *dst, int cap)
+{
+	Gsparsevec	s = DatumGetGsparsevec(value);
+	int32	   *words = (int32 *) dst;
+
+	if (s->nnz > cap)
+		return false;
+	memset(dst, 0, sizeof(float) * GV_SPARSE_PACKED_WORDS(cap));
+	words[0] = s->nnz;
+	memcpy(words + 1, s->indices, sizeof(int32) * s->nnz);
+	memcpy(dst + 1 + s->nnz, GsparsevecValues(s), sizeof(float) * s->nnz);
+	return true;
+}
+
+/* The non-zeros of a packed vector. */
+int
+GvSparsePackedNnz(const float *x)
+{
+	return *(const int32 *) x;
+}
+
+/*
+ * Scale a packed vector's values to unit length (cosine's index space).
+ * False for a vector with no non-zero.
+ */
+bool
+GvSparsePackedNormalize(float *x)
+{
+	int			nnz = GvSparsePackedNnz(x);
+	float	   *v = x + 1 + nnz;
+	double		norm = 0.0;
+
+	for (int i = 0; i < nnz; i++)
+		norm += (double) v[i] * v[i];
+	if (norm == 0.0)
+		return false;
+	norm = sqrt(norm);
+	for (int i = 0; i < nnz; i++)
+		v[i] = (float) (v[i] / norm);
+	return true;
+}
+
+/*
+ * The distance of two packed vectors in the metric's index space (as
+ * GvMetricDistance: L2^2, 1 - dot of unit vectors, -dot, L1), over their
+ * non-zeros only, summed in double.
+ */
+double
+GvSparsePackedDistance(GvMetricKind kind, const float *a, const float *b)
+{
+	int			an = GvSparsePackedNnz(a);
+	int			bn = GvSparsePackedNnz(b);
+	const int32 *ai = (const int32 *) a + 1;
+	const int32 *bi = (const int32 *) b + 1;
+
+	switch (kind)
+	{
+		case GV_METRIC_L2:
+			return SumsOf(an, ai, a + 1 + an, bn, bi, b + 1 + bn).l2sq;
+		case GV_METRIC_COSINE:
+			return 1.0 - DotOf(an, ai, a + 1 + an, bn, bi, b + 1 + bn);
+		case GV_METRIC_IP:
+			return -DotOf(an, ai, a + 1 + an, bn, bi, b + 1 + bn);
+		case GV_METRIC_L1:
+			return SumsOf(an, ai, a + 1 + an, bn, bi, b + 1 + bn).l1;
+		default:
+			elog(ERROR, "gsparsevec has no metric %d", (int) kind);
+	}
+	return 0.0;					/* keep the compiler quiet */
 }

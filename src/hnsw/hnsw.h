@@ -24,6 +24,7 @@
 #include "utils/relcache.h"
 
 #include "gvfilter.h"
+#include "gsparsevec.h"
 #include "gvpage.h"
 #include "projection.h"
 
@@ -101,6 +102,15 @@
 #define HNSW_STORAGE_INT8		2
 #define HNSW_STORAGE_AUTO		3
 #define HNSW_STORAGE_BIT		4
+#define HNSW_STORAGE_SPARSE		5	/* a gsparsevec's non-zeros, packed
+									 * (gsparsevec.h): never a reloption value,
+									 * the build's choice for wide columns */
+
+/*
+ * A sparse element has room for the non-zeros that leave room on a page
+ * for the links of this many levels above level 0 (GvHnswSparseCapFor).
+ */
+#define HNSW_SPARSE_LEVELS		3
 
 typedef struct GvHnswOptions
 {
@@ -127,6 +137,7 @@ typedef struct GvHnswMetaPageData
 	uint16		projDims;		/* GV_PROJ_DIMS if key entries hold sketches */
 	BlockNumber projStart;		/* first of the pages holding the projection's
 								 * mean and directions (floats, in order) */
+	uint16		sparseCap;		/* storage SPARSE: non-zeros an element holds */
 } GvHnswMetaPageData;
 
 typedef GvHnswMetaPageData *GvHnswMetaPage;
@@ -254,6 +265,9 @@ typedef struct GvHnswInfoData
 	int			maxLevel;
 	int			storage;		/* HNSW_STORAGE_FLOAT, _HALF, _INT8 or _BIT */
 	int			vecBytes;		/* size of an encoded vector in a tuple */
+	int			sparseCap;		/* storage SPARSE: non-zeros an element holds */
+	int			vecFloats;		/* floats of a vector in memory: dim, or
+								 * GV_SPARSE_PACKED_WORDS(sparseCap) */
 	GvFilterKeysData keys;		/* filter columns after the vector */
 	int			dataBytes;		/* keyBytes + vecBytes: see the tuple layout */
 	int			maxTids;		/* room of the largest overflow tuple: its
@@ -268,7 +282,8 @@ typedef struct GvHnswInfoData
 /* An indexed row as the graph stores it (GvHnswPrepareRow). */
 typedef struct GvHnswRowData
 {
-	float	   *vec;			/* the vector, in the metric's space */
+	float	   *vec;			/* the vector, in the metric's space
+								 * (vecFloats floats) */
 	char	   *keys;			/* encoded filter columns */
 	uint8		keyNulls;
 	Oid			toastid;		/* as in the element tuple */
@@ -369,6 +384,8 @@ extern void GvHnswReadMeta(Relation index, GvHnswMetaPageData *meta);
 extern int	GvHnswMaxLevelFor(int dataBytes, int m);
 extern int	GvHnswMaxTidsFor(int dataBytes, int m, int maxLevel);
 extern int	GvHnswVectorBytes(int storage, int dim);
+extern int	GvHnswSparseCapFor(int keyBytes, int m, int dim);
+extern void GvHnswSetVectorSize(GvHnswInfo info);
 extern int	GvHnswChooseStorage(Relation index, int requested, int dim, int m,
 								int keyBytes);
 extern const char *GvHnswStorageName(int storage);
@@ -489,6 +506,27 @@ GvHnswGetElementLocked(Relation index, Page page, ItemPointer tid)
 	return (GvHnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 }
 
+/*
+ * The distance of two vectors as the index holds them (GvMetricDistance;
+ * for storage SPARSE over the packed non-zeros).  Cached: with the kernels
+ * for vectors in the CPU's caches, for builds.
+ */
+static inline double
+GvHnswDistance(GvHnswInfo info, const float *a, const float *b)
+{
+	if (info->storage == HNSW_STORAGE_SPARSE)
+		return GvSparsePackedDistance(info->metric->kind, a, b);
+	return GvMetricDistance(info->metric, a, b, info->dim);
+}
+
+static inline double
+GvHnswDistanceCached(GvHnswInfo info, const float *a, const float *b)
+{
+	if (info->storage == HNSW_STORAGE_SPARSE)
+		return GvSparsePackedDistance(info->metric->kind, a, b);
+	return GvMetricDistanceCached(info->metric, a, b, info->dim);
+}
+
 /* hnswsearch.c */
 typedef struct GvHnswRecentBuffersData *GvHnswRecentBuffers;
 extern GvHnswRecentBuffers GvHnswGetRecentBuffers(Relation index);
@@ -533,7 +571,8 @@ extern void GvHnswKeyDirVacuum(IndexVacuumInfo *vinfo, BlockNumber head,
  * participants (hnswbuildparallel.c), where the LWLocks guard neighbour
  * lists and the entry point.
  *
- * An element: the header below, then (each MAXALIGNed) float vec[dim],
+ * An element: the header below, then (each MAXALIGNed) float
+ * vec[vecFloats] (a sparse index's packed non-zeros: gsparsevec.h),
  * char keys[keyBytes], int32 nbrs[slots] and uint32 dists[slots], with
  * slots = GvHnswSlots(m, level) laid out by level as in element tuples,
  * then 2m level-0 spares (distance, element number): the nearest candidates
@@ -590,7 +629,7 @@ typedef struct GvHnswGraphData
 	Size		arenaAllocated; /* local graph: bytes of arena allocated */
 	uint32		offsetsAllocated;	/* local graph: entries of offsets */
 	int			m;
-	int			dim;
+	int			dim;			/* floats of a vector: info->vecFloats */
 	int			keyBytes;
 	int			vecOffset;		/* element layout */
 	int			keysOffset;

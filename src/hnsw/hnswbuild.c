@@ -133,7 +133,15 @@ GvHnswInitInfo(Relation index, GvHnswInfo info)
 						RelationGetRelationName(index), GvHnswStorageName(info->storage),
 						info->dim, info->m),
 				 errdetail("Scans re-rank each batch with exact distances from the table.")));
-	info->vecBytes = GvHnswVectorBytes(info->storage, info->dim);
+	if (info->storage == HNSW_STORAGE_SPARSE)
+	{
+		info->sparseCap = GvHnswSparseCapFor(info->keys.keyBytes, info->m, info->dim);
+		ereport(NOTICE,
+				(errmsg("gv_hnsw index \"%s\" stores its gsparsevecs by their non-zeros, up to %d a row with m = %d",
+						RelationGetRelationName(index), info->sparseCap, info->m),
+				 errdetail("%d float32 dimensions take more room than that.", info->dim)));
+	}
+	GvHnswSetVectorSize(info);
 	info->dataBytes = info->keys.keyBytes + info->vecBytes;
 	info->maxLevel = GvHnswMaxLevelFor(info->dataBytes, info->m);
 	Assert(info->maxLevel >= 0);

@@ -131,10 +131,10 @@ static void
 GraphInitLayout(GvHnswGraph g, GvHnswInfo info)
 {
 	g->m = info->m;
-	g->dim = info->dim;
+	g->dim = info->vecFloats;
 	g->keyBytes = info->keys.keyBytes;
 	g->vecOffset = MAXALIGN(sizeof(GvHnswGraphElementData));
-	g->keysOffset = g->vecOffset + MAXALIGN(sizeof(float) * info->dim);
+	g->keysOffset = g->vecOffset + MAXALIGN(sizeof(float) * info->vecFloats);
 	g->nbrsOffset = g->keysOffset + MAXALIGN(info->keys.keyBytes);
 }
 
@@ -355,7 +355,7 @@ GraphAddElement(GvHnswGraph g, ItemPointer heaptid, const GvHnswRowData *row, in
 static inline uint32
 Dist(GvHnswBuilder b, const float *x, const float *y)
 {
-	return GvDistanceKey(GvMetricDistanceCached(b->info->metric, x, y, b->info->dim));
+	return GvDistanceKey(GvHnswDistanceCached(b->info, x, y));
 }
 
 /* Copy e's links at level into b->nbrBuf; returns how many. */

@@ -470,9 +470,9 @@ static bool
 JoinDuplicate(Relation index, GvHnswInfo info, const float *vec,
 			  GvHnswElementTuple tup, GvHnswCandidate *w, int nw, ItemPointer where)
 {
-	float	   *decoded = palloc(sizeof(float) * info->dim);
-	double		self = GvMetricDistance(info->metric, vec,
-										GvHnswElementVector(info, tup, decoded), info->dim);
+	float	   *decoded = palloc(sizeof(float) * info->vecFloats);
+	double		self = GvHnswDistance(info, vec,
+									  GvHnswElementVector(info, tup, decoded));
 	bool		joined = false;
 
 	for (int i = 0; i < nw && !joined; i++)

@@ -321,14 +321,16 @@ void
 GvHnswProjectionTrain(Relation index, GvHnswInfo info, const float *const *sample, int n)
 {
 	Size		bytes = sizeof(float) * (Size) (GV_PROJ_DIMS + 1) * info->dim;
-	float	   *floats = palloc(bytes);
-	double	   *work = palloc(sizeof(double) * 2 * GV_PROJ_DIMS * (Size) info->dim);
+	float	   *floats;
+	double	   *work;
 	Buffer		metabuf;
 	GvHnswMetaPage meta;
 
 	info->projDims = 0;
 	if (!WantsProjection(info, n))
 		return;
+	floats = palloc(bytes);
+	work = palloc(sizeof(double) * 2 * GV_PROJ_DIMS * (Size) info->dim);
 	GvProjTrain(sample, n, info->dim, UINT64CONST(0x67767072306a3031),
 				floats, floats + info->dim, work);
 	pfree(work);

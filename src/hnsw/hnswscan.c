@@ -489,7 +489,7 @@ StartScan(IndexScanDesc scan)
 
 	so->query = GvHnswPrepareDatum(scan->indexRelation, info,
 								 scan->orderByData[0].sk_argument, &ok);
-	so->decoded = palloc(sizeof(float) * info->dim);
+	so->decoded = palloc(sizeof(float) * info->vecFloats);
 	so->qbits = GvHnswQueryBits(info, so->query);
 	if (!GvFilterPrepare(&info->keys, scan->keyData, scan->numberOfKeys, &so->filter,
 							 &so->recheck))
@@ -571,8 +571,7 @@ ExactDistances(IndexScanDesc scan, GvHnswCandidate *c, int n)
 		old = MemoryContextSwitchTo(so->rowCtx);	/* the detoasted row */
 		x = GvHnswPrepareDatum(scan->indexRelation, so->info, value, &ok);
 		c[keep] = c[i];
-		c[keep++].dist = GvMetricDistance(so->info->metric, so->query, x,
-										  so->info->dim);
+		c[keep++].dist = GvHnswDistance(so->info, so->query, x);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(so->rowCtx);
 	}

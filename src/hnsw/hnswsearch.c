@@ -318,7 +318,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
 					GvHnswTidSet visited, int ef, int level,
 					GvKeyFilter filter, int64 *visitedCount, int64 maxVisited)
 {
-	int			dim = info->dim;
+	int			dim = info->vecFloats;
 	int			nslots = GvHnswLevelSlots(info->m, level);
 	ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * nslots);
 	float	   *decoded = palloc(sizeof(float) * dim);
@@ -405,12 +405,11 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 			  GvHnswMetaPageData *meta, int toLevel, GvHnswCandidate *ep)
 {
 	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
-	float	   *decoded = palloc(sizeof(float) * info->dim);
+	float	   *decoded = palloc(sizeof(float) * info->vecFloats);
 
 	ep->tid = meta->entry;
 	GvHnswGetElementCopy(index, info, &ep->tid, tup);
-	ep->dist = GvMetricDistance(info->metric, q,
-								GvHnswElementVector(info, tup, decoded), info->dim);
+	ep->dist = GvHnswDistance(info, q, GvHnswElementVector(info, tup, decoded));
 	ep->heaptid = tup->heaptid;
 	ep->toastid = GvHnswCandidateToastId(tup);
 	pfree(tup);

@@ -46,7 +46,8 @@ GvHnswGetInfo(Relation index)
 		info->efConstruction = meta.efConstruction;
 		info->maxLevel = meta.maxLevel;
 		info->storage = meta.storage;
-		info->vecBytes = GvHnswVectorBytes(info->storage, info->dim);
+		info->sparseCap = meta.sparseCap;
+		GvHnswSetVectorSize(info);
 		GvFilterInitKeys(index, &info->keys);
 		info->dataBytes = info->keys.keyBytes + info->vecBytes;
 		info->metric = GvIndexGetMetric(index, 1);
@@ -114,6 +115,40 @@ GvHnswVectorBytes(int storage, int dim)
 	}
 }
 
+/*
+ * Non-zeros a sparse element has room for: as many as leave room on a page
+ * for the links of HNSW_SPARSE_LEVELS levels (at m = 16 about 900), and no
+ * more than the dimensions.  Elements are laid out for this many whatever
+ * their own count, so that every element of an index has one size.
+ */
+int
+GvHnswSparseCapFor(int keyBytes, int m, int dim)
+{
+	Size		fixed = GvHnswTupleSize(keyBytes + sizeof(int32), m, HNSW_SPARSE_LEVELS);
+	int			cap;
+
+	if (fixed >= HNSW_MAX_TUPLE_SIZE)
+		return 0;
+	cap = (int) ((HNSW_MAX_TUPLE_SIZE - fixed) / (sizeof(int32) + sizeof(float)));
+	return Min(Min(cap, dim), GSPARSEVEC_MAX_NNZ);
+}
+
+/* Set the vector's sizes in a tuple and in memory from storage and dim. */
+void
+GvHnswSetVectorSize(GvHnswInfo info)
+{
+	if (info->storage == HNSW_STORAGE_SPARSE)
+	{
+		info->vecFloats = GV_SPARSE_PACKED_WORDS(info->sparseCap);
+		info->vecBytes = sizeof(float) * info->vecFloats;
+	}
+	else
+	{
+		info->vecFloats = info->dim;
+		info->vecBytes = GvHnswVectorBytes(info->storage, info->dim);
+	}
+}
+
 const char *
 GvHnswStorageName(int storage)
 {
@@ -127,6 +162,8 @@ GvHnswStorageName(int storage)
 			return "binary";
 		case HNSW_STORAGE_AUTO:
 			return "auto";
+		case HNSW_STORAGE_SPARSE:
+			return "sparse";
 		default:
 			return "float32";
 	}
@@ -158,10 +195,9 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 		norder = lengthof(bitOrder);
 	}
 	else if (metric->type == GV_TYPE_GSPARSEVEC)
-		norder--;				/* not binary: the densified vectors of a wide
-								 * sparse column make builds crawl (each
-								 * element all its dimensions, in memory and
-								 * in every re-ranked distance) */
+		norder = 1;				/* float32 while it fits and takes no more
+								 * room than the packed non-zeros, else these:
+								 * exact, and distances over the non-zeros */
 
 	if (requested != HNSW_STORAGE_AUTO)
 	{
@@ -178,14 +214,13 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 		return requested;
 	}
 	for (int i = 0; i < norder; i++)
-		if (GvHnswMaxLevelFor(keyBytes + GvHnswVectorBytes(order[i], dim), m) >= 0)
+		if (GvHnswMaxLevelFor(keyBytes + GvHnswVectorBytes(order[i], dim), m) >= 0 &&
+			(metric->type != GV_TYPE_GSPARSEVEC ||
+			 GvHnswVectorBytes(order[i], dim) <=
+			 sizeof(float) * GV_SPARSE_PACKED_WORDS(GvHnswSparseCapFor(keyBytes, m, dim))))
 			return order[i];
 	if (metric->type == GV_TYPE_GSPARSEVEC)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("gv_hnsw cannot index a gsparsevec of %d dimensions with m = %d: it stores the vector with all its dimensions, and even an int8 element does not fit on a page",
-						dim, m),
-				 errhint("Declare the column with fewer dimensions, or lower m; wider sparse vectors are searched by sequential scan.")));
+		return HNSW_STORAGE_SPARSE;
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("gv_hnsw cannot index %d dimensions with m = %d: even a binary element does not fit on a page",
@@ -219,6 +254,9 @@ GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec, char *dst)
 			GvBitEncode(vec, (uint8_t *) (dst + 2 * sizeof(float)), (float *) dst,
 						(float *) (dst + sizeof(float)), info->dim);
 			break;
+		case HNSW_STORAGE_SPARSE:
+			memcpy(dst, vec, info->vecBytes);
+			break;
 		default:
 			memcpy(dst, vec, sizeof(float) * info->dim);
 			break;
@@ -226,8 +264,9 @@ GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec, char *dst)
 }
 
 /*
- * An element's vector as floats: the tuple's own data under FLOAT storage,
- * else decoded into buf (info->dim floats).
+ * An element's vector as floats: the tuple's own data under FLOAT and
+ * SPARSE storage (packed non-zeros), else decoded into buf (info->dim
+ * floats).
  */
 const float *
 GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup, float *buf)
@@ -303,7 +342,7 @@ GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
 			return 1.0 - (double) both / (double) GvCountBits(qbits, code, bytes, COUNT_OR);
 		}
 	}
-	return GvMetricDistance(info->metric, q, GvHnswElementVector(info, tup, decoded), info->dim);
+	return GvHnswDistance(info, q, GvHnswElementVector(info, tup, decoded));
 }
 
 /* Does an element pass the filter (NULL: no filter)? */
@@ -327,6 +366,14 @@ GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values, bool *isnull,
 	if (isnull[0])
 		return false;
 	row->vec = GvHnswPrepareDatum(index, info, values[0], &ok);
+	if (info->storage == HNSW_STORAGE_SPARSE &&
+		GvSparsePackedNnz(row->vec) > info->sparseCap)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("gv_hnsw index \"%s\" holds gsparsevecs of up to %d non-zeros with m = %d, not %d",
+						RelationGetRelationName(index), info->sparseCap, info->m,
+						GvSparsePackedNnz(row->vec)),
+				 errhint("Lower m to make room for more non-zeros.")));
 	if (!ok)
 		return false;
 	row->keys = palloc(Max(info->keys.keyBytes, 1));
@@ -365,6 +412,7 @@ GvHnswInitMetaPage(Page page, GvHnswInfo info)
 	meta->efConstruction = info->efConstruction;
 	meta->maxLevel = info->maxLevel;
 	meta->storage = info->storage;
+	meta->sparseCap = (uint16) info->sparseCap;
 	meta->entryLevel = 0;
 	ItemPointerSetInvalid(&meta->entry);
 	meta->insertPage = InvalidBlockNumber;
@@ -372,6 +420,36 @@ GvHnswInitMetaPage(Page page, GvHnswInfo info)
 	meta->keyDirTail = InvalidBlockNumber;
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(GvHnswMetaPageData)) - (char *) page;
+}
+
+/* Check an indexed value's dimensions against the index's. */
+static void
+CheckDims(Relation index, GvHnswInfo info, int dim)
+{
+	if (dim != info->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", info->dim, dim),
+				 errhint("Index \"%s\" holds vectors of %d dimensions.",
+						 RelationGetRelationName(index), info->dim)));
+}
+
+/*
+ * A gsparsevec packed for a SPARSE index: in room for the index's capacity
+ * or, for a query with more non-zeros, for all of its own (the distance
+ * reads each vector's own count; GvHnswPrepareRow refuses such a row).
+ */
+static float *
+PrepareSparse(Relation index, GvHnswInfo info, Datum value, bool *ok)
+{
+	Gsparsevec	s = DatumGetGsparsevec(value);
+	int			cap = Max(info->sparseCap, s->nnz);
+	float	   *x = palloc(sizeof(float) * GV_SPARSE_PACKED_WORDS(cap));
+
+	CheckDims(index, info, s->dim);
+	(void) GvSparsePack(PointerGetDatum(s), x, cap);
+	*ok = info->metric->kind != GV_METRIC_COSINE || GvSparsePackedNormalize(x);
+	return x;
 }
 
 /*
@@ -383,14 +461,13 @@ float *
 GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value, bool *ok)
 {
 	int			dim;
-	float	   *x = GvMetricDatumToFloats(info->metric, value, &dim);
+	float	   *x;
 
-	if (dim != info->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", info->dim, dim),
-				 errhint("Index \"%s\" holds vectors of %d dimensions.",
-						 RelationGetRelationName(index), info->dim)));
+	if (info->storage == HNSW_STORAGE_SPARSE)
+		return PrepareSparse(index, info, value, ok);
+	x = GvMetricDatumToFloats(info->metric, value, &dim);
+
+	CheckDims(index, info, dim);
 	*ok = GvMetricPrepareVector(info->metric, x, info->dim);
 	return x;
 }
@@ -407,6 +484,7 @@ GvHnswStorageIsExact(GvHnswInfo info)
 	switch (info->storage)
 	{
 		case HNSW_STORAGE_FLOAT:
+		case HNSW_STORAGE_SPARSE:
 			return true;
 		case HNSW_STORAGE_HALF:
 			return info->metric->type == GV_TYPE_GHALFVEC &&
@@ -593,10 +671,10 @@ DiskSelectVector(DiskSelectData *st, GvHnswCandidate *c)
 #define HNSW_SELECT_SORT(c, n)	qsort((c), (n), sizeof(GvHnswCandidate), CompareCandidates)
 #define HNSW_SELECT_VECTOR(st, c)	DiskSelectVector((st), (c))
 #define HNSW_SELECT_NEARER(st, v, j, kept, c) \
-	(GvMetricDistance((st)->info->metric, (v), (st)->vecs[j], (st)->info->dim) < (c)->dist)
+	(GvHnswDistance((st)->info, (v), (st)->vecs[j]) < (c)->dist)
 #define HNSW_SELECT_KEEP(st, v, j) \
-	((st)->vecs[j] = memcpy(palloc(sizeof(float) * (st)->info->dim), (v), \
-							sizeof(float) * (st)->info->dim))
+	((st)->vecs[j] = memcpy(palloc(sizeof(float) * (st)->info->vecFloats), (v), \
+							sizeof(float) * (st)->info->vecFloats))
 #include "hnswselect.h"
 
 int
@@ -611,7 +689,7 @@ GvHnswSelectNeighbors(Relation index, GvHnswInfo info, GvHnswCandidate *cands,
 	st.self = self;
 	st.vecs = palloc(sizeof(float *) * lm);
 	st.tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
-	st.decoded = palloc(sizeof(float) * info->dim);
+	st.decoded = palloc(sizeof(float) * info->vecFloats);
 	nout = DiskSelect(&st, cands, ncands, lm, out, NULL);
 	for (int j = 0; j < nout; j++)
 		pfree(st.vecs[j]);

@@ -316,8 +316,8 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 	GvHnswCandidate *cands;
 	int			ncands = 0;
 	int			maxcands = lm * (lm + 1) + nfound;
-	float	   *own = palloc(sizeof(float) * info->dim);
-	float	   *decoded = palloc(sizeof(float) * info->dim);
+	float	   *own = palloc(sizeof(float) * info->vecFloats);
+	float	   *decoded = palloc(sizeof(float) * info->vecFloats);
 	const float *vec;
 
 	cands = palloc(sizeof(GvHnswCandidate) * maxcands);
@@ -363,9 +363,8 @@ RepairLevel(Relation index, GvHnswInfo info, GvHnswTidSet dead, ItemPointer tid,
 			scratch->level < level)
 			cands[i].dist = get_float8_infinity();
 		else
-			cands[i].dist = GvMetricDistance(info->metric, vec,
-											 GvHnswElementVector(info, scratch, decoded),
-											 info->dim);
+			cands[i].dist = GvHnswDistance(info, vec,
+										   GvHnswElementVector(info, scratch, decoded));
 	}
 	{
 		int			keep = 0;
@@ -560,7 +559,7 @@ SearchNeighbourhood(VacuumState vs, GvHnswElementTuple tup, GvHnswCandidate **fo
 	GvHnswInfo	info = vs->info;
 	int			ef = info->efConstruction;
 	GvHnswMetaPageData meta;
-	float	   *own = palloc(sizeof(float) * info->dim);
+	float	   *own = palloc(sizeof(float) * info->vecFloats);
 	const float *vec = GvHnswElementVector(info, tup, own);
 	GvHnswCandidate ep;
 	GvHnswCandidate *eps;

@@ -28,6 +28,9 @@ INSERT INTO badinput_docs VALUES (1, 'cat dog'), (2, 'dog bird');
 CREATE INDEX badinput_bm25 ON badinput_docs USING gv_bm25 (body);
 CREATE TABLE badinput_nodim (v gvector);
 CREATE TABLE badinput_wide (v gvector(16000));
+CREATE TABLE badinput_splade (id int, v gsparsevec(30522));
+INSERT INTO badinput_splade VALUES (1, '{1:1,30522:2}/30522'), (2, '{5:1}/30522');
+CREATE INDEX badinput_splade_hnsw ON badinput_splade USING gv_hnsw (v);
 CREATE TABLE badinput_hybrid (id int PRIMARY KEY, v gvector(2), body text);
 INSERT INTO badinput_hybrid SELECT i, ARRAY[i, -i], 'cat ' || i FROM generate_series(1, 20) i;
 CREATE INDEX ON badinput_hybrid USING gv_hnsw (v);
@@ -529,6 +532,12 @@ INSERT INTO badinput_case (descr, sql, expected) VALUES
 	($c$gv_kdtree over 16000 dimensions$c$, $c$CREATE INDEX ON badinput_wide USING gv_kdtree (v)$c$, '54000'),
 	($c$gv_bm25 on a gvector$c$, $c$CREATE INDEX ON badinput_items USING gv_bm25 (v)$c$, '42704'),
 	($c$gv_hnsw unique$c$, $c$CREATE UNIQUE INDEX ON badinput_items USING gv_hnsw (v)$c$, '0A000'),
+	($c$gv_hnsw sparse row of 916 non-zeros (room for 915)$c$, $c$INSERT INTO badinput_splade SELECT 3, ('{' || string_agg(j || ':1', ',') || '}/30522')::gsparsevec FROM generate_series(1, 916) j$c$, '54000'),
+	($c$gv_hnsw sparse row of 915 non-zeros$c$, $c$INSERT INTO badinput_splade SELECT 3, ('{' || string_agg(j || ':1', ',') || '}/30522')::gsparsevec FROM generate_series(1, 915) j$c$, 'done'),
+	($c$gv_hnsw sparse row with no non-zero$c$, $c$INSERT INTO badinput_splade VALUES (3, '{}/30522')$c$, 'done'),
+	($c$gv_hnsw sparse scan with a wrong-dimension query$c$, $c$SELECT id FROM badinput_splade ORDER BY v <-> '{1:1}/100' LIMIT 1$c$, '22000'),
+	($c$gv_hnsw sparse scan with a query of 2000 non-zeros$c$, $c$SELECT id FROM badinput_splade ORDER BY v <#> ('{' || (SELECT string_agg(j || ':1', ',') FROM generate_series(1, 2000) j) || ',30522:1}/30522')::gsparsevec LIMIT 1$c$, '= 1'),
+	($c$gv_hnsw sparse with storage = float32$c$, $c$CREATE INDEX ON badinput_splade USING gv_hnsw (v) WITH (storage = float32)$c$, '54000'),
 	($c$gv_hnsw scan with a wrong-dimension query$c$, $c$SELECT id FROM badinput_items ORDER BY v <-> '[1,2,3]' LIMIT 1$c$, '22000'),
 	($c$gv_hnsw scan with a NULL query$c$, $c$SELECT count(*) FROM (SELECT id FROM badinput_items ORDER BY v <-> NULL::gvector LIMIT 5) s$c$, '= 5'),
 	($c$gv_hnsw scan LIMIT -1$c$, $c$SELECT id FROM badinput_items ORDER BY v <-> '[1,2]' LIMIT -1$c$, '2201W'),

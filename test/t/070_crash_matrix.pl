@@ -1,6 +1,7 @@
-# The crash matrix: every access method (gv_hnsw in each storage and with a
-# parallel build, gv_ivfpq with and without a filter column, gv_kdtree,
-# gv_bm25), each on its own table,
+# The crash matrix: every access method (gv_hnsw in each storage, with a
+# parallel build and on a wide gsparsevec stored by its non-zeros, gv_ivfpq
+# with and without a filter column, gv_kdtree, gv_bm25), each on its own
+# table,
 # all under the same load when the whole server is killed with SIGKILL
 # (postmaster and every backend at once, as a power cut or the OOM killer
 # does), at each crash point:
@@ -51,15 +52,25 @@ $standby->append_conf('postgresql.conf', "primary_slot_name = 'standby'");
 $standby->start;
 
 my %index = gv_every_index();
+$index{hnsw_sparse} = 'gv_hnsw (emb) WITH (m = 8, ef_construction = 32)';
 my @names = sort keys %index;
 
-my $vec = random_vector_sql($dim, 'i');
-my $query = random_vector_sql($dim, '424242');
+# A SPLADE-width gsparsevec of $dim non-zeros spread over 30522 dimensions.
+sub sparse_vector_sql
+{
+	my ($seed_expr) = @_;
+	return "(SELECT ('{' || string_agg((j * 1900) || ':' || sin(($seed_expr) * 1000 + j)::real, ',' "
+	  . "ORDER BY j) || '}/30522')::gsparsevec FROM generate_series(1, $dim) j)";
+}
+my %vec = map { $_ => $_ eq 'hnsw_sparse' ? sparse_vector_sql('i') : random_vector_sql($dim, 'i') } @names;
+my %query = map { $_ => $_ eq 'hnsw_sparse' ? sparse_vector_sql('424242') : random_vector_sql($dim, '424242') } @names;
+my $query = $query{kdtree};
 my $body = q{'w' || (i % 7) || ' w' || (i % 11) || ' doc' || i};
 for my $name (@names)
 {
-	my $cols = $name eq 'bm25' ? 'body text' : "emb gvector($dim)";
-	my $val = $name eq 'bm25' ? $body : $vec;
+	my $cols = $name eq 'bm25' ? 'body text'
+	  : $name eq 'hnsw_sparse' ? 'emb gsparsevec(30522)' : "emb gvector($dim)";
+	my $val = $name eq 'bm25' ? $body : $vec{$name};
 	$node->safe_psql('postgres', qq{
 		CREATE TABLE t_$name (id int PRIMARY KEY, $cols);
 		INSERT INTO t_$name SELECT i, $val FROM generate_series(1, $rows) i;
@@ -135,7 +146,7 @@ sub answer_sql
 	# ivfpq_filter: a condition on its filter column, tested in the index
 	my $where = $name eq 'ivfpq_filter' ? 'WHERE id % 1000 < 500 AND id > 100' : '';
 	return "SELECT string_agg(id::text, ',') FROM "
-	  . "(SELECT id FROM t_$name $where ORDER BY emb <-> $query LIMIT 10) s";
+	  . "(SELECT id FROM t_$name $where ORDER BY emb <-> $query{$name} LIMIT 10) s";
 }
 
 # The standby, once it has replayed all the primary wrote: it found no
@@ -201,7 +212,7 @@ sub check_all
 		# and was skipped (6 of 5,500).
 		is($node->safe_psql('postgres', $index_scan . qq{
 			SELECT count(*) || '|' || count(DISTINCT s.id) || '|' || count(t.id)
-			FROM (SELECT id FROM $t ORDER BY emb <-> $query LIMIT 10000000) s
+			FROM (SELECT id FROM $t ORDER BY emb <-> $query{$name} LIMIT 10000000) s
 			LEFT JOIN $t t ON t.id = s.id}),
 			"$live|$live|$live",
 			"$what: a scan of the whole index returns each of the $live committed rows once");
@@ -243,7 +254,7 @@ like($node->safe_psql('postgres', $index_scan
 # 2. During concurrent inserts, committed 20 rows at a time.
 load_then_crash(2000, \&kill_all_and_restart, sub {
 	my ($name) = @_;
-	my $val = $name eq 'bm25' ? $body : $vec;
+	my $val = $name eq 'bm25' ? $body : $vec{$name};
 	return qq{DO \$\$ BEGIN LOOP
 		INSERT INTO t_$name SELECT i, $val
 			FROM (SELECT nextval('ids_$name')::int AS i FROM generate_series(1, 20)) s;
@@ -277,7 +288,7 @@ for my $round (1 .. $torn_rounds)
 	my $started = 0;
 	load_then_crash(1500, sub { $node->stop('immediate'); $node->start; }, sub {
 		my ($name) = @_;
-		my $val = $name eq 'bm25' ? $body : $vec;
+		my $val = $name eq 'bm25' ? $body : $vec{$name};
 		my $sql = qq{DO \$\$ BEGIN LOOP
 			INSERT INTO t_$name SELECT i, $val
 				FROM (SELECT nextval('ids_$name')::int AS i FROM generate_series(1, 20)) s;
