@@ -83,7 +83,10 @@ $node->append_conf('postgresql.conf', "autovacuum = off\nstatement_timeout = 5s\
 	local $ENV{LD_PRELOAD} = $ENV{GV_SANITIZE_LD_PRELOAD} if $ENV{GV_SANITIZE_LD_PRELOAD};
 	$node->start;
 }
+# statement_timeout is for the fuzzed statements; the setup takes longer
+# under the sanitizers on a busy machine
 $node->safe_psql('postgres', q{
+	SET statement_timeout = 0;
 	CREATE EXTENSION gigavector;
 	CREATE TABLE docs (id bigint PRIMARY KEY, emb gvector(3), body text, cat int,
 		tags text[], created timestamptz);
