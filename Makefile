@@ -6,6 +6,10 @@
 #   make WERROR=yes               turn warnings into errors (CI does this)
 #   make ASSERTS=yes              compile our Assert()s in, even against a
 #                                 server built without --enable-cassert
+#   make SANITIZE=yes             AddressSanitizer + UndefinedBehaviorSanitizer
+#                                 (gcc); such a gigavector.so loads only into a
+#                                 server started with libasan preloaded
+#                                 (test/sanitize, bash test/run sanitize)
 #
 # The SIMD tiers are picked at load time by cpuid, so the default build is
 # portable across x86-64 CPUs; SIMD=no is for compilers without the
@@ -88,6 +92,14 @@ PG_CFLAGS += -DUSE_ASSERT_CHECKING
 endif
 ifeq ($(WERROR),yes)
 PG_CFLAGS += -Werror
+endif
+SANITIZE ?= no
+ifeq ($(SANITIZE),yes)
+# every report aborts the backend, so that the test that caused it sees it
+GV_SANITIZE_FLAGS = -fsanitize=address,undefined,float-cast-overflow \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+PG_CFLAGS += $(GV_SANITIZE_FLAGS)
+SHLIB_LINK += $(GV_SANITIZE_FLAGS)
 endif
 
 # Export only the entry points PostgreSQL looks up by name: the magic block,

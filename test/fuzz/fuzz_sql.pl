@@ -18,6 +18,11 @@
 #	sql_hybrid_filter   hybrid_search(..., filter => TEXT)
 #	sql_reloptions      EXECUTE 'CREATE INDEX ... USING ' || TEXT (access method,
 #	                    columns, WITH options), rolled back
+#
+#	Under test/sanitize/run the server's gigavector.so is built with
+#	AddressSanitizer and UndefinedBehaviorSanitizer: GV_SANITIZE_LD_PRELOAD
+#	is then what the postmaster preloads (the ASan runtime), and any report
+#	matching GV_SANITIZE_REPORT in the server's log fails the run too.
 use strict;
 use warnings;
 use IPC::Run;
@@ -73,8 +78,15 @@ my $spec = $targets{$target} or die "unknown target $target\n";
 my $node = PostgreSQL::Test::Cluster->new($target);
 $node->init;
 $node->append_conf('postgresql.conf', "autovacuum = off\nstatement_timeout = 5s\n");
-$node->start;
+{
+	# the sanitizer runtime for the postmaster (and the backends it forks) only
+	local $ENV{LD_PRELOAD} = $ENV{GV_SANITIZE_LD_PRELOAD} if $ENV{GV_SANITIZE_LD_PRELOAD};
+	$node->start;
+}
+# statement_timeout is for the fuzzed statements; the setup takes longer
+# under the sanitizers on a busy machine
 $node->safe_psql('postgres', q{
+	SET statement_timeout = 0;
 	CREATE EXTENSION gigavector;
 	CREATE TABLE docs (id bigint PRIMARY KEY, emb gvector(3), body text, cat int,
 		tags text[], created timestamptz);
@@ -178,6 +190,18 @@ sub dollar_quote
 	return "\$$tag\$$s\$$tag\$";
 }
 
+# The sanitizer reports in the server's log so far (empty without them, or
+# when not under test/sanitize/run).
+sub sanitizer_reports
+{
+	my $pattern = $ENV{GV_SANITIZE_REPORT} or return '';
+	my @lines = split /\n/, slurp_file($node->logfile);
+	my @found = grep { $lines[$_] =~ /$pattern/ } 0 .. $#lines;
+	return '' unless @found;
+	my $last = $found[0] + 40 < $#lines ? $found[0] + 40 : $#lines;
+	return join("\n", @lines[ $found[0] .. $last ]);
+}
+
 my %outcomes;
 my ($executions, $failures) = (0, 0);
 my $end = time + $seconds;
@@ -199,6 +223,7 @@ while (time < $end)
 		close($fh);
 		diag(defined $stderr ? "internal error $internal:\n$stderr" : 'the backend or psql died');
 		diag("input kept in $file; statement:\n$sql");
+		diag("sanitizer report:\n" . sanitizer_reports()) if sanitizer_reports() ne '';
 		last if !defined $stderr && !$node->safe_psql('postgres', 'SELECT 1');
 		if (!defined $stderr)
 		{
@@ -219,6 +244,7 @@ while (time < $end)
 $psql->finish;
 my $summary = sprintf('%d executions, %d outcomes, corpus %d', $executions, scalar(keys %outcomes), scalar(@corpus));
 is($failures, 0, "$target: no crash and no internal error in $summary");
+is(sanitizer_reports(), '', "$target: no sanitizer report in the server log") if $ENV{GV_SANITIZE_REPORT};
 note "outcomes: " . join(', ', map { "$_ ($outcomes{$_})" } sort keys %outcomes);
 note "stat: $summary";
 $node->stop;
