@@ -215,5 +215,33 @@ CREATE INDEX ON kd USING gv_kdtree (emb) WITH (fillfactor = 5);
 -- without ORDER BY the index is not used
 EXPLAIN (COSTS OFF) SELECT id FROM kd WHERE id = 3;
 
-DROP TABLE kd, kd_adv, kd_ext, kd_cos, kd_empty, kd_any, kd_wide, kd_high;
+-- ghalfvec: the halves widened to floats exactly, so the answers are exact
+-- (L2, cosine and L1; ties on the coarse grid count as right answers)
+SET client_min_messages = warning;
+CREATE TABLE kdh (id int, emb ghalfvec(8));
+INSERT INTO kdh SELECT i, (SELECT array_agg(((i * 7919 + j * 104729) % 1009) / 16.0 - 30 ORDER BY j)
+	FROM generate_series(1, 8) j)::real[]::ghalfvec FROM generate_series(1, 3000) i;
+INSERT INTO kdh VALUES (0, '[0,0,0,0,0,0,0,0]'), (-1, NULL);
+CREATE INDEX kdh_l2 ON kdh USING gv_kdtree (emb);
+INSERT INTO kdh SELECT i, (SELECT array_agg(((i * 31 + j * 17) % 499) / 8.0 - 25 ORDER BY j)
+	FROM generate_series(1, 8) j)::real[]::ghalfvec FROM generate_series(3001, 4000) i;
+SELECT min(regress.recall('kdh', 'emb', '<->', emb, 10, true)) AS l2_recall,
+	count(*) AS queries FROM kdh WHERE id % 200 = 1;
+SELECT points FROM gigavector.kdtree_verify('kdh_l2');
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM kdh ORDER BY emb <-> '[1,2,3,4,5,6,7,8]' LIMIT 3;
+SELECT regress.err($$SELECT id FROM kdh ORDER BY emb <-> '[1,2]'::ghalfvec LIMIT 1$$);
+RESET enable_seqscan;
+DROP INDEX kdh_l2;
+CREATE INDEX kdh_cos ON kdh USING gv_kdtree (emb ghalfvec_cosine_ops);
+SELECT min(regress.recall('kdh', 'emb', '<=>', emb, 10, true)) AS cosine_recall
+	FROM kdh WHERE id % 200 = 2;
+DROP INDEX kdh_cos;
+CREATE INDEX kdh_l1 ON kdh USING gv_kdtree (emb ghalfvec_l1_ops);
+SELECT min(regress.recall('kdh', 'emb', '<+>', emb, 10, true)) AS l1_recall
+	FROM kdh WHERE id % 200 = 3;
+-- no inner product class for ghalfvec, as for gvector there is only a refusal
+SELECT regress.err($$CREATE INDEX ON kdh USING gv_kdtree (emb ghalfvec_ip_ops)$$);
+
+DROP TABLE kd, kd_adv, kd_ext, kd_cos, kd_empty, kd_any, kd_wide, kd_high, kdh;
 DROP FUNCTION kd_exact;

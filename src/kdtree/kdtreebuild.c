@@ -135,7 +135,7 @@ BuildCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *valu
 {
 	KdtreeBuildState bs = (KdtreeBuildState) state;
 	MemoryContext oldcxt;
-	Gvector		v;
+	int			vdim;
 	int			dim;
 	uint16		flags;
 
@@ -143,17 +143,17 @@ BuildCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *valu
 		return;
 
 	oldcxt = MemoryContextSwitchTo(bs->tmpctx);
-	v = DatumGetGvector(values[0]);
+	vdim = KdtreeDatumDims(bs->metric, values[0]);
 	if (bs->dim == 0)
 	{
-		KdtreeCheckDims(v->dim);
-		bs->dim = v->dim;
+		KdtreeCheckDims(vdim);
+		bs->dim = vdim;
 	}
-	else if (v->dim != bs->dim)
+	else if (vdim != bs->dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("gv_kdtree cannot index vectors of %d and %d dimensions in the same column",
-						bs->dim, v->dim),
+						bs->dim, vdim),
 				 errhint("Declare the column's dimensions, e.g. gvector(%d), or index an expression that casts to one.",
 						 bs->dim)));
 	MemoryContextSwitchTo(oldcxt);
@@ -165,7 +165,7 @@ BuildCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *valu
 	EnsureCapacity(bs, bs->npoints + 1);
 
 	oldcxt = MemoryContextSwitchTo(bs->tmpctx);
-	KdtreePrepareVector(bs->metric, PointerGetDatum(v), &dim,
+	KdtreePrepareVector(bs->metric, values[0], &dim,
 						PointX(bs, bs->npoints), &flags);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(bs->tmpctx);

@@ -444,16 +444,14 @@ IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), Item
 		 Relation heap pg_attribute_unused())
 {
 	GvMetric	metric = GvIndexGetMetric(index, 1);
-	Gvector		v;
 	float	   *x;
-	int			dim;
+	int			dim = KdtreeDatumDims(metric, values[0]);
 	uint16		flags;
 
 	KdtreeCheckMetric(index, metric);
-	v = DatumGetGvector(values[0]);
-	KdtreeCheckDims(v->dim);
-	x = palloc(sizeof(float) * v->dim);
-	KdtreePrepareVector(metric, PointerGetDatum(v), &dim, x, &flags);
+	KdtreeCheckDims(dim);
+	x = palloc(sizeof(float) * dim);
+	KdtreePrepareVector(metric, values[0], &dim, x, &flags);
 	InsertVector(index, heap_tid, x, flags, dim);
 }
 

@@ -595,13 +595,16 @@ StartScan(IndexScanDesc scan)
 	so->flat = so->nullquery;
 	if (!so->nullquery)
 	{
-		Gvector		q = DatumGetGvector(so->querydatum);
+		int			qdim;
+		float	   *q = GvMetricDatumToFloats(so->metric, so->querydatum, &qdim);
 
-		if (q->dim != so->dim)
+		if (qdim != so->dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different gvector dimensions %d and %d", so->dim, q->dim)));
-		memcpy(so->query, q->x, sizeof(float) * n);
+					 errmsg("different %s dimensions %d and %d",
+							GvMetricTypeName(so->metric), so->dim, qdim)));
+		memcpy(so->query, q, sizeof(float) * n);
+		pfree(q);
 		if (so->metric->kind == GV_METRIC_COSINE &&
 			(!GvMetricPrepareVector(so->metric, so->query, n) ||
 			 (meta.flags & KDTREE_META_HAS_TINY)))

@@ -106,25 +106,31 @@ KdtreeReadMeta(Relation index, KdtreeMetaPageData *meta, XLogRecPtr *lsn)
 }
 
 /*
- * Bring a gvector into index space: a plain copy for L2; for cosine a unit
- * vector (normalised in double, so tiny and huge vectors too), the origin
- * for a zero vector (flag ZERO, distance always 1).  x must hold the
- * vector's dimensions; *dim returns them.
+ * Bring a vector of the index's type (a gvector, or a ghalfvec widened
+ * exactly to floats) into index space: a plain copy for L2; for cosine a
+ * unit vector (normalised in double, so tiny and huge vectors too), the
+ * origin for a zero vector (flag ZERO, distance always 1).  x must hold
+ * the vector's dimensions (KdtreeDatumDims); *dim returns them.
  */
 bool
 KdtreePrepareVector(GvMetric metric, Datum value, int *dim, float *x,
 					uint16 *flags)
 {
-	Gvector		v = DatumGetGvector(value);
+	float	   *v = GvMetricDatumToFloats(metric, value, dim);
 
-	*dim = v->dim;
 	*flags = 0;
-	memcpy(x, v->x, sizeof(float) * v->dim);
-	if (!GvMetricPrepareVector(metric, x, v->dim))
+	memcpy(x, v, sizeof(float) * *dim);
+	pfree(v);
+	if (!GvMetricPrepareVector(metric, x, *dim))
 		*flags = KDTREE_TUPLE_ZERO;
-	if ((Pointer) v != DatumGetPointer(value))
-		pfree(v);
 	return true;
+}
+
+/* The dimensions of a value of the index's type. */
+int
+KdtreeDatumDims(GvMetric metric, Datum value)
+{
+	return GvMetricDatumDims(metric, value);
 }
 
 /*

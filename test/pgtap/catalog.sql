@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION gigavector;
 
-SELECT plan(70);
+SELECT plan(71);
 
 -- schema and type
 SELECT has_schema('gigavector', 'management schema gigavector exists');
@@ -76,6 +76,11 @@ SELECT is((SELECT array_agg(c.opcname || ':' || c.opcdefault ORDER BY c.opcname)
 		  ARRAY['ghalfvec_cosine_ops:false', 'ghalfvec_ip_ops:false', 'ghalfvec_l2_ops:true',
 				'gsparsevec_cosine_ops:false', 'gsparsevec_ip_ops:false', 'gsparsevec_l2_ops:true']::text[],
 		  'gv_ivfpq has the ghalfvec and gsparsevec operator classes, l2 the default');
+SELECT is((SELECT array_agg(c.opcname || ':' || c.opcdefault ORDER BY c.opcname)
+		   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+		   WHERE a.amname = 'gv_kdtree' AND c.opcintype = 'ghalfvec'::regtype),
+		  ARRAY['ghalfvec_cosine_ops:false', 'ghalfvec_l1_ops:false', 'ghalfvec_l2_ops:true']::text[],
+		  'gv_kdtree has the ghalfvec l2 (default), cosine and l1 operator classes');
 -- filter columns: gv_ivfpq's families and classes are gv_hnsw's, operator for operator
 SELECT is((SELECT count(*)::int FROM pg_amop o JOIN pg_opfamily f ON f.oid = o.amopfamily
 		   WHERE f.opfmethod = (SELECT oid FROM pg_am WHERE amname = 'gv_ivfpq') AND o.amoppurpose = 's'),
