@@ -383,9 +383,14 @@ WritePages(Relation index, ForkNumber fork, IvfpqMetaPage meta,
 	IvfpqListData *dir = palloc(sizeof(IvfpqListData) * meta->lists);
 	BlockNumber blkno;
 
-	/* metapage first, filled in at the end */
+	/*
+	 * metapage first, filled in at the end.  Dirty already: a clean buffer
+	 * evicted meanwhile would come back as the zero page P_NEW wrote, not
+	 * initialised, and log_newpage_range skips such pages.
+	 */
 	buf = NewPage(index, fork, IVFPQ_PAGE_META, &page);
 	Assert(BufferGetBlockNumber(buf) == GV_METAPAGE_BLKNO);
+	MarkBufferDirty(buf);
 	UnlockReleaseBuffer(buf);
 
 	/* centroids and codebooks as one stream */
@@ -421,6 +426,7 @@ WritePages(Relation index, ForkNumber fork, IvfpqMetaPage meta,
 	for (uint32 i = 0; i < meta->directoryPages; i++)
 	{
 		buf = NewPage(index, fork, IVFPQ_PAGE_DIRECTORY, &page);
+		MarkBufferDirty(buf);	/* as the metapage's */
 		UnlockReleaseBuffer(buf);
 	}
 

@@ -99,6 +99,11 @@ sub ChildrenOf
 sub kill_all_and_restart
 {
 	my $postmaster = $node->{_pid};
+	# Stopped first, so that it forks no process (a parallel worker, a
+	# backend) after the list of its children is read: one forked in
+	# between would survive, holding the shared memory, and the restart
+	# would fail.
+	kill 'STOP', $postmaster;
 	my @children = ChildrenOf($postmaster);
 	note "killing postmaster $postmaster and backends @children";
 	kill 'KILL', $postmaster, @children;
