@@ -47,15 +47,20 @@ sub gv_every_index
 }
 
 # A started primary (gv_new_node with allows_streaming) and a streaming
-# standby made from its base backup, both with the extra conf lines.
+# standby made from its base backup, both with the extra conf lines (and
+# with slot => 1 a replication slot for the standby).
 sub gv_primary_and_standby
 {
 	my (%opts) = @_;
 	my $primary = gv_new_node('primary', allows_streaming => 1, conf => $opts{conf});
+	# slot => 1: the primary keeps its WAL until the standby has replayed it
+	$primary->safe_psql('postgres', "SELECT pg_create_physical_replication_slot('standby')")
+	  if $opts{slot};
 	$primary->backup('base');
 	my $standby = PostgreSQL::Test::Cluster->new('standby');
 	$standby->init_from_backup($primary, 'base', has_streaming => 1);
 	$standby->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
+	$standby->append_conf('postgresql.conf', "primary_slot_name = 'standby'") if $opts{slot};
 	$standby->start;
 	return ($primary, $standby);
 }

@@ -15,15 +15,8 @@ use GvTest;
 # write twice as many pages as there are buffers
 my %rows = map { $_ => /^ivfpq/ ? 100000 : 20000 } keys %{ { gv_every_index() } };
 my $dim = 16;
-my $node = gv_new_node('small_buffers', allows_streaming => 1,
+my ($node, $standby) = gv_primary_and_standby(slot => 1,
 	conf => "shared_buffers = 1MB\nwal_consistency_checking = 'all'\n");
-# a slot: the primary keeps the WAL until the standby has replayed it
-$node->safe_psql('postgres', "SELECT pg_create_physical_replication_slot('standby')");
-$node->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('small_buffers_standby');
-$standby->init_from_backup($node, 'base', has_streaming => 1);
-$standby->append_conf('postgresql.conf', "primary_slot_name = 'standby'");
-$standby->start;
 
 my %index = gv_every_index();
 my @names = sort keys %index;
