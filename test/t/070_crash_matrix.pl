@@ -167,7 +167,13 @@ sub check_standby
 			"$when, $name: the standby answers through the index as the primary");
 		my $check = $name =~ /^hnsw/ ? 'hnsw_verify' : $name eq 'bm25' ? 'bm25_verify'
 		  : $name eq 'kdtree' ? 'kdtree_verify' : 'ivfpq_info';
-		$sql = "SELECT * FROM gigavector.$check('i_$name')";
+		# Not the pages: they are the file's length, and a crash can leave
+		# the primary's file a block it was extended by and never logged.
+		my %cols = (kdtree_verify => 'nodes, leaves, points',
+			ivfpq_info => 'trained, lists, subquantizers, bits, entries',
+			bm25_verify => 'documents, total_length, terms, postings');
+		my $cols = $cols{$check} // '*';
+		$sql = "SELECT $cols FROM gigavector.$check('i_$name')";
 		is($standby->safe_psql('postgres', $sql), $node->safe_psql('postgres', $sql),
 			"$when, $name: $check passes on the standby with the primary's counts");
 	}
