@@ -692,17 +692,8 @@ bool
 GvSparsePackedNormalize(float *x)
 {
 	int			nnz = GvSparsePackedNnz(x);
-	float	   *v = x + 1 + nnz;
-	double		norm = 0.0;
 
-	for (int i = 0; i < nnz; i++)
-		norm += (double) v[i] * v[i];
-	if (norm == 0.0)
-		return false;
-	norm = sqrt(norm);
-	for (int i = 0; i < nnz; i++)
-		v[i] = (float) (v[i] / norm);
-	return true;
+	return GvNormalizeFloats(x + 1 + nnz, nnz);
 }
 
 /*

@@ -184,16 +184,26 @@ GvIndexGetMetric(Relation index, AttrNumber attno)
 bool
 GvMetricPrepareVector(GvMetric metric, float *x, int dim)
 {
-	double		norm = 0.0;
-
 	if (metric->kind != GV_METRIC_COSINE)
 		return true;
-	for (int i = 0; i < dim; i++)
+	return GvNormalizeFloats(x, dim);
+}
+
+/*
+ * Scale x[0..n) to unit length, the norm summed in double (so tiny and huge
+ * vectors too); false, leaving x as it is, for a zero vector.
+ */
+bool
+GvNormalizeFloats(float *x, int n)
+{
+	double		norm = 0.0;
+
+	for (int i = 0; i < n; i++)
 		norm += (double) x[i] * x[i];
 	if (norm == 0.0)
 		return false;
 	norm = sqrt(norm);
-	for (int i = 0; i < dim; i++)
+	for (int i = 0; i < n; i++)
 		x[i] = (float) (x[i] / norm);
 	return true;
 }

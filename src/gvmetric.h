@@ -126,6 +126,7 @@ GvMetricDistanceCached(GvMetric metric, const float *a, const float *b, int dim)
 }
 
 extern bool GvMetricPrepareVector(GvMetric metric, float *x, int dim);
+extern bool GvNormalizeFloats(float *x, int n);
 extern float *GvMetricDatumToFloats(GvMetric metric, Datum value, int *dim);
 extern int	GvMetricDatumDims(GvMetric metric, Datum value);
 extern const char *GvMetricTypeName(GvMetric metric);

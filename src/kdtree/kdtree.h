@@ -182,9 +182,7 @@ extern void KdtreeInitLeafPage(Page page, XLogRecPtr nsn);
 extern KdtreeLeafHeader KdtreeGetLeafHeader(Page page);
 extern void KdtreeReadMeta(Relation index, KdtreeMetaPageData *meta,
 						   XLogRecPtr *lsn);
-extern int	KdtreeDatumDims(GvMetric metric, Datum value);
-extern bool KdtreePrepareVector(GvMetric metric, Datum value, int *dim,
-								float *x, uint16 *flags);
+extern void KdtreePrepareVector(GvMetric metric, float *x, int dim, uint16 *flags);
 extern void KdtreeAddLeafTuple(Relation index, Page page, ItemPointer tid,
 							   const float *x, uint16 flags, int dim);
 extern void KdtreeAddNode(Relation index, Page page, KdtreeNode node,

@@ -135,15 +135,15 @@ BuildCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *valu
 {
 	KdtreeBuildState bs = (KdtreeBuildState) state;
 	MemoryContext oldcxt;
+	float	   *v;
 	int			vdim;
-	int			dim;
 	uint16		flags;
 
 	if (isnull[0])
 		return;
 
 	oldcxt = MemoryContextSwitchTo(bs->tmpctx);
-	vdim = KdtreeDatumDims(bs->metric, values[0]);
+	v = GvMetricDatumToFloats(bs->metric, values[0], &vdim);
 	if (bs->dim == 0)
 	{
 		KdtreeCheckDims(vdim);
@@ -164,10 +164,8 @@ BuildCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *valu
 		FlushBatch(bs);
 	EnsureCapacity(bs, bs->npoints + 1);
 
-	oldcxt = MemoryContextSwitchTo(bs->tmpctx);
-	KdtreePrepareVector(bs->metric, values[0], &dim,
-						PointX(bs, bs->npoints), &flags);
-	MemoryContextSwitchTo(oldcxt);
+	memcpy(PointX(bs, bs->npoints), v, sizeof(float) * vdim);
+	KdtreePrepareVector(bs->metric, PointX(bs, bs->npoints), vdim, &flags);
 	MemoryContextReset(bs->tmpctx);
 
 	bs->tids[bs->npoints] = *tid;

@@ -444,14 +444,13 @@ IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), Item
 		 Relation heap pg_attribute_unused())
 {
 	GvMetric	metric = GvIndexGetMetric(index, 1);
-	float	   *x;
-	int			dim = KdtreeDatumDims(metric, values[0]);
+	int			dim;
+	float	   *x = GvMetricDatumToFloats(metric, values[0], &dim);
 	uint16		flags;
 
 	KdtreeCheckMetric(index, metric);
 	KdtreeCheckDims(dim);
-	x = palloc(sizeof(float) * dim);
-	KdtreePrepareVector(metric, values[0], &dim, x, &flags);
+	KdtreePrepareVector(metric, x, dim, &flags);
 	InsertVector(index, heap_tid, x, flags, dim);
 }
 

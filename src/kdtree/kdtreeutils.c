@@ -106,31 +106,17 @@ KdtreeReadMeta(Relation index, KdtreeMetaPageData *meta, XLogRecPtr *lsn)
 }
 
 /*
- * Bring a vector of the index's type (a gvector, or a ghalfvec widened
- * exactly to floats) into index space: a plain copy for L2; for cosine a
- * unit vector (normalised in double, so tiny and huge vectors too), the
- * origin for a zero vector (flag ZERO, distance always 1).  x must hold
- * the vector's dimensions (KdtreeDatumDims); *dim returns them.
+ * Bring a vector (a gvector's floats, or a ghalfvec's widened exactly:
+ * GvMetricDatumToFloats) into index space in place: unchanged for L2; for
+ * cosine a unit vector (normalised in double, so tiny and huge vectors
+ * too), the origin for a zero vector (flag ZERO, distance always 1).
  */
-bool
-KdtreePrepareVector(GvMetric metric, Datum value, int *dim, float *x,
-					uint16 *flags)
+void
+KdtreePrepareVector(GvMetric metric, float *x, int dim, uint16 *flags)
 {
-	float	   *v = GvMetricDatumToFloats(metric, value, dim);
-
 	*flags = 0;
-	memcpy(x, v, sizeof(float) * *dim);
-	pfree(v);
-	if (!GvMetricPrepareVector(metric, x, *dim))
+	if (!GvMetricPrepareVector(metric, x, dim))
 		*flags = KDTREE_TUPLE_ZERO;
-	return true;
-}
-
-/* The dimensions of a value of the index's type. */
-int
-KdtreeDatumDims(GvMetric metric, Datum value)
-{
-	return GvMetricDatumDims(metric, value);
 }
 
 /*
