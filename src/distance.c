@@ -587,7 +587,7 @@ HalfL1F16c(const uint16_t *a, const uint16_t *b, int dim)
 	{
 		s0 = _mm256_add_ps(s0, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoad8(a + i), HalfLoad8(b + i))));
 		s1 = _mm256_add_ps(s1, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoad8(a + i + 8),
-																HalfLoad8(b + i + 8))));
+																 HalfLoad8(b + i + 8))));
 	}
 	if (i + 8 <= dim)
 	{
@@ -596,7 +596,7 @@ HalfL1F16c(const uint16_t *a, const uint16_t *b, int dim)
 	}
 	if (i < dim)
 		s1 = _mm256_add_ps(s1, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoadTail(a + i, dim - i),
-																HalfLoadTail(b + i, dim - i))));
+																 HalfLoadTail(b + i, dim - i))));
 	return Avx2HorizontalSum(_mm256_add_ps(s0, s1));
 }
 
@@ -876,8 +876,9 @@ __attribute__((target(GV_FP16_TARGET)))
 static inline __m512
 HalfLoadTailFp16(const uint16_t *p, int n)
 {
-	return _mm512_cvtxph_ps(_mm256_castsi256_ph(
-		_mm256_maskz_loadu_epi16(AVX512_TAIL_MASK(n), p)));
+	__m256i		halves = _mm256_maskz_loadu_epi16(AVX512_TAIL_MASK(n), p);
+
+	return _mm512_cvtxph_ps(_mm256_castsi256_ph(halves));
 }
 
 /* sum (a-b)^2 */

@@ -20,7 +20,8 @@ typedef struct GbitData
 {
 	int32		vl_len_;		/* varlena header (do not touch directly!) */
 	int32		dim;			/* number of bits */
-	uint8		data[FLEXIBLE_ARRAY_MEMBER];	/* bit i: data[i/8] & (0x80 >> i%8) */
+	uint8		data[FLEXIBLE_ARRAY_MEMBER];	/* bit i: data[i/8] & (0x80 >>
+												 * i%8) */
 } GbitData;
 
 typedef GbitData *Gbit;

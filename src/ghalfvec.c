@@ -331,7 +331,7 @@ gvector_to_ghalfvec(PG_FUNCTION_ARGS)
 	if (!GvHalfEncode(v->x, result->x, v->dim))
 	{
 		for (int i = 0; i < v->dim; i++)
-			(void) FloatToHalfChecked(v->x[i]);		/* reports the first */
+			(void) FloatToHalfChecked(v->x[i]); /* reports the first */
 	}
 	PG_RETURN_GHALFVEC_P(result);
 }

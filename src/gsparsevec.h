@@ -20,7 +20,7 @@ typedef struct GsparsevecData
 	int32		dim;			/* number of dimensions */
 	int32		nnz;			/* number of non-zero elements */
 	int32		unused;			/* reserved, always zero */
-	int32		indices[FLEXIBLE_ARRAY_MEMBER];	/* then float values[nnz] */
+	int32		indices[FLEXIBLE_ARRAY_MEMBER]; /* then float values[nnz] */
 } GsparsevecData;
 
 typedef GsparsevecData *Gsparsevec;

@@ -111,7 +111,11 @@ GvAmInsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 	if (isnull[0])
 		return false;
-	/* not AllocSetContextCreate: its check for a constant name sees a variable */
+
+	/*
+	 * not AllocSetContextCreate: its check for a constant name sees a
+	 * variable
+	 */
 	rowcxt = AllocSetContextCreateInternal(CurrentMemoryContext, cxtname,
 										   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(rowcxt);

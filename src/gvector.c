@@ -228,6 +228,7 @@ Datum
 gvector_out(PG_FUNCTION_ARGS)
 {
 	Gvector		v = PG_GETARG_GVECTOR_P(0);
+
 	/* "[", then per element up to FLOAT_SHORTEST_DECIMAL_LEN - 1 chars + "," */
 	char	   *buf = palloc(2 + (Size) v->dim * FLOAT_SHORTEST_DECIMAL_LEN);
 	char	   *p = buf;
@@ -315,6 +316,7 @@ gvector_recv(PG_FUNCTION_ARGS)
 	int			dim;
 	size_t		used;
 	int			room = Min(GVECTOR_MAX_DIM, (buf->len - buf->cursor - 4) / (int) sizeof(float));
+
 	/* as many elements as the data can hold: all of them, if it is valid */
 	Gvector		result = InitGvector(Max(room, 1));
 
@@ -529,10 +531,11 @@ CosineDistance(Gvector a, Gvector b)
 
 	if (daa == 0.0 || dbb == 0.0)
 		return 1.0;
+
 	/*
 	 * daa * dbb cannot overflow or underflow double, and for a == b it is
-	 * daa^2 rounded once, whose square root is daa again: the cosine
-	 * distance of a vector with itself is exactly 0.
+	 * daa^2 rounded once, whose square root is daa again: the cosine distance
+	 * of a vector with itself is exactly 0.
 	 */
 	similarity = dab / sqrt(daa * dbb);
 	/* rounding can push |similarity| a hair past 1 */
@@ -617,7 +620,7 @@ gvector_negative_inner_product(PG_FUNCTION_ARGS)
 	if (GvDistanceMemoGet(fcinfo, GV_MEMO_IP, &memoised))
 		PG_RETURN_FLOAT8(0.0 - memoised);
 	PG_RETURN_FLOAT8(0.0 - InnerProduct(PG_GETARG_GVECTOR_P(0),
-								   PG_GETARG_GVECTOR_P(1)));
+										PG_GETARG_GVECTOR_P(1)));
 }
 
 PG_FUNCTION_INFO_V1(gvector_cosine_distance);

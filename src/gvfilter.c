@@ -300,7 +300,7 @@ GvFilterPrepare(GvFilterKeys keys, ScanKey skeys, int nkeys,
 	for (int i = 0; i < nkeys; i++)
 	{
 		ScanKey		key = &skeys[i];
-		GvKeyCond *cond = &filter->conds[filter->n];
+		GvKeyCond  *cond = &filter->conds[filter->n];
 
 		cond->col = key->sk_attno - 2;
 		if (key->sk_flags & SK_ISNULL)
@@ -423,7 +423,8 @@ FilterStrategyAllowed(Oid typid, int16 strategy)
 {
 	if (strategy == GV_KEY_EQUAL)
 		return true;
-	if (typid == JSONBOID)		/* a signature of containment (gvfilterjsonb.c) */
+	if (typid == JSONBOID)		/* a signature of containment
+								 * (gvfilterjsonb.c) */
 		return strategy == GV_KEY_CONTAINS || strategy == GV_KEY_EXISTS ||
 			strategy == GV_KEY_EXISTS_ANY || strategy == GV_KEY_EXISTS_ALL;
 	return get_typbyval(typid) && strategy >= GV_KEY_LESS && strategy <= GV_KEY_GREATER;

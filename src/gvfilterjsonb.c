@@ -231,7 +231,8 @@ QuerySignature(StrategyNumber strategy, Datum value, uint64 *sig)
 			(void) KeySignatures(value, sig, NULL);
 			break;
 		default:
-			break;				/* ?| ANY(...): nothing asked, the recheck decides */
+			break;				/* ?| ANY(...): nothing asked, the recheck
+								 * decides */
 	}
 }
 

@@ -146,7 +146,7 @@ GvhAllocOrAbort(void *p, size_t size)
  * free, out of line: inlined, GCC's -Wfree-nonheap-object cannot tell that
  * a heap over the caller's array never reaches it.
  */
-static __attribute__((noinline, unused)) void
+static GVH_NOINLINE void
 GvhFree(void *p)
 {
 	free(p);
@@ -212,22 +212,22 @@ typedef struct GVH_TYPE
 	bool		owned;			/* items allocated here: may grow, is freed */
 } GVH_TYPE;
 
-GV_HEAP_SCOPE void GVH_INIT(GVH_TYPE * h, GV_HEAP_ELEMENT * items, int capacity);
-GV_HEAP_SCOPE void GVH_INIT_ALLOC(GVH_TYPE * h, int capacity);
-GV_HEAP_SCOPE void GVH_ATTACH(GVH_TYPE * h, GV_HEAP_ELEMENT * items, int count,
+GV_HEAP_SCOPE void GVH_INIT(GVH_TYPE *h, GV_HEAP_ELEMENT *items, int capacity);
+GV_HEAP_SCOPE void GVH_INIT_ALLOC(GVH_TYPE *h, int capacity);
+GV_HEAP_SCOPE void GVH_ATTACH(GVH_TYPE *h, GV_HEAP_ELEMENT *items, int count,
 							  int capacity);
-GV_HEAP_SCOPE void GVH_HEAPIFY(GVH_TYPE * h);
-GV_HEAP_SCOPE void GVH_RESET(GVH_TYPE * h);
-GV_HEAP_SCOPE void GVH_FREE_HEAP(GVH_TYPE * h);
-GV_HEAP_SCOPE int GVH_SIZE(const GVH_TYPE * h);
-GV_HEAP_SCOPE bool GVH_EMPTY(const GVH_TYPE * h);
-GV_HEAP_SCOPE GV_HEAP_ELEMENT *GVH_TOP(GVH_TYPE * h);
-GV_HEAP_SCOPE void GVH_PUSH(GVH_TYPE * h, const GV_HEAP_ELEMENT * e);
-GV_HEAP_SCOPE GV_HEAP_ELEMENT GVH_POP(GVH_TYPE * h);
-GV_HEAP_SCOPE void GVH_REPLACE_TOP(GVH_TYPE * h, const GV_HEAP_ELEMENT * e);
-GV_HEAP_SCOPE int GVH_OFFER(GVH_TYPE * h, const GV_HEAP_ELEMENT * e, int k,
-							GV_HEAP_ELEMENT * evicted);
-GV_HEAP_SCOPE int GVH_SORT(GVH_TYPE * h);
+GV_HEAP_SCOPE void GVH_HEAPIFY(GVH_TYPE *h);
+GV_HEAP_SCOPE void GVH_RESET(GVH_TYPE *h);
+GV_HEAP_SCOPE void GVH_FREE_HEAP(GVH_TYPE *h);
+GV_HEAP_SCOPE int GVH_SIZE(const GVH_TYPE *h);
+GV_HEAP_SCOPE bool GVH_EMPTY(const GVH_TYPE *h);
+GV_HEAP_SCOPE GV_HEAP_ELEMENT *GVH_TOP(GVH_TYPE *h);
+GV_HEAP_SCOPE void GVH_PUSH(GVH_TYPE *h, const GV_HEAP_ELEMENT *e);
+GV_HEAP_SCOPE GV_HEAP_ELEMENT GVH_POP(GVH_TYPE *h);
+GV_HEAP_SCOPE void GVH_REPLACE_TOP(GVH_TYPE *h, const GV_HEAP_ELEMENT *e);
+GV_HEAP_SCOPE int GVH_OFFER(GVH_TYPE *h, const GV_HEAP_ELEMENT *e, int k,
+							GV_HEAP_ELEMENT *evicted);
+GV_HEAP_SCOPE int GVH_SORT(GVH_TYPE *h);
 
 #endif							/* GV_HEAP_DECLARE */
 
@@ -238,7 +238,7 @@ GV_HEAP_SCOPE int GVH_SORT(GVH_TYPE * h);
  * the caller's array.  Out of line, so that a push stays small.
  */
 static GVH_NOINLINE void
-GVH_GROW(GVH_TYPE * h)
+GVH_GROW(GVH_TYPE *h)
 {
 	int			capacity;
 
@@ -255,7 +255,7 @@ GVH_GROW(GVH_TYPE * h)
  * that belongs above x, among the first n elements.
  */
 static inline void
-GVH_SIFT_DOWN(GV_HEAP_ELEMENT * items, int n, int i, const GV_HEAP_ELEMENT * x)
+GVH_SIFT_DOWN(GV_HEAP_ELEMENT *items, int n, int i, const GV_HEAP_ELEMENT *x)
 {
 	for (;;)
 	{
@@ -275,7 +275,7 @@ GVH_SIFT_DOWN(GV_HEAP_ELEMENT * items, int n, int i, const GV_HEAP_ELEMENT * x)
 
 /* An empty heap over the caller's array of capacity elements. */
 GV_HEAP_SCOPE void
-GVH_INIT(GVH_TYPE * h, GV_HEAP_ELEMENT * items, int capacity)
+GVH_INIT(GVH_TYPE *h, GV_HEAP_ELEMENT *items, int capacity)
 {
 	GVH_ASSERT(capacity >= 0);
 	h->items = items;
@@ -286,7 +286,7 @@ GVH_INIT(GVH_TYPE * h, GV_HEAP_ELEMENT * items, int capacity)
 
 /* An empty heap whose storage is allocated here and grows as needed. */
 GV_HEAP_SCOPE void
-GVH_INIT_ALLOC(GVH_TYPE * h, int capacity)
+GVH_INIT_ALLOC(GVH_TYPE *h, int capacity)
 {
 	if (capacity < 16)
 		capacity = 16;
@@ -298,7 +298,7 @@ GVH_INIT_ALLOC(GVH_TYPE * h, int capacity)
 
 /* The caller's array, whose first count elements already form a heap. */
 GV_HEAP_SCOPE void
-GVH_ATTACH(GVH_TYPE * h, GV_HEAP_ELEMENT * items, int count, int capacity)
+GVH_ATTACH(GVH_TYPE *h, GV_HEAP_ELEMENT *items, int count, int capacity)
 {
 	GVH_ASSERT(count >= 0 && count <= capacity);
 	h->items = items;
@@ -309,7 +309,7 @@ GVH_ATTACH(GVH_TYPE * h, GV_HEAP_ELEMENT * items, int count, int capacity)
 
 /* Restore the heap order over items[0, count) (Floyd: sift each parent down). */
 GV_HEAP_SCOPE void
-GVH_HEAPIFY(GVH_TYPE * h)
+GVH_HEAPIFY(GVH_TYPE *h)
 {
 	for (int i = h->count / 2 - 1; i >= 0; i--)
 	{
@@ -321,14 +321,14 @@ GVH_HEAPIFY(GVH_TYPE * h)
 
 /* Empty the heap, keeping its storage. */
 GV_HEAP_SCOPE void
-GVH_RESET(GVH_TYPE * h)
+GVH_RESET(GVH_TYPE *h)
 {
 	h->count = 0;
 }
 
 /* Free storage the heap allocated itself (a caller's array is left alone). */
 GV_HEAP_SCOPE void
-GVH_FREE_HEAP(GVH_TYPE * h)
+GVH_FREE_HEAP(GVH_TYPE *h)
 {
 	if (h->owned && h->items != NULL)
 		GVH_FREE(h->items);
@@ -339,21 +339,21 @@ GVH_FREE_HEAP(GVH_TYPE * h)
 
 /* How many elements the heap holds. */
 GV_HEAP_SCOPE int
-GVH_SIZE(const GVH_TYPE * h)
+GVH_SIZE(const GVH_TYPE *h)
 {
 	return h->count;
 }
 
 /* Whether the heap holds nothing. */
 GV_HEAP_SCOPE bool
-GVH_EMPTY(const GVH_TYPE * h)
+GVH_EMPTY(const GVH_TYPE *h)
 {
 	return h->count == 0;
 }
 
 /* The top element, left in place. */
 GV_HEAP_SCOPE GV_HEAP_ELEMENT *
-GVH_TOP(GVH_TYPE * h)
+GVH_TOP(GVH_TYPE *h)
 {
 	GVH_ASSERT(h->count > 0);
 	return &h->items[0];
@@ -365,7 +365,7 @@ GVH_TOP(GVH_TYPE * h)
  * so it may point into the heap's own array.
  */
 GV_HEAP_SCOPE void
-GVH_PUSH(GVH_TYPE * h, const GV_HEAP_ELEMENT * e)
+GVH_PUSH(GVH_TYPE *h, const GV_HEAP_ELEMENT *e)
 {
 	GV_HEAP_ELEMENT x = *e;
 	GV_HEAP_ELEMENT *items;
@@ -389,7 +389,7 @@ GVH_PUSH(GVH_TYPE * h, const GV_HEAP_ELEMENT * e)
 
 /* Remove the top and return it: the last element refills the hole. */
 GV_HEAP_SCOPE GV_HEAP_ELEMENT
-GVH_POP(GVH_TYPE * h)
+GVH_POP(GVH_TYPE *h)
 {
 	GV_HEAP_ELEMENT top;
 
@@ -406,7 +406,7 @@ GVH_POP(GVH_TYPE * h)
 
 /* Replace the top by *e (one sift down instead of a pop and a push). */
 GV_HEAP_SCOPE void
-GVH_REPLACE_TOP(GVH_TYPE * h, const GV_HEAP_ELEMENT * e)
+GVH_REPLACE_TOP(GVH_TYPE *h, const GV_HEAP_ELEMENT *e)
 {
 	GV_HEAP_ELEMENT x = *e;
 
@@ -419,7 +419,7 @@ GVH_REPLACE_TOP(GVH_TYPE * h, const GV_HEAP_ELEMENT * e)
  * max-heap bounded at k keeps the k least elements offered to it.
  */
 GV_HEAP_SCOPE int
-GVH_OFFER(GVH_TYPE * h, const GV_HEAP_ELEMENT * e, int k, GV_HEAP_ELEMENT * evicted)
+GVH_OFFER(GVH_TYPE *h, const GV_HEAP_ELEMENT *e, int k, GV_HEAP_ELEMENT *evicted)
 {
 	if (h->count < k)
 	{
@@ -441,7 +441,7 @@ GVH_OFFER(GVH_TYPE * h, const GV_HEAP_ELEMENT * e, int k, GV_HEAP_ELEMENT * evic
  * LESS either way.
  */
 GV_HEAP_SCOPE int
-GVH_SORT(GVH_TYPE * h)
+GVH_SORT(GVH_TYPE *h)
 {
 	GV_HEAP_ELEMENT *items = h->items;
 	int			n = h->count;

@@ -25,7 +25,8 @@ typedef enum GvParseStatus
 	GV_PARSE_NO_DIMS,			/* binary: a dimension count below 1 */
 	GV_PARSE_SHORT_HEADER,		/* binary: fewer than 4 bytes */
 	GV_PARSE_RESERVED,			/* binary: reserved field not 0; value */
-	GV_PARSE_SHORT_DATA			/* binary: fewer bytes than dim floats; value = dim */
+	GV_PARSE_SHORT_DATA			/* binary: fewer bytes than dim floats; value
+								 * = dim */
 } GvParseStatus;
 
 /* What went wrong, for the error message. */

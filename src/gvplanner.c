@@ -199,11 +199,15 @@ WithArrayClauses(PlannerInfo *root, IndexPath *path, RelOptInfo *rel)
 	for (int col = 0; col < index->nkeycolumns; col++)
 	{
 		foreach(lc, path->indexclauses)
+		{
 			if (lfirst_node(IndexClause, lc)->indexcol == col)
 				merged = lappend(merged, lfirst(lc));
+		}
 		foreach(lc, extra)
+		{
 			if (lfirst_node(IndexClause, lc)->indexcol == col)
 				merged = lappend(merged, lfirst(lc));
+		}
 	}
 	return merged;
 }
@@ -231,7 +235,10 @@ SetRelPathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte
 		IndexPath  *path = (IndexPath *) lfirst(lc);
 		List	   *clauses;
 
-		/* unparameterized ordered scans (a parameterized one's loop count is the planner's own) */
+		/*
+		 * unparameterized ordered scans (a parameterized one's loop count is
+		 * the planner's own)
+		 */
 		if (!IsA(path, IndexPath) ||
 			(path->indexinfo->relam != hnswAm && path->indexinfo->relam != ivfpqAm) ||
 			path->indexorderbys == NIL || PATH_REQ_OUTER(&path->path) != NULL)

@@ -94,7 +94,7 @@ typedef enum HybridNorm
 /* One row found by either branch. */
 typedef struct HybridRow
 {
-	int64		id;
+	int64 id;
 	int			vrank;			/* 0 = not found by the vector branch */
 	int			trank;			/* 0 = not found by the text branch */
 	double		vdist;
@@ -110,7 +110,8 @@ typedef struct HybridBranch
 	int64	   *ids;
 	double	   *values;			/* vector: distance; text: BM25 score */
 	double	   *norm;			/* normalised similarity, for linear */
-	double		missing;		/* the normalised value of a row it did not find */
+	double		missing;		/* the normalised value of a row it did not
+								 * find */
 } HybridBranch;
 
 /* Saved SPI plans by statement text: a small LRU list. */
@@ -449,6 +450,7 @@ DeparseFilter(Relation rel, const char *filter)
 	text = deparse_expression(expr,
 							  deparse_context_for(RelationGetRelationName(rel), RelationGetRelid(rel)),
 							  false, false);
+
 	error_context_stack = callback.previous;
 	return text;
 }
@@ -509,12 +511,16 @@ RunBranch(const char *sql, Oid argtype, Datum arg, HybridBranch *b, MemoryContex
 	b->values = palloc(sizeof(double) * Max(SPI_processed, 1));
 	b->norm = palloc(sizeof(double) * Max(SPI_processed, 1));
 	MemoryContextSwitchTo(old);
-	/* rows whose vector or text is NULL have no distance: an exact scan sorts them last */
+
+	/*
+	 * rows whose vector or text is NULL have no distance: an exact scan sorts
+	 * them last
+	 */
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		bool		isnull;
-		Datum		id = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
+		Datum id = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
 		Datum		value = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
 
 		CHECK_FOR_INTERRUPTS();
@@ -587,8 +593,8 @@ CompareRows(const void *a, const void *b)
 
 	if (x->score != y->score)
 		return x->score > y->score ? -1 : 1;
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
+	if (x->id !=y->id)
+		return x->id <y->id ? -1 : 1;
 	return 0;
 }
 

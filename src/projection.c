@@ -13,6 +13,7 @@
  */
 #include "projection.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -175,7 +176,7 @@ GvProjBound2(const float *sx, const float *sy)
 
 		if (!isfinite(sx[t]) || !isfinite(sy[t]))
 			continue;
-		d = fabs((double) sx[t] - sy[t]) - 0x1p-149;
+		d = fabs((double) sx[t] - sy[t]) - (double) FLT_TRUE_MIN;
 		if (d > 0)
 			sum += d * d;
 	}

@@ -179,7 +179,11 @@ shard_connect(Oid serverid)
 				 errmsg("could not establish connection to shard server \"%s\"", server->servername),
 				 errdetail_internal("%s", msg)));
 	}
-	/* a non-superuser must not borrow this server's own identity (trust, peer) */
+
+	/*
+	 * a non-superuser must not borrow this server's own identity (trust,
+	 * peer)
+	 */
 	if (!superuser() && !PQconnectionUsedPassword(conn))
 	{
 		PQfinish(conn);
@@ -213,7 +217,11 @@ shard_conn_get(Oid shard, Oid server)
 	for (sc = shard_conns; sc; sc = sc->next)
 		if (sc->shard == shard)
 			break;
-	/* a connection the shard closed, or one to another server or as another user */
+
+	/*
+	 * a connection the shard closed, or one to another server or as another
+	 * user
+	 */
 	if (sc && (sc->server != server || sc->user != GetUserId() || !shard_conn_idle(sc->conn)))
 	{
 		shard_conn_drop(sc);
@@ -272,9 +280,9 @@ shard_result_error(PGresult *res, ShardCall *call)
 	char	   *detail = shard_error_field(res, PG_DIAG_MESSAGE_DETAIL);
 	char	   *hint = shard_error_field(res, PG_DIAG_MESSAGE_HINT);
 	char	   *text = msg ? msg : pchomp(PQerrorMessage(call->sc->conn));
-	int			code = state && strlen(state) == 5 ?
-		MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]) :
-		ERRCODE_CONNECTION_FAILURE;
+	int			code = (state && strlen(state) == 5 ?
+						MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]) :
+						ERRCODE_CONNECTION_FAILURE);
 
 	PQclear(res);
 	ereport(ERROR,
@@ -460,7 +468,11 @@ shard_collect(ShardCall *calls, int n, WaitEventSet *set, ShardRows *out)
 
 			if (events[i].events & WL_LATCH_SET)
 				ResetLatch(MyLatch);
-			/* a finished shard's socket may turn readable: it closed, noticed on the next call */
+
+			/*
+			 * a finished shard's socket may turn readable: it closed, noticed
+			 * on the next call
+			 */
 			if (call && !call->done && (events[i].events & WL_SOCKET_READABLE) &&
 				!PQconsumeInput(call->sc->conn))
 				shard_result_error(NULL, call);
@@ -772,7 +784,11 @@ shard_list_get(Oid tbl)
 		CacheRegisterRelcacheCallback(shard_list_invalidate, (Datum) 0);
 		registered = true;
 	}
-	/* invalidations not yet seen (a DDL of this transaction, another session's) */
+
+	/*
+	 * invalidations not yet seen (a DDL of this transaction, another
+	 * session's)
+	 */
 	AcceptInvalidationMessages();
 	for (l = shard_lists; l; l = l->next)
 		if (l->tbl == tbl)
@@ -789,7 +805,8 @@ shard_list_get(Oid tbl)
 	}
 	MemoryContextReset(l->cxt);
 	l->n = 0;
-	l->valid = true;			/* an invalidation while loading clears it again */
+	l->valid = true;			/* an invalidation while loading clears it
+								 * again */
 	PG_TRY();
 	{
 		shard_list_load(l);
@@ -938,7 +955,11 @@ gv_distributed_search(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of table %s does not exist", column, shard_rel_name(tbl))));
-	/* a gvector column gets the query in binary, another type (ghalfvec, ...) as text */
+
+	/*
+	 * a gvector column gets the query in binary, another type (ghalfvec, ...)
+	 * as text
+	 */
 	shard_value(valtype, PG_GETARG_DATUM(2), get_atttype(tbl, attnum) != valtype, &value);
 	shard_run(calls, n, &value, &out);
 	if (out.n > 1)
@@ -960,8 +981,10 @@ has_foreign_partitions(Oid relid)
 		return false;
 	parts = find_inheritance_children(relid, NoLock);
 	foreach(lc, parts)
+	{
 		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
 			return true;
+	}
 	return false;
 }
 

@@ -9,10 +9,11 @@
 # The rules: indentation by tabs (spaces only after them, to align); no
 # trailing white space; braces on lines of their own (Allman), the return
 # type of a function definition on a line of its own; the header comment
-# naming its file.  clang-format 14 cannot reproduce pgindent's column for
-# declared names (a tab stop, not the longest type in the block), so it is
-# not run over the tree: use it (.clang-format) on new code, then line the
-# declarations up by hand.
+# naming its file; and src/ laid out exactly as pgindent lays it out
+# (test/indent.py, with pg_bsd_indent: run "python3 test/indent.py" to fix
+# what the last test prints).  The first five also hold for gpu/ and the
+# C tests, which pgindent is not run over (CUDA, and programs built
+# outside the server).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +42,7 @@ check() {
 	fi
 }
 
-echo "1..5"
+echo "1..6"
 
 # a line indented with a space before any tab, outside a comment's " *"
 check "indentation by tabs" \
@@ -76,5 +77,17 @@ check "header comment names its file" \
 			if (name != base)
 				print FILENAME ":" FNR ": names " name
 		}' "${files[@]}"
+
+# src/ as pgindent lays it out (a diff of what it would change)
+n=$((n + 1))
+if ! command -v pg_bsd_indent > /dev/null; then
+	echo "ok $n - src/ laid out as pgindent would # SKIP pg_bsd_indent is not installed (Debian package pg-bsd-indent)"
+elif out=$(/usr/bin/python3 test/indent.py --check 2>&1); then
+	echo "ok $n - src/ laid out as pgindent would"
+else
+	echo "not ok $n - src/ laid out as pgindent would (python3 test/indent.py fixes it)"
+	printf '%s\n' "$out" | head -40 | sed 's/^/#   /'
+	failed=$((failed + 1))
+fi
 
 [ "$failed" -eq 0 ]

@@ -23,13 +23,14 @@
 
 #define GVB_PREFIX_SIZE			20	/* magic, version, flags, body length, CRC */
 #define GVB_BODY_FIXED			20	/* rows .. frame target */
-#define GVB_BLOCK_SIZE			40	/* a frame's header, or the trailer's first part */
+#define GVB_BLOCK_SIZE			40	/* a frame's header, or the trailer's
+									 * first part */
 #define GVB_TRAILER_SIZE		44	/* the trailer block + the whole-file CRC */
 #define GVB_FRAME_TAG			"GVBF"
 #define GVB_TRAILER_TAG			"GVBT"
 
 #define GVB_MAX_HEADER_BODY		(16 * 1024 * 1024)
-#define GVB_MAX_FRAME_BYTES		(256 * 1024 * 1024)	/* raw or stored */
+#define GVB_MAX_FRAME_BYTES		(256 * 1024 * 1024) /* raw or stored */
 #define GVB_MAX_COLUMNS			1600
 #define GVB_NAME_MAX			63
 
@@ -38,7 +39,8 @@
 #define GVB_COMPRESSION_ZSTD	1
 
 /* column: how values are written */
-#define GVB_FORMAT_BINARY		0	/* the type's send function (recv reads it) */
+#define GVB_FORMAT_BINARY		0	/* the type's send function (recv reads
+									 * it) */
 #define GVB_FORMAT_TEXT			1	/* the type's output function, in UTF-8 */
 
 /* column: filter applied to its data in frames of encoding ZSTD_SHUFFLE */

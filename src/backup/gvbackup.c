@@ -245,8 +245,10 @@ NameWanted(List *wanted, const char *name)
 	ListCell   *lc;
 
 	foreach(lc, wanted)
+	{
 		if (strcmp(lfirst(lc), name) == 0)
 			return true;
+	}
 	return false;
 }
 
@@ -480,8 +482,8 @@ CollectFrame(BackupState st, uint32 *rows, uint32 *rawLen)
 	while (raw < GVB_FRAME_TARGET)
 	{
 		/* as many rows as should fill the frame, judging by those so far */
-		long		want = st->rowBytes > 0 ?
-			(long) Min(Max((GVB_FRAME_TARGET - raw) / st->rowBytes, 1), 1000) : 1;
+		long		want = (st->rowBytes > 0 ?
+							(long) Min(Max((GVB_FRAME_TARGET - raw) / st->rowBytes, 1), 1000) : 1);
 
 		CHECK_FOR_INTERRUPTS();
 		SPI_cursor_fetch(portal, true, want);
@@ -533,8 +535,8 @@ EncodeFrame(BackupState st, const char *raw, uint32 rows, uint32 rawLen, MemoryC
 	uint8	   *scratch = palloc_extended(Max(rawLen, 1), MCXT_ALLOC_HUGE);
 	char		error[GVB_ERROR_LEN];
 	size_t		n;
-	int			encoding = st->header.compression == GVB_COMPRESSION_NONE ?
-		GVB_ENCODING_RAW : st->encoding;
+	int			encoding = (st->header.compression == GVB_COMPRESSION_NONE ?
+							GVB_ENCODING_RAW : st->encoding);
 
 	n = GvbFrameEncode(&st->writer, &st->header, rows, (const uint8 *) raw, rawLen, encoding,
 					   st->header.level, GvbCompressContext(), scratch, (uint8 *) VARDATA(best), error);

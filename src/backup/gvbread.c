@@ -37,8 +37,7 @@ enum
 #define GVB_MAX_VERSION_LEN 64
 
 /* Set r->error (printf-style) and enter the failed state. */
-static GvbEvent
-Fail(GvbReader *r, const char *fmt,...) pg_attribute_printf(2, 3);
+static GvbEvent Fail(GvbReader *r, const char *fmt,...) pg_attribute_printf(2, 3);
 
 static GvbEvent
 Fail(GvbReader *r, const char *fmt,...)

@@ -24,13 +24,15 @@
 
 /* page kinds (GvPageOpaqueData.flags) */
 #define BM25_PAGE_META		1
-#define BM25_PAGE_TERMS		2	/* a term-dictionary bucket page (or its overflow) */
+#define BM25_PAGE_TERMS		2	/* a term-dictionary bucket page (or its
+								 * overflow) */
 #define BM25_PAGE_POSTINGS	3	/* posting blocks of any terms */
 #define BM25_PAGE_DOCS		4	/* the document list */
 
 #define BM25_BLOCK_POSTINGS	128 /* most postings in one block */
 #define BM25_MIN_BUCKETS	16
-#define BM25_TERMS_PER_BUCKET 100	/* a build sizes the dictionary for this many */
+#define BM25_TERMS_PER_BUCKET 100	/* a build sizes the dictionary for this
+									 * many */
 
 /* operator strategies */
 #define BM25_MATCH_STRATEGY		1	/* @@@ */
@@ -44,7 +46,8 @@
 /* progress subphases */
 #define PROGRESS_BM25_PHASE_TOKENIZE	2
 #define PROGRESS_BM25_PHASE_WRITE		3
-#define PROGRESS_BM25_PHASE_MERGE		4	/* a parallel build's, between those two */
+#define PROGRESS_BM25_PHASE_MERGE		4	/* a parallel build's, between
+											 * those two */
 
 /*
  * The lock that orders readers and writers: a heavyweight page lock on the
@@ -87,7 +90,8 @@ typedef struct Bm25TermData
 	uint32		df;				/* postings (documents) of the term */
 	uint32		maxtf;			/* bound of its postings' tf ... */
 	uint32		mindl;			/* ... and of their document lengths */
-	BlockNumber headBlk;		/* first posting block, InvalidBlockNumber if none */
+	BlockNumber headBlk;		/* first posting block, InvalidBlockNumber if
+								 * none */
 	BlockNumber tailBlk;		/* last posting block */
 	OffsetNumber headOff;
 	OffsetNumber tailOff;
@@ -111,7 +115,8 @@ typedef struct Bm25BlockData
 {
 	uint64		first;			/* key of the first posting */
 	uint64		last;			/* key of the last */
-	BlockNumber nextBlk;		/* next block of the term, InvalidBlockNumber at the end */
+	BlockNumber nextBlk;		/* next block of the term, InvalidBlockNumber
+								 * at the end */
 	OffsetNumber nextOff;
 	uint16		count;			/* postings; 0 once VACUUM removed them all */
 	uint32		maxtf;
@@ -124,7 +129,8 @@ typedef Bm25BlockData *Bm25Block;
 
 #define BM25_BLOCK_HEADER offsetof(Bm25BlockData, data)
 #define BM25_POSTING_MAXBYTES 20	/* 10 + 5 + 5 bytes of varbyte */
-#define BM25_ROOM_PER_POSTING 5		/* an inserted posting's usual size, for room left in blocks */
+#define BM25_ROOM_PER_POSTING 5 /* an inserted posting's usual size, for room
+								 * left in blocks */
 
 /* A document-list entry: a row and its length. */
 typedef struct Bm25DocData

@@ -362,8 +362,8 @@ static void
 LinkBlock(PageWriter *w, ItemPointer prev, ItemPointer next)
 {
 	Buffer		buf;
-	bool		same = BufferIsValid(w->buf) &&
-		BufferGetBlockNumber(w->buf) == ItemPointerGetBlockNumber(prev);
+	bool		same = (BufferIsValid(w->buf) &&
+						BufferGetBlockNumber(w->buf) == ItemPointerGetBlockNumber(prev));
 	Bm25Block	blk;
 	Page		page;
 
@@ -452,7 +452,11 @@ WritePostings(PageWriter *w, Bm25BuildState *bs, int ti, Bm25Term entry, Bm25Pos
 	int			n;
 
 	ItemPointerSetInvalid(&prev);
-	/* a synchronised scan may start mid-table: sort by TID (the spill is sorted) */
+
+	/*
+	 * a synchronised scan may start mid-table: sort by TID (the spill is
+	 * sorted)
+	 */
 	for (int i = 1; bs->spill == NULL && i < t->count; i++)
 		if (t->postings[i].key < t->postings[i - 1].key)
 		{

@@ -48,7 +48,8 @@
 typedef struct Bm25ParallelSharedData
 {
 	GvParallelSharedData base;
-	Oid			cfg;			/* the index's configuration, resolved by the leader */
+	Oid			cfg;			/* the index's configuration, resolved by the
+								 * leader */
 	int			sortmem;		/* kB of each participant's sort */
 } Bm25ParallelSharedData;
 

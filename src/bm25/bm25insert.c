@@ -363,8 +363,8 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 	Size		oldsize;
 	Bm25Block	blk;
 	TermChange	c;
-	bool		isTail = ItemPointerGetBlockNumber(blkAt) == term->tailBlk &&
-		ItemPointerGetOffsetNumber(blkAt) == term->tailOff;
+	bool		isTail = (ItemPointerGetBlockNumber(blkAt) == term->tailBlk &&
+						  ItemPointerGetOffsetNumber(blkAt) == term->tailOff);
 
 	Bm25DecodePostings(old, ps);
 	/* merge p in TID order (n postings decoded into ps[0 .. count)) */
@@ -434,7 +434,10 @@ PutIntoBlock(InsertState *is, ItemPointer termAt, Bm25Term term, ItemPointer blk
 		}
 		first = AppendItem(is, false, (Item) blk, size, NULL, NULL);
 
-		/* the old block stays, empty, pointing on: a reader on it loses nothing */
+		/*
+		 * the old block stays, empty, pointing on: a reader on it loses
+		 * nothing
+		 */
 		empty = Bm25MakeBlock(NULL, 0, &emptysize);
 		empty->first = empty->last = old->last;
 		empty->nextBlk = old->nextBlk;
@@ -551,8 +554,8 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 		}
 
 		/*
-		 * A new tail block, with room for as many postings again as the
-		 * last one holds: a term's inserted postings then fill blocks
+		 * A new tail block, with room for as many postings again as the last
+		 * one holds: a term's inserted postings then fill blocks
 		 * geometrically instead of one small block per page they land on.
 		 */
 		AppendBlock(is, &termAt, &term, p, blk->count);
@@ -572,7 +575,10 @@ InsertPosting(InsertState *is, const char *lexeme, int len, Bm25Posting *p)
 			break;
 		if (!BlockNumberIsValid(blk->nextBlk))
 		{
-			/* after every posting left (the last blocks were emptied by VACUUM) */
+			/*
+			 * after every posting left (the last blocks were emptied by
+			 * VACUUM)
+			 */
 			AppendBlock(is, &termAt, &term, p, 0);
 			return;
 		}

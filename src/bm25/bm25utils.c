@@ -111,7 +111,7 @@ TextWords(Oid cfg, const char *buf, int64 len, int *nwords)
 	while (start < len)
 	{
 		int64		end = Min(len, start + BM25_CHUNK_BYTES);
-		ParsedText prs;
+		ParsedText	prs;
 
 		/* extend to the next white space, so no token is cut */
 		while (end < len && !(buf[end] == ' ' || buf[end] == '\n' ||
@@ -429,7 +429,10 @@ bm25query_out(PG_FUNCTION_ARGS)
 	Bm25Query	q = PG_GETARG_BM25QUERY(0);
 	StringInfoData s;
 
-	/* the index by OID, not name: an output function must not read the catalog */
+	/*
+	 * the index by OID, not name: an output function must not read the
+	 * catalog
+	 */
 	initStringInfo(&s);
 	appendStringInfo(&s, "bm25query(index=%u, mode=%s, N=%.0f, avgdl=%.6g, terms=[",
 					 q->indexoid, ModeName(q->mode), q->ndocs, Bm25QueryAvgdl(q));
@@ -851,8 +854,8 @@ static double
 ScoreArgs(FunctionCallInfo fcinfo, bool tsvector)
 {
 	Bm25Query	q = PG_GETARG_BM25QUERY(1);
-	Bm25Bag    *bag = tsvector ? TokenizeTsvector(PG_GETARG_TSVECTOR(0))
-		: Bm25TokenizeText(q->cfg, PG_GETARG_TEXT_PP(0));
+	Bm25Bag    *bag = (tsvector ? TokenizeTsvector(PG_GETARG_TSVECTOR(0))
+					   : Bm25TokenizeText(q->cfg, PG_GETARG_TEXT_PP(0)));
 
 	return BagScore(bag, q);
 }
@@ -861,8 +864,8 @@ static bool
 MatchArgs(FunctionCallInfo fcinfo, bool tsvector)
 {
 	Bm25Query	q = PG_GETARG_BM25QUERY(1);
-	Bm25Bag    *bag = tsvector ? TokenizeTsvector(PG_GETARG_TSVECTOR(0))
-		: Bm25TokenizeText(q->cfg, PG_GETARG_TEXT_PP(0));
+	Bm25Bag    *bag = (tsvector ? TokenizeTsvector(PG_GETARG_TSVECTOR(0))
+					   : Bm25TokenizeText(q->cfg, PG_GETARG_TEXT_PP(0)));
 
 	if (!BagMatches(bag, q))
 		return false;

@@ -158,7 +158,11 @@ VacuumTermPostings(IndexVacuumInfo *info, Buffer termbuf, OffsetNumber termoff,
 					nb->first = nb->last = blk->last;
 				nb->nextBlk = nextBlk;
 				nb->nextOff = nextOff;
-				/* the term page first: the order pages are locked in, also in redo */
+
+				/*
+				 * the term page first: the order pages are locked in, also in
+				 * redo
+				 */
 				tpage = GenericXLogRegisterBuffer(state, termbuf, 0);
 				w = (Bm25Term) PageGetItem(tpage, PageGetItemId(tpage, termoff));
 				w->df -= Min(w->df, (uint32) (blk->count - n));

@@ -245,8 +245,8 @@ CheckDocumentLengths(VerifyState *vs)
 		if (d->tfsum > d->dl)
 		{
 			/*
-			 * Less is possible: an insert cut short by a crash (its row
-			 * never committed; VACUUM removes it).  More never is.
+			 * Less is possible: an insert cut short by a crash (its row never
+			 * committed; VACUUM removes it).  More never is.
 			 */
 			hash_seq_term(&seq);
 			Corrupt(vs->index, "a document's postings add up to more than its length");
@@ -549,7 +549,8 @@ gv_bm25_verify_table(PG_FUNCTION_ARGS)
 	/* a snapshot taken under the lock: every row it sees is in the index */
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	indexInfo = BuildIndexInfo(s.index);
-	indexInfo->ii_Concurrent = true;	/* an MVCC scan, as CREATE INDEX CONCURRENTLY's */
+	indexInfo->ii_Concurrent = true;	/* an MVCC scan, as CREATE INDEX
+										 * CONCURRENTLY's */
 	scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, true);
 	table_index_build_scan(heap, s.index, indexInfo, true, false, CheckRowCallback, &s, scan);
 

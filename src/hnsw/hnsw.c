@@ -135,9 +135,9 @@ GvHnswGetStorage(Relation index)
 
 static void
 gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
-				 Cost *indexStartupCost, Cost *indexTotalCost,
-				 Selectivity *indexSelectivity, double *indexCorrelation,
-				 double *indexPages)
+				   Cost *indexStartupCost, Cost *indexTotalCost,
+				   Selectivity *indexSelectivity, double *indexCorrelation,
+				   double *indexPages)
 {
 	GenericCosts costs;
 	IndexOptInfo *index = path->indexinfo;
@@ -173,10 +173,10 @@ gvhnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 							  &spc_seq_page_cost);
 
 	/*
-	 * A visit computes one element's distance (a kernel call on a vector
-	 * in a shared buffer, pinned at random; every 2m visits also copy a
-	 * neighbour list).  The exact pass reads each element once, in page
-	 * order, and computes its distance.
+	 * A visit computes one element's distance (a kernel call on a vector in a
+	 * shared buffer, pinned at random; every 2m visits also copy a neighbour
+	 * list).  The exact pass reads each element once, in page order, and
+	 * computes its distance.
 	 */
 	perVisit = cpu_operator_cost * 4 + cpu_index_tuple_cost +
 		(0.0025 + 0.1 / (2 * m)) * spc_random_page_cost;

@@ -103,8 +103,9 @@
 #define HNSW_STORAGE_AUTO		3
 #define HNSW_STORAGE_BIT		4
 #define HNSW_STORAGE_SPARSE		5	/* a gsparsevec's non-zeros, packed
-									 * (gsparsevec.h): never a reloption value,
-									 * the build's choice for wide columns */
+									 * (gsparsevec.h): never a reloption
+									 * value, the build's choice for wide
+									 * columns */
 
 /*
  * A sparse element has room for the non-zeros that leave room on a page
@@ -197,8 +198,8 @@ typedef struct GvHnswElementTupleData
 	uint16		spares;			/* the last this many valid level-0 links are
 								 * spares (the build's keepPrunedConnections):
 								 * a back-link takes the first spare's slot.
-								 * In an overflow tuple: its room in heap
-								 * TIDs (GvHnswTupleTidRoom) */
+								 * In an overflow tuple: its room in heap TIDs
+								 * (GvHnswTupleTidRoom) */
 	Oid			toastid;		/* the heap row's vector is this out-of-line
 								 * TOAST value (InvalidOid: inline, or not
 								 * known, or more than one row); see
@@ -390,9 +391,9 @@ extern int	GvHnswChooseStorage(Relation index, int requested, int dim, int m,
 								int keyBytes);
 extern const char *GvHnswStorageName(int storage);
 extern void GvHnswEncodeVector(Relation index, GvHnswInfo info, const float *vec,
-							 char *dst);
+							   char *dst);
 extern const float *GvHnswElementVector(GvHnswInfo info, GvHnswElementTuple tup,
-									  float *buf);
+										float *buf);
 extern uint8 *GvHnswQueryBits(GvHnswInfo info, const float *q);
 extern double GvHnswElementDistance(GvHnswInfo info, const float *q, const uint8 *qbits,
 									GvHnswElementTuple tup, float *decoded);
@@ -402,18 +403,18 @@ extern bool GvHnswPrepareRow(Relation index, GvHnswInfo info, Datum *values,
 							 bool *isnull, GvHnswRowData *row);
 extern bool GvHnswStorageIsExact(GvHnswInfo info);
 extern float *GvHnswPrepareDatum(Relation index, GvHnswInfo info, Datum value,
-							   bool *ok);
+								 bool *ok);
 extern GvHnswElementTuple GvHnswPageGetElement(Page page, OffsetNumber off);
 extern bool GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
-							   GvHnswElementTuple dst);
+								 GvHnswElementTuple dst);
 extern void GvHnswTidSetInit(GvHnswTidSet set, int capacity);
 extern bool GvHnswTidSetAdd(GvHnswTidSet set, ItemPointer tid);
 extern bool GvHnswTidSetContains(GvHnswTidSet set, ItemPointer tid);
 extern void GvHnswTidSetFree(GvHnswTidSet set);
 #define GvHnswHeapTop(h) (&(h)->items[0])
 extern int	GvHnswSelectNeighbors(Relation index, GvHnswInfo info,
-								GvHnswCandidate *cands, int ncands, int lm,
-								ItemPointer self, GvHnswCandidate *out);
+								  GvHnswCandidate *cands, int ncands, int lm,
+								  ItemPointer self, GvHnswCandidate *out);
 
 /*
  * GvHnswHeapData keeps the min-or-max choice at run time, for the callers
@@ -532,13 +533,13 @@ typedef struct GvHnswRecentBuffersData *GvHnswRecentBuffers;
 extern GvHnswRecentBuffers GvHnswGetRecentBuffers(Relation index);
 extern Buffer GvHnswPinPage(Relation index, GvHnswRecentBuffers recent, BlockNumber blkno);
 extern void GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
-								GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
-								GvHnswTidSet visited, int ef, int level,
-								GvKeyFilter filter,
-								int64 *visitedCount, int64 maxVisited);
+								  GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
+								  GvHnswTidSet visited, int ef, int level,
+								  GvKeyFilter filter,
+								  int64 *visitedCount, int64 maxVisited);
 extern void GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
-						  GvHnswMetaPageData *meta, int toLevel,
-						  GvHnswCandidate *ep);
+							GvHnswMetaPageData *meta, int toLevel,
+							GvHnswCandidate *ep);
 
 /* hnswutils.c: does an element pass the filter (NULL: no filter)? */
 extern bool GvHnswKeysMatch(GvHnswElementTuple tup, GvKeyFilter filter);
@@ -595,8 +596,8 @@ typedef struct GvHnswGraphElementData
 								 * another's element, not written */
 	bool		deferred;		/* a duplicate of a full element: inserted
 								 * after the graph is written (hnswbuild.c) */
-	ItemPointerData moretids[HNSW_GRAPH_TIDS - 1];	/* written to an
-													 * overflow tuple */
+	ItemPointerData moretids[HNSW_GRAPH_TIDS - 1];	/* written to an overflow
+													 * tuple */
 	ItemPointerData overflowTid;	/* where, when ntids > 1 */
 } GvHnswGraphElementData;
 
@@ -606,7 +607,8 @@ typedef GvHnswGraphElementData *GvHnswGraphElement;
 typedef struct GvHnswGraphHeaderData
 {
 	Size		arenaSize;		/* bytes elements may take */
-	uint32		capacity;		/* element numbers: arenaSize / smallest element */
+	uint32		capacity;		/* element numbers: arenaSize / smallest
+								 * element */
 	pg_atomic_uint64 arenaUsed; /* bytes handed out (may overshoot when full) */
 	pg_atomic_uint32 nelements;
 	pg_atomic_uint32 full;		/* an element did not fit: stop adding */
@@ -643,7 +645,7 @@ typedef struct GvHnswBuilderData *GvHnswBuilder;
 
 /* hnswbuild.c */
 extern IndexBuildResult *gvhnswbuild(Relation heap, Relation index,
-								   IndexInfo *indexInfo);
+									 IndexInfo *indexInfo);
 extern void gvhnswbuildempty(Relation index);
 extern void GvHnswInitInfo(Relation index, GvHnswInfo info);
 
@@ -671,9 +673,9 @@ extern PGDLLEXPORT void GvHnswParallelBuildMain(dsm_segment *seg, shm_toc *toc);
 
 /* gvhnswinsert.c */
 extern bool gvhnswinsert(Relation index, Datum *values, bool *isnull,
-					   ItemPointer heap_tid, Relation heap,
-					   IndexUniqueCheck checkUnique, bool indexUnchanged,
-					   IndexInfo *indexInfo);
+						 ItemPointer heap_tid, Relation heap,
+						 IndexUniqueCheck checkUnique, bool indexUnchanged,
+						 IndexInfo *indexInfo);
 extern void GvHnswInsertVector(Relation index, GvHnswInfo info,
 							   const GvHnswRowData *row, ItemPointer heaptid);
 extern void GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr,
@@ -682,17 +684,17 @@ extern void GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr,
 /* hnswscan.c */
 extern IndexScanDesc gvhnswbeginscan(Relation index, int nkeys, int norderbys);
 extern void gvhnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
-					   ScanKey orderbys, int norderbys);
+						 ScanKey orderbys, int norderbys);
 extern bool gvhnswgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void gvhnswendscan(IndexScanDesc scan);
 
 /* hnswvacuum.c */
 extern IndexBulkDeleteResult *gvhnswbulkdelete(IndexVacuumInfo *info,
-											 IndexBulkDeleteResult *stats,
-											 IndexBulkDeleteCallback callback,
-											 void *callback_state);
+											   IndexBulkDeleteResult *stats,
+											   IndexBulkDeleteCallback callback,
+											   void *callback_state);
 extern IndexBulkDeleteResult *gvhnswvacuumcleanup(IndexVacuumInfo *info,
-												IndexBulkDeleteResult *stats);
+												  IndexBulkDeleteResult *stats);
 
 /* gvhnswvalidate.c */
 extern bool gvhnswvalidate(Oid opclassoid);

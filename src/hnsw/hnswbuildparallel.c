@@ -50,7 +50,8 @@
 typedef struct GvHnswParallelSharedData
 {
 	GvParallelSharedData base;
-	GvHnswInfoData info;		/* the index's shape; metric re-resolved by each */
+	GvHnswInfoData info;		/* the index's shape; metric re-resolved by
+								 * each */
 	int			tranche;		/* of the graph's LWLocks */
 	pg_atomic_uint64 tuplesDone;	/* rows in the graph, all participants */
 	pg_atomic_uint32 workersDone;
@@ -116,12 +117,12 @@ GvHnswParallelWorkers(Relation heap, Relation index)
 		return 0;
 
 	/*
-	 * PostgreSQL sizes a parallel build by the table's main fork, where a
-	 * row of a few hundred dimensions leaves only a TOAST pointer: a table
-	 * of 60,000 784-dimension vectors has 500 main pages and 23,000 TOAST
-	 * pages, and would never get a worker.  The graph's work is per row, so
-	 * count the TOAST pages too, by scaling the threshold down by the main
-	 * fork's share of the table.
+	 * PostgreSQL sizes a parallel build by the table's main fork, where a row
+	 * of a few hundred dimensions leaves only a TOAST pointer: a table of
+	 * 60,000 784-dimension vectors has 500 main pages and 23,000 TOAST pages,
+	 * and would never get a worker.  The graph's work is per row, so count
+	 * the TOAST pages too, by scaling the threshold down by the main fork's
+	 * share of the table.
 	 */
 	if (OidIsValid(heap->rd_rel->reltoastrelid))
 	{
@@ -313,7 +314,10 @@ GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexInfo, GvHnswI
 	if (!GvParallelLaunch(&pb, index, "gv_hnsw", nworkers))
 		return false;
 
-	/* As nbtsort.c: the leader scans too unless parallel_leader_participation is off. */
+	/*
+	 * As nbtsort.c: the leader scans too unless parallel_leader_participation
+	 * is off.
+	 */
 	*reltuples = 0;
 	if (parallel_leader_participation)
 		*reltuples = Participate(shared, pb.space, heap, index, true);

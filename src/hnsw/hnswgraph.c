@@ -77,10 +77,11 @@ typedef struct GvHnswBuilderData
 	memfar_heap result;
 	MemCand    *scratch;		/* AddLink 2 * (2m + 1); SetLinksMem 2m */
 	MemCand    *found;			/* a level's search result: ef + 1 */
-	MemCand    *chosen;			/* the new element's neighbours at level 0
-								 * (4m + 1), then at each level above (2m) */
+	MemCand    *chosen;			/* the new element's neighbours: 4m + 1 at
+								 * level 0, then 2m at each level above */
 	int32	   *nbrBuf;			/* a copy of one neighbour list: 2m */
 } GvHnswBuilderData;
+
 /* ---------------------------------------------------------------------------
  * The arena
  * ---------------------------------------------------------------------------
@@ -601,10 +602,10 @@ AddSpare(GvHnswGraph g, GvHnswGraphElement e, MemCand c)
 	memfar_attach(&spares, ElementSpares(g, e), e->nfill, 2 * g->m);
 
 	/*
-	 * In a shared graph two elements inserted at the same time can each
-	 * find the other: one offers itself (OfferSpares) and the other keeps
-	 * it as rejected (KeepSpares).  Keep one copy.  (A local graph never
-	 * offers an element twice.)
+	 * In a shared graph two elements inserted at the same time can each find
+	 * the other: one offers itself (OfferSpares) and the other keeps it as
+	 * rejected (KeepSpares).  Keep one copy.  (A local graph never offers an
+	 * element twice.)
 	 */
 	for (int i = 0; g->shared && i < spares.count; i++)
 		if (spares.items[i].idx == c.idx)
@@ -735,6 +736,7 @@ InsertMem(GvHnswBuilder b, int32 idx)
 	int32		ep;
 	int			epLevel;
 	uint32		epDist;
+	MemCand		entry;
 	int			nchosen[HNSW_MAX_LEVEL + 1];
 
 	if (g->shared)
@@ -786,7 +788,9 @@ InsertMem(GvHnswBuilder b, int32 idx)
 		}
 
 		memfar_reset(&b->result);
-		memfar_push(&b->result, &(MemCand) {epDist, ep});
+		entry.key = epDist;
+		entry.idx = ep;
+		memfar_push(&b->result, &entry);
 
 		for (int l = Min(level, epLevel); l >= 0; l--)
 		{
@@ -820,9 +824,9 @@ InsertMem(GvHnswBuilder b, int32 idx)
 		 * Link level 0 first, then upwards.  An element is reachable at a
 		 * level as soon as a neighbour links to it there, and a search that
 		 * reaches it descends through its lists below: they must be there.
-		 * (Linking from the top down let a concurrent insert near it find
-		 * its level-0 list empty, link only to it, and be pruned from that
-		 * list when it was set: an island no search reaches.)
+		 * (Linking from the top down let a concurrent insert near it find its
+		 * level-0 list empty, link only to it, and be pruned from that list
+		 * when it was set: an island no search reaches.)
 		 */
 		for (int l = 0; l <= Min(level, epLevel); l++)
 		{

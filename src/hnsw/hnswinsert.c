@@ -262,11 +262,12 @@ GvHnswAddBackLink(Relation index, GvHnswInfo info, ItemPointer nbr, int level,
 			farthest = GvUnpackDistance(dists[i]);
 		}
 	}
+
 	/*
 	 * Spares (links the build added to fill the list; the last tup->spares
-	 * valid ones, see the README) give way to a back-link like free slots:
-	 * it takes the first spare's slot, and that spare moves to a free slot
-	 * after the others if there is one, so the spares stay last.
+	 * valid ones, see the README) give way to a back-link like free slots: it
+	 * takes the first spare's slot, and that spare moves to a free slot after
+	 * the others if there is one, so the spares stay last.
 	 */
 	if (level == 0 && tup->spares > 0)
 	{
@@ -550,7 +551,7 @@ GvHnswInsertVector(Relation index, GvHnswInfo info, const GvHnswRowData *row,
 				GvHnswHeapPush(&result, &eps[i]);
 			}
 			GvHnswSearchLayerDisk(index, info, vec, &cand, &result, NULL, &visited,
-								info->efConstruction, l, NULL, &count, PG_INT64_MAX);
+								  info->efConstruction, l, NULL, &count, PG_INT64_MAX);
 			w = palloc(sizeof(GvHnswCandidate) * Max(result.count, 1));
 			while (result.count > 0)
 				w[nw++] = GvHnswHeapPop(&result);

@@ -76,8 +76,8 @@ typedef struct GvHnswScanOpaqueData
 	GvHnswCandidate *out;
 	int			nout;
 	int			pos;
-	GvKeyFilterData filter; /* conditions on filter columns, tested in
-									 * the graph (src/gvfilter.c) */
+	GvKeyFilterData filter;		/* conditions on filter columns, tested in the
+								 * graph (src/gvfilter.c) */
 	GvHnswTidSetData returned;	/* heap TIDs handed out so far */
 	bool		exhaustive;		/* past the graph bound: reading every element */
 	double		lastDist;		/* exhaustive: (dist, heaptid) of the last */
@@ -93,8 +93,8 @@ typedef struct GvHnswScanOpaqueData
 	int			sortedEnd;		/* listed: out[0, sortedEnd) is sorted and
 								 * nearer than the rest of out */
 	bool		bounded;		/* listed, in the order of distance bounds */
-	GvHnswListed *listed;		/* bounded: those not yet read, a min-heap
-								 * on bound (gvheap.h) */
+	GvHnswListed *listed;		/* bounded: those not yet read, a min-heap on
+								 * bound (gvheap.h) */
 	int			nlisted;
 	GvHnswRecentBuffers recent; /* bounded: pins the element pages */
 	GvHnswHeapData found;		/* bounded: read, not yet returned (min-heap) */
@@ -488,11 +488,11 @@ StartScan(IndexScanDesc scan)
 				 errhint("Give the query a non-null vector.")));
 
 	so->query = GvHnswPrepareDatum(scan->indexRelation, info,
-								 scan->orderByData[0].sk_argument, &ok);
+								   scan->orderByData[0].sk_argument, &ok);
 	so->decoded = palloc(sizeof(float) * info->vecFloats);
 	so->qbits = GvHnswQueryBits(info, so->query);
 	if (!GvFilterPrepare(&info->keys, scan->keyData, scan->numberOfKeys, &so->filter,
-							 &so->recheck))
+						 &so->recheck))
 	{
 		so->done = true;		/* no row can match (= NULL, IN ()) */
 		return;
@@ -651,8 +651,8 @@ CollectFromIndex(IndexScanDesc scan, GvHnswCandidate *cands, int cap, int batch)
 
 	/*
 	 * Pins through the memo of recent buffers: the buffer mapping lookup of
-	 * ReadBuffer was an eighth of a query's time when a filter the index
-	 * does not see sent it here.
+	 * ReadBuffer was an eighth of a query's time when a filter the index does
+	 * not see sent it here.
 	 */
 	for (BlockNumber blkno = GV_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
@@ -750,10 +750,11 @@ StartExhaustive(IndexScanDesc scan)
 	/* all of a table that work_mem holds in one pass, else 1,000 at first */
 	so->exhaustiveBatch = (int) (rows > 0 && rows * 1.1 + 1000 <= ExhaustiveCapacity() ?
 								 rows * 1.1 + 1000 : HNSW_EXHAUSTIVE_BATCH);
+
 	/*
-	 * On from the distance of the last row handed out: nearer ones would
-	 * come out of order.  Rows at that very distance not handed out yet
-	 * (ties, which the graph met in any TID order) still may.
+	 * On from the distance of the last row handed out: nearer ones would come
+	 * out of order.  Rows at that very distance not handed out yet (ties,
+	 * which the graph met in any TID order) still may.
 	 */
 	so->lastDist = so->outDist;
 	ItemPointerSetInvalid(&so->lastTid);
@@ -908,14 +909,15 @@ NextBatch(IndexScanDesc scan)
 
 		GvHnswHeapPush(&so->result, &c);
 	}
+
 	/*
-	 * Search in steps: between them, a filter whose matches turn up so
-	 * rarely that the batch could not fill within the bound is given up on
-	 * early.  If the bound is reached (or would be) before a full batch was
-	 * found, the graph does not lead to enough matching elements near the
-	 * query (a filter that matches rows far from it): rather than hand out
-	 * a poor partial batch, go exact now; nothing found so far is lost, as
-	 * none of it was returned.
+	 * Search in steps: between them, a filter whose matches turn up so rarely
+	 * that the batch could not fill within the bound is given up on early. If
+	 * the bound is reached (or would be) before a full batch was found, the
+	 * graph does not lead to enough matching elements near the query (a
+	 * filter that matches rows far from it): rather than hand out a poor
+	 * partial batch, go exact now; nothing found so far is lost, as none of
+	 * it was returned.
 	 */
 	if (SearchBatch(scan, ef) && so->result.count < ef)
 	{
@@ -941,8 +943,8 @@ NextBatch(IndexScanDesc scan)
 		/*
 		 * The bound was reached, or the graph is exhausted: go exact.  An
 		 * exhausted graph may still miss live elements that concurrent
-		 * inserts left unreachable (until VACUUM repairs their links), so
-		 * the executor still gets every row it asks for.
+		 * inserts left unreachable (until VACUUM repairs their links), so the
+		 * executor still gets every row it asks for.
 		 */
 		StartExhaustive(scan);
 	}

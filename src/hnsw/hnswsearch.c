@@ -186,7 +186,8 @@ RecentPageHint(RecentBuffers *recent, BlockNumber blkno)
 {
 	Buffer		buf = blkno < recent->nblocks ? recent->buffers[blkno] : InvalidBuffer;
 
-	return buf > 0 ? (Page) BufferGetBlock(buf) : NULL;	/* local buffers: no hint */
+	return buf > 0 ? (Page) BufferGetBlock(buf) : NULL; /* local buffers: no
+														 * hint */
 }
 
 /*
@@ -314,9 +315,9 @@ UnvisitedNeighbours(Relation index, GvHnswInfo info, RecentBuffers *recent,
  */
 void
 GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
-					GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
-					GvHnswTidSet visited, int ef, int level,
-					GvKeyFilter filter, int64 *visitedCount, int64 maxVisited)
+					  GvHnswHeap cand, GvHnswHeap result, GvHnswHeap discard,
+					  GvHnswTidSet visited, int ef, int level,
+					  GvKeyFilter filter, int64 *visitedCount, int64 maxVisited)
 {
 	int			dim = info->vecFloats;
 	int			nslots = GvHnswLevelSlots(info->m, level);
@@ -402,7 +403,7 @@ GvHnswSearchLayerDisk(Relation index, GvHnswInfo info, const float *q,
  */
 void
 GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
-			  GvHnswMetaPageData *meta, int toLevel, GvHnswCandidate *ep)
+				GvHnswMetaPageData *meta, int toLevel, GvHnswCandidate *ep)
 {
 	GvHnswElementTuple tup = palloc(GvHnswTupleSize(info->dataBytes, info->m, info->maxLevel));
 	float	   *decoded = palloc(sizeof(float) * info->vecFloats);
@@ -429,7 +430,7 @@ GvHnswFindEntry(Relation index, GvHnswInfo info, const float *q,
 		GvHnswHeapPush(&cand, ep);
 		GvHnswHeapPush(&result, ep);
 		GvHnswSearchLayerDisk(index, info, q, &cand, &result, NULL, &visited,
-							1, level, NULL, &count, PG_INT64_MAX);
+							  1, level, NULL, &count, PG_INT64_MAX);
 		/* result may have dropped a tombstone entry point; keep the best */
 		while (result.count > 0)
 		{

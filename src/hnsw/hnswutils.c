@@ -179,6 +179,7 @@ GvHnswChooseStorage(Relation index, int requested, int dim, int m, int keyBytes)
 {
 	static const int floatOrder[] = {HNSW_STORAGE_FLOAT, HNSW_STORAGE_HALF, HNSW_STORAGE_INT8,
 	HNSW_STORAGE_BIT};
+
 	/* the types' exact encodings first: half the size, or a 32nd */
 	static const int halfOrder[] = {HNSW_STORAGE_HALF, HNSW_STORAGE_FLOAT, HNSW_STORAGE_INT8,
 	HNSW_STORAGE_BIT};
@@ -509,7 +510,7 @@ GvHnswPageGetElement(Page page, OffsetNumber off)
  */
 bool
 GvHnswGetElementCopy(Relation index, GvHnswInfo info, ItemPointer tid,
-				   GvHnswElementTuple dst)
+					 GvHnswElementTuple dst)
 {
 	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
 	GvHnswElementTuple tup;
@@ -679,7 +680,7 @@ DiskSelectVector(DiskSelectData *st, GvHnswCandidate *c)
 
 int
 GvHnswSelectNeighbors(Relation index, GvHnswInfo info, GvHnswCandidate *cands,
-					int ncands, int lm, ItemPointer self, GvHnswCandidate *out)
+					  int ncands, int lm, ItemPointer self, GvHnswCandidate *out)
 {
 	DiskSelectData st;
 	int			nout;

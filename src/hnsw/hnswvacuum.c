@@ -731,7 +731,7 @@ ReleaseTombstones(VacuumState vs)
 
 IndexBulkDeleteResult *
 gvhnswbulkdelete(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats,
-			   IndexBulkDeleteCallback callback, void *callback_state)
+				 IndexBulkDeleteCallback callback, void *callback_state)
 {
 	Relation	index = vinfo->index;
 	VacuumStateData vs;
@@ -930,10 +930,11 @@ gvhnswvacuumcleanup(IndexVacuumInfo *vinfo, IndexBulkDeleteResult *stats)
 		vs.vinfo = vinfo;
 		vs.info = GvHnswGetInfo(index);
 		relinked = RelinkUnreachable(&vs);
+
 		/*
 		 * A back-link takes the slot of a farthest neighbour, which may be
-		 * orphaned in turn: go again while that leaves fewer (121 left of
-		 * 427 after one round, 0 after two, TAP 070's binary storage).
+		 * orphaned in turn: go again while that leaves fewer (121 left of 427
+		 * after one round, 0 after two, TAP 070's binary storage).
 		 */
 		left = relinked;
 		for (int round = 1; left > 0 && round < HNSW_RELINK_ROUNDS; round++)

@@ -26,9 +26,8 @@
 
 #define IVFPQ_MAGIC			0x47564950	/* "GVIP" */
 #define IVFPQ_VERSION		3	/* 3: entries may carry filter column codes;
-									 * version 2 (no filter columns, the same
-									 * layout) is read as 3, version 1 as
-									 * scale 0 */
+								 * version 2 (no filter columns, the same
+								 * layout) is read as 3, version 1 as scale 0 */
 
 /* Reloptions: default, min, max; 0 means "derive from the data" */
 #define IVFPQ_DEFAULT_LISTS			0
@@ -55,9 +54,9 @@
 /* Training */
 #define IVFPQ_SEED					42	/* fixed: builds are deterministic */
 #define IVFPQ_KMEANS_ITERATIONS		10	/* coarse lists */
-#define IVFPQ_PQ_ITERATIONS			6	/* codebooks: 4-dim to 32-dim subspaces
-										 * settle sooner, and exact re-ranking
-										 * absorbs what is left */
+#define IVFPQ_PQ_ITERATIONS			6	/* codebooks: 4-dim to 32-dim
+										 * subspaces settle sooner, and exact
+										 * re-ranking absorbs what is left */
 #define IVFPQ_SAMPLES_PER_LIST		50	/* coarse training sample per list */
 #define IVFPQ_SAMPLES_PER_CODE		20	/* PQ training sample per codeword */
 #define IVFPQ_TARGET_SUBDIM			16	/* default dimensions per subquantizer */

@@ -529,8 +529,8 @@ CollectSample(IvfpqBuildState bs, Relation heap, Relation index, IndexInfo *inde
 			  int lists, const char *trainingTable)
 {
 	double		est = Max(heap->rd_rel->reltuples, 0.0);
-	int			maxLists = lists > 0 ? lists :
-		(int) Min(Max(sqrt(Max(est, 1e6)), 1.0), (double) IVFPQ_MAX_LISTS);
+	int			maxLists = (lists > 0 ? lists :
+							(int) Min(Max(sqrt(Max(est, 1e6)), 1.0), (double) IVFPQ_MAX_LISTS));
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_SAMPLE);
 	bs->sampleCap = Max(maxLists * IVFPQ_SAMPLES_PER_LIST,

@@ -72,7 +72,8 @@ typedef struct RankedData
 {
 	ItemPointerData tid;
 	float		adc;			/* its ADC estimate */
-	double		distance;		/* exact: the value the ORDER BY operator gives */
+	double		distance;		/* exact: the value the ORDER BY operator
+								 * gives */
 	Oid			toastid;		/* its vector's TOAST id, InvalidOid if inline */
 	double		kernel;			/* the memo's kernel result, if toastid */
 } RankedData;
@@ -123,8 +124,8 @@ typedef struct IvfpqScanOpaqueData
 	double	   *restMinScore;	/* [i]: least listScore of listOrder[i..] */
 	int			probed;			/* lists probed so far (prefix of listOrder) */
 	int			probeLimit;
-	double		maxGap;			/* largest listScore - Geometric(least ADC)
-								 * of a probed list */
+	double		maxGap;			/* largest listScore - Geometric(least ADC) of
+								 * a probed list */
 
 	/* candidates by ADC; pool[poolNext..] not yet re-ranked */
 	CandidateData *pool;
@@ -557,7 +558,8 @@ RerankBatch(IndexScanDesc scan, int want)
 
 		CHECK_FOR_INTERRUPTS();
 		if (!GvHeapFetchValue(&so->heapFetch, scan, &next[i].tid, &value))
-			continue;			/* not visible to us: the executor would skip it too */
+			continue;			/* not visible to us: the executor would skip
+								 * it too */
 
 		old = MemoryContextSwitchTo(so->tmpCtx);
 		v = PointerGetDatum(PG_DETOAST_DATUM(value));
@@ -585,7 +587,11 @@ RerankBatch(IndexScanDesc scan, int want)
 			r.distance = DatumGetFloat8(FunctionCall2Coll(&orderBy->sk_func,
 														  orderBy->sk_collation,
 														  v, orderBy->sk_argument));
-		/* the shortcut gives the operator's bits (assert-enabled builds check) */
+
+		/*
+		 * the shortcut gives the operator's bits (assert-enabled builds
+		 * check)
+		 */
 		Assert(r.distance == DatumGetFloat8(FunctionCall2Coll(&orderBy->sk_func,
 															  orderBy->sk_collation,
 															  v, orderBy->sk_argument)));
@@ -803,7 +809,11 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 		so->dim = dim;
 		so->rawQuery = GvMetricDatumToFloats(so->metric, scan->orderByData[0].sk_argument, &dim);
 		so->units = ldexp(1.0, 2 * so->cache->meta.scale);
-		/* the operator's kernel on the operator's own arguments: see gvector.c */
+
+		/*
+		 * the operator's kernel on the operator's own arguments: see
+		 * gvector.c
+		 */
 		/* (gsparsevec's operators have their own kernels: no memo) */
 		so->memoise = so->metric->type == GV_TYPE_GVECTOR &&
 			(so->metric->kind == GV_METRIC_L2 || so->metric->kind == GV_METRIC_IP);
@@ -863,8 +873,8 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 			 * apart) take every candidate that must be re-ranked before the
 			 * heap's least may be returned, and at least as many as were
 			 * re-ranked before: each batch recomputes the error margin and
-			 * the pool's least ADC, so batches of a fixed size made the
-			 * work grow with the square of the rows re-ranked.
+			 * the pool's least ADC, so batches of a fixed size made the work
+			 * grow with the square of the rows re-ranked.
 			 */
 			int			want = so->cache->meta.trained ? gv_ivfpq_rerank : INT_MAX;
 

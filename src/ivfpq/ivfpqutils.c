@@ -28,7 +28,7 @@ typedef struct CacheSlotData
 {
 	RelFileNode node;
 	int64		buildTime;
-	IvfpqCache cache;
+	IvfpqCache	cache;
 	MemoryContext cxt;
 	uint64		lastUse;
 } CacheSlotData;
@@ -84,7 +84,7 @@ IvfpqGetCache(Relation index)
 	IvfpqMetaPageData meta;
 	int64		buildTime;
 	CacheSlotData *slot = NULL;
-	IvfpqCache cache;
+	IvfpqCache	cache;
 	MemoryContext oldcxt;
 
 	IvfpqReadMeta(index, &meta);

@@ -84,8 +84,8 @@ static void FlushBatch(KdtreeBuildState bs);
 static void
 SetBatchSize(KdtreeBuildState bs)
 {
-	Size		perpoint = sizeof(float) * bs->dim + sizeof(ItemPointerData) +
-		sizeof(uint16) + 2 * sizeof(int64) + sizeof(BlockNumber);
+	Size		perpoint = (sizeof(float) * bs->dim + sizeof(ItemPointerData) +
+							sizeof(uint16) + 2 * sizeof(int64) + sizeof(BlockNumber));
 
 	bs->leafcap = KdtreeLeafCapacity(bs->dim, bs->fillfactor);
 	bs->pagecap = KdtreeLeafCapacity(bs->dim, 100);
@@ -375,7 +375,7 @@ RoutePoint(KdtreeBuildState bs, const float *x, ItemPointer tid,
 	{
 		Buffer		buf;
 		Page		page = LockNodePage(bs, ref.blkno, BUFFER_LOCK_SHARE, &buf);
-		KdtreeNode node = (KdtreeNode) PageGetItem(page, PageGetItemId(page, ref.offnum));
+		KdtreeNode	node = (KdtreeNode) PageGetItem(page, PageGetItemId(page, ref.offnum));
 
 		*parent = ref;
 		*left = KdtreeGoesLeft(x, tid, node);
@@ -432,8 +432,8 @@ RebuildLeaf(KdtreeBuildState bs, Buffer buf, int64 lo, int64 hi,
 	for (int64 j = 0; j < nold; j++)
 	{
 		int64		p = bs->npoints + j;
-		KdtreeLeafTuple tup = (KdtreeLeafTuple)
-			PageGetItem(page, PageGetItemId(page, KDTREE_FIRST_TUPLE_OFF + j));
+		KdtreeLeafTuple tup = ((KdtreeLeafTuple)
+							   PageGetItem(page, PageGetItemId(page, KDTREE_FIRST_TUPLE_OFF + j)));
 
 		memcpy(PointX(bs, p), tup->x, sizeof(float) * bs->dim);
 		bs->tids[p] = tup->heaptid;

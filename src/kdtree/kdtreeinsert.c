@@ -65,7 +65,7 @@ Descend(Relation index, KdtreeRef root, XLogRecPtr metalsn, const float *x,
 		d->seen = PageGetLSN(page);
 		do
 		{
-			KdtreeNode node;
+			KdtreeNode	node;
 
 			if (ref.offnum > PageGetMaxOffsetNumber(page))
 				elog(ERROR, "gv_kdtree index \"%s\" has a dangling node reference",
@@ -106,8 +106,8 @@ UpdateMeta(Relation index, Buffer metabuf, int dim, uint16 flags)
 {
 	KdtreeMetaPage meta = KdtreePageGetMeta(BufferGetPage(metabuf));
 	bool		setdim = meta->header.dimensions == 0;
-	bool		settiny = (flags & KDTREE_TUPLE_TINY) &&
-		!(meta->flags & KDTREE_META_HAS_TINY);
+	bool		settiny = ((flags & KDTREE_TUPLE_TINY) &&
+						   !(meta->flags & KDTREE_META_HAS_TINY));
 	GenericXLogState *state;
 	Page		page;
 
@@ -252,8 +252,8 @@ LinkSplitNode(Relation index, KdtreeNodeData *node, BlockNumber left, BlockNumbe
 	noderef.unused = 0;
 	if (d != NULL)
 	{
-		KdtreeNode parent = (KdtreeNode) PageGetItem(ppage,
-													 PageGetItemId(ppage, d->parent.offnum));
+		KdtreeNode	parent = (KdtreeNode) PageGetItem(ppage,
+													  PageGetItemId(ppage, d->parent.offnum));
 
 		if (d->parent_left)
 			parent->left = noderef;

@@ -51,7 +51,8 @@
 /* A queued point: its ordering key and heap TID. */
 typedef struct ScanPointData
 {
-	double		key;			/* squared L2 (or L1, cosine) distance, or a bound */
+	double		key;			/* squared L2 (or L1, cosine) distance, or a
+								 * bound */
 	ItemPointerData tid;
 	bool		exact;			/* key is exactly the SQL operator's value */
 } ScanPointData;
@@ -60,7 +61,8 @@ typedef struct ScanPointData
 typedef struct ScanNodeData
 {
 	double		key;			/* lower bound, in ordering units */
-	double		rawb;			/* subtree: squared L2 (L1: L1) bound of its cell */
+	double		rawb;			/* subtree: squared L2 (L1: L1) bound of its
+								 * cell */
 	XLogRecPtr	seen;			/* subtree: LSN of the page that pointed here */
 	KdtreeRef	ref;			/* subtree */
 	int32		slot;			/* subtree: its cell offsets, or -1 */
@@ -248,8 +250,8 @@ PointKey(KdtreeScanOpaque so, KdtreeLeafTuple tup, bool *exact)
 	}
 
 	/*
-	 * L1: the operator computes GvSafeL1(emb, q), the same kernel on the
-	 * same floats, and |a - b| == |b - a|: the very value.
+	 * L1: the operator computes GvSafeL1(emb, q), the same kernel on the same
+	 * floats, and |a - b| == |b - a|: the very value.
 	 */
 	if (so->metric->kind == GV_METRIC_L1)
 	{
@@ -477,7 +479,7 @@ ExpandSubtree(IndexScanDesc scan, const ScanNodeData *item)
 		seen = PageGetLSN(page);
 		do
 		{
-			KdtreeNode node;
+			KdtreeNode	node;
 			bool		goleft;
 
 			if (ref.offnum > PageGetMaxOffsetNumber(page))
@@ -686,8 +688,8 @@ static void
 ReturnPoint(IndexScanDesc scan, const ScanPointData *p)
 {
 	KdtreeScanOpaque so = (KdtreeScanOpaque) scan->opaque;
-	double		value = so->metric->kind == GV_METRIC_L2 ?
-		sqrt(p->key) : p->key;
+	double		value = (so->metric->kind == GV_METRIC_L2 ?
+						 sqrt(p->key) : p->key);
 
 	scan->xs_heaptid = p->tid;
 	scan->xs_recheck = false;

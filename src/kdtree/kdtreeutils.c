@@ -60,9 +60,9 @@ KdtreeCheckDims(int dim)
 int
 KdtreeLeafCapacity(int dim, int fillfactor)
 {
-	Size		usable = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
-		MAXALIGN(sizeof(GvPageOpaqueData)) -
-		MAXALIGN(sizeof(KdtreeLeafHeaderData)) - sizeof(ItemIdData);
+	Size		usable = (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
+						  MAXALIGN(sizeof(GvPageOpaqueData)) -
+						  MAXALIGN(sizeof(KdtreeLeafHeaderData)) - sizeof(ItemIdData));
 	Size		per = KDTREE_LEAF_TUPLE_SIZE(dim) + sizeof(ItemIdData);
 	int			cap = (int) (usable * fillfactor / 100 / per);
 

@@ -134,7 +134,7 @@ VerifyTree(Relation index, const KdtreeMetaPageData *meta, BlockNumber nblocks,
 		}
 		else
 		{
-			KdtreeNode node;
+			KdtreeNode	node;
 			VerifyItem *left = palloc(sizeof(VerifyItem));
 			VerifyItem *right = palloc(sizeof(VerifyItem));
 
@@ -212,7 +212,11 @@ gv_kdtree_verify(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	index = GvOpenIndexToCheck(PG_GETARG_OID(0), "gv_kdtree");
-	/* a standby grants no lock above RowExclusiveLock; only replay writes there */
+
+	/*
+	 * a standby grants no lock above RowExclusiveLock; only replay writes
+	 * there
+	 */
 	if (!standby)
 		LockRelation(index, ShareLock);
 	KdtreeReadMeta(index, &meta, NULL);

@@ -49,7 +49,8 @@ typedef enum SlotState
 	SLOT_PENDING,				/* submitted, not yet taken */
 	SLOT_RUNNING,				/* the worker is answering */
 	SLOT_DONE,					/* answered; the backend frees it */
-	SLOT_ABANDONED,				/* running, its backend gone: the worker frees it */
+	SLOT_ABANDONED,				/* running, its backend gone: the worker frees
+								 * it */
 	SLOT_FAILED					/* the worker died while answering */
 } SlotState;
 

@@ -224,7 +224,10 @@ GpuCpuSearch(const float *vectors, int64 n, int dim,
 			gpuhit_heap *best = &ranges[0].heaps[q];
 			int			found;
 
-			/* merge the other ranges into the first: (dist, row) is a total order */
+			/*
+			 * merge the other ranges into the first: (dist, row) is a total
+			 * order
+			 */
 			for (int t = 1; t < nranges; t++)
 			{
 				gpuhit_heap *h = &ranges[t].heaps[q];

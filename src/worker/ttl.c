@@ -280,7 +280,10 @@ gv_ttl_cleanup(PG_FUNCTION_ARGS)
 		uint64		deleted = 0;
 		uint64		n;
 
-		/* all tables: those this role may clean; one table: let the DELETE say why not */
+		/*
+		 * all tables: those this role may clean; one table: let the DELETE
+		 * say why not
+		 */
 		if (!OidIsValid(only) && !MayClean(t->relid))
 			continue;
 		DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(TTL_LOCK_KEY),
@@ -477,7 +480,10 @@ TtlRound(void)
 	List	   *tables;
 	ListCell   *lc;
 
-	/* never wait long for a table lock: DDL on a table wins, the next round retries */
+	/*
+	 * never wait long for a table lock: DDL on a table wins, the next round
+	 * retries
+	 */
 	SetConfigOption("lock_timeout", "1000", PGC_SUSET, PGC_S_OVERRIDE);
 	MemoryContextSwitchTo(cxt);
 	tables = WorkerTables(cxt);
