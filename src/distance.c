@@ -315,182 +315,23 @@ Avx2HorizontalSum(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-/* Sum of (a[i] - b[i])^2 with AVX2+FMA. */
-__attribute__((target("avx2,fma")))
-static float
-L2SquaredAvx2(const float *a, const float *b, int dim)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	__m256		d0;
-	__m256		d1;
-	__m256		d2;
-	__m256		d3;
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
-		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-		s2 = _mm256_fmadd_ps(d2, d2, s2);
-		s3 = _mm256_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 8 <= dim; i += 8)
-	{
-		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-	}
-	if (i < dim)
-	{
-		__m256i		mask = Avx2TailMask(dim - i);
-
-		/* masked-off lanes load as 0.0, so they add 0 */
-		d1 = _mm256_sub_ps(_mm256_maskload_ps(a + i, mask),
-						   _mm256_maskload_ps(b + i, mask));
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-	}
-	return Avx2HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1),
-										   _mm256_add_ps(s2, s3)));
-}
-
-/* Sum of a[i] * b[i] with AVX2+FMA. */
-__attribute__((target("avx2,fma")))
-static float
-InnerProductAvx2(const float *a, const float *b, int dim)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
-	}
-	for (; i + 8 <= dim; i += 8)
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-	if (i < dim)
-	{
-		__m256i		mask = Avx2TailMask(dim - i);
-
-		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, mask),
-							 _mm256_maskload_ps(b + i, mask), s1);
-	}
-	return Avx2HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1),
-										   _mm256_add_ps(s2, s3)));
-}
-
-/* Sum of |a[i] - b[i]| with AVX2; |x| clears the sign bit. */
-__attribute__((target("avx2,fma")))
-static float
-L1Avx2(const float *a, const float *b, int dim)
-{
-	const __m256 sign = _mm256_set1_ps(-0.0f);
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		s2 = _mm256_setzero_ps();
-	__m256		s3 = _mm256_setzero_ps();
-	__m256		d0;
-	__m256		d1;
-	__m256		d2;
-	__m256		d3;
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
-		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
-		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, d0));
-		s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, d1));
-		s2 = _mm256_add_ps(s2, _mm256_andnot_ps(sign, d2));
-		s3 = _mm256_add_ps(s3, _mm256_andnot_ps(sign, d3));
-	}
-	for (; i + 8 <= dim; i += 8)
-	{
-		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, d0));
-	}
-	if (i < dim)
-	{
-		__m256i		mask = Avx2TailMask(dim - i);
-
-		d1 = _mm256_sub_ps(_mm256_maskload_ps(a + i, mask),
-						   _mm256_maskload_ps(b + i, mask));
-		s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, d1));
-	}
-	return Avx2HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1),
-										   _mm256_add_ps(s2, s3)));
-}
-
-/*
- * a.b, a.a and b.b in one pass with AVX2+FMA.  Two accumulators per sum:
- * six in all, plus the loads, stay within the sixteen YMM registers.
- */
-__attribute__((target("avx2,fma")))
-static void
-CosinePartsAvx2(const float *a, const float *b, int dim,
-				float *ab, float *aa, float *bb)
-{
-	__m256		ab0 = _mm256_setzero_ps();
-	__m256		ab1 = _mm256_setzero_ps();
-	__m256		aa0 = _mm256_setzero_ps();
-	__m256		aa1 = _mm256_setzero_ps();
-	__m256		bb0 = _mm256_setzero_ps();
-	__m256		bb1 = _mm256_setzero_ps();
-	__m256		va;
-	__m256		vb;
-	__m256		wa;
-	__m256		wb;
-	int			i = 0;
-
-	for (; i + 16 <= dim; i += 16)
-	{
-		va = _mm256_loadu_ps(a + i);
-		vb = _mm256_loadu_ps(b + i);
-		wa = _mm256_loadu_ps(a + i + 8);
-		wb = _mm256_loadu_ps(b + i + 8);
-		ab0 = _mm256_fmadd_ps(va, vb, ab0);
-		aa0 = _mm256_fmadd_ps(va, va, aa0);
-		bb0 = _mm256_fmadd_ps(vb, vb, bb0);
-		ab1 = _mm256_fmadd_ps(wa, wb, ab1);
-		aa1 = _mm256_fmadd_ps(wa, wa, aa1);
-		bb1 = _mm256_fmadd_ps(wb, wb, bb1);
-	}
-	if (i + 8 <= dim)
-	{
-		va = _mm256_loadu_ps(a + i);
-		vb = _mm256_loadu_ps(b + i);
-		ab0 = _mm256_fmadd_ps(va, vb, ab0);
-		aa0 = _mm256_fmadd_ps(va, va, aa0);
-		bb0 = _mm256_fmadd_ps(vb, vb, bb0);
-		i += 8;
-	}
-	if (i < dim)
-	{
-		__m256i		mask = Avx2TailMask(dim - i);
-
-		wa = _mm256_maskload_ps(a + i, mask);
-		wb = _mm256_maskload_ps(b + i, mask);
-		ab1 = _mm256_fmadd_ps(wa, wb, ab1);
-		aa1 = _mm256_fmadd_ps(wa, wa, aa1);
-		bb1 = _mm256_fmadd_ps(wb, wb, bb1);
-	}
-	*ab = Avx2HorizontalSum(_mm256_add_ps(ab0, ab1));
-	*aa = Avx2HorizontalSum(_mm256_add_ps(aa0, aa1));
-	*bb = Avx2HorizontalSum(_mm256_add_ps(bb0, bb1));
-}
+/* The float kernels: L2SquaredAvx2, InnerProductAvx2, L1Avx2, CosinePartsAvx2 */
+#define GVT_SUFFIX			Avx2
+#define GVT_TARGET			"avx2,fma"
+#define GVT_VEC				__m256
+#define GVT_WIDTH			8
+#define GVT_ZERO()			_mm256_setzero_ps()
+#define GVT_LOAD(p)			_mm256_loadu_ps(p)
+#define GVT_MASK			__m256i
+#define GVT_TAIL_MASK(n)	Avx2TailMask(n)
+#define GVT_TAIL_LOAD(p, m) _mm256_maskload_ps((p), (m))
+#define GVT_ADD(a, b)		_mm256_add_ps((a), (b))
+#define GVT_SUB(a, b)		_mm256_sub_ps((a), (b))
+#define GVT_FMADD(a, b, c)	_mm256_fmadd_ps((a), (b), (c))
+/* |x| clears the sign bit */
+#define GVT_ABS(x)			_mm256_andnot_ps(_mm256_set1_ps(-0.0f), (x))
+#define GVT_SUM(v)			Avx2HorizontalSum(v)
+#include "distance_tier.h"
 
 
 /*
@@ -517,134 +358,29 @@ HalfLoadTail(const uint16_t *p, int n)
 	return HalfLoad8(block);
 }
 
-/* sum (a-b)^2 */
-__attribute__((target("avx2,fma,f16c")))
-static float
-HalfL2SquaredF16c(const uint16_t *a, const uint16_t *b, int dim)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	__m256		d;
-	int			i = 0;
-
-	for (; i + 16 <= dim; i += 16)
-	{
-		__m256		d0 = _mm256_sub_ps(HalfLoad8(a + i), HalfLoad8(b + i));
-		__m256		d1 = _mm256_sub_ps(HalfLoad8(a + i + 8), HalfLoad8(b + i + 8));
-
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-	}
-	if (i + 8 <= dim)
-	{
-		d = _mm256_sub_ps(HalfLoad8(a + i), HalfLoad8(b + i));
-		s0 = _mm256_fmadd_ps(d, d, s0);
-		i += 8;
-	}
-	if (i < dim)
-	{
-		d = _mm256_sub_ps(HalfLoadTail(a + i, dim - i), HalfLoadTail(b + i, dim - i));
-		s1 = _mm256_fmadd_ps(d, d, s1);
-	}
-	return Avx2HorizontalSum(_mm256_add_ps(s0, s1));
-}
-
-/* sum a*b */
-__attribute__((target("avx2,fma,f16c")))
-static float
-HalfInnerProductF16c(const uint16_t *a, const uint16_t *b, int dim)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 16 <= dim; i += 16)
-	{
-		s0 = _mm256_fmadd_ps(HalfLoad8(a + i), HalfLoad8(b + i), s0);
-		s1 = _mm256_fmadd_ps(HalfLoad8(a + i + 8), HalfLoad8(b + i + 8), s1);
-	}
-	if (i + 8 <= dim)
-	{
-		s0 = _mm256_fmadd_ps(HalfLoad8(a + i), HalfLoad8(b + i), s0);
-		i += 8;
-	}
-	if (i < dim)
-		s1 = _mm256_fmadd_ps(HalfLoadTail(a + i, dim - i), HalfLoadTail(b + i, dim - i), s1);
-	return Avx2HorizontalSum(_mm256_add_ps(s0, s1));
-}
-
-/* sum |a-b|: clear the sign bit */
-__attribute__((target("avx2,fma,f16c")))
-static float
-HalfL1F16c(const uint16_t *a, const uint16_t *b, int dim)
-{
-	const __m256 mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 16 <= dim; i += 16)
-	{
-		s0 = _mm256_add_ps(s0, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoad8(a + i), HalfLoad8(b + i))));
-		s1 = _mm256_add_ps(s1, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoad8(a + i + 8),
-																 HalfLoad8(b + i + 8))));
-	}
-	if (i + 8 <= dim)
-	{
-		s0 = _mm256_add_ps(s0, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoad8(a + i), HalfLoad8(b + i))));
-		i += 8;
-	}
-	if (i < dim)
-		s1 = _mm256_add_ps(s1, _mm256_and_ps(mask, _mm256_sub_ps(HalfLoadTail(a + i, dim - i),
-																 HalfLoadTail(b + i, dim - i))));
-	return Avx2HorizontalSum(_mm256_add_ps(s0, s1));
-}
-
-/* a.b, a.a, b.b in one pass */
-__attribute__((target("avx2,fma,f16c")))
-static void
-HalfCosinePartsF16c(const uint16_t *a, const uint16_t *b, int dim,
-					float *ab, float *aa, float *bb)
-{
-	__m256		sab = _mm256_setzero_ps();
-	__m256		saa = _mm256_setzero_ps();
-	__m256		sbb = _mm256_setzero_ps();
-	int			i = 0;
-
-	for (; i + 8 <= dim; i += 8)
-	{
-		__m256		va = HalfLoad8(a + i);
-		__m256		vb = HalfLoad8(b + i);
-
-		sab = _mm256_fmadd_ps(va, vb, sab);
-		saa = _mm256_fmadd_ps(va, va, saa);
-		sbb = _mm256_fmadd_ps(vb, vb, sbb);
-	}
-	if (i < dim)
-	{
-		__m256		va = HalfLoadTail(a + i, dim - i);
-		__m256		vb = HalfLoadTail(b + i, dim - i);
-
-		sab = _mm256_fmadd_ps(va, vb, sab);
-		saa = _mm256_fmadd_ps(va, va, saa);
-		sbb = _mm256_fmadd_ps(vb, vb, sbb);
-	}
-	*ab = Avx2HorizontalSum(sab);
-	*aa = Avx2HorizontalSum(saa);
-	*bb = Avx2HorizontalSum(sbb);
-}
+/* The half kernels: HalfL2SquaredF16c, HalfInnerProductF16c, HalfL1F16c, HalfCosinePartsF16c */
+#define GVT_SUFFIX			F16c
+#define GVT_TARGET			"avx2,fma,f16c"
+#define GVT_VEC				__m256
+#define GVT_WIDTH			8
+#define GVT_ZERO()			_mm256_setzero_ps()
+#define GVT_HALF_LOAD(p)	HalfLoad8(p)
+#define GVT_HALF_TAIL(p, n) HalfLoadTail((p), (n))
+#define GVT_ADD(a, b)		_mm256_add_ps((a), (b))
+#define GVT_SUB(a, b)		_mm256_sub_ps((a), (b))
+#define GVT_FMADD(a, b, c)	_mm256_fmadd_ps((a), (b), (c))
+/* |x| clears the sign bit */
+#define GVT_ABS(x)			_mm256_and_ps(_mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), (x))
+#define GVT_SUM(v)			Avx2HorizontalSum(v)
+#include "distance_tier.h"
 
 /* ----------------------------------------------------------------
  *		avx512 tier
  *
- * The same shape with sixteen floats per register; the tail is a single
- * zero-masked load, which like the AVX2 masked load never touches the
- * masked-off lanes.  There is deliberately no head peel to align the loads:
- * it would make which element lands in which lane, and so the rounding of
- * the sum, depend on where the vector happens to sit in memory, and the
- * same distance must come out bit for bit the same every time (an index
- * build, a scan and a standby must agree).  Only AVX-512F instructions are used (no DQ/BW/VL), so
- * every AVX-512 CPU can run it.
+ * The float kernels are the AVX2 tier's (distance_tier.h) with sixteen
+ * floats per register; the tail is a single zero-masked load.  Only
+ * AVX-512F instructions are used (no DQ/BW/VL), so every AVX-512 CPU can
+ * run them.
  * ----------------------------------------------------------------
  */
 
@@ -661,180 +397,26 @@ Avx512Supported(void)
 /* Mask selecting the first n (1..15) of sixteen lanes. */
 #define AVX512_TAIL_MASK(n) ((__mmask16) ((1u << (n)) - 1))
 
-/* Sum of (a[i] - b[i])^2 with AVX-512F. */
-__attribute__((target("avx512f")))
-static float
-L2SquaredAvx512(const float *a, const float *b, int dim)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	__m512		d0;
-	__m512		d1;
-	__m512		d2;
-	__m512		d3;
-	int			i = 0;
-
-	for (; i + 64 <= dim; i += 64)
-	{
-		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-		d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
-		d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-		s2 = _mm512_fmadd_ps(d2, d2, s2);
-		s3 = _mm512_fmadd_ps(d3, d3, s3);
-	}
-	for (; i + 16 <= dim; i += 16)
-	{
-		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-	}
-	if (i < dim)
-	{
-		__mmask16	mask = AVX512_TAIL_MASK(dim - i);
-
-		d1 = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, a + i),
-						   _mm512_maskz_loadu_ps(mask, b + i));
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-	}
-	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),
-											  _mm512_add_ps(s2, s3)));
-}
-
-/* Sum of a[i] * b[i] with AVX-512F. */
-__attribute__((target("avx512f")))
-static float
-InnerProductAvx512(const float *a, const float *b, int dim)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 64 <= dim; i += 64)
-	{
-		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
-		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
-		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
-	}
-	for (; i + 16 <= dim; i += 16)
-		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-	if (i < dim)
-	{
-		__mmask16	mask = AVX512_TAIL_MASK(dim - i);
-
-		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + i),
-							 _mm512_maskz_loadu_ps(mask, b + i), s1);
-	}
-	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),
-											  _mm512_add_ps(s2, s3)));
-}
-
 /*
- * Sum of |a[i] - b[i]| with AVX-512F; _mm512_abs_ps is an AVX-512F integer
- * AND, unlike _mm512_andnot_ps, which needs AVX-512DQ.
+ * The float kernels: L2SquaredAvx512, InnerProductAvx512, L1Avx512,
+ * CosinePartsAvx512.  _mm512_abs_ps is an AVX-512F integer AND, unlike
+ * _mm512_andnot_ps, which needs AVX-512DQ.
  */
-__attribute__((target("avx512f")))
-static float
-L1Avx512(const float *a, const float *b, int dim)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		s2 = _mm512_setzero_ps();
-	__m512		s3 = _mm512_setzero_ps();
-	__m512		d0;
-	__m512		d1;
-	__m512		d2;
-	__m512		d3;
-	int			i = 0;
-
-	for (; i + 64 <= dim; i += 64)
-	{
-		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-		d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
-		d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
-		s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
-		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
-		s2 = _mm512_add_ps(s2, _mm512_abs_ps(d2));
-		s3 = _mm512_add_ps(s3, _mm512_abs_ps(d3));
-	}
-	for (; i + 16 <= dim; i += 16)
-	{
-		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-		s0 = _mm512_add_ps(s0, _mm512_abs_ps(d0));
-	}
-	if (i < dim)
-	{
-		__mmask16	mask = AVX512_TAIL_MASK(dim - i);
-
-		d1 = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, a + i),
-						   _mm512_maskz_loadu_ps(mask, b + i));
-		s1 = _mm512_add_ps(s1, _mm512_abs_ps(d1));
-	}
-	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),
-											  _mm512_add_ps(s2, s3)));
-}
-
-/* a.b, a.a and b.b in one pass with AVX-512F, two accumulators per sum. */
-__attribute__((target("avx512f")))
-static void
-CosinePartsAvx512(const float *a, const float *b, int dim,
-				  float *ab, float *aa, float *bb)
-{
-	__m512		ab0 = _mm512_setzero_ps();
-	__m512		ab1 = _mm512_setzero_ps();
-	__m512		aa0 = _mm512_setzero_ps();
-	__m512		aa1 = _mm512_setzero_ps();
-	__m512		bb0 = _mm512_setzero_ps();
-	__m512		bb1 = _mm512_setzero_ps();
-	__m512		va;
-	__m512		vb;
-	__m512		wa;
-	__m512		wb;
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		va = _mm512_loadu_ps(a + i);
-		vb = _mm512_loadu_ps(b + i);
-		wa = _mm512_loadu_ps(a + i + 16);
-		wb = _mm512_loadu_ps(b + i + 16);
-		ab0 = _mm512_fmadd_ps(va, vb, ab0);
-		aa0 = _mm512_fmadd_ps(va, va, aa0);
-		bb0 = _mm512_fmadd_ps(vb, vb, bb0);
-		ab1 = _mm512_fmadd_ps(wa, wb, ab1);
-		aa1 = _mm512_fmadd_ps(wa, wa, aa1);
-		bb1 = _mm512_fmadd_ps(wb, wb, bb1);
-	}
-	if (i + 16 <= dim)
-	{
-		va = _mm512_loadu_ps(a + i);
-		vb = _mm512_loadu_ps(b + i);
-		ab0 = _mm512_fmadd_ps(va, vb, ab0);
-		aa0 = _mm512_fmadd_ps(va, va, aa0);
-		bb0 = _mm512_fmadd_ps(vb, vb, bb0);
-		i += 16;
-	}
-	if (i < dim)
-	{
-		__mmask16	mask = AVX512_TAIL_MASK(dim - i);
-
-		wa = _mm512_maskz_loadu_ps(mask, a + i);
-		wb = _mm512_maskz_loadu_ps(mask, b + i);
-		ab1 = _mm512_fmadd_ps(wa, wb, ab1);
-		aa1 = _mm512_fmadd_ps(wa, wa, aa1);
-		bb1 = _mm512_fmadd_ps(wb, wb, bb1);
-	}
-	*ab = _mm512_reduce_add_ps(_mm512_add_ps(ab0, ab1));
-	*aa = _mm512_reduce_add_ps(_mm512_add_ps(aa0, aa1));
-	*bb = _mm512_reduce_add_ps(_mm512_add_ps(bb0, bb1));
-}
+#define GVT_SUFFIX			Avx512
+#define GVT_TARGET			"avx512f"
+#define GVT_VEC				__m512
+#define GVT_WIDTH			16
+#define GVT_ZERO()			_mm512_setzero_ps()
+#define GVT_LOAD(p)			_mm512_loadu_ps(p)
+#define GVT_MASK			__mmask16
+#define GVT_TAIL_MASK(n)	AVX512_TAIL_MASK(n)
+#define GVT_TAIL_LOAD(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define GVT_ADD(a, b)		_mm512_add_ps((a), (b))
+#define GVT_SUB(a, b)		_mm512_sub_ps((a), (b))
+#define GVT_FMADD(a, b, c)	_mm512_fmadd_ps((a), (b), (c))
+#define GVT_ABS(x)			_mm512_abs_ps(x)
+#define GVT_SUM(v)			_mm512_reduce_add_ps(v)
+#include "distance_tier.h"
 
 /* ----------------------------------------------------------------
  *		avx512fp16 tier
@@ -881,130 +463,25 @@ HalfLoadTailFp16(const uint16_t *p, int n)
 	return _mm512_cvtxph_ps(_mm256_castsi256_ph(halves));
 }
 
-/* sum (a-b)^2 */
-__attribute__((target(GV_FP16_TARGET)))
-static float
-HalfL2SquaredFp16(const uint16_t *a, const uint16_t *b, int dim)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	__m512		d;
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		__m512		d0 = _mm512_sub_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i));
-		__m512		d1 = _mm512_sub_ps(HalfLoad16Fp16(a + i + 16), HalfLoad16Fp16(b + i + 16));
-
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-	}
-	if (i + 16 <= dim)
-	{
-		d = _mm512_sub_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i));
-		s0 = _mm512_fmadd_ps(d, d, s0);
-		i += 16;
-	}
-	if (i < dim)
-	{
-		d = _mm512_sub_ps(HalfLoadTailFp16(a + i, dim - i), HalfLoadTailFp16(b + i, dim - i));
-		s1 = _mm512_fmadd_ps(d, d, s1);
-	}
-	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
-
-/* sum a*b */
-__attribute__((target(GV_FP16_TARGET)))
-static float
-HalfInnerProductFp16(const uint16_t *a, const uint16_t *b, int dim)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		s0 = _mm512_fmadd_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i), s0);
-		s1 = _mm512_fmadd_ps(HalfLoad16Fp16(a + i + 16), HalfLoad16Fp16(b + i + 16), s1);
-	}
-	if (i + 16 <= dim)
-	{
-		s0 = _mm512_fmadd_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i), s0);
-		i += 16;
-	}
-	if (i < dim)
-		s1 = _mm512_fmadd_ps(HalfLoadTailFp16(a + i, dim - i),
-							 HalfLoadTailFp16(b + i, dim - i), s1);
-	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
-
-/* sum |a-b|: clear the sign bit (an AVX-512F and on the integer view) */
-__attribute__((target(GV_FP16_TARGET)))
-static inline __m512
-AbsFp16Tier(__m512 x)
-{
-	return _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(x),
-												_mm512_set1_epi32(0x7FFFFFFF)));
-}
-
-__attribute__((target(GV_FP16_TARGET)))
-static float
-HalfL1Fp16(const uint16_t *a, const uint16_t *b, int dim)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= dim; i += 32)
-	{
-		s0 = _mm512_add_ps(s0, AbsFp16Tier(_mm512_sub_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i))));
-		s1 = _mm512_add_ps(s1, AbsFp16Tier(_mm512_sub_ps(HalfLoad16Fp16(a + i + 16),
-														 HalfLoad16Fp16(b + i + 16))));
-	}
-	if (i + 16 <= dim)
-	{
-		s0 = _mm512_add_ps(s0, AbsFp16Tier(_mm512_sub_ps(HalfLoad16Fp16(a + i), HalfLoad16Fp16(b + i))));
-		i += 16;
-	}
-	if (i < dim)
-		s1 = _mm512_add_ps(s1, AbsFp16Tier(_mm512_sub_ps(HalfLoadTailFp16(a + i, dim - i),
-														 HalfLoadTailFp16(b + i, dim - i))));
-	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
-
-/* a.b, a.a, b.b in one pass */
-__attribute__((target(GV_FP16_TARGET)))
-static void
-HalfCosinePartsFp16(const uint16_t *a, const uint16_t *b, int dim,
-					float *ab, float *aa, float *bb)
-{
-	__m512		sab = _mm512_setzero_ps();
-	__m512		saa = _mm512_setzero_ps();
-	__m512		sbb = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 16 <= dim; i += 16)
-	{
-		__m512		va = HalfLoad16Fp16(a + i);
-		__m512		vb = HalfLoad16Fp16(b + i);
-
-		sab = _mm512_fmadd_ps(va, vb, sab);
-		saa = _mm512_fmadd_ps(va, va, saa);
-		sbb = _mm512_fmadd_ps(vb, vb, sbb);
-	}
-	if (i < dim)
-	{
-		__m512		va = HalfLoadTailFp16(a + i, dim - i);
-		__m512		vb = HalfLoadTailFp16(b + i, dim - i);
-
-		sab = _mm512_fmadd_ps(va, vb, sab);
-		saa = _mm512_fmadd_ps(va, va, saa);
-		sbb = _mm512_fmadd_ps(vb, vb, sbb);
-	}
-	*ab = _mm512_reduce_add_ps(sab);
-	*aa = _mm512_reduce_add_ps(saa);
-	*bb = _mm512_reduce_add_ps(sbb);
-}
+/*
+ * The half kernels: HalfL2SquaredFp16, HalfInnerProductFp16, HalfL1Fp16,
+ * HalfCosinePartsFp16.  |x| clears the sign bit with an AVX-512F AND on the
+ * integer view.
+ */
+#define GVT_SUFFIX			Fp16
+#define GVT_TARGET			GV_FP16_TARGET
+#define GVT_VEC				__m512
+#define GVT_WIDTH			16
+#define GVT_ZERO()			_mm512_setzero_ps()
+#define GVT_HALF_LOAD(p)	HalfLoad16Fp16(p)
+#define GVT_HALF_TAIL(p, n) HalfLoadTailFp16((p), (n))
+#define GVT_ADD(a, b)		_mm512_add_ps((a), (b))
+#define GVT_SUB(a, b)		_mm512_sub_ps((a), (b))
+#define GVT_FMADD(a, b, c)	_mm512_fmadd_ps((a), (b), (c))
+#define GVT_ABS(x)			_mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(x), \
+															 _mm512_set1_epi32(0x7FFFFFFF)))
+#define GVT_SUM(v)			_mm512_reduce_add_ps(v)
+#include "distance_tier.h"
 
 #endif							/* GV_HAVE_X86_SIMD */
 
