@@ -4,12 +4,13 @@ concurrent inserts from several sessions, the Python API, the seed example."""
 
 import threading
 import uuid
+import warnings
 
 import psycopg
 import pytest
 
-from gigavector import (DistanceType, GigaVectorError, IndexType, Namespace, NamespaceConfig,
-                        NamespaceManager)
+from gigavector import (DistanceType, GigaVectorError, GigaVectorWarning, IndexType, Namespace,
+                        NamespaceConfig, NamespaceManager)
 from gigavector.database import acting_role
 
 
@@ -63,6 +64,12 @@ def test_create_namespace_makes_schema_role_table_indexes(sql):
                        (f"{name}.vectors",)).fetchall()
     assert idx == [("btree", "int8_ops"), ("gin", "jsonb_path_ops"),
                    ("gv_hnsw", "gvector_cosine_ops")]
+    # the vector index holds metadata as a filter column, as a collection's does
+    keys = conn.execute("SELECT pg_get_indexdef(i.indexrelid, k, false) FROM pg_index i "
+                        "JOIN pg_am a ON a.oid = (SELECT relam FROM pg_class WHERE oid = i.indexrelid), "
+                        "generate_series(1, i.indnkeyatts) k WHERE i.indrelid = %s::regclass "
+                        "AND a.amname = 'gv_hnsw' ORDER BY k", (f"{name}.vectors",)).fetchall()
+    assert keys == [("embedding",), ("metadata",)]
     privs = conn.execute(
         "SELECT has_table_privilege(%(r)s, %(t)s, 'SELECT'), has_table_privilege(%(r)s, %(t)s, "
         "'INSERT'), has_table_privilege(%(r)s, %(t)s, 'TRUNCATE'), "
@@ -201,7 +208,9 @@ def test_quota_holds_under_concurrent_sessions(sql, dsn):
 
 
 def test_namespace_manager_api(dsn):
-    with NamespaceManager(dsn) as mgr:
+    with NamespaceManager(dsn) as mgr, warnings.catch_warnings():
+        # a new namespace's index is current: opening it warns of nothing
+        warnings.simplefilter("error", GigaVectorWarning)
         name = _name("py")
         ns = mgr.create(NamespaceConfig(name, 3, index=IndexType.HNSW,
                                         distance=DistanceType.COSINE, max_vectors=5))

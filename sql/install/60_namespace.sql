@@ -133,9 +133,12 @@ BEGIN
 				   'WITH (toast_tuple_target = 8160)', name, dimension);
 	tbl := format('%I.vectors', name)::regclass;
 	EXECUTE format('CREATE INDEX vectors_metadata_idx ON %s USING gin (metadata jsonb_path_ops)', tbl);
+	-- gv_hnsw and gv_ivfpq hold metadata as a filter column, so that a filtered
+	-- search tests the containment inside the index (as Database collections do)
 	IF index <> 'flat' THEN
-		EXECUTE format('CREATE INDEX %I ON %s USING %I (embedding %I)',
-					   coalesce(index_name, 'vectors_' || index || '_idx'), tbl, 'gv_' || index, opclass);
+		EXECUTE format('CREATE INDEX %I ON %s USING %I (embedding %I%s)',
+					   coalesce(index_name, 'vectors_' || index || '_idx'), tbl, 'gv_' || index, opclass,
+					   CASE WHEN index IN ('hnsw', 'ivfpq') THEN ', metadata' ELSE '' END);
 	END IF;
 	EXECUTE format('CREATE TRIGGER gv_count_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS gv_new_rows '
 				   'FOR EACH STATEMENT EXECUTE FUNCTION gigavector.namespace_count_insert()', tbl);

@@ -671,7 +671,7 @@ extern bool GvHnswBuildParallel(Relation heap, Relation index, IndexInfo *indexI
 								double *reltuples, double *indtuples);
 extern PGDLLEXPORT void GvHnswParallelBuildMain(dsm_segment *seg, shm_toc *toc);
 
-/* gvhnswinsert.c */
+/* hnswinsert.c */
 extern bool gvhnswinsert(Relation index, Datum *values, bool *isnull,
 						 ItemPointer heap_tid, Relation heap,
 						 IndexUniqueCheck checkUnique, bool indexUnchanged,
@@ -696,7 +696,7 @@ extern IndexBulkDeleteResult *gvhnswbulkdelete(IndexVacuumInfo *info,
 extern IndexBulkDeleteResult *gvhnswvacuumcleanup(IndexVacuumInfo *info,
 												  IndexBulkDeleteResult *stats);
 
-/* gvhnswvalidate.c */
+/* hnswvalidate.c */
 extern bool gvhnswvalidate(Oid opclassoid);
 
 #endif							/* HNSW_H */

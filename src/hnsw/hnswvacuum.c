@@ -27,7 +27,7 @@
  *
  * Every page change is a GenericXLog record of one buffer; at most one
  * element page is locked at a time; the metapage is changed under the
- * exclusive update lock (see gvhnswinsert.c).
+ * exclusive update lock (see hnswinsert.c).
  */
 #include "compat.h"
 

@@ -157,43 +157,17 @@ SampleCallback(Relation index pg_attribute_unused(), ItemPointer tid pg_attribut
 }
 
 /*
- * Pass 1 with training_table: the reservoir sample comes from the named
- * table's gvector column (the only one, or the one named), read under a
- * fresh snapshot.  The column must have the indexed column's type and, when
- * both declare them, the same dimensions; every row is checked as it is
- * read.  Returns the table's OID.
+ * The training table's vector column: the one named, or else its only column
+ * of the indexed column's type; with the same type and, when both declare
+ * them, the same dimensions (which an index of undeclared dimensions takes).
  */
-static Oid
-SampleTrainingTable(IvfpqBuildState bs, const char *value)
+static AttrNumber
+TrainingColumn(IvfpqBuildState bs, Relation rel, const char *value, const char *column)
 {
-	Relation	index = bs->index;
-	Form_pg_attribute indexAttr = TupleDescAttr(RelationGetDescr(index), 0);
-	List	   *names;
-	char	   *column;
-	Oid			relid;
-	Relation	rel;
+	Form_pg_attribute indexAttr = TupleDescAttr(RelationGetDescr(bs->index), 0);
 	TupleDesc	desc;
 	AttrNumber	attnum = InvalidAttrNumber;
-	AclResult	aclresult;
-	Snapshot	snapshot;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
 	int			typmod;
-
-	IvfpqParseTrainingTable(value, &names, &column);
-	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
-	rel = table_open(relid, AccessShareLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_MATVIEW)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("training table \"%s\" is not a table or materialized view",
-						RelationGetRelationName(rel)),
-				 errhint("To train on a query, store its result with CREATE TABLE ... AS or CREATE MATERIALIZED VIEW.")));
-	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
-					   RelationGetRelationName(rel));
 
 	desc = RelationGetDescr(rel);
 	for (int i = 0; i < desc->natts; i++)
@@ -250,6 +224,46 @@ SampleTrainingTable(IvfpqBuildState bs, const char *value)
 						NameStr(TupleDescAttr(desc, attnum - 1)->attname), typmod, bs->dim)));
 	if (bs->dim == 0 && typmod > 0)
 		bs->dim = typmod;
+	return attnum;
+}
+
+/*
+ * Pass 1 with training_table: the reservoir sample comes from the named
+ * table's gvector column (the only one, or the one named), read under a
+ * fresh snapshot.  The column must have the indexed column's type and, when
+ * both declare them, the same dimensions; every row is checked as it is
+ * read.  Returns the table's OID.
+ */
+static Oid
+SampleTrainingTable(IvfpqBuildState bs, const char *value)
+{
+	Relation	index = bs->index;
+	List	   *names;
+	char	   *column;
+	Oid			relid;
+	Relation	rel;
+	AttrNumber	attnum;
+	AclResult	aclresult;
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+
+	IvfpqParseTrainingTable(value, &names, &column);
+	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_MATVIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("training table \"%s\" is not a table or materialized view",
+						RelationGetRelationName(rel)),
+				 errhint("To train on a query, store its result with CREATE TABLE ... AS or CREATE MATERIALIZED VIEW.")));
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+
+	attnum = TrainingColumn(bs, rel, value, column);
 
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snapshot, 0, NULL);

@@ -769,6 +769,62 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys pg_attribute_unused(), S
 }
 
 /*
+ * The first gettuple's work: check the ORDER BY, prepare the query and the
+ * filter, and probe the first lists.  Sets so->exhausted when no row can
+ * come back.
+ */
+static void
+StartScan(IndexScanDesc scan)
+{
+	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
+	MemoryContext old;
+	int			dim;
+
+	if (scan->orderByData == NULL || scan->numberOfOrderBys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot scan gv_ivfpq index without order"),
+				 errhint("Use ORDER BY column <-> value with a LIMIT.")));
+	so->started = true;
+	if (scan->orderByData[0].sk_flags & SK_ISNULL)
+	{
+		so->exhausted = true;
+		return;
+	}
+
+	old = MemoryContextSwitchTo(so->scanCtx);
+	so->cache = IvfpqGetCache(scan->indexRelation);
+	if (!GvFilterPrepare(&so->cache->keys, scan->keyData, scan->numberOfKeys,
+						 &so->filter, &so->recheck))
+	{
+		/* no row can match (= NULL, IN (), the vector IS NULL) */
+		MemoryContextSwitchTo(old);
+		so->exhausted = true;
+		return;
+	}
+	so->useFilter = so->filter.n > 0;
+	so->query = IvfpqPrepareValue(so->metric, scan->orderByData[0].sk_argument,
+								  so->cache->dim, so->cache->meta.scale, &dim);
+	so->dim = dim;
+	so->rawQuery = GvMetricDatumToFloats(so->metric, scan->orderByData[0].sk_argument, &dim);
+	so->units = ldexp(1.0, 2 * so->cache->meta.scale);
+
+	/*
+	 * The operator's kernel on the operator's own arguments, for the distance
+	 * memo (gvector.c); gsparsevec's operators have kernels of their own, and
+	 * no memo.
+	 */
+	so->memoise = so->metric->type == GV_TYPE_GVECTOR &&
+		(so->metric->kind == GV_METRIC_L2 || so->metric->kind == GV_METRIC_IP);
+	so->memoKernel = so->metric->kind == GV_METRIC_L2 ? GV_MEMO_L2SQ : GV_MEMO_IP;
+	so->poolCap = 1024;
+	so->pool = palloc_extended(sizeof(CandidateData) * so->poolCap, MCXT_ALLOC_HUGE);
+	StartQuery(scan);
+	ProbeMore(scan);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * amgettuple
  */
 bool
@@ -777,53 +833,7 @@ ivfpqgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
 
 	if (!so->started)
-	{
-		MemoryContext old;
-		int			dim;
-
-		if (scan->orderByData == NULL || scan->numberOfOrderBys == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot scan gv_ivfpq index without order"),
-					 errhint("Use ORDER BY column <-> value with a LIMIT.")));
-		so->started = true;
-		if (scan->orderByData[0].sk_flags & SK_ISNULL)
-		{
-			so->exhausted = true;
-			return false;
-		}
-
-		old = MemoryContextSwitchTo(so->scanCtx);
-		so->cache = IvfpqGetCache(scan->indexRelation);
-		if (!GvFilterPrepare(&so->cache->keys, scan->keyData, scan->numberOfKeys,
-							 &so->filter, &so->recheck))
-		{
-			/* no row can match (= NULL, IN (), the vector IS NULL) */
-			MemoryContextSwitchTo(old);
-			so->exhausted = true;
-			return false;
-		}
-		so->useFilter = so->filter.n > 0;
-		so->query = IvfpqPrepareValue(so->metric, scan->orderByData[0].sk_argument,
-									  so->cache->dim, so->cache->meta.scale, &dim);
-		so->dim = dim;
-		so->rawQuery = GvMetricDatumToFloats(so->metric, scan->orderByData[0].sk_argument, &dim);
-		so->units = ldexp(1.0, 2 * so->cache->meta.scale);
-
-		/*
-		 * the operator's kernel on the operator's own arguments: see
-		 * gvector.c
-		 */
-		/* (gsparsevec's operators have their own kernels: no memo) */
-		so->memoise = so->metric->type == GV_TYPE_GVECTOR &&
-			(so->metric->kind == GV_METRIC_L2 || so->metric->kind == GV_METRIC_IP);
-		so->memoKernel = so->metric->kind == GV_METRIC_L2 ? GV_MEMO_L2SQ : GV_MEMO_IP;
-		so->poolCap = 1024;
-		so->pool = palloc_extended(sizeof(CandidateData) * so->poolCap, MCXT_ALLOC_HUGE);
-		StartQuery(scan);
-		ProbeMore(scan);
-		MemoryContextSwitchTo(old);
-	}
+		StartScan(scan);
 	if (so->exhausted)
 		return false;
 
