@@ -66,7 +66,12 @@ def header_dirs():
         pass
     for h in ("zstd.h", "stdio.h"):
         dirs.append(os.path.join("/usr/include", h))
-    multiarch = "/usr/include/x86_64-linux-gnu"
+    try:
+        triplet = subprocess.run(["gcc", "-print-multiarch"], capture_output=True,
+                                 text=True).stdout.strip()
+    except OSError:
+        triplet = ""
+    multiarch = os.path.join("/usr/include", triplet or "x86_64-linux-gnu")
     for sub in ("bits/types", "bits/stdint-intn.h", "bits/stdint-uintn.h",
                 "bits/pthreadtypes.h", "sys/types.h"):
         dirs.append(os.path.join(multiarch, sub))
