@@ -522,8 +522,15 @@ StartScan(IndexScanDesc scan)
 	GvHnswTidSetAdd(&so->visited, &ep.tid);
 	so->visitedCount++;
 	GvHnswHeapPush(&so->cand, &ep);
-	if (ItemPointerIsValid(&ep.heaptid) &&
-		(so->filter.n == 0 || ElementMatches(scan, &ep.tid)))
+
+	/*
+	 * The entry point is a result unless it is a tombstone or fails the
+	 * filter.  An invalid heap TID does not make it one: an element whose own
+	 * row died keeps the rows of its overflow chain (toastid EXPAND), and a
+	 * scan that skipped it returned none of them.
+	 */
+	if (so->filter.n == 0 && ep.toastid != HNSW_TOASTID_EXPAND ?
+		ItemPointerIsValid(&ep.heaptid) : ElementMatches(scan, &ep.tid))
 		GvHnswHeapPush(&so->discard, &ep);
 }
 
