@@ -20,6 +20,7 @@
 #include "ghalfvec.h"
 #include "gvpage.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "quantize.h"
 #include "utils/builtins.h"
 #include "utils/syscache.h"
@@ -47,6 +48,44 @@ GvHeapFetchValue(GvHeapFetch hf, IndexScanDesc scan, ItemPointer tid, Datum *val
 		return false;
 	*value = slot_getattr(hf->slot, scan->indexRelation->rd_index->indkey.values[0], &isnull);
 	return !isnull;
+}
+
+/*
+ * Called before fetching row i of a batch of n whose heap TIDs are tid0 and
+ * every stride bytes after it: ask the kernel to start reading the pages of
+ * the rows up to GV_HEAP_PREFETCH_ROWS ahead (each page once when the batch
+ * is in TID order) that are not in shared buffers.  Re-ranking reads its
+ * candidates' rows at random; after a restart, or with a table larger than
+ * shared buffers, each fetch waited for its read in turn, and with the reads
+ * started ahead they overlap.  effective_io_concurrency = 0 turns it off, as
+ * it does gv_hnsw's prefetching of graph pages.  Only heap tables: other
+ * table AMs' TIDs need not name blocks.
+ */
+void
+GvHeapFetchPrefetch(GvHeapFetch hf, IndexScanDesc scan, const ItemPointerData *tid0,
+					size_t stride, int i, int n)
+{
+#ifdef USE_PREFETCH
+	if (effective_io_concurrency <= 0 ||
+		scan->heapRelation->rd_rel->relam != HEAP_TABLE_AM_OID)
+		return;
+	if (i == 0)
+	{
+		hf->prefetchNext = 0;
+		hf->prefetchLast = InvalidBlockNumber;
+	}
+	for (; hf->prefetchNext < n && hf->prefetchNext <= i + GV_HEAP_PREFETCH_ROWS;
+		 hf->prefetchNext++)
+	{
+		const ItemPointerData *tid = (const ItemPointerData *)
+		((const char *) tid0 + hf->prefetchNext * stride);
+		BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+
+		if (blkno != hf->prefetchLast)
+			PrefetchBuffer(scan->heapRelation, MAIN_FORKNUM, blkno);
+		hf->prefetchLast = blkno;
+	}
+#endif
 }
 
 /*

@@ -18,12 +18,20 @@ typedef struct GvHeapFetchData
 {
 	struct IndexFetchTableData *fetch;	/* NULL until first used */
 	struct TupleTableSlot *slot;
+	int			prefetchNext;	/* GvHeapFetchPrefetch: the next row of the
+								 * batch to ask for */
+	BlockNumber prefetchLast;	/* and the page last asked for */
 } GvHeapFetchData;
+
+/* How many rows of a batch ahead of the one fetched have their page read */
+#define GV_HEAP_PREFETCH_ROWS	64
 
 typedef GvHeapFetchData *GvHeapFetch;
 
 extern bool GvHeapFetchValue(GvHeapFetch hf, IndexScanDesc scan, ItemPointer tid,
 							 Datum *value);
+extern void GvHeapFetchPrefetch(GvHeapFetch hf, IndexScanDesc scan,
+								const ItemPointerData *tid0, size_t stride, int i, int n);
 extern void GvHeapFetchRelease(GvHeapFetch hf);
 extern Oid	GvHeapToastId(Relation heap, Relation index, ItemPointer tid);
 extern void GvHeapFetchEnd(GvHeapFetch hf);

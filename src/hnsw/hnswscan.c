@@ -573,6 +573,7 @@ ExactDistances(IndexScanDesc scan, GvHnswCandidate *c, int n)
 		Datum		value;
 		float	   *x;
 
+		GvHeapFetchPrefetch(&so->heapFetch, scan, &c[0].heaptid, sizeof(GvHnswCandidate), i, n);
 		if (!GvHeapFetchValue(&so->heapFetch, scan, &c[i].heaptid, &value))
 			continue;
 		old = MemoryContextSwitchTo(so->rowCtx);	/* the detoasted row */

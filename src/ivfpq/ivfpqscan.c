@@ -557,6 +557,7 @@ RerankBatch(IndexScanDesc scan, int want)
 		double		exact;
 
 		CHECK_FOR_INTERRUPTS();
+		GvHeapFetchPrefetch(&so->heapFetch, scan, &next[0].tid, sizeof(CandidateData), i, take);
 		if (!GvHeapFetchValue(&so->heapFetch, scan, &next[i].tid, &value))
 			continue;			/* not visible to us: the executor would skip
 								 * it too */

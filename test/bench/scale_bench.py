@@ -21,6 +21,10 @@ seconds, the build backend's peak private memory (RssAnon, sampled from
 ef_search / probes from one connection, and q/s at recall 0.95 and 0.99
 (interpolated on the sweep's curve).  --cold also restarts the server (and
 drops the OS page cache when allowed) and times the first queries.
+--cold-eic 0,1 --cold-rounds 3 does that with prefetching off and on, three
+rounds in alternating order (effective_io_concurrency turns off both the
+graph-page prefetching of gv_hnsw and the heap-row prefetching of the
+re-ranking scans).
 
     bash test/bench/run scale_bench.py --n 60k,250k --ams all
     test/bench/scale_bench.py --n 1m --pairs hnsw --mwm 2GB --workers 0
@@ -421,23 +425,35 @@ def run_sweep(args, cluster: Cluster, gt, n: int, name: str, label: str = "") ->
             for r in res]
 
 
-def cold_runs(args, cluster: Cluster, gt, n: int, name: str, target_config: str) -> dict:
+def cold_runs(args, cluster: Cluster, gt, n: int, name: str, target_config: str) -> List[dict]:
     """The first args.cold queries after a restart (and a dropped OS cache),
-    then the same queries again warm, at one configuration."""
+    then the same queries again warm, at one configuration: once for each
+    --cold-eic value (effective_io_concurrency; none: the server's), in
+    --cold-rounds rounds whose order alternates, so that an A/B of
+    prefetching is one binary on one machine."""
     e = ENTRIES[name]
     configs = dict(e["configs"](EF_SEARCH if e["pair"] == "hnsw" else IVF_PROBES))
-    settings = ["SET enable_seqscan = off"] + list(configs[target_config])
-    cluster.restart()
-    dropped = drop_os_cache()
-    out = {}
-    for phase in ("cold", "warm"):
-        r = sweep(cluster.dsn, table_name(n, e["type"]), "emb", "<->", K, [(target_config, settings)],
-                  gt.dataset.queries, gt, e["type"], nqueries=args.cold, name=name, warmup=0)[0]
-        out[phase] = r.qps
-    row = dict(n=n, name=name, config=target_config, queries=args.cold, cold_qps=out["cold"],
-               warm_qps=out["warm"], os_cache_dropped=dropped)
-    log(f"{name} N={n_label(n)} {target_config}: cold {out['cold']:.0f} q/s, warm {out['warm']:.0f} q/s")
-    return row
+    eics: List[Optional[int]] = [int(x) for x in args.cold_eic.split(",")] if args.cold_eic else [None]
+    rows = []
+    for rnd in range(1, args.cold_rounds + 1):
+        for eic in (eics if rnd % 2 else eics[::-1]):
+            settings = ["SET enable_seqscan = off"] + list(configs[target_config])
+            if eic is not None:
+                settings.append(f"SET effective_io_concurrency = {eic}")
+            cluster.restart()
+            dropped = drop_os_cache()
+            out = {}
+            for phase in ("cold", "warm"):
+                r = sweep(cluster.dsn, table_name(n, e["type"]), "emb", "<->", K, [(target_config, settings)],
+                          gt.dataset.queries, gt, e["type"], nqueries=args.cold, name=name, warmup=0)[0]
+                out[phase] = r.qps
+            rows.append(dict(n=n, name=name, config=target_config, queries=args.cold,
+                             eic="" if eic is None else eic, round=rnd, cold_qps=out["cold"],
+                             warm_qps=out["warm"], os_cache_dropped=dropped))
+            log(f"{name} N={n_label(n)} {target_config} effective_io_concurrency "
+                f"{'default' if eic is None else eic}, round {rnd}: cold {out['cold']:.0f} q/s, "
+                f"warm {out['warm']:.0f} q/s")
+    return rows
 
 
 def best_config_for(rows: Sequence[dict], target: float) -> Optional[str]:
@@ -539,6 +555,11 @@ def parse_args(argv=None):
     p.add_argument("--cold", type=int, default=0,
                    help="also time the first COLD queries after a restart, then again warm, at "
                         "the fastest configuration that reaches recall 0.95 (0: skip)")
+    p.add_argument("--cold-eic", default="",
+                   help="effective_io_concurrency values for the cold runs, comma-separated "
+                        "(e.g. 0,1: prefetching off and on; default: the server's)")
+    p.add_argument("--cold-rounds", type=int, default=1,
+                   help="cold runs of each --cold-eic value, in alternating order")
     p.add_argument("--shared-buffers", default="1GB")
     p.add_argument("--cluster-dir", default=None,
                    help="keep the cluster (and its loaded tables) in this directory for later runs")
@@ -615,7 +636,8 @@ def main(argv=None) -> int:
                 if args.cold:
                     cfg = best_config_for(rows, 0.95)
                     if cfg:
-                        out.append("cold.csv", cold_runs(args, cluster, gt, n, name, cfg))
+                        for row in cold_runs(args, cluster, gt, n, name, cfg):
+                            out.append("cold.csv", row)
                 conn = psycopg.connect(cluster.dsn, autocommit=True)  # after a restart
                 conn.execute(sql.SQL("DROP INDEX {}").format(dsmod.ident(last["index"])))
             for spec in args.extra_build:
@@ -632,6 +654,7 @@ def main(argv=None) -> int:
         cold = out.read("cold.csv")
         if cold:
             text += ["", format_table(cold, [("n", "N", ""), ("name", "index", ""), ("config", "config", ""),
+                                             ("eic", "effective_io_concurrency", ""), ("round", "round", ""),
                                              ("cold_qps", "cold q/s", ""), ("warm_qps", "warm q/s", "")])]
         text += ["", f"total {time.perf_counter() - t_run:.0f} s; results in {outdir}"]
         print("\n".join(text))
