@@ -20,8 +20,8 @@
 #include "ghalfvec.h"
 #include "gvpage.h"
 #include "miscadmin.h"
-#include "storage/bufmgr.h"
 #include "quantize.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 
@@ -49,6 +49,9 @@ GvHeapFetchValue(GvHeapFetch hf, IndexScanDesc scan, ItemPointer tid, Datum *val
 	*value = slot_getattr(hf->slot, scan->indexRelation->rd_index->indkey.values[0], &isnull);
 	return !isnull;
 }
+
+/* How many rows of a batch ahead of the one fetched have their page read */
+#define GV_HEAP_PREFETCH_ROWS	64
 
 /*
  * Called before fetching row i of a batch of n whose heap TIDs are tid0 and

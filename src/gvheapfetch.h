@@ -23,9 +23,6 @@ typedef struct GvHeapFetchData
 	BlockNumber prefetchLast;	/* and the page last asked for */
 } GvHeapFetchData;
 
-/* How many rows of a batch ahead of the one fetched have their page read */
-#define GV_HEAP_PREFETCH_ROWS	64
-
 typedef GvHeapFetchData *GvHeapFetch;
 
 extern bool GvHeapFetchValue(GvHeapFetch hf, IndexScanDesc scan, ItemPointer tid,

@@ -524,13 +524,11 @@ StartScan(IndexScanDesc scan)
 	GvHnswHeapPush(&so->cand, &ep);
 
 	/*
-	 * The entry point is a result unless it is a tombstone or fails the
-	 * filter.  An invalid heap TID does not make it one: an element whose own
-	 * row died keeps the rows of its overflow chain (toastid EXPAND), and a
-	 * scan that skipped it returned none of them.
+	 * The entry point is a result unless its flags make it a tombstone or it
+	 * fails the filter.  Not its heap TID: an element whose own row died has
+	 * none but keeps the rows of its overflow chain.
 	 */
-	if (so->filter.n == 0 && ep.toastid != HNSW_TOASTID_EXPAND ?
-		ItemPointerIsValid(&ep.heaptid) : ElementMatches(scan, &ep.tid))
+	if (ElementMatches(scan, &ep.tid))
 		GvHnswHeapPush(&so->discard, &ep);
 }
 
