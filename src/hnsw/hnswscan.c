@@ -791,9 +791,18 @@ SearchBatch(IndexScanDesc scan, int ef)
 							  &so->visitedCount, stepEnd);
 		if (so->visitedCount >= bound)
 			return true;
-		if (so->visitedCount < stepEnd || so->filter.n == 0)
-			return false;		/* the search finished, or nothing to project */
-		/* matches per visit so far in this batch, projected to a full batch */
+		if (so->visitedCount < stepEnd)
+			return false;		/* the search finished */
+
+		/*
+		 * The step ended, not the search: go on.  (Without a filter this
+		 * returned here, so every unfiltered search stopped after one step,
+		 * 2,000 visits: at 1M rows recall@10 stayed at 0.9985 from ef_search
+		 * 200 up.)  With a filter, first project the matches per visit so far
+		 * in this batch to a full batch.
+		 */
+		if (so->filter.n == 0)
+			continue;
 		rate = (so->result.count + 1.0) / (double) (so->visitedCount - start);
 		if (so->result.count < ef &&
 			so->visitedCount + (ef - so->result.count) / rate > (double) bound)

@@ -63,7 +63,8 @@ from psycopg import sql  # noqa: E402
 
 from gvbench import dataset as dsmod  # noqa: E402
 from gvbench import groundtruth, plot  # noqa: E402
-from gvbench.sweep import format_table, sweep  # noqa: E402
+from gvbench.dataset import vector_text  # noqa: E402
+from gvbench.sweep import format_table, query_statement, run_config, sweep  # noqa: E402
 from bench import server_cpu_s  # noqa: E402
 
 # The issue asks for "the 17 offsets with |dx| + |dy| <= 2", about 1.02M
@@ -99,16 +100,24 @@ ENTRIES = {
     # ivfflat's 512-byte vectors
     "gv_ivfpq": dict(pair="ivf", type="gvector", am="gv_ivfpq", opclass="gvector_l2_ops",
                      with_=lambda n: f"lists = {ivf_lists(n)}, subquantizers = 16, bits = 8",
-                     configs=lambda pr: [(f"probes={p} rerank={r}",
+                     configs=lambda pr: [(f"probes={p} rerank={r}" + (f" max_probes={c}" if c else ""),
                                           [f"SET gigavector.ivfpq_probes = {p}",
-                                           f"SET gigavector.ivfpq_rerank = {r}"]) for p, r in pr]),
+                                           f"SET gigavector.ivfpq_rerank = {r}",
+                                           f"SET gigavector.ivfpq_max_probes = {c or 256}"])
+                                         for p, r, c in pr]),
     "ivfflat": dict(pair="ivf", type="vector", am="ivfflat", opclass="vector_l2_ops",
                     with_=lambda n: f"lists = {ivf_lists(n)}",
                     configs=lambda pr: [(f"probes={p}", [f"SET ivfflat.probes = {p}"])
-                                        for p in sorted({p for p, _ in pr})]),
+                                        for p in sorted({p for p, _, _ in pr})]),
 }
 PEER_OF = {"gv_hnsw": "hnsw", "gv_ivfpq": "ivfflat"}
-IVF_PROBES = ((1, 10), (2, 10), (4, 20), (8, 20), (16, 40), (32, 40), (64, 100))
+# (probes, rerank, max_probes): gv_ivfpq's scan starts from probes lists
+# and probes more while its bounds say a nearer row may be in them (None:
+# up to the default 256); max_probes = probes fixes the lists, as ivfflat's
+# probes does.  ivfflat runs every probes value of the list.
+IVF_PROBES = ((1, 10, None), (2, 10, None), (4, 20, None), (8, 20, None), (16, 40, None),
+              (32, 40, None), (64, 100, None),
+              (4, 20, 4), (6, 20, 6), (8, 20, 8), (12, 20, 12), (16, 40, 16), (32, 40, 32))
 
 
 def log(msg: str) -> None:
@@ -412,11 +421,30 @@ class Out:
             return list(csv.DictReader(f))
 
 
+def prewarm(args, cluster: Cluster, gt, n: int, name: str, settings: Sequence[str]) -> None:
+    """Bring the index and table into the caches, as a server that has been
+    answering queries has them: --prewarm queries that the sweep does not
+    time (the test images after the timed ones), at the sweep's middle
+    setting.  Without it the sweep's first setting ran on a cold cache and
+    its q/s was a mix of cold and warm (gv_hnsw at 1M: 314 q/s at ef_search
+    10, 631 at 20)."""
+    if args.prewarm <= 0:
+        return
+    e = ENTRIES[name]
+    queries = gt.dataset.queries[args.queries:args.queries + args.prewarm]
+    t0 = time.perf_counter()
+    run_config(cluster.dsn, query_statement(table_name(n, e["type"]), "emb", "<->", e["type"], K),
+               [vector_text(q) for q in queries], None, K, settings, warmup=0)
+    log(f"{name} N={n_label(n)}: prewarmed with {len(queries)} queries in "
+        f"{time.perf_counter() - t0:.1f} s")
+
+
 def run_sweep(args, cluster: Cluster, gt, n: int, name: str, label: str = "") -> List[dict]:
     e = ENTRIES[name]
     ef = EF_SEARCH[:4] if args.quick else EF_SEARCH
-    configs = e["configs"](ef if e["pair"] == "hnsw" else IVF_PROBES[:4] if args.quick else IVF_PROBES)
+    configs = e["configs"](ef if e["pair"] == "hnsw" else IVF_PROBES[:4] + IVF_PROBES[7:9] if args.quick else IVF_PROBES)
     configs = [(c, ["SET enable_seqscan = off"] + s) for c, s in configs]
+    prewarm(args, cluster, gt, n, name, configs[len(configs) // 2][1])
     res = sweep(cluster.dsn, table_name(n, e["type"]), "emb", "<->", K, configs, gt.dataset.queries,
                 gt, e["type"], nqueries=args.queries, name=name, warmup=args.warmup)
     return [dict(n=n, name=name, phase=label or "warm", config=r.config, qps=r.qps, recall=r.recall,
@@ -551,7 +579,9 @@ def parse_args(argv=None):
                    help="AM:N:MWM:WORKERS, a further build measured only for its time and memory "
                         "(e.g. gv_hnsw:1m:256MB:0); repeatable")
     p.add_argument("--queries", type=int, default=1000, help="queries per sweep configuration")
-    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=20, help="untimed queries before each setting")
+    p.add_argument("--prewarm", type=int, default=1000,
+                   help="untimed queries (not the timed ones) before each index's sweep")
     p.add_argument("--cold", type=int, default=0,
                    help="also time the first COLD queries after a restart, then again warm, at "
                         "the fastest configuration that reaches recall 0.95 (0: skip)")

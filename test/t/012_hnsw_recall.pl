@@ -41,6 +41,26 @@ note "filtered recall\@10: $frecall";
 is($rows, 10, 'every filtered query returns k = 10 rows');
 cmp_ok($frecall, '>=', 0.95, 'filtered recall@10 >= 0.95');
 
+# A wide search goes on past its first step of 2,000 visits.  Unfiltered
+# searches stopped there whatever ef_search was (at 1M rows recall@10 stayed
+# at 0.9985 from ef_search 200 up); ef_search 1000 on 10,000 rows visits
+# more.  And a wider search is never worse than a narrower one.
+my ($vout, $verr) = ('', '');
+$node->psql('postgres', q{SET gigavector.hnsw_ef_search = 1000; SET client_min_messages = debug1;
+	SELECT id FROM items ORDER BY emb <-> (SELECT emb FROM queries ORDER BY id LIMIT 1) LIMIT 10},
+	stdout => \$vout, stderr => \$verr, on_error_die => 1);
+my ($visits) = $verr =~ /gv_hnsw scan: .* (\d+) graph visits/;
+note "graph visits at ef_search 1000: " . ($visits // 'none');
+cmp_ok($visits // 0, '>', 2100, 'an unfiltered search at ef_search 1000 goes past 2,000 visits');
+my $wide = $node->safe_psql('postgres', q{
+	SET gigavector.hnsw_ef_search = 400;
+	SELECT round(count(*) / (10.0 * (SELECT count(*) FROM queries)), 4) FROM queries q,
+		LATERAL (SELECT id FROM items ORDER BY emb <-> q.emb LIMIT 10) x
+		WHERE x.id IN (SELECT id FROM gt WHERE gt.qid = q.id)});
+note "recall\@10 at ef_search 400: $wide";
+cmp_ok($wide, '>=', $recall, 'recall@10 at ef_search 400 is at least that at 40');
+cmp_ok($wide, '>=', 0.995, 'recall@10 at ef_search 400 is at least 0.995');
+
 my ($elements, $unreachable) = split /\|/, $node->safe_psql('postgres',
 	q{SELECT elements, unreachable FROM gigavector.hnsw_verify('items_emb')});
 is($elements, 10000, 'hnsw_verify: every row is an element');
