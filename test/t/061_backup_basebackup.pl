@@ -114,7 +114,15 @@ for my $name (sort keys %backups)
 	my ($elements, $unreachable) = split /\|/, $copy->safe_psql('postgres',
 		'SELECT elements, unreachable FROM gigavector.hnsw_verify(\'h_idx\')');
 	ok($elements >= $n && $elements <= $n + 1, "$name: hnsw_verify counts $elements elements for $n rows");
-	is($unreachable, 0, "$name: every gv_hnsw element is reachable");
+	# An insert in flight at the backup's end may have written its element
+	# but not yet the links to it (its row never committed): that one
+	# element, and no other, may be unreachable until VACUUM frees it.
+	ok($unreachable <= $elements - $n,
+		"$name: no gv_hnsw element is unreachable but an unfinished insert's ($unreachable)");
+	$copy->safe_psql('postgres', 'VACUUM h');
+	is($copy->safe_psql('postgres',
+		q{SELECT elements || ' ' || unreachable FROM gigavector.hnsw_verify('h_idx')}),
+		"$n 0", "$name: after VACUUM every gv_hnsw element is a row's, and reachable");
 	my ($trained, $entries) = split /\|/, $copy->safe_psql('postgres',
 		'SELECT trained, entries FROM gigavector.ivfpq_info(\'iv_idx\')');
 	ok($trained eq 't' && $entries >= $n && $entries <= $n + 1, "$name: ivfpq_info: trained, $entries entries");
