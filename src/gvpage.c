@@ -77,16 +77,43 @@ GvNewBuffer(Relation index, ForkNumber fork)
 }
 
 /*
+ * Add item to a chain page if it fits: as a line-pointer item, or packed,
+ * copied to pd_lower (an array of same-sized entries, read by position).
+ */
+static bool
+ChainPageAdd(Relation index, Page page, Item item, Size size, bool packed)
+{
+	PageHeader	header = (PageHeader) page;
+
+	if (packed)
+	{
+		if (header->pd_upper - header->pd_lower < size)
+			return false;
+		memcpy((char *) page + header->pd_lower, item, size);
+		header->pd_lower += size;
+		return true;
+	}
+	if (PageGetFreeSpace(page) < MAXALIGN(size))
+		return false;
+	if (PageAddItem(page, item, size, InvalidOffsetNumber, false, false) ==
+		InvalidOffsetNumber)
+		elog(ERROR, "failed to add item to index \"%s\"",
+			 RelationGetRelationName(index));
+	return true;
+}
+
+/*
  * Append item to the chain whose last page is believed to be blkno.  The
  * belief may be stale (the tail pointer is updated after the chain grows):
  * we follow nextblkno to the real end.  If the last page is full, chain a
  * new page (page_id, flags) holding the item and let setTail record it on
  * page tailPtrBlkno.  Lock order: chain page, new page, tail-pointer page;
  * nothing locks them the other way round.  Returns the item's block.
+ * packed: the chain's pages hold items as an array (ChainPageAdd).
  */
 BlockNumber
 GvChainAppend(Relation index, BlockNumber blkno, uint16 page_id, uint16 flags,
-			  Item item, Size size, BlockNumber tailPtrBlkno,
+			  Item item, Size size, bool packed, BlockNumber tailPtrBlkno,
 			  GvChainSetTail setTail, void *arg)
 {
 	GenericXLogState *state;
@@ -112,12 +139,8 @@ GvChainAppend(Relation index, BlockNumber blkno, uint16 page_id, uint16 flags,
 
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
-	if (PageGetFreeSpace(page) >= MAXALIGN(size))
+	if (ChainPageAdd(index, page, item, size, packed))
 	{
-		if (PageAddItem(page, item, size, InvalidOffsetNumber, false, false) ==
-			InvalidOffsetNumber)
-			elog(ERROR, "failed to add item to index \"%s\"",
-				 RelationGetRelationName(index));
 		GenericXLogFinish(state);
 		UnlockReleaseBuffer(buf);
 		return blkno;
@@ -128,8 +151,7 @@ GvChainAppend(Relation index, BlockNumber blkno, uint16 page_id, uint16 flags,
 	ptrbuf = ReadBuffer(index, tailPtrBlkno);
 	LockBuffer(ptrbuf, BUFFER_LOCK_EXCLUSIVE);
 	newpage = GvXLogRegisterNew(state, newbuf, page_id, flags);
-	if (PageAddItem(newpage, item, size, InvalidOffsetNumber, false, false) ==
-		InvalidOffsetNumber)
+	if (!ChainPageAdd(index, newpage, item, size, packed))
 		elog(ERROR, "failed to add item to index \"%s\"",
 			 RelationGetRelationName(index));
 	GvPageGetOpaque(page)->nextblkno = newblkno;
@@ -139,6 +161,42 @@ GvChainAppend(Relation index, BlockNumber blkno, uint16 page_id, uint16 flags,
 	UnlockReleaseBuffer(newbuf);
 	UnlockReleaseBuffer(buf);
 	return newblkno;
+}
+
+/*
+ * Start a chain that has no page yet with a new page holding item, unless
+ * someone started it meanwhile (isStarted, asked under the exclusive lock
+ * of page ptrBlkno, which points to the chain): then return false and let
+ * the caller append as usual.  setHead records the new page as the chain's
+ * first and last, in the same WAL record.  Lock order: pointer page, new
+ * page.
+ */
+bool
+GvChainStart(Relation index, BlockNumber ptrBlkno, uint16 page_id, uint16 flags,
+			 Item item, Size size, bool packed, GvChainIsStarted isStarted,
+			 GvChainSetTail setHead, void *arg)
+{
+	Buffer		ptrbuf = ReadBuffer(index, ptrBlkno);
+	bool		started = false;
+
+	LockBuffer(ptrbuf, BUFFER_LOCK_EXCLUSIVE);
+	GvCheckPage(index, BufferGetPage(ptrbuf), ptrBlkno, page_id);
+	if (!isStarted(BufferGetPage(ptrbuf), arg))
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		Buffer		buf = GvNewBuffer(index, MAIN_FORKNUM);
+		Page		page = GvXLogRegisterNew(state, buf, page_id, flags);
+
+		if (!ChainPageAdd(index, page, item, size, packed))
+			elog(ERROR, "failed to add item to index \"%s\"",
+				 RelationGetRelationName(index));
+		setHead(GenericXLogRegisterBuffer(state, ptrbuf, 0), BufferGetBlockNumber(buf), arg);
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+		started = true;
+	}
+	UnlockReleaseBuffer(ptrbuf);
+	return started;
 }
 
 /* Copy chunk bytes (at most GV_BLOB_PER_PAGE) of a blob into a fresh page. */

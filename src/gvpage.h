@@ -70,17 +70,22 @@ extern Relation GvOpenIndexToCheck(Oid indexoid, const char *amname);
 
 /*
  * Chains of pages linked by nextblkno, appended to at the end (gv_ivfpq's
- * lists, gv_hnsw's key directory).  When the last page is full a new page
+ * lists, whose entries are packed, gv_hnsw's key directory, items).  When the last page is full a new page
  * is chained after it, and the caller's GvChainSetTail records the new
  * last page on the page that remembers it (a directory page, a metapage),
  * in the same WAL record.
  */
 typedef void (*GvChainSetTail) (Page tailPtrPage, BlockNumber newTail, void *arg);
+typedef bool (*GvChainIsStarted) (Page ptrPage, void *arg);
 
 extern BlockNumber GvChainAppend(Relation index, BlockNumber blkno, uint16 page_id,
-								 uint16 flags, Item item, Size size,
+								 uint16 flags, Item item, Size size, bool packed,
 								 BlockNumber tailPtrBlkno, GvChainSetTail setTail,
 								 void *arg);
+extern bool GvChainStart(Relation index, BlockNumber ptrBlkno, uint16 page_id,
+						 uint16 flags, Item item, Size size, bool packed,
+						 GvChainIsStarted isStarted, GvChainSetTail setHead,
+						 void *arg);
 
 /*
  * Blobs: a build's read-only arrays (IVFPQ centroids and codebooks, HNSW's

@@ -145,37 +145,18 @@ SetKeyDirTail(Page metapage, BlockNumber newTail, void *arg pg_attribute_unused(
 	GvHnswPageGetMeta(metapage)->keyDirTail = newTail;
 }
 
-/*
- * Start the chain with a page holding entry.  Returns false if someone
- * else started it meanwhile (then append as usual).
- */
+/* Whether the chain has a page (GvChainStart) */
 static bool
-StartChain(Relation index, GvHnswKeyEntry entry, Size size)
+KeyDirStarted(Page metapage, void *arg pg_attribute_unused())
 {
-	Buffer		metabuf = ReadBuffer(index, GV_METAPAGE_BLKNO);
-	GvHnswMetaPage meta;
-	bool		started = false;
+	return GvHnswPageGetMeta(metapage)->keyDirHead != InvalidBlockNumber;
+}
 
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	meta = GvHnswPageGetMeta(BufferGetPage(metabuf));
-	if (meta->keyDirHead == InvalidBlockNumber)
-	{
-		GenericXLogState *state = GenericXLogStart(index);
-		Buffer		buf = GvNewBuffer(index, MAIN_FORKNUM);
-		Page		page = GvXLogRegisterNew(state, buf, GV_PAGE_ID_HNSW, HNSW_PAGE_KEYS);
-
-		meta = GvHnswPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
-		if (PageAddItem(page, (Item) entry, size, InvalidOffsetNumber,
-						false, false) == InvalidOffsetNumber)
-			elog(ERROR, "failed to add key directory entry to \"%s\"",
-				 RelationGetRelationName(index));
-		meta->keyDirHead = meta->keyDirTail = BufferGetBlockNumber(buf);
-		GenericXLogFinish(state);
-		UnlockReleaseBuffer(buf);
-		started = true;
-	}
-	UnlockReleaseBuffer(metabuf);
-	return started;
+static void
+SetKeyDirHead(Page metapage, BlockNumber head, void *arg pg_attribute_unused())
+{
+	GvHnswPageGetMeta(metapage)->keyDirHead = head;
+	GvHnswPageGetMeta(metapage)->keyDirTail = head;
 }
 
 /*
@@ -196,13 +177,14 @@ GvHnswKeyDirAppend(Relation index, GvHnswInfo info, ItemPointer element,
 	GvHnswReadMeta(index, &meta);
 	if (meta.keyDirHead == InvalidBlockNumber)
 	{
-		if (StartChain(index, entry, size))
+		if (GvChainStart(index, GV_METAPAGE_BLKNO, GV_PAGE_ID_HNSW, HNSW_PAGE_KEYS,
+						 (Item) entry, size, false, KeyDirStarted, SetKeyDirHead, NULL))
 			return;
 		GvHnswReadMeta(index, &meta);
 	}
 	if (meta.keyDirHead != GV_METAPAGE_BLKNO)
 		GvChainAppend(index, meta.keyDirTail, GV_PAGE_ID_HNSW, HNSW_PAGE_KEYS,
-					  (Item) entry, size, GV_METAPAGE_BLKNO, SetKeyDirTail, NULL);
+					  (Item) entry, size, false, GV_METAPAGE_BLKNO, SetKeyDirTail, NULL);
 }
 
 /* ---------------------------------------------------------------------------

@@ -5,10 +5,10 @@
  *	  list centroid, searched by asymmetric distance and re-ranked with exact
  *	  distances from the heap.
  *
- * The index stores codes, never vectors: an entry is the heap TID, one
- * float (the squared norm of the reconstructed vector, for L2) and one byte
- * per subquantizer.  See README in this directory for the page layout,
- * locking and WAL.
+ * The index stores codes, never vectors: an entry is the heap TID and one
+ * byte per subquantizer (then the filter columns' codes), packed without
+ * padding or line pointers.  See README in this directory for the page
+ * layout, locking and WAL.
  */
 #ifndef IVFPQ_H
 #define IVFPQ_H
@@ -18,6 +18,7 @@
 #include "access/reloptions.h"
 #include "common/pg_prng.h"
 #include "nodes/execnodes.h"
+#include "storage/bufpage.h"
 #include "storage/itemptr.h"
 #include "utils/relcache.h"
 
@@ -25,9 +26,9 @@
 #include "gvpage.h"
 
 #define IVFPQ_MAGIC			0x47564950	/* "GVIP" */
-#define IVFPQ_VERSION		3	/* 3: entries may carry filter column codes;
-								 * version 2 (no filter columns, the same
-								 * layout) is read as 3, version 1 as scale 0 */
+#define IVFPQ_VERSION		4	/* 4: packed entries, lists sharing the
+								 * build's segment pages; earlier versions are
+								 * refused with a REINDEX hint */
 
 /* Reloptions: default, min, max; 0 means "derive from the data" */
 #define IVFPQ_DEFAULT_LISTS			0
@@ -65,7 +66,8 @@
 #define IVFPQ_PAGE_META			1
 #define IVFPQ_PAGE_BLOB			2	/* centroids and codebooks, as a stream */
 #define IVFPQ_PAGE_DIRECTORY	3	/* the list directory */
-#define IVFPQ_PAGE_LIST			4	/* entries of one list */
+#define IVFPQ_PAGE_LIST			4	/* entries inserted into one list */
+#define IVFPQ_PAGE_SEGMENT		5	/* the build's entries, every list's */
 
 /* Build phases for pg_stat_progress_create_index */
 #define PROGRESS_IVFPQ_PHASE_SAMPLE		2
@@ -103,15 +105,24 @@ typedef struct IvfpqMetaPageData
 	int64		buildTime;		/* identifies the build, for caches */
 	int32		scale;			/* index space = 2^scale * the metric's space
 								 * (IvfpqScaleExponent) */
+	BlockNumber segmentStart;	/* first segment page (the build's entries) */
+	uint32		segmentPages;
 } IvfpqMetaPageData;
 
 typedef IvfpqMetaPageData *IvfpqMetaPage;
 
-/* One list in the directory. */
+/*
+ * One list in the directory: the build's entries of the list, a run of the
+ * segment (entries segmentFirst .. segmentFirst + segmentCount - 1 of the
+ * segment pages, taken as one array), then the chain of pages that inserts
+ * have added (none until the list's first insert).
+ */
 typedef struct IvfpqListData
 {
-	BlockNumber startPage;		/* first page of the list's chain */
-	BlockNumber insertPage;		/* last page, where inserts go */
+	uint32		segmentFirst;
+	uint32		segmentCount;
+	BlockNumber startPage;		/* first page of the insert chain, or invalid */
+	BlockNumber insertPage;		/* its last page, where inserts go */
 } IvfpqListData;
 
 typedef IvfpqListData *IvfpqList;
@@ -120,23 +131,51 @@ typedef IvfpqListData *IvfpqList;
 	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(GvPageOpaqueData))) / sizeof(IvfpqListData))
 
 /*
- * An entry of a list: heap TID, reconstruction norm, m PQ codes, then the
- * filter columns' codes (gvfilter.h: keyBytes, read with memcpy).
+ * An entry of a list, packed (no alignment, read with memcpy): heap TID
+ * (6 bytes; an invalid one is an entry VACUUM removed from a segment
+ * page), keyNulls (1 byte, only with filter columns: bit k set when filter
+ * column k is NULL), m PQ codes, then the filter columns' codes
+ * (gvfilter.h: keyBytes).  Every entry of an index has the same size;
+ * pages hold them as an array from PageGetContents to pd_lower.
  */
-typedef struct IvfpqEntryData
+typedef char *IvfpqEntry;
+
+typedef struct IvfpqEntryLayout
 {
-	ItemPointerData heaptid;
-	uint8		keyNulls;		/* bit k: filter column k is NULL */
-	uint8		unused;
-	float		norm;			/* ||c + r^||^2 under L2; 0 otherwise */
-	uint8		codes[FLEXIBLE_ARRAY_MEMBER];
-} IvfpqEntryData;
+	Size		size;			/* bytes an entry */
+	Size		codesOffset;	/* after the TID and keyNulls */
+	Size		keysOffset;		/* after the codes */
+	bool		hasKeyNulls;
+	int			perPage;		/* entries a page holds */
+} IvfpqEntryLayout;
 
-typedef IvfpqEntryData *IvfpqEntry;
+#define IVFPQ_PAGE_SPACE \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(GvPageOpaqueData)))
 
-#define IVFPQ_ENTRY_SIZE(m, keyBytes) \
-	(offsetof(IvfpqEntryData, codes) + (m) + (keyBytes))
-#define IvfpqEntryKeys(entry, m)	((char *) (entry)->codes + (m))
+static inline void
+IvfpqEntryGetTid(const char *entry, ItemPointer tid)
+{
+	memcpy(tid, entry, sizeof(ItemPointerData));
+}
+
+static inline uint8
+IvfpqEntryKeyNulls(const IvfpqEntryLayout *layout, const char *entry)
+{
+	return layout->hasKeyNulls ? (uint8) entry[sizeof(ItemPointerData)] : 0;
+}
+
+/* Entries on an entry page (segment or list) */
+static inline int
+IvfpqPageEntryCount(Page page, Size entrySize)
+{
+	return (((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / entrySize;
+}
+
+static inline char *
+IvfpqPageEntry(Page page, int i, Size entrySize)
+{
+	return PageGetContents(page) + (Size) i * entrySize;
+}
 
 /*
  * What a backend keeps of an index between statements (rd_amcache): the
@@ -147,7 +186,7 @@ typedef struct IvfpqCacheData
 {
 	IvfpqMetaPageData meta;
 	GvFilterKeysData keys;		/* filter columns after the vector */
-	Size		entrySize;		/* IVFPQ_ENTRY_SIZE of this index */
+	IvfpqEntryLayout layout;
 	int			dim;
 	int			dsub;			/* dim / subquantizers */
 	int			ksub;			/* 1 << bits */
@@ -217,7 +256,7 @@ extern void IvfpqTrainCodebooks(const float *residuals, int n, int dim,
 								int m, int ksub, pg_prng_state *rng,
 								float *codebook);
 extern void IvfpqEncode(IvfpqCache cache, const float *x, int *list,
-						IvfpqEntry entry, float *scratch);
+						uint8 *codes, float *scratch);
 extern int	IvfpqNearestList(IvfpqCache cache, const float *x);
 extern void IvfpqFinishCache(IvfpqCache cache);
 
@@ -230,10 +269,12 @@ extern float *IvfpqPrepareValue(GvMetric metric, Datum value, int expectDim,
 								int scale, int *dim);
 extern int	IvfpqScaleExponent(GvMetric metric, const float *sample, int n, int dim);
 extern void IvfpqScaleVector(float *x, int dim, int scale);
-extern void IvfpqEncodeKeys(IvfpqCache cache, Datum *values, bool *isnull,
-							IvfpqEntry entry);
-extern void IvfpqAppendEntry(Relation index, IvfpqMetaPage meta, int list,
-							 IvfpqEntry entry, Size size);
+extern void IvfpqInitLayout(IvfpqEntryLayout *layout, int m,
+							const GvFilterKeysData *keys);
+extern void IvfpqFillEntry(IvfpqCache cache, ItemPointer tid, Datum *values,
+						   bool *isnull, IvfpqEntry entry);
+extern void IvfpqAppendEntry(Relation index, IvfpqCache cache, int list,
+							 IvfpqEntry entry);
 extern void IvfpqCheckIndex(Relation index);
 
 #endif							/* IVFPQ_H */

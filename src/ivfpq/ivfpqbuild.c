@@ -17,11 +17,13 @@
  *    subspace (ivfpqkmeans.c, ivfpqcodebook.c).  The seed is fixed, so a
  *    build is deterministic.
  * 3. Encode.  A second pass encodes every row, collecting the entries of
- *    each list in memory (entries are small: the TID, a float and one byte
- *    per subquantizer).
- * 4. Write.  Metapage, centroid/codebook pages, directory pages, then each
- *    list's pages in turn, without WAL; all pages are WAL-logged at the end
- *    (GvLogBuiltIndex).
+ *    each list in memory (entries are small: the TID and one byte per
+ *    subquantizer).
+ * 4. Write.  Metapage, centroid/codebook pages, directory pages, then the
+ *    segment: every list's entries in turn, packed into pages shared by
+ *    consecutive lists (a list starts where the one before it ends, so the
+ *    index wastes no partly filled page per list), without WAL; all pages
+ *    are WAL-logged at the end (GvLogBuiltIndex).
  *
  * A table without rows gives an untrained index (one list, no codes) that
  * still accepts inserts and answers queries exactly; REINDEX trains it.
@@ -76,7 +78,6 @@ typedef struct IvfpqBuildStateData
 	IvfpqCache	cache;
 	IvfpqListBufferData *lists;
 	IvfpqEntry	entry;
-	Size		entrySize;
 	float	   *scratch;
 
 	MemoryContext tmpCtx;
@@ -328,6 +329,7 @@ EncodeCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *val
 	float	   *x;
 	int			list;
 	IvfpqListBufferData *lb;
+	Size		entrySize = bs->cache->layout.size;
 
 	if (isnull[0])
 		return;
@@ -336,10 +338,10 @@ EncodeCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *val
 	x = palloc(sizeof(float) * bs->dim);
 	CopyValue(bs, values[0], x);
 	IvfpqScaleVector(x, bs->dim, bs->scale);
-	MemSet(bs->entry, 0, bs->entrySize);
-	bs->entry->heaptid = *tid;
-	IvfpqEncode(bs->cache, x, &list, bs->entry, bs->scratch);
-	IvfpqEncodeKeys(bs->cache, values, isnull, bs->entry);
+	MemSet(bs->entry, 0, entrySize);
+	IvfpqEncode(bs->cache, x, &list, (uint8 *) bs->entry + bs->cache->layout.codesOffset,
+				bs->scratch);
+	IvfpqFillEntry(bs->cache, tid, values, isnull, bs->entry);
 	MemoryContextSwitchTo(oldCtx);
 	MemoryContextReset(bs->tmpCtx);
 
@@ -348,11 +350,11 @@ EncodeCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *val
 	{
 		lb->capacity = Max(16, lb->capacity * 2);
 		if (lb->data)
-			lb->data = repalloc_huge(lb->data, bs->entrySize * lb->capacity);
+			lb->data = repalloc_huge(lb->data, entrySize * lb->capacity);
 		else
-			lb->data = palloc_extended(bs->entrySize * lb->capacity, MCXT_ALLOC_HUGE);
+			lb->data = palloc_extended(entrySize * lb->capacity, MCXT_ALLOC_HUGE);
 	}
-	memcpy(lb->data + bs->entrySize * lb->count, bs->entry, bs->entrySize);
+	memcpy(lb->data + entrySize * lb->count, bs->entry, entrySize);
 	lb->count++;
 	bs->indtuples += 1;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
@@ -385,12 +387,59 @@ FinishPage(Buffer buf, ForkNumber fork)
 }
 
 /*
+ * The segment: every list's entries in list order, as one array over
+ * consecutive pages, each page filled before the next is started (the last
+ * may be partly filled); dir[l] gets list l's run of it.  No list has an
+ * insert chain yet.  Without lists (an untrained index) there is none.
+ */
+static void
+WriteSegment(Relation index, ForkNumber fork, IvfpqMetaPage meta,
+			 IvfpqCache cache, IvfpqListBufferData *lists, IvfpqListData *dir)
+{
+	Size		entrySize = cache ? cache->layout.size : 0;
+	Buffer		buf = InvalidBuffer;
+	Page		page = NULL;
+	uint32		ordinal = 0;
+
+	meta->segmentStart = meta->directoryStart + meta->directoryPages;
+	meta->segmentPages = 0;
+	for (uint32 l = 0; l < meta->lists; l++)
+	{
+		int			count = lists ? lists[l].count : 0;
+
+		CHECK_FOR_INTERRUPTS();
+		dir[l].segmentFirst = ordinal;
+		dir[l].segmentCount = count;
+		dir[l].startPage = InvalidBlockNumber;
+		dir[l].insertPage = InvalidBlockNumber;
+		for (int i = 0; i < count; i++, ordinal++)
+		{
+			PageHeader	header;
+
+			if (ordinal % cache->layout.perPage == 0)
+			{
+				if (BufferIsValid(buf))
+					FinishPage(buf, fork);
+				buf = NewPage(index, fork, IVFPQ_PAGE_SEGMENT, &page);
+				Assert(BufferGetBlockNumber(buf) == meta->segmentStart + meta->segmentPages);
+				meta->segmentPages++;
+			}
+			header = (PageHeader) page;
+			memcpy((char *) page + header->pd_lower, lists[l].data + entrySize * i, entrySize);
+			header->pd_lower += entrySize;
+		}
+	}
+	if (BufferIsValid(buf))
+		FinishPage(buf, fork);
+}
+
+/*
  * Write all pages of an index.  lists == NULL writes an untrained index
  * with one empty list.
  */
 static void
 WritePages(Relation index, ForkNumber fork, IvfpqMetaPage meta,
-		   IvfpqCache cache, IvfpqListBufferData *lists, Size entrySize)
+		   IvfpqCache cache, IvfpqListBufferData *lists)
 {
 	Buffer		buf;
 	Page		page;
@@ -444,35 +493,9 @@ WritePages(Relation index, ForkNumber fork, IvfpqMetaPage meta,
 		UnlockReleaseBuffer(buf);
 	}
 
-	/* the lists */
+	/* the segment */
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVFPQ_PHASE_WRITE);
-	for (uint32 l = 0; l < meta->lists; l++)
-	{
-		int			count = lists ? lists[l].count : 0;
-
-		CHECK_FOR_INTERRUPTS();
-		buf = NewPage(index, fork, IVFPQ_PAGE_LIST, &page);
-		dir[l].startPage = BufferGetBlockNumber(buf);
-		for (int i = 0; i < count; i++)
-		{
-			Item		item = (Item) (lists[l].data + entrySize * i);
-
-			if (PageGetFreeSpace(page) < MAXALIGN(entrySize))
-			{
-				Buffer		next = NewPage(index, fork, IVFPQ_PAGE_LIST, &page);
-
-				GvPageGetOpaque(BufferGetPage(buf))->nextblkno = BufferGetBlockNumber(next);
-				FinishPage(buf, fork);
-				buf = next;
-			}
-			if (PageAddItem(page, item, entrySize, InvalidOffsetNumber,
-							false, false) == InvalidOffsetNumber)
-				elog(ERROR, "failed to add entry to \"%s\"",
-					 RelationGetRelationName(index));
-		}
-		dir[l].insertPage = BufferGetBlockNumber(buf);
-		FinishPage(buf, fork);
-	}
+	WriteSegment(index, fork, meta, cache, lists, dir);
 
 	/* now the directory ... */
 	for (uint32 i = 0; i < meta->directoryPages; i++)
@@ -584,7 +607,7 @@ BuildUntrained(IvfpqBuildState bs, Relation index, IndexBuildResult *result)
 					RelationGetRelationName(index)),
 			 errhint("Until a REINDEX once the table has data, scans compute exact distances for every row.")));
 	InitUntrainedMeta(&meta, bs->dim, bs->metric);
-	WritePages(index, MAIN_FORKNUM, &meta, NULL, NULL, 0);
+	WritePages(index, MAIN_FORKNUM, &meta, NULL, NULL);
 	GvLogBuiltIndex(index);
 	result->heap_tuples = 0;
 	result->index_tuples = 0;
@@ -767,9 +790,9 @@ EncodeRows(IvfpqBuildState bs, Relation heap, Relation index, IndexInfo *indexIn
 	bs->cache = cache;
 	bs->lists = palloc0(sizeof(IvfpqListBufferData) * cache->meta.lists);
 	GvFilterInitKeys(index, &cache->keys);
-	bs->entrySize = IVFPQ_ENTRY_SIZE(m, cache->keys.keyBytes);
-	bs->entry = palloc0(bs->entrySize);
-	bs->scratch = palloc(sizeof(float) * (2 * bs->dim + cache->ksub));
+	IvfpqInitLayout(&cache->layout, m, &cache->keys);
+	bs->entry = palloc0(cache->layout.size);
+	bs->scratch = palloc(sizeof(float) * (bs->dim + cache->ksub));
 	return table_index_build_scan(heap, index, indexInfo, true, true,
 								  EncodeCallback, bs, NULL);
 }
@@ -817,7 +840,7 @@ ivfpqbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	result->heap_tuples = EncodeRows(&bs, heap, index, indexInfo, &cache);
 	result->index_tuples = bs.indtuples;
 
-	WritePages(index, MAIN_FORKNUM, &meta, &cache, bs.lists, bs.entrySize);
+	WritePages(index, MAIN_FORKNUM, &meta, &cache, bs.lists);
 	GvLogBuiltIndex(index);
 
 	MemoryContextDelete(bs.tmpCtx);
@@ -834,5 +857,5 @@ ivfpqbuildempty(Relation index)
 	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 
 	InitUntrainedMeta(&meta, typmod > 0 ? typmod : 0, GvIndexGetMetric(index, 1));
-	WritePages(index, INIT_FORKNUM, &meta, NULL, NULL, 0);
+	WritePages(index, INIT_FORKNUM, &meta, NULL, NULL);
 }

@@ -13,12 +13,11 @@
 
 /* One row with a vector: encoded, or code-less in an untrained index. */
 static void
-IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), ItemPointer heap_tid,
+IndexRow(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		 Relation heap pg_attribute_unused())
 {
 	IvfpqCache	cache = IvfpqGetCache(index);
-	IvfpqEntry	entry;
-	Size		size;
+	IvfpqEntry	entry = palloc0(cache->layout.size);
 	int			list = 0;
 
 	if (cache->meta.trained)
@@ -26,11 +25,9 @@ IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), Item
 		int			dim;
 		float	   *x = IvfpqPrepareValue(GvIndexGetMetric(index, 1), values[0],
 										  cache->dim, cache->meta.scale, &dim);
-		float	   *scratch = palloc(sizeof(float) * (2 * dim + cache->ksub));
+		float	   *scratch = palloc(sizeof(float) * (dim + cache->ksub));
 
-		size = cache->entrySize;
-		entry = palloc0(size);
-		IvfpqEncode(cache, x, &list, entry, scratch);
+		IvfpqEncode(cache, x, &list, (uint8 *) entry + cache->layout.codesOffset, scratch);
 	}
 	else
 	{
@@ -40,13 +37,9 @@ IndexRow(Relation index, Datum *values, bool *isnull pg_attribute_unused(), Item
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("expected %d dimensions, not %d", cache->dim, dim)));
-		size = cache->entrySize;
-		entry = palloc0(size);
 	}
-	entry->heaptid = *heap_tid;
-	IvfpqEncodeKeys(cache, values, isnull, entry);
-
-	IvfpqAppendEntry(index, &cache->meta, list, entry, size);
+	IvfpqFillEntry(cache, heap_tid, values, isnull, entry);
+	IvfpqAppendEntry(index, cache, list, entry);
 }
 
 /*

@@ -5,12 +5,13 @@
  *
  * On the first gettuple of a scan the query is brought into the metric's
  * index space, its distance to every centroid is computed and the lists
- * are ordered by it, and one lookup table of scale * q_j . C_jk (m x 2^bits
- * floats) is built.  Every entry of the first gigavector.ivfpq_probes lists
- * then gets its asymmetric distance (ADC): a per-list constant, plus the
- * entry's stored norm under L2, plus m table lookups (see ivfpqcodebook.c
- * for the algebra; cosine and inner product use the same inner-product
- * table, cosine on normalised vectors).
+ * are ordered by it.  Every entry of the first gigavector.ivfpq_probes
+ * lists then gets its asymmetric distance (ADC): a per-list constant plus
+ * m lookups in a table of m x 2^bits floats (see ivfpqcodebook.c for the
+ * algebra): under L2 one table per probed list, of ||C_jk||^2 -
+ * 2 (q - c)_j . C_jk; under cosine and inner product one table of
+ * -q_j . C_jk for all lists, built with the query (cosine on normalised
+ * vectors).
  *
  * Candidates are re-ranked in batches: fetched from the heap (through the
  * table AM, with the scan's snapshot) and given their exact distance by the
@@ -117,7 +118,9 @@ typedef struct IvfpqScanOpaqueData
 	float	   *rawQuery;		/* as the ORDER BY operator gets it */
 	int			dim;
 	double		units;			/* index units per metric unit: 2^(2 scale) */
-	float	   *tables;			/* m x ksub */
+	float	   *tables;			/* m x ksub: the query's (cosine, inner
+								 * product), or the probed list's (L2) */
+	float	   *residual;		/* dim: the query less a centroid (L2) */
 	int		   *listOrder;
 	float	   *listBase;
 	double	   *listScore;		/* centroid's distance, in Geometric units */
@@ -237,6 +240,45 @@ CompareListOrder(const void *a, const void *b)
 }
 
 /*
+ * tables[j][k] = scale * x_j . C_jk, plus ||C_jk||^2 under L2 (x is then
+ * the query less the probed list's centroid).
+ */
+static void
+FillTables(IvfpqScanOpaque so, const float *x, float scale)
+{
+	IvfpqCache	cache = so->cache;
+	int			m = cache->meta.subquantizers;
+	int			ksub = cache->ksub;
+	int			dsub = cache->dsub;
+	bool		addNorms = so->metric->kind == GV_METRIC_L2;
+
+	for (int j = 0; j < m; j++)
+	{
+		float	   *t = so->tables + (Size) j * ksub;
+		const float *norms = cache->codebookNorms + (Size) j * ksub;
+
+		IvfpqScoreSub(x + (Size) j * dsub,
+					  cache->codebookT + (Size) j * ksub * dsub, dsub, ksub, t);
+		for (int k = 0; k < ksub; k++)
+			t[k] = scale * t[k] + (addNorms ? norms[k] : 0.0f);
+	}
+}
+
+/* The table for probing a list: under L2 its own, of q - c (clamped). */
+static void
+ListTables(IvfpqScanOpaque so, int list)
+{
+	const float *c;
+
+	if (so->metric->kind != GV_METRIC_L2)
+		return;
+	c = so->cache->centroids + (Size) list * so->dim;
+	for (int d = 0; d < so->dim; d++)
+		so->residual[d] = ClampEstimate(so->query[d] - c[d]);
+	FillTables(so, so->residual, -2.0f);
+}
+
+/*
  * Set up a new query: list order, per-list constants and the lookup table.
  */
 static void
@@ -282,8 +324,8 @@ StartQuery(IndexScanDesc scan)
 			switch (so->metric->kind)
 			{
 				case GV_METRIC_L2:
-					base = qnorm - 2.0 * ip;
-					order[l] = base + cache->centroidNorms[l];
+					base = qnorm - 2.0 * ip + cache->centroidNorms[l];
+					order[l] = base;
 					break;
 				case GV_METRIC_COSINE:
 					base = 1.0 - ip;
@@ -320,24 +362,12 @@ StartQuery(IndexScanDesc scan)
 		so->restMinScore[i] = Min(so->restMinScore[i + 1],
 								  so->listScore[so->listOrder[i]]);
 
-	/* The lookup table: scale * q_j . C_jk */
-	{
-		int			m = cache->meta.subquantizers;
-		int			ksub = cache->ksub;
-		int			dsub = cache->dsub;
-		float		scale = so->metric->kind == GV_METRIC_L2 ? -2.0f : -1.0f;
-
-		so->tables = palloc(sizeof(float) * (Size) m * ksub);
-		for (int j = 0; j < m; j++)
-		{
-			float	   *t = so->tables + (Size) j * ksub;
-
-			IvfpqScoreSub(so->query + (Size) j * dsub,
-						  cache->codebookT + (Size) j * ksub * dsub, dsub, ksub, t);
-			for (int k = 0; k < ksub; k++)
-				t[k] *= scale;
-		}
-	}
+	/* The lookup table (L2: per list, ListTables) */
+	so->tables = palloc(sizeof(float) * (Size) cache->meta.subquantizers * cache->ksub);
+	if (so->metric->kind == GV_METRIC_L2)
+		so->residual = palloc(sizeof(float) * so->dim);
+	else
+		FillTables(so, so->query, -1.0f);
 }
 
 /*
@@ -379,69 +409,127 @@ AdcDistance(const float *tables, const uint8 *codes, int m, int ksub)
 }
 
 /*
- * Add every entry of one list to the pool, with its ADC distance.
+ * Add entries [first, first + count) of an entry page to the pool, with
+ * their ADC distance (base + table lookups), skipping VACUUM's tombstones
+ * and the entries the filter rejects.  Returns their least ADC.
+ */
+static double
+ProbePage(IvfpqScanOpaque so, Page page, int first, int count, float base)
+{
+	IvfpqCache	cache = so->cache;
+	const IvfpqEntryLayout *layout = &cache->layout;
+	int			m = cache->meta.subquantizers;
+	int			ksub = cache->ksub;
+	bool		trained = cache->meta.trained;
+	GvKeyFilter filter = so->useFilter ? &so->filter : NULL;
+	double		least = HUGE_VAL;
+
+	if (so->poolCount + count > so->poolCap)
+	{
+		so->poolCap = Max(so->poolCap * 2, so->poolCount + count);
+		so->pool = repalloc_huge(so->pool, sizeof(CandidateData) * so->poolCap);
+	}
+	for (int i = first; i < first + count; i++)
+	{
+		const char *entry = IvfpqPageEntry(page, i, layout->size);
+		CandidateData *c = &so->pool[so->poolCount];
+
+		IvfpqEntryGetTid(entry, &c->tid);
+		if (!ItemPointerIsValid(&c->tid))
+			continue;
+		so->seenEntries++;
+		if (filter && !GvKeyCodesMatch(entry + layout->keysOffset,
+									   IvfpqEntryKeyNulls(layout, entry), filter))
+			continue;
+		so->poolCount++;
+		so->matchedEntries++;
+		if (trained)
+			c->distance = ClampEstimate(base +
+										AdcDistance(so->tables,
+													(const uint8 *) entry + layout->codesOffset,
+													m, ksub));
+		else
+			c->distance = 0.0f;
+		least = Min(least, c->distance);
+	}
+	return least;
+}
+
+/*
+ * One entry page of a list, share-locked while its entries are read: a
+ * segment page's [first, first + count), or with chainNext (an insert
+ * chain's page) all of it, and *chainNext set to the chain's next page.
+ */
+static double
+ProbeBlock(IndexScanDesc scan, BlockNumber blkno, int first, int count, float base,
+		   BlockNumber *chainNext)
+{
+	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
+	Buffer		buf;
+	Page		page;
+	double		least;
+
+	CHECK_FOR_INTERRUPTS();
+	buf = ReadBuffer(scan->indexRelation, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	GvCheckPage(scan->indexRelation, page, blkno, GV_PAGE_ID_IVFPQ);
+	if (chainNext)
+	{
+		count = IvfpqPageEntryCount(page, so->cache->layout.size);
+		*chainNext = GvPageGetOpaque(page)->nextblkno;
+	}
+	least = ProbePage(so, page, first, count, base);
+	UnlockReleaseBuffer(buf);
+	return least;
+}
+
+/*
+ * Add every entry of one list to the pool, with its ADC distance: its run
+ * of the segment, then its insert chain.
  */
 static void
 ProbeList(IndexScanDesc scan, int list)
 {
 	IvfpqScanOpaque so = (IvfpqScanOpaque) scan->opaque;
 	IvfpqCache	cache = so->cache;
+	int			perPage = cache->layout.perPage;
 	IvfpqListData dir;
-	BlockNumber blkno;
-	int			m = cache->meta.subquantizers;
-	int			ksub = cache->ksub;
-	bool		trained = cache->meta.trained;
-	bool		useNorm = so->metric->kind == GV_METRIC_L2;
 	float		base = so->listBase[list];
 	double		listMin = HUGE_VAL;
-	GvKeyFilter filter = so->useFilter ? &so->filter : NULL;
+	uint32		next;
+	uint32		end;
+	BlockNumber blkno;
 
 	IvfpqGetList(scan->indexRelation, &cache->meta, list, &dir);
+	if (cache->meta.trained)
+		ListTables(so, list);
+	next = dir.segmentFirst;
+	end = dir.segmentFirst + dir.segmentCount;
+	while (next < end)
+	{
+		int			first = next % perPage;
+		int			count = Min(end - next, (uint32) (perPage - first));
+
+		double		least = ProbeBlock(scan, cache->meta.segmentStart + next / perPage,
+									   first, count, base, NULL);
+
+		listMin = Min(listMin, least);
+		next += count;
+	}
 	blkno = dir.startPage;
 	while (BlockNumberIsValid(blkno))
 	{
-		Buffer		buf;
-		Page		page;
-		OffsetNumber maxoff;
+		double		least = ProbeBlock(scan, blkno, 0, 0, base, &blkno);
 
-		CHECK_FOR_INTERRUPTS();
-		buf = ReadBuffer(scan->indexRelation, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		GvCheckPage(scan->indexRelation, page, blkno, GV_PAGE_ID_IVFPQ);
-		maxoff = PageGetMaxOffsetNumber(page);
-
-		if (so->poolCount + maxoff > so->poolCap)
-		{
-			so->poolCap = Max(so->poolCap * 2, so->poolCount + maxoff);
-			so->pool = repalloc_huge(so->pool, sizeof(CandidateData) * so->poolCap);
-		}
-		so->seenEntries += maxoff;
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			IvfpqEntry	entry = (IvfpqEntry) PageGetItem(page, PageGetItemId(page, off));
-			CandidateData *c;
-
-			if (filter && !GvKeyCodesMatch(IvfpqEntryKeys(entry, m), entry->keyNulls, filter))
-				continue;
-			c = &so->pool[so->poolCount++];
-			so->matchedEntries++;
-			c->tid = entry->heaptid;
-			if (trained)
-				c->distance = ClampEstimate(base + (useNorm ? entry->norm : 0.0f) +
-											AdcDistance(so->tables, entry->codes, m, ksub));
-			else
-				c->distance = 0.0f;
-			listMin = Min(listMin, c->distance);
-		}
-		blkno = GvPageGetOpaque(page)->nextblkno;
-		UnlockReleaseBuffer(buf);
+		listMin = Min(listMin, least);
 	}
+
 	so->poolMin = Min(so->poolMin, listMin);
 	/* an entry below the sorted prefix's last makes the prefix stale */
 	if (so->poolSorted > so->poolNext && listMin < so->pool[so->poolSorted - 1].distance)
 		so->poolSorted = so->poolNext;
-	if (trained && listMin < HUGE_VAL)
+	if (cache->meta.trained && listMin < HUGE_VAL)
 		so->maxGap = Max(so->maxGap, so->listScore[list] - Geometric(so, listMin));
 }
 
@@ -706,8 +794,6 @@ PoolWithin(IvfpqScanOpaque so, double distance)
 	int			hi = so->poolSorted;
 	int			n;
 
-	if (lo >= hi)
-		hi = lo;
 	/* in the sorted prefix: the first above the limit */
 	while (lo < hi)
 	{
@@ -816,6 +902,7 @@ ivfpqrescan(IndexScanDesc scan, ScanKey keys, int nkeys pg_attribute_unused(), S
 	so->returned = so->reranked = so->skipped = 0;
 	so->probed = 0;
 	so->tables = NULL;
+	so->residual = NULL;
 	so->useFilter = false;
 	so->recheck = false;
 	so->seenEntries = so->matchedEntries = 0;

@@ -43,15 +43,6 @@ void
 IvfpqReadMeta(Relation index, IvfpqMetaPage meta)
 {
 	(void) GvReadMetaPage(index, GV_PAGE_ID_IVFPQ, meta, sizeof(IvfpqMetaPageData));
-	/* version 1 had no scale: its index space is the metric's */
-	if (meta->header.magic == IVFPQ_MAGIC && meta->header.version == 1)
-	{
-		meta->header.version = IVFPQ_VERSION;
-		meta->scale = 0;
-	}
-	/* version 2 could have no filter columns: its entries are version 3's */
-	if (meta->header.magic == IVFPQ_MAGIC && meta->header.version == 2)
-		meta->header.version = IVFPQ_VERSION;
 	GvCheckMetaHeader(index, &meta->header, IVFPQ_MAGIC, IVFPQ_VERSION);
 }
 
@@ -133,7 +124,7 @@ IvfpqGetCache(Relation index)
 	cache->meta = meta;
 	cache->dim = meta.header.dimensions;
 	GvFilterInitKeys(index, &cache->keys);
-	cache->entrySize = IVFPQ_ENTRY_SIZE(meta.subquantizers, cache->keys.keyBytes);
+	IvfpqInitLayout(&cache->layout, meta.subquantizers, &cache->keys);
 	if (meta.trained)
 	{
 		Size		csize = sizeof(float) * (Size) meta.lists * cache->dim;
@@ -159,16 +150,36 @@ IvfpqGetCache(Relation index)
 }
 
 /*
- * A row's filter columns (values[1..], gvfilter.c) into its entry, after
- * the PQ codes.
+ * The layout of an index's entries (IvfpqEntryLayout): m codes, and the
+ * filter columns' codes and NULL bits if it has filter columns.
  */
 void
-IvfpqEncodeKeys(IvfpqCache cache, Datum *values, bool *isnull, IvfpqEntry entry)
+IvfpqInitLayout(IvfpqEntryLayout *layout, int m, const GvFilterKeysData *keys)
 {
+	layout->hasKeyNulls = keys->nkeys > 0;
+	layout->codesOffset = sizeof(ItemPointerData) + (layout->hasKeyNulls ? 1 : 0);
+	layout->keysOffset = layout->codesOffset + m;
+	layout->size = layout->keysOffset + keys->keyBytes;
+	layout->perPage = IVFPQ_PAGE_SPACE / layout->size;
+}
+
+/*
+ * A row's heap TID and filter columns (values[1..], gvfilter.c) into its
+ * entry, whose codes the caller writes.
+ */
+void
+IvfpqFillEntry(IvfpqCache cache, ItemPointer tid, Datum *values, bool *isnull,
+			   IvfpqEntry entry)
+{
+	memcpy(entry, tid, sizeof(ItemPointerData));
 	if (cache->keys.nkeys > 0)
+	{
+		uint8		keyNulls = 0;
+
 		GvFilterEncodeKeys(&cache->keys, values, isnull,
-						   IvfpqEntryKeys(entry, cache->meta.subquantizers),
-						   &entry->keyNulls);
+						   entry + cache->layout.keysOffset, &keyNulls);
+		entry[sizeof(ItemPointerData)] = (char) keyNulls;
+	}
 }
 
 /*
@@ -262,31 +273,61 @@ IvfpqPrepareValue(GvMetric metric, Datum value, int expectDim, int scale, int *d
 	return x;
 }
 
+/* A list's directory entry on its directory page */
+static inline IvfpqList
+DirectoryEntry(Page dirpage, int list)
+{
+	return &((IvfpqList) PageGetContents(dirpage))[list % IVFPQ_LISTS_PER_PAGE];
+}
+
 /* Record a list's new last page in its directory entry. */
 static void
 SetListTail(Page dirpage, BlockNumber newTail, void *arg)
 {
-	int			list = *(int *) arg;
+	DirectoryEntry(dirpage, *(int *) arg)->insertPage = newTail;
+}
 
-	((IvfpqList) PageGetContents(dirpage))[list % IVFPQ_LISTS_PER_PAGE].insertPage = newTail;
+/* Whether a list has an insert chain yet (GvChainStart) */
+static bool
+ListChainStarted(Page dirpage, void *arg)
+{
+	return BlockNumberIsValid(DirectoryEntry(dirpage, *(int *) arg)->insertPage);
+}
+
+static void
+SetListHead(Page dirpage, BlockNumber head, void *arg)
+{
+	IvfpqList	dir = DirectoryEntry(dirpage, *(int *) arg);
+
+	dir->startPage = head;
+	dir->insertPage = head;
 }
 
 /*
- * Append an entry to a list, extending the list with a new page when its
- * last page is full (GvChainAppend).  Lock order: list page, new page,
- * directory page.
+ * Append an entry to a list: to the last page of its insert chain, or a
+ * new page chained after it when that is full (GvChainAppend, lock order
+ * list page, new page, directory page), or the chain's first page if the
+ * list has none yet (GvChainStart: directory page, new page).  The build's
+ * segment pages are never appended to.
  */
 void
-IvfpqAppendEntry(Relation index, IvfpqMetaPage meta, int list,
-				 IvfpqEntry entry, Size size)
+IvfpqAppendEntry(Relation index, IvfpqCache cache, int list, IvfpqEntry entry)
 {
+	IvfpqMetaPage meta = &cache->meta;
+	BlockNumber dirBlkno = meta->directoryStart + list / IVFPQ_LISTS_PER_PAGE;
+	Size		size = cache->layout.size;
 	IvfpqListData dir;
 
 	IvfpqGetList(index, meta, list, &dir);
+	if (!BlockNumberIsValid(dir.insertPage))
+	{
+		if (GvChainStart(index, dirBlkno, GV_PAGE_ID_IVFPQ, IVFPQ_PAGE_LIST,
+						 (Item) entry, size, true, ListChainStarted, SetListHead, &list))
+			return;
+		IvfpqGetList(index, meta, list, &dir);
+	}
 	GvChainAppend(index, dir.insertPage, GV_PAGE_ID_IVFPQ, IVFPQ_PAGE_LIST,
-				  (Item) entry, size,
-				  meta->directoryStart + list / IVFPQ_LISTS_PER_PAGE,
-				  SetListTail, &list);
+				  (Item) entry, size, true, dirBlkno, SetListTail, &list);
 }
 
 /*

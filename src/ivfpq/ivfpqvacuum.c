@@ -1,14 +1,17 @@
 /*
  * ivfpqvacuum.c
  *	  VACUUM for gv_ivfpq: remove the entries of dead heap tuples from the
- *	  list pages, one GenericXLog record per page changed.
+ *	  entry pages, one GenericXLog record per page changed.
  *
  * Entries are independent of each other (no graph, no ordering inside a
- * list), so a dead entry is simply deleted from its page; pages are never
- * unlinked from their list, and space freed on a list's last page is
- * reused by later inserts.  The list pages are found by walking the
- * relation from the first block after the directory (every page after it
- * is a list page), in physical order.
+ * list).  On a segment page, shared by consecutive lists that the
+ * directory finds by position, a dead entry becomes a tombstone (its TID
+ * invalidated) that scans skip; on an insert chain's page, which only its
+ * list reads, the live entries are packed together again, and the space
+ * freed on a list's last page is reused by later inserts.  Pages are never
+ * unlinked.  The entry pages are found by walking the relation from the
+ * first block after the directory (every page after it is one), in
+ * physical order.
  */
 #include "compat.h"
 
@@ -19,7 +22,58 @@
 #include "storage/bufmgr.h"
 
 /*
- * Visit every list page; with a callback, delete the entries it reports
+ * Remove the dead entries of one page (exclusively locked), in one
+ * GenericXLog record if any.  Returns the number removed; *live gets the
+ * number left.
+ */
+static int
+VacuumPage(Relation index, Buffer buf, Size entrySize,
+		   IndexBulkDeleteCallback callback, void *callback_state, int64 *live)
+{
+	Page		page = BufferGetPage(buf);
+	bool		segment = GvPageGetOpaque(page)->flags == IVFPQ_PAGE_SEGMENT;
+	int			count = IvfpqPageEntryCount(page, entrySize);
+	GenericXLogState *state = NULL;
+	int			removed = 0;
+	int			kept = 0;
+
+	for (int i = 0; i < count; i++)
+	{
+		char	   *entry = IvfpqPageEntry(page, i, entrySize);
+		ItemPointerData tid;
+
+		IvfpqEntryGetTid(entry, &tid);
+		if (!ItemPointerIsValid(&tid))
+			continue;			/* a tombstone */
+		if (callback && callback(&tid, callback_state))
+		{
+			if (state == NULL)
+			{
+				state = GenericXLogStart(index);
+				page = GenericXLogRegisterBuffer(state, buf, 0);
+				entry = IvfpqPageEntry(page, i, entrySize);
+			}
+			removed++;
+			if (segment)
+				ItemPointerSetInvalid((ItemPointer) entry);
+			continue;
+		}
+		if (!segment && state != NULL && kept != i)
+			memmove(IvfpqPageEntry(page, kept, entrySize), entry, entrySize);
+		kept++;
+	}
+	if (state != NULL)
+	{
+		if (!segment)
+			((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + kept * entrySize;
+		GenericXLogFinish(state);
+	}
+	*live += kept;
+	return removed;
+}
+
+/*
+ * Visit every entry page; with a callback, remove the entries it reports
  * dead.  Counts what remains in stats.
  */
 static void
@@ -27,48 +81,25 @@ ScanListPages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			  IndexBulkDeleteCallback callback, void *callback_state)
 {
 	Relation	index = info->index;
-	IvfpqMetaPageData meta;
-	BlockNumber nblocks;
-	BlockNumber first;
+	IvfpqCache	cache = IvfpqGetCache(index);
+	IvfpqMetaPageData *meta = &cache->meta;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	int64		live = 0;
 
-	IvfpqReadMeta(index, &meta);
-	first = meta.directoryStart + meta.directoryPages;
-	nblocks = RelationGetNumberOfBlocks(index);
-
-	for (BlockNumber blkno = first; blkno < nblocks; blkno++)
+	for (BlockNumber blkno = meta->directoryStart + meta->directoryPages; blkno < nblocks; blkno++)
 	{
 		Buffer		buf;
-		Page		page;
-		OffsetNumber deletable[MaxOffsetNumber];
-		int			ndeletable = 0;
-		OffsetNumber maxoff;
 
 		vacuum_delay_point();
-
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
 								 info->strategy);
 		LockBuffer(buf, callback ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		GvCheckPage(index, page, blkno, GV_PAGE_ID_IVFPQ);
-		maxoff = PageGetMaxOffsetNumber(page);
-
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			IvfpqEntry	entry = (IvfpqEntry) PageGetItem(page, PageGetItemId(page, off));
-
-			if (callback && callback(&entry->heaptid, callback_state))
-				deletable[ndeletable++] = off;
-			else
-				stats->num_index_tuples += 1;
-		}
-
-		if (ndeletable > 0)
-		{
-			GvPageDeleteItems(index, buf, deletable, ndeletable);
-			stats->tuples_removed += ndeletable;
-		}
+		GvCheckPage(index, BufferGetPage(buf), blkno, GV_PAGE_ID_IVFPQ);
+		stats->tuples_removed += VacuumPage(index, buf, cache->layout.size,
+											callback, callback_state, &live);
 		UnlockReleaseBuffer(buf);
 	}
+	stats->num_index_tuples += live;
 	stats->num_pages = nblocks;
 }
 

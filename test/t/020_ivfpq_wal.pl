@@ -5,8 +5,8 @@
 # checked against the page it produces when replayed.  A ghalfvec column and
 # a gsparsevec column (a third of each vector's coordinates) have their own
 # indexes, and a table with filter columns (an integer and a jsonb) its
-# index over both.  Then the metapage's format version: 2 (before filter
-# columns, the same entries) is read, a later one refused.
+# index over both.  Then the metapage's format version: an earlier one (3,
+# before packed entries) and a later one are refused with a REINDEX hint.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -113,8 +113,8 @@ is($standby->safe_psql('postgres', "SELECT entries FROM gigavector.ivfpq_info('i
 
 $standby->stop;
 
-# The metapage's format version, written over: 2 is read as it is (its
-# entries are version 3's), a later version is refused with a REINDEX hint.
+# The metapage's format version, written over: 3 (line-pointer entries with
+# a norm) and 5 are refused with a REINDEX hint; 4 again reads as before.
 my $vq = "SET enable_seqscan = off; SELECT string_agg(id::text, ',') FROM (SELECT id FROM items "
   . "ORDER BY emb <-> (SELECT emb FROM items WHERE id = 7) LIMIT 10) s";
 my $before = $primary->safe_psql('postgres', $vq);
@@ -130,11 +130,14 @@ sub set_version
 	close($fh);
 	$primary->start;
 }
-set_version(2);
-is($primary->safe_psql('postgres', $vq), $before, 'an index of format version 2 is read as before');
+foreach my $version (3, 5)
+{
+	set_version($version);
+	my ($rc, $out, $err) = $primary->psql('postgres', $vq);
+	like($err, qr/index "items_l2" has on-disk format version $version, but this build reads version 4.*\n.*HINT:  Rebuild the index with REINDEX/s,
+		"an index of format version $version is refused, with REINDEX as the hint");
+}
 set_version(4);
-my ($rc, $out, $err) = $primary->psql('postgres', $vq);
-like($err, qr/index "items_l2" has on-disk format version 4, but this build reads version 3.*\n.*HINT:  Rebuild the index with REINDEX/s,
-	'an index of a later format version is refused, with REINDEX as the hint');
+is($primary->safe_psql('postgres', $vq), $before, 'the index of format version 4 is read as before');
 $primary->stop;
 done_testing();

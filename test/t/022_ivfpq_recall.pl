@@ -9,6 +9,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Cwd ();
+use POSIX ();
 use lib 'test/perl';
 use GvTest;
 
@@ -130,6 +131,17 @@ is($fsame, '50', '... in the exact order');
 my $bpr = $node->safe_psql('postgres', "SELECT pg_relation_size('items_idx') / $rows");
 diag("index bytes per row: $bpr");
 cmp_ok($bpr, '<=', 200, 'the index takes at most 200 bytes per row (a vector is 3,136)');
+
+# Exactly the pages the layout needs (src/ivfpq/README): the metapage, the
+# centroids and codebooks as one stream, the directory (16 bytes a list),
+# and the segment, entries of 6 + m bytes packed 8,160 bytes a page with no
+# partly filled page per list.
+my ($lists, $m, $pages) = split /\|/,
+  $node->safe_psql('postgres', "SELECT lists, subquantizers, pages FROM gigavector.ivfpq_info('items_idx')");
+my $space = 8192 - 24 - 8;
+my $expect = 1 + POSIX::ceil(($lists + 256) * 784 * 4 / $space) + POSIX::ceil($lists * 16 / $space)
+  + POSIX::ceil($rows / int($space / (6 + $m)));
+is($pages, $expect, "the index has the layout's $expect pages ($lists lists, $m code bytes a row)");
 
 $node->stop;
 done_testing();
