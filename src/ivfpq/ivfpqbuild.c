@@ -333,6 +333,12 @@ EncodeCallback(Relation index pg_attribute_unused(), ItemPointer tid, Datum *val
 
 	if (isnull[0])
 		return;
+	/* the directory numbers the build's entries in 32 bits */
+	if (bs->indtuples >= (double) PG_UINT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("gv_ivfpq index \"%s\" cannot hold more than %u rows",
+						RelationGetRelationName(bs->index), PG_UINT32_MAX)));
 
 	oldCtx = MemoryContextSwitchTo(bs->tmpCtx);
 	x = palloc(sizeof(float) * bs->dim);

@@ -479,6 +479,12 @@ ProbeBlock(IndexScanDesc scan, BlockNumber blkno, int first, int count, float ba
 		count = IvfpqPageEntryCount(page, so->cache->layout.size);
 		*chainNext = GvPageGetOpaque(page)->nextblkno;
 	}
+	else if (first + count > IvfpqPageEntryCount(page, so->cache->layout.size))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a broken segment run at block %u",
+						RelationGetRelationName(scan->indexRelation), blkno),
+				 errhint("Rebuild the index with REINDEX.")));
 	least = ProbePage(so, page, first, count, base);
 	UnlockReleaseBuffer(buf);
 	return least;
@@ -502,6 +508,15 @@ ProbeList(IndexScanDesc scan, int list)
 	BlockNumber blkno;
 
 	IvfpqGetList(scan->indexRelation, &cache->meta, list, &dir);
+	if ((uint64) dir.segmentFirst + dir.segmentCount >
+		(uint64) cache->meta.segmentPages * perPage)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a broken segment run in list %d",
+						RelationGetRelationName(scan->indexRelation), list),
+				 errhint("Rebuild the index with REINDEX.")));
+	if (dir.segmentCount == 0 && !BlockNumberIsValid(dir.startPage))
+		return;					/* empty: no table to compute */
 	if (cache->meta.trained)
 		ListTables(so, list);
 	next = dir.segmentFirst;

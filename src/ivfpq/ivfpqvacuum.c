@@ -55,7 +55,13 @@ VacuumPage(Relation index, Buffer buf, Size entrySize,
 			}
 			removed++;
 			if (segment)
-				ItemPointerSetInvalid((ItemPointer) entry);
+			{
+				ItemPointerData tombstone;
+
+				/* entries are unaligned: copied, not stored through a pointer */
+				ItemPointerSetInvalid(&tombstone);
+				memcpy(entry, &tombstone, sizeof(tombstone));
+			}
 			continue;
 		}
 		if (!segment && state != NULL && kept != i)
@@ -94,6 +100,17 @@ ScanListPages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
 								 info->strategy);
 		LockBuffer(buf, callback ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
+
+		/*
+		 * A crash after a chain's new page was added to the relation but
+		 * before its WAL record was flushed leaves a zero page, linked from
+		 * nowhere: nothing to vacuum on it.
+		 */
+		if (PageIsNew(BufferGetPage(buf)))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
 		GvCheckPage(index, BufferGetPage(buf), blkno, GV_PAGE_ID_IVFPQ);
 		stats->tuples_removed += VacuumPage(index, buf, cache->layout.size,
 											callback, callback_state, &live);

@@ -101,6 +101,9 @@ CountEntries(Relation index, IvfpqCache cache, BlockNumber nblocks)
 		{
 			int			n;
 
+			/* a concurrent insert may have extended the relation meanwhile */
+			if (blkno >= nblocks)
+				nblocks = RelationGetNumberOfBlocks(index);
 			if (blkno >= nblocks || blkno < meta->segmentStart + meta->segmentPages ||
 				++steps > nblocks)
 				ReportBroken(index, "chain", l);

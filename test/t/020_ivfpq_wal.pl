@@ -139,5 +139,31 @@ foreach my $version (3, 5)
 }
 set_version(4);
 is($primary->safe_psql('postgres', $vq), $before, 'the index of format version 4 is read as before');
+
+# A directory entry whose run of the segment reaches past it (list 0's
+# segmentCount written over) is reported as corruption, with REINDEX as the
+# hint, when a scan probes that list, not read as entries.
+$primary->stop;
+{
+	open(my $fh, '+<', $primary->data_dir . "/$path") or die "open $path: $!";
+	binmode $fh;
+	my ($page, $blkno) = ('', 0);
+	while (read($fh, $page, 8192) == 8192)
+	{
+		my ($flags, $page_id) = unpack('SS', substr($page, 8192 - 4, 4));
+		last if $page_id == 0xFF92 && $flags == 3;    # the first directory page
+		$blkno++;
+	}
+	seek($fh, $blkno * 8192 + 24 + 4, 0);    # page header, list 0's segmentFirst, then its segmentCount
+	print $fh pack('L', 0x7FFFFFFF);
+	close($fh);
+}
+$primary->start;
+my ($rc, $out, $err) = $primary->psql('postgres',
+	"SET gigavector.ivfpq_probes = 32768; SET gigavector.ivfpq_max_probes = 32768; $vq");
+like($err, qr/index "items_l2" has a broken segment run in list 0.*\n.*HINT:  Rebuild the index with REINDEX/s,
+	'a list run past the segment is reported as corruption');
+$primary->safe_psql('postgres', 'REINDEX INDEX items_l2');
+is($primary->safe_psql('postgres', $vq), $before, 'after REINDEX the index answers as before');
 $primary->stop;
 done_testing();
